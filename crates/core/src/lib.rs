@@ -1,0 +1,33 @@
+//! The pure heart of checkpass: what a pass is, how it is signed and encoded, which issuers are
+//! trusted, and the verdict a checkpoint reaches. No I/O, no clock (time is always a parameter),
+//! no printing: the issuer, verifier and server crates do those.
+//!
+//! # Layout
+//! - [`division`]: GB/T 2260 administrative division codes and zone coverage.
+//! - [`model`]: the pass payload, its enums and field limits.
+//! - [`keys`]: key ids, public keys, secret keys (feature `sign`), PEM and `.pub` files.
+//! - [`envelope`]: the signed binary envelope (format v1) and its text form.
+//! - [`trust`]: the trust list (TOML) naming trusted issuers.
+//! - [`verdict`]: reason codes and the checkpoint's decision.
+//! - [`time`]: parsing and formatting instants in a time zone (Asia/Shanghai by default).
+//! - [`view`]: the JSON view of a pass shared by every tool's `--json` output.
+//!
+//! The byte layout is documented in `docs/FORMAT.md` with golden vectors under `tests/vectors/`.
+
+pub mod division;
+pub mod envelope;
+pub mod keys;
+pub mod model;
+pub mod time;
+pub mod trust;
+pub mod verdict;
+pub mod view;
+
+pub use division::Division;
+pub use envelope::{Envelope, EnvelopeError};
+pub use keys::{KeyId, PublicKey};
+#[cfg(feature = "sign")]
+pub use keys::SecretKey;
+pub use model::{Pass, PassKind, VehicleType};
+pub use trust::TrustList;
+pub use verdict::{Checkpoint, Reason, Verdict, Warning};

@@ -1,0 +1,386 @@
+//! The pass payload: what a pass says, its enums and the limits every field must respect.
+//!
+//! Limits are checked when signing and again when verifying ([`Pass::validate`]); they are
+//! listed in `docs/FORMAT.md`. Field order and enum discriminants are part of format v1:
+//! never reorder them, only append.
+
+use serde::{Deserialize, Serialize};
+
+use crate::division::{Division, DivisionError};
+
+/// Longest plate, in characters (粤A12345 has 7; new-energy plates 8).
+pub const MAX_PLATE_CHARS: usize = 12;
+/// Shortest plate, in characters.
+pub const MIN_PLATE_CHARS: usize = 2;
+/// Longest holder organisation name, in characters.
+pub const MAX_HOLDER_CHARS: usize = 64;
+/// Longest driver name, in characters.
+pub const MAX_DRIVER_CHARS: usize = 32;
+/// Longest cargo description, in characters.
+pub const MAX_CARGO_CHARS: usize = 32;
+/// Most zones on one pass.
+pub const MAX_ZONES: usize = 8;
+/// Longest validity window, in seconds (366 days).
+pub const MAX_VALIDITY_SECS: u64 = 366 * 24 * 3600;
+/// Length of a unified social credit code (统一社会信用代码).
+pub const ORG_CODE_LEN: usize = 18;
+
+/// What the pass is for. On the wire: a varint discriminant (0, 1, 2, 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum PassKind {
+    /// 重点物资运输: key materials for production (the 2022 pass).
+    KeyMaterials,
+    /// 生活物资保障: daily necessities.
+    DailyNecessities,
+    /// 应急保障: emergency services.
+    Emergency,
+    /// 其他.
+    Other,
+}
+
+/// The type of vehicle. On the wire: a varint discriminant (0..=5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum VehicleType {
+    /// 重型货车.
+    HeavyTruck,
+    /// 轻型货车.
+    LightTruck,
+    /// 厢式货车.
+    Van,
+    /// 小型汽车.
+    Car,
+    /// 半挂牵引车 (semi-trailer tractor).
+    Tractor,
+    /// 其他.
+    Other,
+}
+
+macro_rules! named_enum {
+    ($ty:ident, $what:literal, $($variant:ident => $name:literal, $label:literal;)+) => {
+        impl $ty {
+            /// Every value, in wire order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The stable command-line and JSON name, e.g. `heavy-truck`.
+            pub fn name(self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+
+            /// The Chinese label shown on printed passes and verdicts.
+            pub fn label(self) -> &'static str {
+                match self { $($ty::$variant => $label),+ }
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($name => Ok($ty::$variant),)+
+                    _ => Err(format!(
+                        concat!("unknown ", $what, " {:?}; expected one of: {}"),
+                        s,
+                        [$($name),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+named_enum!(PassKind, "pass kind",
+    KeyMaterials => "key-materials", "重点物资运输车辆通行证";
+    DailyNecessities => "daily-necessities", "生活物资保障车辆通行证";
+    Emergency => "emergency", "应急保障车辆通行证";
+    Other => "other", "车辆通行证";
+);
+
+named_enum!(VehicleType, "vehicle type",
+    HeavyTruck => "heavy-truck", "重型货车";
+    LightTruck => "light-truck", "轻型货车";
+    Van => "van", "厢式货车";
+    Car => "car", "小型汽车";
+    Tractor => "tractor", "半挂牵引车";
+    Other => "other", "其他";
+);
+
+/// A pass: the payload the issuer signs. Times are Unix seconds (UTC instants).
+///
+/// Field order is the postcard wire order of format v1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pass {
+    /// Unique per issuer key, never reused; at least 1.
+    pub serial: u64,
+    /// What the pass is for.
+    pub kind: PassKind,
+    /// Vehicle plate, e.g. 粤A12345.
+    pub plate: String,
+    /// Vehicle type.
+    pub vehicle_type: VehicleType,
+    /// Holder organisation (company) name.
+    pub holder: String,
+    /// Holder's 18-character unified social credit code, when given.
+    pub org_code: Option<String>,
+    /// Driver name, when given (never an ID number: the QR is readable by anyone).
+    pub driver: Option<String>,
+    /// Where the trip starts.
+    pub origin: Division,
+    /// Where the trip ends.
+    pub destination: Division,
+    /// Zones where the pass is valid (a zone covers the codes under it).
+    pub zones: Vec<Division>,
+    /// Cargo category, e.g. 汽车零部件.
+    pub cargo: String,
+    /// First valid instant (inclusive), Unix seconds.
+    pub valid_from: u64,
+    /// Last valid instant (inclusive), Unix seconds.
+    pub valid_until: u64,
+    /// When the pass was signed, Unix seconds.
+    pub issued_at: u64,
+    /// Serial of the pass this one replaces, when it is a reissue.
+    pub supersedes: Option<u64>,
+}
+
+/// A field that breaks the limits of format v1.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FieldError {
+    /// Serial 0 is reserved.
+    #[error("serial must be at least 1")]
+    ZeroSerial,
+    /// A text field is empty, too long, or has characters it must not have.
+    #[error("{field}: {problem}")]
+    Text {
+        /// Which field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A division code is invalid.
+    #[error("{field}: {source}")]
+    Division {
+        /// Which field.
+        field: &'static str,
+        /// Why the code is invalid.
+        source: DivisionError,
+    },
+    /// No zones, too many zones, or a zone listed twice.
+    #[error("zones: {0}")]
+    Zones(String),
+    /// The validity window is empty, reversed or too long.
+    #[error("validity: {0}")]
+    Validity(String),
+    /// The unified social credit code is malformed or its check character is wrong.
+    #[error("org_code: {0}")]
+    OrgCode(String),
+    /// A pass cannot supersede itself.
+    #[error("supersedes: a pass cannot supersede its own serial")]
+    SupersedesItself,
+}
+
+impl Pass {
+    /// Checks every field against the limits of format v1.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if self.serial == 0 {
+            return Err(FieldError::ZeroSerial);
+        }
+        check_plate(&self.plate)?;
+        check_text("holder", &self.holder, MAX_HOLDER_CHARS)?;
+        if let Some(code) = &self.org_code {
+            check_org_code(code)?;
+        }
+        if let Some(driver) = &self.driver {
+            check_text("driver", driver, MAX_DRIVER_CHARS)?;
+        }
+        check_text("cargo", &self.cargo, MAX_CARGO_CHARS)?;
+        self.origin
+            .validate()
+            .map_err(|source| FieldError::Division { field: "origin", source })?;
+        self.destination
+            .validate()
+            .map_err(|source| FieldError::Division { field: "destination", source })?;
+        if self.zones.is_empty() || self.zones.len() > MAX_ZONES {
+            return Err(FieldError::Zones(format!(
+                "{} zones given; a pass has 1 to {MAX_ZONES}",
+                self.zones.len()
+            )));
+        }
+        for (i, zone) in self.zones.iter().enumerate() {
+            zone.validate().map_err(|source| FieldError::Division { field: "zones", source })?;
+            if self.zones[..i].contains(zone) {
+                return Err(FieldError::Zones(format!("{zone} is listed twice")));
+            }
+        }
+        if self.valid_from >= self.valid_until {
+            return Err(FieldError::Validity("valid_from must be before valid_until".into()));
+        }
+        if self.valid_until - self.valid_from > MAX_VALIDITY_SECS {
+            return Err(FieldError::Validity("a pass is valid for at most 366 days".into()));
+        }
+        if self.issued_at > self.valid_until {
+            return Err(FieldError::Validity("issued after it expired".into()));
+        }
+        if self.supersedes == Some(self.serial) {
+            return Err(FieldError::SupersedesItself);
+        }
+        Ok(())
+    }
+
+    /// Whether one of the pass's zones covers `checkpoint`.
+    pub fn valid_in(&self, checkpoint: Division) -> bool {
+        self.zones.iter().any(|zone| zone.covers(checkpoint))
+    }
+}
+
+fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), FieldError> {
+    let problem = |problem: String| Err(FieldError::Text { field, problem });
+    let chars = value.chars().count();
+    if chars == 0 {
+        return problem("must not be empty".into());
+    }
+    if chars > max_chars {
+        return problem(format!("{chars} characters; at most {max_chars}"));
+    }
+    if value.trim() != value {
+        return problem("must not start or end with spaces".into());
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control() || is_invisible(*c)) {
+        return problem(format!("contains the control or invisible character U+{:04X}", c as u32));
+    }
+    Ok(())
+}
+
+/// Characters that render as nothing or reorder text: a forger's tools for look-alike fields.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+fn check_plate(plate: &str) -> Result<(), FieldError> {
+    check_text("plate", plate, MAX_PLATE_CHARS)?;
+    let chars = plate.chars().count();
+    let problem = |problem: String| Err(FieldError::Text { field: "plate", problem });
+    if chars < MIN_PLATE_CHARS {
+        return problem(format!("{chars} characters; at least {MIN_PLATE_CHARS}"));
+    }
+    if let Some(c) = plate.chars().find(|c| !(c.is_alphanumeric() || *c == '·')) {
+        return problem(format!("{c:?} is not a letter, digit or Chinese character"));
+    }
+    if plate.chars().any(|c| c.is_ascii_lowercase()) {
+        return problem("letters must be upper case".into());
+    }
+    Ok(())
+}
+
+/// Characters of a unified social credit code (GB 32100-2015): digits and upper-case letters
+/// without I, O, Z, S, V. The position in this string is the character's value.
+const USCC_CHARSET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+const USCC_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+
+/// Checks a unified social credit code: length, alphabet and the check character.
+pub fn check_org_code(code: &str) -> Result<(), FieldError> {
+    let values: Option<Vec<u32>> =
+        code.chars().map(|c| USCC_CHARSET.find(c).map(|i| i as u32)).collect();
+    let Some(values) = values else {
+        return Err(FieldError::OrgCode(format!(
+            "{code:?} has characters outside 0-9 and A-Y (without I, O, S, V, Z)"
+        )));
+    };
+    if values.len() != ORG_CODE_LEN {
+        return Err(FieldError::OrgCode(format!(
+            "{} characters; a unified social credit code has {ORG_CODE_LEN}",
+            values.len()
+        )));
+    }
+    let sum: u32 = values.iter().zip(USCC_WEIGHTS).map(|(v, w)| v * w).sum();
+    let check = (31 - sum % 31) % 31;
+    if values[17] != check {
+        return Err(FieldError::OrgCode(format!("{code} has a wrong check character")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> Pass {
+        Pass {
+            serial: 1,
+            kind: PassKind::KeyMaterials,
+            plate: "粤A12345".into(),
+            vehicle_type: VehicleType::HeavyTruck,
+            holder: "东风日产乘用车公司花都工厂".into(),
+            org_code: None,
+            driver: Some("张三".into()),
+            origin: "440114".parse().expect("code"),
+            destination: "310115".parse().expect("code"),
+            zones: ["440114", "310000", "320500"].iter().map(|z| z.parse().expect("code")).collect(),
+            cargo: "汽车零部件".into(),
+            valid_from: 1_648_742_400,
+            valid_until: 1_651_334_399,
+            issued_at: 1_648_700_000,
+            supersedes: None,
+        }
+    }
+
+    #[test]
+    fn the_sample_is_valid() {
+        sample().validate().expect("valid");
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let cases: Vec<(&str, Box<dyn Fn(&mut Pass)>)> = vec![
+            ("zero serial", Box::new(|p| p.serial = 0)),
+            ("empty plate", Box::new(|p| p.plate.clear())),
+            ("lower-case plate", Box::new(|p| p.plate = "粤a12345".into())),
+            ("plate with space", Box::new(|p| p.plate = "粤A 12345".into())),
+            ("long holder", Box::new(|p| p.holder = "厂".repeat(65))),
+            ("holder with newline", Box::new(|p| p.holder = "a\nb".into())),
+            ("holder with RLO", Box::new(|p| p.holder = "ab\u{202E}c".into())),
+            ("padded cargo", Box::new(|p| p.cargo = " 零部件".into())),
+            ("empty driver", Box::new(|p| p.driver = Some(String::new()))),
+            ("no zones", Box::new(|p| p.zones.clear())),
+            ("repeated zone", Box::new(|p| p.zones.push(p.zones[0]))),
+            ("reversed validity", Box::new(|p| p.valid_until = p.valid_from)),
+            ("too long validity", Box::new(|p| p.valid_until = p.valid_from + MAX_VALIDITY_SECS + 1)),
+            ("issued after expiry", Box::new(|p| p.issued_at = p.valid_until + 1)),
+            ("supersedes itself", Box::new(|p| p.supersedes = Some(p.serial))),
+            ("bad org code", Box::new(|p| p.org_code = Some("91440101MA5CXXXXXX".into()))),
+        ];
+        for (what, change) in cases {
+            let mut pass = sample();
+            change(&mut pass);
+            assert!(pass.validate().is_err(), "{what} accepted");
+        }
+    }
+
+    #[test]
+    fn org_code_check_character() {
+        // A well-known published code (Huawei Technologies Co., Ltd.).
+        check_org_code("914403001922038216").expect("valid code");
+        assert!(check_org_code("914403001922038217").is_err());
+        assert!(check_org_code("91440300192203821").is_err());
+        assert!(check_org_code("91440300192203821I").is_err());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for kind in VehicleType::ALL {
+            assert_eq!(kind.name().parse::<VehicleType>(), Ok(*kind));
+        }
+        for kind in PassKind::ALL {
+            assert_eq!(kind.name().parse::<PassKind>(), Ok(*kind));
+        }
+        assert!("bus".parse::<VehicleType>().is_err());
+    }
+}

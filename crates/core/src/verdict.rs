@@ -1,0 +1,314 @@
+//! The checkpoint's decision. A rejected pass is a [`Verdict`] with a stable [`Reason`], never an
+//! error: errors are for "could not do the work" (an unreadable file, a bad trust list).
+
+use serde::Serialize;
+
+use crate::division::Division;
+use crate::envelope::{Envelope, EnvelopeError};
+use crate::keys::KeyId;
+use crate::model::Pass;
+use crate::trust::TrustList;
+
+/// Why a pass was rejected. The `code()` strings are stable: scripts and logs depend on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Reason {
+    /// No QR code could be read in the image.
+    NoCodeFound,
+    /// A code was read, but it is not a checkpass pass.
+    NotAPass,
+    /// A pass whose bytes are damaged, truncated, padded or break the field limits.
+    Malformed,
+    /// A pass format version this verifier does not know.
+    UnsupportedVersion,
+    /// Signed by a key that is not in the trust list (or not trusted when it signed).
+    UnknownIssuer,
+    /// The signature does not match the bytes: altered or forged.
+    BadSignature,
+    /// Before `valid_from`.
+    NotYetValid,
+    /// After `valid_until`.
+    Expired,
+    /// The checkpoint is not in the pass's zones, or the pass names zones its issuer may not.
+    OutsideZone,
+    /// The pass was cancelled by its issuer.
+    Revoked,
+    /// The issuer's key was withdrawn for passes like this one.
+    IssuerRevoked,
+}
+
+impl Reason {
+    /// Every reason.
+    pub const ALL: &'static [Reason] = &[
+        Reason::NoCodeFound,
+        Reason::NotAPass,
+        Reason::Malformed,
+        Reason::UnsupportedVersion,
+        Reason::UnknownIssuer,
+        Reason::BadSignature,
+        Reason::NotYetValid,
+        Reason::Expired,
+        Reason::OutsideZone,
+        Reason::Revoked,
+        Reason::IssuerRevoked,
+    ];
+
+    /// The stable code, e.g. `bad_signature`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::NoCodeFound => "no_code_found",
+            Reason::NotAPass => "not_a_pass",
+            Reason::Malformed => "malformed",
+            Reason::UnsupportedVersion => "unsupported_version",
+            Reason::UnknownIssuer => "unknown_issuer",
+            Reason::BadSignature => "bad_signature",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::Expired => "expired",
+            Reason::OutsideZone => "outside_zone",
+            Reason::Revoked => "revoked",
+            Reason::IssuerRevoked => "issuer_revoked",
+        }
+    }
+
+    /// The plain-language message for checkpoint staff (Chinese, then English).
+    pub fn message(self) -> &'static str {
+        match self {
+            Reason::NoCodeFound => "未识别到二维码 — No QR code could be read. Hold the pass flat and closer, in better light.",
+            Reason::NotAPass => "不是通行证二维码 — The QR code is not a checkpass pass.",
+            Reason::Malformed => "通行证数据损坏 — The pass data is damaged or invalid.",
+            Reason::UnsupportedVersion => "通行证格式版本不受支持 — Unknown pass format version: update the verifier.",
+            Reason::UnknownIssuer => "签发机关不受信任 — Issued by an office this checkpoint does not trust.",
+            Reason::BadSignature => "签名无效：通行证被篡改或伪造 — The signature does not match: the pass was altered or forged.",
+            Reason::NotYetValid => "通行证尚未生效 — The pass is not valid yet.",
+            Reason::Expired => "通行证已过期 — The pass has expired.",
+            Reason::OutsideZone => "不在通行区域内 — The pass is not valid in this zone.",
+            Reason::Revoked => "通行证已被注销 — The pass has been cancelled by its issuing office.",
+            Reason::IssuerRevoked => "签发机关密钥已被撤销 — The issuing office's key has been withdrawn.",
+        }
+    }
+
+    /// How far verification got before this rejection; when an image holds several codes the
+    /// verdict that got furthest is reported (a forged pass beats an unrelated QR code).
+    pub fn stage(self) -> u8 {
+        match self {
+            Reason::NoCodeFound => 0,
+            Reason::NotAPass => 1,
+            Reason::Malformed | Reason::UnsupportedVersion => 2,
+            Reason::UnknownIssuer | Reason::BadSignature => 3,
+            _ => 4,
+        }
+    }
+}
+
+/// Something the checkpoint should know even when the pass is accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Warning {
+    /// No checkpoint zone is configured, so the pass's zones were not checked.
+    ZoneNotChecked,
+    /// The revocation data is older than the configured maximum age.
+    RevocationDataStale,
+    /// The system clock is earlier than the newest signed time the verifier holds.
+    ClockBehind,
+}
+
+impl Warning {
+    /// The stable code, e.g. `zone_not_checked`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Warning::ZoneNotChecked => "zone_not_checked",
+            Warning::RevocationDataStale => "revocation_data_stale",
+            Warning::ClockBehind => "clock_behind",
+        }
+    }
+
+    /// The plain-language message.
+    pub fn message(self) -> &'static str {
+        match self {
+            Warning::ZoneNotChecked => "未设置检查站区域，未核对通行区域 — No checkpoint zone is set: zones were not checked.",
+            Warning::RevocationDataStale => "注销名单已过时 — The revocation data is out of date: sync when you can.",
+            Warning::ClockBehind => "本机时钟慢于已签名数据 — This computer's clock is behind signed data it holds: check the clock.",
+        }
+    }
+}
+
+/// Where and when a pass is checked.
+#[derive(Clone, Copy, Debug)]
+pub struct Checkpoint {
+    /// The current instant, Unix seconds (from the caller: the core never reads the clock).
+    pub now: u64,
+    /// The checkpoint's own division code; `None` skips the zone check (with a warning).
+    pub zone: Option<Division>,
+}
+
+/// The issuer of a verified pass, as named in the trust list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IssuerRef {
+    /// Name from the trust list.
+    pub name: String,
+    /// Key id.
+    pub key_id: KeyId,
+}
+
+/// The outcome of checking one pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// `None` when accepted.
+    pub reason: Option<Reason>,
+    /// Specifics beyond the reason's message (which field, which zone, which version).
+    pub detail: Option<String>,
+    /// The pass, only when its signature verified (unauthenticated content is never shown).
+    pub pass: Option<Pass>,
+    /// The issuer, only when its signature verified.
+    pub issuer: Option<IssuerRef>,
+    /// Warnings, also on accepted passes.
+    pub warnings: Vec<Warning>,
+}
+
+impl Verdict {
+    /// A rejection with nothing verified.
+    pub fn rejected(reason: Reason, detail: impl Into<Option<String>>) -> Self {
+        Self { reason: Some(reason), detail: detail.into(), pass: None, issuer: None, warnings: Vec::new() }
+    }
+
+    /// Whether the pass is accepted.
+    pub fn accepted(&self) -> bool {
+        self.reason.is_none()
+    }
+
+    /// How far verification got (see [`Reason::stage`]); accepted is furthest.
+    pub fn stage(&self) -> u8 {
+        self.reason.map_or(u8::MAX, Reason::stage)
+    }
+}
+
+fn envelope_reason(error: &EnvelopeError) -> Reason {
+    match error {
+        EnvelopeError::WrongMagic => Reason::NotAPass,
+        EnvelopeError::UnsupportedVersion(_) => Reason::UnsupportedVersion,
+        _ => Reason::Malformed,
+    }
+}
+
+/// Checks envelope bytes at a checkpoint: structure, issuer, signature, fields, issuer limits,
+/// validity window, zone — in that order; the first failure is the verdict.
+pub fn verify(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verdict {
+    let envelope = match Envelope::decode(bytes) {
+        Ok(envelope) => envelope,
+        Err(e) => return Verdict::rejected(envelope_reason(&e), e.to_string()),
+    };
+    let Some(issuer) = trust.issuer(envelope.key_id) else {
+        return Verdict::rejected(Reason::UnknownIssuer, format!("key id {} is not in the trust list", envelope.key_id));
+    };
+    if !envelope.verify(&issuer.key) {
+        return Verdict::rejected(Reason::BadSignature, None);
+    }
+    let pass = envelope.pass;
+    if let Err(e) = pass.validate() {
+        return Verdict::rejected(Reason::Malformed, format!("signed but invalid: {e}"));
+    }
+    let mut verdict = Verdict {
+        reason: None,
+        detail: None,
+        issuer: Some(IssuerRef { name: issuer.name.clone(), key_id: issuer.key.id() }),
+        pass: None,
+        warnings: Vec::new(),
+    };
+    let mut reject = |reason, detail: String| {
+        if verdict.reason.is_none() {
+            verdict.reason = Some(reason);
+            verdict.detail = Some(detail);
+        }
+    };
+    if !issuer.trusted_at(pass.issued_at) {
+        reject(Reason::UnknownIssuer, format!("{} was not trusted to sign when this pass was issued", issuer.name));
+    }
+    if let Some(zone) = issuer.zone_outside_authority(&pass.zones) {
+        reject(Reason::OutsideZone, format!("{} may not issue passes for zone {zone}", issuer.name));
+    }
+    if checkpoint.now < pass.valid_from {
+        reject(Reason::NotYetValid, "the validity window has not started".into());
+    }
+    if checkpoint.now > pass.valid_until {
+        reject(Reason::Expired, "the validity window has ended".into());
+    }
+    match checkpoint.zone {
+        Some(here) if !pass.valid_in(here) => {
+            reject(Reason::OutsideZone, format!("checkpoint zone {here} is not covered by the pass's zones"));
+        }
+        Some(_) => {}
+        None => verdict.warnings.push(Warning::ZoneNotChecked),
+    }
+    verdict.pass = Some(pass);
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::sign;
+    use crate::keys::SecretKey;
+
+    fn setup(extra: &str) -> (SecretKey, TrustList) {
+        let key = SecretKey::from_seed(&[5; 32]);
+        let public = key.public_key();
+        let toml = format!(
+            "[[issuer]]\nname = \"花都\"\nkey_id = \"{}\"\npublic_key = \"{}\"\n{extra}",
+            public.id(),
+            public.encode()
+        );
+        (key, TrustList::from_toml(&toml).expect("trust list"))
+    }
+
+    fn at(now: u64, zone: Option<&str>) -> Checkpoint {
+        Checkpoint { now, zone: zone.map(|z| z.parse().expect("zone")) }
+    }
+
+    #[test]
+    fn verdicts_follow_the_rules() {
+        let (key, trust) = setup("");
+        let pass = crate::model::tests::sample();
+        let bytes = sign(&pass, &key).expect("signs");
+        let mid = pass.valid_from + 1000;
+        let check = |c: Checkpoint| verify(&bytes, &trust, &c).reason;
+        assert_eq!(check(at(mid, Some("440114"))), None);
+        assert_eq!(check(at(mid, Some("310115"))), None);
+        assert_eq!(check(at(mid, Some("320506"))), None);
+        assert_eq!(check(at(mid, Some("110101"))), Some(Reason::OutsideZone));
+        assert_eq!(check(at(pass.valid_from - 1, Some("440114"))), Some(Reason::NotYetValid));
+        assert_eq!(check(at(pass.valid_until, Some("440114"))), None);
+        assert_eq!(check(at(pass.valid_until + 1, Some("440114"))), Some(Reason::Expired));
+        let unchecked = verify(&bytes, &trust, &at(mid, None));
+        assert!(unchecked.accepted());
+        assert_eq!(unchecked.warnings, vec![Warning::ZoneNotChecked]);
+
+        let (_, other_trust) = setup("");
+        let stranger = sign(&pass, &SecretKey::from_seed(&[6; 32])).expect("signs");
+        assert_eq!(verify(&stranger, &other_trust, &at(mid, None)).reason, Some(Reason::UnknownIssuer));
+    }
+
+    #[test]
+    fn issuer_limits_apply() {
+        let (key, trust) = setup("zones = [\"440000\"]\nnot_after = \"2022-03-01\"");
+        let pass = crate::model::tests::sample();
+        let bytes = sign(&pass, &key).expect("signs");
+        let verdict = verify(&bytes, &trust, &at(pass.valid_from + 1, Some("440114")));
+        assert_eq!(verdict.reason, Some(Reason::UnknownIssuer), "{verdict:?}");
+        let (key, trust) = setup("zones = [\"440000\"]");
+        let bytes = sign(&pass, &key).expect("signs");
+        let verdict = verify(&bytes, &trust, &at(pass.valid_from + 1, Some("440114")));
+        assert_eq!(verdict.reason, Some(Reason::OutsideZone));
+        assert!(verdict.detail.as_deref().unwrap_or("").contains("310000"));
+    }
+
+    #[test]
+    fn every_reason_has_a_distinct_code() {
+        let codes: std::collections::BTreeSet<_> = Reason::ALL.iter().map(|r| r.code()).collect();
+        assert_eq!(codes.len(), Reason::ALL.len());
+        for r in Reason::ALL {
+            assert_eq!(serde_json::to_value(r).expect("json"), r.code());
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The JSON view of a pass, shared by every tool's `--json` output so the schema is one thing.
+
+use jiff::tz::TimeZone;
+use serde_json::{Value, json};
+
+use crate::model::Pass;
+use crate::time::rfc3339;
+use crate::verdict::{IssuerRef, Verdict};
+
+/// A pass as JSON; times are RFC 3339 in `tz`.
+pub fn pass_json(pass: &Pass, issuer: Option<&IssuerRef>, tz: &TimeZone) -> Value {
+    json!({
+        "serial": pass.serial,
+        "kind": pass.kind.name(),
+        "kind_label": pass.kind.label(),
+        "plate": pass.plate,
+        "vehicle_type": pass.vehicle_type.name(),
+        "vehicle_type_label": pass.vehicle_type.label(),
+        "holder": pass.holder,
+        "org_code": pass.org_code,
+        "driver": pass.driver,
+        "origin": pass.origin.to_string(),
+        "destination": pass.destination.to_string(),
+        "zones": pass.zones.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "cargo": pass.cargo,
+        "valid_from": rfc3339(pass.valid_from, tz),
+        "valid_until": rfc3339(pass.valid_until, tz),
+        "issued_at": rfc3339(pass.issued_at, tz),
+        "supersedes": pass.supersedes,
+        "issuer": issuer.map(|i| i.name.as_str()),
+        "key_id": issuer.map(|i| i.key_id.to_string()),
+    })
+}
+
+/// A verdict as the one-line JSON object of `pass-verifier scan/check --json`:
+/// `{"input", "verdict", "reason", "detail", "pass", "warnings"}`.
+pub fn verdict_json(input: &str, verdict: &Verdict, tz: &TimeZone) -> Value {
+    json!({
+        "input": input,
+        "verdict": if verdict.accepted() { "accepted" } else { "rejected" },
+        "reason": verdict.reason.map(|r| r.code()),
+        "detail": verdict.detail,
+        "pass": verdict.pass.as_ref().map(|p| pass_json(p, verdict.issuer.as_ref(), tz)),
+        "warnings": verdict.warnings.iter().map(|w| w.code()).collect::<Vec<_>>(),
+    })
+}
