@@ -1,0 +1,151 @@
+//! Issuing: a request from the office → a serial from the ledger → a signed envelope → a QR code.
+
+use pass_core::envelope::{self, EnvelopeError};
+use pass_core::{Division, Pass, PassKind, SecretKey, VehicleType};
+
+use crate::ledger::{Ledger, LedgerError, Record};
+use crate::render::{Qr, RenderError};
+
+/// What the office enters for one pass: everything but the serial and issue time.
+#[derive(Clone, Debug)]
+pub struct PassRequest {
+    /// What the pass is for.
+    pub kind: PassKind,
+    /// Vehicle plate.
+    pub plate: String,
+    /// Vehicle type.
+    pub vehicle_type: VehicleType,
+    /// Holder organisation.
+    pub holder: String,
+    /// Unified social credit code.
+    pub org_code: Option<String>,
+    /// Driver name.
+    pub driver: Option<String>,
+    /// Origin division.
+    pub origin: Division,
+    /// Destination division.
+    pub destination: Division,
+    /// Zones.
+    pub zones: Vec<Division>,
+    /// Cargo category.
+    pub cargo: String,
+    /// Unix seconds, inclusive.
+    pub valid_from: u64,
+    /// Unix seconds, inclusive.
+    pub valid_until: u64,
+    /// Serial of the pass this one replaces.
+    pub supersedes: Option<u64>,
+}
+
+impl PassRequest {
+    /// The pass this request becomes under `serial`, issued at `issued_at`.
+    pub fn into_pass(self, serial: u64, issued_at: u64) -> Pass {
+        Pass {
+            serial,
+            kind: self.kind,
+            plate: self.plate,
+            vehicle_type: self.vehicle_type,
+            holder: self.holder,
+            org_code: self.org_code,
+            driver: self.driver,
+            origin: self.origin,
+            destination: self.destination,
+            zones: self.zones,
+            cargo: self.cargo,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            issued_at,
+            supersedes: self.supersedes,
+        }
+    }
+}
+
+/// Why a pass could not be issued.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The fields break the format's limits, or the envelope is too large.
+    #[error("invalid pass: {0}")]
+    Invalid(#[from] EnvelopeError),
+    /// The ledger failed; nothing was issued.
+    #[error(transparent)]
+    Ledger(LedgerError),
+    /// The QR code could not be made (the pass is recorded in the ledger).
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+/// A freshly issued pass.
+pub struct Issued {
+    /// The ledger record (pass and envelope bytes).
+    pub record: Record,
+    /// The text form, `CP:...`.
+    pub text: String,
+    /// The QR code holding the envelope bytes.
+    pub qr: Qr,
+}
+
+/// Issues one pass: validates it, takes a serial, signs and records it, and makes its QR code.
+/// `now` is the issue time (Unix seconds).
+pub fn issue(key: &SecretKey, ledger: &mut Ledger, request: PassRequest, now: u64) -> Result<Issued, IssueError> {
+    // Check the fields before taking a serial, so a typo costs no serial and no lock.
+    envelope::sign(&request.clone().into_pass(1, now), key)?;
+    let record = ledger
+        .issue(key.public_key().id(), |serial| {
+            let pass = request.into_pass(serial, now);
+            let bytes = envelope::sign(&pass, key)?;
+            // A QR that cannot be made must not cost a recorded serial either.
+            Qr::new(&bytes)?;
+            Ok((pass, bytes))
+        })
+        .map_err(|e| match e {
+            LedgerError::Build(e) => match e.downcast::<EnvelopeError>() {
+                Ok(e) => IssueError::Invalid(e),
+                Err(e) => match e.downcast::<RenderError>() {
+                    Ok(e) => IssueError::Render(e),
+                    Err(e) => IssueError::Ledger(LedgerError::Build(e)),
+                },
+            },
+            e => IssueError::Ledger(e),
+        })?;
+    let qr = Qr::new(&record.envelope)?;
+    Ok(Issued { text: envelope::to_text(&record.envelope), qr, record })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The realistic pass of the brief.
+    pub(crate) fn request() -> PassRequest {
+        let d = |s: &str| s.parse::<Division>().expect("code");
+        PassRequest {
+            kind: PassKind::KeyMaterials,
+            plate: "粤A12345".into(),
+            vehicle_type: VehicleType::HeavyTruck,
+            holder: "东风日产乘用车公司花都工厂".into(),
+            org_code: None,
+            driver: Some("张三".into()),
+            origin: d("440114"),
+            destination: d("310115"),
+            zones: vec![d("440114"), d("310000"), d("320500")],
+            cargo: "汽车零部件".into(),
+            valid_from: 1_648_742_400,
+            valid_until: 1_651_334_399,
+            supersedes: None,
+        }
+    }
+
+    #[test]
+    fn invalid_requests_cost_no_serial() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).expect("opens");
+        let key = SecretKey::from_seed(&[4; 32]);
+        let mut bad = request();
+        bad.plate = "bad plate".into();
+        assert!(matches!(issue(&key, &mut ledger, bad, 1_648_700_000), Err(IssueError::Invalid(_))));
+        let issued = issue(&key, &mut ledger, request(), 1_648_700_000).expect("issues");
+        assert_eq!(issued.record.pass.serial, 1);
+        assert!(issued.text.starts_with("CP:"));
+    }
+}

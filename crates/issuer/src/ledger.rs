@@ -1,0 +1,207 @@
+//! The issuance ledger: an embedded SQLite database that hands out serials and records every
+//! pass issued, with all its fields and its signed bytes.
+//!
+//! A serial is taken, the pass signed and recorded in one `BEGIN IMMEDIATE` transaction, so two
+//! processes never get the same serial (the second waits for the first), and a crash before the
+//! commit leaves nothing behind (that serial was never printed). Serials come from a per-key
+//! counter, not from `max(serial)`, so they are never reused. WAL and `synchronous=FULL`: once
+//! `issue` returns, the record survives a power cut.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pass_core::{KeyId, Pass};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+/// File name of the ledger beside the key when none is given.
+pub const DEFAULT_FILE: &str = "ledger.sqlite";
+const SCHEMA_VERSION: i64 = 1;
+
+/// Why the ledger could not do its work.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// SQLite failed (locked for too long, disk full, corrupt file, ...).
+    #[error("ledger {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The error.
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer checkpass.
+    #[error("ledger {0} has schema version {1}; this program knows version {SCHEMA_VERSION}")]
+    NewerSchema(PathBuf, i64),
+    /// Building the pass for a serial failed; nothing was recorded.
+    #[error(transparent)]
+    Build(#[from] anyhow::Error),
+}
+
+/// A pass as recorded in the ledger.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// Signer.
+    pub key_id: KeyId,
+    /// The pass.
+    pub pass: Pass,
+    /// The signed envelope bytes.
+    pub envelope: Vec<u8>,
+}
+
+/// An open ledger.
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Ledger {
+    /// Opens (creating when needed) the ledger at `path`.
+    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        let err = |source| LedgerError::Sqlite { path: path.to_owned(), source };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        let ledger = Self { conn, path: path.to_owned() };
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    fn err(&self) -> impl FnOnce(rusqlite::Error) -> LedgerError + '_ {
+        |source| LedgerError::Sqlite { path: self.path.clone(), source }
+    }
+
+    fn migrate(&self) -> Result<(), LedgerError> {
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(self.err())?;
+        if version > SCHEMA_VERSION {
+            return Err(LedgerError::NewerSchema(self.path.clone(), version));
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch(
+                "BEGIN IMMEDIATE;
+                 CREATE TABLE IF NOT EXISTS serial_counter (
+                     key_id      TEXT PRIMARY KEY,
+                     next_serial INTEGER NOT NULL CHECK (next_serial >= 1)
+                 );
+                 CREATE TABLE IF NOT EXISTS passes (
+                     key_id       TEXT NOT NULL,
+                     serial       INTEGER NOT NULL,
+                     kind         TEXT NOT NULL,
+                     plate        TEXT NOT NULL,
+                     vehicle_type TEXT NOT NULL,
+                     holder       TEXT NOT NULL,
+                     org_code     TEXT,
+                     driver       TEXT,
+                     origin       TEXT NOT NULL,
+                     destination  TEXT NOT NULL,
+                     zones        TEXT NOT NULL,
+                     cargo        TEXT NOT NULL,
+                     valid_from   INTEGER NOT NULL,
+                     valid_until  INTEGER NOT NULL,
+                     issued_at    INTEGER NOT NULL,
+                     supersedes   INTEGER,
+                     envelope     BLOB NOT NULL,
+                     PRIMARY KEY (key_id, serial)
+                 );
+                 CREATE INDEX IF NOT EXISTS passes_plate ON passes (plate);
+                 PRAGMA user_version = 1;
+                 COMMIT;",
+            )
+            .map_err(self.err())
+    }
+
+    /// Takes the next serial for `key_id`, calls `build(serial)` to make and sign the pass, and
+    /// records it, all in one transaction. When `build` fails nothing is recorded.
+    pub fn issue(
+        &mut self,
+        key_id: KeyId,
+        build: impl FnOnce(u64) -> anyhow::Result<(Pass, Vec<u8>)>,
+    ) -> Result<Record, LedgerError> {
+        let path = self.path.clone();
+        let err = |source| LedgerError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let id = key_id.to_string();
+        let next: Option<i64> = tx
+            .query_row("SELECT next_serial FROM serial_counter WHERE key_id = ?1", [&id], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
+        let serial = next.unwrap_or(1);
+        let (pass, envelope) = build(serial as u64)?;
+        debug_assert_eq!(pass.serial, serial as u64);
+        tx.execute(
+            "INSERT INTO serial_counter (key_id, next_serial) VALUES (?1, ?2)
+             ON CONFLICT (key_id) DO UPDATE SET next_serial = excluded.next_serial",
+            params![id, serial + 1],
+        )
+        .map_err(err)?;
+        let zones: Vec<String> = pass.zones.iter().map(ToString::to_string).collect();
+        tx.execute(
+            "INSERT INTO passes (key_id, serial, kind, plate, vehicle_type, holder, org_code, driver, origin,
+                                 destination, zones, cargo, valid_from, valid_until, issued_at, supersedes, envelope)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            params![
+                id,
+                serial,
+                pass.kind.name(),
+                pass.plate,
+                pass.vehicle_type.name(),
+                pass.holder,
+                pass.org_code,
+                pass.driver,
+                pass.origin.to_string(),
+                pass.destination.to_string(),
+                zones.join(" "),
+                pass.cargo,
+                pass.valid_from as i64,
+                pass.valid_until as i64,
+                pass.issued_at as i64,
+                pass.supersedes.map(|s| s as i64),
+                envelope,
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Record { key_id, pass, envelope })
+    }
+
+    /// The signed envelope of every pass recorded for `key_id`, by serial.
+    pub fn envelopes(&self, key_id: KeyId) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT serial, envelope FROM passes WHERE key_id = ?1 ORDER BY serial")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([key_id.to_string()], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_count_up_and_failed_builds_leave_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ledger.sqlite");
+        let mut ledger = Ledger::open(&path).expect("opens");
+        let id = KeyId([1; 8]);
+        let pass = |serial| {
+            let mut p = crate::issue::tests::request().into_pass(serial, 1_648_700_000);
+            p.serial = serial;
+            Ok((p, vec![serial as u8]))
+        };
+        assert_eq!(ledger.issue(id, pass).expect("issues").pass.serial, 1);
+        assert!(ledger.issue(id, |_| Err(anyhow::anyhow!("signing failed"))).is_err());
+        assert_eq!(ledger.issue(id, pass).expect("issues").pass.serial, 2);
+        assert_eq!(ledger.issue(KeyId([2; 8]), pass).expect("issues").pass.serial, 1);
+        drop(ledger);
+        let mut reopened = Ledger::open(&path).expect("reopens");
+        assert_eq!(reopened.issue(id, pass).expect("issues").pass.serial, 3);
+        assert_eq!(reopened.envelopes(id).expect("lists").len(), 3);
+    }
+}
