@@ -1,0 +1,84 @@
+//! Command-line definition of `pass-verifier`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use pass_core::Division;
+
+/// checkpass checkpoint verifier: scan pass photos or camera frames, check text forms, offline.
+///
+/// Exit status: 0 every input accepted, 1 any rejected, 2 any could not be checked.
+#[derive(Debug, Parser)]
+#[command(name = "pass-verifier", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read the pass in each image (JPEG, PNG, WebP) and give a verdict.
+    Scan {
+        /// Image files.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// Settings shared with `check`.
+        #[command(flatten)]
+        check: CheckArgs,
+    },
+    /// Check passes given in text form (CP:...).
+    Check {
+        /// Text forms.
+        #[arg(required = true)]
+        texts: Vec<String>,
+        /// Settings shared with `scan`.
+        #[command(flatten)]
+        check: CheckArgs,
+    },
+    /// Print every QR code found in each image, as base64 and as text when UTF-8, with the
+    /// decode time (excluding the file read). For debugging and benchmarks.
+    Decode {
+        /// Image files.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// One JSON object per line: {"input","codes":[{"bytes_b64","text"}],"ms"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Settings for checking passes.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Trust list (TOML). Default: trust.toml in the config directory.
+    #[arg(long, env = "CHECKPASS_TRUST")]
+    pub trust: Option<PathBuf>,
+    /// This checkpoint's GB/T 2260 code; without one, zones are not checked.
+    #[arg(long, env = "CHECKPASS_ZONE")]
+    pub zone: Option<Division>,
+    /// Check as if it were this time (RFC 3339 or a local date-time), for audits and tests.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Time zone for display and for --at.
+    #[arg(long, env = "CHECKPASS_TZ")]
+    pub tz: Option<String>,
+    /// Config file (default: verifier.toml in the config directory, when present).
+    #[arg(long, env = "CHECKPASS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// One JSON object per line per input:
+    /// {"input","verdict","reason","detail","pass","warnings"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

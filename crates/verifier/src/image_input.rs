@@ -1,0 +1,97 @@
+//! Reading camera images and photos: JPEG, PNG, WebP, with EXIF orientation applied, under
+//! hard limits so a hostile file (a PNG header claiming 100000×100000 pixels, a decompression
+//! bomb) is refused before anything large is allocated.
+
+use std::io::{Cursor, Read};
+use std::path::Path;
+
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageReader, Limits};
+
+/// Largest file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest width or height accepted, in pixels.
+pub const MAX_SIDE: u32 = 12_000;
+/// Largest decoder allocation, in bytes.
+pub const MAX_ALLOC: u64 = 512 * 1024 * 1024;
+
+/// Why an image could not be read. Any of these means "could not check" (exit 2), not a verdict.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// The file could not be opened or read.
+    #[error("cannot read file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file is empty.
+    #[error("the file is empty")]
+    Empty,
+    /// The file is larger than [`MAX_FILE_BYTES`].
+    #[error("the file is larger than {} MiB", MAX_FILE_BYTES / 1024 / 1024)]
+    TooLarge,
+    /// Not a JPEG, PNG or WebP image.
+    #[error("not a JPEG, PNG or WebP image")]
+    UnknownFormat,
+    /// The image claims dimensions beyond the limits.
+    #[error("the image is too large ({width}×{height} pixels; at most {MAX_SIDE} a side)")]
+    Dimensions {
+        /// Claimed width.
+        width: u32,
+        /// Claimed height.
+        height: u32,
+    },
+    /// Decoding would exceed the memory limits.
+    #[error("the image is too large to decode safely: {0}")]
+    ExceedsLimits(String),
+    /// The image data is damaged or truncated.
+    #[error("the image is damaged or truncated: {0}")]
+    Corrupt(String),
+}
+
+/// Reads an image file into greyscale, upright.
+pub fn load_path(path: &Path) -> Result<GrayImage, InputError> {
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(InputError::TooLarge);
+    }
+    load_bytes(&bytes)
+}
+
+/// Decodes image bytes into greyscale, upright.
+pub fn load_bytes(bytes: &[u8]) -> Result<GrayImage, InputError> {
+    load_dynamic(bytes).map(|img| img.into_luma8())
+}
+
+/// Decodes image bytes, upright, in their own colour type.
+pub fn load_dynamic(bytes: &[u8]) -> Result<DynamicImage, InputError> {
+    if bytes.is_empty() {
+        return Err(InputError::Empty);
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
+    if reader.format().is_none() {
+        return Err(InputError::UnknownFormat);
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(classify)?;
+    let (width, height) = decoder.dimensions();
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(InputError::Dimensions { width, height });
+    }
+    let orientation = decoder.orientation().map_err(classify)?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
+fn classify(e: image::ImageError) -> InputError {
+    match e {
+        image::ImageError::Limits(l) => InputError::ExceedsLimits(l.to_string()),
+        image::ImageError::Unsupported(_) => InputError::UnknownFormat,
+        image::ImageError::IoError(e) => InputError::Corrupt(e.to_string()),
+        other => InputError::Corrupt(other.to_string()),
+    }
+}

@@ -1,0 +1,102 @@
+//! The verdict as people read it at a roadside: ACCEPTED or REJECTED first, the reason in plain
+//! words, then the plate — large, to compare with the truck — and the rest of the pass.
+
+use std::fmt::Write as _;
+
+use jiff::tz::TimeZone;
+use pass_core::time::human;
+use pass_core::Verdict;
+
+/// Whether to colour the output (a terminal, and `NO_COLOR` unset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// Plain text.
+    Plain,
+    /// ANSI colours and bold.
+    Ansi,
+}
+
+fn paint(style: Style, codes: &str, text: &str) -> String {
+    match style {
+        Style::Plain => text.to_owned(),
+        Style::Ansi => format!("\x1b[{codes}m{text}\x1b[0m"),
+    }
+}
+
+/// Spreads a plate out so it reads large in a terminal: `粤A12345` → `粤 A 1 2 3 4 5`.
+pub fn spaced_plate(plate: &str) -> String {
+    plate.chars().map(String::from).collect::<Vec<_>>().join(" ")
+}
+
+/// Renders one verdict for `input` (a file name or "text").
+pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> String {
+    let mut out = String::new();
+    let rule = "═".repeat(60);
+    let _ = writeln!(out, "{rule}");
+    match verdict.reason {
+        None => {
+            let _ = writeln!(out, "{}   {input}", paint(style, "1;97;42", "  ✔ ACCEPTED 通过  "));
+        }
+        Some(reason) => {
+            let banner = format!("  ✘ REJECTED 拒绝 ({})  ", reason.code());
+            let _ = writeln!(out, "{}   {input}", paint(style, "1;97;41", &banner));
+            let _ = writeln!(out, "  {}", reason.message());
+        }
+    }
+    if let Some(detail) = &verdict.detail {
+        let _ = writeln!(out, "  ({detail})");
+    }
+    for warning in &verdict.warnings {
+        let _ = writeln!(out, "  {} {}", paint(style, "1;33", "⚠"), warning.message());
+    }
+    if let Some(pass) = &verdict.pass {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "    车牌 PLATE   {}", paint(style, "1;7", &format!(" {} ", spaced_plate(&pass.plate))));
+        let _ = writeln!(out, "    核对车牌 — compare the plate with the vehicle");
+        let _ = writeln!(out);
+        let mut field = |label: &str, value: &str| {
+            let _ = writeln!(out, "    {label:<14}{value}");
+        };
+        field("通行证 Pass", pass.kind.label());
+        field("车型 Vehicle", pass.vehicle_type.label());
+        field("单位 Holder", &pass.holder);
+        if let Some(code) = &pass.org_code {
+            field("信用代码 Code", code);
+        }
+        if let Some(driver) = &pass.driver {
+            field("驾驶员 Driver", driver);
+        }
+        field("路线 Route", &format!("{} → {}", pass.origin, pass.destination));
+        let zones: Vec<String> = pass.zones.iter().map(ToString::to_string).collect();
+        field("区域 Zones", &zones.join(" "));
+        field("货物 Cargo", &pass.cargo);
+        field("有效 Valid", &format!("{} → {}", human(pass.valid_from, tz), human(pass.valid_until, tz)));
+        let issuer = verdict.issuer.as_ref().map_or_else(String::new, |i| format!(" by {} ({})", i.name, i.key_id));
+        field("编号 Serial", &format!("{}, issued {}{issuer}", pass.serial, human(pass.issued_at, tz)));
+        if let Some(old) = pass.supersedes {
+            field("替换 Replaces", &format!("serial {old}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pass_core::Reason;
+
+    #[test]
+    fn rejection_shows_code_and_plain_words() {
+        let verdict = Verdict::rejected(Reason::BadSignature, None);
+        let text = render("pass.png", &verdict, &pass_core::time::default_zone(), Style::Plain);
+        assert!(text.contains("REJECTED"));
+        assert!(text.contains("bad_signature"));
+        assert!(text.contains("altered or forged"));
+        assert!(!text.contains("PLATE"), "no unauthenticated pass content");
+    }
+
+    #[test]
+    fn plates_are_spaced() {
+        assert_eq!(spaced_plate("粤A12345"), "粤 A 1 2 3 4 5");
+    }
+}

@@ -1,0 +1,33 @@
+//! From an image or a text form to a verdict.
+
+use image::GrayImage;
+use pass_core::envelope;
+use pass_core::verdict::{self, Checkpoint, Reason, Verdict};
+use pass_core::TrustList;
+
+use crate::decode;
+
+/// Decodes `image` and checks every code found, stopping at the first that is accepted.
+/// Otherwise the verdict that got furthest wins: a forged pass is reported rather than an
+/// unrelated QR code beside it. No code at all is `no_code_found`.
+pub fn scan(image: &GrayImage, trust: &TrustList, checkpoint: &Checkpoint) -> Verdict {
+    let mut best: Option<Verdict> = None;
+    decode::decode_until(image, |code| {
+        let verdict = verdict::verify(code, trust, checkpoint);
+        let accepted = verdict.accepted();
+        if best.as_ref().is_none_or(|b| verdict.stage() > b.stage()) {
+            best = Some(verdict);
+        }
+        accepted
+    });
+    best.unwrap_or_else(|| Verdict::rejected(Reason::NoCodeFound, None))
+}
+
+/// Checks the text form (`CP:...`) typed or pasted by hand.
+pub fn check_text(text: &str, trust: &TrustList, checkpoint: &Checkpoint) -> Verdict {
+    match envelope::from_text(text) {
+        Ok(bytes) => verdict::verify(&bytes, trust, checkpoint),
+        Err(e @ envelope::EnvelopeError::WrongMagic) => Verdict::rejected(Reason::NotAPass, e.to_string()),
+        Err(e) => Verdict::rejected(Reason::Malformed, e.to_string()),
+    }
+}
