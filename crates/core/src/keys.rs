@@ -55,7 +55,10 @@ pub struct KeyId(pub [u8; KEY_ID_LEN]);
 impl KeyId {
     /// Derives the key id of a public key.
     pub fn of(key: &VerifyingKey) -> Self {
-        let digest = Sha256::new().chain_update(KEY_ID_DOMAIN).chain_update(key.as_bytes()).finalize();
+        let digest = Sha256::new()
+            .chain_update(KEY_ID_DOMAIN)
+            .chain_update(key.as_bytes())
+            .finalize();
         let mut id = [0; KEY_ID_LEN];
         id.copy_from_slice(&digest[..KEY_ID_LEN]);
         Self(id)
@@ -117,7 +120,10 @@ impl PublicKey {
         if key.is_weak() {
             return Err(KeyError::WeakOrInvalidPublicKey);
         }
-        Ok(Self { key, id: KeyId::of(&key) })
+        Ok(Self {
+            key,
+            id: KeyId::of(&key),
+        })
     }
 
     /// Parses the base64url form, and checks it against a key id written beside it when given.
@@ -130,7 +136,10 @@ impl PublicKey {
             .map_err(|v: Vec<u8>| KeyError::BadPublicKeyEncoding(format!("{} bytes", v.len())))?;
         let key = Self::from_bytes(&bytes)?;
         match expected_id {
-            Some(written) if written != key.id => Err(KeyError::KeyIdMismatch { written, actual: key.id }),
+            Some(written) if written != key.id => Err(KeyError::KeyIdMismatch {
+                written,
+                actual: key.id,
+            }),
             _ => Ok(key),
         }
     }
@@ -172,12 +181,17 @@ pub struct PublicKeyFile {
 impl PublicKeyFile {
     /// Describes `key` under `name`.
     pub fn new(name: &str, key: &PublicKey) -> Self {
-        Self { name: name.to_owned(), key_id: key.id(), public_key: key.encode() }
+        Self {
+            name: name.to_owned(),
+            key_id: key.id(),
+            public_key: key.encode(),
+        }
     }
 
     /// Parses a `.pub` file and checks that its key id matches its key.
     pub fn parse(text: &str) -> Result<(Self, PublicKey), KeyError> {
-        let file: Self = toml::from_str(text).map_err(|e| KeyError::BadPublicKeyFile(e.message().to_owned()))?;
+        let file: Self =
+            toml::from_str(text).map_err(|e| KeyError::BadPublicKeyFile(e.message().to_owned()))?;
         let key = PublicKey::parse(&file.public_key, Some(file.key_id))?;
         Ok((file, key))
     }
@@ -185,7 +199,9 @@ impl PublicKeyFile {
     /// The file's text, with a comment saying what it is.
     pub fn to_toml(&self) -> String {
         let body = toml::to_string(self).unwrap_or_default();
-        format!("# checkpass public key: safe to share; add it to a trust list ([[issuer]] or [authority])\n{body}")
+        format!(
+            "# checkpass public key: safe to share; add it to a trust list ([[issuer]] or [authority])\n{body}"
+        )
     }
 }
 
@@ -212,12 +228,16 @@ mod secret {
 
         /// Parses a PKCS#8 PEM document.
         pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-            SigningKey::from_pkcs8_pem(pem).map(Self).map_err(|_| KeyError::BadSecretKey)
+            SigningKey::from_pkcs8_pem(pem)
+                .map(Self)
+                .map_err(|_| KeyError::BadSecretKey)
         }
 
         /// The PKCS#8 PEM document (zeroized when dropped).
         pub fn to_pem(&self) -> Result<Zeroizing<String>, KeyError> {
-            self.0.to_pkcs8_pem(LineEnding::LF).map_err(|_| KeyError::BadSecretKey)
+            self.0
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|_| KeyError::BadSecretKey)
         }
 
         /// The public half.
@@ -265,7 +285,10 @@ mod tests {
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         let back = SecretKey::from_pem(&pem).expect("parses");
         assert_eq!(back.public_key(), key.public_key());
-        assert!(SecretKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+        assert!(
+            SecretKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .is_err()
+        );
     }
 
     #[test]

@@ -25,9 +25,9 @@ pub mod view;
 
 pub use division::Division;
 pub use envelope::{Envelope, EnvelopeError};
-pub use keys::{KeyId, PublicKey};
 #[cfg(feature = "sign")]
 pub use keys::SecretKey;
+pub use keys::{KeyId, PublicKey};
 pub use model::{Pass, PassKind, VehicleType};
 pub use trust::TrustList;
 pub use verdict::{Checkpoint, Reason, Verdict, Warning};

@@ -74,17 +74,29 @@ impl Reason {
     /// The plain-language message for checkpoint staff (Chinese, then English).
     pub fn message(self) -> &'static str {
         match self {
-            Reason::NoCodeFound => "未识别到二维码 — No QR code could be read. Hold the pass flat and closer, in better light.",
+            Reason::NoCodeFound => {
+                "未识别到二维码 — No QR code could be read. Hold the pass flat and closer, in better light."
+            }
             Reason::NotAPass => "不是通行证二维码 — The QR code is not a checkpass pass.",
             Reason::Malformed => "通行证数据损坏 — The pass data is damaged or invalid.",
-            Reason::UnsupportedVersion => "通行证格式版本不受支持 — Unknown pass format version: update the verifier.",
-            Reason::UnknownIssuer => "签发机关不受信任 — Issued by an office this checkpoint does not trust.",
-            Reason::BadSignature => "签名无效：通行证被篡改或伪造 — The signature does not match: the pass was altered or forged.",
+            Reason::UnsupportedVersion => {
+                "通行证格式版本不受支持 — Unknown pass format version: update the verifier."
+            }
+            Reason::UnknownIssuer => {
+                "签发机关不受信任 — Issued by an office this checkpoint does not trust."
+            }
+            Reason::BadSignature => {
+                "签名无效：通行证被篡改或伪造 — The signature does not match: the pass was altered or forged."
+            }
             Reason::NotYetValid => "通行证尚未生效 — The pass is not valid yet.",
             Reason::Expired => "通行证已过期 — The pass has expired.",
             Reason::OutsideZone => "不在通行区域内 — The pass is not valid in this zone.",
-            Reason::Revoked => "通行证已被注销 — The pass has been cancelled by its issuing office.",
-            Reason::IssuerRevoked => "签发机关密钥已被撤销 — The issuing office's key has been withdrawn.",
+            Reason::Revoked => {
+                "通行证已被注销 — The pass has been cancelled by its issuing office."
+            }
+            Reason::IssuerRevoked => {
+                "签发机关密钥已被撤销 — The issuing office's key has been withdrawn."
+            }
         }
     }
 
@@ -127,9 +139,15 @@ impl Warning {
     /// The plain-language message.
     pub fn message(self) -> &'static str {
         match self {
-            Warning::ZoneNotChecked => "未设置检查站区域，未核对通行区域 — No checkpoint zone is set: zones were not checked.",
-            Warning::RevocationDataStale => "注销名单已过时 — The revocation data is out of date: sync when you can.",
-            Warning::ClockBehind => "本机时钟慢于已签名数据 — This computer's clock is behind signed data it holds: check the clock.",
+            Warning::ZoneNotChecked => {
+                "未设置检查站区域，未核对通行区域 — No checkpoint zone is set: zones were not checked."
+            }
+            Warning::RevocationDataStale => {
+                "注销名单已过时 — The revocation data is out of date: sync when you can."
+            }
+            Warning::ClockBehind => {
+                "本机时钟慢于已签名数据 — This computer's clock is behind signed data it holds: check the clock."
+            }
         }
     }
 }
@@ -170,7 +188,13 @@ pub struct Verdict {
 impl Verdict {
     /// A rejection with nothing verified.
     pub fn rejected(reason: Reason, detail: impl Into<Option<String>>) -> Self {
-        Self { reason: Some(reason), detail: detail.into(), pass: None, issuer: None, warnings: Vec::new() }
+        Self {
+            reason: Some(reason),
+            detail: detail.into(),
+            pass: None,
+            issuer: None,
+            warnings: Vec::new(),
+        }
     }
 
     /// Whether the pass is accepted.
@@ -200,7 +224,10 @@ pub fn verify(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verdi
         Err(e) => return Verdict::rejected(envelope_reason(&e), e.to_string()),
     };
     let Some(issuer) = trust.issuer(envelope.key_id) else {
-        return Verdict::rejected(Reason::UnknownIssuer, format!("key id {} is not in the trust list", envelope.key_id));
+        return Verdict::rejected(
+            Reason::UnknownIssuer,
+            format!("key id {} is not in the trust list", envelope.key_id),
+        );
     };
     if !envelope.verify(&issuer.key) {
         return Verdict::rejected(Reason::BadSignature, None);
@@ -212,7 +239,10 @@ pub fn verify(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verdi
     let mut verdict = Verdict {
         reason: None,
         detail: None,
-        issuer: Some(IssuerRef { name: issuer.name.clone(), key_id: issuer.key.id() }),
+        issuer: Some(IssuerRef {
+            name: issuer.name.clone(),
+            key_id: issuer.key.id(),
+        }),
         pass: None,
         warnings: Vec::new(),
     };
@@ -223,20 +253,35 @@ pub fn verify(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verdi
         }
     };
     if !issuer.trusted_at(pass.issued_at) {
-        reject(Reason::UnknownIssuer, format!("{} was not trusted to sign when this pass was issued", issuer.name));
+        reject(
+            Reason::UnknownIssuer,
+            format!(
+                "{} was not trusted to sign when this pass was issued",
+                issuer.name
+            ),
+        );
     }
     if let Some(zone) = issuer.zone_outside_authority(&pass.zones) {
-        reject(Reason::OutsideZone, format!("{} may not issue passes for zone {zone}", issuer.name));
+        reject(
+            Reason::OutsideZone,
+            format!("{} may not issue passes for zone {zone}", issuer.name),
+        );
     }
     if checkpoint.now < pass.valid_from {
-        reject(Reason::NotYetValid, "the validity window has not started".into());
+        reject(
+            Reason::NotYetValid,
+            "the validity window has not started".into(),
+        );
     }
     if checkpoint.now > pass.valid_until {
         reject(Reason::Expired, "the validity window has ended".into());
     }
     match checkpoint.zone {
         Some(here) if !pass.valid_in(here) => {
-            reject(Reason::OutsideZone, format!("checkpoint zone {here} is not covered by the pass's zones"));
+            reject(
+                Reason::OutsideZone,
+                format!("checkpoint zone {here} is not covered by the pass's zones"),
+            );
         }
         Some(_) => {}
         None => verdict.warnings.push(Warning::ZoneNotChecked),
@@ -263,7 +308,10 @@ mod tests {
     }
 
     fn at(now: u64, zone: Option<&str>) -> Checkpoint {
-        Checkpoint { now, zone: zone.map(|z| z.parse().expect("zone")) }
+        Checkpoint {
+            now,
+            zone: zone.map(|z| z.parse().expect("zone")),
+        }
     }
 
     #[test]
@@ -277,16 +325,25 @@ mod tests {
         assert_eq!(check(at(mid, Some("310115"))), None);
         assert_eq!(check(at(mid, Some("320506"))), None);
         assert_eq!(check(at(mid, Some("110101"))), Some(Reason::OutsideZone));
-        assert_eq!(check(at(pass.valid_from - 1, Some("440114"))), Some(Reason::NotYetValid));
+        assert_eq!(
+            check(at(pass.valid_from - 1, Some("440114"))),
+            Some(Reason::NotYetValid)
+        );
         assert_eq!(check(at(pass.valid_until, Some("440114"))), None);
-        assert_eq!(check(at(pass.valid_until + 1, Some("440114"))), Some(Reason::Expired));
+        assert_eq!(
+            check(at(pass.valid_until + 1, Some("440114"))),
+            Some(Reason::Expired)
+        );
         let unchecked = verify(&bytes, &trust, &at(mid, None));
         assert!(unchecked.accepted());
         assert_eq!(unchecked.warnings, vec![Warning::ZoneNotChecked]);
 
         let (_, other_trust) = setup("");
         let stranger = sign(&pass, &SecretKey::from_seed(&[6; 32])).expect("signs");
-        assert_eq!(verify(&stranger, &other_trust, &at(mid, None)).reason, Some(Reason::UnknownIssuer));
+        assert_eq!(
+            verify(&stranger, &other_trust, &at(mid, None)).reason,
+            Some(Reason::UnknownIssuer)
+        );
     }
 
     #[test]

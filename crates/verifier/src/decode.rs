@@ -17,7 +17,14 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
 use image::GrayImage;
-use rxing::{BarcodeFormat, DecodeHints, RXingResult, RXingResultMetadataType, RXingResultMetadataValue};
+use rxing::common::HybridBinarizer;
+use rxing::multi::MultipleBarcodeReader;
+use rxing::multi::qrcode::QRCodeMultiReader;
+use rxing::qrcode::QRCodeReader;
+use rxing::{
+    BarcodeFormat, BinaryBitmap, DecodeHints, Luma8LuminanceSource, RXingResult,
+    RXingResultMetadataType, RXingResultMetadataValue, Reader,
+};
 
 /// Codes larger than this are not passes and are not kept (a v40 QR code holds 2953 bytes).
 pub const MAX_CODE_BYTES: usize = 4096;
@@ -72,18 +79,33 @@ pub fn run(strategy: Strategy, image: &GrayImage) -> Vec<Vec<u8>> {
 }
 
 fn rxing_codes(image: &GrayImage) -> Vec<Vec<u8>> {
-    let mut hints = DecodeHints {
+    let hints = DecodeHints {
         TryHarder: Some(true),
         PossibleFormats: Some(HashSet::from([BarcodeFormat::QR_CODE])),
         ..DecodeHints::default()
     };
-    let results = rxing::helpers::detect_multiple_in_luma_with_hints(
-        image.as_raw().clone(),
-        image.width(),
-        image.height(),
-        &mut hints,
-    );
-    results.map(|rs| rs.iter().filter_map(raw_bytes).collect()).unwrap_or_default()
+    let bitmap = || {
+        Luma8LuminanceSource::new(image.as_raw().clone(), image.width(), image.height())
+            .ok()
+            .map(|source| BinaryBitmap::new(HybridBinarizer::new(source)))
+    };
+    // The multi-code reader finds several codes in one frame; the single-code reader's
+    // detector is more forgiving, so it runs when the first finds nothing.
+    let mut found: Vec<Vec<u8>> = bitmap()
+        .and_then(|mut b| {
+            QRCodeMultiReader::new()
+                .decode_multiple_with_hints(&mut b, &hints)
+                .ok()
+        })
+        .map(|rs| rs.iter().filter_map(raw_bytes).collect())
+        .unwrap_or_default();
+    if found.is_empty()
+        && let Some(result) =
+            bitmap().and_then(|mut b| QRCodeReader.decode_with_hints(&mut b, &hints).ok())
+    {
+        found.extend(raw_bytes(&result));
+    }
+    found
 }
 
 /// The exact bytes of a result: its byte segments when it has them (our passes are one byte
@@ -92,8 +114,9 @@ fn raw_bytes(result: &RXingResult) -> Option<Vec<u8>> {
     if *result.getBarcodeFormat() != BarcodeFormat::QR_CODE {
         return None;
     }
-    if let Some(RXingResultMetadataValue::ByteSegments(segments)) =
-        result.getRXingResultMetadata().get(&RXingResultMetadataType::BYTE_SEGMENTS)
+    if let Some(RXingResultMetadataValue::ByteSegments(segments)) = result
+        .getRXingResultMetadata()
+        .get(&RXingResultMetadataType::BYTE_SEGMENTS)
         && !segments.is_empty()
     {
         return Some(segments.concat());
@@ -104,7 +127,8 @@ fn raw_bytes(result: &RXingResult) -> Option<Vec<u8>> {
 
 fn rqrr_codes(image: &GrayImage) -> Vec<Vec<u8>> {
     let (w, h) = (image.width() as usize, image.height() as usize);
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| image.as_raw()[y * w + x]);
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| image.as_raw()[y * w + x]);
     prepared
         .detect_grids()
         .into_iter()

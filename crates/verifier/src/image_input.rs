@@ -76,6 +76,13 @@ pub fn load_dynamic(bytes: &[u8]) -> Result<DynamicImage, InputError> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
+        // The JPEG decoder fills a cut-off image with grey instead of failing; a checkpoint
+        // must hear "damaged file", not "no code found".
+        return Err(InputError::Corrupt(
+            "the JPEG data ends before its end-of-image marker".into(),
+        ));
+    }
     let mut decoder = reader.into_decoder().map_err(classify)?;
     let (width, height) = decoder.dimensions();
     if width > MAX_SIDE || height > MAX_SIDE {
@@ -87,11 +94,93 @@ pub fn load_dynamic(bytes: &[u8]) -> Result<DynamicImage, InputError> {
     Ok(image)
 }
 
+/// Walks a JPEG's marker segments and entropy-coded scans to its end-of-image marker (EOI).
+/// Data after EOI (phone "motion photo" trailers) is allowed; a missing EOI means truncated.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    const SOI: u8 = 0xD8;
+    const EOI: u8 = 0xD9;
+    const SOS: u8 = 0xDA;
+    if bytes.len() < 4 || bytes[0] != 0xFF || bytes[1] != SOI {
+        return false;
+    }
+    let mut i = 2;
+    loop {
+        // At a marker: skip fill bytes (0xFF 0xFF ...).
+        while bytes.get(i) == Some(&0xFF) && bytes.get(i + 1) == Some(&0xFF) {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&0xFF) {
+            return false;
+        }
+        let Some(&marker) = bytes.get(i + 1) else {
+            return false;
+        };
+        i += 2;
+        match marker {
+            EOI => return true,
+            0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let Some(len) = bytes
+            .get(i..i + 2)
+            .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+        else {
+            return false;
+        };
+        if len < 2 {
+            return false;
+        }
+        i += len;
+        if marker == SOS {
+            // Entropy-coded data: 0xFF is followed by 0x00 (a stuffed byte) or a restart
+            // marker inside a scan; anything else is the next marker.
+            loop {
+                match (bytes.get(i), bytes.get(i + 1)) {
+                    (Some(0xFF), Some(0x00 | 0xD0..=0xD7)) => i += 2,
+                    (Some(0xFF), Some(_)) => break,
+                    (Some(_), _) => i += 1,
+                    (None, _) => return false,
+                }
+            }
+        }
+    }
+}
+
 fn classify(e: image::ImageError) -> InputError {
     match e {
         image::ImageError::Limits(l) => InputError::ExceedsLimits(l.to_string()),
         image::ImageError::Unsupported(_) => InputError::UnknownFormat,
         image::ImageError::IoError(e) => InputError::Corrupt(e.to_string()),
         other => InputError::Corrupt(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jpeg() -> Vec<u8> {
+        let image = GrayImage::from_fn(64, 48, |x, y| image::Luma([(x * 3 + y * 5) as u8]));
+        let mut out = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg)
+            .expect("encodes");
+        out
+    }
+
+    #[test]
+    fn complete_jpegs_load_and_cut_ones_are_damaged() {
+        let full = jpeg();
+        assert!(jpeg_is_complete(&full));
+        assert_eq!(load_bytes(&full).expect("loads").dimensions(), (64, 48));
+        let mut trailer = full.clone();
+        trailer.extend_from_slice(b"ftypmp42 motion photo trailer");
+        assert!(load_bytes(&trailer).is_ok());
+        for cut in [full.len() - 1, full.len() / 2, 10, 3] {
+            assert!(
+                matches!(load_bytes(&full[..cut]), Err(InputError::Corrupt(_))),
+                "cut at {cut}"
+            );
+        }
     }
 }

@@ -26,7 +26,9 @@ const COULD_NOT_CHECK: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Scan { images, check } => run_checks(&check, images.iter().map(|p| Input::Image(p))),
+        Command::Scan { images, check } => {
+            run_checks(&check, images.iter().map(|p| Input::Image(p)))
+        }
         Command::Check { texts, check } => run_checks(&check, texts.iter().map(|t| Input::Text(t))),
         Command::Decode { images, json } => decode_images(&images, json),
     };
@@ -34,14 +36,29 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pass-verifier: error: {e:#}");
+            eprintln!("pass-verifier: error: {}", chain(&e));
             ExitCode::from(COULD_NOT_CHECK)
         }
     }
 }
 
+/// The error and its causes on one line, skipping causes whose text the message already holds.
+fn chain(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+    }
+    line
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 enum Input<'a> {
@@ -64,10 +81,16 @@ fn settings(args: &CheckArgs) -> Result<Settings> {
     let trust = config::load_trust(&config::trust_path(args.trust.as_deref(), &config)?)?;
     let now = match &args.at {
         Some(at) => time::parse_instant(at, &tz, Bound::StartOfDay).context("--at")?,
-        None => SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        None => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
     };
     let zone = config::zone(args.zone, &config)?;
-    Ok(Settings { trust, checkpoint: Checkpoint { now, zone }, tz })
+    Ok(Settings {
+        trust,
+        checkpoint: Checkpoint { now, zone },
+        tz,
+    })
 }
 
 fn run_checks<'a>(args: &CheckArgs, inputs: impl Iterator<Item = Input<'a>>) -> Result<ExitCode> {
@@ -81,11 +104,17 @@ fn run_checks<'a>(args: &CheckArgs, inputs: impl Iterator<Item = Input<'a>>) -> 
     let (mut rejected, mut failed) = (false, false);
     for input in inputs {
         let (name, verdict) = match input {
-            Input::Text(text) => ("text".to_owned(), scan::check_text(text, &settings.trust, &settings.checkpoint)),
+            Input::Text(text) => (
+                "text".to_owned(),
+                scan::check_text(text, &settings.trust, &settings.checkpoint),
+            ),
             Input::Image(path) => {
                 let name = path.display().to_string();
                 match image_input::load_path(path) {
-                    Ok(image) => (name, scan::scan(&image, &settings.trust, &settings.checkpoint)),
+                    Ok(image) => (
+                        name,
+                        scan::scan(&image, &settings.trust, &settings.checkpoint),
+                    ),
                     Err(e) => {
                         eprintln!("pass-verifier: {name}: {e}");
                         failed = true;
@@ -151,7 +180,11 @@ fn decode_images(images: &[std::path::PathBuf], json: bool) -> Result<ExitCode> 
                 .iter()
                 .map(|c| serde_json::json!({"bytes_b64": STANDARD.encode(c), "text": std::str::from_utf8(c).ok()}))
                 .collect();
-            writeln!(stdout, "{}", serde_json::json!({"input": name, "codes": codes, "ms": ms}))?;
+            writeln!(
+                stdout,
+                "{}",
+                serde_json::json!({"input": name, "codes": codes, "ms": ms})
+            )?;
         } else {
             writeln!(stdout, "{name}: {} code(s) in {ms:.2} ms", codes.len())?;
             for code in &codes {

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use jiff::tz::TimeZone;
-use pass_core::time::human;
 use pass_core::Verdict;
+use pass_core::time::human;
 
 /// Whether to colour the output (a terminal, and `NO_COLOR` unset).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +25,28 @@ fn paint(style: Style, codes: &str, text: &str) -> String {
 
 /// Spreads a plate out so it reads large in a terminal: `粤A12345` → `粤 A 1 2 3 4 5`.
 pub fn spaced_plate(plate: &str) -> String {
-    plate.chars().map(String::from).collect::<Vec<_>>().join(" ")
+    plate
+        .chars()
+        .map(String::from)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Terminal columns taken by `text`: East Asian wide characters take two.
+pub fn display_width(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x20000..=0x3FFFD => 2,
+            _ => 1,
+        })
+        .sum()
 }
 
 /// Renders one verdict for `input` (a file name or "text").
@@ -35,7 +56,11 @@ pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> St
     let _ = writeln!(out, "{rule}");
     match verdict.reason {
         None => {
-            let _ = writeln!(out, "{}   {input}", paint(style, "1;97;42", "  ✔ ACCEPTED 通过  "));
+            let _ = writeln!(
+                out,
+                "{}   {input}",
+                paint(style, "1;97;42", "  ✔ ACCEPTED 通过  ")
+            );
         }
         Some(reason) => {
             let banner = format!("  ✘ REJECTED 拒绝 ({})  ", reason.code());
@@ -51,11 +76,16 @@ pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> St
     }
     if let Some(pass) = &verdict.pass {
         let _ = writeln!(out);
-        let _ = writeln!(out, "    车牌 PLATE   {}", paint(style, "1;7", &format!(" {} ", spaced_plate(&pass.plate))));
+        let _ = writeln!(
+            out,
+            "    车牌 PLATE   {}",
+            paint(style, "1;7", &format!(" {} ", spaced_plate(&pass.plate)))
+        );
         let _ = writeln!(out, "    核对车牌 — compare the plate with the vehicle");
         let _ = writeln!(out);
         let mut field = |label: &str, value: &str| {
-            let _ = writeln!(out, "    {label:<14}{value}");
+            let pad = " ".repeat(16usize.saturating_sub(display_width(label)));
+            let _ = writeln!(out, "    {label}{pad}{value}");
         };
         field("通行证 Pass", pass.kind.label());
         field("车型 Vehicle", pass.vehicle_type.label());
@@ -66,13 +96,33 @@ pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> St
         if let Some(driver) = &pass.driver {
             field("驾驶员 Driver", driver);
         }
-        field("路线 Route", &format!("{} → {}", pass.origin, pass.destination));
+        field(
+            "路线 Route",
+            &format!("{} → {}", pass.origin, pass.destination),
+        );
         let zones: Vec<String> = pass.zones.iter().map(ToString::to_string).collect();
         field("区域 Zones", &zones.join(" "));
         field("货物 Cargo", &pass.cargo);
-        field("有效 Valid", &format!("{} → {}", human(pass.valid_from, tz), human(pass.valid_until, tz)));
-        let issuer = verdict.issuer.as_ref().map_or_else(String::new, |i| format!(" by {} ({})", i.name, i.key_id));
-        field("编号 Serial", &format!("{}, issued {}{issuer}", pass.serial, human(pass.issued_at, tz)));
+        field(
+            "有效 Valid",
+            &format!(
+                "{} → {}",
+                human(pass.valid_from, tz),
+                human(pass.valid_until, tz)
+            ),
+        );
+        let issuer = verdict
+            .issuer
+            .as_ref()
+            .map_or_else(String::new, |i| format!(" by {} ({})", i.name, i.key_id));
+        field(
+            "编号 Serial",
+            &format!(
+                "{}, issued {}{issuer}",
+                pass.serial,
+                human(pass.issued_at, tz)
+            ),
+        );
         if let Some(old) = pass.supersedes {
             field("替换 Replaces", &format!("serial {old}"));
         }
@@ -88,7 +138,12 @@ mod tests {
     #[test]
     fn rejection_shows_code_and_plain_words() {
         let verdict = Verdict::rejected(Reason::BadSignature, None);
-        let text = render("pass.png", &verdict, &pass_core::time::default_zone(), Style::Plain);
+        let text = render(
+            "pass.png",
+            &verdict,
+            &pass_core::time::default_zone(),
+            Style::Plain,
+        );
         assert!(text.contains("REJECTED"));
         assert!(text.contains("bad_signature"));
         assert!(text.contains("altered or forged"));

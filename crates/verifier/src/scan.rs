@@ -1,9 +1,9 @@
 //! From an image or a text form to a verdict.
 
 use image::GrayImage;
+use pass_core::TrustList;
 use pass_core::envelope;
 use pass_core::verdict::{self, Checkpoint, Reason, Verdict};
-use pass_core::TrustList;
 
 use crate::decode;
 
@@ -27,7 +27,9 @@ pub fn scan(image: &GrayImage, trust: &TrustList, checkpoint: &Checkpoint) -> Ve
 pub fn check_text(text: &str, trust: &TrustList, checkpoint: &Checkpoint) -> Verdict {
     match envelope::from_text(text) {
         Ok(bytes) => verdict::verify(&bytes, trust, checkpoint),
-        Err(e @ envelope::EnvelopeError::WrongMagic) => Verdict::rejected(Reason::NotAPass, e.to_string()),
+        Err(e @ envelope::EnvelopeError::WrongMagic) => {
+            Verdict::rejected(Reason::NotAPass, e.to_string())
+        }
         Err(e) => Verdict::rejected(Reason::Malformed, e.to_string()),
     }
 }

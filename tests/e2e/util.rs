@@ -1,0 +1,163 @@
+//! Shared helpers: locating and running the binaries, making keys, trust lists and passes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A binary built from this workspace, next to the test executable's `deps/` folder.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+/// The result of running a binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Each stdout line as JSON.
+    pub fn json_lines(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    /// The first stdout line as JSON.
+    pub fn json(&self) -> Value {
+        self.json_lines()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no output; stderr: {}", self.stderr))
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        let run = Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        };
+        assert!(
+            !run.stderr.contains("panicked"),
+            "a binary panicked: {}",
+            run.stderr
+        );
+        run
+    }
+}
+
+/// Runs `pass-issuer` with `args`.
+pub fn issuer(args: &[&str]) -> Run {
+    run("pass-issuer", args)
+}
+
+/// Runs `pass-verifier` with `args`, isolated from the user's config.
+pub fn verifier(args: &[&str]) -> Run {
+    run("pass-verifier", args)
+}
+
+fn run(name: &str, args: &[&str]) -> Run {
+    Command::new(bin(name))
+        .args(args)
+        .env_remove("CHECKPASS_TRUST")
+        .env_remove("CHECKPASS_ZONE")
+        .env_remove("CHECKPASS_CONFIG")
+        .env_remove("CHECKPASS_TZ")
+        .env("XDG_CONFIG_HOME", "/nonexistent-checkpass-test")
+        .output()
+        .unwrap()
+        .into()
+}
+
+/// A fresh issuer key in `dir` named `name`, and a trust list trusting it at `dir/trust.toml`.
+pub fn office(dir: &Path, name: &str) -> PathBuf {
+    let run = issuer(&["keygen", "--out", dir.to_str().unwrap(), "--name", name]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let public = std::fs::read_to_string(dir.join("issuer.pub")).unwrap();
+    let public: String = public
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let trust = dir.join("trust.toml");
+    std::fs::write(&trust, format!("[[issuer]]\n{public}")).unwrap();
+    trust
+}
+
+/// The realistic pass of the brief, issued with the key in `dir` to `png`; returns the
+/// `--json` output.
+pub fn issue_realistic(dir: &Path, png: &Path, extra: &[&str]) -> Value {
+    let key = dir.join("issuer.key");
+    let mut args = vec![
+        "issue",
+        "--key",
+        key.to_str().unwrap(),
+        "--plate",
+        "粤A12345",
+        "--vehicle-type",
+        "heavy-truck",
+        "--holder",
+        "东风日产乘用车公司花都工厂",
+        "--driver",
+        "张三",
+        "--origin",
+        "440114",
+        "--destination",
+        "310115",
+        "--zone",
+        "440114",
+        "--zone",
+        "310000",
+        "--zone",
+        "320500",
+        "--cargo",
+        "汽车零部件",
+        "--from",
+        "2022-04-01",
+        "--until",
+        "2022-04-30",
+        "--issued-at",
+        "2022-03-31T09:30:00+08:00",
+        "--out",
+        png.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let run = issuer(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.json()
+}
+
+/// Inside the realistic pass's validity window.
+pub const DURING: &str = "2022-04-10T12:00:00+08:00";
+
+/// `scan --json` of `image` with `trust` and extra args.
+pub fn scan(image: &Path, trust: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "scan",
+        image.to_str().unwrap(),
+        "--trust",
+        trust.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    verifier(&args)
+}
