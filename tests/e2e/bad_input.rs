@@ -7,37 +7,14 @@ use image::{GrayImage, ImageFormat};
 use crate::util::{self, DURING, verifier};
 
 fn example_trust() -> String {
-    util::root()
-        .join("keys-example/trust.toml")
-        .to_str()
-        .unwrap()
-        .to_owned()
+    util::root().join("keys-example/trust.toml").to_str().unwrap().to_owned()
 }
 
 fn assert_could_not_check(path: &std::path::Path, expect: &str) {
-    let run = verifier(&[
-        "scan",
-        path.to_str().unwrap(),
-        "--trust",
-        &example_trust(),
-        "--at",
-        DURING,
-    ]);
-    assert_eq!(
-        run.code,
-        2,
-        "{}: {} {}",
-        path.display(),
-        run.stdout,
-        run.stderr
-    );
+    let run = verifier(&["scan", path.to_str().unwrap(), "--trust", &example_trust(), "--at", DURING]);
+    assert_eq!(run.code, 2, "{}: {} {}", path.display(), run.stdout, run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
-    assert!(
-        run.stderr.contains(expect),
-        "{}: {}",
-        path.display(),
-        run.stderr
-    );
+    assert!(run.stderr.contains(expect), "{}: {}", path.display(), run.stderr);
 }
 
 #[test]
@@ -52,12 +29,8 @@ fn broken_files_exit_2_with_a_clear_message() {
     assert_could_not_check(&text, "not a JPEG, PNG or WebP");
 
     let mut jpeg = Vec::new();
-    let noise = GrayImage::from_fn(640, 480, |x, y| {
-        image::Luma([((x * 7 + y * 13) % 251) as u8])
-    });
-    noise
-        .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
-        .unwrap();
+    let noise = GrayImage::from_fn(640, 480, |x, y| image::Luma([((x * 7 + y * 13) % 251) as u8]));
+    noise.write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg).unwrap();
     let truncated = dir.path().join("truncated.jpg");
     std::fs::write(&truncated, &jpeg[..jpeg.len() / 2]).unwrap();
     assert_could_not_check(&truncated, "damaged or truncated");
@@ -74,18 +47,9 @@ fn a_missing_or_broken_trust_list_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("blank.png");
     GrayImage::new(10, 10).save(&image).unwrap();
-    let run = verifier(&[
-        "scan",
-        image.to_str().unwrap(),
-        "--trust",
-        "/nonexistent/trust.toml",
-    ]);
+    let run = verifier(&["scan", image.to_str().unwrap(), "--trust", "/nonexistent/trust.toml"]);
     assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("/nonexistent/trust.toml"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("/nonexistent/trust.toml"), "{}", run.stderr);
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[[issuer]]\nname = \"x\"\nkey_id = \"00\"\n").unwrap();
     let run = verifier(&["check", "CP:AAAA", "--trust", bad.to_str().unwrap()]);
@@ -112,11 +76,7 @@ fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     chunk(&mut out, b"IHDR", &ihdr);
-    chunk(
-        &mut out,
-        b"IDAT",
-        &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01],
-    );
+    chunk(&mut out, b"IDAT", &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]);
     chunk(&mut out, b"IEND", &[]);
     out
 }
@@ -126,11 +86,7 @@ fn crc32(data: &[u8]) -> u32 {
     for byte in data {
         crc ^= u32::from(*byte);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc

@@ -9,10 +9,7 @@ use pass_issuer::render::Qr;
 use crate::util::{self, DURING, issue_realistic, office, scan, verifier};
 
 fn reason(run: &util::Run) -> String {
-    run.json()["reason"]
-        .as_str()
-        .unwrap_or("accepted")
-        .to_owned()
+    run.json()["reason"].as_str().unwrap_or("accepted").to_owned()
 }
 
 #[test]
@@ -35,53 +32,25 @@ fn keygen_issue_scan_accepted_then_every_rejection() {
     assert_eq!(verdict["warnings"], serde_json::json!([]));
 
     // Covered by the pass's province- and city-level zones.
-    assert_eq!(
-        reason(&scan(&png, &trust, &["--at", DURING, "--zone", "310115"])),
-        "accepted"
-    );
-    assert_eq!(
-        reason(&scan(&png, &trust, &["--at", DURING, "--zone", "320506"])),
-        "accepted"
-    );
+    assert_eq!(reason(&scan(&png, &trust, &["--at", DURING, "--zone", "310115"])), "accepted");
+    assert_eq!(reason(&scan(&png, &trust, &["--at", DURING, "--zone", "320506"])), "accepted");
 
-    let run = scan(
-        &png,
-        &trust,
-        &["--at", "2022-05-01T00:00:00+08:00", "--zone", "440114"],
-    );
+    let run = scan(&png, &trust, &["--at", "2022-05-01T00:00:00+08:00", "--zone", "440114"]);
     assert_eq!((run.code, reason(&run)), (1, "expired".into()));
-    let run = scan(
-        &png,
-        &trust,
-        &["--at", "2022-03-31T23:59:59+08:00", "--zone", "440114"],
-    );
+    let run = scan(&png, &trust, &["--at", "2022-03-31T23:59:59+08:00", "--zone", "440114"]);
     assert_eq!((run.code, reason(&run)), (1, "not_yet_valid".into()));
     let run = scan(&png, &trust, &["--at", DURING, "--zone", "110101"]);
     assert_eq!((run.code, reason(&run)), (1, "outside_zone".into()));
 
     // No zone configured: accepted, with a warning.
     let run = scan(&png, &trust, &["--at", DURING]);
-    assert_eq!(
-        run.json()["warnings"],
-        serde_json::json!(["zone_not_checked"])
-    );
+    assert_eq!(run.json()["warnings"], serde_json::json!(["zone_not_checked"]));
 
     // The human output leads with the verdict and shows the plate.
-    let run = verifier(&[
-        "scan",
-        png.to_str().unwrap(),
-        "--trust",
-        trust.to_str().unwrap(),
-        "--at",
-        DURING,
-    ]);
+    let run = verifier(&["scan", png.to_str().unwrap(), "--trust", trust.to_str().unwrap(), "--at", DURING]);
     assert!(run.stdout.contains("ACCEPTED"), "{}", run.stdout);
     assert!(run.stdout.contains("粤 A 1 2 3 4 5"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("2022-04-30 23:59 (UTC+08:00)"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("2022-04-30 23:59 (UTC+08:00)"), "{}", run.stdout);
 }
 
 #[test]
@@ -94,10 +63,7 @@ fn a_key_outside_the_trust_list_is_unknown_issuer() {
     issue_realistic(stranger.path(), &png, &[]);
     let run = scan(&png, &trust, &["--at", DURING]);
     assert_eq!((run.code, reason(&run)), (1, "unknown_issuer".into()));
-    assert!(
-        run.json()["pass"].is_null(),
-        "unauthenticated content is not shown"
-    );
+    assert!(run.json()["pass"].is_null(), "unauthenticated content is not shown");
 }
 
 #[test]
@@ -125,21 +91,11 @@ fn rotated_and_half_size_still_accepted() {
     issue_realistic(dir.path(), &png, &[]);
     let image = image::open(&png).unwrap().into_luma8();
     let rotated = imageops::rotate90(&image);
-    let half = imageops::resize(
-        &rotated,
-        rotated.width() / 2,
-        rotated.height() / 2,
-        imageops::FilterType::Triangle,
-    );
+    let half = imageops::resize(&rotated, rotated.width() / 2, rotated.height() / 2, imageops::FilterType::Triangle);
     let out = dir.path().join("rotated-half.png");
     half.save(&out).unwrap();
     let run = scan(&out, &trust, &["--at", DURING]);
-    assert_eq!(
-        (run.code, reason(&run)),
-        (0, "accepted".into()),
-        "{}",
-        run.stderr
-    );
+    assert_eq!((run.code, reason(&run)), (0, "accepted".into()), "{}", run.stderr);
 }
 
 #[test]
@@ -149,15 +105,8 @@ fn a_frame_with_an_unrelated_qr_reports_the_pass() {
     let png = dir.path().join("pass.png");
     issue_realistic(dir.path(), &png, &[]);
     let pass = image::open(&png).unwrap().into_luma8();
-    let pass = imageops::resize(
-        &pass,
-        pass.width() / 2,
-        pass.height() / 2,
-        imageops::FilterType::Triangle,
-    );
-    let (menu, side) = Qr::new(b"https://example.com/menu?table=7")
-        .unwrap()
-        .to_luma(6);
+    let pass = imageops::resize(&pass, pass.width() / 2, pass.height() / 2, imageops::FilterType::Triangle);
+    let (menu, side) = Qr::new(b"https://example.com/menu?table=7").unwrap().to_luma(6);
     let menu = GrayImage::from_raw(side as u32, side as u32, menu).unwrap();
     let mut frame = GrayImage::from_pixel(1280, 720, image::Luma([200]));
     imageops::overlay(&mut frame, &menu, 60, 120);
@@ -175,9 +124,7 @@ fn a_frame_with_an_unrelated_qr_reports_the_pass() {
     assert_eq!((run.code, reason(&run)), (1, "not_a_pass".into()));
 
     let blank = dir.path().join("blank.png");
-    GrayImage::from_pixel(640, 480, image::Luma([128]))
-        .save(&blank)
-        .unwrap();
+    GrayImage::from_pixel(640, 480, image::Luma([128])).save(&blank).unwrap();
     let run = scan(&blank, &trust, &["--at", DURING]);
     assert_eq!((run.code, reason(&run)), (1, "no_code_found".into()));
 }
@@ -191,27 +138,11 @@ fn check_and_decode_agree_with_the_issued_text() {
     let text = issued["text"].as_str().unwrap();
     let t = trust.to_str().unwrap();
     let run = verifier(&["check", text, "--trust", t, "--at", DURING, "--json"]);
-    assert_eq!(
-        (run.code, run.json()["verdict"].as_str().unwrap()),
-        (0, "accepted")
-    );
-    let run = verifier(&[
-        "check", "hello", "CP:@@@", text, "--trust", t, "--at", DURING, "--json",
-    ]);
-    let reasons: Vec<_> = run
-        .json_lines()
-        .iter()
-        .map(|v| v["reason"].clone())
-        .collect();
+    assert_eq!((run.code, run.json()["verdict"].as_str().unwrap()), (0, "accepted"));
+    let run = verifier(&["check", "hello", "CP:@@@", text, "--trust", t, "--at", DURING, "--json"]);
+    let reasons: Vec<_> = run.json_lines().iter().map(|v| v["reason"].clone()).collect();
     assert_eq!(run.code, 1);
-    assert_eq!(
-        reasons,
-        vec![
-            serde_json::json!("not_a_pass"),
-            serde_json::json!("malformed"),
-            serde_json::Value::Null
-        ]
-    );
+    assert_eq!(reasons, vec![serde_json::json!("not_a_pass"), serde_json::json!("malformed"), serde_json::Value::Null]);
 
     let run = verifier(&["decode", png.to_str().unwrap(), "--json"]);
     assert_eq!(run.code, 0);
@@ -219,9 +150,7 @@ fn check_and_decode_agree_with_the_issued_text() {
     let codes = decoded["codes"].as_array().unwrap();
     assert_eq!(codes.len(), 1);
     use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(codes[0]["bytes_b64"].as_str().unwrap())
-        .unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(codes[0]["bytes_b64"].as_str().unwrap()).unwrap();
     assert_eq!(envelope::to_text(&bytes), text);
     assert!(decoded["ms"].as_f64().unwrap() >= 0.0);
 }
@@ -245,10 +174,7 @@ fn two_processes_issuing_at_once_never_share_a_serial() {
             })
         })
         .collect();
-    let serials: Vec<u64> = workers
-        .into_iter()
-        .flat_map(|w| w.join().unwrap())
-        .collect();
+    let serials: Vec<u64> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
     let distinct: BTreeSet<_> = serials.iter().copied().collect();
     assert_eq!(serials.len(), 40);
     assert_eq!(distinct.len(), 40, "{serials:?}");

@@ -14,10 +14,7 @@ fn keygen_writes_0600_and_refuses_to_overwrite() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     }
     let before = std::fs::read(&key).unwrap();
     let public = std::fs::read_to_string(dir.path().join("issuer.pub")).unwrap();
@@ -26,18 +23,7 @@ fn keygen_writes_0600_and_refuses_to_overwrite() {
 
     let second = issuer(&["keygen", "--out", out, "--name", "other"]);
     assert_ne!(second.code, 0);
-    assert!(
-        second.stderr.contains("already exists"),
-        "{}",
-        second.stderr
-    );
-    assert_eq!(
-        std::fs::read(&key).unwrap(),
-        before,
-        "the first key is untouched"
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("issuer.pub")).unwrap(),
-        public
-    );
+    assert!(second.stderr.contains("already exists"), "{}", second.stderr);
+    assert_eq!(std::fs::read(&key).unwrap(), before, "the first key is untouched");
+    assert_eq!(std::fs::read_to_string(dir.path().join("issuer.pub")).unwrap(), public);
 }

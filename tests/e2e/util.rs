@@ -15,11 +15,7 @@ pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap();
     let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing: run `cargo build --workspace --bins` first", path.display());
     path
 }
 
@@ -33,18 +29,12 @@ pub struct Run {
 impl Run {
     /// Each stdout line as JSON.
     pub fn json_lines(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
+        self.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
     }
 
     /// The first stdout line as JSON.
     pub fn json(&self) -> Value {
-        self.json_lines()
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| panic!("no output; stderr: {}", self.stderr))
+        self.json_lines().into_iter().next().unwrap_or_else(|| panic!("no output; stderr: {}", self.stderr))
     }
 }
 
@@ -55,11 +45,7 @@ impl From<Output> for Run {
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         };
-        assert!(
-            !run.stderr.contains("panicked"),
-            "a binary panicked: {}",
-            run.stderr
-        );
+        assert!(!run.stderr.contains("panicked"), "a binary panicked: {}", run.stderr);
         run
     }
 }
@@ -81,7 +67,10 @@ fn run(name: &str, args: &[&str]) -> Run {
         .env_remove("CHECKPASS_ZONE")
         .env_remove("CHECKPASS_CONFIG")
         .env_remove("CHECKPASS_TZ")
+        .env_remove("CHECKPASS_STATE")
+        .env_remove("CHECKPASS_SERVER")
         .env("XDG_CONFIG_HOME", "/nonexistent-checkpass-test")
+        .env("XDG_DATA_HOME", "/nonexistent-checkpass-test")
         .output()
         .unwrap()
         .into()
@@ -92,11 +81,7 @@ pub fn office(dir: &Path, name: &str) -> PathBuf {
     let run = issuer(&["keygen", "--out", dir.to_str().unwrap(), "--name", name]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let public = std::fs::read_to_string(dir.join("issuer.pub")).unwrap();
-    let public: String = public
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let public: String = public.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
     let trust = dir.join("trust.toml");
     std::fs::write(&trust, format!("[[issuer]]\n{public}")).unwrap();
     trust
@@ -151,13 +136,7 @@ pub const DURING: &str = "2022-04-10T12:00:00+08:00";
 
 /// `scan --json` of `image` with `trust` and extra args.
 pub fn scan(image: &Path, trust: &Path, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "scan",
-        image.to_str().unwrap(),
-        "--trust",
-        trust.to_str().unwrap(),
-        "--json",
-    ];
+    let mut args = vec!["scan", image.to_str().unwrap(), "--trust", trust.to_str().unwrap(), "--json"];
     args.extend_from_slice(extra);
     verifier(&args)
 }

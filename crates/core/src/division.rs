@@ -79,9 +79,7 @@ impl FromStr for Division {
         if s.len() != 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(DivisionError::NotSixDigits(s.to_owned()));
         }
-        let code = s
-            .parse()
-            .map_err(|_| DivisionError::NotSixDigits(s.to_owned()))?;
+        let code = s.parse().map_err(|_| DivisionError::NotSixDigits(s.to_owned()))?;
         Self::new(code)
     }
 }
@@ -115,9 +113,7 @@ mod tests {
 
     #[test]
     fn bad_codes_are_refused() {
-        for bad in [
-            "44011", "4401140", "44O114", "000000", "990000", "440014", "+44011", " 44011",
-        ] {
+        for bad in ["44011", "4401140", "44O114", "000000", "990000", "440014", "+44011", " 44011"] {
             assert!(bad.parse::<Division>().is_err(), "{bad} accepted");
         }
         assert!(Division::new(1_000_000).is_err());

@@ -99,12 +99,7 @@ impl<'a> Envelope<'a> {
         let (signed, signature) = bytes.split_at(bytes.len() - SIGNATURE_LEN);
         let pass = decode_payload(&signed[HEADER_LEN..])?;
         let signature = Signature::from_slice(signature).map_err(|_| EnvelopeError::Truncated)?;
-        Ok(Self {
-            key_id: KeyId(id),
-            pass,
-            signed,
-            signature,
-        })
+        Ok(Self { key_id: KeyId(id), pass, signed, signature })
     }
 
     /// Checks the signature with `verify_strict` (no malleable or small-order signatures).
@@ -114,9 +109,7 @@ impl<'a> Envelope<'a> {
             return false;
         }
         let message = [SIGNING_DOMAIN, self.signed].concat();
-        key.verifying_key()
-            .verify_strict(&message, &self.signature)
-            .is_ok()
+        key.verifying_key().verify_strict(&message, &self.signature).is_ok()
     }
 }
 
@@ -143,9 +136,7 @@ pub fn from_text(text: &str) -> Result<Vec<u8>, EnvelopeError> {
     if body.len() > MAX_ENVELOPE_LEN.div_ceil(3) * 4 {
         return Err(EnvelopeError::TooLarge(body.len() / 4 * 3));
     }
-    URL_SAFE_NO_PAD
-        .decode(body)
-        .map_err(|_| EnvelopeError::BadText)
+    URL_SAFE_NO_PAD.decode(body).map_err(|_| EnvelopeError::BadText)
 }
 
 /// Signs a pass: checks its fields, then builds the envelope bytes.
@@ -158,8 +149,7 @@ pub fn sign(pass: &Pass, key: &crate::keys::SecretKey) -> Result<Vec<u8>, Envelo
     bytes.extend_from_slice(&MAGIC);
     bytes.push(VERSION);
     bytes.extend_from_slice(&key.public_key().id().0);
-    let bytes =
-        postcard::to_extend(pass, bytes).map_err(|e| EnvelopeError::BadPayload(e.to_string()))?;
+    let bytes = postcard::to_extend(pass, bytes).map_err(|e| EnvelopeError::BadPayload(e.to_string()))?;
     let signature = key.signing_key().sign(&[SIGNING_DOMAIN, &bytes].concat());
     let mut bytes = bytes;
     bytes.extend_from_slice(&signature.to_bytes());
@@ -243,44 +233,19 @@ mod tests {
         let key = SecretKey::from_seed(&[42; 32]);
         let pass = crate::model::tests::sample();
         let good = sign(&pass, &key).expect("signs");
-        assert!(
-            Envelope::decode(&good)
-                .expect("decodes")
-                .verify(&key.public_key())
-        );
+        assert!(Envelope::decode(&good).expect("decodes").verify(&key.public_key()));
 
         let mut trailing = good.clone();
         trailing.push(0);
-        assert_eq!(
-            Envelope::decode(&trailing).err(),
-            Some(EnvelopeError::TrailingBytes(1))
-        );
-        assert_eq!(
-            Envelope::decode(&good[..good.len() - 1]).err(),
-            Some(EnvelopeError::Truncated)
-        );
-        assert_eq!(
-            Envelope::decode(&good[..20]).err(),
-            Some(EnvelopeError::Truncated)
-        );
-        assert_eq!(
-            Envelope::decode(b"CP").err(),
-            Some(EnvelopeError::Truncated)
-        );
+        assert_eq!(Envelope::decode(&trailing).err(), Some(EnvelopeError::TrailingBytes(1)));
+        assert_eq!(Envelope::decode(&good[..good.len() - 1]).err(), Some(EnvelopeError::Truncated));
+        assert_eq!(Envelope::decode(&good[..20]).err(), Some(EnvelopeError::Truncated));
+        assert_eq!(Envelope::decode(b"CP").err(), Some(EnvelopeError::Truncated));
         let mut version = good.clone();
         version[2] = 2;
-        assert_eq!(
-            Envelope::decode(&version).err(),
-            Some(EnvelopeError::UnsupportedVersion(2))
-        );
-        assert_eq!(
-            Envelope::decode(b"https://example.com").err(),
-            Some(EnvelopeError::WrongMagic)
-        );
-        assert_eq!(
-            Envelope::decode(&[0; 2000]).err(),
-            Some(EnvelopeError::TooLarge(2000))
-        );
+        assert_eq!(Envelope::decode(&version).err(), Some(EnvelopeError::UnsupportedVersion(2)));
+        assert_eq!(Envelope::decode(b"https://example.com").err(), Some(EnvelopeError::WrongMagic));
+        assert_eq!(Envelope::decode(&[0; 2000]).err(), Some(EnvelopeError::TooLarge(2000)));
         assert_eq!(from_text("CP:@@@").err(), Some(EnvelopeError::BadText));
         assert_eq!(from_text("XX:AAAA").err(), Some(EnvelopeError::WrongMagic));
     }

@@ -55,10 +55,7 @@ pub struct KeyId(pub [u8; KEY_ID_LEN]);
 impl KeyId {
     /// Derives the key id of a public key.
     pub fn of(key: &VerifyingKey) -> Self {
-        let digest = Sha256::new()
-            .chain_update(KEY_ID_DOMAIN)
-            .chain_update(key.as_bytes())
-            .finalize();
+        let digest = Sha256::new().chain_update(KEY_ID_DOMAIN).chain_update(key.as_bytes()).finalize();
         let mut id = [0; KEY_ID_LEN];
         id.copy_from_slice(&digest[..KEY_ID_LEN]);
         Self(id)
@@ -120,26 +117,17 @@ impl PublicKey {
         if key.is_weak() {
             return Err(KeyError::WeakOrInvalidPublicKey);
         }
-        Ok(Self {
-            key,
-            id: KeyId::of(&key),
-        })
+        Ok(Self { key, id: KeyId::of(&key) })
     }
 
     /// Parses the base64url form, and checks it against a key id written beside it when given.
     pub fn parse(encoded: &str, expected_id: Option<KeyId>) -> Result<Self, KeyError> {
-        let raw = URL_SAFE_NO_PAD
-            .decode(encoded.trim())
-            .map_err(|e| KeyError::BadPublicKeyEncoding(e.to_string()))?;
-        let bytes: [u8; 32] = raw
-            .try_into()
-            .map_err(|v: Vec<u8>| KeyError::BadPublicKeyEncoding(format!("{} bytes", v.len())))?;
+        let raw = URL_SAFE_NO_PAD.decode(encoded.trim()).map_err(|e| KeyError::BadPublicKeyEncoding(e.to_string()))?;
+        let bytes: [u8; 32] =
+            raw.try_into().map_err(|v: Vec<u8>| KeyError::BadPublicKeyEncoding(format!("{} bytes", v.len())))?;
         let key = Self::from_bytes(&bytes)?;
         match expected_id {
-            Some(written) if written != key.id => Err(KeyError::KeyIdMismatch {
-                written,
-                actual: key.id,
-            }),
+            Some(written) if written != key.id => Err(KeyError::KeyIdMismatch { written, actual: key.id }),
             _ => Ok(key),
         }
     }
@@ -181,17 +169,12 @@ pub struct PublicKeyFile {
 impl PublicKeyFile {
     /// Describes `key` under `name`.
     pub fn new(name: &str, key: &PublicKey) -> Self {
-        Self {
-            name: name.to_owned(),
-            key_id: key.id(),
-            public_key: key.encode(),
-        }
+        Self { name: name.to_owned(), key_id: key.id(), public_key: key.encode() }
     }
 
     /// Parses a `.pub` file and checks that its key id matches its key.
     pub fn parse(text: &str) -> Result<(Self, PublicKey), KeyError> {
-        let file: Self =
-            toml::from_str(text).map_err(|e| KeyError::BadPublicKeyFile(e.message().to_owned()))?;
+        let file: Self = toml::from_str(text).map_err(|e| KeyError::BadPublicKeyFile(e.message().to_owned()))?;
         let key = PublicKey::parse(&file.public_key, Some(file.key_id))?;
         Ok((file, key))
     }
@@ -199,9 +182,7 @@ impl PublicKeyFile {
     /// The file's text, with a comment saying what it is.
     pub fn to_toml(&self) -> String {
         let body = toml::to_string(self).unwrap_or_default();
-        format!(
-            "# checkpass public key: safe to share; add it to a trust list ([[issuer]] or [authority])\n{body}"
-        )
+        format!("# checkpass public key: safe to share; add it to a trust list ([[issuer]] or [authority])\n{body}")
     }
 }
 
@@ -228,22 +209,17 @@ mod secret {
 
         /// Parses a PKCS#8 PEM document.
         pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-            SigningKey::from_pkcs8_pem(pem)
-                .map(Self)
-                .map_err(|_| KeyError::BadSecretKey)
+            SigningKey::from_pkcs8_pem(pem).map(Self).map_err(|_| KeyError::BadSecretKey)
         }
 
         /// The PKCS#8 PEM document (zeroized when dropped).
         pub fn to_pem(&self) -> Result<Zeroizing<String>, KeyError> {
-            self.0
-                .to_pkcs8_pem(LineEnding::LF)
-                .map_err(|_| KeyError::BadSecretKey)
+            self.0.to_pkcs8_pem(LineEnding::LF).map_err(|_| KeyError::BadSecretKey)
         }
 
         /// The public half.
         pub fn public_key(&self) -> PublicKey {
-            PublicKey::from_bytes(self.0.verifying_key().as_bytes())
-                .expect("a signing key's public half is never weak")
+            PublicKey::from_bytes(self.0.verifying_key().as_bytes()).expect("a signing key's public half is never weak")
         }
 
         pub(crate) fn signing_key(&self) -> &SigningKey {
@@ -262,10 +238,7 @@ mod tests {
         let b = SecretKey::from_seed(&[8; 32]).public_key();
         assert_eq!(a.id().to_string().parse::<KeyId>().expect("parses"), a.id());
         assert!(PublicKey::parse(&a.encode(), Some(a.id())).is_ok());
-        assert!(matches!(
-            PublicKey::parse(&a.encode(), Some(b.id())),
-            Err(KeyError::KeyIdMismatch { .. })
-        ));
+        assert!(matches!(PublicKey::parse(&a.encode(), Some(b.id())), Err(KeyError::KeyIdMismatch { .. })));
         assert!("00112233445566".parse::<KeyId>().is_err());
         assert!("0011223344556677zz".parse::<KeyId>().is_err());
     }
@@ -285,10 +258,7 @@ mod tests {
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         let back = SecretKey::from_pem(&pem).expect("parses");
         assert_eq!(back.public_key(), key.public_key());
-        assert!(
-            SecretKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
-                .is_err()
-        );
+        assert!(SecretKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! - [`model`]: the pass payload, its enums and field limits.
 //! - [`keys`]: key ids, public keys, secret keys (feature `sign`), PEM and `.pub` files.
 //! - [`envelope`]: the signed binary envelope (format v1) and its text form.
+//! - [`rice`]: Golomb-Rice coding of sorted serial sets.
+//! - [`revocation`]: revocation state, signed snapshots and deltas.
+//! - [`authority`]: documents signed by the authority key (revocations, trust lists).
 //! - [`trust`]: the trust list (TOML) naming trusted issuers.
 //! - [`verdict`]: reason codes and the checkpoint's decision.
 //! - [`time`]: parsing and formatting instants in a time zone (Asia/Shanghai by default).
@@ -14,10 +17,13 @@
 //!
 //! The byte layout is documented in `docs/FORMAT.md` with golden vectors under `tests/vectors/`.
 
+pub mod authority;
 pub mod division;
 pub mod envelope;
 pub mod keys;
 pub mod model;
+pub mod revocation;
+pub mod rice;
 pub mod time;
 pub mod trust;
 pub mod verdict;
@@ -30,4 +36,4 @@ pub use keys::SecretKey;
 pub use keys::{KeyId, PublicKey};
 pub use model::{Pass, PassKind, VehicleType};
 pub use trust::TrustList;
-pub use verdict::{Checkpoint, Reason, Verdict, Warning};
+pub use verdict::{Checkpoint, Freshness, Reason, Verdict, Warning};

@@ -202,42 +202,22 @@ impl Pass {
             check_text("driver", driver, MAX_DRIVER_CHARS)?;
         }
         check_text("cargo", &self.cargo, MAX_CARGO_CHARS)?;
-        self.origin
-            .validate()
-            .map_err(|source| FieldError::Division {
-                field: "origin",
-                source,
-            })?;
-        self.destination
-            .validate()
-            .map_err(|source| FieldError::Division {
-                field: "destination",
-                source,
-            })?;
+        self.origin.validate().map_err(|source| FieldError::Division { field: "origin", source })?;
+        self.destination.validate().map_err(|source| FieldError::Division { field: "destination", source })?;
         if self.zones.is_empty() || self.zones.len() > MAX_ZONES {
-            return Err(FieldError::Zones(format!(
-                "{} zones given; a pass has 1 to {MAX_ZONES}",
-                self.zones.len()
-            )));
+            return Err(FieldError::Zones(format!("{} zones given; a pass has 1 to {MAX_ZONES}", self.zones.len())));
         }
         for (i, zone) in self.zones.iter().enumerate() {
-            zone.validate().map_err(|source| FieldError::Division {
-                field: "zones",
-                source,
-            })?;
+            zone.validate().map_err(|source| FieldError::Division { field: "zones", source })?;
             if self.zones[..i].contains(zone) {
                 return Err(FieldError::Zones(format!("{zone} is listed twice")));
             }
         }
         if self.valid_from >= self.valid_until {
-            return Err(FieldError::Validity(
-                "valid_from must be before valid_until".into(),
-            ));
+            return Err(FieldError::Validity("valid_from must be before valid_until".into()));
         }
         if self.valid_until - self.valid_from > MAX_VALIDITY_SECS {
-            return Err(FieldError::Validity(
-                "a pass is valid for at most 366 days".into(),
-            ));
+            return Err(FieldError::Validity("a pass is valid for at most 366 days".into()));
         }
         if self.issued_at > self.valid_until {
             return Err(FieldError::Validity("issued after it expired".into()));
@@ -267,10 +247,7 @@ fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), 
         return problem("must not start or end with spaces".into());
     }
     if let Some(c) = value.chars().find(|c| c.is_control() || is_invisible(*c)) {
-        return problem(format!(
-            "contains the control or invisible character U+{:04X}",
-            c as u32
-        ));
+        return problem(format!("contains the control or invisible character U+{:04X}", c as u32));
     }
     Ok(())
 }
@@ -283,12 +260,7 @@ fn is_invisible(c: char) -> bool {
 fn check_plate(plate: &str) -> Result<(), FieldError> {
     check_text("plate", plate, MAX_PLATE_CHARS)?;
     let chars = plate.chars().count();
-    let problem = |problem: String| {
-        Err(FieldError::Text {
-            field: "plate",
-            problem,
-        })
-    };
+    let problem = |problem: String| Err(FieldError::Text { field: "plate", problem });
     if chars < MIN_PLATE_CHARS {
         return problem(format!("{chars} characters; at least {MIN_PLATE_CHARS}"));
     }
@@ -304,16 +276,11 @@ fn check_plate(plate: &str) -> Result<(), FieldError> {
 /// Characters of a unified social credit code (GB 32100-2015): digits and upper-case letters
 /// without I, O, Z, S, V. The position in this string is the character's value.
 const USCC_CHARSET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-const USCC_WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
+const USCC_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
 /// Checks a unified social credit code: length, alphabet and the check character.
 pub fn check_org_code(code: &str) -> Result<(), FieldError> {
-    let values: Option<Vec<u32>> = code
-        .chars()
-        .map(|c| USCC_CHARSET.find(c).map(|i| i as u32))
-        .collect();
+    let values: Option<Vec<u32>> = code.chars().map(|c| USCC_CHARSET.find(c).map(|i| i as u32)).collect();
     let Some(values) = values else {
         return Err(FieldError::OrgCode(format!(
             "{code:?} has characters outside 0-9 and A-Y (without I, O, S, V, Z)"
@@ -328,9 +295,7 @@ pub fn check_org_code(code: &str) -> Result<(), FieldError> {
     let sum: u32 = values.iter().zip(USCC_WEIGHTS).map(|(v, w)| v * w).sum();
     let check = (31 - sum % 31) % 31;
     if values[17] != check {
-        return Err(FieldError::OrgCode(format!(
-            "{code} has a wrong check character"
-        )));
+        return Err(FieldError::OrgCode(format!("{code} has a wrong check character")));
     }
     Ok(())
 }
@@ -350,10 +315,7 @@ pub(crate) mod tests {
             driver: Some("张三".into()),
             origin: "440114".parse().expect("code"),
             destination: "310115".parse().expect("code"),
-            zones: ["440114", "310000", "320500"]
-                .iter()
-                .map(|z| z.parse().expect("code"))
-                .collect(),
+            zones: ["440114", "310000", "320500"].iter().map(|z| z.parse().expect("code")).collect(),
             cargo: "汽车零部件".into(),
             valid_from: 1_648_742_400,
             valid_until: 1_651_334_399,
@@ -373,47 +335,20 @@ pub(crate) mod tests {
         let cases: Vec<(&str, Change)> = vec![
             ("zero serial", Box::new(|p| p.serial = 0)),
             ("empty plate", Box::new(|p| p.plate.clear())),
-            (
-                "lower-case plate",
-                Box::new(|p| p.plate = "粤a12345".into()),
-            ),
-            (
-                "plate with space",
-                Box::new(|p| p.plate = "粤A 12345".into()),
-            ),
+            ("lower-case plate", Box::new(|p| p.plate = "粤a12345".into())),
+            ("plate with space", Box::new(|p| p.plate = "粤A 12345".into())),
             ("long holder", Box::new(|p| p.holder = "厂".repeat(65))),
-            (
-                "holder with newline",
-                Box::new(|p| p.holder = "a\nb".into()),
-            ),
-            (
-                "holder with RLO",
-                Box::new(|p| p.holder = "ab\u{202E}c".into()),
-            ),
+            ("holder with newline", Box::new(|p| p.holder = "a\nb".into())),
+            ("holder with RLO", Box::new(|p| p.holder = "ab\u{202E}c".into())),
             ("padded cargo", Box::new(|p| p.cargo = " 零部件".into())),
             ("empty driver", Box::new(|p| p.driver = Some(String::new()))),
             ("no zones", Box::new(|p| p.zones.clear())),
             ("repeated zone", Box::new(|p| p.zones.push(p.zones[0]))),
-            (
-                "reversed validity",
-                Box::new(|p| p.valid_until = p.valid_from),
-            ),
-            (
-                "too long validity",
-                Box::new(|p| p.valid_until = p.valid_from + MAX_VALIDITY_SECS + 1),
-            ),
-            (
-                "issued after expiry",
-                Box::new(|p| p.issued_at = p.valid_until + 1),
-            ),
-            (
-                "supersedes itself",
-                Box::new(|p| p.supersedes = Some(p.serial)),
-            ),
-            (
-                "bad org code",
-                Box::new(|p| p.org_code = Some("91440101MA5CXXXXXX".into())),
-            ),
+            ("reversed validity", Box::new(|p| p.valid_until = p.valid_from)),
+            ("too long validity", Box::new(|p| p.valid_until = p.valid_from + MAX_VALIDITY_SECS + 1)),
+            ("issued after expiry", Box::new(|p| p.issued_at = p.valid_until + 1)),
+            ("supersedes itself", Box::new(|p| p.supersedes = Some(p.serial))),
+            ("bad org code", Box::new(|p| p.org_code = Some("91440101MA5CXXXXXX".into()))),
         ];
         for (what, change) in cases {
             let mut pass = sample();

@@ -58,14 +58,9 @@ pub fn parse_instant(text: &str, tz: &TimeZone, bound: Bound) -> Result<u64, Tim
             Bound::StartOfDay => jiff::civil::time(0, 0, 0, 0),
             Bound::EndOfDay => jiff::civil::time(23, 59, 59, 0),
         };
-        date.to_datetime(time)
-            .to_zoned_datetime(tz.clone())
-            .map_err(|_| unparsable())?
-            .timestamp()
+        date.to_datetime(time).to_zoned_datetime(tz.clone()).map_err(|_| unparsable())?.timestamp()
     } else if let Ok(dt) = text.parse::<jiff::civil::DateTime>() {
-        dt.to_zoned_datetime(tz.clone())
-            .map_err(|_| unparsable())?
-            .timestamp()
+        dt.to_zoned_datetime(tz.clone()).map_err(|_| unparsable())?.timestamp()
     } else {
         return Err(unparsable());
     };
@@ -74,28 +69,19 @@ pub fn parse_instant(text: &str, tz: &TimeZone, bound: Bound) -> Result<u64, Tim
 
 fn zoned(secs: u64, tz: &TimeZone) -> Option<Zoned> {
     let secs = i64::try_from(secs).ok()?;
-    Some(
-        Timestamp::from_second(secs)
-            .ok()?
-            .to_zoned_datetime(tz.clone()),
-    )
+    Some(Timestamp::from_second(secs).ok()?.to_zoned_datetime(tz.clone()))
 }
 
 /// `2022-04-01T08:00:00+08:00`: for JSON and logs.
 pub fn rfc3339(secs: u64, tz: &TimeZone) -> String {
-    zoned(secs, tz).map_or_else(
-        || format!("@{secs}"),
-        |z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
-    )
+    zoned(secs, tz).map_or_else(|| format!("@{secs}"), |z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string())
 }
 
 /// `2022-04-01 08:00 (UTC+08:00)`: for people. Seconds are shown only when not zero or 59.
 pub fn human(secs: u64, tz: &TimeZone) -> String {
     match zoned(secs, tz) {
         None => format!("@{secs}"),
-        Some(z) if matches!(z.second(), 0 | 59) => {
-            z.strftime("%Y-%m-%d %H:%M (UTC%:z)").to_string()
-        }
+        Some(z) if matches!(z.second(), 0 | 59) => z.strftime("%Y-%m-%d %H:%M (UTC%:z)").to_string(),
         Some(z) => z.strftime("%Y-%m-%d %H:%M:%S (UTC%:z)").to_string(),
     }
 }
@@ -123,10 +109,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a, c);
         let utc = zone("UTC").expect("utc");
-        assert_eq!(
-            parse_instant("2022-04-01", &utc, Bound::StartOfDay).expect("parses"),
-            a
-        );
+        assert_eq!(parse_instant("2022-04-01", &utc, Bound::StartOfDay).expect("parses"), a);
         assert!(parse_instant("yesterday", &tz, Bound::StartOfDay).is_err());
         assert!(parse_instant("1969-12-31", &utc, Bound::StartOfDay).is_err());
         assert!(zone("Mars/Olympus").is_err());

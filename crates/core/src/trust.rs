@@ -68,17 +68,13 @@ pub struct TrustedIssuer {
 impl TrustedIssuer {
     /// Whether the office was trusted to sign at `issued_at`.
     pub fn trusted_at(&self, issued_at: u64) -> bool {
-        self.not_before.is_none_or(|t| issued_at >= t)
-            && self.not_after.is_none_or(|t| issued_at <= t)
+        self.not_before.is_none_or(|t| issued_at >= t) && self.not_after.is_none_or(|t| issued_at <= t)
     }
 
     /// The first pass zone that lies outside the office's authorised zones, if any.
     pub fn zone_outside_authority(&self, pass_zones: &[Division]) -> Option<Division> {
         let allowed = self.zones.as_ref()?;
-        pass_zones
-            .iter()
-            .copied()
-            .find(|zone| !allowed.iter().any(|a| a.covers(*zone)))
+        pass_zones.iter().copied().find(|zone| !allowed.iter().any(|a| a.covers(*zone)))
     }
 }
 
@@ -130,32 +126,20 @@ struct IssuerEntry {
 impl TrustList {
     /// Parses and checks a TOML trust list. Times without an offset are read in Asia/Shanghai.
     pub fn from_toml(text: &str) -> Result<Self, TrustError> {
-        let file: File =
-            toml::from_str(text).map_err(|e| TrustError::Syntax(e.message().to_owned()))?;
+        let file: File = toml::from_str(text).map_err(|e| TrustError::Syntax(e.message().to_owned()))?;
         let key = |name: &str, encoded: &str, id| {
-            PublicKey::parse(encoded, Some(id)).map_err(|source| TrustError::Key {
-                name: name.to_owned(),
-                source,
-            })
+            PublicKey::parse(encoded, Some(id)).map_err(|source| TrustError::Key { name: name.to_owned(), source })
         };
         let authority = match file.authority {
-            Some(a) => Some(Authority {
-                key: key(&a.name, &a.public_key, a.key_id)?,
-                name: a.name,
-            }),
+            Some(a) => Some(Authority { key: key(&a.name, &a.public_key, a.key_id)?, name: a.name }),
             None => None,
         };
         let tz = time::default_zone();
         let mut issuers: Vec<TrustedIssuer> = Vec::with_capacity(file.issuers.len());
         for entry in file.issuers {
-            let problem = |problem: String| TrustError::Entry {
-                name: entry.name.clone(),
-                problem,
-            };
+            let problem = |problem: String| TrustError::Entry { name: entry.name.clone(), problem };
             let when = |t: &Option<String>, bound| {
-                t.as_deref()
-                    .map(|t| time::parse_instant(t, &tz, bound).map_err(|e| problem(e.to_string())))
-                    .transpose()
+                t.as_deref().map(|t| time::parse_instant(t, &tz, bound).map_err(|e| problem(e.to_string()))).transpose()
             };
             let issuer = TrustedIssuer {
                 key: key(&entry.name, &entry.public_key, entry.key_id)?,
@@ -203,40 +187,22 @@ mod tests {
 
     #[test]
     fn parses_limits() {
-        let list = TrustList::from_toml(&entry(
-            1,
-            "not_before = \"2022-01-01\"\nzones = [\"440000\"]",
-        ))
-        .expect("parses");
+        let list =
+            TrustList::from_toml(&entry(1, "not_before = \"2022-01-01\"\nzones = [\"440000\"]")).expect("parses");
         let issuer = &list.issuers[0];
         assert!(!issuer.trusted_at(1_640_966_399));
         assert!(issuer.trusted_at(1_640_966_400));
-        let zones = [
-            "440114".parse().expect("code"),
-            "310000".parse().expect("code"),
-        ];
+        let zones = ["440114".parse().expect("code"), "310000".parse().expect("code")];
         assert_eq!(issuer.zone_outside_authority(&zones), Some(zones[1]));
     }
 
     #[test]
     fn refuses_bad_lists() {
-        let dup = format!(
-            "{}{}",
-            entry(1, ""),
-            entry(1, "").replace("office 1", "again")
-        );
-        assert!(matches!(
-            TrustList::from_toml(&dup),
-            Err(TrustError::DuplicateKeyId(_))
-        ));
-        let wrong_id = entry(1, "").replace(
-            &SecretKey::from_seed(&[1; 32]).public_key().id().to_string(),
-            "0000000000000000",
-        );
-        assert!(matches!(
-            TrustList::from_toml(&wrong_id),
-            Err(TrustError::Key { .. })
-        ));
+        let dup = format!("{}{}", entry(1, ""), entry(1, "").replace("office 1", "again"));
+        assert!(matches!(TrustList::from_toml(&dup), Err(TrustError::DuplicateKeyId(_))));
+        let wrong_id =
+            entry(1, "").replace(&SecretKey::from_seed(&[1; 32]).public_key().id().to_string(), "0000000000000000");
+        assert!(matches!(TrustList::from_toml(&wrong_id), Err(TrustError::Key { .. })));
         assert!(TrustList::from_toml(&entry(1, "zones = [\"4401\"]")).is_err());
         assert!(TrustList::from_toml(&entry(1, "colour = \"red\"")).is_err());
         assert!(TrustList::from_toml("this is not toml [").is_err());

@@ -7,6 +7,7 @@ use crate::division::Division;
 use crate::envelope::{Envelope, EnvelopeError};
 use crate::keys::KeyId;
 use crate::model::Pass;
+use crate::revocation::RevocationState;
 use crate::trust::TrustList;
 
 /// Why a pass was rejected. The `code()` strings are stable: scripts and logs depend on them.
@@ -79,24 +80,16 @@ impl Reason {
             }
             Reason::NotAPass => "不是通行证二维码 — The QR code is not a checkpass pass.",
             Reason::Malformed => "通行证数据损坏 — The pass data is damaged or invalid.",
-            Reason::UnsupportedVersion => {
-                "通行证格式版本不受支持 — Unknown pass format version: update the verifier."
-            }
-            Reason::UnknownIssuer => {
-                "签发机关不受信任 — Issued by an office this checkpoint does not trust."
-            }
+            Reason::UnsupportedVersion => "通行证格式版本不受支持 — Unknown pass format version: update the verifier.",
+            Reason::UnknownIssuer => "签发机关不受信任 — Issued by an office this checkpoint does not trust.",
             Reason::BadSignature => {
                 "签名无效：通行证被篡改或伪造 — The signature does not match: the pass was altered or forged."
             }
             Reason::NotYetValid => "通行证尚未生效 — The pass is not valid yet.",
             Reason::Expired => "通行证已过期 — The pass has expired.",
             Reason::OutsideZone => "不在通行区域内 — The pass is not valid in this zone.",
-            Reason::Revoked => {
-                "通行证已被注销 — The pass has been cancelled by its issuing office."
-            }
-            Reason::IssuerRevoked => {
-                "签发机关密钥已被撤销 — The issuing office's key has been withdrawn."
-            }
+            Reason::Revoked => "通行证已被注销 — The pass has been cancelled by its issuing office.",
+            Reason::IssuerRevoked => "签发机关密钥已被撤销 — The issuing office's key has been withdrawn.",
         }
     }
 
@@ -142,9 +135,7 @@ impl Warning {
             Warning::ZoneNotChecked => {
                 "未设置检查站区域，未核对通行区域 — No checkpoint zone is set: zones were not checked."
             }
-            Warning::RevocationDataStale => {
-                "注销名单已过时 — The revocation data is out of date: sync when you can."
-            }
+            Warning::RevocationDataStale => "注销名单已过时 — The revocation data is out of date: sync when you can.",
             Warning::ClockBehind => {
                 "本机时钟慢于已签名数据 — This computer's clock is behind signed data it holds: check the clock."
             }
@@ -152,13 +143,42 @@ impl Warning {
     }
 }
 
-/// Where and when a pass is checked.
-#[derive(Clone, Copy, Debug)]
-pub struct Checkpoint {
+/// Where and when a pass is checked, and what the checkpoint knows of revocations.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Checkpoint<'a> {
     /// The current instant, Unix seconds (from the caller: the core never reads the clock).
     pub now: u64,
     /// The checkpoint's own division code; `None` skips the zone check (with a warning).
     pub zone: Option<Division>,
+    /// Revocation data held, when any.
+    pub revocations: Option<&'a RevocationState>,
+    /// How fresh that data is; `None` when revocation is not configured (no warnings).
+    pub freshness: Option<Freshness>,
+}
+
+/// What the checkpoint knows about the age of its signed data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Freshness {
+    /// When the server last confirmed the revocation data (local clock), if ever.
+    pub confirmed_at: Option<u64>,
+    /// Older than this many seconds is stale.
+    pub max_age: u64,
+    /// The newest signed instant held (snapshot or trust list `issued_at`).
+    pub newest_signed_at: u64,
+}
+
+impl Freshness {
+    /// The warnings this freshness earns at `now`.
+    pub fn warnings(&self, now: u64) -> Vec<Warning> {
+        let mut warnings = Vec::new();
+        if self.confirmed_at.is_none_or(|t| now.saturating_sub(t) > self.max_age) {
+            warnings.push(Warning::RevocationDataStale);
+        }
+        if now < self.newest_signed_at {
+            warnings.push(Warning::ClockBehind);
+        }
+        warnings
+    }
 }
 
 /// The issuer of a verified pass, as named in the trust list.
@@ -188,13 +208,7 @@ pub struct Verdict {
 impl Verdict {
     /// A rejection with nothing verified.
     pub fn rejected(reason: Reason, detail: impl Into<Option<String>>) -> Self {
-        Self {
-            reason: Some(reason),
-            detail: detail.into(),
-            pass: None,
-            issuer: None,
-            warnings: Vec::new(),
-        }
+        Self { reason: Some(reason), detail: detail.into(), pass: None, issuer: None, warnings: Vec::new() }
     }
 
     /// Whether the pass is accepted.
@@ -216,9 +230,18 @@ fn envelope_reason(error: &EnvelopeError) -> Reason {
     }
 }
 
-/// Checks envelope bytes at a checkpoint: structure, issuer, signature, fields, issuer limits,
-/// validity window, zone — in that order; the first failure is the verdict.
+/// Checks envelope bytes at a checkpoint: structure, issuer, signature, fields, revocation of
+/// the key then of the pass, issuer limits, validity window, zone — in that order; the first
+/// failure is the verdict.
 pub fn verify(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verdict {
+    let mut verdict = verify_pass(bytes, trust, checkpoint);
+    if let Some(freshness) = &checkpoint.freshness {
+        verdict.warnings.extend(freshness.warnings(checkpoint.now));
+    }
+    verdict
+}
+
+fn verify_pass(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verdict {
     let envelope = match Envelope::decode(bytes) {
         Ok(envelope) => envelope,
         Err(e) => return Verdict::rejected(envelope_reason(&e), e.to_string()),
@@ -239,10 +262,7 @@ pub fn verify(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verdi
     let mut verdict = Verdict {
         reason: None,
         detail: None,
-        issuer: Some(IssuerRef {
-            name: issuer.name.clone(),
-            key_id: issuer.key.id(),
-        }),
+        issuer: Some(IssuerRef { name: issuer.name.clone(), key_id: issuer.key.id() }),
         pass: None,
         warnings: Vec::new(),
     };
@@ -252,36 +272,32 @@ pub fn verify(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verdi
             verdict.detail = Some(detail);
         }
     };
+    if let Some(revocations) = checkpoint.revocations {
+        if revocations.key_revoked_for(issuer.key.id(), pass.issued_at) {
+            reject(
+                Reason::IssuerRevoked,
+                format!("key {} of {} is revoked for passes issued at this time", issuer.key.id(), issuer.name),
+            );
+        }
+        if revocations.is_revoked(issuer.key.id(), pass.serial) {
+            reject(Reason::Revoked, format!("serial {} is on the revocation list", pass.serial));
+        }
+    }
     if !issuer.trusted_at(pass.issued_at) {
-        reject(
-            Reason::UnknownIssuer,
-            format!(
-                "{} was not trusted to sign when this pass was issued",
-                issuer.name
-            ),
-        );
+        reject(Reason::UnknownIssuer, format!("{} was not trusted to sign when this pass was issued", issuer.name));
     }
     if let Some(zone) = issuer.zone_outside_authority(&pass.zones) {
-        reject(
-            Reason::OutsideZone,
-            format!("{} may not issue passes for zone {zone}", issuer.name),
-        );
+        reject(Reason::OutsideZone, format!("{} may not issue passes for zone {zone}", issuer.name));
     }
     if checkpoint.now < pass.valid_from {
-        reject(
-            Reason::NotYetValid,
-            "the validity window has not started".into(),
-        );
+        reject(Reason::NotYetValid, "the validity window has not started".into());
     }
     if checkpoint.now > pass.valid_until {
         reject(Reason::Expired, "the validity window has ended".into());
     }
     match checkpoint.zone {
         Some(here) if !pass.valid_in(here) => {
-            reject(
-                Reason::OutsideZone,
-                format!("checkpoint zone {here} is not covered by the pass's zones"),
-            );
+            reject(Reason::OutsideZone, format!("checkpoint zone {here} is not covered by the pass's zones"));
         }
         Some(_) => {}
         None => verdict.warnings.push(Warning::ZoneNotChecked),
@@ -307,11 +323,39 @@ mod tests {
         (key, TrustList::from_toml(&toml).expect("trust list"))
     }
 
-    fn at(now: u64, zone: Option<&str>) -> Checkpoint {
-        Checkpoint {
-            now,
-            zone: zone.map(|z| z.parse().expect("zone")),
-        }
+    fn at(now: u64, zone: Option<&str>) -> Checkpoint<'static> {
+        Checkpoint { now, zone: zone.map(|z| z.parse().expect("zone")), ..Checkpoint::default() }
+    }
+
+    #[test]
+    fn freshness_warnings() {
+        let f = Freshness { confirmed_at: Some(1000), max_age: 100, newest_signed_at: 900 };
+        assert_eq!(f.warnings(1050), vec![]);
+        assert_eq!(f.warnings(1101), vec![Warning::RevocationDataStale]);
+        assert_eq!(f.warnings(899), vec![Warning::ClockBehind]);
+        let never = Freshness { confirmed_at: None, ..f };
+        assert_eq!(never.warnings(1000), vec![Warning::RevocationDataStale]);
+    }
+
+    #[test]
+    fn revocations_are_verdicts() {
+        let (key, trust) = setup("");
+        let pass = crate::model::tests::sample();
+        let bytes = sign(&pass, &key).expect("signs");
+        let id = key.public_key().id();
+        let mut revoked = RevocationState::default();
+        revoked.add_serials(id, [pass.serial]);
+        let mut checkpoint = at(pass.valid_from + 1, None);
+        checkpoint.revocations = Some(&revoked);
+        assert_eq!(verify(&bytes, &trust, &checkpoint).reason, Some(Reason::Revoked));
+        let mut cut = RevocationState::default();
+        cut.add_key(id, Some(pass.issued_at));
+        checkpoint.revocations = Some(&cut);
+        assert!(verify(&bytes, &trust, &checkpoint).accepted(), "issued at the cut-off: still valid");
+        let mut earlier = cut.clone();
+        earlier.add_key(id, Some(pass.issued_at - 1));
+        checkpoint.revocations = Some(&earlier);
+        assert_eq!(verify(&bytes, &trust, &checkpoint).reason, Some(Reason::IssuerRevoked));
     }
 
     #[test]
@@ -325,25 +369,16 @@ mod tests {
         assert_eq!(check(at(mid, Some("310115"))), None);
         assert_eq!(check(at(mid, Some("320506"))), None);
         assert_eq!(check(at(mid, Some("110101"))), Some(Reason::OutsideZone));
-        assert_eq!(
-            check(at(pass.valid_from - 1, Some("440114"))),
-            Some(Reason::NotYetValid)
-        );
+        assert_eq!(check(at(pass.valid_from - 1, Some("440114"))), Some(Reason::NotYetValid));
         assert_eq!(check(at(pass.valid_until, Some("440114"))), None);
-        assert_eq!(
-            check(at(pass.valid_until + 1, Some("440114"))),
-            Some(Reason::Expired)
-        );
+        assert_eq!(check(at(pass.valid_until + 1, Some("440114"))), Some(Reason::Expired));
         let unchecked = verify(&bytes, &trust, &at(mid, None));
         assert!(unchecked.accepted());
         assert_eq!(unchecked.warnings, vec![Warning::ZoneNotChecked]);
 
         let (_, other_trust) = setup("");
         let stranger = sign(&pass, &SecretKey::from_seed(&[6; 32])).expect("signs");
-        assert_eq!(
-            verify(&stranger, &other_trust, &at(mid, None)).reason,
-            Some(Reason::UnknownIssuer)
-        );
+        assert_eq!(verify(&stranger, &other_trust, &at(mid, None)).reason, Some(Reason::UnknownIssuer));
     }
 
     #[test]

@@ -42,10 +42,8 @@ fn example_key() -> SecretKey {
 }
 
 fn example_trust() -> TrustList {
-    TrustList::from_toml(
-        &std::fs::read_to_string(root().join("keys-example/trust.toml")).expect("trust"),
-    )
-    .expect("trust parses")
+    TrustList::from_toml(&std::fs::read_to_string(root().join("keys-example/trust.toml")).expect("trust"))
+        .expect("trust parses")
 }
 
 fn at(text: &str) -> u64 {
@@ -79,18 +77,15 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-        .collect()
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
 }
 
 /// Adds the group order L to the signature's scalar S: the same signature in a non-canonical,
 /// malleable form that `verify_strict` must refuse.
 fn add_group_order(s: &mut [u8]) {
     const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
-        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
     ];
     let mut carry = 0u16;
     for (byte, l) in s.iter_mut().zip(L) {
@@ -108,19 +103,14 @@ fn build() -> BTreeMap<&'static str, Vector> {
     full.kind = PassKind::Emergency;
     full.vehicle_type = VehicleType::Tractor;
     full.org_code = Some("914403001922038216".into());
-    full.zones = [
-        "440000", "310000", "320500", "330100", "340100", "350100", "360100", "370100",
-    ]
-    .iter()
-    .map(|z| z.parse().expect("code"))
-    .collect();
+    full.zones = ["440000", "310000", "320500", "330100", "340100", "350100", "360100", "370100"]
+        .iter()
+        .map(|z| z.parse().expect("code"))
+        .collect();
     full.supersedes = Some(1);
     let full = envelope::sign(&full, &key).expect("signs");
 
-    let plate_at = good
-        .windows(5)
-        .position(|w| w == b"12345")
-        .expect("plate digits in payload");
+    let plate_at = good.windows(5).position(|w| w == b"12345").expect("plate digits in payload");
     type Variant<'a> = (&'a str, &'a str, Vec<u8>, &'a str, Option<&'a str>);
     let mut variants: Vec<Variant> = vec![
         (
@@ -130,13 +120,7 @@ fn build() -> BTreeMap<&'static str, Vector> {
             "accepted",
             None,
         ),
-        (
-            "valid_full",
-            "Every optional field set: org code, supersedes, 8 zones.",
-            full,
-            "accepted",
-            None,
-        ),
+        ("valid_full", "Every optional field set: org code, supersedes, 8 zones.", full, "accepted", None),
     ];
     let mut payload = good.clone();
     payload[plate_at] = b'7';
@@ -149,13 +133,7 @@ fn build() -> BTreeMap<&'static str, Vector> {
     ));
     let mut signature = good.clone();
     *signature.last_mut().expect("bytes") ^= 0x01;
-    variants.push((
-        "fail_signature_byte",
-        "One signature byte changed.",
-        signature,
-        "bad_signature",
-        None,
-    ));
+    variants.push(("fail_signature_byte", "One signature byte changed.", signature, "bad_signature", None));
     let mut malleable = good.clone();
     let len = malleable.len();
     add_group_order(&mut malleable[len - 32..]);
@@ -168,13 +146,7 @@ fn build() -> BTreeMap<&'static str, Vector> {
     ));
     let mut trailing = good.clone();
     trailing.push(0x00);
-    variants.push((
-        "fail_trailing_byte",
-        "One byte appended.",
-        trailing,
-        "malformed",
-        Some("trailing_bytes"),
-    ));
+    variants.push(("fail_trailing_byte", "One byte appended.", trailing, "malformed", Some("trailing_bytes")));
     variants.push((
         "fail_truncated",
         "Last byte removed.",
@@ -202,13 +174,7 @@ fn build() -> BTreeMap<&'static str, Vector> {
     ));
     let mut magic = good.clone();
     magic[0..2].copy_from_slice(b"XP");
-    variants.push((
-        "fail_wrong_magic",
-        "Magic \"XP\" instead of \"CP\".",
-        magic,
-        "not_a_pass",
-        Some("wrong_magic"),
-    ));
+    variants.push(("fail_wrong_magic", "Magic \"XP\" instead of \"CP\".", magic, "not_a_pass", Some("wrong_magic")));
     variants.push((
         "fail_header_only",
         "Magic, version and key id, nothing else.",
@@ -251,12 +217,8 @@ fn golden_vectors_are_stable() {
             continue;
         }
         let stored: Vector =
-            toml::from_str(&std::fs::read_to_string(&path).expect("vector file exists"))
-                .expect("vector parses");
-        assert_eq!(
-            stored, vector,
-            "{name} changed: the format or the signing changed"
-        );
+            toml::from_str(&std::fs::read_to_string(&path).expect("vector file exists")).expect("vector parses");
+        assert_eq!(stored, vector, "{name} changed: the format or the signing changed");
     }
 }
 
@@ -281,29 +243,19 @@ fn every_vector_gets_its_expected_verdict() {
     let mut seen = 0;
     for entry in std::fs::read_dir(vectors_dir()).expect("vectors dir") {
         let path = entry.expect("entry").path();
-        let vector: Vector =
-            toml::from_str(&std::fs::read_to_string(&path).expect("reads")).expect("parses");
+        let vector: Vector = toml::from_str(&std::fs::read_to_string(&path).expect("reads")).expect("parses");
         let bytes = unhex(&vector.envelope_hex);
-        assert_eq!(
-            envelope::from_text(&vector.text).expect("text form"),
-            bytes,
-            "{path:?}: text ≠ hex"
-        );
+        assert_eq!(envelope::from_text(&vector.text).expect("text form"), bytes, "{path:?}: text ≠ hex");
         let checkpoint = Checkpoint {
             now: at(&vector.check_at),
             zone: Some(vector.zone.parse().expect("zone")),
+            ..Checkpoint::default()
         };
         let verdict = verdict::verify(&bytes, &trust, &checkpoint);
         let got = verdict.reason.map_or("accepted", |r| r.code());
         assert_eq!(got, vector.expected, "{path:?}: {verdict:?}");
-        let decode_error = Envelope::decode(&bytes)
-            .err()
-            .map(|e| decode_error_code(&e));
-        assert_eq!(
-            decode_error,
-            vector.expected_decode_error.as_deref(),
-            "{path:?}"
-        );
+        let decode_error = Envelope::decode(&bytes).err().map(|e| decode_error_code(&e));
+        assert_eq!(decode_error, vector.expected_decode_error.as_deref(), "{path:?}");
         seen += 1;
     }
     assert!(seen >= 10, "only {seen} vectors found");

@@ -87,12 +87,7 @@ pub struct Issued {
 
 /// Issues one pass: validates it, takes a serial, signs and records it, and makes its QR code.
 /// `now` is the issue time (Unix seconds).
-pub fn issue(
-    key: &SecretKey,
-    ledger: &mut Ledger,
-    request: PassRequest,
-    now: u64,
-) -> Result<Issued, IssueError> {
+pub fn issue(key: &SecretKey, ledger: &mut Ledger, request: PassRequest, now: u64) -> Result<Issued, IssueError> {
     // Check the fields before taking a serial, so a typo costs no serial and no lock.
     envelope::sign(&request.clone().into_pass(1, now), key)?;
     let record = ledger
@@ -114,11 +109,7 @@ pub fn issue(
             e => IssueError::Ledger(e),
         })?;
     let qr = Qr::new(&record.envelope)?;
-    Ok(Issued {
-        text: envelope::to_text(&record.envelope),
-        qr,
-        record,
-    })
+    Ok(Issued { text: envelope::to_text(&record.envelope), qr, record })
 }
 
 #[cfg(test)]
@@ -152,10 +143,7 @@ pub(crate) mod tests {
         let key = SecretKey::from_seed(&[4; 32]);
         let mut bad = request();
         bad.plate = "bad plate".into();
-        assert!(matches!(
-            issue(&key, &mut ledger, bad, 1_648_700_000),
-            Err(IssueError::Invalid(_))
-        ));
+        assert!(matches!(issue(&key, &mut ledger, bad, 1_648_700_000), Err(IssueError::Invalid(_))));
         let issued = issue(&key, &mut ledger, request(), 1_648_700_000).expect("issues");
         assert_eq!(issued.record.pass.serial, 1);
         assert!(issued.text.starts_with("CP:"));

@@ -12,7 +12,7 @@ use pass_core::keys::{KeyError, PublicKeyFile};
 use pass_core::{PublicKey, SecretKey};
 use zeroize::Zeroizing;
 
-use crate::files::{self, Mode};
+use pass_verifier::files::{self, Mode};
 
 /// File name of the secret key inside a key directory.
 pub const SECRET_FILE: &str = "issuer.key";
@@ -48,10 +48,7 @@ pub enum KeyFileError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyFileError + '_ {
-    move |source| KeyFileError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| KeyFileError::Io { path: path.to_owned(), source }
 }
 
 /// Generates a key pair into `dir` (`issuer.key`, `issuer.pub`) and returns the public key.
@@ -61,12 +58,7 @@ pub fn generate(dir: &Path, name: &str) -> Result<PublicKey, KeyFileError> {
 }
 
 /// Like [`generate`], with chosen file names (the authority's key pair uses `authority.*`).
-pub fn generate_named(
-    dir: &Path,
-    name: &str,
-    secret_file: &str,
-    public_file: &str,
-) -> Result<PublicKey, KeyFileError> {
+pub fn generate_named(dir: &Path, name: &str, secret_file: &str, public_file: &str) -> Result<PublicKey, KeyFileError> {
     let secret_path = dir.join(secret_file);
     let public_path = dir.join(public_file);
     for path in [&secret_path, &public_path] {
@@ -78,17 +70,10 @@ pub fn generate_named(
     let mut seed = Zeroizing::new([0u8; 32]);
     getrandom::fill(seed.as_mut()).map_err(|e| KeyFileError::Random(e.to_string()))?;
     let key = SecretKey::from_seed(&seed);
-    let pem = key.to_pem().map_err(|source| KeyFileError::Key {
-        path: secret_path.clone(),
-        source,
-    })?;
+    let pem = key.to_pem().map_err(|source| KeyFileError::Key { path: secret_path.clone(), source })?;
     write_new(&secret_path, pem.as_bytes(), 0o600)?;
     let public = key.public_key();
-    write_new(
-        &public_path,
-        PublicKeyFile::new(name, &public).to_toml().as_bytes(),
-        0o644,
-    )?;
+    write_new(&public_path, PublicKeyFile::new(name, &public).to_toml().as_bytes(), 0o644)?;
     Ok(public)
 }
 
@@ -96,10 +81,7 @@ pub fn generate_named(
 fn write_new(path: &Path, contents: &[u8], perm: u32) -> Result<(), KeyFileError> {
     files::write(path, contents, perm, Mode::CreateNew).map_err(|e| match e.kind() {
         io::ErrorKind::AlreadyExists => KeyFileError::Exists(path.to_owned()),
-        _ => KeyFileError::Io {
-            path: path.to_owned(),
-            source: e,
-        },
+        _ => KeyFileError::Io { path: path.to_owned(), source: e },
     })
 }
 
@@ -107,16 +89,10 @@ fn write_new(path: &Path, contents: &[u8], perm: u32) -> Result<(), KeyFileError
 pub fn load_secret(path: &Path) -> Result<SecretKey, KeyFileError> {
     let meta = fs::metadata(path).map_err(io_err(path))?;
     if meta.len() > 16 * 1024 {
-        return Err(KeyFileError::Key {
-            path: path.to_owned(),
-            source: KeyError::BadSecretKey,
-        });
+        return Err(KeyFileError::Key { path: path.to_owned(), source: KeyError::BadSecretKey });
     }
     let text = Zeroizing::new(fs::read_to_string(path).map_err(io_err(path))?);
-    SecretKey::from_pem(&text).map_err(|source| KeyFileError::Key {
-        path: path.to_owned(),
-        source,
-    })
+    SecretKey::from_pem(&text).map_err(|source| KeyFileError::Key { path: path.to_owned(), source })
 }
 
 #[cfg(test)]
@@ -131,23 +107,13 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(&secret_path)
-                .expect("exists")
-                .permissions()
-                .mode()
-                & 0o777;
+            let mode = fs::metadata(&secret_path).expect("exists").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
         let before = fs::read(&secret_path).expect("reads");
-        assert!(matches!(
-            generate(dir.path(), "again"),
-            Err(KeyFileError::Exists(_))
-        ));
+        assert!(matches!(generate(dir.path(), "again"), Err(KeyFileError::Exists(_))));
         assert_eq!(fs::read(&secret_path).expect("reads"), before);
-        assert_eq!(
-            load_secret(&secret_path).expect("loads").public_key(),
-            public
-        );
+        assert_eq!(load_secret(&secret_path).expect("loads").public_key(), public);
         let leftovers: Vec<_> = fs::read_dir(dir.path()).expect("lists").collect();
         assert_eq!(leftovers.len(), 2, "no temp files left behind");
     }

@@ -57,36 +57,22 @@ pub struct Ledger {
 impl Ledger {
     /// Opens (creating when needed) the ledger at `path`.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
-        let err = |source| LedgerError::Sqlite {
-            path: path.to_owned(),
-            source,
-        };
+        let err = |source| LedgerError::Sqlite { path: path.to_owned(), source };
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        let ledger = Self {
-            conn,
-            path: path.to_owned(),
-        };
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        let ledger = Self { conn, path: path.to_owned() };
         ledger.migrate()?;
         Ok(ledger)
     }
 
     fn err(&self) -> impl FnOnce(rusqlite::Error) -> LedgerError + '_ {
-        |source| LedgerError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        |source| LedgerError::Sqlite { path: self.path.clone(), source }
     }
 
     fn migrate(&self) -> Result<(), LedgerError> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(self.err())?;
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(self.err())?;
         if version > SCHEMA_VERSION {
             return Err(LedgerError::NewerSchema(self.path.clone(), version));
         }
@@ -135,21 +121,11 @@ impl Ledger {
         build: impl FnOnce(u64) -> anyhow::Result<(Pass, Vec<u8>)>,
     ) -> Result<Record, LedgerError> {
         let path = self.path.clone();
-        let err = |source| LedgerError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let err = |source| LedgerError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         let id = key_id.to_string();
         let next: Option<i64> = tx
-            .query_row(
-                "SELECT next_serial FROM serial_counter WHERE key_id = ?1",
-                [&id],
-                |r| r.get(0),
-            )
+            .query_row("SELECT next_serial FROM serial_counter WHERE key_id = ?1", [&id], |r| r.get(0))
             .optional()
             .map_err(err)?;
         let serial = next.unwrap_or(1);
@@ -188,11 +164,7 @@ impl Ledger {
         )
         .map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(Record {
-            key_id,
-            pass,
-            envelope,
-        })
+        Ok(Record { key_id, pass, envelope })
     }
 
     /// The signed envelope of every pass recorded for `key_id`, by serial.
@@ -202,9 +174,7 @@ impl Ledger {
             .prepare("SELECT serial, envelope FROM passes WHERE key_id = ?1 ORDER BY serial")
             .map_err(self.err())?;
         let rows = stmt
-            .query_map([key_id.to_string()], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
-            })
+            .query_map([key_id.to_string()], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
@@ -226,20 +196,9 @@ mod tests {
             Ok((p, vec![serial as u8]))
         };
         assert_eq!(ledger.issue(id, pass).expect("issues").pass.serial, 1);
-        assert!(
-            ledger
-                .issue(id, |_| Err(anyhow::anyhow!("signing failed")))
-                .is_err()
-        );
+        assert!(ledger.issue(id, |_| Err(anyhow::anyhow!("signing failed"))).is_err());
         assert_eq!(ledger.issue(id, pass).expect("issues").pass.serial, 2);
-        assert_eq!(
-            ledger
-                .issue(KeyId([2; 8]), pass)
-                .expect("issues")
-                .pass
-                .serial,
-            1
-        );
+        assert_eq!(ledger.issue(KeyId([2; 8]), pass).expect("issues").pass.serial, 1);
         drop(ledger);
         let mut reopened = Ledger::open(&path).expect("reopens");
         assert_eq!(reopened.issue(id, pass).expect("issues").pass.serial, 3);

@@ -2,13 +2,11 @@
 //! them as QR codes (PNG, SVG), and the SQLite issuance ledger that hands out serials.
 //!
 //! # Layout
-//! - [`files`]: atomic file writes.
 //! - [`keyfile`]: generating key pairs and loading secret keys (0600, never overwritten).
 //! - [`ledger`]: the issuance ledger (serials, records).
 //! - [`issue`]: request → serial → signed envelope → QR.
 //! - [`render`]: QR codes in byte mode at level M, as PNG and SVG.
 
-pub mod files;
 pub mod issue;
 pub mod keyfile;
 pub mod ledger;

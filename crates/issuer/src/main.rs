@@ -9,22 +9,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use clap::Parser;
 use pass_core::time::{self, Bound};
-use pass_issuer::files::{self, Mode};
 use pass_issuer::issue::{self, PassRequest};
 use pass_issuer::keyfile;
 use pass_issuer::ledger::{self, Ledger};
 use pass_issuer::render::DEFAULT_MODULE_PX;
+use pass_verifier::files::{self, Mode};
 
 use crate::cli::{Cli, Command, IssueArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Keygen {
-            out,
-            name,
-            authority,
-        } => keygen(&out, &name, authority),
+        Command::Keygen { out, name, authority } => keygen(&out, &name, authority),
         Command::Issue(args) => issue(args),
     };
     match result {
@@ -50,10 +46,7 @@ fn chain(e: &anyhow::Error) -> String {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 fn keygen(out: &Path, name: &str, authority: bool) -> Result<()> {
@@ -62,18 +55,13 @@ fn keygen(out: &Path, name: &str, authority: bool) -> Result<()> {
     } else {
         keyfile::generate(out, name)?
     };
-    eprintln!(
-        "pass-issuer: wrote a new key pair to {}; keep the .key file secret",
-        out.display()
-    );
+    eprintln!("pass-issuer: wrote a new key pair to {}; keep the .key file secret", out.display());
     println!("{}", public.id());
     Ok(())
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn issue(args: IssueArgs) -> Result<()> {
@@ -87,11 +75,7 @@ fn issue(args: IssueArgs) -> Result<()> {
     let key = keyfile::load_secret(&args.key)?;
     let ledger_path = match &args.ledger {
         Some(path) => path.clone(),
-        None => args
-            .key
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join(ledger::DEFAULT_FILE),
+        None => args.key.parent().unwrap_or(Path::new(".")).join(ledger::DEFAULT_FILE),
     };
     let mut ledger = Ledger::open(&ledger_path)?;
     let request = PassRequest {
@@ -111,8 +95,7 @@ fn issue(args: IssueArgs) -> Result<()> {
     };
     let issued = issue::issue(&key, &mut ledger, request, issued_at)?;
     let png = issued.qr.to_png(DEFAULT_MODULE_PX)?;
-    files::write(&args.out, &png, 0o644, Mode::Replace)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    files::write(&args.out, &png, 0o644, Mode::Replace).with_context(|| format!("writing {}", args.out.display()))?;
     if let Some(svg) = &args.svg {
         files::write(svg, issued.qr.to_svg(0.5).as_bytes(), 0o644, Mode::Replace)
             .with_context(|| format!("writing {}", svg.display()))?;

@@ -61,9 +61,7 @@ impl Qr {
     /// Whether the module at (x, y) is dark; coordinates outside the code are light.
     pub fn dark(&self, x: isize, y: isize) -> bool {
         let w = self.width() as isize;
-        (0..w).contains(&x)
-            && (0..w).contains(&y)
-            && self.code[(x as usize, y as usize)] == Color::Dark
+        (0..w).contains(&x) && (0..w).contains(&y) && self.code[(x as usize, y as usize)] == Color::Dark
     }
 
     /// A greyscale bitmap (0 dark, 255 light) with the quiet zone: `(pixels, side)`.
@@ -175,10 +173,7 @@ mod tests {
         assert_eq!(info.width as usize, (qr.width() + 8) * 4);
         assert_eq!(info.pixel_dims.map(|d| d.xppu), Some(11811));
         let (luma, side) = qr.to_luma(4);
-        assert!(
-            luma[..side * QUIET_ZONE * 4].iter().all(|p| *p == 255),
-            "top border is light"
-        );
+        assert!(luma[..side * QUIET_ZONE * 4].iter().all(|p| *p == 255), "top border is light");
         assert_eq!(luma[side * 16 + 16], 0, "finder pattern corner is dark");
     }
 }

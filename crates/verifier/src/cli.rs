@@ -37,6 +37,32 @@ pub enum Command {
         #[command(flatten)]
         check: CheckArgs,
     },
+    /// Fetch revocation data and the trust list from a revocation server: once, or every
+    /// DURATION with jitter and backoff. Everything is checked against the authority key of
+    /// the local trust list before it is kept; on any failure the last good state is kept.
+    Sync {
+        /// Server base URL, e.g. http://revocations.example:8080
+        #[arg(long, env = "CHECKPASS_SERVER")]
+        server: String,
+        /// Sync every DURATION (30s, 5m, 1h) until stopped, instead of once.
+        #[arg(long)]
+        every: Option<String>,
+        /// Give up on a request after this long.
+        #[arg(long, default_value = "20s")]
+        timeout: String,
+        /// Settings shared with `scan`.
+        #[command(flatten)]
+        check: CheckArgs,
+    },
+    /// Apply a signed revocation snapshot, delta or trust list from a file (a USB stick), with
+    /// exactly the checks of `sync`.
+    Import {
+        /// The file (`pass-server export` writes one).
+        file: PathBuf,
+        /// Settings shared with `scan`.
+        #[command(flatten)]
+        check: CheckArgs,
+    },
     /// Print every QR code found in each image, as base64 and as text when UTF-8, with the
     /// decode time (excluding the file read). For debugging and benchmarks.
     Decode {
@@ -64,6 +90,14 @@ pub struct CheckArgs {
     /// Time zone for display and for --at.
     #[arg(long, env = "CHECKPASS_TZ")]
     pub tz: Option<String>,
+    /// Local state: synced revocation data and trust list (default: state.bin in the data
+    /// directory, ~/.local/share/checkpass on Linux).
+    #[arg(long, env = "CHECKPASS_STATE")]
+    pub state: Option<PathBuf>,
+    /// Warn `revocation_data_stale` when the server has not confirmed the revocation data for
+    /// longer than this.
+    #[arg(long, default_value = "24h")]
+    pub max_age: String,
     /// Config file (default: verifier.toml in the config directory, when present).
     #[arg(long, env = "CHECKPASS_CONFIG")]
     pub config: Option<PathBuf>,

@@ -50,6 +50,9 @@ pub enum ConfigError {
         /// What is wrong.
         source: TrustError,
     },
+    /// No home directory to put default files in.
+    #[error("no home directory: pass {0} explicitly")]
+    NoDefaultDir(&'static str),
     /// No trust list is configured and none is at the default place.
     #[error("no trust list: pass --trust FILE, set CHECKPASS_TRUST, or put one at {0}")]
     NoTrustList(PathBuf),
@@ -79,10 +82,7 @@ pub fn data_dir() -> Option<PathBuf> {
 
 /// Reads a small text file, refusing huge ones.
 pub fn read_small(path: &Path) -> Result<String, ConfigError> {
-    let io = |source| ConfigError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| ConfigError::Io { path: path.to_owned(), source };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.len() > MAX_CONFIG_BYTES {
         return Err(ConfigError::TooLarge(path.to_owned()));
@@ -100,10 +100,7 @@ pub fn load_config(explicit: Option<&Path>) -> Result<ConfigFile, ConfigError> {
         },
     };
     let text = read_small(&path)?;
-    toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-        path,
-        problem: e.message().to_owned(),
-    })
+    toml::from_str(&text).map_err(|e| ConfigError::Invalid { path, problem: e.message().to_owned() })
 }
 
 /// Resolves the trust list path: flag or environment, then config file, then the default.
@@ -112,36 +109,32 @@ pub fn trust_path(flag: Option<&Path>, config: &ConfigFile) -> Result<PathBuf, C
         return Ok(path.to_owned());
     }
     let default = config_dir().unwrap_or_default().join("trust.toml");
-    if default.exists() {
-        Ok(default)
-    } else {
-        Err(ConfigError::NoTrustList(default))
-    }
+    if default.exists() { Ok(default) } else { Err(ConfigError::NoTrustList(default)) }
 }
 
 /// Loads and checks a trust list.
 pub fn load_trust(path: &Path) -> Result<TrustList, ConfigError> {
     let text = read_small(path)?;
-    TrustList::from_toml(&text).map_err(|source| ConfigError::Trust {
-        path: path.to_owned(),
-        source,
-    })
+    TrustList::from_toml(&text).map_err(|source| ConfigError::Trust { path: path.to_owned(), source })
 }
 
 /// Resolves the checkpoint zone: flag or environment, then config file.
 pub fn zone(flag: Option<Division>, config: &ConfigFile) -> Result<Option<Division>, ConfigError> {
     match (flag, &config.zone) {
         (Some(zone), _) => Ok(Some(zone)),
-        (None, Some(text)) => {
-            text.parse()
-                .map(Some)
-                .map_err(
-                    |e: pass_core::division::DivisionError| ConfigError::Invalid {
-                        path: PathBuf::from("verifier.toml"),
-                        problem: format!("zone: {e}"),
-                    },
-                )
-        }
+        (None, Some(text)) => text.parse().map(Some).map_err(|e: pass_core::division::DivisionError| {
+            ConfigError::Invalid { path: PathBuf::from("verifier.toml"), problem: format!("zone: {e}") }
+        }),
         (None, None) => Ok(None),
+    }
+}
+
+/// Resolves the state file: flag or environment, then `state.bin` in the data directory.
+pub fn state_path(flag: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    match flag {
+        Some(path) => Ok(path.to_owned()),
+        None => data_dir()
+            .map(|d| d.join("state.bin"))
+            .ok_or(ConfigError::NoDefaultDir("--state")),
     }
 }

@@ -22,8 +22,8 @@ use rxing::multi::MultipleBarcodeReader;
 use rxing::multi::qrcode::QRCodeMultiReader;
 use rxing::qrcode::QRCodeReader;
 use rxing::{
-    BarcodeFormat, BinaryBitmap, DecodeHints, Luma8LuminanceSource, RXingResult,
-    RXingResultMetadataType, RXingResultMetadataValue, Reader,
+    BarcodeFormat, BinaryBitmap, DecodeHints, Luma8LuminanceSource, RXingResult, RXingResultMetadataType,
+    RXingResultMetadataValue, Reader,
 };
 
 /// Codes larger than this are not passes and are not kept (a v40 QR code holds 2953 bytes).
@@ -92,16 +92,11 @@ fn rxing_codes(image: &GrayImage) -> Vec<Vec<u8>> {
     // The multi-code reader finds several codes in one frame; the single-code reader's
     // detector is more forgiving, so it runs when the first finds nothing.
     let mut found: Vec<Vec<u8>> = bitmap()
-        .and_then(|mut b| {
-            QRCodeMultiReader::new()
-                .decode_multiple_with_hints(&mut b, &hints)
-                .ok()
-        })
+        .and_then(|mut b| QRCodeMultiReader::new().decode_multiple_with_hints(&mut b, &hints).ok())
         .map(|rs| rs.iter().filter_map(raw_bytes).collect())
         .unwrap_or_default();
     if found.is_empty()
-        && let Some(result) =
-            bitmap().and_then(|mut b| QRCodeReader.decode_with_hints(&mut b, &hints).ok())
+        && let Some(result) = bitmap().and_then(|mut b| QRCodeReader.decode_with_hints(&mut b, &hints).ok())
     {
         found.extend(raw_bytes(&result));
     }
@@ -114,9 +109,8 @@ fn raw_bytes(result: &RXingResult) -> Option<Vec<u8>> {
     if *result.getBarcodeFormat() != BarcodeFormat::QR_CODE {
         return None;
     }
-    if let Some(RXingResultMetadataValue::ByteSegments(segments)) = result
-        .getRXingResultMetadata()
-        .get(&RXingResultMetadataType::BYTE_SEGMENTS)
+    if let Some(RXingResultMetadataValue::ByteSegments(segments)) =
+        result.getRXingResultMetadata().get(&RXingResultMetadataType::BYTE_SEGMENTS)
         && !segments.is_empty()
     {
         return Some(segments.concat());
@@ -127,8 +121,7 @@ fn raw_bytes(result: &RXingResult) -> Option<Vec<u8>> {
 
 fn rqrr_codes(image: &GrayImage) -> Vec<Vec<u8>> {
     let (w, h) = (image.width() as usize, image.height() as usize);
-    let mut prepared =
-        rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| image.as_raw()[y * w + x]);
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| image.as_raw()[y * w + x]);
     prepared
         .detect_grids()
         .into_iter()

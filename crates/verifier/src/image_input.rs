@@ -79,9 +79,7 @@ pub fn load_dynamic(bytes: &[u8]) -> Result<DynamicImage, InputError> {
     if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
         // The JPEG decoder fills a cut-off image with grey instead of failing; a checkpoint
         // must hear "damaged file", not "no code found".
-        return Err(InputError::Corrupt(
-            "the JPEG data ends before its end-of-image marker".into(),
-        ));
+        return Err(InputError::Corrupt("the JPEG data ends before its end-of-image marker".into()));
     }
     let mut decoder = reader.into_decoder().map_err(classify)?;
     let (width, height) = decoder.dimensions();
@@ -121,10 +119,7 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
             0x01 | 0xD0..=0xD7 => continue,
             _ => {}
         }
-        let Some(len) = bytes
-            .get(i..i + 2)
-            .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
-        else {
+        let Some(len) = bytes.get(i..i + 2).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]]))) else {
             return false;
         };
         if len < 2 {
@@ -162,9 +157,7 @@ mod tests {
     fn jpeg() -> Vec<u8> {
         let image = GrayImage::from_fn(64, 48, |x, y| image::Luma([(x * 3 + y * 5) as u8]));
         let mut out = Vec::new();
-        image
-            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg)
-            .expect("encodes");
+        image.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg).expect("encodes");
         out
     }
 
@@ -177,10 +170,7 @@ mod tests {
         trailer.extend_from_slice(b"ftypmp42 motion photo trailer");
         assert!(load_bytes(&trailer).is_ok());
         for cut in [full.len() - 1, full.len() / 2, 10, 3] {
-            assert!(
-                matches!(load_bytes(&full[..cut]), Err(InputError::Corrupt(_))),
-                "cut at {cut}"
-            );
+            assert!(matches!(load_bytes(&full[..cut]), Err(InputError::Corrupt(_))), "cut at {cut}");
         }
     }
 }

@@ -25,11 +25,7 @@ fn paint(style: Style, codes: &str, text: &str) -> String {
 
 /// Spreads a plate out so it reads large in a terminal: `粤A12345` → `粤 A 1 2 3 4 5`.
 pub fn spaced_plate(plate: &str) -> String {
-    plate
-        .chars()
-        .map(String::from)
-        .collect::<Vec<_>>()
-        .join(" ")
+    plate.chars().map(String::from).collect::<Vec<_>>().join(" ")
 }
 
 /// Terminal columns taken by `text`: East Asian wide characters take two.
@@ -49,6 +45,16 @@ pub fn display_width(text: &str) -> usize {
         .sum()
 }
 
+/// "45 s", "3 min", "5 h", "2 days".
+pub fn age(secs: u64) -> String {
+    match secs {
+        0..=119 => format!("{secs} s"),
+        120..=7199 => format!("{} min", secs / 60),
+        7200..=172_799 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86_400),
+    }
+}
+
 /// Renders one verdict for `input` (a file name or "text").
 pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> String {
     let mut out = String::new();
@@ -56,11 +62,7 @@ pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> St
     let _ = writeln!(out, "{rule}");
     match verdict.reason {
         None => {
-            let _ = writeln!(
-                out,
-                "{}   {input}",
-                paint(style, "1;97;42", "  ✔ ACCEPTED 通过  ")
-            );
+            let _ = writeln!(out, "{}   {input}", paint(style, "1;97;42", "  ✔ ACCEPTED 通过  "));
         }
         Some(reason) => {
             let banner = format!("  ✘ REJECTED 拒绝 ({})  ", reason.code());
@@ -76,11 +78,7 @@ pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> St
     }
     if let Some(pass) = &verdict.pass {
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "    车牌 PLATE   {}",
-            paint(style, "1;7", &format!(" {} ", spaced_plate(&pass.plate)))
-        );
+        let _ = writeln!(out, "    车牌 PLATE   {}", paint(style, "1;7", &format!(" {} ", spaced_plate(&pass.plate))));
         let _ = writeln!(out, "    核对车牌 — compare the plate with the vehicle");
         let _ = writeln!(out);
         let mut field = |label: &str, value: &str| {
@@ -96,33 +94,13 @@ pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> St
         if let Some(driver) = &pass.driver {
             field("驾驶员 Driver", driver);
         }
-        field(
-            "路线 Route",
-            &format!("{} → {}", pass.origin, pass.destination),
-        );
+        field("路线 Route", &format!("{} → {}", pass.origin, pass.destination));
         let zones: Vec<String> = pass.zones.iter().map(ToString::to_string).collect();
         field("区域 Zones", &zones.join(" "));
         field("货物 Cargo", &pass.cargo);
-        field(
-            "有效 Valid",
-            &format!(
-                "{} → {}",
-                human(pass.valid_from, tz),
-                human(pass.valid_until, tz)
-            ),
-        );
-        let issuer = verdict
-            .issuer
-            .as_ref()
-            .map_or_else(String::new, |i| format!(" by {} ({})", i.name, i.key_id));
-        field(
-            "编号 Serial",
-            &format!(
-                "{}, issued {}{issuer}",
-                pass.serial,
-                human(pass.issued_at, tz)
-            ),
-        );
+        field("有效 Valid", &format!("{} → {}", human(pass.valid_from, tz), human(pass.valid_until, tz)));
+        let issuer = verdict.issuer.as_ref().map_or_else(String::new, |i| format!(" by {} ({})", i.name, i.key_id));
+        field("编号 Serial", &format!("{}, issued {}{issuer}", pass.serial, human(pass.issued_at, tz)));
         if let Some(old) = pass.supersedes {
             field("替换 Replaces", &format!("serial {old}"));
         }
@@ -138,12 +116,7 @@ mod tests {
     #[test]
     fn rejection_shows_code_and_plain_words() {
         let verdict = Verdict::rejected(Reason::BadSignature, None);
-        let text = render(
-            "pass.png",
-            &verdict,
-            &pass_core::time::default_zone(),
-            Style::Plain,
-        );
+        let text = render("pass.png", &verdict, &pass_core::time::default_zone(), Style::Plain);
         assert!(text.contains("REJECTED"));
         assert!(text.contains("bad_signature"));
         assert!(text.contains("altered or forged"));

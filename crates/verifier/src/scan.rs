@@ -27,9 +27,7 @@ pub fn scan(image: &GrayImage, trust: &TrustList, checkpoint: &Checkpoint) -> Ve
 pub fn check_text(text: &str, trust: &TrustList, checkpoint: &Checkpoint) -> Verdict {
     match envelope::from_text(text) {
         Ok(bytes) => verdict::verify(&bytes, trust, checkpoint),
-        Err(e @ envelope::EnvelopeError::WrongMagic) => {
-            Verdict::rejected(Reason::NotAPass, e.to_string())
-        }
+        Err(e @ envelope::EnvelopeError::WrongMagic) => Verdict::rejected(Reason::NotAPass, e.to_string()),
         Err(e) => Verdict::rejected(Reason::Malformed, e.to_string()),
     }
 }

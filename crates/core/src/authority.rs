@@ -1,0 +1,170 @@
+//! Documents signed by the authority key: revocation snapshots and deltas, and trust lists.
+//! Signed, they can travel over plain HTTP, a mirror or a USB stick.
+//!
+//! ```text
+//! offset  size  field
+//! 0       2     magic "CA" (0x43 0x41)
+//! 2       1     format version (0x01)
+//! 3       1     document kind: 1 snapshot, 2 delta, 3 trust list
+//! 4       8     authority key id
+//! 12      n     body: postcard (see revocation.rs, and TrustDoc below)
+//! 12+n    64    Ed25519 signature over "checkpass authority v1\0" ‖ bytes 0..12+n
+//! ```
+
+use ed25519_dalek::Signature;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{KEY_ID_LEN, KeyId, PublicKey};
+
+/// Magic of authority documents.
+pub const MAGIC: [u8; 2] = *b"CA";
+/// Format version.
+pub const VERSION: u8 = 1;
+/// Header length.
+pub const HEADER_LEN: usize = 4 + KEY_ID_LEN;
+/// Largest document accepted (a province's revocations fit in well under 1 MiB).
+pub const MAX_DOC_LEN: usize = 16 * 1024 * 1024;
+/// Domain-separation label.
+pub const SIGNING_DOMAIN: &[u8] = b"checkpass authority v1\0";
+
+/// What a document is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DocKind {
+    /// A full revocation snapshot.
+    Snapshot = 1,
+    /// A revocation delta between two versions.
+    Delta = 2,
+    /// A trust list.
+    TrustList = 3,
+}
+
+/// Why a document was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DocError {
+    /// Larger than [`MAX_DOC_LEN`].
+    #[error("document of {0} bytes is larger than allowed")]
+    TooLarge(usize),
+    /// Shorter than a header and a signature.
+    #[error("document is truncated")]
+    Truncated,
+    /// Wrong magic.
+    #[error("not a checkpass authority document")]
+    WrongMagic,
+    /// Unknown version.
+    #[error("authority document version {0} is not supported")]
+    UnsupportedVersion(u8),
+    /// Unknown kind, or not the kind expected.
+    #[error("unexpected document kind {0}")]
+    WrongKind(u8),
+    /// Signed by another key than the configured authority.
+    #[error("signed by key {0}, not by the configured authority")]
+    WrongKey(KeyId),
+    /// The signature does not verify.
+    #[error("bad signature on authority document")]
+    BadSignature,
+    /// The body does not decode.
+    #[error("document body is malformed: {0}")]
+    Malformed(String),
+}
+
+/// Signs a document.
+#[cfg(feature = "sign")]
+pub fn sign(kind: DocKind, body: &[u8], key: &crate::keys::SecretKey) -> Vec<u8> {
+    use ed25519_dalek::Signer as _;
+    let mut bytes = Vec::with_capacity(HEADER_LEN + body.len() + 64);
+    bytes.extend_from_slice(&MAGIC);
+    bytes.push(VERSION);
+    bytes.push(kind as u8);
+    bytes.extend_from_slice(&key.public_key().id().0);
+    bytes.extend_from_slice(body);
+    let signature = key.signing_key().sign(&[SIGNING_DOMAIN, &bytes].concat());
+    bytes.extend_from_slice(&signature.to_bytes());
+    bytes
+}
+
+/// Checks a document's header and signature against the authority key and returns its kind
+/// and body.
+pub fn open<'a>(bytes: &'a [u8], authority: &PublicKey) -> Result<(DocKind, &'a [u8]), DocError> {
+    if bytes.len() > MAX_DOC_LEN {
+        return Err(DocError::TooLarge(bytes.len()));
+    }
+    if bytes.len() < 2 || bytes[..2] != MAGIC {
+        return Err(DocError::WrongMagic);
+    }
+    if bytes.len() < HEADER_LEN + 64 {
+        return Err(DocError::Truncated);
+    }
+    if bytes[2] != VERSION {
+        return Err(DocError::UnsupportedVersion(bytes[2]));
+    }
+    let kind = match bytes[3] {
+        1 => DocKind::Snapshot,
+        2 => DocKind::Delta,
+        3 => DocKind::TrustList,
+        other => return Err(DocError::WrongKind(other)),
+    };
+    let mut id = [0; KEY_ID_LEN];
+    id.copy_from_slice(&bytes[4..HEADER_LEN]);
+    if KeyId(id) != authority.id() {
+        return Err(DocError::WrongKey(KeyId(id)));
+    }
+    let (signed, signature) = bytes.split_at(bytes.len() - 64);
+    let signature = Signature::from_slice(signature).map_err(|_| DocError::Truncated)?;
+    authority
+        .verifying_key()
+        .verify_strict(&[SIGNING_DOMAIN, signed].concat(), &signature)
+        .map_err(|_| DocError::BadSignature)?;
+    Ok((kind, &signed[HEADER_LEN..]))
+}
+
+/// Decodes a postcard body strictly (no trailing bytes).
+pub fn decode_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DocError> {
+    match postcard::take_from_bytes(body) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(DocError::Malformed(format!("{} trailing bytes", rest.len()))),
+        Err(e) => Err(DocError::Malformed(e.to_string())),
+    }
+}
+
+/// Encodes a postcard body.
+pub fn encode_body<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_allocvec(value).unwrap_or_default()
+}
+
+/// A signed trust list: a monotonic version, when it was signed, and the TOML text of its
+/// `[[issuer]]` entries (an `[authority]` section inside it is ignored: the authority key
+/// comes only from the verifier's own configuration).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustDoc {
+    /// Monotonic version; a verifier never goes back to a lower one.
+    pub version: u64,
+    /// When it was signed, Unix seconds.
+    pub issued_at: u64,
+    /// The trust list, TOML.
+    pub toml: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SecretKey;
+
+    #[test]
+    fn documents_open_only_with_their_authority() {
+        let key = SecretKey::from_seed(&[11; 32]);
+        let other = SecretKey::from_seed(&[12; 32]).public_key();
+        let doc = sign(DocKind::Delta, b"body", &key);
+        assert_eq!(open(&doc, &key.public_key()), Ok((DocKind::Delta, &b"body"[..])));
+        assert!(matches!(open(&doc, &other), Err(DocError::WrongKey(_))));
+        let mut tampered = doc.clone();
+        tampered[HEADER_LEN] ^= 1;
+        assert_eq!(open(&tampered, &key.public_key()), Err(DocError::BadSignature));
+        let mut kind = doc.clone();
+        kind[3] = 1;
+        assert_eq!(open(&kind, &key.public_key()), Err(DocError::BadSignature));
+        assert_eq!(open(&doc[..40], &key.public_key()), Err(DocError::Truncated));
+        assert_eq!(open(b"CP\x01", &key.public_key()), Err(DocError::WrongMagic));
+    }
+}

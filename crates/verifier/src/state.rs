@@ -1,0 +1,159 @@
+//! The checkpoint's local state: the revocation data and the signed trust list it has synced,
+//! and when it last confirmed them with the server. Written atomically (temp file, fsync,
+//! rename); a damaged file is refused loudly, never silently replaced by an empty state.
+//!
+//! ```text
+//! "CPVS" | version 0x01 | postcard(StoredState) | SHA-256 of everything before
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use pass_core::authority::{self, DocKind, TrustDoc};
+use pass_core::revocation::{RevocationState, Snapshot};
+use pass_core::trust::TrustedIssuer;
+use pass_core::{PublicKey, TrustList};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::files::{self, Mode};
+
+const MAGIC: &[u8; 4] = b"CPVS";
+const VERSION: u8 = 1;
+/// Largest state file read.
+pub const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Why the state could not be loaded or saved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// File system error.
+    #[error("state file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is damaged (checksum, magic, encoding).
+    #[error("state file {0} is damaged ({1}); move it away and sync again")]
+    Damaged(PathBuf, String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredState {
+    revocations: Snapshot,
+    trust_doc: Option<Vec<u8>>,
+    last_sync: Option<u64>,
+}
+
+/// What the verifier holds.
+#[derive(Clone, Debug, Default)]
+pub struct LocalState {
+    /// Revocation data.
+    pub revocations: RevocationState,
+    /// The signed trust-list document last accepted, as received.
+    pub trust_doc: Option<Vec<u8>>,
+    /// When the server last confirmed the data (a 200 or a 304), Unix seconds, local clock.
+    pub last_sync: Option<u64>,
+}
+
+impl LocalState {
+    /// Loads the state; a missing file is the empty state.
+    pub fn load(path: &Path) -> Result<Self, StateError> {
+        let io = |source| StateError::Io { path: path.to_owned(), source };
+        let bytes = match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(io(e)),
+            Ok(meta) if meta.len() > MAX_STATE_BYTES => {
+                return Err(StateError::Damaged(path.to_owned(), "too large".into()));
+            }
+            Ok(_) => std::fs::read(path).map_err(io)?,
+        };
+        let damaged = |why: &str| StateError::Damaged(path.to_owned(), why.to_owned());
+        if bytes.len() < MAGIC.len() + 1 + 32 || &bytes[..4] != MAGIC || bytes[4] != VERSION {
+            return Err(damaged("not a checkpass state file"));
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - 32);
+        if Sha256::digest(body).as_slice() != sum {
+            return Err(damaged("checksum mismatch"));
+        }
+        let stored: StoredState = authority::decode_body(&body[5..]).map_err(|e| damaged(&e.to_string()))?;
+        let revocations = RevocationState::from_snapshot(&stored.revocations).map_err(|e| damaged(&e.to_string()))?;
+        Ok(Self { revocations, trust_doc: stored.trust_doc, last_sync: stored.last_sync })
+    }
+
+    /// Saves the state atomically.
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let stored = StoredState {
+            revocations: self.revocations.snapshot(),
+            trust_doc: self.trust_doc.clone(),
+            last_sync: self.last_sync,
+        };
+        let mut bytes = MAGIC.to_vec();
+        bytes.push(VERSION);
+        bytes.extend_from_slice(&authority::encode_body(&stored));
+        let sum = Sha256::digest(&bytes);
+        bytes.extend_from_slice(&sum);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StateError::Io { path: dir.to_owned(), source })?;
+        }
+        files::write(path, &bytes, 0o644, Mode::Replace)
+            .map_err(|source| StateError::Io { path: path.to_owned(), source })
+    }
+
+    /// The synced trust list, re-verified with the authority key.
+    pub fn trust_doc(&self, authority: &PublicKey) -> Option<TrustDoc> {
+        let bytes = self.trust_doc.as_ref()?;
+        match authority::open(bytes, authority) {
+            Ok((DocKind::TrustList, body)) => authority::decode_body(body).ok(),
+            _ => None,
+        }
+    }
+
+    /// The newest signed time held (revocations or trust list): the clock must not be behind it.
+    pub fn newest_signed_at(&self, authority: Option<&PublicKey>) -> u64 {
+        let trust = authority.and_then(|a| self.trust_doc(a)).map_or(0, |d| d.issued_at);
+        self.revocations.issued_at.max(trust)
+    }
+}
+
+/// The local trust list extended with the issuers of the synced, signed trust list. An issuer
+/// named in both keeps the local entry (the operator's own configuration wins).
+pub fn effective_trust(local: &TrustList, state: &LocalState) -> TrustList {
+    let mut trust = local.clone();
+    let Some(authority) = &local.authority else { return trust };
+    let Some(doc) = state.trust_doc(&authority.key) else { return trust };
+    if let Ok(synced) = TrustList::from_toml(&doc.toml) {
+        let extra: Vec<TrustedIssuer> =
+            synced.issuers.into_iter().filter(|i| trust.issuer(i.key.id()).is_none()).collect();
+        trust.issuers.extend(extra);
+    }
+    trust
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pass_core::KeyId;
+
+    #[test]
+    fn round_trips_and_detects_damage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.bin");
+        assert_eq!(LocalState::load(&path).expect("missing is empty").revocations.version, 0);
+        let mut state = LocalState::default();
+        state.revocations.version = 4;
+        state.revocations.add_serials(KeyId([3; 8]), [7, 9]);
+        state.revocations.add_key(KeyId([4; 8]), Some(77));
+        state.last_sync = Some(123);
+        state.save(&path).expect("saves");
+        let back = LocalState::load(&path).expect("loads");
+        assert_eq!(back.revocations, state.revocations);
+        assert_eq!(back.last_sync, Some(123));
+        let mut bytes = std::fs::read(&path).expect("reads");
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 1;
+        std::fs::write(&path, &bytes).expect("writes");
+        assert!(matches!(LocalState::load(&path), Err(StateError::Damaged(..))));
+    }
+}
