@@ -32,6 +32,31 @@ pub enum Command {
     },
     /// Issue one pass: take a serial from the ledger, sign, and write the QR code as PNG (and SVG).
     Issue(IssueArgs),
+    /// Revoke passes: record them in the ledger, then send them to the revocation server in one
+    /// request. Safe to retry: the server ignores serials it already has.
+    Revoke {
+        /// Serials to revoke.
+        #[arg(required = true)]
+        serials: Vec<u64>,
+        /// Revocation server base URL.
+        #[arg(long, env = "CHECKPASS_SERVER")]
+        server: String,
+        /// Bearer token for this issuer (from `pass-server token add --issuer KEY_ID`).
+        #[arg(long, env = "CHECKPASS_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Why (kept in the ledger and on the server, not in the published list).
+        #[arg(long)]
+        reason: String,
+        /// The issuer's secret key (its key id names the passes).
+        #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
+        key: PathBuf,
+        /// Issuance ledger; default: ledger.sqlite beside the key.
+        #[arg(long)]
+        ledger: Option<PathBuf>,
+        /// Also revoke serials this ledger has no record of.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Arguments of `issue`.

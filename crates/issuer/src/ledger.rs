@@ -107,6 +107,14 @@ impl Ledger {
                      PRIMARY KEY (key_id, serial)
                  );
                  CREATE INDEX IF NOT EXISTS passes_plate ON passes (plate);
+                 CREATE TABLE IF NOT EXISTS revocations (
+                     key_id       TEXT NOT NULL,
+                     serial       INTEGER NOT NULL,
+                     reason       TEXT NOT NULL,
+                     requested_at INTEGER NOT NULL,
+                     sent_at      INTEGER,
+                     PRIMARY KEY (key_id, serial)
+                 );
                  PRAGMA user_version = 1;
                  COMMIT;",
             )
@@ -165,6 +173,55 @@ impl Ledger {
         .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(Record { key_id, pass, envelope })
+    }
+
+    /// Serials among `serials` that this ledger never issued for `key_id`.
+    pub fn unknown_serials(&self, key_id: KeyId, serials: &[u64]) -> Result<Vec<u64>, LedgerError> {
+        let mut stmt =
+            self.conn.prepare("SELECT 1 FROM passes WHERE key_id = ?1 AND serial = ?2").map_err(self.err())?;
+        let mut unknown = Vec::new();
+        for serial in serials {
+            if !stmt.exists(params![key_id.to_string(), *serial as i64]).map_err(self.err())? {
+                unknown.push(*serial);
+            }
+        }
+        Ok(unknown)
+    }
+
+    /// Records that `serials` are to be revoked (idempotent; the first reason is kept).
+    pub fn record_revocations(
+        &mut self,
+        key_id: KeyId,
+        serials: &[u64],
+        reason: &str,
+        now: u64,
+    ) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let err = |source| LedgerError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        for serial in serials {
+            tx.execute(
+                "INSERT OR IGNORE INTO revocations (key_id, serial, reason, requested_at) VALUES (?1, ?2, ?3, ?4)",
+                params![key_id.to_string(), *serial as i64, reason, now as i64],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Marks revocations as acknowledged by the server.
+    pub fn mark_sent(&mut self, key_id: KeyId, serials: &[u64], now: u64) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let err = |source| LedgerError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        for serial in serials {
+            tx.execute(
+                "UPDATE revocations SET sent_at = ?3 WHERE key_id = ?1 AND serial = ?2 AND sent_at IS NULL",
+                params![key_id.to_string(), *serial as i64, now as i64],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
     }
 
     /// The signed envelope of every pass recorded for `key_id`, by serial.

@@ -22,6 +22,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen { out, name, authority } => keygen(&out, &name, authority),
         Command::Issue(args) => issue(args),
+        Command::Revoke { serials, server, token, reason, key, ledger, force } => {
+            revoke(&serials, &server, &token, &reason, &key, ledger.as_deref(), force)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -64,6 +67,56 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+fn ledger_path(key: &Path, ledger: Option<&Path>) -> std::path::PathBuf {
+    ledger.map_or_else(|| key.parent().unwrap_or(Path::new(".")).join(ledger::DEFAULT_FILE), Path::to_owned)
+}
+
+fn revoke(
+    serials: &[u64],
+    server: &str,
+    token: &str,
+    reason: &str,
+    key: &Path,
+    ledger: Option<&Path>,
+    force: bool,
+) -> Result<()> {
+    let key_id = keyfile::load_secret(key)?.public_key().id();
+    let mut ledger = Ledger::open(&ledger_path(key, ledger))?;
+    let unknown = ledger.unknown_serials(key_id, serials)?;
+    if !unknown.is_empty() && !force {
+        anyhow::bail!("this ledger never issued serial(s) {unknown:?} for key {key_id}; check them, or pass --force");
+    }
+    ledger.record_revocations(key_id, serials, reason, now())?;
+    let url = format!("{}/v1/revocations", server.trim_end_matches('/'));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let body = serde_json::json!({"key_id": key_id.to_string(), "serials": serials, "reason": reason});
+    let mut response = agent
+        .post(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .with_context(|| format!("{url}: recorded in the ledger, not sent; run the same command again"))?;
+    let status = response.status().as_u16();
+    let text = response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
+    if !(200..300).contains(&status) {
+        anyhow::bail!("{url}: HTTP {status}: {}", text.trim());
+    }
+    ledger.mark_sent(key_id, serials, now())?;
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    println!(
+        "revoked {} serial(s) of key {key_id} (new: {}, already revoked: {}); server version {}",
+        serials.len(),
+        answer["added"],
+        answer["already_revoked"],
+        answer["version"]
+    );
+    Ok(())
+}
+
 fn issue(args: IssueArgs) -> Result<()> {
     let tz = time::zone(&args.tz)?;
     let valid_from = time::parse_instant(&args.from, &tz, Bound::StartOfDay).context("--from")?;
@@ -73,11 +126,7 @@ fn issue(args: IssueArgs) -> Result<()> {
         None => now(),
     };
     let key = keyfile::load_secret(&args.key)?;
-    let ledger_path = match &args.ledger {
-        Some(path) => path.clone(),
-        None => args.key.parent().unwrap_or(Path::new(".")).join(ledger::DEFAULT_FILE),
-    };
-    let mut ledger = Ledger::open(&ledger_path)?;
+    let mut ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
     let request = PassRequest {
         kind: args.kind,
         plate: args.plate,

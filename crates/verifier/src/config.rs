@@ -133,8 +133,6 @@ pub fn zone(flag: Option<Division>, config: &ConfigFile) -> Result<Option<Divisi
 pub fn state_path(flag: Option<&Path>) -> Result<PathBuf, ConfigError> {
     match flag {
         Some(path) => Ok(path.to_owned()),
-        None => data_dir()
-            .map(|d| d.join("state.bin"))
-            .ok_or(ConfigError::NoDefaultDir("--state")),
+        None => data_dir().map(|d| d.join("state.bin")).ok_or(ConfigError::NoDefaultDir("--state")),
     }
 }

@@ -4,8 +4,8 @@ mod cli;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use std::process::ExitCode;
+use std::time::Duration;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -159,7 +159,9 @@ fn run_checks<'a>(args: &CheckArgs, inputs: impl Iterator<Item = Input<'a>>) -> 
         };
         rejected |= !verdict.accepted();
         write_verdict(&mut stdout, &name, &verdict, &settings.tz, style, args.json)?;
-        if !args.json && let Some(line) = &freshness {
+        if !args.json
+            && let Some(line) = &freshness
+        {
             writeln!(stdout, "    {line}")?;
         }
     }

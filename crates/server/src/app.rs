@@ -1,0 +1,477 @@
+//! The HTTP surface: routes, authentication, errors, metrics and limits.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use pass_core::authority::{self, DocKind, TrustDoc};
+use pass_core::revocation::{self, RevocationState};
+use pass_core::{KeyId, SecretKey};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use tower::limit::ConcurrencyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::publish::{Answer, History, Published};
+use crate::store::{Role, Store, token_hash};
+
+/// Largest request body.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// Most serials in one revocation request.
+pub const MAX_SERIALS_PER_REQUEST: usize = 10_000;
+/// Longest revocation reason, in characters.
+pub const MAX_REASON_CHARS: usize = 200;
+/// Requests handled at once; more wait.
+pub const MAX_CONCURRENT: usize = 1024;
+/// A request that takes longer is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long shared caches and mirrors may reuse a revocation answer without asking again.
+const CACHE_CONTROL: &str = "public, max-age=30, must-revalidate";
+
+/// The signed trust list being served.
+pub struct TrustServed {
+    /// Its version.
+    pub version: u64,
+    /// `"t<version>"`.
+    pub etag: String,
+    /// The signed document.
+    pub doc: Arc<[u8]>,
+}
+
+impl TrustServed {
+    /// Signs a trust list.
+    pub fn new(version: u64, issued_at: u64, toml: String, key: &SecretKey) -> Self {
+        let doc =
+            authority::sign(DocKind::TrustList, &authority::encode_body(&TrustDoc { version, issued_at, toml }), key);
+        Self { version, etag: format!("\"t{version}\""), doc: doc.into() }
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    revocations_added: AtomicU64,
+    keys_revoked: AtomicU64,
+    not_modified: AtomicU64,
+    snapshots_served: AtomicU64,
+    deltas_served: AtomicU64,
+}
+
+/// Shared server state.
+pub struct AppState {
+    /// The authority key that signs everything served.
+    pub authority: SecretKey,
+    /// The database; one writer at a time.
+    pub store: Mutex<Store>,
+    /// The state and history (changed only while holding `store`).
+    pub history: RwLock<History>,
+    /// The current published version.
+    pub published: RwLock<Arc<Published>>,
+    /// The signed trust list, when configured.
+    pub trust: Option<TrustServed>,
+    /// Token hashes and roles.
+    pub tokens: RwLock<Vec<([u8; 32], Role)>>,
+    last_token_reload: Mutex<Option<Instant>>,
+    /// Counters.
+    pub metrics: Metrics,
+    /// The clock (tests may fix it).
+    pub clock: fn() -> u64,
+}
+
+/// The system clock, Unix seconds.
+pub fn system_clock() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl AppState {
+    /// Builds the state from an open store: loads revocations, re-signs the snapshot when the
+    /// stored one is missing or not by this key, loads tokens.
+    pub fn new(store: Store, authority: SecretKey, trust: Option<TrustServed>) -> anyhow::Result<Self> {
+        let (state, changes) = store.load()?;
+        let snapshot = match store.published()? {
+            Some((version, bytes))
+                if version == state.version
+                    && authority::open(&bytes, &authority.public_key()).is_ok_and(|(k, _)| k == DocKind::Snapshot) =>
+            {
+                bytes
+            }
+            _ => {
+                let bytes = revocation::sign_snapshot(&state.snapshot(), &authority);
+                store.store_published(state.version, &bytes)?;
+                bytes
+            }
+        };
+        let published = Arc::new(Published::new(&state, snapshot));
+        let tokens = store.tokens()?;
+        Ok(Self {
+            authority,
+            store: Mutex::new(store),
+            history: RwLock::new(History { state, changes }),
+            published: RwLock::new(published),
+            trust,
+            tokens: RwLock::new(tokens),
+            last_token_reload: Mutex::new(None),
+            metrics: Metrics::default(),
+            clock: system_clock,
+        })
+    }
+
+    /// The current revocation version.
+    pub fn current_version(&self) -> u64 {
+        self.current().version
+    }
+
+    fn current(&self) -> Arc<Published> {
+        self.published.read().map_or_else(|p| p.into_inner().clone(), |p| p.clone())
+    }
+
+    /// Finds the role of a bearer token, comparing hashes in constant time against every
+    /// known token; on a miss, re-reads tokens added since start-up (at most once a second).
+    fn role(&self, token: &str) -> Option<Role> {
+        let hash = token_hash(token);
+        let find = |tokens: &[([u8; 32], Role)]| {
+            let mut found = None;
+            for (known, role) in tokens {
+                if bool::from(known.ct_eq(&hash)) {
+                    found = Some(*role);
+                }
+            }
+            found
+        };
+        if let Some(role) = self.tokens.read().ok().and_then(|t| find(&t)) {
+            return Some(role);
+        }
+        let mut last = self.last_token_reload.lock().ok()?;
+        if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+            return None;
+        }
+        *last = Some(Instant::now());
+        let fresh = self.store.lock().ok()?.tokens().ok()?;
+        let role = find(&fresh);
+        if let Ok(mut tokens) = self.tokens.write() {
+            *tokens = fresh;
+        }
+        role
+    }
+}
+
+/// An error answer: a status and a JSON body `{"error": CODE, "message": TEXT}`. Internal
+/// details go to the log, never to the client.
+#[derive(Debug)]
+pub struct AppError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl AppError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({"error": self.code, "message": self.message}))).into_response()
+    }
+}
+
+/// The router with all routes and limits.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/revocations", get(get_revocations).post(post_revocations))
+        .route("/v1/revoked-keys", axum::routing::post(post_revoked_keys))
+        .route("/v1/trust", get(get_trust))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { AppError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(ConcurrencyLimitLayer::new(MAX_CONCURRENT))
+        .with_state(state)
+}
+
+async fn count_requests(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("other", |p| p.as_str()).to_owned();
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    if let Ok(mut requests) = state.metrics.requests.lock() {
+        *requests.entry((format!("{method} {route}"), status)).or_default() += 1;
+    }
+    response
+}
+
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == etag || t.trim() == "*")
+}
+
+fn signed_response(bytes: Arc<[u8]>, etag: &str) -> Response {
+    let mut response = Response::new(Body::from(Bytes::from_owner(bytes)));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    if let Ok(etag) = HeaderValue::from_str(etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    response
+}
+
+fn not_modified_response(etag: &str) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    if let Ok(etag) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct Since {
+    since: Option<u64>,
+}
+
+async fn get_revocations(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<Since>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let Query(Since { since }) =
+        query.map_err(|_| AppError::new(StatusCode::BAD_REQUEST, "bad_query", "since must be a version number"))?;
+    let published = state.current();
+    if not_modified(&headers, &published.etag) {
+        state.metrics.not_modified.fetch_add(1, Ordering::Relaxed);
+        return Ok(not_modified_response(&published.etag));
+    }
+    let answer = match since {
+        None => Answer::Snapshot,
+        Some(since) => {
+            let history = state.history.read().map_err(AppError::internal)?;
+            if history.state.version != published.version {
+                // A change landed between the two reads; the snapshot is always consistent.
+                Answer::Snapshot
+            } else {
+                history.answer(since, &published, &state.authority)
+            }
+        }
+    };
+    Ok(match answer {
+        Answer::Snapshot => {
+            state.metrics.snapshots_served.fetch_add(1, Ordering::Relaxed);
+            signed_response(published.snapshot.clone(), &published.etag)
+        }
+        Answer::Delta(bytes) => {
+            state.metrics.deltas_served.fetch_add(1, Ordering::Relaxed);
+            signed_response(bytes, &published.etag)
+        }
+    })
+}
+
+async fn get_trust(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, AppError> {
+    let Some(trust) = &state.trust else {
+        return Err(AppError::new(StatusCode::NOT_FOUND, "no_trust_list", "this server publishes no trust list"));
+    };
+    if not_modified(&headers, &trust.etag) {
+        return Ok(not_modified_response(&trust.etag));
+    }
+    Ok(signed_response(trust.doc.clone(), &trust.etag))
+}
+
+fn bearer(state: &AppState, headers: &HeaderMap) -> Result<Role, AppError> {
+    let unauthorized = || AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required");
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+    let token = value.strip_prefix("Bearer ").ok_or_else(unauthorized)?.trim();
+    if token.is_empty() || token.len() > 256 {
+        return Err(unauthorized());
+    }
+    state.role(token).ok_or_else(unauthorized)
+}
+
+fn json_body<T: for<'de> Deserialize<'de>>(body: Result<Bytes, BytesRejection>) -> Result<T, AppError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("bodies are limited to {MAX_BODY} bytes"))
+        } else {
+            AppError::new(StatusCode::BAD_REQUEST, "bad_body", "the request body could not be read")
+        }
+    })?;
+    serde_json::from_slice(&body).map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "bad_json", e.to_string()))
+}
+
+fn check_reason(reason: &str) -> Result<(), AppError> {
+    let chars = reason.chars().count();
+    if chars == 0 || chars > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_reason",
+            format!("reason: 1 to {MAX_REASON_CHARS} characters, no control characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeRequest {
+    key_id: KeyId,
+    serials: Vec<u64>,
+    reason: String,
+}
+
+async fn post_revocations(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let role = bearer(&state, &headers)?;
+    let request: RevokeRequest = json_body(body)?;
+    if let Role::Issuer(own) = role
+        && own != request.key_id
+    {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token may only revoke its own issuer's passes",
+        ));
+    }
+    if request.serials.is_empty() || request.serials.len() > MAX_SERIALS_PER_REQUEST {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_serials",
+            format!("1 to {MAX_SERIALS_PER_REQUEST} serials per request"),
+        ));
+    }
+    if request.serials.contains(&0) {
+        return Err(AppError::new(StatusCode::BAD_REQUEST, "bad_serials", "serial 0 does not exist"));
+    }
+    check_reason(&request.reason)?;
+    let serials: Vec<(KeyId, u64)> = request.serials.iter().map(|s| (request.key_id, *s)).collect();
+    let (version, added) = commit(state.clone(), serials, Vec::new(), request.reason).await?;
+    state.metrics.revocations_added.fetch_add(added as u64, Ordering::Relaxed);
+    tracing::info!(key_id = %request.key_id, requested = request.serials.len(), added, version, "revocations committed");
+    Ok(axum::Json(json!({
+        "version": version,
+        "added": added,
+        "already_revoked": request.serials.len() - added,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeKeyRequest {
+    key_id: KeyId,
+    /// RFC 3339; passes issued after it are revoked. Absent or null: every pass.
+    issued_after: Option<String>,
+    reason: String,
+}
+
+async fn post_revoked_keys(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    if bearer(&state, &headers)? != Role::Admin {
+        return Err(AppError::new(StatusCode::FORBIDDEN, "forbidden", "revoking a key needs an admin token"));
+    }
+    let request: RevokeKeyRequest = json_body(body)?;
+    check_reason(&request.reason)?;
+    let cut = match &request.issued_after {
+        None => None,
+        Some(text) => Some(
+            pass_core::time::parse_instant(text, &pass_core::time::default_zone(), pass_core::time::Bound::StartOfDay)
+                .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "bad_time", e.to_string()))?,
+        ),
+    };
+    let (version, changed) = commit(state.clone(), Vec::new(), vec![(request.key_id, cut)], request.reason).await?;
+    state.metrics.keys_revoked.fetch_add(changed as u64, Ordering::Relaxed);
+    tracing::info!(key_id = %request.key_id, issued_after = ?cut, version, "key revocation committed");
+    Ok(axum::Json(json!({"version": version, "changed": changed > 0})).into_response())
+}
+
+/// Commits a change durably on a blocking thread and publishes the new snapshot before
+/// returning: a 2xx means on disk and served.
+async fn commit(
+    state: Arc<AppState>,
+    serials: Vec<(KeyId, u64)>,
+    keys: Vec<(KeyId, Option<u64>)>,
+    reason: String,
+) -> Result<(u64, usize), AppError> {
+    tokio::task::spawn_blocking(move || {
+        let mut store = state.store.lock().map_err(AppError::internal)?;
+        let mut history = state.history.write().map_err(AppError::internal)?;
+        let mut next: RevocationState = history.state.clone();
+        let now = (state.clock)();
+        let committed = store
+            .commit_change(&mut next, &serials, &keys, &reason, now, &state.authority)
+            .map_err(AppError::internal)?;
+        let Some((snapshot, change)) = committed else {
+            return Ok((history.state.version, 0));
+        };
+        let added = change.serials.values().map(Vec::len).sum::<usize>() + change.keys.len();
+        history.changes.insert(next.version, change);
+        let published = Arc::new(Published::new(&next, snapshot));
+        history.state = next;
+        *state.published.write().map_err(AppError::internal)? = published;
+        Ok((history.state.version, added))
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let published = state.current();
+    let m = &state.metrics;
+    let mut out = String::new();
+    out.push_str("# HELP checkpass_http_requests_total HTTP requests by route and status.\n");
+    out.push_str("# TYPE checkpass_http_requests_total counter\n");
+    if let Ok(requests) = m.requests.lock() {
+        for ((route, status), n) in requests.iter() {
+            out.push_str(&format!("checkpass_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}\n"));
+        }
+    }
+    let counters = [
+        ("checkpass_revocations_added_total", "Serials newly revoked since start.", &m.revocations_added),
+        ("checkpass_keys_revoked_total", "Issuer key revocations added or tightened since start.", &m.keys_revoked),
+        ("checkpass_not_modified_total", "Revocation requests answered 304.", &m.not_modified),
+        ("checkpass_snapshots_served_total", "Full snapshots served.", &m.snapshots_served),
+        ("checkpass_deltas_served_total", "Deltas served.", &m.deltas_served),
+    ];
+    for (name, help, value) in counters {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+            value.load(Ordering::Relaxed)
+        ));
+    }
+    let gauges = [
+        ("checkpass_snapshot_version", "Current revocation version.", published.version),
+        ("checkpass_snapshot_bytes", "Size of the signed snapshot.", published.snapshot.len() as u64),
+        ("checkpass_revoked_serials", "Revoked serials in the snapshot.", published.revoked as u64),
+    ];
+    for (name, help, value) in gauges {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

@@ -1,0 +1,90 @@
+//! Command-line definition of `pass-server`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use pass_core::KeyId;
+
+/// checkpass revocation and trust-list server.
+#[derive(Debug, Parser)]
+#[command(name = "pass-server", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve revocations and the trust list over HTTP until SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
+    /// Manage bearer tokens.
+    Token {
+        /// Token operation.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Write the current signed revocation snapshot to a file (for a USB stick).
+    Export {
+        /// Data directory.
+        #[arg(long, env = "CHECKPASS_SERVER_DATA")]
+        data: PathBuf,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Token operations.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once, alone on the last line of stdout. Only its hash is
+    /// stored.
+    Add {
+        /// Data directory.
+        #[arg(long, env = "CHECKPASS_SERVER_DATA")]
+        data: PathBuf,
+        /// A token for this issuer key: it may revoke that issuer's passes only.
+        #[arg(long, conflicts_with = "admin", required_unless_present = "admin")]
+        issuer: Option<KeyId>,
+        /// An admin token: may revoke any pass and revoke issuer keys.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+/// Arguments of `serve`. Each may also come from the environment or the `--config` TOML file
+/// (keys `data`, `authority_key`, `listen`, `trust`, `log_json`); flags win, then environment.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Config file (TOML).
+    #[arg(long, env = "CHECKPASS_SERVER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (the SQLite database lives here).
+    #[arg(long, env = "CHECKPASS_SERVER_DATA")]
+    pub data: Option<PathBuf>,
+    /// The authority's secret key (PKCS#8 PEM): signs snapshots, deltas and the trust list.
+    #[arg(long, env = "CHECKPASS_AUTHORITY_KEY")]
+    pub authority_key: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "CHECKPASS_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Trust list (TOML) to sign and publish at /v1/trust.
+    #[arg(long, env = "CHECKPASS_SERVER_TRUST")]
+    pub trust: Option<PathBuf>,
+    /// Log as JSON lines.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,170 @@
+//! `pass-server`: the authority's revocation and trust-list server.
+
+mod cli;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::Parser;
+use pass_core::{SecretKey, TrustList};
+use pass_server::app::{self, AppState, TrustServed};
+use pass_server::store::{Role, Store};
+use pass_verifier::files::{self, Mode};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::cli::{Cli, Command, ServeArgs, TokenCommand};
+
+/// Loads the authority key (PKCS#8 PEM); the PEM text is zeroized after parsing.
+fn load_secret(path: &Path) -> Result<SecretKey> {
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?);
+    SecretKey::from_pem(&text).with_context(|| format!("{}", path.display()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Token { command: TokenCommand::Add { data, issuer, admin } } => token_add(&data, issuer, admin),
+        Command::Export { data, out } => export(&data, &out),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pass-server: error: {}", chain(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The error and its causes on one line, skipping causes whose text the message already holds.
+fn chain(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+    }
+    line
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    data: Option<PathBuf>,
+    authority_key: Option<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    trust: Option<PathBuf>,
+    log_json: Option<bool>,
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let config: ConfigFile = match &args.config {
+        Some(path) => toml::from_str(&std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?)
+            .with_context(|| format!("{}", path.display()))?,
+        None => ConfigFile::default(),
+    };
+    let data = args.data.or(config.data).context("--data DIR is required")?;
+    let key_path = args.authority_key.or(config.authority_key).context("--authority-key FILE is required")?;
+    let listen = args.listen.or(config.listen).unwrap_or_else(|| ([127, 0, 0, 1], 8080).into());
+    let trust_path = args.trust.or(config.trust);
+    init_logging(args.log_json || config.log_json.unwrap_or(false));
+
+    let authority = load_secret(&key_path)?;
+    let store = Store::open(&data)?;
+    let trust = match &trust_path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+            TrustList::from_toml(&text).with_context(|| format!("{}", path.display()))?;
+            let (version, issued_at) =
+                store.trust_version(&Sha256::digest(text.as_bytes()).into(), app::system_clock())?;
+            Some(TrustServed::new(version, issued_at, text, &authority))
+        }
+        None => None,
+    };
+    let state = Arc::new(AppState::new(store, authority, trust)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, version = state.current_version(), "serving");
+        println!("listening on http://{addr}");
+        std::io::stdout().flush()?;
+        pass_server::run(listener, state, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutdown requested; draining");
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHECKPASS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn token_add(data: &Path, issuer: Option<pass_core::KeyId>, admin: bool) -> Result<()> {
+    let role = match (issuer, admin) {
+        (Some(key), false) => Role::Issuer(key),
+        (None, true) => Role::Admin,
+        _ => bail!("give exactly one of --issuer KEY_ID or --admin"),
+    };
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("random generator: {e}"))?;
+    let token = format!("cpt_{}", URL_SAFE_NO_PAD.encode(secret));
+    Store::open(data)?.add_token(&token, role, app::system_clock())?;
+    match role {
+        Role::Admin => eprintln!("pass-server: new admin token (shown once; only its hash is stored):"),
+        Role::Issuer(key) => {
+            eprintln!("pass-server: new token for issuer {key} (shown once; only its hash is stored):")
+        }
+    }
+    println!("{token}");
+    Ok(())
+}
+
+fn export(data: &Path, out: &Path) -> Result<()> {
+    if !data.join(pass_server::store::DB_FILE).exists() {
+        bail!("{}: no server database here", data.display());
+    }
+    let store = Store::open(data)?;
+    let Some((version, snapshot)) = store.published()? else {
+        bail!("no snapshot has been published yet: start the server once");
+    };
+    files::write(out, &snapshot, 0o644, Mode::Replace).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("pass-server: wrote snapshot version {version} ({} bytes) to {}", snapshot.len(), out.display());
+    Ok(())
+}

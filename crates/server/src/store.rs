@@ -1,0 +1,342 @@
+//! The server's durable state: an embedded SQLite database (WAL, `synchronous=FULL`).
+//!
+//! Every accepted change is one `BEGIN IMMEDIATE` transaction that records the revocations,
+//! bumps the version, and stores the newly signed snapshot: when it commits, the revocation is
+//! on disk and in the snapshot that `export` and a restarted server serve. A version records
+//! what it added, so any older version can be brought up to date with a delta.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pass_core::revocation::{self, RevocationState};
+use pass_core::{KeyId, SecretKey};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "checkpass-server.sqlite";
+const SCHEMA_VERSION: i64 = 1;
+
+/// What one version added.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Change {
+    /// Serials revoked, per issuer key.
+    pub serials: BTreeMap<KeyId, Vec<u64>>,
+    /// Keys revoked or made stricter, with their (new) cut-off.
+    pub keys: BTreeMap<KeyId, Option<u64>>,
+}
+
+/// Who a bearer token belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// May do everything.
+    Admin,
+    /// May revoke passes of this issuer key only.
+    Issuer(KeyId),
+}
+
+/// Store errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database {path}: {source}")]
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: rusqlite::Error,
+    },
+    /// Data in the database is inconsistent.
+    #[error("database {0}: {1}")]
+    Corrupt(PathBuf, String),
+}
+
+/// The open database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Hashes a bearer token for storage and lookup (tokens are never stored in clear).
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::new().chain_update(b"checkpass token v1\0").chain_update(token.as_bytes()).finalize().into()
+}
+
+impl Store {
+    /// Opens (creating) the database in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Corrupt(data_dir.to_owned(), format!("cannot create data directory: {e}")))?;
+        let conn = Connection::open(&path).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        let store = Self { conn, path };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite { path: self.path.clone(), source }
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(self.err())?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Corrupt(
+                self.path.clone(),
+                format!("schema version {version} is newer than this server"),
+            ));
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch(
+                "BEGIN IMMEDIATE;
+                 CREATE TABLE versions (
+                     version      INTEGER PRIMARY KEY,
+                     published_at INTEGER NOT NULL
+                 );
+                 CREATE TABLE revocations (
+                     key_id     TEXT NOT NULL,
+                     serial     INTEGER NOT NULL,
+                     reason     TEXT NOT NULL,
+                     version    INTEGER NOT NULL REFERENCES versions (version),
+                     PRIMARY KEY (key_id, serial)
+                 );
+                 CREATE TABLE revoked_keys (
+                     key_id       TEXT NOT NULL,
+                     issued_after INTEGER,
+                     reason       TEXT NOT NULL,
+                     version      INTEGER NOT NULL REFERENCES versions (version),
+                     PRIMARY KEY (key_id, version)
+                 );
+                 CREATE TABLE tokens (
+                     hash       BLOB PRIMARY KEY,
+                     role       TEXT NOT NULL CHECK (role IN ('admin', 'issuer')),
+                     key_id     TEXT,
+                     created_at INTEGER NOT NULL
+                 );
+                 CREATE TABLE published (
+                     id       INTEGER PRIMARY KEY CHECK (id = 1),
+                     version  INTEGER NOT NULL,
+                     snapshot BLOB NOT NULL
+                 );
+                 CREATE TABLE trust_versions (
+                     version   INTEGER PRIMARY KEY,
+                     sha256    BLOB NOT NULL,
+                     issued_at INTEGER NOT NULL
+                 );
+                 PRAGMA user_version = 1;
+                 COMMIT;",
+            )
+            .map_err(self.err())
+    }
+
+    /// Loads the whole state and the change of every version.
+    pub fn load(&self) -> Result<(RevocationState, BTreeMap<u64, Change>), StoreError> {
+        let mut state = RevocationState::default();
+        let mut history: BTreeMap<u64, Change> = BTreeMap::new();
+        let corrupt = |what: String| StoreError::Corrupt(self.path.clone(), what);
+        let mut stmt =
+            self.conn.prepare("SELECT version, published_at FROM versions ORDER BY version").map_err(self.err())?;
+        let versions = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))).map_err(self.err())?;
+        for row in versions {
+            let (version, at) = row.map_err(self.err())?;
+            state.version = version as u64;
+            state.issued_at = at as u64;
+            history.entry(version as u64).or_default();
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key_id, serial, version FROM revocations ORDER BY version")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
+            .map_err(self.err())?;
+        for row in rows {
+            let (key, serial, version) = row.map_err(self.err())?;
+            let key: KeyId = key.parse().map_err(|e| corrupt(format!("{e}")))?;
+            state.add_serials(key, [serial as u64]);
+            history.entry(version as u64).or_default().serials.entry(key).or_default().push(serial as u64);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key_id, issued_after, version FROM revoked_keys ORDER BY version")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, i64>(2)?)))
+            .map_err(self.err())?;
+        for row in rows {
+            let (key, after, version) = row.map_err(self.err())?;
+            let key: KeyId = key.parse().map_err(|e| corrupt(format!("{e}")))?;
+            state.add_key(key, after.map(|a| a as u64));
+            history.entry(version as u64).or_default().keys.insert(key, state.keys[&key]);
+        }
+        Ok((state, history))
+    }
+
+    /// Records a change under a new version and stores the signed snapshot of the resulting
+    /// state, in one transaction. `state` is the state before; it is updated only on commit.
+    /// Returns the new signed snapshot, or `None` when nothing was new (no new version).
+    pub fn commit_change(
+        &mut self,
+        state: &mut RevocationState,
+        serials: &[(KeyId, u64)],
+        keys: &[(KeyId, Option<u64>)],
+        reason: &str,
+        now: u64,
+        authority: &SecretKey,
+    ) -> Result<Option<(Vec<u8>, Change)>, StoreError> {
+        let mut next = state.clone();
+        let mut change = Change::default();
+        for (key, serial) in serials {
+            if next.add_serials(*key, [*serial]) == 1 {
+                change.serials.entry(*key).or_default().push(*serial);
+            }
+        }
+        for (key, after) in keys {
+            if next.add_key(*key, *after) {
+                change.keys.insert(*key, next.keys[key]);
+            }
+        }
+        if change == Change::default() {
+            return Ok(None);
+        }
+        next.version = state.version + 1;
+        next.issued_at = now.max(state.issued_at);
+        let snapshot = revocation::sign_snapshot(&next.snapshot(), authority);
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let version = next.version as i64;
+        tx.execute(
+            "INSERT INTO versions (version, published_at) VALUES (?1, ?2)",
+            params![version, next.issued_at as i64],
+        )
+        .map_err(err)?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO revocations (key_id, serial, reason, version) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(err)?;
+            for (key, serials) in &change.serials {
+                for serial in serials {
+                    insert.execute(params![key.to_string(), *serial as i64, reason, version]).map_err(err)?;
+                }
+            }
+            let mut insert_key = tx
+                .prepare_cached(
+                    "INSERT INTO revoked_keys (key_id, issued_after, reason, version) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?;
+            for (key, after) in &change.keys {
+                insert_key.execute(params![key.to_string(), after.map(|a| a as i64), reason, version]).map_err(err)?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO published (id, version, snapshot) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, snapshot = excluded.snapshot",
+            params![version, snapshot],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        *state = next;
+        Ok(Some((snapshot, change)))
+    }
+
+    /// The last signed snapshot stored, with its version.
+    pub fn published(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        self.conn
+            .query_row("SELECT version, snapshot FROM published WHERE id = 1", [], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+            })
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Stores a signed snapshot of the current version (at start-up, when none is stored yet
+    /// or the authority key changed).
+    pub fn store_published(&self, version: u64, snapshot: &[u8]) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO published (id, version, snapshot) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, snapshot = excluded.snapshot",
+                params![version as i64, snapshot],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Records the trust list's content hash; returns its version and signing time, a new
+    /// version when the content changed.
+    pub fn trust_version(&self, sha256: &[u8; 32], now: u64) -> Result<(u64, u64), StoreError> {
+        let latest: Option<(i64, Vec<u8>, i64)> = self
+            .conn
+            .query_row("SELECT version, sha256, issued_at FROM trust_versions ORDER BY version DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .map_err(self.err())?;
+        match latest {
+            Some((version, hash, at)) if hash == sha256 => Ok((version as u64, at as u64)),
+            other => {
+                let version = other.map_or(1, |(v, _, _)| v + 1);
+                self.conn
+                    .execute(
+                        "INSERT INTO trust_versions (version, sha256, issued_at) VALUES (?1, ?2, ?3)",
+                        params![version, sha256.as_slice(), now as i64],
+                    )
+                    .map_err(self.err())?;
+                Ok((version as u64, now))
+            }
+        }
+    }
+
+    /// Stores a new token's hash.
+    pub fn add_token(&self, token: &str, role: Role, now: u64) -> Result<(), StoreError> {
+        let (role, key) = match role {
+            Role::Admin => ("admin", None),
+            Role::Issuer(key) => ("issuer", Some(key.to_string())),
+        };
+        self.conn
+            .execute(
+                "INSERT INTO tokens (hash, role, key_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash(token).as_slice(), role, key, now as i64],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Every token hash with its role (the server keeps them in memory).
+    pub fn tokens(&self) -> Result<Vec<([u8; 32], Role)>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT hash, role, key_id FROM tokens").map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (hash, role, key) = row.map_err(self.err())?;
+            let hash: [u8; 32] =
+                hash.try_into().map_err(|_| StoreError::Corrupt(self.path.clone(), "token hash length".into()))?;
+            let role = match (role.as_str(), key) {
+                ("admin", _) => Role::Admin,
+                ("issuer", Some(key)) => Role::Issuer(
+                    key.parse().map_err(|e| StoreError::Corrupt(self.path.clone(), format!("token key id: {e}")))?,
+                ),
+                _ => return Err(StoreError::Corrupt(self.path.clone(), "token role".into())),
+            };
+            out.push((hash, role));
+        }
+        Ok(out)
+    }
+
+    /// Runs SQLite's integrity check.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(self.err())
+    }
+}
