@@ -7,4 +7,5 @@
 mod bad_input;
 mod issue_scan;
 mod keys;
+mod revocation;
 mod util;

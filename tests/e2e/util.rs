@@ -140,3 +140,102 @@ pub fn scan(image: &Path, trust: &Path, extra: &[&str]) -> Run {
     args.extend_from_slice(extra);
     verifier(&args)
 }
+
+/// A `pass-server serve` process on 127.0.0.1:0, killed when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub url: String,
+    pub data: PathBuf,
+    stderr_log: PathBuf,
+}
+
+impl Server {
+    /// Starts the server binary with the example authority key and trust list.
+    pub fn start(data: &Path) -> Server {
+        use std::io::BufRead;
+        let stderr_log = data.with_extension("log");
+        let log = std::fs::File::create(&stderr_log).unwrap();
+        let mut child = Command::new(bin("pass-server"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .arg("--authority-key")
+            .arg(root().join("keys-example/authority.key"))
+            .arg("--trust")
+            .arg(root().join("keys-example/trust.toml"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        // The server prints its address once it is bound; a dead server closes stdout.
+        std::io::BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url =
+            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("server said {line:?}")).to_owned();
+        Server { child, url, data: data.to_owned(), stderr_log }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    /// A new token (`--issuer KEY` or `--admin`).
+    pub fn token(&self, role: &[&str]) -> String {
+        let mut args = vec!["token", "add", "--data", self.data.to_str().unwrap()];
+        args.extend_from_slice(role);
+        let run = run("pass-server", &args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stdout.lines().last().unwrap().to_owned()
+    }
+
+    /// A metric's value from /metrics.
+    pub fn metric(&self, name: &str) -> f64 {
+        let text = http(&self.url, "GET", "/metrics", None, None).1;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or_else(|| panic!("no metric {name} in {text}"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `pass-server` with `args`.
+pub fn server(args: &[&str]) -> Run {
+    run("pass-server", args)
+}
+
+/// One HTTP request; returns (status, body).
+pub fn http(base: &str, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into();
+    let url = format!("{base}{path}");
+    let mut response = match (method, body) {
+        ("GET", _) => {
+            let mut r = agent.get(&url);
+            if let Some(t) = token {
+                r = r.header("Authorization", &format!("Bearer {t}"));
+            }
+            r.call()
+        }
+        (_, body) => {
+            let mut r = agent.post(&url).header("Content-Type", "application/json");
+            if let Some(t) = token {
+                r = r.header("Authorization", &format!("Bearer {t}"));
+            }
+            r.send(body.unwrap_or("").to_owned())
+        }
+    }
+    .unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().with_config().limit(64 << 20).read_to_string().unwrap_or_default())
+}

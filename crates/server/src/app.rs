@@ -98,6 +98,10 @@ impl AppState {
     /// Builds the state from an open store: loads revocations, re-signs the snapshot when the
     /// stored one is missing or not by this key, loads tokens.
     pub fn new(store: Store, authority: SecretKey, trust: Option<TrustServed>) -> anyhow::Result<Self> {
+        let check = store.integrity_check()?;
+        if check != "ok" {
+            anyhow::bail!("database integrity check failed: {check}");
+        }
         let (state, changes) = store.load()?;
         let snapshot = match store.published()? {
             Some((version, bytes))

@@ -1,0 +1,434 @@
+//! Revocation end to end: the real server binary on 127.0.0.1:0, the issuer's `revoke`, the
+//! verifier's `sync`/`import`, a deliberately faulty server, and a `kill -9` mid-load.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use pass_core::revocation::{self, RevocationState};
+use pass_core::{KeyId, SecretKey};
+
+use crate::util::{Server, http, issuer, root, server, verifier};
+
+const AT: &str = "2026-07-01T12:00:00+08:00";
+
+fn example_trust() -> String {
+    root().join("keys-example/trust.toml").to_str().unwrap().to_owned()
+}
+
+fn example_key() -> String {
+    root().join("keys-example/issuer.key").to_str().unwrap().to_owned()
+}
+
+fn example_key_id() -> KeyId {
+    let pem = std::fs::read_to_string(example_key()).unwrap();
+    SecretKey::from_pem(&pem).unwrap().public_key().id()
+}
+
+fn authority() -> SecretKey {
+    SecretKey::from_pem(&std::fs::read_to_string(root().join("keys-example/authority.key")).unwrap()).unwrap()
+}
+
+/// Issues a pass with the example key, issued at `issued_at`, valid all of 2026; returns its serial.
+fn issue(dir: &Path, name: &str, issued_at: &str) -> (u64, PathBuf) {
+    let png = dir.join(format!("{name}.png"));
+    let ledger = dir.join("ledger.sqlite");
+    let run = issuer(&[
+        "issue",
+        "--key",
+        &example_key(),
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--plate",
+        "粤B54321",
+        "--vehicle-type",
+        "light-truck",
+        "--holder",
+        "花都汽车零部件有限公司",
+        "--origin",
+        "440114",
+        "--destination",
+        "320500",
+        "--zone",
+        "440000",
+        "--zone",
+        "320500",
+        "--cargo",
+        "汽车零部件",
+        "--from",
+        "2026-01-01",
+        "--until",
+        "2026-12-31",
+        "--issued-at",
+        issued_at,
+        "--out",
+        png.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (run.json()["serial"].as_u64().unwrap(), png)
+}
+
+fn scan_reason(png: &Path, state: &Path) -> String {
+    let run = verifier(&[
+        "scan",
+        png.to_str().unwrap(),
+        "--trust",
+        &example_trust(),
+        "--state",
+        state.to_str().unwrap(),
+        "--at",
+        AT,
+        "--json",
+    ]);
+    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    run.json()["reason"].as_str().unwrap_or("accepted").to_owned()
+}
+
+fn sync(url: &str, state: &Path) -> crate::util::Run {
+    verifier(&[
+        "sync",
+        "--server",
+        url,
+        "--trust",
+        &example_trust(),
+        "--state",
+        state.to_str().unwrap(),
+        "--timeout",
+        "3s",
+    ])
+}
+
+#[test]
+fn issue_revoke_sync_scan_and_key_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("server"));
+    let state = dir.path().join("state.bin");
+    let key_id = example_key_id().to_string();
+    let office_token = srv.token(&["--issuer", &key_id]);
+    let admin_token = srv.token(&["--admin"]);
+
+    let (serial, png) = issue(dir.path(), "a", "2026-01-10");
+    let (_, early) = issue(dir.path(), "early", "2026-02-01");
+    let (_, late) = issue(dir.path(), "late", "2026-05-01");
+    assert_eq!(scan_reason(&png, &state), "accepted");
+
+    let ledger = dir.path().join("ledger.sqlite");
+    let revoke = issuer(&[
+        "revoke",
+        &serial.to_string(),
+        "--server",
+        &srv.url,
+        "--token",
+        &office_token,
+        "--reason",
+        "vehicle sold",
+        "--key",
+        &example_key(),
+        "--ledger",
+        ledger.to_str().unwrap(),
+    ]);
+    assert_eq!(revoke.code, 0, "{}", revoke.stderr);
+    // Retrying is safe.
+    let again = issuer(&[
+        "revoke",
+        &serial.to_string(),
+        "--server",
+        &srv.url,
+        "--token",
+        &office_token,
+        "--reason",
+        "vehicle sold",
+        "--key",
+        &example_key(),
+        "--ledger",
+        ledger.to_str().unwrap(),
+    ]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("already revoked: 1"), "{}", again.stdout);
+
+    let first = sync(&srv.url, &state);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(scan_reason(&png, &state), "revoked");
+    assert_eq!(scan_reason(&early, &state), "accepted");
+
+    // Nothing new: the second sync costs one 304.
+    let before = srv.metric("checkpass_not_modified_total");
+    let second = sync(&srv.url, &state);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(second.stdout.contains("current"), "{}", second.stdout);
+    assert_eq!(srv.metric("checkpass_not_modified_total"), before + 1.0);
+
+    // The authority revokes the key for passes issued after 2026-03-01.
+    let body = format!(r#"{{"key_id":"{key_id}","issued_after":"2026-03-01T00:00:00+08:00","reason":"key leaked"}}"#);
+    assert_eq!(http(&srv.url, "POST", "/v1/revoked-keys", Some(&admin_token), Some(&body)).0, 200);
+    assert_eq!(sync(&srv.url, &state).code, 0);
+    assert_eq!(scan_reason(&late, &state), "issuer_revoked");
+    assert_eq!(scan_reason(&early, &state), "accepted");
+    assert_eq!(scan_reason(&png, &state), "revoked");
+
+    // A province-sized list, then a verifier offline for 50 revocations catches up with one
+    // delta request.
+    let many: Vec<String> = (5000..7000).map(|s: u64| s.to_string()).collect();
+    let body = format!(r#"{{"key_id":"{key_id}","serials":[{}],"reason":"bulk"}}"#, many.join(","));
+    assert_eq!(http(&srv.url, "POST", "/v1/revocations", Some(&admin_token), Some(&body)).0, 200);
+    assert_eq!(sync(&srv.url, &state).code, 0);
+    let serials: Vec<String> = (1000..1050).map(|s: u64| s.to_string()).collect();
+    for chunk in serials.chunks(10) {
+        let body = format!(r#"{{"key_id":"{key_id}","serials":[{}],"reason":"batch"}}"#, chunk.join(","));
+        assert_eq!(http(&srv.url, "POST", "/v1/revocations", Some(&admin_token), Some(&body)).0, 200);
+    }
+    let deltas = srv.metric("checkpass_deltas_served_total");
+    let snapshots = srv.metric("checkpass_snapshots_served_total");
+    let requests = srv.metric(r#"checkpass_http_requests_total{route="GET /v1/revocations",status="200"}"#);
+    let catch_up = sync(&srv.url, &state);
+    assert_eq!(catch_up.code, 0, "{}", catch_up.stderr);
+    assert_eq!(srv.metric("checkpass_deltas_served_total"), deltas + 1.0);
+    assert_eq!(srv.metric("checkpass_snapshots_served_total"), snapshots);
+    assert_eq!(
+        srv.metric(r#"checkpass_http_requests_total{route="GET /v1/revocations",status="200"}"#),
+        requests + 1.0
+    );
+    let status = verifier(&[
+        "scan",
+        png.to_str().unwrap(),
+        "--trust",
+        &example_trust(),
+        "--state",
+        state.to_str().unwrap(),
+        "--at",
+        AT,
+    ]);
+    assert!(status.stdout.contains("2051 revoked"), "{}", status.stdout);
+}
+
+#[test]
+fn tokens_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("server"));
+    let office_a = srv.token(&["--issuer", "0011223344556677"]);
+    let body_b = r#"{"key_id":"8899aabbccddeeff","serials":[1],"reason":"test"}"#;
+    let body_a = r#"{"key_id":"0011223344556677","serials":[1],"reason":"test"}"#;
+    let (status, text) = http(&srv.url, "POST", "/v1/revocations", None, Some(body_a));
+    assert_eq!(status, 401);
+    assert!(text.contains("\"error\""), "{text}");
+    assert_eq!(http(&srv.url, "POST", "/v1/revocations", Some("cpt_wrong"), Some(body_a)).0, 401);
+    let (status, text) = http(&srv.url, "POST", "/v1/revocations", Some(&office_a), Some(body_b));
+    assert_eq!(status, 403, "{text}");
+    assert_eq!(http(&srv.url, "POST", "/v1/revocations", Some(&office_a), Some(body_a)).0, 200);
+    let key_body = r#"{"key_id":"0011223344556677","reason":"test"}"#;
+    assert_eq!(http(&srv.url, "POST", "/v1/revoked-keys", Some(&office_a), Some(key_body)).0, 403);
+    let (status, text) = http(&srv.url, "POST", "/v1/revocations", Some(&office_a), Some("{not json"));
+    assert_eq!(status, 400);
+    assert!(text.contains("bad_json"), "{text}");
+    let huge = format!(r#"{{"key_id":"0011223344556677","serials":[{}1],"reason":"x"}}"#, "1,".repeat(600_000));
+    let (status, text) = http(&srv.url, "POST", "/v1/revocations", Some(&office_a), Some(&huge));
+    assert_eq!(status, 413);
+    assert!(text.contains("too_large"), "{text}");
+    assert!(!srv.log().contains(&office_a), "tokens are never logged");
+}
+
+/// A server that answers every request with `response` (or never answers).
+fn faulty_server(response: Fault) -> (String, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !stop2.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            match &response {
+                Fault::Body(body) => {
+                    let head =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(body);
+                }
+                Fault::Truncated(body) => {
+                    let head =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len() * 2);
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(body);
+                }
+                Fault::Huge => {
+                    let size = 50 * 1024 * 1024;
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n");
+                    let _ = stream.write_all(head.as_bytes());
+                    let chunk = vec![0u8; 64 * 1024];
+                    for _ in 0..size / chunk.len() {
+                        if stream.write_all(&chunk).is_err() {
+                            break;
+                        }
+                    }
+                }
+                Fault::Silent => {
+                    let mut buf = [0u8; 1];
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let _ = stream.read(&mut buf);
+                }
+            }
+        }
+    });
+    (url, stop)
+}
+
+enum Fault {
+    Body(Vec<u8>),
+    Truncated(Vec<u8>),
+    Huge,
+    Silent,
+}
+
+fn snapshot(version: u64, serials: &[u64]) -> Vec<u8> {
+    let mut state = RevocationState { version, issued_at: 1_780_000_000 + version, ..Default::default() };
+    state.add_serials(example_key_id(), serials.iter().copied());
+    revocation::sign_snapshot(&state.snapshot(), &authority())
+}
+
+#[test]
+fn a_faulty_server_never_costs_the_last_good_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.bin");
+    let (revoked, revoked_png) = issue(dir.path(), "revoked", "2026-01-10");
+    let (_, fine_png) = issue(dir.path(), "fine", "2026-01-10");
+    // The last good state: version 2, the first pass revoked (from a USB stick).
+    let good = dir.path().join("good.bin");
+    std::fs::write(&good, snapshot(2, &[revoked, 900])).unwrap();
+    let run =
+        verifier(&["import", good.to_str().unwrap(), "--trust", &example_trust(), "--state", state.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let held = std::fs::read(&state).unwrap();
+
+    let mut tampered = snapshot(3, &[revoked, 900, 901]);
+    *tampered.last_mut().unwrap() ^= 1;
+    let faults: Vec<(&str, Fault, &str)> = vec![
+        ("tampered signature", Fault::Body(tampered), "bad signature"),
+        ("older version", Fault::Body(snapshot(1, &[revoked, 900])), "older than the version held"),
+        ("drops a revocation", Fault::Body(snapshot(3, &[900])), "drops a revocation"),
+        ("truncated body", Fault::Truncated(snapshot(3, &[revoked, 900, 901])), "truncated"),
+        ("50 MB body", Fault::Huge, "larger than"),
+        ("never answers", Fault::Silent, "did not answer in time"),
+        ("garbage", Fault::Body(b"<html>502 Bad Gateway</html>".to_vec()), "not a checkpass authority document"),
+    ];
+    for (what, fault, expect) in faults {
+        let (url, stop) = faulty_server(fault);
+        let started = std::time::Instant::now();
+        let run = sync(&url, &state);
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(run.code, 2, "{what}: {} {}", run.stdout, run.stderr);
+        assert!(run.stderr.contains(expect), "{what}: {}", run.stderr);
+        assert!(run.stderr.contains("keeping the last good state"), "{what}: {}", run.stderr);
+        assert!(started.elapsed() < Duration::from_secs(20), "{what}: took {:?}", started.elapsed());
+        assert_eq!(std::fs::read(&state).unwrap(), held, "{what}: state changed");
+        assert_eq!(scan_reason(&revoked_png, &state), "revoked", "{what}");
+        assert_eq!(scan_reason(&fine_png, &state), "accepted", "{what}");
+    }
+}
+
+#[test]
+fn usb_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let srv = Server::start(&data);
+    let (serial, png) = issue(dir.path(), "p", "2026-01-10");
+    let admin = srv.token(&["--admin"]);
+    let body = format!(r#"{{"key_id":"{}","serials":[{serial}],"reason":"stolen"}}"#, example_key_id());
+    assert_eq!(http(&srv.url, "POST", "/v1/revocations", Some(&admin), Some(&body)).0, 200);
+    drop(srv);
+    let stick = dir.path().join("usb-snapshot.bin");
+    let run = server(&["export", "--data", data.to_str().unwrap(), "--out", stick.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let state = dir.path().join("state.bin");
+    let run =
+        verifier(&["import", stick.to_str().unwrap(), "--trust", &example_trust(), "--state", state.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(scan_reason(&png, &state), "revoked");
+    // Importing the same file again changes nothing and is fine; an older one is refused.
+    assert_eq!(
+        verifier(&["import", stick.to_str().unwrap(), "--trust", &example_trust(), "--state", state.to_str().unwrap()])
+            .code,
+        0
+    );
+}
+
+#[test]
+fn kill_9_mid_load_loses_no_acknowledged_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let mut srv = Server::start(&data);
+    let admin = srv.token(&["--admin"]);
+    let key_id = example_key_id();
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..4u64)
+        .map(|c| {
+            let (url, admin, acked, count) = (srv.url.clone(), admin.clone(), acked.clone(), count.clone());
+            std::thread::spawn(move || {
+                for i in 0..250u64 {
+                    let serial = c * 1000 + i + 1;
+                    let body = format!(r#"{{"key_id":"{key_id}","serials":[{serial}],"reason":"load"}}"#);
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .timeout_global(Some(Duration::from_secs(10)))
+                        .build()
+                        .into();
+                    let result = agent
+                        .post(format!("{url}/v1/revocations"))
+                        .header("Authorization", &format!("Bearer {admin}"))
+                        .send(body);
+                    match result {
+                        Ok(r) if r.status().is_success() => {
+                            acked.lock().unwrap().push(serial);
+                            count.fetch_add(1, Ordering::SeqCst);
+                        }
+                        _ => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while count.load(Ordering::SeqCst) < 500 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    srv.child.kill().unwrap(); // SIGKILL: no shutdown, no flush.
+    srv.child.wait().unwrap();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 500, "only {} acknowledged", acked.len());
+    assert!(acked.len() < 1000, "the kill landed after the load ended");
+
+    let srv = Server::start(&data);
+    let (status, _) = http(&srv.url, "GET", "/healthz", None, None);
+    assert_eq!(status, 200);
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let snapshot = agent
+        .get(format!("{}/v1/revocations", srv.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_vec()
+        .unwrap();
+    let mut state = RevocationState::default();
+    state.apply_document(&snapshot, &authority().public_key()).unwrap();
+    let missing: Vec<_> = acked.iter().filter(|s| !state.is_revoked(key_id, **s)).collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+}
