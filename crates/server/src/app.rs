@@ -60,7 +60,7 @@ impl TrustServed {
 /// Counters for `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    requests: Mutex<BTreeMap<(&'static str, &'static str, u16), u64>>,
     revocations_added: AtomicU64,
     keys_revoked: AtomicU64,
     not_modified: AtomicU64,
@@ -212,13 +212,21 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Route labels for metrics, as static strings so counting allocates nothing.
+const ROUTES: &[&str] = &["/v1/revocations", "/v1/revoked-keys", "/v1/trust", "/healthz", "/metrics"];
+
 async fn count_requests(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or("other", |p| p.as_str()).to_owned();
-    let method = request.method().clone();
+    let matched = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let route = ROUTES.iter().copied().find(|r| Some(*r) == matched).unwrap_or("other");
+    let method = match *request.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        _ => "OTHER",
+    };
     let response = next.run(request).await;
     let status = response.status().as_u16();
     if let Ok(mut requests) = state.metrics.requests.lock() {
-        *requests.entry((format!("{method} {route}"), status)).or_default() += 1;
+        *requests.entry((method, route, status)).or_default() += 1;
     }
     response
 }
@@ -452,8 +460,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     out.push_str("# HELP checkpass_http_requests_total HTTP requests by route and status.\n");
     out.push_str("# TYPE checkpass_http_requests_total counter\n");
     if let Ok(requests) = m.requests.lock() {
-        for ((route, status), n) in requests.iter() {
-            out.push_str(&format!("checkpass_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}\n"));
+        for ((method, route, status), n) in requests.iter() {
+            out.push_str(&format!(
+                "checkpass_http_requests_total{{route=\"{method} {route}\",status=\"{status}\"}} {n}\n"
+            ));
         }
     }
     let counters = [
