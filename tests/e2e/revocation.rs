@@ -115,6 +115,18 @@ fn issue_revoke_sync_scan_and_key_cut_off() {
     let (_, early) = issue(dir.path(), "early", "2026-02-01");
     let (_, late) = issue(dir.path(), "late", "2026-05-01");
     assert_eq!(scan_reason(&png, &state), "accepted");
+    let never_synced = verifier(&[
+        "scan",
+        png.to_str().unwrap(),
+        "--trust",
+        &example_trust(),
+        "--state",
+        state.to_str().unwrap(),
+        "--at",
+        AT,
+        "--json",
+    ]);
+    assert_eq!(never_synced.json()["warnings"], serde_json::json!(["zone_not_checked", "revocation_data_stale"]));
 
     let ledger = dir.path().join("ledger.sqlite");
     let revoke = issuer(&[
@@ -154,6 +166,21 @@ fn issue_revoke_sync_scan_and_key_cut_off() {
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(scan_reason(&png, &state), "revoked");
     assert_eq!(scan_reason(&early, &state), "accepted");
+    // Checking "as of" July 2026 with data the server signed later: the clock looks behind.
+    let behind = verifier(&[
+        "scan",
+        early.to_str().unwrap(),
+        "--trust",
+        &example_trust(),
+        "--state",
+        state.to_str().unwrap(),
+        "--at",
+        AT,
+        "--zone",
+        "440114",
+        "--json",
+    ]);
+    assert_eq!(behind.json()["warnings"], serde_json::json!(["clock_behind"]));
 
     // Nothing new: the second sync costs one 304.
     let before = srv.metric("checkpass_not_modified_total");

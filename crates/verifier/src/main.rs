@@ -85,7 +85,9 @@ impl Settings {
             revocations: Some(&self.state.revocations),
             // Revocation is configured when the trust list names an authority.
             freshness: authority.map(|a| Freshness {
-                confirmed_at: self.state.last_sync,
+                // A server's 304 confirms the data now; an imported snapshot vouches for itself
+                // as of its signed publication time.
+                confirmed_at: self.state.last_sync.max(Some(self.state.revocations.issued_at).filter(|t| *t > 0)),
                 max_age: self.max_age,
                 newest_signed_at: self.state.newest_signed_at(Some(a)),
             }),
@@ -96,7 +98,8 @@ impl Settings {
     fn freshness_line(&self) -> Option<String> {
         self.trust.authority.as_ref()?;
         let r = &self.state.revocations;
-        Some(match self.state.last_sync {
+        let confirmed = self.state.last_sync.max(Some(r.issued_at).filter(|t| *t > 0));
+        Some(match confirmed {
             None => "注销名单 Revocation data: none yet — run `pass-verifier sync` or `import`".to_owned(),
             Some(at) => format!(
                 "注销名单 Revocation data: version {}, {} revoked, confirmed {} ago",
