@@ -5,6 +5,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod bad_input;
+mod batch;
 mod issue_scan;
 mod keys;
 mod revocation;

@@ -139,6 +139,20 @@ pub fn from_text(text: &str) -> Result<Vec<u8>, EnvelopeError> {
     URL_SAFE_NO_PAD.decode(body).map_err(|_| EnvelopeError::BadText)
 }
 
+/// The manual-entry code printed under the QR code: 8 characters (Crockford base32, shown as
+/// `XXXX-XXXX`) derived from the signature, so a checkpoint can confirm a pass by phone with the
+/// issuing office, or type it when the camera fails. It identifies the signed bytes, not just the
+/// serial: a forger who copies the printed fields cannot produce it.
+pub fn manual_code(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let signature = &bytes[bytes.len().saturating_sub(SIGNATURE_LEN)..];
+    let digest = Sha256::new().chain_update(b"checkpass manual code v1\0").chain_update(signature).finalize();
+    let bits = digest[..5].iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    let chars: String = (0..8).rev().map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char).collect();
+    format!("{}-{}", &chars[..4], &chars[4..])
+}
+
 /// Signs a pass: checks its fields, then builds the envelope bytes.
 #[cfg(feature = "sign")]
 pub fn sign(pass: &Pass, key: &crate::keys::SecretKey) -> Result<Vec<u8>, EnvelopeError> {
@@ -248,6 +262,18 @@ mod tests {
         assert_eq!(Envelope::decode(&[0; 2000]).err(), Some(EnvelopeError::TooLarge(2000)));
         assert_eq!(from_text("CP:@@@").err(), Some(EnvelopeError::BadText));
         assert_eq!(from_text("XX:AAAA").err(), Some(EnvelopeError::WrongMagic));
+    }
+
+    #[test]
+    fn manual_codes_are_short_and_follow_the_signature() {
+        let key = SecretKey::from_seed(&[42; 32]);
+        let mut pass = crate::model::tests::sample();
+        let a = manual_code(&sign(&pass, &key).expect("signs"));
+        pass.serial += 1;
+        let b = manual_code(&sign(&pass, &key).expect("signs"));
+        assert_eq!(a.len(), 9);
+        assert_eq!(&a[4..5], "-");
+        assert_ne!(a, b);
     }
 
     #[test]

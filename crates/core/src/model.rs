@@ -63,7 +63,8 @@ macro_rules! named_enum {
             /// Every value, in wire order.
             pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
 
-            /// The stable command-line and JSON name, e.g. `heavy-truck`.
+            /// The stable command-line and JSON name, e.g. `heavy-truck` (parsing also accepts
+            /// the Chinese label, as typed in spreadsheets).
             pub fn name(self) -> &'static str {
                 match self { $($ty::$variant => $name),+ }
             }
@@ -78,8 +79,8 @@ macro_rules! named_enum {
             type Err = String;
 
             fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($name => Ok($ty::$variant),)+
+                match s.trim() {
+                    $($name | $label => Ok($ty::$variant),)+
                     _ => Err(format!(
                         concat!("unknown ", $what, " {:?}; expected one of: {}"),
                         s,
@@ -375,5 +376,7 @@ pub(crate) mod tests {
             assert_eq!(kind.name().parse::<PassKind>(), Ok(*kind));
         }
         assert!("bus".parse::<VehicleType>().is_err());
+        assert_eq!("重型货车".parse::<VehicleType>(), Ok(VehicleType::HeavyTruck));
+        assert_eq!(" 半挂牵引车 ".parse::<VehicleType>(), Ok(VehicleType::Tractor));
     }
 }

@@ -32,6 +32,75 @@ pub enum Command {
     },
     /// Issue one pass: take a serial from the ledger, sign, and write the QR code as PNG (and SVG).
     Issue(IssueArgs),
+    /// Issue a pass for every row of a spreadsheet (CSV, UTF-8 or GB18030): every row is checked
+    /// first, and nothing is issued unless all are valid (or --skip-invalid). The same file is
+    /// refused a second time unless --again.
+    Batch(BatchArgs),
+    /// List issued passes from the ledger.
+    List {
+        /// Issuance ledger.
+        #[arg(long)]
+        ledger: Option<PathBuf>,
+        /// The issuer's key (to find the default ledger beside it).
+        #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
+        key: Option<PathBuf>,
+        /// Only this plate.
+        #[arg(long)]
+        plate: Option<String>,
+        /// Only holders whose name contains this.
+        #[arg(long)]
+        holder: Option<String>,
+        /// Only passes valid at this time.
+        #[arg(long)]
+        valid_at: Option<String>,
+        /// Time zone for display and --valid-at.
+        #[arg(long, default_value = pass_core::time::DEFAULT_TZ)]
+        tz: String,
+        /// One JSON object per line.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV with the batch columns (UTF-8).
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Show one issued pass, with its text form and manual code.
+    Show {
+        /// Serial.
+        serial: u64,
+        /// Issuance ledger.
+        #[arg(long)]
+        ledger: Option<PathBuf>,
+        /// The issuer's key (to find the default ledger beside it).
+        #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
+        key: Option<PathBuf>,
+        /// Time zone for display.
+        #[arg(long, default_value = pass_core::time::DEFAULT_TZ)]
+        tz: String,
+        /// JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue a replacement for a pass (new serial, `supersedes` set), with field changes; the
+    /// old serial is marked for revocation in the ledger (send it with `revoke`).
+    Reissue(ReissueArgs),
+    /// Print the trust-list entry ([[issuer]]) the authority adds for a new or rotated key.
+    TrustEntry {
+        /// The issuer's secret key, or its .pub file.
+        #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
+        key: PathBuf,
+        /// Office name (default: the name in issuer.pub beside the key).
+        #[arg(long)]
+        name: Option<String>,
+        /// Zones the office may issue for (repeat).
+        #[arg(long = "zone")]
+        zones: Vec<Division>,
+        /// Passes issued before this are refused (RFC 3339 or date).
+        #[arg(long)]
+        not_before: Option<String>,
+        /// Passes issued after this are refused (RFC 3339 or date).
+        #[arg(long)]
+        not_after: Option<String>,
+    },
     /// Revoke passes: record them in the ledger, then send them to the revocation server in one
     /// request. Safe to retry: the server ignores serials it already has.
     Revoke {
@@ -120,6 +189,101 @@ pub struct IssueArgs {
     #[arg(long)]
     pub svg: Option<PathBuf>,
     /// Print {"serial","key_id","text","bytes","qr_version","png","svg"} as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `batch`.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// The spreadsheet (CSV).
+    pub file: PathBuf,
+    /// The issuer's secret key.
+    #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
+    pub key: PathBuf,
+    /// Issuance ledger; default: ledger.sqlite beside the key.
+    #[arg(long)]
+    pub ledger: Option<PathBuf>,
+    /// Directory for one PNG per pass (SERIAL-PLATE.png).
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    /// Also write a print-ready PDF (checked page by page before it is written).
+    #[arg(long)]
+    pub pdf: Option<PathBuf>,
+    /// PDF layout: a4 (one pass per page) or a5x2 (two A5 passes per A4 sheet).
+    #[arg(long, default_value = "a4")]
+    pub layout: String,
+    /// Title printed on each pass.
+    #[arg(long, default_value = pass_issuer::print::DEFAULT_TITLE)]
+    pub title: String,
+    /// Issuing office printed on each pass (default: the name in issuer.pub beside the key).
+    #[arg(long)]
+    pub office: Option<String>,
+    /// File encoding: utf-8 or gb18030 (default: detected).
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// Issue the valid rows and list the invalid ones, instead of issuing nothing.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Issue the file even if it was issued before.
+    #[arg(long)]
+    pub again: bool,
+    /// Time zone for dates in the file and on the page.
+    #[arg(long, default_value = pass_core::time::DEFAULT_TZ)]
+    pub tz: String,
+    /// Issue time to record instead of now (test fixtures and demos only).
+    #[arg(long, hide = true)]
+    pub issued_at: Option<String>,
+    /// Summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `reissue`.
+#[derive(Debug, Args)]
+pub struct ReissueArgs {
+    /// Serial of the pass to replace.
+    pub serial: u64,
+    /// The issuer's secret key.
+    #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
+    pub key: PathBuf,
+    /// Issuance ledger; default: ledger.sqlite beside the key.
+    #[arg(long)]
+    pub ledger: Option<PathBuf>,
+    /// New plate.
+    #[arg(long)]
+    pub plate: Option<String>,
+    /// New vehicle type.
+    #[arg(long, value_parser = parse_vehicle_type)]
+    pub vehicle_type: Option<VehicleType>,
+    /// New driver.
+    #[arg(long)]
+    pub driver: Option<String>,
+    /// New destination.
+    #[arg(long)]
+    pub destination: Option<Division>,
+    /// New zones (repeat; replaces all).
+    #[arg(long = "zone")]
+    pub zones: Vec<Division>,
+    /// New cargo.
+    #[arg(long)]
+    pub cargo: Option<String>,
+    /// New start of validity.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// New end of validity.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Time zone.
+    #[arg(long, default_value = pass_core::time::DEFAULT_TZ)]
+    pub tz: String,
+    /// PNG of the new pass.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Why the old pass is replaced.
+    #[arg(long, default_value = "superseded by a reissued pass")]
+    pub reason: String,
+    /// JSON output, as for `issue`.
     #[arg(long)]
     pub json: bool,
 }

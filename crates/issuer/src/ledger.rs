@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// File name of the ledger beside the key when none is given.
 pub const DEFAULT_FILE: &str = "ledger.sqlite";
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Why the ledger could not do its work.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,17 @@ pub enum LedgerError {
     /// The file was written by a newer checkpass.
     #[error("ledger {0} has schema version {1}; this program knows version {SCHEMA_VERSION}")]
     NewerSchema(PathBuf, i64),
+    /// The same batch file was issued before.
+    #[error("this file was already issued (serials {serials}); pass --again to issue it once more")]
+    RepeatedBatch {
+        /// Serials of the earlier run(s).
+        serials: String,
+        /// When.
+        issued_at: u64,
+    },
+    /// A recorded pass cannot be read back.
+    #[error("ledger {0}: {1}")]
+    Corrupt(PathBuf, String),
     /// Building the pass for a serial failed; nothing was recorded.
     #[error(transparent)]
     Build(#[from] anyhow::Error),
@@ -46,6 +57,61 @@ pub struct Record {
     pub pass: Pass,
     /// The signed envelope bytes.
     pub envelope: Vec<u8>,
+}
+
+/// Identifies a batch file, to refuse issuing the same file twice.
+#[derive(Clone, Debug)]
+pub struct BatchInfo {
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    /// The file's name, for the record.
+    pub file_name: String,
+    /// Issue it even if it was issued before.
+    pub again: bool,
+    /// Issue time, Unix seconds.
+    pub now: u64,
+}
+
+/// Filters for [`Ledger::list`]; `None` matches everything.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    /// Exact plate.
+    pub plate: Option<String>,
+    /// Part of the holder name.
+    pub holder: Option<String>,
+    /// Valid at this instant.
+    pub valid_at: Option<u64>,
+    /// This serial.
+    pub serial: Option<u64>,
+}
+
+fn insert_pass(tx: &rusqlite::Transaction<'_>, key_id: &str, pass: &Pass, envelope: &[u8]) -> rusqlite::Result<()> {
+    let zones: Vec<String> = pass.zones.iter().map(ToString::to_string).collect();
+    tx.prepare_cached(
+        "INSERT INTO passes (key_id, serial, kind, plate, vehicle_type, holder, org_code, driver, origin,
+                             destination, zones, cargo, valid_from, valid_until, issued_at, supersedes, envelope)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )?
+    .execute(params![
+        key_id,
+        pass.serial as i64,
+        pass.kind.name(),
+        pass.plate,
+        pass.vehicle_type.name(),
+        pass.holder,
+        pass.org_code,
+        pass.driver,
+        pass.origin.to_string(),
+        pass.destination.to_string(),
+        zones.join(" "),
+        pass.cargo,
+        pass.valid_from as i64,
+        pass.valid_until as i64,
+        pass.issued_at as i64,
+        pass.supersedes.map(|s| s as i64),
+        envelope,
+    ])?;
+    Ok(())
 }
 
 /// An open ledger.
@@ -115,7 +181,14 @@ impl Ledger {
                      sent_at      INTEGER,
                      PRIMARY KEY (key_id, serial)
                  );
-                 PRAGMA user_version = 1;
+                 CREATE TABLE IF NOT EXISTS batches (
+                     sha256     TEXT PRIMARY KEY,
+                     file_name  TEXT NOT NULL,
+                     rows       INTEGER NOT NULL,
+                     issued_at  INTEGER NOT NULL,
+                     serials    TEXT NOT NULL
+                 );
+                 PRAGMA user_version = 2;
                  COMMIT;",
             )
             .map_err(self.err())
@@ -145,34 +218,108 @@ impl Ledger {
             params![id, serial + 1],
         )
         .map_err(err)?;
-        let zones: Vec<String> = pass.zones.iter().map(ToString::to_string).collect();
+        insert_pass(&tx, &id, &pass, &envelope).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Record { key_id, pass, envelope })
+    }
+
+    /// Issues a batch in one transaction: refuses a file already issued (by content hash)
+    /// unless `again`, takes `count` consecutive serials, calls `build(serial, index)` for each,
+    /// records every pass and the batch. Either the whole batch is recorded or nothing.
+    pub fn issue_batch(
+        &mut self,
+        key_id: KeyId,
+        batch: &BatchInfo,
+        count: usize,
+        mut build: impl FnMut(u64, usize) -> anyhow::Result<(Pass, Vec<u8>)>,
+    ) -> Result<Vec<Record>, LedgerError> {
+        let path = self.path.clone();
+        let err = |source| LedgerError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let previous: Option<(String, i64)> = tx
+            .query_row("SELECT serials, issued_at FROM batches WHERE sha256 = ?1", [&batch.sha256], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(err)?;
+        if let Some((serials, at)) = &previous
+            && !batch.again
+        {
+            return Err(LedgerError::RepeatedBatch { serials: serials.clone(), issued_at: *at as u64 });
+        }
+        let id = key_id.to_string();
+        let next: Option<i64> = tx
+            .query_row("SELECT next_serial FROM serial_counter WHERE key_id = ?1", [&id], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
+        let first = next.unwrap_or(1);
+        let mut records = Vec::with_capacity(count);
+        for index in 0..count {
+            let serial = first + index as i64;
+            let (pass, envelope) = build(serial as u64, index)?;
+            insert_pass(&tx, &id, &pass, &envelope).map_err(err)?;
+            records.push(Record { key_id, pass, envelope });
+        }
         tx.execute(
-            "INSERT INTO passes (key_id, serial, kind, plate, vehicle_type, holder, org_code, driver, origin,
-                                 destination, zones, cargo, valid_from, valid_until, issued_at, supersedes, envelope)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-            params![
-                id,
-                serial,
-                pass.kind.name(),
-                pass.plate,
-                pass.vehicle_type.name(),
-                pass.holder,
-                pass.org_code,
-                pass.driver,
-                pass.origin.to_string(),
-                pass.destination.to_string(),
-                zones.join(" "),
-                pass.cargo,
-                pass.valid_from as i64,
-                pass.valid_until as i64,
-                pass.issued_at as i64,
-                pass.supersedes.map(|s| s as i64),
-                envelope,
-            ],
+            "INSERT INTO serial_counter (key_id, next_serial) VALUES (?1, ?2)
+             ON CONFLICT (key_id) DO UPDATE SET next_serial = excluded.next_serial",
+            params![id, first + count as i64],
+        )
+        .map_err(err)?;
+        let serials = if count == 0 { String::new() } else { format!("{}-{}", first, first + count as i64 - 1) };
+        tx.execute(
+            "INSERT INTO batches (sha256, file_name, rows, issued_at, serials) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (sha256) DO UPDATE SET issued_at = excluded.issued_at, serials = batches.serials || ', ' || excluded.serials",
+            params![batch.sha256, batch.file_name, count as i64, batch.now as i64, serials],
         )
         .map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(Record { key_id, pass, envelope })
+        Ok(records)
+    }
+
+    /// Passes matching the filters, by serial.
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<Record>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT key_id, envelope FROM passes
+                 WHERE (?1 IS NULL OR plate = ?1)
+                   AND (?2 IS NULL OR instr(holder, ?2) > 0)
+                   AND (?3 IS NULL OR (valid_from <= ?3 AND valid_until >= ?3))
+                   AND (?4 IS NULL OR serial = ?4)
+                 ORDER BY key_id, serial",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(
+                params![filter.plate, filter.holder, filter.valid_at.map(|t| t as i64), filter.serial.map(|s| s as i64)],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, envelope) = row.map_err(self.err())?;
+            let key_id: KeyId = key.parse().map_err(|e: pass_core::keys::KeyError| self.corrupt(e.to_string()))?;
+            let pass = pass_core::Envelope::decode(&envelope).map_err(|e| self.corrupt(e.to_string()))?.pass;
+            out.push(Record { key_id, pass, envelope });
+        }
+        Ok(out)
+    }
+
+    /// Whether `serial` of `key_id` is marked for revocation, and why.
+    pub fn revocation(&self, key_id: KeyId, serial: u64) -> Result<Option<(String, bool)>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT reason, sent_at IS NOT NULL FROM revocations WHERE key_id = ?1 AND serial = ?2",
+                params![key_id.to_string(), serial as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    fn corrupt(&self, what: String) -> LedgerError {
+        LedgerError::Corrupt(self.path.clone(), what)
     }
 
     /// Serials among `serials` that this ledger never issued for `key_id`.

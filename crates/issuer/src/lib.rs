@@ -7,7 +7,9 @@
 //! - [`issue`]: request → serial → signed envelope → QR.
 //! - [`render`]: QR codes in byte mode at level M, as PNG and SVG.
 
+pub mod csv_import;
 pub mod issue;
 pub mod keyfile;
 pub mod ledger;
+pub mod print;
 pub mod render;

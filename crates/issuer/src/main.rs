@@ -15,13 +15,22 @@ use pass_issuer::ledger::{self, Ledger};
 use pass_issuer::render::DEFAULT_MODULE_PX;
 use pass_verifier::files::{self, Mode};
 
-use crate::cli::{Cli, Command, IssueArgs};
+use crate::cli::{BatchArgs, Cli, Command, IssueArgs, ReissueArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keygen { out, name, authority } => keygen(&out, &name, authority),
         Command::Issue(args) => issue(args),
+        Command::Batch(args) => batch(args),
+        Command::List { ledger, key, plate, holder, valid_at, tz, json, csv } => {
+            list(ledger.as_deref(), key.as_deref(), plate, holder, valid_at.as_deref(), &tz, json, csv)
+        }
+        Command::Show { serial, ledger, key, tz, json } => show(serial, ledger.as_deref(), key.as_deref(), &tz, json),
+        Command::Reissue(args) => reissue(args),
+        Command::TrustEntry { key, name, zones, not_before, not_after } => {
+            trust_entry(&key, name, &zones, not_before.as_deref(), not_after.as_deref())
+        }
         Command::Revoke { serials, server, token, reason, key, ledger, force } => {
             revoke(&serials, &server, &token, &reason, &key, ledger.as_deref(), force)
         }
@@ -171,5 +180,340 @@ fn issue(args: IssueArgs) -> Result<()> {
             args.out.display()
         );
     }
+    Ok(())
+}
+
+/// The office name from the `.pub` file beside a secret key, if any.
+fn office_name(key: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(key.with_extension("pub")).ok()?;
+    pass_core::keys::PublicKeyFile::parse(&text).ok().map(|(file, _)| file.name)
+}
+
+fn progress(done: usize, total: usize, what: &str) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        let width = 30;
+        let filled = if total == 0 { width } else { done * width / total };
+        eprint!("\r{what} [{}{}] {done}/{total}", "#".repeat(filled), " ".repeat(width - filled));
+        if done == total {
+            eprintln!();
+        }
+    } else if done == total || done % 50 == 0 {
+        eprintln!("{what}: {done}/{total}");
+    }
+}
+
+fn file_stem(serial: u64, plate: &str) -> String {
+    let safe: String = plate.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
+    format!("{serial:06}-{safe}")
+}
+
+fn batch(args: BatchArgs) -> Result<()> {
+    use pass_issuer::csv_import::{self, Encoding};
+    use pass_issuer::ledger::BatchInfo;
+    use pass_issuer::print::{self, Layout, PageInfo};
+    use sha2::{Digest, Sha256};
+
+    let tz = time::zone(&args.tz)?;
+    let layout: Layout = args.layout.parse().map_err(anyhow::Error::msg)?;
+    let encoding = args.encoding.as_deref().map(str::parse::<Encoding>).transpose().map_err(anyhow::Error::msg)?;
+    let meta = std::fs::metadata(&args.file).with_context(|| args.file.display().to_string())?;
+    if meta.len() > csv_import::MAX_FILE_BYTES as u64 {
+        anyhow::bail!("{}: larger than {} bytes", args.file.display(), csv_import::MAX_FILE_BYTES);
+    }
+    let bytes = std::fs::read(&args.file).with_context(|| args.file.display().to_string())?;
+    let (text, _) = csv_import::decode_text(&bytes, encoding).with_context(|| args.file.display().to_string())?;
+    let rows = csv_import::parse(&text, &tz).with_context(|| args.file.display().to_string())?;
+    let errors: Vec<_> = rows.iter().filter_map(|(_, r)| r.as_ref().err()).flatten().cloned().collect();
+    let valid: Vec<_> = rows.iter().filter_map(|(_, r)| r.as_ref().ok()).cloned().collect();
+    for e in &errors {
+        eprintln!("pass-issuer: {}: {e}", args.file.display());
+    }
+    if !errors.is_empty() && !args.skip_invalid {
+        if args.json {
+            println!("{}", serde_json::json!({"issued": [], "invalid": errors}));
+        }
+        anyhow::bail!(
+            "{} invalid row(s) of {}; nothing issued (fix them, or pass --skip-invalid)",
+            rows.iter().filter(|(_, r)| r.is_err()).count(),
+            rows.len()
+        );
+    }
+    let key = keyfile::load_secret(&args.key)?;
+    let public = key.public_key();
+    let issued_at = match &args.issued_at {
+        Some(t) => time::parse_instant(t, &tz, Bound::StartOfDay).context("--issued-at")?,
+        None => now(),
+    };
+    let mut ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
+    let info = BatchInfo {
+        sha256: Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),
+        file_name: args.file.display().to_string(),
+        again: args.again,
+        now: issued_at,
+    };
+    let records = ledger.issue_batch(public.id(), &info, valid.len(), |serial, index| {
+        let pass = valid[index].clone().into_pass(serial, issued_at);
+        let bytes = pass_core::envelope::sign(&pass, &key)?;
+        Ok((pass, bytes))
+    })?;
+    std::fs::create_dir_all(&args.out_dir).with_context(|| args.out_dir.display().to_string())?;
+    let mut issued = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let qr = pass_issuer::render::Qr::new(&record.envelope)?;
+        let png = args.out_dir.join(format!("{}.png", file_stem(record.pass.serial, &record.pass.plate)));
+        files::write(&png, &qr.to_png(DEFAULT_MODULE_PX)?, 0o644, Mode::Replace)
+            .with_context(|| png.display().to_string())?;
+        issued.push(serde_json::json!({
+            "serial": record.pass.serial,
+            "plate": record.pass.plate,
+            "text": pass_core::envelope::to_text(&record.envelope),
+            "manual_code": pass_core::envelope::manual_code(&record.envelope),
+            "png": png,
+        }));
+        progress(i + 1, records.len(), "issuing");
+    }
+    let mut pages = None;
+    if let Some(pdf) = &args.pdf {
+        let page_info = PageInfo {
+            title: args.title.clone(),
+            office: args.office.clone().or_else(|| office_name(&args.key)).unwrap_or_else(|| public.id().to_string()),
+            tz: tz.clone(),
+        };
+        eprintln!("pass-issuer: rendering {} pass(es) to PDF and checking every page ...", records.len());
+        pages = Some(print::print_pdf(&records, &page_info, layout, &public, pdf)?);
+    }
+    let serials = match (records.first(), records.last()) {
+        (Some(a), Some(b)) => format!("{}-{}", a.pass.serial, b.pass.serial),
+        _ => "none".into(),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"issued": issued, "invalid": errors, "pdf": args.pdf, "pages": pages, "batch_sha256": info.sha256})
+        );
+    }
+    eprintln!(
+        "pass-issuer: issued {} pass(es), serials {serials}{}{}",
+        records.len(),
+        if errors.is_empty() { String::new() } else { format!("; skipped {} invalid row(s)", errors.len()) },
+        pages.map_or(String::new(), |p| format!("; PDF {} page(s), all checked", p)),
+    );
+    Ok(())
+}
+
+fn open_ledger(ledger: Option<&Path>, key: Option<&Path>) -> Result<Ledger> {
+    let path = match (ledger, key) {
+        (Some(path), _) => path.to_owned(),
+        (None, Some(key)) => ledger_path(key, None),
+        (None, None) => anyhow::bail!("give --ledger FILE or --key FILE"),
+    };
+    if !path.exists() {
+        anyhow::bail!("{}: no ledger here", path.display());
+    }
+    Ok(Ledger::open(&path)?)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn list(
+    ledger: Option<&Path>,
+    key: Option<&Path>,
+    plate: Option<String>,
+    holder: Option<String>,
+    valid_at: Option<&str>,
+    tz: &str,
+    json: bool,
+    csv: bool,
+) -> Result<()> {
+    let tz = time::zone(tz)?;
+    let valid_at = valid_at.map(|t| time::parse_instant(t, &tz, Bound::StartOfDay)).transpose().context("--valid-at")?;
+    let ledger = open_ledger(ledger, key)?;
+    let records = ledger.list(&pass_issuer::ledger::ListFilter { plate, holder, valid_at, serial: None })?;
+    let mut out = std::io::stdout().lock();
+    use std::io::Write as _;
+    if csv {
+        writeln!(out, "serial,plate,vehicle_type,holder,org_code,driver,origin,destination,zones,cargo,valid_from,valid_until,issued_at,supersedes")?;
+        for r in &records {
+            let p = &r.pass;
+            let zones: Vec<String> = p.zones.iter().map(ToString::to_string).collect();
+            let fields = [
+                p.serial.to_string(), p.plate.clone(), p.vehicle_type.name().into(), p.holder.clone(),
+                p.org_code.clone().unwrap_or_default(), p.driver.clone().unwrap_or_default(), p.origin.to_string(),
+                p.destination.to_string(), zones.join(" "), p.cargo.clone(), time::rfc3339(p.valid_from, &tz),
+                time::rfc3339(p.valid_until, &tz), time::rfc3339(p.issued_at, &tz),
+                p.supersedes.map(|s| s.to_string()).unwrap_or_default(),
+            ];
+            let quoted: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.replace('"', "\"\""))).collect();
+            writeln!(out, "{}", quoted.join(","))?;
+        }
+    } else if json {
+        for r in &records {
+            writeln!(out, "{}", record_json(&ledger, r, &tz)?)?;
+        }
+    } else {
+        for r in &records {
+            let p = &r.pass;
+            writeln!(
+                out,
+                "{:>6}  {:<10} {:<8} {}  {} → {}",
+                p.serial,
+                p.plate,
+                p.vehicle_type.label(),
+                p.holder,
+                time::human(p.valid_from, &tz),
+                time::human(p.valid_until, &tz)
+            )?;
+        }
+        eprintln!("{} pass(es)", records.len());
+    }
+    Ok(())
+}
+
+fn record_json(ledger: &Ledger, r: &pass_issuer::ledger::Record, tz: &jiff::tz::TimeZone) -> Result<serde_json::Value> {
+    let mut value = pass_core::view::pass_json(&r.pass, None, tz);
+    value["key_id"] = serde_json::json!(r.key_id.to_string());
+    value["text"] = serde_json::json!(pass_core::envelope::to_text(&r.envelope));
+    value["manual_code"] = serde_json::json!(pass_core::envelope::manual_code(&r.envelope));
+    value["revocation"] = match ledger.revocation(r.key_id, r.pass.serial)? {
+        None => serde_json::Value::Null,
+        Some((reason, sent)) => serde_json::json!({"reason": reason, "sent": sent}),
+    };
+    Ok(value)
+}
+
+fn show(serial: u64, ledger: Option<&Path>, key: Option<&Path>, tz: &str, json: bool) -> Result<()> {
+    let tz = time::zone(tz)?;
+    let ledger = open_ledger(ledger, key)?;
+    let records = ledger.list(&pass_issuer::ledger::ListFilter { serial: Some(serial), ..Default::default() })?;
+    if records.is_empty() {
+        anyhow::bail!("no pass with serial {serial} in this ledger");
+    }
+    for r in &records {
+        let value = record_json(&ledger, r, &tz)?;
+        if json {
+            println!("{value}");
+        } else {
+            let p = &r.pass;
+            println!("serial        {}  (key {})", p.serial, r.key_id);
+            println!("plate         {}", p.plate);
+            println!("vehicle       {} ({})", p.vehicle_type.label(), p.vehicle_type.name());
+            println!("holder        {}{}", p.holder, p.org_code.as_ref().map_or(String::new(), |c| format!(" [{c}]")));
+            if let Some(d) = &p.driver {
+                println!("driver        {d}");
+            }
+            let zones: Vec<String> = p.zones.iter().map(ToString::to_string).collect();
+            println!("route         {} → {}; zones {}", p.origin, p.destination, zones.join(" "));
+            println!("cargo         {}", p.cargo);
+            println!("valid         {} → {}", time::human(p.valid_from, &tz), time::human(p.valid_until, &tz));
+            println!("issued        {}", time::human(p.issued_at, &tz));
+            if let Some(s) = p.supersedes {
+                println!("supersedes    {s}");
+            }
+            println!("manual code   {}", value["manual_code"].as_str().unwrap_or(""));
+            if !value["revocation"].is_null() {
+                println!("revocation    {}", value["revocation"]);
+            }
+            println!("text          {}", value["text"].as_str().unwrap_or(""));
+        }
+    }
+    Ok(())
+}
+
+fn reissue(args: ReissueArgs) -> Result<()> {
+    let tz = time::zone(&args.tz)?;
+    let key = keyfile::load_secret(&args.key)?;
+    let key_id = key.public_key().id();
+    let mut ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
+    let old = ledger
+        .list(&pass_issuer::ledger::ListFilter { serial: Some(args.serial), ..Default::default() })?
+        .into_iter()
+        .find(|r| r.key_id == key_id)
+        .with_context(|| format!("no pass with serial {} for key {key_id} in this ledger", args.serial))?;
+    let p = old.pass;
+    let request = PassRequest {
+        kind: p.kind,
+        plate: args.plate.unwrap_or(p.plate),
+        vehicle_type: args.vehicle_type.unwrap_or(p.vehicle_type),
+        holder: p.holder,
+        org_code: p.org_code,
+        driver: args.driver.or(p.driver),
+        origin: p.origin,
+        destination: args.destination.unwrap_or(p.destination),
+        zones: if args.zones.is_empty() { p.zones } else { args.zones },
+        cargo: args.cargo.unwrap_or(p.cargo),
+        valid_from: match &args.from {
+            Some(t) => time::parse_instant(t, &tz, Bound::StartOfDay).context("--from")?,
+            None => p.valid_from,
+        },
+        valid_until: match &args.until {
+            Some(t) => time::parse_instant(t, &tz, Bound::EndOfDay).context("--until")?,
+            None => p.valid_until,
+        },
+        supersedes: Some(p.serial),
+    };
+    let issued = issue::issue(&key, &mut ledger, request, now())?;
+    let serial = issued.record.pass.serial;
+    ledger.record_revocations(key_id, &[p.serial], &format!("{} (serial {serial})", args.reason), now())?;
+    files::write(&args.out, &issued.qr.to_png(DEFAULT_MODULE_PX)?, 0o644, Mode::Replace)
+        .with_context(|| args.out.display().to_string())?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"serial": serial, "supersedes": p.serial, "key_id": key_id.to_string(), "text": issued.text,
+                "bytes": issued.record.envelope.len(), "qr_version": issued.qr.version(), "png": args.out})
+        );
+    } else {
+        println!("serial {serial}");
+        println!("{}", issued.text);
+    }
+    eprintln!(
+        "pass-issuer: serial {serial} replaces {}; {} is marked for revocation: send it with `pass-issuer revoke {}`",
+        p.serial, p.serial, p.serial
+    );
+    Ok(())
+}
+
+fn trust_entry(
+    key: &Path,
+    name: Option<String>,
+    zones: &[pass_core::Division],
+    not_before: Option<&str>,
+    not_after: Option<&str>,
+) -> Result<()> {
+    let text = std::fs::read_to_string(key).with_context(|| key.display().to_string())?;
+    let (file_name, public) = if text.contains("PRIVATE KEY") {
+        drop(zeroize::Zeroizing::new(text));
+        (office_name(key), keyfile::load_secret(key)?.public_key())
+    } else {
+        let (file, public) = pass_core::keys::PublicKeyFile::parse(&text)?;
+        (Some(file.name), public)
+    };
+    let name = name.or(file_name).context("no office name: pass --name")?;
+    let tz = time::default_zone();
+    for (flag, t, bound) in [("--not-before", not_before, Bound::StartOfDay), ("--not-after", not_after, Bound::EndOfDay)] {
+        if let Some(t) = t {
+            time::parse_instant(t, &tz, bound).context(flag)?;
+        }
+    }
+    let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let mut entry = format!(
+        "[[issuer]]\nname = {}\nkey_id = \"{}\"\npublic_key = \"{}\"\n",
+        quote(&name),
+        public.id(),
+        public.encode()
+    );
+    if let Some(t) = not_before {
+        entry.push_str(&format!("not_before = {}\n", quote(t)));
+    }
+    if let Some(t) = not_after {
+        entry.push_str(&format!("not_after = {}\n", quote(t)));
+    }
+    if !zones.is_empty() {
+        let list: Vec<String> = zones.iter().map(|z| format!("\"{z}\"")).collect();
+        entry.push_str(&format!("zones = [{}]\n", list.join(", ")));
+    }
+    // The entry must parse as a trust list before anyone pastes it.
+    pass_core::TrustList::from_toml(&entry)?;
+    print!("{entry}");
     Ok(())
 }

@@ -122,7 +122,9 @@ mod tests {
             let mut next = states.last().cloned().unwrap_or_default();
             next.version = v;
             next.issued_at = 100 + v;
-            let serials: Vec<u64> = (v * 10..v * 10 + 3).collect();
+            // Version 1 is a large list, so that deltas are smaller than the snapshot.
+            let serials: Vec<u64> =
+                if v == 1 { (1..2000).map(|s| s * 7).collect() } else { (v * 100_000..v * 100_000 + 3).collect() };
             next.add_serials(KeyId([1; 8]), serials.iter().copied());
             let mut change = Change::default();
             change.serials.insert(KeyId([1; 8]), serials);

@@ -1,0 +1,338 @@
+//! Reading a spreadsheet of vehicles (CSV as an office saves it) into pass requests, checking
+//! every row before anything is issued.
+//!
+//! Columns (any order; English names or the Chinese headers an office types):
+//!
+//! | column | aliases |
+//! |---|---|
+//! | `plate` | 车牌号, 车牌, 号牌号码, 车牌号码 |
+//! | `vehicle_type` | 车辆类型, 车型 (values: `heavy-truck` … or 重型货车 …) |
+//! | `holder` | 持证单位, 单位名称, 企业名称, 单位 |
+//! | `org_code` (optional) | 统一社会信用代码, 信用代码 |
+//! | `driver` (optional) | 驾驶员, 驾驶人, 司机 |
+//! | `origin` | 起点, 出发地, 始发地 |
+//! | `destination` | 终点, 目的地 |
+//! | `zones` | 通行区域, 区域 (codes separated by spaces or semicolons) |
+//! | `cargo` | 货物, 货物类别, 运输物资 |
+//! | `valid_from` | 有效期起, 开始日期, 生效日期 |
+//! | `valid_until` | 有效期止, 截止日期, 结束日期 |
+//! | `kind` (optional) | 通行证类型 |
+//!
+//! Encodings: UTF-8 with or without BOM, or GB18030 (a superset of GBK, Excel's default for
+//! CSV in China): UTF-8 when the bytes are valid UTF-8, else GB18030, unless told.
+
+use jiff::tz::TimeZone;
+use pass_core::time::{self, Bound};
+use pass_core::{Division, PassKind, VehicleType};
+
+use crate::issue::PassRequest;
+
+/// Largest spreadsheet read.
+pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
+/// Most rows in one batch.
+pub const MAX_ROWS: usize = 50_000;
+
+/// The text encoding of a CSV file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8 (a BOM is skipped).
+    Utf8,
+    /// GB18030 / GBK.
+    Gb18030,
+}
+
+impl std::str::FromStr for Encoding {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Ok(Self::Utf8),
+            "gb18030" | "gbk" | "gb2312" => Ok(Self::Gb18030),
+            _ => Err(format!("unknown encoding {s:?}: use utf-8 or gb18030")),
+        }
+    }
+}
+
+/// A problem with the file as a whole.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CsvError {
+    /// Too large.
+    #[error("the file is larger than {MAX_FILE_BYTES} bytes")]
+    TooLarge,
+    /// Not valid in the named encoding.
+    #[error("the file is not valid {0:?} text")]
+    BadEncoding(Encoding),
+    /// Header problems.
+    #[error("header: {0}")]
+    Header(String),
+    /// Too many rows.
+    #[error("more than {MAX_ROWS} rows")]
+    TooManyRows,
+    /// No rows.
+    #[error("the file has no rows")]
+    Empty,
+}
+
+/// A problem with one row.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RowError {
+    /// Line in the file (the header is line 1).
+    pub line: u64,
+    /// Column name (canonical), or `row` for the whole row.
+    pub column: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}, {}: {}", self.line, self.column, self.reason)
+    }
+}
+
+/// One row read: its line and either a request or every problem found in it.
+pub type Row = (u64, Result<PassRequest, Vec<RowError>>);
+
+const COLUMNS: &[(&str, &[&str])] = &[
+    ("plate", &["车牌号", "车牌", "号牌号码", "车牌号码"]),
+    ("vehicle_type", &["车辆类型", "车型"]),
+    ("holder", &["持证单位", "单位名称", "企业名称", "单位"]),
+    ("org_code", &["统一社会信用代码", "信用代码"]),
+    ("driver", &["驾驶员", "驾驶人", "司机"]),
+    ("origin", &["起点", "出发地", "始发地"]),
+    ("destination", &["终点", "目的地"]),
+    ("zones", &["通行区域", "区域"]),
+    ("cargo", &["货物", "货物类别", "运输物资"]),
+    ("valid_from", &["有效期起", "开始日期", "生效日期"]),
+    ("valid_until", &["有效期止", "截止日期", "结束日期"]),
+    ("kind", &["通行证类型"]),
+];
+const REQUIRED: &[&str] =
+    &["plate", "vehicle_type", "holder", "origin", "destination", "zones", "cargo", "valid_from", "valid_until"];
+
+/// Decodes the file's bytes to text.
+pub fn decode_text(bytes: &[u8], encoding: Option<Encoding>) -> Result<(String, Encoding), CsvError> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(CsvError::TooLarge);
+    }
+    let utf8 = |b: &[u8]| {
+        let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
+        std::str::from_utf8(b).map(str::to_owned).map_err(|_| CsvError::BadEncoding(Encoding::Utf8))
+    };
+    let gb = |b: &[u8]| {
+        let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(b);
+        if had_errors { Err(CsvError::BadEncoding(Encoding::Gb18030)) } else { Ok(text.into_owned()) }
+    };
+    match encoding {
+        Some(Encoding::Utf8) => Ok((utf8(bytes)?, Encoding::Utf8)),
+        Some(Encoding::Gb18030) => Ok((gb(bytes)?, Encoding::Gb18030)),
+        None => match utf8(bytes) {
+            Ok(text) => Ok((text, Encoding::Utf8)),
+            Err(_) => Ok((gb(bytes)?, Encoding::Gb18030)),
+        },
+    }
+}
+
+fn canonical(header: &str) -> Option<&'static str> {
+    let h = header.trim().trim_start_matches('\u{FEFF}');
+    COLUMNS
+        .iter()
+        .find(|(name, aliases)| h.eq_ignore_ascii_case(name) || aliases.contains(&h))
+        .map(|(name, _)| *name)
+}
+
+/// Parses CSV text into one entry per row.
+pub fn parse(text: &str, tz: &TimeZone) -> Result<Vec<Row>, CsvError> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| CsvError::Header(e.to_string()))?.clone();
+    let mut index: Vec<Option<&'static str>> = Vec::new();
+    for h in &headers {
+        let column = canonical(h);
+        if h.trim().is_empty() {
+            index.push(None);
+            continue;
+        }
+        let Some(column) = column else {
+            return Err(CsvError::Header(format!("unknown column {h:?}")));
+        };
+        if index.contains(&Some(column)) {
+            return Err(CsvError::Header(format!("column {column} appears twice")));
+        }
+        index.push(Some(column));
+    }
+    let missing: Vec<&str> = REQUIRED.iter().copied().filter(|c| !index.contains(&Some(c))).collect();
+    if !missing.is_empty() {
+        return Err(CsvError::Header(format!("missing column(s): {}", missing.join(", "))));
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        if rows.len() >= MAX_ROWS {
+            return Err(CsvError::TooManyRows);
+        }
+        let line = rows.len() as u64 + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line());
+                rows.push((line, Err(vec![RowError { line, column: "row".into(), reason: e.to_string() }])));
+                continue;
+            }
+        };
+        let line = record.position().map_or(line, |p| p.line());
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let fields = Fields { index: &index, record: &record };
+        rows.push((line, parse_row(line, &fields, tz)));
+    }
+    if rows.is_empty() {
+        return Err(CsvError::Empty);
+    }
+    Ok(rows)
+}
+
+struct Fields<'a> {
+    index: &'a [Option<&'static str>],
+    record: &'a csv::StringRecord,
+}
+
+impl Fields<'_> {
+    fn get(&self, name: &str) -> &str {
+        self.index.iter().position(|c| *c == Some(name)).and_then(|i| self.record.get(i)).unwrap_or("")
+    }
+}
+
+fn parse_row(line: u64, fields: &Fields<'_>, tz: &TimeZone) -> Result<PassRequest, Vec<RowError>> {
+    let get = |name: &str| fields.get(name);
+    let mut errors = Vec::new();
+    let mut fail = |column: &str, reason: String| errors.push(RowError { line, column: column.into(), reason });
+    let required = |column: &str, fail: &mut dyn FnMut(&str, String)| {
+        let v = get(column);
+        if v.is_empty() {
+            fail(column, "is empty".into());
+        }
+        v.to_owned()
+    };
+    let optional = |column: &str| Some(get(column).to_owned()).filter(|v| !v.is_empty());
+    let division = |column: &str, fail: &mut dyn FnMut(&str, String)| match get(column).parse::<Division>() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            fail(column, e.to_string());
+            None
+        }
+    };
+    let plate = required("plate", &mut fail);
+    let vehicle_type = match get("vehicle_type").parse::<VehicleType>() {
+        Ok(v) => Some(v),
+        Err(e) => {
+            fail("vehicle_type", e);
+            None
+        }
+    };
+    let kind = match optional("kind").map(|k| k.parse::<PassKind>()).transpose() {
+        Ok(k) => k.unwrap_or(PassKind::KeyMaterials),
+        Err(e) => {
+            fail("kind", e);
+            PassKind::KeyMaterials
+        }
+    };
+    let holder = required("holder", &mut fail);
+    let cargo = required("cargo", &mut fail);
+    let origin = division("origin", &mut fail);
+    let destination = division("destination", &mut fail);
+    let mut zones = Vec::new();
+    for zone in get("zones").split([' ', ';', '；', ',', '，']).filter(|z| !z.is_empty()) {
+        match zone.parse::<Division>() {
+            Ok(d) => zones.push(d),
+            Err(e) => fail("zones", e.to_string()),
+        }
+    }
+    if zones.is_empty() && !get("zones").is_empty() {
+        fail("zones", "no zone codes".into());
+    } else if get("zones").is_empty() {
+        fail("zones", "is empty".into());
+    }
+    let mut when = |column: &str, bound| match time::parse_instant(get(column), tz, bound) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            fail(column, e.to_string());
+            None
+        }
+    };
+    let valid_from = when("valid_from", Bound::StartOfDay);
+    let valid_until = when("valid_until", Bound::EndOfDay);
+    let (Some(vehicle_type), Some(origin), Some(destination), Some(valid_from), Some(valid_until), true) =
+        (vehicle_type, origin, destination, valid_from, valid_until, errors.is_empty())
+    else {
+        return Err(errors);
+    };
+    let request = PassRequest {
+        kind,
+        plate,
+        vehicle_type,
+        holder,
+        org_code: optional("org_code"),
+        driver: optional("driver"),
+        origin,
+        destination,
+        zones,
+        cargo,
+        valid_from,
+        valid_until,
+        supersedes: None,
+    };
+    // The format's own limits, with the field they concern.
+    if let Err(e) = request.clone().into_pass(1, valid_from.min(request.valid_until)).validate() {
+        let text = e.to_string();
+        let column = text.split(':').next().unwrap_or("row").trim().to_owned();
+        let column = if COLUMNS.iter().any(|(c, _)| *c == column) { column } else { "row".to_owned() };
+        return Err(vec![RowError { line, column, reason: text }]);
+    }
+    Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "车牌号,车辆类型,持证单位,统一社会信用代码,驾驶员,起点,终点,通行区域,货物,有效期起,有效期止\n";
+
+    #[test]
+    fn chinese_headers_and_gbk() {
+        let text = format!(
+            "{HEADER}粤A12345,重型货车,东风日产乘用车公司花都工厂,,张三,440114,310115,440114;310000 320500,汽车零部件,2022-04-01,2022-04-30\n"
+        );
+        let (gbk, _, _) = encoding_rs::GB18030.encode(&text);
+        let (decoded, encoding) = decode_text(&gbk, None).expect("decodes");
+        assert_eq!(encoding, Encoding::Gb18030);
+        let rows = parse(&decoded, &time::default_zone()).expect("parses");
+        let request = rows[0].1.as_ref().expect("valid row");
+        assert_eq!(request.plate, "粤A12345");
+        assert_eq!(request.zones.len(), 3);
+        assert_eq!(request.org_code, None);
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(text.as_bytes());
+        assert_eq!(decode_text(&bom, None).expect("decodes").1, Encoding::Utf8);
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_with_its_line() {
+        let text = format!(
+            "{HEADER}粤A1,bus,,,,4401,310115,,零件,2022-04-31,2022-04-30\n粤A12345,van,某公司,,,440114,310115,440114,零件,2022-04-01,2022-04-30\n"
+        );
+        let rows = parse(&text, &time::default_zone()).expect("parses");
+        let errors = rows[0].1.as_ref().expect_err("bad row");
+        let columns: Vec<&str> = errors.iter().map(|e| e.column.as_str()).collect();
+        assert_eq!(columns, ["vehicle_type", "holder", "origin", "zones", "valid_from"]);
+        assert!(errors.iter().all(|e| e.line == 2));
+        assert!(rows[1].1.is_ok());
+        assert_eq!(rows[1].0, 3);
+    }
+
+    #[test]
+    fn header_problems_are_errors() {
+        assert!(matches!(parse("plate,colour\n", &time::default_zone()), Err(CsvError::Header(_))));
+        assert!(matches!(parse(HEADER, &time::default_zone()), Err(CsvError::Empty)));
+    }
+}

@@ -1,0 +1,269 @@
+//! Print-ready passes: an HTML page per pass (bundled template), turned into a PDF by headless
+//! Chromium, then checked page by page before anyone prints it ("print QA"): each page is
+//! rasterised at 150 dpi (poppler's `pdftoppm`), blurred slightly like a cheap printer would,
+//! and decoded and verified with the verifier library. A page whose QR code does not verify is
+//! an error; the PDF is only put in place when every page passes.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use jiff::tz::TimeZone;
+use pass_core::envelope::manual_code;
+use pass_core::time::human;
+use pass_core::trust::TrustedIssuer;
+use pass_core::verdict::{self, Checkpoint};
+use pass_core::{PublicKey, TrustList};
+
+use crate::ledger::Record;
+use crate::render::Qr;
+
+/// Default title on every pass.
+pub const DEFAULT_TITLE: &str = "重点物资运输车辆通行证";
+const CSS: &str = include_str!("../templates/pass.css");
+
+/// Page layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// One pass per A4 page.
+    A4,
+    /// Two A5 passes per A4 sheet.
+    A5x2,
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "a4" => Ok(Self::A4),
+            "a5x2" => Ok(Self::A5x2),
+            _ => Err(format!("unknown layout {s:?}: use a4 or a5x2")),
+        }
+    }
+}
+
+/// What goes on the page besides the pass.
+#[derive(Clone, Debug)]
+pub struct PageInfo {
+    /// Title line.
+    pub title: String,
+    /// Issuing office name.
+    pub office: String,
+    /// Display time zone.
+    pub tz: TimeZone,
+}
+
+/// Why printing failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PrintError {
+    /// A helper program is missing.
+    #[error("{0} not found: install it (Debian: apt-get install -y {1})")]
+    Missing(String, &'static str),
+    /// A helper program failed.
+    #[error("{0} failed: {1}")]
+    Tool(String, String),
+    /// File system.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    /// Pages whose QR code does not decode and verify.
+    #[error("print QA failed: page(s) {0:?} do not decode and verify; nothing was written")]
+    Qa(Vec<usize>),
+    /// The QR code could not be made.
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The HTML of one pass.
+fn pass_html(record: &Record, info: &PageInfo) -> Result<String, PrintError> {
+    let pass = &record.pass;
+    let qr = Qr::new(&record.envelope)?;
+    let mut rows = String::new();
+    let mut row = |label: &str, value: &str, class: &str| {
+        let _ = write!(rows, "<tr><th>{label}</th><td class=\"{class}\">{}</td></tr>", escape(value));
+    };
+    row("车辆类型", pass.vehicle_type.label(), "");
+    row("持证单位", &pass.holder, "holder");
+    if let Some(code) = &pass.org_code {
+        row("信用代码", code, "");
+    }
+    if let Some(driver) = &pass.driver {
+        row("驾驶员", driver, "");
+    }
+    row("起点 → 终点", &format!("{} → {}", pass.origin, pass.destination), "");
+    let zones: Vec<String> = pass.zones.iter().map(ToString::to_string).collect();
+    row("通行区域", &zones.join("  "), "");
+    row("运输物资", &pass.cargo, "");
+    let from = human(pass.valid_from, &info.tz);
+    let from = from.split(" (").next().unwrap_or(&from);
+    row("有效期", &format!("{from} 至 {}", human(pass.valid_until, &info.tz)), "");
+    row("编号", &format!("{} · 签发 {}", pass.serial, human(pass.issued_at, &info.tz)), "");
+    row("签发机关", &info.office, "");
+    if let Some(old) = pass.supersedes {
+        row("替换", &format!("编号 {old} 的通行证（原证作废）"), "");
+    }
+    Ok(format!(
+        concat!(
+            "<section class=\"pass\" data-serial=\"{serial}\">",
+            "<div class=\"title\">{title}</div><div class=\"kind\">{kind}</div>",
+            "<div class=\"top\"><div class=\"qr\">{svg}<div class=\"code\">{code}<small>人工核验码 · manual code</small></div></div>",
+            "<div class=\"plate-box\"><div class=\"plate-label\">车牌号 Plate</div><div class=\"{plate_class}\">{plate}</div>",
+            "<div class=\"compare\">检查站请核对车牌号与车辆一致 — Checkpoint: compare this plate with the vehicle.</div></div></div>",
+            "<table>{rows}</table>",
+            "<div class=\"footer\">扫码核验：数字签名离线验证。涂改、复印件二维码无法通过核验。Key {key_id} · {text_len}-byte signed pass</div>",
+            "</section>"
+        ),
+        serial = pass.serial,
+        title = escape(&info.title),
+        kind = if pass.kind.label() == info.title { String::new() } else { escape(pass.kind.label()) },
+        plate_class = if pass.plate.chars().count() > 7 { "plate long" } else { "plate" },
+        svg = qr.to_svg(0.75).split_once("?>").map_or("", |(_, svg)| svg),
+        code = manual_code(&record.envelope),
+        plate = escape(&pass.plate),
+        rows = rows,
+        key_id = record.key_id,
+        text_len = record.envelope.len(),
+    ))
+}
+
+/// The whole HTML document.
+pub fn document(records: &[Record], info: &PageInfo, layout: Layout) -> Result<String, PrintError> {
+    let per_sheet = if layout == Layout::A5x2 { 2 } else { 1 };
+    let class = if layout == Layout::A5x2 { "sheet a5" } else { "sheet" };
+    let mut body = String::new();
+    for sheet in records.chunks(per_sheet) {
+        let _ = write!(body, "<div class=\"{class}\">");
+        for record in sheet {
+            body.push_str(&pass_html(record, info)?);
+        }
+        body.push_str("</div>");
+    }
+    Ok(format!(
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body>{body}</body></html>",
+        escape(&info.title)
+    ))
+}
+
+fn find_tool(env: &str, names: &[&str], package: &'static str) -> Result<PathBuf, PrintError> {
+    if let Some(path) = std::env::var_os(env) {
+        return Ok(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for name in names {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(PrintError::Missing(names[0].to_owned(), package))
+}
+
+/// Renders `records` to a PDF at `out` with headless Chromium, checks every page, and only then
+/// moves it into place. `issuer` is the public key the passes must verify with.
+pub fn print_pdf(
+    records: &[Record],
+    info: &PageInfo,
+    layout: Layout,
+    issuer: &PublicKey,
+    out: &Path,
+) -> Result<usize, PrintError> {
+    let work = tempfile::tempdir().map_err(|e| PrintError::Io(std::env::temp_dir(), e))?;
+    let html_path = work.path().join("passes.html");
+    std::fs::write(&html_path, document(records, info, layout)?).map_err(|e| PrintError::Io(html_path.clone(), e))?;
+    let pdf_path = work.path().join("passes.pdf");
+    let chromium = find_tool("CHECKPASS_CHROMIUM", &["chromium", "chromium-browser", "google-chrome"], "chromium")?;
+    let output = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", work.path().join("profile").display()))
+        .arg(format!("--print-to-pdf={}", pdf_path.display()))
+        .arg(format!("file://{}", html_path.display()))
+        .output()
+        .map_err(|e| PrintError::Tool(chromium.display().to_string(), e.to_string()))?;
+    if !pdf_path.exists() {
+        return Err(PrintError::Tool("chromium".into(), String::from_utf8_lossy(&output.stderr).into_owned()));
+    }
+    let pages = qa(&pdf_path, records, layout, issuer, work.path())?;
+    pass_verifier::files::write(
+        out,
+        &std::fs::read(&pdf_path).map_err(|e| PrintError::Io(pdf_path.clone(), e))?,
+        0o644,
+        pass_verifier::files::Mode::Replace,
+    )
+    .map_err(|e| PrintError::Io(out.to_owned(), e))?;
+    Ok(pages)
+}
+
+/// Rasterises every page at 150 dpi, blurs it slightly, and checks that exactly the passes
+/// meant for that page decode and verify. Returns the page count.
+pub fn qa(pdf: &Path, records: &[Record], layout: Layout, issuer: &PublicKey, work: &Path) -> Result<usize, PrintError> {
+    let pdftoppm = find_tool("CHECKPASS_PDFTOPPM", &["pdftoppm"], "poppler-utils")?;
+    let prefix = work.join("page");
+    let output = Command::new(&pdftoppm)
+        .args(["-r", "150", "-gray", "-png"])
+        .arg(pdf)
+        .arg(&prefix)
+        .output()
+        .map_err(|e| PrintError::Tool("pdftoppm".into(), e.to_string()))?;
+    if !output.status.success() {
+        return Err(PrintError::Tool("pdftoppm".into(), String::from_utf8_lossy(&output.stderr).into_owned()));
+    }
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(work)
+        .map_err(|e| PrintError::Io(work.to_owned(), e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("page-")))
+        .collect();
+    pages.sort();
+    let trust = TrustList {
+        authority: None,
+        issuers: vec![TrustedIssuer {
+            name: "print QA".into(),
+            key: *issuer,
+            not_before: None,
+            not_after: None,
+            zones: None,
+        }],
+    };
+    let per_page = if layout == Layout::A5x2 { 2 } else { 1 };
+    let expected: Vec<&[Record]> = records.chunks(per_page).collect();
+    let mut bad = Vec::new();
+    for (i, page) in pages.iter().enumerate() {
+        let ok = expected.get(i).is_some_and(|want| page_verifies(page, want, &trust));
+        if !ok {
+            bad.push(i + 1);
+        }
+    }
+    if pages.len() != expected.len() {
+        bad.extend(pages.len().min(expected.len()) + 1..=pages.len().max(expected.len()));
+    }
+    if bad.is_empty() { Ok(pages.len()) } else { Err(PrintError::Qa(bad)) }
+}
+
+fn page_verifies(page: &Path, want: &[Record], trust: &TrustList) -> bool {
+    let Ok(image) = pass_verifier::image_input::load_path(page) else { return false };
+    let blurred = image::imageops::blur(&image, 0.8);
+    let codes = pass_verifier::decode::decode_all(&blurred);
+    want.iter().all(|record| {
+        let checkpoint = Checkpoint { now: record.pass.valid_from, ..Checkpoint::default() };
+        codes.iter().any(|code| {
+            let v = verdict::verify(code, trust, &checkpoint);
+            v.accepted() && v.pass.as_ref().is_some_and(|p| p.serial == record.pass.serial)
+        })
+    })
+}

@@ -1,0 +1,221 @@
+//! Batch issuance from spreadsheets, print-ready PDFs checked page by page, ledger commands.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{issuer, root, verifier};
+
+const HEADER: &str = "车牌号,车辆类型,持证单位,统一社会信用代码,驾驶员,起点,终点,通行区域,货物,有效期起,有效期止\n";
+const AT: &str = "2026-12-10T12:00:00+08:00";
+
+fn rows(n: usize, offset: usize) -> String {
+    let types = ["重型货车", "heavy-truck", "半挂牵引车", "van", "轻型货车"];
+    let mut text = HEADER.to_owned();
+    for i in 0..n {
+        let holder = if i % 7 == 0 { "广州市花都区某某汽车零部件供应链管理服务有限责任公司" } else { "东风日产乘用车公司花都工厂" };
+        text.push_str(&format!(
+            "粤A{:05},{},{holder},,司机{},440114,310115,440114;310000 320500,汽车零部件,2026-12-01,2026-12-31\n",
+            i + offset,
+            types[i % types.len()],
+            i % 10
+        ));
+    }
+    text
+}
+
+fn key() -> String {
+    root().join("keys-example/issuer.key").to_str().unwrap().to_owned()
+}
+
+fn trust() -> String {
+    root().join("keys-example/trust.toml").to_str().unwrap().to_owned()
+}
+
+fn batch(csv: &Path, dir: &Path, ledger: &Path, extra: &[&str]) -> crate::util::Run {
+    let out = dir.join("png");
+    let key = key();
+    let mut args = vec![
+        "batch", csv.to_str().unwrap(), "--key", &key, "--ledger", ledger.to_str().unwrap(),
+        "--out-dir", out.to_str().unwrap(), "--json",
+    ];
+    args.extend_from_slice(extra);
+    issuer(&args)
+}
+
+fn serials(run: &crate::util::Run) -> Vec<u64> {
+    run.json()["issued"].as_array().unwrap().iter().map(|p| p["serial"].as_u64().unwrap()).collect()
+}
+
+fn rasterise(pdf: &Path, dir: &Path) -> Vec<PathBuf> {
+    let prefix = dir.join("page");
+    let status = Command::new("pdftoppm").args(["-r", "150", "-png"]).arg(pdf).arg(&prefix).status().unwrap();
+    assert!(status.success());
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    pages.sort();
+    pages
+}
+
+fn scan_all(pages: &[PathBuf]) -> Vec<u64> {
+    let mut args = vec!["scan".to_owned()];
+    args.extend(pages.iter().map(|p| p.to_str().unwrap().to_owned()));
+    args.extend(["--trust".into(), trust(), "--at".into(), AT.into(), "--zone".into(), "440114".into(), "--json".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = verifier(&args);
+    let verdicts = run.json_lines();
+    assert_eq!(verdicts.len(), pages.len());
+    for v in &verdicts {
+        assert_eq!(v["verdict"], "accepted", "{v}");
+    }
+    verdicts.iter().map(|v| v["pass"]["serial"].as_u64().unwrap()).collect()
+}
+
+#[test]
+fn two_hundred_rows_utf8_and_gb18030_print_and_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.sqlite");
+    let text = rows(200, 0);
+    let utf8 = dir.path().join("trucks-utf8.csv");
+    std::fs::write(&utf8, &text).unwrap();
+    let gbk = dir.path().join("trucks-gbk.csv");
+    std::fs::write(&gbk, encoding_rs::GB18030.encode(&text).0).unwrap();
+
+    let pdf_a4 = dir.path().join("a4.pdf");
+    let run = batch(&utf8, &dir.path().join("u"), &ledger, &["--pdf", pdf_a4.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first = serials(&run);
+    assert_eq!(first.len(), 200);
+    assert_eq!(first.iter().collect::<BTreeSet<_>>().len(), 200);
+    assert_eq!(run.json()["pages"], 200);
+
+    let pdf_a5 = dir.path().join("a5.pdf");
+    let run = batch(&gbk, &dir.path().join("g"), &ledger, &["--pdf", pdf_a5.to_str().unwrap(), "--layout", "a5x2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let second = serials(&run);
+    assert_eq!(second.len(), 200);
+    let all: BTreeSet<_> = first.iter().chain(&second).collect();
+    assert_eq!(all.len(), 400, "no serial shared between the two files");
+    assert_eq!(run.json()["pages"], 100);
+
+    // Every page, rasterised at 150 dpi, decodes and verifies with the verifier binary.
+    let a4_pages = rasterise(&pdf_a4, &std::fs::create_dir_all(dir.path().join("a4")).map(|()| dir.path().join("a4")).unwrap());
+    assert_eq!(a4_pages.len(), 200);
+    assert_eq!(scan_all(&a4_pages), first);
+    let a5_pages = rasterise(&pdf_a5, &std::fs::create_dir_all(dir.path().join("a5")).map(|()| dir.path().join("a5")).unwrap());
+    assert_eq!(a5_pages.len(), 100);
+    // One verdict per page: the first pass found on each sheet; together they cover every other serial.
+    let found = scan_all(&a5_pages);
+    assert!(found.iter().all(|s| second.contains(s)));
+}
+
+#[test]
+fn bad_rows_are_all_reported_and_nothing_is_issued() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.sqlite");
+    let mut lines: Vec<String> = rows(50, 100).lines().map(str::to_owned).collect();
+    lines[5] = lines[5].replace("440114,310115", "440114,31011"); // line 6: destination
+    lines[20] = lines[20].replace("2026-12-31", "2026-11-31"); // line 21: valid_until
+    lines[40] = lines[40].replacen("粤A", "粤a", 1); // line 41: plate
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+
+    let run = batch(&csv, dir.path(), &ledger, &[]);
+    assert_ne!(run.code, 0);
+    let invalid = run.json()["invalid"].as_array().unwrap().clone();
+    let found: Vec<(u64, String)> =
+        invalid.iter().map(|e| (e["line"].as_u64().unwrap(), e["column"].as_str().unwrap().to_owned())).collect();
+    assert_eq!(found, vec![(6, "destination".into()), (21, "valid_until".into()), (41, "plate".into())]);
+    assert!(invalid.iter().all(|e| !e["reason"].as_str().unwrap().is_empty()));
+    assert!(run.stderr.contains("line 6, destination"), "{}", run.stderr);
+    let listed = issuer(&["list", "--ledger", ledger.to_str().unwrap(), "--json"]);
+    assert_eq!(listed.stdout.trim(), "", "nothing issued");
+
+    let run = batch(&csv, dir.path(), &ledger, &["--skip-invalid"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(serials(&run).len(), 47);
+    assert_eq!(run.json()["invalid"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn the_same_file_twice_is_refused_unless_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.sqlite");
+    let csv = dir.path().join("trucks.csv");
+    std::fs::write(&csv, rows(5, 300)).unwrap();
+    let first = batch(&csv, dir.path(), &ledger, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let second = batch(&csv, dir.path(), &ledger, &[]);
+    assert_ne!(second.code, 0);
+    assert!(second.stderr.contains("already issued"), "{}", second.stderr);
+    let again = batch(&csv, dir.path(), &ledger, &["--again"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(serials(&again), vec![6, 7, 8, 9, 10]);
+}
+
+#[test]
+fn two_batches_at_once_never_share_a_serial() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.sqlite");
+    let handles: Vec<_> = (0..2)
+        .map(|i| {
+            let dir = dir.path().join(format!("w{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let csv = dir.join("trucks.csv");
+            std::fs::write(&csv, rows(60, 1000 * (i + 1))).unwrap();
+            let ledger = ledger.clone();
+            std::thread::spawn(move || serials(&batch(&csv, &dir, &ledger, &[])))
+        })
+        .collect();
+    let all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    assert_eq!(all.len(), 120);
+    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), 120);
+}
+
+#[test]
+fn ledger_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.sqlite");
+    let l = ledger.to_str().unwrap();
+    let csv = dir.path().join("trucks.csv");
+    std::fs::write(&csv, rows(3, 500)).unwrap();
+    assert_eq!(batch(&csv, dir.path(), &ledger, &[]).code, 0);
+
+    let list = issuer(&["list", "--ledger", l, "--plate", "粤A00501", "--json"]);
+    assert_eq!(list.json_lines().len(), 1);
+    assert_eq!(list.json()["serial"], 2);
+    let csv_out = issuer(&["list", "--ledger", l, "--valid-at", "2026-12-15", "--csv"]);
+    assert_eq!(csv_out.stdout.lines().count(), 4, "{}", csv_out.stdout);
+    assert_eq!(issuer(&["list", "--ledger", l, "--valid-at", "2027-01-15", "--json"]).stdout.trim(), "");
+
+    let show = issuer(&["show", "2", "--ledger", l, "--json"]);
+    let shown = show.json();
+    assert_eq!(shown["plate"], "粤A00501");
+    let text = shown["text"].as_str().unwrap().to_owned();
+    assert_eq!(verifier(&["check", &text, "--trust", &trust(), "--at", AT, "--json"]).json()["verdict"], "accepted");
+
+    let png = dir.path().join("new.png");
+    let re = issuer(&[
+        "reissue", "2", "--key", &key(), "--ledger", l, "--plate", "粤A99999", "--out", png.to_str().unwrap(), "--json",
+    ]);
+    assert_eq!(re.code, 0, "{}", re.stderr);
+    assert_eq!(re.json()["supersedes"], 2);
+    let new = issuer(&["show", &re.json()["serial"].to_string(), "--ledger", l, "--json"]).json();
+    assert_eq!(new["plate"], "粤A99999");
+    assert_eq!(new["supersedes"], 2);
+    let old = issuer(&["show", "2", "--ledger", l, "--json"]).json();
+    assert_eq!(old["revocation"]["sent"], false, "{old}");
+
+    let entry = issuer(&["trust-entry", "--key", &key(), "--zone", "440000"]);
+    assert_eq!(entry.code, 0, "{}", entry.stderr);
+    assert!(entry.stdout.starts_with("[[issuer]]"));
+    assert!(entry.stdout.contains("zones = [\"440000\"]"));
+    let trust_file = dir.path().join("trust.toml");
+    std::fs::write(&trust_file, &entry.stdout).unwrap();
+    let checked = verifier(&["check", &text, "--trust", trust_file.to_str().unwrap(), "--at", AT, "--json"]);
+    assert_eq!(checked.json()["verdict"], "rejected", "310000 is outside the entry's zones");
+    assert_eq!(checked.json()["reason"], "outside_zone");
+}
