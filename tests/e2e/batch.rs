@@ -49,12 +49,18 @@ fn serials(run: &crate::util::Run) -> Vec<u64> {
 
 fn rasterise(pdf: &Path, dir: &Path) -> Vec<PathBuf> {
     let prefix = dir.join("page");
-    let status = Command::new("pdftoppm").args(["-r", "150", "-png"]).arg(pdf).arg(&prefix).status().unwrap();
+    // JPEG at quality 90, as a scanner or phone would save it (pdftoppm's PNG encoder is slow).
+    let status = Command::new("pdftoppm")
+        .args(["-r", "150", "-jpeg", "-jpegopt", "quality=90"])
+        .arg(pdf)
+        .arg(&prefix)
+        .status()
+        .unwrap();
     assert!(status.success());
     let mut pages: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
         .collect();
     pages.sort();
     pages

@@ -1,0 +1,12 @@
+//! Times each decoding strategy on the given images (a quick look; the decode bench is the real measure).
+#![allow(missing_docs)]
+fn main() {
+    for path in std::env::args().skip(1) {
+        let image = pass_verifier::image_input::load_path(std::path::Path::new(&path)).expect("image");
+        for strategy in pass_verifier::decode::STRATEGIES {
+            let start = std::time::Instant::now();
+            let codes = pass_verifier::decode::run(*strategy, &image);
+            println!("{path}: {strategy:?}: {} code(s) in {:.1} ms", codes.len(), start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+}
