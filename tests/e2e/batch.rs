@@ -13,7 +13,11 @@ fn rows(n: usize, offset: usize) -> String {
     let types = ["重型货车", "heavy-truck", "半挂牵引车", "van", "轻型货车"];
     let mut text = HEADER.to_owned();
     for i in 0..n {
-        let holder = if i % 7 == 0 { "广州市花都区某某汽车零部件供应链管理服务有限责任公司" } else { "东风日产乘用车公司花都工厂" };
+        let holder = if i % 7 == 0 {
+            "广州市花都区某某汽车零部件供应链管理服务有限责任公司"
+        } else {
+            "东风日产乘用车公司花都工厂"
+        };
         text.push_str(&format!(
             "粤A{:05},{},{holder},,司机{},440114,310115,440114;310000 320500,汽车零部件,2026-12-01,2026-12-31\n",
             i + offset,
@@ -36,8 +40,15 @@ fn batch(csv: &Path, dir: &Path, ledger: &Path, extra: &[&str]) -> crate::util::
     let out = dir.join("png");
     let key = key();
     let mut args = vec![
-        "batch", csv.to_str().unwrap(), "--key", &key, "--ledger", ledger.to_str().unwrap(),
-        "--out-dir", out.to_str().unwrap(), "--json",
+        "batch",
+        csv.to_str().unwrap(),
+        "--key",
+        &key,
+        "--ledger",
+        ledger.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+        "--json",
     ];
     args.extend_from_slice(extra);
     issuer(&args)
@@ -69,7 +80,15 @@ fn rasterise(pdf: &Path, dir: &Path) -> Vec<PathBuf> {
 fn scan_all(pages: &[PathBuf]) -> Vec<u64> {
     let mut args = vec!["scan".to_owned()];
     args.extend(pages.iter().map(|p| p.to_str().unwrap().to_owned()));
-    args.extend(["--trust".into(), trust(), "--at".into(), AT.into(), "--zone".into(), "440114".into(), "--json".into()]);
+    args.extend([
+        "--trust".into(),
+        trust(),
+        "--at".into(),
+        AT.into(),
+        "--zone".into(),
+        "440114".into(),
+        "--json".into(),
+    ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = verifier(&args);
     let verdicts = run.json_lines();
@@ -108,10 +127,12 @@ fn two_hundred_rows_utf8_and_gb18030_print_and_scan() {
     assert_eq!(run.json()["pages"], 100);
 
     // Every page, rasterised at 150 dpi, decodes and verifies with the verifier binary.
-    let a4_pages = rasterise(&pdf_a4, &std::fs::create_dir_all(dir.path().join("a4")).map(|()| dir.path().join("a4")).unwrap());
+    let a4_pages =
+        rasterise(&pdf_a4, &std::fs::create_dir_all(dir.path().join("a4")).map(|()| dir.path().join("a4")).unwrap());
     assert_eq!(a4_pages.len(), 200);
     assert_eq!(scan_all(&a4_pages), first);
-    let a5_pages = rasterise(&pdf_a5, &std::fs::create_dir_all(dir.path().join("a5")).map(|()| dir.path().join("a5")).unwrap());
+    let a5_pages =
+        rasterise(&pdf_a5, &std::fs::create_dir_all(dir.path().join("a5")).map(|()| dir.path().join("a5")).unwrap());
     assert_eq!(a5_pages.len(), 100);
     // One verdict per page: the first pass found on each sheet; together they cover every other serial.
     let found = scan_all(&a5_pages);
@@ -205,7 +226,17 @@ fn ledger_commands() {
 
     let png = dir.path().join("new.png");
     let re = issuer(&[
-        "reissue", "2", "--key", &key(), "--ledger", l, "--plate", "粤A99999", "--out", png.to_str().unwrap(), "--json",
+        "reissue",
+        "2",
+        "--key",
+        &key(),
+        "--ledger",
+        l,
+        "--plate",
+        "粤A99999",
+        "--out",
+        png.to_str().unwrap(),
+        "--json",
     ]);
     assert_eq!(re.code, 0, "{}", re.stderr);
     assert_eq!(re.json()["supersedes"], 2);

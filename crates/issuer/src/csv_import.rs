@@ -136,10 +136,7 @@ pub fn decode_text(bytes: &[u8], encoding: Option<Encoding>) -> Result<(String, 
 
 fn canonical(header: &str) -> Option<&'static str> {
     let h = header.trim().trim_start_matches('\u{FEFF}');
-    COLUMNS
-        .iter()
-        .find(|(name, aliases)| h.eq_ignore_ascii_case(name) || aliases.contains(&h))
-        .map(|(name, _)| *name)
+    COLUMNS.iter().find(|(name, aliases)| h.eq_ignore_ascii_case(name) || aliases.contains(&h)).map(|(name, _)| *name)
 }
 
 /// Parses CSV text into one entry per row.

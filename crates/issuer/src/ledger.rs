@@ -292,7 +292,12 @@ impl Ledger {
             .map_err(self.err())?;
         let rows = stmt
             .query_map(
-                params![filter.plate, filter.holder, filter.valid_at.map(|t| t as i64), filter.serial.map(|s| s as i64)],
+                params![
+                    filter.plate,
+                    filter.holder,
+                    filter.valid_at.map(|t| t as i64),
+                    filter.serial.map(|s| s as i64)
+                ],
                 |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)),
             )
             .map_err(self.err())?;

@@ -326,21 +326,34 @@ fn list(
     csv: bool,
 ) -> Result<()> {
     let tz = time::zone(tz)?;
-    let valid_at = valid_at.map(|t| time::parse_instant(t, &tz, Bound::StartOfDay)).transpose().context("--valid-at")?;
+    let valid_at =
+        valid_at.map(|t| time::parse_instant(t, &tz, Bound::StartOfDay)).transpose().context("--valid-at")?;
     let ledger = open_ledger(ledger, key)?;
     let records = ledger.list(&pass_issuer::ledger::ListFilter { plate, holder, valid_at, serial: None })?;
     let mut out = std::io::stdout().lock();
     use std::io::Write as _;
     if csv {
-        writeln!(out, "serial,plate,vehicle_type,holder,org_code,driver,origin,destination,zones,cargo,valid_from,valid_until,issued_at,supersedes")?;
+        writeln!(
+            out,
+            "serial,plate,vehicle_type,holder,org_code,driver,origin,destination,zones,cargo,valid_from,valid_until,issued_at,supersedes"
+        )?;
         for r in &records {
             let p = &r.pass;
             let zones: Vec<String> = p.zones.iter().map(ToString::to_string).collect();
             let fields = [
-                p.serial.to_string(), p.plate.clone(), p.vehicle_type.name().into(), p.holder.clone(),
-                p.org_code.clone().unwrap_or_default(), p.driver.clone().unwrap_or_default(), p.origin.to_string(),
-                p.destination.to_string(), zones.join(" "), p.cargo.clone(), time::rfc3339(p.valid_from, &tz),
-                time::rfc3339(p.valid_until, &tz), time::rfc3339(p.issued_at, &tz),
+                p.serial.to_string(),
+                p.plate.clone(),
+                p.vehicle_type.name().into(),
+                p.holder.clone(),
+                p.org_code.clone().unwrap_or_default(),
+                p.driver.clone().unwrap_or_default(),
+                p.origin.to_string(),
+                p.destination.to_string(),
+                zones.join(" "),
+                p.cargo.clone(),
+                time::rfc3339(p.valid_from, &tz),
+                time::rfc3339(p.valid_until, &tz),
+                time::rfc3339(p.issued_at, &tz),
                 p.supersedes.map(|s| s.to_string()).unwrap_or_default(),
             ];
             let quoted: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.replace('"', "\"\""))).collect();
@@ -490,7 +503,9 @@ fn trust_entry(
     };
     let name = name.or(file_name).context("no office name: pass --name")?;
     let tz = time::default_zone();
-    for (flag, t, bound) in [("--not-before", not_before, Bound::StartOfDay), ("--not-after", not_after, Bound::EndOfDay)] {
+    for (flag, t, bound) in
+        [("--not-before", not_before, Bound::StartOfDay), ("--not-after", not_after, Bound::EndOfDay)]
+    {
         if let Some(t) = t {
             time::parse_instant(t, &tz, bound).context(flag)?;
         }

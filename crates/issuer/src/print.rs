@@ -216,7 +216,13 @@ pub fn print_pdf(
 
 /// Rasterises every page at 150 dpi, blurs it slightly, and checks that exactly the passes
 /// meant for that page decode and verify. Returns the page count.
-pub fn qa(pdf: &Path, records: &[Record], layout: Layout, issuer: &PublicKey, work: &Path) -> Result<usize, PrintError> {
+pub fn qa(
+    pdf: &Path,
+    records: &[Record],
+    layout: Layout,
+    issuer: &PublicKey,
+    work: &Path,
+) -> Result<usize, PrintError> {
     let pdftoppm = find_tool("CHECKPASS_PDFTOPPM", &["pdftoppm"], "poppler-utils")?;
     let prefix = work.join("page");
     let output = Command::new(&pdftoppm)

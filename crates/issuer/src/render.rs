@@ -3,8 +3,8 @@
 //! The whole envelope goes in one byte-mode segment (never a mixed numeric/alphanumeric
 //! segmentation): decoders then hand back the exact bytes, whatever character set they guess.
 
-use qrcode::bits::Bits;
-use qrcode::{Color, EcLevel, QrCode, Version};
+use fast_qr::qr::QRBuilder;
+use fast_qr::{ECL, Mode};
 
 /// Modules of white border on every side (the QR specification's minimum).
 pub const QUIET_ZONE: usize = 4;
@@ -28,40 +28,39 @@ pub enum RenderError {
 
 /// A QR code ready to draw.
 pub struct Qr {
-    code: QrCode,
+    version: i16,
+    width: usize,
+    modules: Vec<bool>,
 }
 
 impl Qr {
     /// Encodes `data` in one byte-mode segment at level M, in the smallest version that fits.
     pub fn new(data: &[u8]) -> Result<Self, RenderError> {
-        for v in 1..=40 {
-            let mut bits = Bits::new(Version::Normal(v));
-            if bits.push_byte_data(data).is_err() || bits.push_terminator(EcLevel::M).is_err() {
-                continue;
-            }
-            if let Ok(code) = QrCode::with_bits(bits, EcLevel::M) {
-                return Ok(Self { code });
-            }
-        }
-        Err(RenderError::TooLong(data.len()))
+        let code = QRBuilder::new(data.to_vec())
+            .ecl(ECL::M)
+            .mode(Mode::Byte)
+            .build()
+            .map_err(|_| RenderError::TooLong(data.len()))?;
+        let version = code.version.map(|v| v as i16 + 1).ok_or(RenderError::TooLong(data.len()))?;
+        let width = code.size;
+        let modules = code.data[..width * width].iter().map(|m| m.value()).collect();
+        Ok(Self { version, width, modules })
     }
 
     /// The QR version (1..=40).
     pub fn version(&self) -> i16 {
-        match self.code.version() {
-            Version::Normal(v) | Version::Micro(v) => v,
-        }
+        self.version
     }
 
     /// Modules per side, without the quiet zone.
     pub fn width(&self) -> usize {
-        self.code.width()
+        self.width
     }
 
     /// Whether the module at (x, y) is dark; coordinates outside the code are light.
     pub fn dark(&self, x: isize, y: isize) -> bool {
-        let w = self.width() as isize;
-        (0..w).contains(&x) && (0..w).contains(&y) && self.code[(x as usize, y as usize)] == Color::Dark
+        let w = self.width as isize;
+        (0..w).contains(&x) && (0..w).contains(&y) && self.modules[y as usize * self.width + x as usize]
     }
 
     /// A greyscale bitmap (0 dark, 255 light) with the quiet zone: `(pixels, side)`.
@@ -86,14 +85,20 @@ impl Qr {
         let modules = self.width() + 2 * QUIET_ZONE;
         let side = modules * module_px;
         let row_bytes = side.div_ceil(8);
-        let mut data = vec![0u8; row_bytes * side];
-        for y in 0..side {
-            let my = (y / module_px) as isize - QUIET_ZONE as isize;
-            for x in 0..side {
-                let mx = (x / module_px) as isize - QUIET_ZONE as isize;
-                if !self.dark(mx, my) {
-                    data[y * row_bytes + x / 8] |= 0x80 >> (x % 8);
+        let mut data = Vec::with_capacity(row_bytes * side);
+        let mut row = vec![0u8; row_bytes];
+        for my in 0..modules {
+            // One pixel row per module row, repeated: light pixels are 1 bits.
+            row.fill(0);
+            for mx in 0..modules {
+                if !self.dark(mx as isize - QUIET_ZONE as isize, my as isize - QUIET_ZONE as isize) {
+                    for x in mx * module_px..(mx + 1) * module_px {
+                        row[x / 8] |= 0x80 >> (x % 8);
+                    }
                 }
+            }
+            for _ in 0..module_px {
+                data.extend_from_slice(&row);
             }
         }
         let mut out = Vec::new();
@@ -103,6 +108,7 @@ impl Qr {
             let mut encoder = png::Encoder::new(&mut out, side32, side32);
             encoder.set_color(png::ColorType::Grayscale);
             encoder.set_depth(png::BitDepth::One);
+            encoder.set_compression(png::Compression::Fast);
             let per_metre = (f64::from(PRINT_DPI) / 0.0254).round() as u32;
             encoder.set_pixel_dims(Some(png::PixelDimensions {
                 xppu: per_metre,

@@ -6,7 +6,11 @@ fn main() {
         for strategy in pass_verifier::decode::STRATEGIES {
             let start = std::time::Instant::now();
             let codes = pass_verifier::decode::run(*strategy, &image);
-            println!("{path}: {strategy:?}: {} code(s) in {:.1} ms", codes.len(), start.elapsed().as_secs_f64() * 1000.0);
+            println!(
+                "{path}: {strategy:?}: {} code(s) in {:.1} ms",
+                codes.len(),
+                start.elapsed().as_secs_f64() * 1000.0
+            );
         }
     }
 }
