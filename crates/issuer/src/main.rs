@@ -193,7 +193,7 @@ fn progress(done: usize, total: usize, what: &str) {
     use std::io::IsTerminal;
     if std::io::stderr().is_terminal() {
         let width = 30;
-        let filled = if total == 0 { width } else { done * width / total };
+        let filled = (done * width).checked_div(total).unwrap_or(width);
         eprint!("\r{what} [{}{}] {done}/{total}", "#".repeat(filled), " ".repeat(width - filled));
         if done == total {
             eprintln!();
