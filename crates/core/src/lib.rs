@@ -30,6 +30,34 @@ pub mod verdict;
 pub mod view;
 
 pub use division::Division;
+
+/// An error and its causes on one line (`a: b: c`), skipping a cause whose text the line
+/// already holds (many errors repeat their source in their own message). For the binaries'
+/// one-line messages on stderr.
+pub fn one_line_error(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+        source = cause.source();
+    }
+    line
+}
+
+/// Whether an error was caused by a closed pipe (`| head`): not an error for a command line.
+pub fn is_broken_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
 pub use envelope::{Envelope, EnvelopeError};
 #[cfg(feature = "sign")]
 pub use keys::SecretKey;

@@ -189,6 +189,30 @@ pub enum FieldError {
 }
 
 impl Pass {
+    /// The realistic pass of the brief, for tests, benches and documentation: 粤A12345, heavy
+    /// truck, 东风日产乘用车公司花都工厂, driver 张三, 440114 → 310115, zones 440114 310000 320500,
+    /// 汽车零部件, valid 2022-04-01 to 2022-04-30 (Asia/Shanghai), issued 2022-03-31 09:30, serial 1.
+    pub fn realistic_example() -> Self {
+        let d = |code| Division::new(code).unwrap_or_else(|_| unreachable!("valid constant"));
+        Pass {
+            serial: 1,
+            kind: PassKind::KeyMaterials,
+            plate: "粤A12345".into(),
+            vehicle_type: VehicleType::HeavyTruck,
+            holder: "东风日产乘用车公司花都工厂".into(),
+            org_code: None,
+            driver: Some("张三".into()),
+            origin: d(440_114),
+            destination: d(310_115),
+            zones: vec![d(440_114), d(310_000), d(320_500)],
+            cargo: "汽车零部件".into(),
+            valid_from: 1_648_742_400,
+            valid_until: 1_651_334_399,
+            issued_at: 1_648_690_200,
+            supersedes: None,
+        }
+    }
+
     /// Checks every field against the limits of format v1.
     pub fn validate(&self) -> Result<(), FieldError> {
         if self.serial == 0 {
@@ -306,23 +330,7 @@ pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn sample() -> Pass {
-        Pass {
-            serial: 1,
-            kind: PassKind::KeyMaterials,
-            plate: "粤A12345".into(),
-            vehicle_type: VehicleType::HeavyTruck,
-            holder: "东风日产乘用车公司花都工厂".into(),
-            org_code: None,
-            driver: Some("张三".into()),
-            origin: "440114".parse().expect("code"),
-            destination: "310115".parse().expect("code"),
-            zones: ["440114", "310000", "320500"].iter().map(|z| z.parse().expect("code")).collect(),
-            cargo: "汽车零部件".into(),
-            valid_from: 1_648_742_400,
-            valid_until: 1_651_334_399,
-            issued_at: 1_648_700_000,
-            supersedes: None,
-        }
+        Pass::realistic_example()
     }
 
     #[test]

@@ -50,26 +50,13 @@ fn at(text: &str) -> u64 {
     time::parse_instant(text, &time::default_zone(), Bound::StartOfDay).expect("time")
 }
 
-/// The realistic pass of the brief.
+/// The realistic pass of the brief (its times are checked against their local form below).
 fn realistic() -> Pass {
-    let d = |s: &str| s.parse().expect("code");
-    Pass {
-        serial: 1,
-        kind: PassKind::KeyMaterials,
-        plate: "粤A12345".into(),
-        vehicle_type: VehicleType::HeavyTruck,
-        holder: "东风日产乘用车公司花都工厂".into(),
-        org_code: None,
-        driver: Some("张三".into()),
-        origin: d("440114"),
-        destination: d("310115"),
-        zones: vec![d("440114"), d("310000"), d("320500")],
-        cargo: "汽车零部件".into(),
-        valid_from: at("2022-04-01T00:00:00+08:00"),
-        valid_until: at("2022-04-30T23:59:59+08:00"),
-        issued_at: at("2022-03-31T09:30:00+08:00"),
-        supersedes: None,
-    }
+    let pass = Pass::realistic_example();
+    assert_eq!(pass.valid_from, at("2022-04-01T00:00:00+08:00"));
+    assert_eq!(pass.valid_until, at("2022-04-30T23:59:59+08:00"));
+    assert_eq!(pass.issued_at, at("2022-03-31T09:30:00+08:00"));
+    pass
 }
 
 fn hex(bytes: &[u8]) -> String {

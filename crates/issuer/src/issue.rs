@@ -38,6 +38,25 @@ pub struct PassRequest {
 }
 
 impl PassRequest {
+    /// The request that would make `pass` again (its serial and issue time aside).
+    pub fn from_pass(pass: &Pass) -> Self {
+        Self {
+            kind: pass.kind,
+            plate: pass.plate.clone(),
+            vehicle_type: pass.vehicle_type,
+            holder: pass.holder.clone(),
+            org_code: pass.org_code.clone(),
+            driver: pass.driver.clone(),
+            origin: pass.origin,
+            destination: pass.destination,
+            zones: pass.zones.clone(),
+            cargo: pass.cargo.clone(),
+            valid_from: pass.valid_from,
+            valid_until: pass.valid_until,
+            supersedes: pass.supersedes,
+        }
+    }
+
     /// The pass this request becomes under `serial`, issued at `issued_at`.
     pub fn into_pass(self, serial: u64, issued_at: u64) -> Pass {
         Pass {
@@ -118,22 +137,7 @@ pub(crate) mod tests {
 
     /// The realistic pass of the brief.
     pub(crate) fn request() -> PassRequest {
-        let d = |s: &str| s.parse::<Division>().expect("code");
-        PassRequest {
-            kind: PassKind::KeyMaterials,
-            plate: "粤A12345".into(),
-            vehicle_type: VehicleType::HeavyTruck,
-            holder: "东风日产乘用车公司花都工厂".into(),
-            org_code: None,
-            driver: Some("张三".into()),
-            origin: d("440114"),
-            destination: d("310115"),
-            zones: vec![d("440114"), d("310000"), d("320500")],
-            cargo: "汽车零部件".into(),
-            valid_from: 1_648_742_400,
-            valid_until: 1_651_334_399,
-            supersedes: None,
-        }
+        PassRequest::from_pass(&Pass::realistic_example())
     }
 
     #[test]

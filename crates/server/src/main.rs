@@ -36,22 +36,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pass-server: error: {}", chain(&e));
+            eprintln!("pass-server: error: {}", pass_core::one_line_error(e.as_ref()));
             ExitCode::from(2)
         }
     }
-}
-
-/// The error and its causes on one line, skipping causes whose text the message already holds.
-fn chain(e: &anyhow::Error) -> String {
-    let mut line = e.to_string();
-    for cause in e.chain().skip(1) {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            line = format!("{line}: {text}");
-        }
-    }
-    line
 }
 
 #[derive(Debug, Default, Deserialize)]

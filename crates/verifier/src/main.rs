@@ -37,28 +37,12 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if pass_core::is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pass-verifier: error: {}", chain(&e));
+            eprintln!("pass-verifier: error: {}", pass_core::one_line_error(e.as_ref()));
             ExitCode::from(COULD_NOT_CHECK)
         }
     }
-}
-
-/// The error and its causes on one line, skipping causes whose text the message already holds.
-fn chain(e: &anyhow::Error) -> String {
-    let mut line = e.to_string();
-    for cause in e.chain().skip(1) {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            line = format!("{line}: {text}");
-        }
-    }
-    line
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 enum Input<'a> {

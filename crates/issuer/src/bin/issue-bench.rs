@@ -4,29 +4,14 @@
 
 use std::time::Instant;
 
-use pass_core::{Division, PassKind, SecretKey, VehicleType};
+use pass_core::{Pass, SecretKey};
 use pass_issuer::issue::PassRequest;
 use pass_issuer::ledger::Record;
 use pass_issuer::print::{self, Layout, PageInfo};
 use pass_issuer::render::{DEFAULT_MODULE_PX, Qr};
 
 fn request() -> PassRequest {
-    let d = |s: &str| s.parse::<Division>().expect("code");
-    PassRequest {
-        kind: PassKind::KeyMaterials,
-        plate: "粤A12345".into(),
-        vehicle_type: VehicleType::HeavyTruck,
-        holder: "东风日产乘用车公司花都工厂".into(),
-        org_code: None,
-        driver: Some("张三".into()),
-        origin: d("440114"),
-        destination: d("310115"),
-        zones: vec![d("440114"), d("310000"), d("320500")],
-        cargo: "汽车零部件".into(),
-        valid_from: 1_648_742_400,
-        valid_until: 1_651_334_399,
-        supersedes: None,
-    }
+    PassRequest::from_pass(&Pass::realistic_example())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
