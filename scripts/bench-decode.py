@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Decode bench (issue 4): the project's decoder side by side with zxing-cpp, the yardstick.
+
+Reads a manifest in the format of ../shared/datasets/qr-photos-dev/manifest.json, runs
+`pass-verifier decode --json` (release build) on every image and zxing-cpp (installed with pip
+into a throwaway venv under target/, not a dependency) on the same images, and prints per set:
+decoded/total, false positives, median and p90 ms, with the ratios. A code counts as read when
+its text equals the expected text, reading the raw bytes as UTF-8, Shift_JIS, GB18030 or
+ISO-8859-1. Not a test: run it by hand.
+
+    scripts/bench-decode.py [MANIFEST]     (default ../shared/datasets/qr-photos-dev/manifest.json)
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / "target" / "bench-venv"
+ENCODINGS = ("utf-8", "shift_jis", "gb18030", "iso-8859-1")
+
+
+def texts(raw: bytes):
+    out = set()
+    for enc in ENCODINGS:
+        try:
+            out.add(raw.decode(enc))
+        except UnicodeDecodeError:
+            pass
+    return out
+
+
+def ensure_zxing():
+    py = VENV / "bin" / "python"
+    if not py.exists():
+        venv.create(VENV, with_pip=True)
+    ok = subprocess.run([py, "-c", "import zxingcpp, PIL"], capture_output=True).returncode == 0
+    if not ok:
+        subprocess.run([py, "-m", "pip", "install", "-q", "zxing-cpp==3.1.1", "pillow"], check=True)
+    return py
+
+
+ZXING_RUNNER = r"""
+import base64, json, sys, time
+import zxingcpp
+from PIL import Image, ImageOps
+for line in sys.stdin:
+    path = line.rstrip("\n")
+    img = ImageOps.exif_transpose(Image.open(path)).convert("L")
+    img.load()
+    start = time.perf_counter()
+    results = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)
+    ms = (time.perf_counter() - start) * 1000
+    codes = [base64.b64encode(r.bytes).decode() for r in results]
+    print(json.dumps({"input": path, "codes": codes, "ms": ms}), flush=True)
+"""
+
+
+def run_ours(files):
+    exe = ROOT / "target" / "release" / "pass-verifier"
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "pass-verifier"], cwd=ROOT, check=True)
+    out = subprocess.run([exe, "decode", "--json", *files], capture_output=True, text=True)
+    results = {}
+    for line in out.stdout.splitlines():
+        d = json.loads(line)
+        import base64
+        results[d["input"]] = ([base64.b64decode(c["bytes_b64"]) for c in d["codes"]], d["ms"])
+    return results
+
+
+def run_zxing(py, files):
+    import base64
+    out = subprocess.run([py, "-c", ZXING_RUNNER], input="\n".join(files) + "\n", capture_output=True, text=True, check=True)
+    results = {}
+    for line in out.stdout.splitlines():
+        d = json.loads(line)
+        results[d["input"]] = ([base64.b64decode(c) for c in d["codes"]], d["ms"])
+    return results
+
+
+def score(manifest, base, results):
+    sets = {}
+    for item in manifest:
+        path = str(base / item["file"])
+        codes, ms = results.get(path, ([], float("nan")))
+        s = sets.setdefault(item["set"], {"read": 0, "total": 0, "fp": 0, "ms": []})
+        s["ms"].append(ms)
+        if item["negative"]:
+            s["total"] += 1
+            s["fp"] += 1 if codes else 0
+            s["read"] += 0 if codes else 1
+        else:
+            s["total"] += 1
+            if any(item["expected"] in texts(c) for c in codes):
+                s["read"] += 1
+    return sets
+
+
+def pct(values, q):
+    values = sorted(v for v in values if v == v)
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main():
+    manifest_path = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / ".." / "shared" / "datasets" / "qr-photos-dev" / "manifest.json")
+    base = manifest_path.parent
+    manifest = json.loads(manifest_path.read_text())
+    files = [str(base / m["file"]) for m in manifest]
+    ours = score(manifest, base, run_ours(files))
+    theirs = score(manifest, base, run_zxing(ensure_zxing(), files))
+    print(f"decode bench: {manifest_path}  ({os.cpu_count()} cores; release build; zxing-cpp 3.1.1 via Python)")
+    print("| set | checkpass read | zxing-cpp read | checkpass FP | zxing-cpp FP | checkpass median / p90 ms | zxing-cpp median / p90 ms | median ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    all_ours, all_theirs = [], []
+    for name in sorted(ours):
+        o, t = ours[name], theirs[name]
+        all_ours += o["ms"]
+        all_theirs += t["ms"]
+        neg = "(no code: correct = nothing found)" if name.startswith("falsepositives") else ""
+        om, tm = statistics.median(o["ms"]), statistics.median(t["ms"])
+        print(f"| {name} {neg} | {o['read']}/{o['total']} | {t['read']}/{t['total']} | {o['fp']} | {t['fp']} | "
+              f"{om:.2f} / {pct(o['ms'], 0.9):.2f} | {tm:.2f} / {pct(t['ms'], 0.9):.2f} | {om / tm:.2f}× |")
+    om, tm = statistics.median(all_ours), statistics.median(all_theirs)
+    print(f"| all | | | | | {om:.2f} | {tm:.2f} | {om / tm:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
