@@ -134,9 +134,44 @@ fn two_hundred_rows_utf8_and_gb18030_print_and_scan() {
     let a5_pages =
         rasterise(&pdf_a5, &std::fs::create_dir_all(dir.path().join("a5")).map(|()| dir.path().join("a5")).unwrap());
     assert_eq!(a5_pages.len(), 100);
-    // One verdict per page: the first pass found on each sheet; together they cover every other serial.
+    // `scan` gives one verdict per image; each A5x2 sheet holds two passes, so decode every
+    // code on every sheet and check each one's text form.
     let found = scan_all(&a5_pages);
     assert!(found.iter().all(|s| second.contains(s)));
+    let mut args: Vec<String> = vec!["decode".into(), "--json".into()];
+    args.extend(a5_pages.iter().map(|p| p.to_str().unwrap().to_owned()));
+    let decoded = verifier(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut texts = Vec::new();
+    for page in decoded.json_lines() {
+        let codes = page["codes"].as_array().unwrap();
+        assert_eq!(codes.len(), 2, "{page}");
+        for code in codes {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(code["bytes_b64"].as_str().unwrap()).unwrap();
+            texts.push(pass_core::envelope::to_text(&bytes));
+        }
+    }
+    let mut args: Vec<String> = vec!["check".into()];
+    args.extend(texts);
+    args.extend([
+        "--trust".into(),
+        trust(),
+        "--at".into(),
+        AT.into(),
+        "--zone".into(),
+        "440114".into(),
+        "--json".into(),
+    ]);
+    let checked = verifier(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let serials: BTreeSet<u64> = checked
+        .json_lines()
+        .iter()
+        .map(|v| {
+            assert_eq!(v["verdict"], "accepted", "{v}");
+            v["pass"]["serial"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(serials, second.iter().copied().collect::<BTreeSet<_>>(), "every pass of every sheet verifies");
 }
 
 #[test]
