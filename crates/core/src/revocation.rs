@@ -225,29 +225,35 @@ impl RevocationState {
 
     /// The delta from an older state of the same history (`self` is newer) to this one.
     pub fn delta_from(&self, older: &RevocationState) -> Delta {
-        let additions = self
+        let added: BTreeMap<KeyId, BTreeSet<u64>> = self
             .serials
             .iter()
-            .filter_map(|(k, s)| {
-                let new: BTreeSet<u64> = match older.serials.get(k) {
-                    Some(old) => s.difference(old).copied().collect(),
-                    None => s.clone(),
-                };
-                (!new.is_empty()).then(|| IssuerSet::encode(*k, &new))
+            .map(|(k, s)| {
+                (*k, older.serials.get(k).map_or_else(|| s.clone(), |old| s.difference(old).copied().collect()))
             })
             .collect();
-        let revoked_keys = self
-            .keys
-            .iter()
-            .filter(|(k, c)| older.keys.get(*k) != Some(*c))
-            .map(|(k, c)| KeyRevocation { key_id: k.0, issued_after: *c })
-            .collect();
+        let changed_keys: BTreeSet<KeyId> =
+            self.keys.iter().filter(|(k, c)| older.keys.get(*k) != Some(*c)).map(|(k, _)| *k).collect();
+        self.delta(older.version, &added, &changed_keys)
+    }
+
+    /// The delta that takes a holder of `from_version` to this state, given the serials added
+    /// and the keys whose revocation changed since then (a server knows these from its log).
+    pub fn delta(
+        &self,
+        from_version: u64,
+        added: &BTreeMap<KeyId, BTreeSet<u64>>,
+        changed_keys: &BTreeSet<KeyId>,
+    ) -> Delta {
         Delta {
-            from_version: older.version,
+            from_version,
             to_version: self.version,
             issued_at: self.issued_at,
-            additions,
-            revoked_keys,
+            additions: added.iter().filter(|(_, s)| !s.is_empty()).map(|(k, s)| IssuerSet::encode(*k, s)).collect(),
+            revoked_keys: changed_keys
+                .iter()
+                .filter_map(|k| self.keys.get(k).map(|c| KeyRevocation { key_id: k.0, issued_after: *c }))
+                .collect(),
             state_digest: self.digest(),
         }
     }

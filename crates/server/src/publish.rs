@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use pass_core::revocation::{self, Delta, IssuerSet, KeyRevocation, RevocationState};
+use pass_core::revocation::{self, Delta, RevocationState};
 use pass_core::{KeyId, SecretKey};
 
 use crate::store::Change;
@@ -81,31 +81,15 @@ impl History {
     }
 
     fn delta_since(&self, since: u64) -> Delta {
-        let mut serials: BTreeMap<KeyId, BTreeSet<u64>> = BTreeMap::new();
+        let mut added: BTreeMap<KeyId, BTreeSet<u64>> = BTreeMap::new();
         let mut keys: BTreeSet<KeyId> = BTreeSet::new();
         for (_, change) in self.changes.range(since + 1..) {
             for (key, list) in &change.serials {
-                serials.entry(*key).or_default().extend(list);
+                added.entry(*key).or_default().extend(list);
             }
             keys.extend(change.keys.keys());
         }
-        let mut additions = Vec::new();
-        for (key, set) in &serials {
-            let values: Vec<u64> = set.iter().copied().collect();
-            let coded = pass_core::rice::encode(&values);
-            additions.push(IssuerSet { key_id: key.0, count: coded.count, k: coded.k, data: coded.data });
-        }
-        Delta {
-            from_version: since,
-            to_version: self.state.version,
-            issued_at: self.state.issued_at,
-            additions,
-            revoked_keys: keys
-                .iter()
-                .map(|k| KeyRevocation { key_id: k.0, issued_after: self.state.keys.get(k).copied().flatten() })
-                .collect(),
-            state_digest: self.state.digest(),
-        }
+        self.state.delta(since, &added, &keys)
     }
 }
 
