@@ -77,20 +77,17 @@ fn rasterise(pdf: &Path, dir: &Path) -> Vec<PathBuf> {
     pages
 }
 
+/// Runs `pass-verifier COMMAND INPUTS...` with the example trust list, at `AT`, in 440114, as JSON.
+fn verify_all(command: &str, inputs: impl IntoIterator<Item = String>) -> crate::util::Run {
+    let mut args = vec![command.to_owned()];
+    args.extend(inputs);
+    args.extend(["--trust".into(), trust(), "--at".into(), AT.into(), "--zone".into(), "440114".into()]);
+    args.push("--json".into());
+    verifier(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 fn scan_all(pages: &[PathBuf]) -> Vec<u64> {
-    let mut args = vec!["scan".to_owned()];
-    args.extend(pages.iter().map(|p| p.to_str().unwrap().to_owned()));
-    args.extend([
-        "--trust".into(),
-        trust(),
-        "--at".into(),
-        AT.into(),
-        "--zone".into(),
-        "440114".into(),
-        "--json".into(),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = verifier(&args);
+    let run = verify_all("scan", pages.iter().map(|p| p.to_str().unwrap().to_owned()));
     let verdicts = run.json_lines();
     assert_eq!(verdicts.len(), pages.len());
     for v in &verdicts {
@@ -151,18 +148,7 @@ fn two_hundred_rows_utf8_and_gb18030_print_and_scan() {
             texts.push(pass_core::envelope::to_text(&bytes));
         }
     }
-    let mut args: Vec<String> = vec!["check".into()];
-    args.extend(texts);
-    args.extend([
-        "--trust".into(),
-        trust(),
-        "--at".into(),
-        AT.into(),
-        "--zone".into(),
-        "440114".into(),
-        "--json".into(),
-    ]);
-    let checked = verifier(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let checked = verify_all("check", texts);
     let serials: BTreeSet<u64> = checked
         .json_lines()
         .iter()

@@ -129,36 +129,26 @@ fn issue_revoke_sync_scan_and_key_cut_off() {
     assert_eq!(never_synced.json()["warnings"], serde_json::json!(["zone_not_checked", "revocation_data_stale"]));
 
     let ledger = dir.path().join("ledger.sqlite");
-    let revoke = issuer(&[
-        "revoke",
-        &serial.to_string(),
-        "--server",
-        &srv.url,
-        "--token",
-        &office_token,
-        "--reason",
-        "vehicle sold",
-        "--key",
-        &example_key(),
-        "--ledger",
-        ledger.to_str().unwrap(),
-    ]);
-    assert_eq!(revoke.code, 0, "{}", revoke.stderr);
+    let revoke = || {
+        issuer(&[
+            "revoke",
+            &serial.to_string(),
+            "--server",
+            &srv.url,
+            "--token",
+            &office_token,
+            "--reason",
+            "vehicle sold",
+            "--key",
+            &example_key(),
+            "--ledger",
+            ledger.to_str().unwrap(),
+        ])
+    };
+    let first_revoke = revoke();
+    assert_eq!(first_revoke.code, 0, "{}", first_revoke.stderr);
     // Retrying is safe.
-    let again = issuer(&[
-        "revoke",
-        &serial.to_string(),
-        "--server",
-        &srv.url,
-        "--token",
-        &office_token,
-        "--reason",
-        "vehicle sold",
-        "--key",
-        &example_key(),
-        "--ledger",
-        ledger.to_str().unwrap(),
-    ]);
+    let again = revoke();
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stdout.contains("already revoked: 1"), "{}", again.stdout);
 
