@@ -83,6 +83,7 @@ def run_zxing(py, files):
 
 def score(manifest, base, results):
     sets = {}
+    hits = set()
     for item in manifest:
         path = str(base / item["file"])
         codes, ms = results.get(path, ([], float("nan")))
@@ -96,7 +97,8 @@ def score(manifest, base, results):
             s["total"] += 1
             if any(item["expected"] in texts(c) for c in codes):
                 s["read"] += 1
-    return sets
+                hits.add(item["name"])
+    return sets, hits
 
 
 def pct(values, q):
@@ -111,8 +113,8 @@ def main():
     base = manifest_path.parent
     manifest = json.loads(manifest_path.read_text())
     files = [str(base / m["file"]) for m in manifest]
-    ours = score(manifest, base, run_ours(files))
-    theirs = score(manifest, base, run_zxing(ensure_zxing(), files))
+    ours, our_hits = score(manifest, base, run_ours(files))
+    theirs, their_hits = score(manifest, base, run_zxing(ensure_zxing(), files))
     print(f"decode bench: {manifest_path}  ({os.cpu_count()} cores; release build; zxing-cpp 3.1.1 via Python)")
     print("| set | checkpass read | zxing-cpp read | checkpass FP | zxing-cpp FP | checkpass median / p90 ms | zxing-cpp median / p90 ms | median ratio |")
     print("|---|---|---|---|---|---|---|---|")
@@ -127,6 +129,8 @@ def main():
               f"{om:.2f} / {pct(o['ms'], 0.9):.2f} | {tm:.2f} / {pct(t['ms'], 0.9):.2f} | {om / tm:.2f}× |")
     om, tm = statistics.median(all_ours), statistics.median(all_theirs)
     print(f"| all | | | | | {om:.2f} | {tm:.2f} | {om / tm:.2f}× |")
+    print("read by zxing-cpp only:", " ".join(sorted(their_hits - our_hits)) or "none")
+    print("read by checkpass only:", " ".join(sorted(our_hits - their_hits)) or "none")
 
 
 if __name__ == "__main__":

@@ -269,7 +269,7 @@ fn page_verifies(page: &Path, want: &[Record], trust: &TrustList) -> bool {
     let Ok(image) = pass_verifier::image_input::load_path(page) else { return false };
     let blurred = image::imageops::blur(&image, 0.8);
     let mut missing: Vec<&Record> = want.iter().collect();
-    pass_verifier::decode::decode_until(&blurred, |code| {
+    pass_verifier::decode::decode_until(&blurred, std::time::Duration::MAX, |code| {
         missing.retain(|record| {
             let checkpoint = Checkpoint { now: record.pass.valid_from, ..Checkpoint::default() };
             let v = verdict::verify(code, trust, &checkpoint);

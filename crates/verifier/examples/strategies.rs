@@ -7,8 +7,9 @@ fn main() {
             let start = std::time::Instant::now();
             let codes = pass_verifier::decode::run(*strategy, &image);
             println!(
-                "{path}: {strategy:?}: {} code(s) in {:.1} ms",
-                codes.len(),
+                "{path}: {}: {} code(s) in {:.2} ms",
+                strategy.name(),
+                codes.codes.len(),
                 start.elapsed().as_secs_f64() * 1000.0
             );
         }

@@ -12,7 +12,7 @@ use crate::decode;
 /// unrelated QR code beside it. No code at all is `no_code_found`.
 pub fn scan(image: &GrayImage, trust: &TrustList, checkpoint: &Checkpoint) -> Verdict {
     let mut best: Option<Verdict> = None;
-    decode::decode_until(image, |code| {
+    decode::decode_until(image, decode::DEFAULT_BUDGET, |code| {
         let verdict = verdict::verify(code, trust, checkpoint);
         let accepted = verdict.accepted();
         if best.as_ref().is_none_or(|b| verdict.stage() > b.stage()) {

@@ -1,0 +1,285 @@
+//! Finding QR codes in a camera frame and returning their raw bytes.
+//!
+//! Three layers, each in its own module:
+//!
+//! 1. [`prepare`]: views of the grey frame (half size, double size, smoothed), made only when
+//!    a strategy asks for one and kept for the rest of the frame.
+//! 2. [`binarize`]: grey to black/white (local average, or one global threshold).
+//! 3. [`readers`]: the third-party detectors and decoders (rxing's zxing-cpp port, rqrr).
+//!
+//! A [`Strategy`] is one combination of the three. [`STRATEGIES`] lists them cheapest and most
+//! productive first, an order chosen by measurement (docs/DECODING.md has the figures and what
+//! each strategy buys). [`decode_until`] runs them in that order until the caller is satisfied
+//! (for `scan`: a code that verifies as a pass, so a frame with an unrelated QR code keeps
+//! looking) or the frame's time budget is spent. Every third-party call is isolated: a panic
+//! inside a decoder counts as "nothing found" for that strategy.
+
+pub mod binarize;
+pub mod prepare;
+pub mod readers;
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Once, OnceLock};
+use std::time::{Duration, Instant};
+
+use image::GrayImage;
+use rxing::common::BitMatrix;
+
+pub use readers::Found;
+
+/// Codes larger than this are not passes and are not kept (a v40 QR code holds 2953 bytes).
+pub const MAX_CODE_BYTES: usize = 4096;
+
+/// The default time budget for one frame. A strategy is not started when the time already
+/// spent plus its estimated cost would pass the budget, so a frame never takes much longer
+/// than this (docs/DECODING.md gives the measured worst case for 1920×1080 frames).
+pub const DEFAULT_BUDGET: Duration = Duration::from_millis(150);
+
+/// One way of looking at a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// Local-average binarization, zxing-cpp detector: most codes, in most light.
+    Local,
+    /// One global threshold: blurred codes whose thin dark modules the local method loses.
+    Global,
+    /// The local binarization inverted: light modules on dark (phone dark mode, negatives).
+    Inverted,
+    /// Half size: large, blurred or noisy codes in big frames.
+    Half,
+    /// rqrr on the grey frame: a different detector for codes the line scanner misses.
+    Quirc,
+    /// A 3×3 box blur first: sensor noise, JPEG blocks and printing halftone.
+    Smoothed,
+    /// Double size (bilinear): distant codes under 3 pixels a module.
+    Double,
+}
+
+impl Strategy {
+    /// A short name for reports and benchmarks.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Local => "local",
+            Strategy::Global => "global",
+            Strategy::Inverted => "inverted",
+            Strategy::Half => "half",
+            Strategy::Quirc => "quirc",
+            Strategy::Smoothed => "smoothed",
+            Strategy::Double => "double",
+        }
+    }
+
+    /// The strategy with this name.
+    pub fn from_name(name: &str) -> Option<Strategy> {
+        STRATEGIES.iter().copied().find(|s| s.name() == name)
+    }
+
+    /// Whether the strategy runs only on frames where an earlier one saw finder patterns.
+    /// The expensive strategies wait for such evidence, so a frame with no code in it (most
+    /// of a live camera's frames) costs only the cheap ones.
+    fn needs_evidence(self) -> bool {
+        matches!(self, Strategy::Global | Strategy::Quirc | Strategy::Smoothed | Strategy::Double)
+    }
+
+    /// Estimated cost in nanoseconds per pixel of the original frame (measured, rounded up),
+    /// used to keep a frame within its budget.
+    fn cost_per_pixel_ns(self) -> f64 {
+        match self {
+            Strategy::Local | Strategy::Global | Strategy::Inverted => 8.0,
+            Strategy::Half => 3.0,
+            Strategy::Quirc => 40.0,
+            Strategy::Smoothed => 12.0,
+            Strategy::Double => 45.0,
+        }
+    }
+}
+
+/// The strategies in the order they run.
+pub const STRATEGIES: &[Strategy] = &[
+    Strategy::Local,
+    Strategy::Inverted,
+    Strategy::Half,
+    Strategy::Global,
+    Strategy::Quirc,
+    Strategy::Smoothed,
+    Strategy::Double,
+];
+
+/// What decoding a frame found, and what it cost.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// Distinct codes, in the order found.
+    pub codes: Vec<Vec<u8>>,
+    /// The strategies that ran, in order.
+    pub ran: Vec<Strategy>,
+    /// The strategies left out because the budget was spent.
+    pub skipped: usize,
+    /// Whether any strategy saw finder patterns (or a code).
+    pub evidence: bool,
+}
+
+/// Every distinct code found by all strategies (no budget): for tests and exploration.
+pub fn decode_all(image: &GrayImage) -> Vec<Vec<u8>> {
+    decode_until(image, Duration::MAX, |_| false).codes
+}
+
+/// The codes of the first strategy that finds any: what `pass-verifier decode` reports.
+pub fn decode_first(image: &GrayImage) -> Decoded {
+    decode_until(image, DEFAULT_BUDGET, |_| true)
+}
+
+/// Runs the strategies in order, collecting distinct codes, and stops after the strategy in
+/// which `done` returned true for a code, or when the budget is spent. The first strategy
+/// always runs.
+pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[u8]) -> bool) -> Decoded {
+    let mut decoded = Decoded::default();
+    if image.width() == 0 || image.height() == 0 {
+        return decoded;
+    }
+    let start = Instant::now();
+    let pixels = f64::from(image.width()) * f64::from(image.height());
+    let frame = Frame::new(image);
+    let mut seen = HashSet::new();
+    for (i, &strategy) in STRATEGIES.iter().enumerate() {
+        if strategy.needs_evidence() && !decoded.evidence {
+            continue;
+        }
+        let estimate = Duration::from_nanos((strategy.cost_per_pixel_ns() * pixels) as u64);
+        if !decoded.ran.is_empty() && start.elapsed().saturating_add(estimate) > budget {
+            decoded.skipped = STRATEGIES.len() - i;
+            break;
+        }
+        decoded.ran.push(strategy);
+        let mut finished = false;
+        let found = frame.run(strategy);
+        decoded.evidence |= found.finders >= MIN_EVIDENCE_FINDERS || !found.codes.is_empty();
+        for code in found.codes {
+            if code.len() <= MAX_CODE_BYTES && seen.insert(code.clone()) {
+                finished |= done(&code);
+                decoded.codes.push(code);
+            }
+        }
+        if finished {
+            break;
+        }
+    }
+    decoded
+}
+
+/// Finder patterns that count as evidence of a code: two of a symbol's three still show when
+/// a thumb or a glare spot hides the third.
+const MIN_EVIDENCE_FINDERS: usize = 2;
+
+/// Runs one strategy on its own, isolated (for benchmarks and tests).
+pub fn run(strategy: Strategy, image: &GrayImage) -> Found {
+    if image.width() == 0 || image.height() == 0 {
+        return Found::default();
+    }
+    Frame::new(image).run(strategy)
+}
+
+/// A frame and the views and bit matrices made from it so far.
+struct Frame<'a> {
+    grey: &'a GrayImage,
+    local: OnceLock<Option<BitMatrix>>,
+}
+
+impl<'a> Frame<'a> {
+    fn new(grey: &'a GrayImage) -> Self {
+        Frame { grey, local: OnceLock::new() }
+    }
+
+    fn local(&self) -> Option<&BitMatrix> {
+        self.local.get_or_init(|| binarize::local_average(self.grey)).as_ref()
+    }
+
+    fn run(&self, strategy: Strategy) -> Found {
+        isolate(|| match strategy {
+            Strategy::Local => self.local().map(|m| readers::zxing(m, false)).unwrap_or_default(),
+            Strategy::Global => binarize::global(self.grey).map(|m| readers::zxing(&m, false)).unwrap_or_default(),
+            Strategy::Inverted => self
+                .local()
+                .map(|m| {
+                    let mut inverted = m.clone();
+                    inverted.flip_self();
+                    readers::zxing(&inverted, false)
+                })
+                .unwrap_or_default(),
+            Strategy::Half => prepare::half(self.grey)
+                .and_then(|half| binarize::local_average(&half))
+                .map(|m| readers::zxing(&m, false))
+                .unwrap_or_default(),
+            Strategy::Quirc => readers::quirc(self.grey),
+            Strategy::Smoothed => binarize::local_average(&prepare::box_blur(self.grey))
+                .map(|m| readers::zxing(&m, true))
+                .unwrap_or_default(),
+            Strategy::Double => prepare::double(self.grey)
+                .and_then(|double| binarize::local_average(&double))
+                .map(|m| readers::zxing(&m, true))
+                .unwrap_or_default(),
+        })
+        .unwrap_or_default()
+    }
+}
+
+thread_local! {
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs third-party code, turning a panic into `None`. The panic message is not printed
+/// (it is expected on hostile input); panics elsewhere still print as usual.
+pub fn isolate<T>(f: impl FnOnce() -> T) -> Option<T> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                default(info);
+            }
+        }));
+    });
+    let was_quiet = QUIET.with(|q| q.replace(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was_quiet));
+    result.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_a_decoder_is_nothing_found() {
+        assert_eq!(isolate(|| -> u8 { panic!("decoder assertion") }), None);
+        assert_eq!(isolate(|| 7), Some(7));
+    }
+
+    #[test]
+    fn blank_and_tiny_images_decode_to_nothing() {
+        assert!(decode_all(&GrayImage::new(0, 0)).is_empty());
+        assert!(decode_all(&GrayImage::new(1, 1)).is_empty());
+        assert!(decode_all(&GrayImage::new(1, 300)).is_empty());
+        assert!(decode_all(&GrayImage::from_pixel(640, 480, image::Luma([255]))).is_empty());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for &s in STRATEGIES {
+            assert_eq!(Strategy::from_name(s.name()), Some(s));
+        }
+    }
+
+    #[test]
+    fn a_spent_budget_runs_only_the_first_strategy() {
+        let frame = GrayImage::from_pixel(320, 240, image::Luma([200]));
+        let decoded = decode_until(&frame, Duration::ZERO, |_| false);
+        assert_eq!(decoded.ran, [Strategy::Local]);
+        assert_eq!(decoded.skipped, STRATEGIES.len() - 1);
+        let decoded = decode_until(&frame, Duration::MAX, |_| false);
+        assert!(!decoded.evidence);
+        let cheap: Vec<_> = STRATEGIES.iter().copied().filter(|s| !s.needs_evidence()).collect();
+        assert_eq!(decoded.ran, cheap, "no finder patterns: the expensive strategies wait");
+    }
+}
