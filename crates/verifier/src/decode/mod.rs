@@ -2,7 +2,7 @@
 //!
 //! Three layers, each in its own module:
 //!
-//! 1. [`prepare`]: views of the grey frame (half size, double size, smoothed), made only when
+//! 1. [`prepare`]: views of the grey frame (half size, double size, sharpened), made only when
 //!    a strategy asks for one and kept for the rest of the frame.
 //! 2. [`binarize`]: grey to black/white (local average, or one global threshold).
 //! 3. [`readers`]: the third-party detectors and decoders (rxing's zxing-cpp port, rqrr).
@@ -51,8 +51,8 @@ pub enum Strategy {
     Half,
     /// rqrr on the grey frame: a different detector for codes the line scanner misses.
     Quirc,
-    /// A 3×3 box blur first: sensor noise, JPEG blocks and printing halftone.
-    Smoothed,
+    /// Unsharp masking first: defocused codes.
+    Sharpened,
     /// Double size (bilinear): distant codes under 3 pixels a module.
     Double,
 }
@@ -66,7 +66,7 @@ impl Strategy {
             Strategy::Inverted => "inverted",
             Strategy::Half => "half",
             Strategy::Quirc => "quirc",
-            Strategy::Smoothed => "smoothed",
+            Strategy::Sharpened => "sharpened",
             Strategy::Double => "double",
         }
     }
@@ -80,7 +80,7 @@ impl Strategy {
     /// The expensive strategies wait for such evidence, so a frame with no code in it (most
     /// of a live camera's frames) costs only the cheap ones.
     fn needs_evidence(self) -> bool {
-        matches!(self, Strategy::Global | Strategy::Quirc | Strategy::Smoothed | Strategy::Double)
+        matches!(self, Strategy::Global | Strategy::Quirc | Strategy::Sharpened | Strategy::Double)
     }
 
     /// Estimated cost in nanoseconds per pixel of the original frame (measured, rounded up),
@@ -90,7 +90,7 @@ impl Strategy {
             Strategy::Local | Strategy::Global | Strategy::Inverted => 8.0,
             Strategy::Half => 3.0,
             Strategy::Quirc => 40.0,
-            Strategy::Smoothed => 12.0,
+            Strategy::Sharpened => 12.0,
             Strategy::Double => 45.0,
         }
     }
@@ -103,7 +103,7 @@ pub const STRATEGIES: &[Strategy] = &[
     Strategy::Half,
     Strategy::Global,
     Strategy::Quirc,
-    Strategy::Smoothed,
+    Strategy::Sharpened,
     Strategy::Double,
 ];
 
@@ -212,7 +212,7 @@ impl<'a> Frame<'a> {
                 .map(|m| readers::zxing(&m, false))
                 .unwrap_or_default(),
             Strategy::Quirc => readers::quirc(self.grey),
-            Strategy::Smoothed => binarize::local_average(&prepare::box_blur(self.grey))
+            Strategy::Sharpened => binarize::local_average(&prepare::sharpen(self.grey))
                 .map(|m| readers::zxing(&m, true))
                 .unwrap_or_default(),
             Strategy::Double => prepare::double(self.grey)

@@ -76,6 +76,19 @@ pub fn box_blur(image: &GrayImage) -> GrayImage {
     GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_default()
 }
 
+/// Unsharp masking against the 3×3 box blur (amount 1.5): restores some of the edge contrast
+/// a fixed-focus lens loses close up.
+pub fn sharpen(image: &GrayImage) -> GrayImage {
+    let blurred = box_blur(image);
+    let data = image
+        .as_raw()
+        .iter()
+        .zip(blurred.as_raw())
+        .map(|(&p, &b)| (f32::from(p) + 1.5 * (f32::from(p) - f32::from(b))).clamp(0.0, 255.0) as u8)
+        .collect();
+    GrayImage::from_raw(image.width(), image.height(), data).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,279 @@
+//! Synthetic webcam frames of real passes, for the decoding tests and the decode bench.
+//!
+//! Every frame is made from a seed, so a set of frames is the same on every machine. A frame
+//! with a pass holds a real pass, signed with the example issuer key (`keys-example/`), laid
+//! out as a printed page (or shown on a phone), then photographed by a simulated 720p webcam
+//! in one [`Category`] of trouble at a severity between 0 and 1:
+//!
+//! - the page: position, perspective tilt up to 45°, any rotation, distance (1.5–3 pixels a
+//!   module), paper curl or a fold, a thumb over a corner;
+//! - the light: low light with sensor noise, uneven light and a shadow edge, a glare spot,
+//!   a phone screen's pixel grid and reflections (and dark mode);
+//! - the lens and sensor: defocus, motion blur, JPEG quality 20–50.
+//!
+//! Frames without a code ([`Category::NoCode`]: cloth, desks, text and 1D barcodes, art in
+//! the code's place) check that nothing is read where nothing is.
+//!
+//! Modules: [`scene`] (what is in front of the camera), [`camera`] (pose, light, lens,
+//! sensor), [`rng`] (the seeded generator).
+
+pub mod camera;
+pub mod rng;
+pub mod scene;
+
+use std::f64::consts::PI;
+
+use image::GrayImage;
+use pass_core::keys::SecretKey;
+use pass_core::{Pass, envelope};
+use pass_issuer::render::Qr;
+
+use crate::camera::{Bend, Light, Optics, Pose, Thumb};
+use crate::rng::Rng;
+use crate::scene::PAGE_MODULE;
+
+/// The example issuer key that signs the passes in the frames (published: demo only).
+const EXAMPLE_ISSUER_KEY: &str = include_str!("../../../keys-example/issuer.key");
+/// The example trust list that accepts them.
+pub const EXAMPLE_TRUST: &str = include_str!("../../../keys-example/trust.toml");
+
+/// A laptop webcam's frame.
+pub const FRAME_720P: (u32, u32) = (1280, 720);
+/// A full-HD frame (for the time budget).
+pub const FRAME_1080P: (u32, u32) = (1920, 1080);
+
+/// What goes wrong in a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Category {
+    /// The page tilted away from the camera, up to 45°.
+    Perspective,
+    /// The page at any angle in its plane.
+    Rotation,
+    /// Far from the camera: 3 down to 1.5 pixels a module.
+    Distance,
+    /// Out of focus.
+    Defocus,
+    /// Moving while the shutter is open.
+    Motion,
+    /// Dim light: high gain, sensor noise.
+    LowLight,
+    /// Light falling off across the page and a shadow edge over the code.
+    Uneven,
+    /// A lamp's reflection on glossy paper.
+    Glare,
+    /// Paper curled round the code, or folded across it.
+    Curl,
+    /// Heavy JPEG compression, quality 50 down to 20.
+    Jpeg,
+    /// The code on a phone screen (pixel grid, reflections, half of them dark mode).
+    Phone,
+    /// A thumb holding the page over a corner of the code.
+    Thumb,
+    /// No code at all.
+    NoCode,
+}
+
+impl Category {
+    /// Every category, the code-free one last.
+    pub const ALL: [Category; 13] = [
+        Category::Perspective,
+        Category::Rotation,
+        Category::Distance,
+        Category::Defocus,
+        Category::Motion,
+        Category::LowLight,
+        Category::Uneven,
+        Category::Glare,
+        Category::Curl,
+        Category::Jpeg,
+        Category::Phone,
+        Category::Thumb,
+        Category::NoCode,
+    ];
+
+    /// A short name (the bench's set name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Perspective => "perspective",
+            Category::Rotation => "rotation",
+            Category::Distance => "distance",
+            Category::Defocus => "defocus",
+            Category::Motion => "motion",
+            Category::LowLight => "low-light",
+            Category::Uneven => "uneven-light",
+            Category::Glare => "glare",
+            Category::Curl => "curl-fold",
+            Category::Jpeg => "jpeg",
+            Category::Phone => "phone-screen",
+            Category::Thumb => "thumb",
+            Category::NoCode => "no-code",
+        }
+    }
+}
+
+/// The recipe for one frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    /// What goes wrong.
+    pub category: Category,
+    /// How badly, 0..=1.
+    pub severity: f64,
+    /// The seed of everything random in the frame.
+    pub seed: u64,
+    /// Frame size.
+    pub size: (u32, u32),
+}
+
+/// A generated frame.
+pub struct Frame {
+    /// The recipe.
+    pub spec: Spec,
+    /// A name unique in its set: category, index, severity.
+    pub name: String,
+    /// The grey frame, as the camera delivers it.
+    pub image: GrayImage,
+    /// The pass in the frame (`None` for [`Category::NoCode`]).
+    pub pass: Option<Pass>,
+    /// The signed envelope bytes in its QR code.
+    pub code: Option<Vec<u8>>,
+}
+
+/// The fixed set used by the tests and the bench: `per_category` 720p frames for each category
+/// with a pass, severities spread evenly over 0..=1, and twice as many frames without a code.
+pub fn fixed_set(per_category: usize) -> Vec<Spec> {
+    let mut specs = Vec::new();
+    for (c, &category) in Category::ALL.iter().enumerate() {
+        let count = if category == Category::NoCode { 2 * per_category } else { per_category };
+        for i in 0..count {
+            let severity = if count == 1 { 1.0 } else { i as f64 / (count - 1) as f64 };
+            specs.push(Spec { category, severity, seed: (c * 1000 + i) as u64, size: FRAME_720P });
+        }
+    }
+    specs
+}
+
+/// Full-HD frames, one per category at a middling-to-high severity: for the time budget.
+pub fn full_hd_set() -> Vec<Spec> {
+    Category::ALL
+        .iter()
+        .enumerate()
+        .map(|(c, &category)| Spec { category, severity: 0.7, seed: 90_000 + c as u64, size: FRAME_1080P })
+        .collect()
+}
+
+/// Issues a real pass (serial and plate from the seed) signed with the example issuer key.
+pub fn issue(rng: &mut Rng) -> (Pass, Vec<u8>) {
+    let key = SecretKey::from_pem(EXAMPLE_ISSUER_KEY).unwrap_or_else(|e| panic!("example issuer key: {e}"));
+    let mut pass = Pass::realistic_example();
+    pass.serial = 1 + rng.next_u64() % 1_000_000;
+    let letters = "ABCDEFGHJKLMNPQRSTUVWXYZ".as_bytes();
+    pass.plate = format!("粤{}{:05}", letters[rng.below(letters.len())] as char, rng.next_u64() % 100_000);
+    let bytes = envelope::sign(&pass, &key).unwrap_or_else(|e| panic!("signing the example pass: {e}"));
+    (pass, bytes)
+}
+
+/// Makes the frame `spec` describes.
+pub fn generate(spec: Spec) -> Frame {
+    let mut rng = Rng::new(spec.seed);
+    let s = spec.severity.clamp(0.0, 1.0);
+    let (w, h) = (f64::from(spec.size.0), f64::from(spec.size.1));
+    let (pass, code) = match spec.category {
+        Category::NoCode => (None, None),
+        _ => {
+            let (pass, bytes) = issue(&mut rng);
+            (Some(pass), Some(bytes))
+        }
+    };
+    let qr = code.as_deref().map(|bytes| Qr::new(bytes).unwrap_or_else(|e| panic!("rendering the pass: {e}")));
+    let page = match (&qr, spec.category) {
+        (Some(qr), Category::Phone) => scene::phone(qr, rng.unit() < 0.5),
+        (Some(qr), _) => scene::printed(qr, &mut rng),
+        (None, _) => scene::no_code(&mut rng),
+    };
+    let modules = if page.modules == 0 { 57.0 } else { page.modules as f64 };
+
+    // Defaults: a pass held 30–45 cm from a 720p webcam, roughly square on, decent light,
+    // a little defocus and the webcam's own MJPEG compression.
+    let mut px_per_module = rng.range(3.0, 5.0) * spec.size.0 as f64 / 1280.0;
+    let mut roll = rng.range(-8.0, 8.0).to_radians();
+    let (mut yaw, mut pitch) = (rng.range(-8.0, 8.0).to_radians(), rng.range(-8.0, 8.0).to_radians());
+    let mut bend = Bend::None;
+    let mut thumb = None;
+    let mut light = Light { level: rng.range(0.7, 1.0), gradient: rng.range(0.0, 0.15), ..Light::default() };
+    let mut optics = Optics {
+        defocus: rng.range(0.3, 0.7),
+        read_noise: 0.004,
+        jpeg: Some(rng.range(80.0, 92.0) as u8),
+        ..Optics::default()
+    };
+    let category = if spec.category == Category::NoCode {
+        // Code-free scenes get a random kind of trouble too.
+        Category::ALL[rng.below(Category::ALL.len() - 1)]
+    } else {
+        spec.category
+    };
+    match category {
+        Category::Perspective => {
+            let tilt = (10.0 + 35.0 * s).to_radians();
+            let direction = rng.range(0.0, 2.0 * PI);
+            yaw = tilt * direction.cos();
+            pitch = tilt * direction.sin();
+        }
+        Category::Rotation => roll = rng.sign() * 180.0f64.to_radians() * s.max(0.05) * rng.range(0.8, 1.0),
+        Category::Distance => px_per_module = (3.0 - 1.5 * s) * spec.size.0 as f64 / 1280.0,
+        Category::Defocus => optics.defocus = px_per_module * (0.15 + 0.4 * s),
+        Category::Motion => optics.motion = Some((px_per_module * (0.4 + 1.2 * s), rng.range(0.0, PI))),
+        Category::LowLight => {
+            light.level = 0.3 - 0.24 * s;
+            optics.read_noise = 0.003 + 0.005 * s;
+        }
+        Category::Uneven => {
+            light.gradient = 0.3 + 0.4 * s;
+            light.shadow = Some((0.75 - 0.45 * s, rng.range(0.0, 2.0 * PI)));
+        }
+        Category::Glare => {}
+        Category::Curl => {
+            let half = modules * PAGE_MODULE / 2.0;
+            bend = if rng.unit() < 0.5 {
+                // Radius from 4 down to 1.5 half-widths of the code.
+                Bend::Curl(half * (4.0 - 2.5 * s))
+            } else {
+                Bend::Fold { offset: rng.range(-0.6, 0.6) * half, angle: (5.0 + 20.0 * s).to_radians() }
+            };
+        }
+        Category::Jpeg => optics.jpeg = Some((50.0 - 30.0 * s).round() as u8),
+        Category::Phone => light.reflection = 0.05 + 0.2 * s,
+        Category::Thumb => {
+            // The bottom-right corner holds no finder pattern: a thumb may reach well into
+            // the code there. Elsewhere it covers the quiet zone and the finder's edge.
+            let corner = rng.below(4);
+            let (cu, cv) = page.code_centre;
+            let half = modules * PAGE_MODULE / 2.0;
+            let reach = if corner == 3 { (2.0 + 8.0 * s) * PAGE_MODULE } else { (0.5 + 1.0 * s) * PAGE_MODULE };
+            let (sx, sy) = [(-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0), (1.0, 1.0)][corner];
+            // Along the diagonal, tip first: the tip reaches `reach` inside the corner.
+            let axes = (14.0 * PAGE_MODULE, 9.0 * PAGE_MODULE);
+            let (dx, dy) = (sx / 2f64.sqrt(), sy / 2f64.sqrt());
+            let (corner_u, corner_v) = (cu + sx * half, cv + sy * half);
+            let out = axes.0 - reach;
+            thumb = Some(Thumb { centre: (corner_u + dx * out, corner_v + dy * out), axes, angle: sy.atan2(sx) });
+        }
+        Category::NoCode => {}
+    }
+    let scale = px_per_module / PAGE_MODULE;
+    // Keep the code (and its quiet zone) in the frame.
+    let extent = (modules + 8.0) * px_per_module * 0.75;
+    let centre = (
+        w / 2.0 + rng.range(-1.0, 1.0) * (w / 2.0 - extent).max(0.0) * 0.8,
+        h / 2.0 + rng.range(-1.0, 1.0) * (h / 2.0 - extent).max(0.0) * 0.8,
+    );
+    if category == Category::Glare {
+        let code_px = modules * px_per_module;
+        let offset = (rng.range(-0.3, 0.3) * code_px, rng.range(-0.3, 0.3) * code_px);
+        light.glare = Some(((centre.0 + offset.0, centre.1 + offset.1), code_px * (0.08 + 0.07 * s), 0.5 + 0.9 * s));
+    }
+    let pose = Pose { scale, roll, yaw, pitch, centre };
+    let image = camera::expose(&page, &pose, bend, thumb, &light, &optics, &mut rng, spec.size);
+    let name = format!("{}-{:03}-s{:02}", spec.category.name(), spec.seed % 1000, (s * 100.0).round() as u32);
+    Frame { spec, name, image, pass, code }
+}

@@ -1,0 +1,47 @@
+//! `camsim write DIR`: writes the fixed synthetic frame set (and the full-HD frames) as PNG
+//! files with a manifest in the format of the dev photo set, for `scripts/bench-decode.py`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use pass_camsim::{Category, fixed_set, full_hd_set, generate};
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let (Some(cmd), Some(dir)) = (args.next(), args.next()) else {
+        anyhow::bail!("usage: camsim write DIR [PER_CATEGORY]");
+    };
+    anyhow::ensure!(cmd == "write", "unknown command {cmd:?}; usage: camsim write DIR [PER_CATEGORY]");
+    let per_category: usize = args.next().map(|n| n.parse()).transpose().context("PER_CATEGORY")?.unwrap_or(10);
+    let dir = PathBuf::from(dir);
+    let mut manifest = Vec::new();
+    let sets = [("synthetic-720p", fixed_set(per_category)), ("synthetic-1080p", full_hd_set())];
+    for (prefix, specs) in sets {
+        for spec in specs {
+            let frame = generate(spec);
+            let set = if prefix.ends_with("1080p") {
+                prefix.to_string()
+            } else {
+                format!("{prefix}-{}", spec.category.name())
+            };
+            let file = format!("{set}/{}.png", frame.name);
+            let path = dir.join(&file);
+            std::fs::create_dir_all(path.parent().unwrap_or(&dir))?;
+            frame.image.save(&path).with_context(|| format!("writing {}", path.display()))?;
+            // The bench compares text; ISO-8859-1 maps every byte to one character.
+            let expected: Option<String> = frame.code.as_ref().map(|c| c.iter().map(|&b| char::from(b)).collect());
+            manifest.push(serde_json::json!({
+                "set": set,
+                "name": format!("{set}/{}", frame.name),
+                "file": file,
+                "kind": "synthetic",
+                "negative": spec.category == Category::NoCode,
+                "expected": expected,
+                "severity": spec.severity,
+            }));
+        }
+    }
+    std::fs::write(dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
+    println!("wrote {} frames and manifest.json to {}", manifest.len(), dir.display());
+    Ok(())
+}
