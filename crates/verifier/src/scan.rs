@@ -1,5 +1,7 @@
 //! From an image or a text form to a verdict.
 
+use std::time::Duration;
+
 use image::GrayImage;
 use pass_core::TrustList;
 use pass_core::envelope;
@@ -11,8 +13,14 @@ use crate::decode;
 /// Otherwise the verdict that got furthest wins: a forged pass is reported rather than an
 /// unrelated QR code beside it. No code at all is `no_code_found`.
 pub fn scan(image: &GrayImage, trust: &TrustList, checkpoint: &Checkpoint) -> Verdict {
+    scan_within(image, trust, checkpoint, decode::DEFAULT_BUDGET)
+}
+
+/// [`scan`] with a time budget for decoding (`Duration::MAX` for none: tests that must not
+/// depend on the machine's speed).
+pub fn scan_within(image: &GrayImage, trust: &TrustList, checkpoint: &Checkpoint, budget: Duration) -> Verdict {
     let mut best: Option<Verdict> = None;
-    decode::decode_until(image, decode::DEFAULT_BUDGET, |code| {
+    decode::decode_until(image, budget, |code| {
         let verdict = verdict::verify(code, trust, checkpoint);
         let accepted = verdict.accepted();
         if best.as_ref().is_none_or(|b| verdict.stage() > b.stage()) {
