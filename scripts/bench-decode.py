@@ -85,6 +85,12 @@ def run_zxing(py, files):
     return results
 
 
+def merge(runs):
+    """Codes from the first run (both readers are deterministic), median time over the runs."""
+    return {path: (codes, statistics.median(run[path][1] for run in runs if path in run))
+            for path, (codes, _) in runs[0].items()}
+
+
 def score(manifest, base, results):
     sets = {}
     hits = set()
@@ -117,9 +123,18 @@ def main():
     base = manifest_path.parent
     manifest = json.loads(manifest_path.read_text())
     files = [str(base / m["file"]) for m in manifest]
-    ours, our_hits = score(manifest, base, run_ours(files))
-    theirs, their_hits = score(manifest, base, run_zxing(ensure_zxing(), files))
-    print(f"decode bench: {manifest_path}  ({os.cpu_count()} cores; release build; zxing-cpp 3.1.1 via Python)")
+    # Alternate the two readers for a few rounds and keep each image's median time, so that
+    # drift in a shared machine's speed does not favour either side.
+    rounds = int(os.environ.get("ROUNDS", "3"))
+    py = ensure_zxing()
+    ours_runs, theirs_runs = [], []
+    for _ in range(rounds):
+        ours_runs.append(run_ours(files))
+        theirs_runs.append(run_zxing(py, files))
+    ours, our_hits = score(manifest, base, merge(ours_runs))
+    theirs, their_hits = score(manifest, base, merge(theirs_runs))
+    print(f"decode bench: {manifest_path}  ({os.cpu_count()} cores; release build; zxing-cpp 3.1.1 via Python; "
+          f"{rounds} alternating rounds, per-image median time)")
     print("| set | checkpass read | zxing-cpp read | checkpass FP | zxing-cpp FP | checkpass median / p90 / max ms | zxing-cpp median / p90 / max ms | median ratio |")
     print("|---|---|---|---|---|---|---|---|")
     all_ours, all_theirs = [], []
