@@ -66,7 +66,7 @@ for line in sys.stdin:
 def run_ours(files):
     exe = ROOT / "target" / "release" / "pass-verifier"
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "pass-verifier"], cwd=ROOT, check=True)
-    out = subprocess.run([exe, "decode", "--json", *files], capture_output=True, text=True)
+    out = subprocess.run([exe, "decode", "--json", "--first", *files], capture_output=True, text=True)
     results = {}
     for line in out.stdout.splitlines():
         d = json.loads(line)

@@ -72,6 +72,10 @@ pub enum Command {
         /// One JSON object per line: {"input","codes":[{"bytes_b64","text"}],"ms"}.
         #[arg(long)]
         json: bool,
+        /// Stop at the first strategy that finds a code (as `scan` does once a pass verifies);
+        /// the decode bench measures this. Without it, every strategy runs (within the budget).
+        #[arg(long)]
+        first: bool,
     },
 }
 

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan { images, check } => run_checks(&check, images.iter().map(|p| Input::Image(p))),
         Command::Check { texts, check } => run_checks(&check, texts.iter().map(|t| Input::Text(t))),
-        Command::Decode { images, json } => decode_images(&images, json),
+        Command::Decode { images, json, first } => decode_images(&images, json, first),
         Command::Sync { server, every, timeout, check } => sync(&check, &server, every.as_deref(), &timeout),
         Command::Import { file, check } => import(&check, &file),
     };
@@ -247,7 +247,7 @@ fn write_verdict(
     Ok(())
 }
 
-fn decode_images(images: &[std::path::PathBuf], json: bool) -> Result<ExitCode> {
+fn decode_images(images: &[std::path::PathBuf], json: bool, first: bool) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let mut failed = false;
     for path in images {
@@ -270,7 +270,7 @@ fn decode_images(images: &[std::path::PathBuf], json: bool) -> Result<ExitCode> 
         };
         // Decoding only: reading the file is not the decoder's time.
         let start = Instant::now();
-        let decoded = decode::decode_first(&image);
+        let decoded = decode::decode_until(&image, decode::DEFAULT_BUDGET, |_| first);
         let codes = decoded.codes;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         if json {

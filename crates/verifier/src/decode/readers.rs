@@ -34,11 +34,20 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
     let seen = finders.len();
     let mut used = Vec::new();
     let mut codes = Vec::new();
-    let mut sets = finder_sets(finders.clone());
-    sets.truncate(MAX_SETS);
-    for set in sets.into_iter().chain(third_finder_guesses(&finders)) {
+    let mut attempts = 0;
+    let guesses = third_finder_guesses(&finders);
+    // rxing's own triples first (nearest neighbours: every symbol of a multi-code sheet),
+    // then all triples (codes among finder-like text), then guessed thirds.
+    let nearest = detector::GenerateFinderPatternSets(&mut finders.clone());
+    for set in nearest.into_iter().chain(finder_sets(finders)).chain(guesses) {
+        // Triples that share a pattern with a decoded symbol are not tried and not counted:
+        // a sheet with two passes must reach the second one's triple.
         if used.contains(&set.bl) || used.contains(&set.tl) || used.contains(&set.tr) {
             continue;
+        }
+        attempts += 1;
+        if attempts > MAX_SETS {
+            break;
         }
         let Ok(detected) = detector::SampleQR(matrix, &set) else { continue };
         let Ok(decoded) = decoder::Decode(detected.getBits()) else { continue };
@@ -59,8 +68,8 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
 
 /// Finder patterns considered (the largest first): enough for a page of text around a code.
 const MAX_PATTERNS: usize = 120;
-/// Finder-pattern triples sampled and decoded, the most plausible first.
-const MAX_SETS: usize = 64;
+/// Finder-pattern triples sampled and decoded (guesses included), the most plausible first.
+const MAX_SETS: usize = 96;
 
 /// Plausible finder-pattern triples, most plausible first: zxing-cpp's rules (similar sizes,
 /// 21 to 265 modules across, a corner between 60° and 120°, scored by how square the triple
