@@ -160,7 +160,7 @@ mod tests {
     fn stripes() -> GrayImage {
         // Vertical stripes, 4 px dark / 4 px light, with a brightness ramp across the image.
         GrayImage::from_fn(96, 64, |x, y| {
-            let light = 120 + (x + y) as u8;
+            let light = (120 + (x + y) / 2) as u8;
             image::Luma([if (x / 4) % 2 == 0 { light / 4 } else { light }])
         })
     }

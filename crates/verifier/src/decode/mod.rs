@@ -125,11 +125,6 @@ pub fn decode_all(image: &GrayImage) -> Vec<Vec<u8>> {
     decode_until(image, Duration::MAX, |_| false).codes
 }
 
-/// The codes of the first strategy that finds any: what `pass-verifier decode` reports.
-pub fn decode_first(image: &GrayImage) -> Decoded {
-    decode_until(image, DEFAULT_BUDGET, |_| true)
-}
-
 /// Runs the strategies in order, collecting distinct codes, and stops after the strategy in
 /// which `done` returned true for a code, or when the budget is spent. The first strategy
 /// always runs.

@@ -166,7 +166,7 @@ fn third_finder_guesses(finders: &[ConcentricPattern]) -> Vec<FinderPatternSet> 
                 at(mx + dy / 2.0, my - dx / 2.0),
             ];
             for r in thirds {
-                guesses.extend(ordered(*p, *q, r));
+                guesses.push(ordered(*p, *q, r));
             }
         }
     }
@@ -175,7 +175,7 @@ fn third_finder_guesses(finders: &[ConcentricPattern]) -> Vec<FinderPatternSet> 
 
 /// Orders three finder patterns as zxing-cpp expects: `tl` at the right-angle corner, then
 /// `bl` and `tr` by handedness.
-fn ordered(x: ConcentricPattern, y: ConcentricPattern, z: ConcentricPattern) -> Option<FinderPatternSet> {
+fn ordered(x: ConcentricPattern, y: ConcentricPattern, z: ConcentricPattern) -> FinderPatternSet {
     let d2 = |a: &ConcentricPattern, b: &ConcentricPattern| (a.p.x - b.p.x).powi(2) + (a.p.y - b.p.y).powi(2);
     let (xy, yz, xz) = (d2(&x, &y), d2(&y, &z), d2(&x, &z));
     let (mut a, b, mut c) = if xz >= xy && xz >= yz {
@@ -189,7 +189,7 @@ fn ordered(x: ConcentricPattern, y: ConcentricPattern, z: ConcentricPattern) -> 
     if cross < 0.0 {
         std::mem::swap(&mut a, &mut c);
     }
-    Some(FinderPatternSet { bl: a, tl: b, tr: c })
+    FinderPatternSet { bl: a, tl: b, tr: c }
 }
 
 /// Every QR symbol rqrr finds in the grey image.
