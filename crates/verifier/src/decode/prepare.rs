@@ -11,17 +11,16 @@ pub fn half(image: &GrayImage) -> Option<GrayImage> {
     if w < 21 || h < 21 {
         return None;
     }
-    let src = image.as_raw();
-    let stride = image.width() as usize;
-    let mut out = Vec::with_capacity(w as usize * h as usize);
-    for y in 0..h as usize {
-        let (a, b) = (&src[2 * y * stride..], &src[(2 * y + 1) * stride..]);
-        for x in 0..w as usize {
-            let sum = u16::from(a[2 * x]) + u16::from(a[2 * x + 1]) + u16::from(b[2 * x]) + u16::from(b[2 * x + 1]);
-            out.push(((sum + 2) / 4) as u8);
+    let (src, stride, w) = (image.as_raw(), image.width() as usize, w as usize);
+    let mut out = vec![0u8; w * h as usize];
+    for (y, dst) in out.chunks_exact_mut(w).enumerate() {
+        let (a, b) = (&src[2 * y * stride..][..2 * w], &src[(2 * y + 1) * stride..][..2 * w]);
+        for ((d, a), b) in dst.iter_mut().zip(a.chunks_exact(2)).zip(b.chunks_exact(2)) {
+            let sum = u16::from(a[0]) + u16::from(a[1]) + u16::from(b[0]) + u16::from(b[1]);
+            *d = ((sum + 2) / 4) as u8;
         }
     }
-    GrayImage::from_raw(w, h, out)
+    GrayImage::from_raw(w as u32, h, out)
 }
 
 /// Double size, bilinear. `None` when the result would pass [`MAX_DOUBLE_SIDE`].
@@ -32,21 +31,23 @@ pub fn double(image: &GrayImage) -> Option<GrayImage> {
     }
     let src = image.as_raw();
     let (ow, oh) = (2 * w, 2 * h);
+    // Output pixel 2x+d samples the source at x + (2d - 1) / 4: weights 1/4 and 3/4, first
+    // along each row (sums of weight 4, kept for every source row), then between two rows.
+    let mut wide = vec![0u16; ow * h];
+    for (line, row) in src.chunks_exact(w).zip(wide.chunks_exact_mut(ow)) {
+        for (x, pair) in row.chunks_exact_mut(2).enumerate() {
+            let (left, here, right) = (line[x.saturating_sub(1)], line[x], line[(x + 1).min(w - 1)]);
+            pair[0] = u16::from(left) + 3 * u16::from(here);
+            pair[1] = 3 * u16::from(here) + u16::from(right);
+        }
+    }
     let mut out = vec![0u8; ow * oh];
-    // Output pixel 2x+d samples the source at x + (2d - 1) / 4: weights 1/4 and 3/4.
-    let weights = |i: usize, n: usize| -> [(usize, u16); 2] {
-        let (s, d) = (i / 2, i % 2);
-        if d == 0 { [(s.saturating_sub(1), 1), (s, 3)] } else { [(s, 3), ((s + 1).min(n - 1), 1)] }
-    };
-    for oy in 0..oh {
-        let [(y0, wy0), (y1, wy1)] = weights(oy, h);
-        let (r0, r1) = (&src[y0 * w..(y0 + 1) * w], &src[y1 * w..(y1 + 1) * w]);
-        let row = &mut out[oy * ow..(oy + 1) * ow];
-        for (ox, px) in row.iter_mut().enumerate() {
-            let [(x0, wx0), (x1, wx1)] = weights(ox, w);
-            let sum = wy0 * (wx0 * u16::from(r0[x0]) + wx1 * u16::from(r0[x1]))
-                + wy1 * (wx0 * u16::from(r1[x0]) + wx1 * u16::from(r1[x1]));
-            *px = ((sum + 8) / 16) as u8;
+    for (oy, row) in out.chunks_exact_mut(ow).enumerate() {
+        let (s, below) = (oy / 2, oy % 2 == 1);
+        let (near, far) = (&wide[s * ow..][..ow], if below { (s + 1).min(h - 1) } else { s.saturating_sub(1) });
+        let far = &wide[far * ow..][..ow];
+        for ((px, &n), &f) in row.iter_mut().zip(near).zip(far) {
+            *px = ((3 * n + f + 8) / 16) as u8;
         }
     }
     GrayImage::from_raw(ow as u32, oh as u32, out)
@@ -114,5 +115,26 @@ mod tests {
         let doubled = double(&ramp).expect("double");
         let row: Vec<u8> = doubled.pixels().take(8).map(|p| p.0[0]).collect();
         assert_eq!(row, [0, 20, 60, 100, 140, 180, 220, 240]);
+    }
+
+    #[test]
+    fn doubling_and_halving_match_their_definitions() {
+        let image = GrayImage::from_fn(57, 45, |x, y| image::Luma([((x * 57 + y * 31 + x * y) % 256) as u8]));
+        let (w, h) = (57i64, 45i64);
+        let at = |x: i64, y: i64| u32::from(image.get_pixel(x.clamp(0, w - 1) as u32, y.clamp(0, h - 1) as u32).0[0]);
+        let doubled = double(&image).expect("double");
+        for (ox, oy, px) in doubled.enumerate_pixels() {
+            // Source position (o - 1/2) / 2: the nearer pixel weighs 3/4, the other 1/4.
+            let (x, y) = (i64::from(ox / 2), i64::from(oy / 2));
+            let (fx, fy) = (if ox % 2 == 0 { x - 1 } else { x + 1 }, if oy % 2 == 0 { y - 1 } else { y + 1 });
+            let sum = 9 * at(x, y) + 3 * at(fx, y) + 3 * at(x, fy) + at(fx, fy);
+            assert_eq!(u32::from(px.0[0]), (sum + 8) / 16, "pixel {ox},{oy}");
+        }
+        let halved = half(&image).expect("half");
+        for (x, y, px) in halved.enumerate_pixels() {
+            let (x, y) = (i64::from(2 * x), i64::from(2 * y));
+            let sum = at(x, y) + at(x + 1, y) + at(x, y + 1) + at(x + 1, y + 1);
+            assert_eq!(u32::from(px.0[0]), (sum + 2) / 4);
+        }
     }
 }
