@@ -56,22 +56,29 @@ pub fn double(image: &GrayImage) -> Option<GrayImage> {
 /// A 3×3 box blur (edges repeat the border pixels).
 pub fn box_blur(image: &GrayImage) -> GrayImage {
     let (w, h) = (image.width() as usize, image.height() as usize);
-    let src = image.as_raw();
-    // Horizontal sums of three, then vertical sums of three of those.
+    if w == 0 || h == 0 {
+        return image.clone();
+    }
+    // Horizontal sums of three, then vertical sums of three of those, row slice by row slice
+    // (which the compiler vectorises).
     let mut rows = vec![0u16; w * h];
-    for y in 0..h {
-        let line = &src[y * w..(y + 1) * w];
-        for x in 0..w {
-            rows[y * w + x] =
-                u16::from(line[x.saturating_sub(1)]) + u16::from(line[x]) + u16::from(line[(x + 1).min(w - 1)]);
+    for (line, sums) in image.as_raw().chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+        let at = |x: usize| u16::from(line[x.min(w - 1)]);
+        sums[0] = 2 * at(0) + at(1);
+        sums[w - 1] = at(w.saturating_sub(2)) + 2 * at(w - 1);
+        if w > 2 {
+            let (left, here, right) = (&line[..w - 2], &line[1..w - 1], &line[2..]);
+            for (((sum, &l), &c), &r) in sums[1..w - 1].iter_mut().zip(left).zip(here).zip(right) {
+                *sum = u16::from(l) + u16::from(c) + u16::from(r);
+            }
         }
     }
     let mut out = vec![0u8; w * h];
-    for y in 0..h {
+    for (y, blurred) in out.chunks_exact_mut(w).enumerate() {
         let (up, down) = (y.saturating_sub(1), (y + 1).min(h - 1));
-        for x in 0..w {
-            let sum = rows[up * w + x] + rows[y * w + x] + rows[down * w + x];
-            out[y * w + x] = ((sum + 4) / 9) as u8;
+        let (up, here, down) = (&rows[up * w..][..w], &rows[y * w..][..w], &rows[down * w..][..w]);
+        for (((px, &u), &c), &d) in blurred.iter_mut().zip(up).zip(here).zip(down) {
+            *px = ((u + c + d + 4) / 9) as u8;
         }
     }
     GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_default()
@@ -81,11 +88,12 @@ pub fn box_blur(image: &GrayImage) -> GrayImage {
 /// a fixed-focus lens loses close up.
 pub fn sharpen(image: &GrayImage) -> GrayImage {
     let blurred = box_blur(image);
+    // p + 1.5 (p - b), in integers: (5p - 3b) / 2.
     let data = image
         .as_raw()
         .iter()
         .zip(blurred.as_raw())
-        .map(|(&p, &b)| (f32::from(p) + 1.5 * (f32::from(p) - f32::from(b))).clamp(0.0, 255.0) as u8)
+        .map(|(&p, &b)| ((5 * i16::from(p) - 3 * i16::from(b)) / 2).clamp(0, 255) as u8)
         .collect();
     GrayImage::from_raw(image.width(), image.height(), data).unwrap_or_default()
 }
@@ -118,7 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn doubling_and_halving_match_their_definitions() {
+    fn views_match_their_definitions() {
         let image = GrayImage::from_fn(57, 45, |x, y| image::Luma([((x * 57 + y * 31 + x * y) % 256) as u8]));
         let (w, h) = (57i64, 45i64);
         let at = |x: i64, y: i64| u32::from(image.get_pixel(x.clamp(0, w - 1) as u32, y.clamp(0, h - 1) as u32).0[0]);
@@ -129,6 +137,23 @@ mod tests {
             let (fx, fy) = (if ox % 2 == 0 { x - 1 } else { x + 1 }, if oy % 2 == 0 { y - 1 } else { y + 1 });
             let sum = 9 * at(x, y) + 3 * at(fx, y) + 3 * at(x, fy) + at(fx, fy);
             assert_eq!(u32::from(px.0[0]), (sum + 8) / 16, "pixel {ox},{oy}");
+        }
+        let blurred = box_blur(&image);
+        let sharpened = sharpen(&image);
+        for (x, y, px) in blurred.enumerate_pixels() {
+            let (x, y) = (i64::from(x), i64::from(y));
+            let sum: u32 =
+                (-1..=1).flat_map(|dy| (-1..=1).map(move |dx| (dx, dy))).map(|(dx, dy)| at(x + dx, y + dy)).sum();
+            assert_eq!(u32::from(px.0[0]), (sum + 4) / 9, "blur {x},{y}");
+            let (p, b) = (at(x, y) as f32, f32::from(px.0[0]));
+            let expected = (p + 1.5 * (p - b)).clamp(0.0, 255.0) as u8;
+            assert_eq!(sharpened.get_pixel(x as u32, y as u32).0[0], expected, "sharpen {x},{y}");
+        }
+        for narrow in [
+            GrayImage::from_fn(1, 3, |_, y| image::Luma([y as u8 * 9])),
+            GrayImage::from_fn(2, 1, |x, _| image::Luma([x as u8 * 9])),
+        ] {
+            assert_eq!(box_blur(&narrow).dimensions(), narrow.dimensions());
         }
         let halved = half(&image).expect("half");
         for (x, y, px) in halved.enumerate_pixels() {
