@@ -75,9 +75,9 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
 const FINDER: FixedPattern<5, 7> = FixedPattern::new([1, 1, 3, 1, 1]);
 
 /// Every finder pattern zxing-cpp's detector finds in `matrix`: rxing's `FindFinderPatterns`
-/// step for step, except that each scanned row is run-length encoded a 32-bit word at a time
-/// (rxing reads it a bit at a time, which was a quarter of the time spent on a frame without
-/// a code). A test checks that both find the same patterns.
+/// step for step, except that each scanned row is run-length encoded a machine word (64
+/// pixels) at a time (rxing reads it a bit at a time, which was a quarter of the time spent on
+/// a frame without a code). A test checks that both find the same patterns.
 pub fn find_finder_patterns(matrix: &BitMatrix, thorough: bool) -> Vec<ConcentricPattern> {
     // Rows are scanned with a step that still crosses a version 20 code's finder centre three
     // times when the code fills a quarter of the frame's height; `thorough` scans every third row.
