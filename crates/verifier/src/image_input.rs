@@ -81,15 +81,20 @@ pub fn load_dynamic(bytes: &[u8]) -> Result<DynamicImage, InputError> {
         // must hear "damaged file", not "no code found".
         return Err(InputError::Corrupt("the JPEG data ends before its end-of-image marker".into()));
     }
-    let mut decoder = reader.into_decoder().map_err(classify)?;
-    let (width, height) = decoder.dimensions();
-    if width > MAX_SIDE || height > MAX_SIDE {
-        return Err(InputError::Dimensions { width, height });
-    }
-    let orientation = decoder.orientation().map_err(classify)?;
-    let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
-    image.apply_orientation(orientation);
-    Ok(image)
+    // The format decoders are third-party code reading attacker-controlled bytes: a panic in
+    // one is a damaged file, not a crashed checkpoint.
+    crate::decode::isolate(|| {
+        let mut decoder = reader.into_decoder().map_err(classify)?;
+        let (width, height) = decoder.dimensions();
+        if width > MAX_SIDE || height > MAX_SIDE {
+            return Err(InputError::Dimensions { width, height });
+        }
+        let orientation = decoder.orientation().map_err(classify)?;
+        let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
+        image.apply_orientation(orientation);
+        Ok(image)
+    })
+    .unwrap_or_else(|| Err(InputError::Corrupt("the image decoder failed on this file".into())))
 }
 
 /// Walks a JPEG's marker segments and entropy-coded scans to its end-of-image marker (EOI).
