@@ -17,9 +17,15 @@ fuzz_target!(|data: &[u8]| {
     let height = (pixels.len() as u32).div_ceil(width).clamp(1, 400);
     let image =
         GrayImage::from_fn(width, height, |x, y| image::Luma([pixels[(y * width + x) as usize % pixels.len()]]));
-    for view in [Some(image.clone()), prepare::half(&image), prepare::double(&image), Some(prepare::sharpen(&image))]
-        .into_iter()
-        .flatten()
+    for view in [
+        Some(image.clone()),
+        prepare::half(&image),
+        prepare::double(&image),
+        Some(prepare::sharpen(&image, prepare::MILD)),
+        Some(prepare::sharpen(&image, prepare::STRONG)),
+    ]
+    .into_iter()
+    .flatten()
     {
         for matrix in [binarize::local_average(&view), binarize::global(&view)].into_iter().flatten() {
             assert_eq!((matrix.getWidth(), matrix.getHeight()), view.dimensions());

@@ -47,8 +47,10 @@ pub enum Strategy {
     Inverted,
     /// Half size: large, blurred or noisy codes in big frames.
     Half,
-    /// Unsharp masking first: defocused codes.
+    /// Mild unsharp masking first: slightly defocused or curled codes.
     Sharpened,
+    /// Strong unsharp masking first: codes blurred over half a module or more.
+    Deblurred,
     /// rqrr on the grey frame: a different detector for codes the line scanner misses.
     Quirc,
     /// Double size (bilinear): distant codes under 3 pixels a module.
@@ -64,6 +66,7 @@ impl Strategy {
             Strategy::Half => "half",
             Strategy::Quirc => "quirc",
             Strategy::Sharpened => "sharpened",
+            Strategy::Deblurred => "deblurred",
             Strategy::Double => "double",
         }
     }
@@ -77,7 +80,7 @@ impl Strategy {
     /// could be corners of one symbol. The expensive strategies wait for such evidence, so a
     /// frame with no code in it (most of a live camera's frames) costs only the cheap ones.
     fn needs_evidence(self) -> bool {
-        matches!(self, Strategy::Quirc | Strategy::Sharpened | Strategy::Double)
+        !matches!(self, Strategy::Local | Strategy::Inverted | Strategy::Half)
     }
 
     /// Estimated cost in nanoseconds per pixel of the original frame (measured, rounded up),
@@ -88,14 +91,22 @@ impl Strategy {
             Strategy::Half => 3.0,
             Strategy::Quirc => 40.0,
             Strategy::Sharpened => 12.0,
+            Strategy::Deblurred => 16.0,
             Strategy::Double => 45.0,
         }
     }
 }
 
 /// The strategies in the order they run.
-pub const STRATEGIES: &[Strategy] =
-    &[Strategy::Local, Strategy::Inverted, Strategy::Half, Strategy::Sharpened, Strategy::Quirc, Strategy::Double];
+pub const STRATEGIES: &[Strategy] = &[
+    Strategy::Local,
+    Strategy::Inverted,
+    Strategy::Half,
+    Strategy::Sharpened,
+    Strategy::Deblurred,
+    Strategy::Quirc,
+    Strategy::Double,
+];
 
 /// What decoding a frame found, and what it cost.
 #[derive(Debug, Default)]
@@ -192,7 +203,10 @@ impl<'a> Frame<'a> {
                 .map(|m| readers::zxing(&m, false))
                 .unwrap_or_default(),
             Strategy::Quirc => readers::quirc(self.grey),
-            Strategy::Sharpened => binarize::local_average(&prepare::sharpen(self.grey))
+            Strategy::Sharpened => binarize::local_average(&prepare::sharpen(self.grey, prepare::MILD))
+                .map(|m| readers::zxing(&m, true))
+                .unwrap_or_default(),
+            Strategy::Deblurred => binarize::local_average(&prepare::sharpen(self.grey, prepare::STRONG))
                 .map(|m| readers::zxing(&m, true))
                 .unwrap_or_default(),
             Strategy::Double => prepare::double(self.grey)

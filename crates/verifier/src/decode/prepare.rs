@@ -84,16 +84,34 @@ pub fn box_blur(image: &GrayImage) -> GrayImage {
     GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_default()
 }
 
-/// Unsharp masking against the 3×3 box blur (amount 1.5): restores some of the edge contrast
-/// a fixed-focus lens loses close up.
-pub fn sharpen(image: &GrayImage) -> GrayImage {
-    let blurred = box_blur(image);
-    // p + 1.5 (p - b), in integers: (5p - 3b) / 2.
+/// How strongly [`sharpen`] works.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unsharp {
+    /// 3×3 box-blur passes for the mask: 1 is a 3×3 box; 3 is close to a Gaussian of σ 1.4 px.
+    pub blur_passes: usize,
+    /// The amount, in halves: 3 adds 1.5 times the difference from the blur.
+    pub amount_halves: i16,
+}
+
+/// Restores some of the edge contrast a fixed-focus lens loses close up: the mild one
+/// (3×3 box, amount 1.5) for slight defocus and curl.
+pub const MILD: Unsharp = Unsharp { blur_passes: 1, amount_halves: 3 };
+/// For codes blurred over about half a module or more (σ 1.4 px mask, amount 5).
+pub const STRONG: Unsharp = Unsharp { blur_passes: 3, amount_halves: 10 };
+
+/// Unsharp masking: p + amount × (p − blur(p)), clamped.
+pub fn sharpen(image: &GrayImage, how: Unsharp) -> GrayImage {
+    let mut blurred = box_blur(image);
+    for _ in 1..how.blur_passes {
+        blurred = box_blur(&blurred);
+    }
+    // In integers: ((2 + h) p - h b) / 2 for an amount of h halves.
+    let h = how.amount_halves;
     let data = image
         .as_raw()
         .iter()
         .zip(blurred.as_raw())
-        .map(|(&p, &b)| ((5 * i16::from(p) - 3 * i16::from(b)) / 2).clamp(0, 255) as u8)
+        .map(|(&p, &b)| (((2 + h) * i16::from(p) - h * i16::from(b)) / 2).clamp(0, 255) as u8)
         .collect();
     GrayImage::from_raw(image.width(), image.height(), data).unwrap_or_default()
 }
@@ -139,7 +157,7 @@ mod tests {
             assert_eq!(u32::from(px.0[0]), (sum + 8) / 16, "pixel {ox},{oy}");
         }
         let blurred = box_blur(&image);
-        let sharpened = sharpen(&image);
+        let sharpened = sharpen(&image, MILD);
         for (x, y, px) in blurred.enumerate_pixels() {
             let (x, y) = (i64::from(x), i64::from(y));
             let sum: u32 =
@@ -148,6 +166,12 @@ mod tests {
             let (p, b) = (at(x, y) as f32, f32::from(px.0[0]));
             let expected = (p + 1.5 * (p - b)).clamp(0.0, 255.0) as u8;
             assert_eq!(sharpened.get_pixel(x as u32, y as u32).0[0], expected, "sharpen {x},{y}");
+        }
+        let twice = box_blur(&box_blur(&image));
+        let strong = sharpen(&image, Unsharp { blur_passes: 2, amount_halves: 10 });
+        for ((&p, &b), &s) in image.as_raw().iter().zip(twice.as_raw()).zip(strong.as_raw()) {
+            let (p, b) = (f32::from(p), f32::from(b));
+            assert_eq!(s, (p + 5.0 * (p - b)).clamp(0.0, 255.0) as u8);
         }
         for narrow in [
             GrayImage::from_fn(1, 3, |_, y| image::Luma([y as u8 * 9])),
