@@ -5,7 +5,7 @@
 //! statistics, one for the thresholds, rows packed straight into the bit matrix. It copes with
 //! uneven light and shadow, which is most of what a checkpoint camera sees. [`global`] is one
 //! threshold for the whole frame (Otsu's), for images too small for 5×5 blocks. (As a strategy
-//! of its own on whole frames it read nothing the others missed, in 91 photos and 372 synthetic
+//! of its own on whole frames it read nothing the others missed, in 92 photos and 372 synthetic
 //! frames, and was dropped.)
 
 use image::GrayImage;
