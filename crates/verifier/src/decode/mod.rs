@@ -89,7 +89,7 @@ impl Strategy {
         let ns_per_pixel: u64 = match self {
             Strategy::Local | Strategy::Inverted => 8,
             Strategy::Half => 3,
-            Strategy::Quirc if pixels > QUIRC_MAX_PIXELS => 40 / 4 + 1,
+            Strategy::Quirc if quirc_at_half(pixels) => 40 / 4 + 1,
             Strategy::Quirc => 40,
             Strategy::Sharpened => 12,
             Strategy::Deblurred => 16,
@@ -103,6 +103,11 @@ impl Strategy {
 /// 27 ns a pixel on textured frames (55 ms for 1920×1080), and a code that fills enough of a
 /// full-HD frame to be read at all still has modules of 2 pixels or more at half size.
 pub const QUIRC_MAX_PIXELS: u64 = 1280 * 720;
+
+/// Whether rqrr gets the half-size view of a frame of `pixels` pixels.
+fn quirc_at_half(pixels: u64) -> bool {
+    pixels > QUIRC_MAX_PIXELS
+}
 
 /// The strategies in the order they run.
 pub const STRATEGIES: &[Strategy] = &[
@@ -142,14 +147,13 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         return decoded;
     }
     let start = Instant::now();
-    let pixels = u64::from(image.width()) * u64::from(image.height());
     let frame = Frame::new(image);
     let mut seen = HashSet::new();
     for (i, &strategy) in STRATEGIES.iter().enumerate() {
         if strategy.needs_evidence() && !decoded.evidence {
             continue;
         }
-        let estimate = strategy.estimate(pixels);
+        let estimate = strategy.estimate(frame.pixels());
         if !decoded.ran.is_empty() && start.elapsed().saturating_add(estimate) > budget {
             decoded.skipped = STRATEGIES.len() - i;
             break;
@@ -214,24 +218,20 @@ impl<'a> Frame<'a> {
                     readers::zxing(&inverted, false)
                 })
                 .unwrap_or_default(),
-            Strategy::Half => {
-                self.half().and_then(binarize::local_average).map(|m| readers::zxing(&m, false)).unwrap_or_default()
-            }
-            Strategy::Quirc if self.pixels() > QUIRC_MAX_PIXELS => self.half().map(readers::quirc).unwrap_or_default(),
+            Strategy::Half => self.half().map(|half| read_view(half, false)).unwrap_or_default(),
+            Strategy::Quirc if quirc_at_half(self.pixels()) => self.half().map(readers::quirc).unwrap_or_default(),
             Strategy::Quirc => readers::quirc(self.grey),
-            Strategy::Sharpened => binarize::local_average(&prepare::sharpen(self.grey, prepare::MILD))
-                .map(|m| readers::zxing(&m, true))
-                .unwrap_or_default(),
-            Strategy::Deblurred => binarize::local_average(&prepare::sharpen(self.grey, prepare::STRONG))
-                .map(|m| readers::zxing(&m, true))
-                .unwrap_or_default(),
-            Strategy::Double => prepare::double(self.grey)
-                .and_then(|double| binarize::local_average(&double))
-                .map(|m| readers::zxing(&m, true))
-                .unwrap_or_default(),
+            Strategy::Sharpened => read_view(&prepare::sharpen(self.grey, prepare::MILD), true),
+            Strategy::Deblurred => read_view(&prepare::sharpen(self.grey, prepare::STRONG), true),
+            Strategy::Double => prepare::double(self.grey).map(|double| read_view(&double, true)).unwrap_or_default(),
         })
         .unwrap_or_default()
     }
+}
+
+/// A view binarized by local average and read by the zxing-cpp detector.
+fn read_view(view: &GrayImage, thorough: bool) -> Found {
+    binarize::local_average(view).map(|m| readers::zxing(&m, thorough)).unwrap_or_default()
 }
 
 thread_local! {

@@ -40,11 +40,13 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
     let mut used = Vec::new();
     let mut codes = Vec::new();
     let mut attempts = 0;
-    let guesses = third_finder_guesses(&finders);
     // rxing's own triples first (nearest neighbours: every symbol of a multi-code sheet),
-    // then all triples (codes among finder-like text), then guessed thirds.
+    // then all triples (codes among finder-like text), then guessed thirds; the later lists
+    // are built only when the earlier ones run out.
     let nearest = detector::GenerateFinderPatternSets(&mut finders.clone());
-    for set in nearest.into_iter().chain(finder_sets(finders)).chain(guesses) {
+    let all = std::iter::once_with(|| finder_sets(&finders)).flatten();
+    let guesses = std::iter::once_with(|| third_finder_guesses(&finders)).flatten();
+    for set in nearest.into_iter().chain(all).chain(guesses) {
         // Triples that share a pattern with a decoded symbol are not tried and not counted:
         // a sheet with two passes must reach the second one's triple.
         if used.contains(&set.bl) || used.contains(&set.tl) || used.contains(&set.tr) {
@@ -153,7 +155,8 @@ const MAX_SETS: usize = 96;
 /// 21 to 265 modules across, a corner between 60° and 120°, scored by how square the triple
 /// is) over every triple. rxing 0.9 only pairs each pattern with its 15 nearest neighbours,
 /// which misses the code on a printed pass whose text forms finder-like patterns nearby.
-fn finder_sets(mut patterns: Vec<ConcentricPattern>) -> Vec<FinderPatternSet> {
+fn finder_sets(finders: &[ConcentricPattern]) -> Vec<FinderPatternSet> {
+    let mut patterns = finders.to_vec();
     patterns.sort_by_key(|p| std::cmp::Reverse(p.size));
     patterns.truncate(MAX_PATTERNS);
     // Squared distance, weighted by the size ratio as zxing-cpp does.
