@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 command -v chromium >/dev/null && command -v pdftoppm >/dev/null || {
   apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium poppler-utils fonts-wqy-zenhei >/dev/null
 }
-cargo build --release --quiet -p pass-issuer --bin issue-bench
-./target/release/issue-bench "${1:-50}"
+cargo build --release --quiet -p pass-issuer --example issue-bench
+./target/release/examples/issue-bench "${1:-50}"

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet --bins --locked
+# The first build compiles every dependency (a few minutes on a laptop): cargo shows its progress.
+cargo build --locked --bins -p pass-issuer -p pass-verifier
 bin=target/debug
 out=target/demo
 rm -rf "$out" && mkdir -p "$out"

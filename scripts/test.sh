@@ -17,5 +17,16 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-cargo build --workspace --bins --locked
+# Gates that keep the code clean: formatting, the workspace's lints, documentation.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+# The checkpoint binary carries no signing code: its normal dependency tree must not turn on
+# pass-core's `sign` feature (the issuer's tree must, or this check has gone blind).
+./scripts/check-no-signing.sh
+
+# The binaries the end-to-end tests drive (the tests run this same build again, which is then
+# a no-op, so they never drive a stale binary).
+cargo build --locked --bins -p pass-issuer -p pass-verifier -p pass-server
 cargo test --workspace --locked

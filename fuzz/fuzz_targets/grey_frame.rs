@@ -4,7 +4,7 @@
 
 use image::GrayImage;
 use libfuzzer_sys::fuzz_target;
-use pass_verifier::decode::{self, binarize, prepare, readers};
+use pass_decode::{self as decode, binarize, prepare, readers};
 
 fuzz_target!(|data: &[u8]| {
     // Two bytes of width, the rest pixels (repeated to fill the frame, so a short input can

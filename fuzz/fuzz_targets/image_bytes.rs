@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pass_verifier::{decode, image_input};
+use pass_decode::{self as decode, image_input};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(image) = image_input::load_bytes(data) {

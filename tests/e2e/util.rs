@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -11,12 +12,51 @@ pub fn root() -> PathBuf {
 }
 
 /// A binary built from this workspace, next to the test executable's `deps/` folder.
+///
+/// The first call builds the binaries the tests drive (`cargo build` of pass-issuer,
+/// pass-verifier and pass-server, in this test's profile and target directory), so a test never
+/// drives a binary older than its sources; after `scripts/test.sh` has built them it is a no-op.
 pub fn bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap();
+    if let Err(e) = BUILT.get_or_init(|| build_binaries(dir)) {
+        panic!("building the binaries under test failed: {e}");
+    }
     let path = dir.join(name);
-    assert!(path.exists(), "{} is missing: run `cargo build --workspace --bins` first", path.display());
+    assert!(path.exists(), "{} is missing after the build", path.display());
     path
+}
+
+/// `cargo build` of the three binaries into `profile_dir` (`target/debug` or `target/<profile>`).
+fn build_binaries(profile_dir: &Path) -> Result<(), String> {
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(other) => other,
+        None => return Err(format!("unexpected target directory {}", profile_dir.display())),
+    };
+    let target_dir = profile_dir.parent().ok_or("no target directory")?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(root())
+        .args([
+            "build",
+            "--locked",
+            "--quiet",
+            "--bins",
+            "-p",
+            "pass-issuer",
+            "-p",
+            "pass-verifier",
+            "-p",
+            "pass-server",
+        ])
+        .args(["--profile", profile])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("cargo build exited with {status}")) }
 }
 
 /// The result of running a binary.

@@ -3,7 +3,7 @@
 //! Prints the slowest frame and what each strategy costs on it.
 #![allow(missing_docs)]
 use pass_camsim::{Category, Spec, generate};
-use pass_verifier::decode;
+use pass_decode as decode;
 
 fn main() {
     let spec = |seed: u64| Spec {

@@ -7,7 +7,8 @@ use std::time::Duration;
 use pass_camsim::{Category, EXAMPLE_TRUST, Frame, fixed_set, full_hd_set, generate};
 use pass_core::TrustList;
 use pass_core::verdict::Checkpoint;
-use pass_verifier::{decode, scan};
+use pass_decode as decode;
+use pass_verifier::scan;
 
 /// Frames per category with a pass (no-code frames: twice as many).
 const PER_CATEGORY: usize = 10;

@@ -57,9 +57,9 @@ impl Division {
     /// Whether `self`, as a pass zone, covers the checkpoint code `other`:
     /// equal, or `self` is a province or city that contains `other`.
     pub fn covers(self, other: Division) -> bool {
-        if self.0 % 10_000 == 0 {
+        if self.0.is_multiple_of(10_000) {
             self.0 / 10_000 == other.0 / 10_000
-        } else if self.0 % 100 == 0 {
+        } else if self.0.is_multiple_of(100) {
             self.0 / 100 == other.0 / 100
         } else {
             self.0 == other.0

@@ -120,13 +120,11 @@ struct BitWriter {
 
 impl BitWriter {
     fn bit(&mut self, one: bool) {
-        if self.used % 8 == 0 {
+        if self.used.is_multiple_of(8) {
             self.bytes.push(0);
         }
-        if one {
-            if let Some(last) = self.bytes.last_mut() {
-                *last |= 0x80 >> (self.used % 8);
-            }
+        if one && let Some(last) = self.bytes.last_mut() {
+            *last |= 0x80 >> (self.used % 8);
         }
         self.used += 1;
         if self.used == 8 {

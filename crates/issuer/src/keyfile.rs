@@ -12,7 +12,7 @@ use pass_core::keys::{KeyError, PublicKeyFile};
 use pass_core::{PublicKey, SecretKey};
 use zeroize::Zeroizing;
 
-use pass_verifier::files::{self, Mode};
+use pass_files::{self as files, Mode};
 
 /// File name of the secret key inside a key directory.
 pub const SECRET_FILE: &str = "issuer.key";
@@ -87,11 +87,15 @@ fn write_new(path: &Path, contents: &[u8], perm: u32) -> Result<(), KeyFileError
 
 /// Loads a PKCS#8 PEM secret key.
 pub fn load_secret(path: &Path) -> Result<SecretKey, KeyFileError> {
-    let meta = fs::metadata(path).map_err(io_err(path))?;
-    if meta.len() > 16 * 1024 {
-        return Err(KeyFileError::Key { path: path.to_owned(), source: KeyError::BadSecretKey });
-    }
-    let text = Zeroizing::new(fs::read_to_string(path).map_err(io_err(path))?);
+    let text =
+        Zeroizing::new(pass_files::read_to_string_capped(path, pass_files::MAX_KEY_FILE).map_err(
+            |e| match e.kind() {
+                io::ErrorKind::FileTooLarge => {
+                    KeyFileError::Key { path: path.to_owned(), source: KeyError::BadSecretKey }
+                }
+                _ => KeyFileError::Io { path: path.to_owned(), source: e },
+            },
+        )?);
     SecretKey::from_pem(&text).map_err(|source| KeyFileError::Key { path: path.to_owned(), source })
 }
 

@@ -9,11 +9,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use clap::Parser;
 use pass_core::time::{self, Bound};
+use pass_files::{self as files, Mode};
 use pass_issuer::issue::{self, PassRequest};
 use pass_issuer::keyfile;
 use pass_issuer::ledger::{self, Ledger};
 use pass_issuer::render::DEFAULT_MODULE_PX;
-use pass_verifier::files::{self, Mode};
 
 use crate::cli::{BatchArgs, Cli, Command, IssueArgs, ReissueArgs};
 
@@ -169,7 +169,7 @@ fn issue(args: IssueArgs) -> Result<()> {
 
 /// The office name from the `.pub` file beside a secret key, if any.
 fn office_name(key: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(key.with_extension("pub")).ok()?;
+    let text = files::read_to_string_capped(&key.with_extension("pub"), files::MAX_KEY_FILE).ok()?;
     pass_core::keys::PublicKeyFile::parse(&text).ok().map(|(file, _)| file.name)
 }
 
@@ -182,7 +182,7 @@ fn progress(done: usize, total: usize, what: &str) {
         if done == total {
             eprintln!();
         }
-    } else if done == total || done % 50 == 0 {
+    } else if done == total || done.is_multiple_of(50) {
         eprintln!("{what}: {done}/{total}");
     }
 }
@@ -205,7 +205,8 @@ fn batch(args: BatchArgs) -> Result<()> {
     if meta.len() > csv_import::MAX_FILE_BYTES as u64 {
         anyhow::bail!("{}: larger than {} bytes", args.file.display(), csv_import::MAX_FILE_BYTES);
     }
-    let bytes = std::fs::read(&args.file).with_context(|| args.file.display().to_string())?;
+    let bytes = files::read_capped(&args.file, csv_import::MAX_FILE_BYTES as u64)
+        .with_context(|| args.file.display().to_string())?;
     let (text, _) = csv_import::decode_text(&bytes, encoding).with_context(|| args.file.display().to_string())?;
     let rows = csv_import::parse(&text, &tz).with_context(|| args.file.display().to_string())?;
     let errors: Vec<_> = rows.iter().filter_map(|(_, r)| r.as_ref().err()).flatten().cloned().collect();
@@ -477,7 +478,7 @@ fn trust_entry(
     not_before: Option<&str>,
     not_after: Option<&str>,
 ) -> Result<()> {
-    let text = std::fs::read_to_string(key).with_context(|| key.display().to_string())?;
+    let text = files::read_to_string_capped(key, files::MAX_KEY_FILE).with_context(|| key.display().to_string())?;
     let (file_name, public) = if text.contains("PRIVATE KEY") {
         drop(zeroize::Zeroizing::new(text));
         (office_name(key), keyfile::load_secret(key)?.public_key())

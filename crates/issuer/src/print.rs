@@ -204,11 +204,11 @@ pub fn print_pdf(
         return Err(PrintError::Tool("chromium".into(), String::from_utf8_lossy(&output.stderr).into_owned()));
     }
     let pages = qa(&pdf_path, records, layout, issuer, work.path())?;
-    pass_verifier::files::write(
+    pass_files::write(
         out,
         &std::fs::read(&pdf_path).map_err(|e| PrintError::Io(pdf_path.clone(), e))?,
         0o644,
-        pass_verifier::files::Mode::Replace,
+        pass_files::Mode::Replace,
     )
     .map_err(|e| PrintError::Io(out.to_owned(), e))?;
     Ok(pages)
@@ -266,10 +266,10 @@ pub fn qa(
 }
 
 fn page_verifies(page: &Path, want: &[Record], trust: &TrustList) -> bool {
-    let Ok(image) = pass_verifier::image_input::load_path(page) else { return false };
+    let Ok(image) = pass_decode::image_input::load_path(page) else { return false };
     let blurred = image::imageops::blur(&image, 0.8);
     let mut missing: Vec<&Record> = want.iter().collect();
-    pass_verifier::decode::decode_until(&blurred, std::time::Duration::MAX, |code| {
+    pass_decode::decode_until(&blurred, std::time::Duration::MAX, |code| {
         missing.retain(|record| {
             let checkpoint = Checkpoint { now: record.pass.valid_from, ..Checkpoint::default() };
             let v = verdict::verify(code, trust, &checkpoint);

@@ -12,9 +12,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use pass_core::{SecretKey, TrustList};
+use pass_files::{self as files, Mode};
 use pass_server::app::{self, AppState, TrustServed};
 use pass_server::store::{Role, Store};
-use pass_verifier::files::{self, Mode};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -22,7 +22,9 @@ use crate::cli::{Cli, Command, ServeArgs, TokenCommand};
 
 /// Loads the authority key (PKCS#8 PEM); the PEM text is zeroized after parsing.
 fn load_secret(path: &Path) -> Result<SecretKey> {
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?);
+    let text = zeroize::Zeroizing::new(
+        files::read_to_string_capped(path, files::MAX_KEY_FILE).with_context(|| format!("{}", path.display()))?,
+    );
     SecretKey::from_pem(&text).with_context(|| format!("{}", path.display()))
 }
 
@@ -54,8 +56,10 @@ struct ConfigFile {
 
 fn serve(args: ServeArgs) -> Result<()> {
     let config: ConfigFile = match &args.config {
-        Some(path) => toml::from_str(&std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?)
-            .with_context(|| format!("{}", path.display()))?,
+        Some(path) => toml::from_str(
+            &files::read_to_string_capped(path, files::MAX_TEXT_FILE).with_context(|| format!("{}", path.display()))?,
+        )
+        .with_context(|| format!("{}", path.display()))?,
         None => ConfigFile::default(),
     };
     let data = args.data.or(config.data).context("--data DIR is required")?;
@@ -68,7 +72,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     let store = Store::open(&data)?;
     let trust = match &trust_path {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+            let text = files::read_to_string_capped(path, files::MAX_TEXT_FILE)
+                .with_context(|| format!("{}", path.display()))?;
             TrustList::from_toml(&text).with_context(|| format!("{}", path.display()))?;
             let (version, issued_at) =
                 store.trust_version(&Sha256::digest(text.as_bytes()).into(), app::system_clock())?;

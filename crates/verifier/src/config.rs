@@ -83,11 +83,10 @@ pub fn data_dir() -> Option<PathBuf> {
 /// Reads a small text file, refusing huge ones.
 pub fn read_small(path: &Path) -> Result<String, ConfigError> {
     let io = |source| ConfigError::Io { path: path.to_owned(), source };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(ConfigError::TooLarge(path.to_owned()));
-    }
-    std::fs::read_to_string(path).map_err(io)
+    pass_files::read_to_string_capped(path, MAX_CONFIG_BYTES).map_err(|e| match e.kind() {
+        std::io::ErrorKind::FileTooLarge => ConfigError::TooLarge(path.to_owned()),
+        _ => io(e),
+    })
 }
 
 /// Loads the config file: `explicit` must exist; the default one may be absent.

@@ -16,10 +16,11 @@ use jiff::tz::TimeZone;
 use pass_core::time::{self, Bound};
 use pass_core::view::verdict_json;
 use pass_core::{Checkpoint, Freshness, TrustList, Verdict};
+use pass_decode::{self as decode, image_input};
 use pass_verifier::report::{self, Style};
 use pass_verifier::state::{self, LocalState};
 use pass_verifier::sync::{self, SyncError};
-use pass_verifier::{config, decode, image_input, scan};
+use pass_verifier::{config, scan};
 
 use crate::cli::{CheckArgs, Cli, Command};
 
@@ -212,11 +213,7 @@ fn sync(args: &CheckArgs, server: &str, every: Option<&str>, timeout: &str) -> R
 fn import(args: &CheckArgs, file: &Path) -> Result<ExitCode> {
     let mut settings = settings(args)?;
     let authority = *settings.authority()?;
-    let meta = std::fs::metadata(file).with_context(|| format!("{}", file.display()))?;
-    if meta.len() > sync::MAX_BODY {
-        anyhow::bail!("{}: larger than {} bytes", file.display(), sync::MAX_BODY);
-    }
-    let bytes = std::fs::read(file).with_context(|| format!("{}", file.display()))?;
+    let bytes = pass_files::read_capped(file, sync::MAX_BODY).with_context(|| format!("{}", file.display()))?;
     match sync::import(&bytes, &authority, &mut settings.state) {
         Ok(what) => {
             settings.state.save(&settings.state_path)?;
@@ -252,7 +249,7 @@ fn decode_images(images: &[std::path::PathBuf], json: bool, first: bool) -> Resu
     let mut failed = false;
     for path in images {
         let name = path.display().to_string();
-        let bytes = match std::fs::read(path) {
+        let bytes = match pass_files::read_capped(path, image_input::MAX_FILE_BYTES) {
             Ok(bytes) => bytes,
             Err(e) => {
                 eprintln!("pass-verifier: {name}: cannot read file: {e}");

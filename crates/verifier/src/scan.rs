@@ -7,7 +7,7 @@ use pass_core::TrustList;
 use pass_core::envelope;
 use pass_core::verdict::{self, Checkpoint, Reason, Verdict};
 
-use crate::decode;
+use pass_decode as decode;
 
 /// Decodes `image` and checks every code found, stopping at the first that is accepted.
 /// Otherwise the verdict that got furthest wins: a forged pass is reported rather than an

@@ -15,7 +15,7 @@ use pass_core::{PublicKey, TrustList};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::files::{self, Mode};
+use pass_files::{self as files, Mode};
 
 const MAGIC: &[u8; 4] = b"CPVS";
 const VERSION: u8 = 1;
@@ -61,13 +61,13 @@ impl LocalState {
     /// Loads the state; a missing file is the empty state.
     pub fn load(path: &Path) -> Result<Self, StateError> {
         let io = |source| StateError::Io { path: path.to_owned(), source };
-        let bytes = match std::fs::metadata(path) {
+        let bytes = match pass_files::read_capped(path, MAX_STATE_BYTES) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => return Err(io(e)),
-            Ok(meta) if meta.len() > MAX_STATE_BYTES => {
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
                 return Err(StateError::Damaged(path.to_owned(), "too large".into()));
             }
-            Ok(_) => std::fs::read(path).map_err(io)?,
+            Err(e) => return Err(io(e)),
         };
         let damaged = |why: &str| StateError::Damaged(path.to_owned(), why.to_owned());
         if bytes.len() < MAGIC.len() + 1 + 32 || &bytes[..4] != MAGIC || bytes[4] != VERSION {

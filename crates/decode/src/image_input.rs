@@ -83,7 +83,7 @@ pub fn load_dynamic(bytes: &[u8]) -> Result<DynamicImage, InputError> {
     }
     // The format decoders are third-party code reading attacker-controlled bytes: a panic in
     // one is a damaged file, not a crashed checkpoint.
-    crate::decode::isolate(|| {
+    crate::isolate(|| {
         let mut decoder = reader.into_decoder().map_err(classify)?;
         let (width, height) = decoder.dimensions();
         if width > MAX_SIDE || height > MAX_SIDE {

@@ -1,4 +1,11 @@
-//! Finding QR codes in a camera frame and returning their raw bytes.
+//! Finding QR codes in camera frames and photos and returning their raw bytes: the decoding
+//! that the checkpoint (`pass-verifier`) and the issuing office's print QA (`pass-issuer`)
+//! share. It knows nothing of passes, keys or verdicts; a caller says when it has what it wants.
+//!
+//! # Layout
+//! - [`image_input`]: loading JPEG/PNG/WebP/PNM safely (size limits, EXIF orientation).
+//! - [`prepare`], [`binarize`], [`readers`]: the three layers of the pipeline, below.
+//! - this module: the [`Strategy`] list and [`decode_until`], which runs them within a budget.
 //!
 //! Three layers, each in its own module:
 //!
@@ -15,6 +22,7 @@
 //! inside a decoder counts as "nothing found" for that strategy.
 
 pub mod binarize;
+pub mod image_input;
 pub mod prepare;
 pub mod readers;
 

@@ -2,10 +2,10 @@
 #![allow(missing_docs)]
 fn main() {
     for path in std::env::args().skip(1) {
-        let image = pass_verifier::image_input::load_path(std::path::Path::new(&path)).expect("image");
-        for strategy in pass_verifier::decode::STRATEGIES {
+        let image = pass_decode::image_input::load_path(std::path::Path::new(&path)).expect("image");
+        for strategy in pass_decode::STRATEGIES {
             let start = std::time::Instant::now();
-            let codes = pass_verifier::decode::run(*strategy, &image);
+            let codes = pass_decode::run(*strategy, &image);
             println!(
                 "{path}: {}: {} code(s) in {:.2} ms",
                 strategy.name(),

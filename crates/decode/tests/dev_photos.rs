@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pass_verifier::{decode, image_input};
+use pass_decode::{self as decode, image_input};
 
 /// Per set: photos that must read (measured 2026-11-28; zxing-cpp 3.1.1 reads 8, 53, 15, 4).
 const FLOORS: &[(&str, usize)] = &[("qrcode-1", 8), ("qrcode-2", 53), ("qrcode-4", 18), ("qrcode-7", 4)];

@@ -1,0 +1,161 @@
+//! Files as the three checkpass programs read and write them, in one place.
+//!
+//! - Writes are whole or not at all: a temp file in the target's directory, fsync, then a
+//!   rename ([`Mode::Replace`]) or a link that fails when the name exists ([`Mode::CreateNew`],
+//!   for keys), then an fsync of the directory. A crash leaves the old file or the new one,
+//!   never half of either, and no temp file behind.
+//! - A target that exists and is not a regular file (a device such as `/dev/full`, a FIFO, a
+//!   symlink) is refused: renaming over it would replace the device or the link itself.
+//! - Reads are capped while reading, not by the size the file reports, so `/dev/zero` or a
+//!   symlink to it is refused after `max + 1` bytes instead of filling memory.
+//!
+//! # Layout
+//! - [`write()`] and [`Mode`]: atomic writes.
+//! - [`read_capped`] and [`read_to_string_capped`]: bounded reads, with the caps of
+//!   [`MAX_KEY_FILE`] and [`MAX_TEXT_FILE`].
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+/// Largest key file read (a PEM secret key or a public key file is well under 1 KiB).
+pub const MAX_KEY_FILE: u64 = 16 * 1024;
+/// Largest text file read: trust lists and configuration (thousands of issuers fit).
+pub const MAX_TEXT_FILE: u64 = 4 * 1024 * 1024;
+
+/// Whether the target may be replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Fail with [`io::ErrorKind::AlreadyExists`] when the target exists (keys).
+    CreateNew,
+    /// Replace the target atomically (rendered passes, state files).
+    Replace,
+}
+
+/// Writes `contents` to `path` atomically with Unix permissions `perm`.
+///
+/// Errors: [`io::ErrorKind::AlreadyExists`] for [`Mode::CreateNew`] over an existing name,
+/// [`io::ErrorKind::InvalidInput`] when the target exists and is not a regular file, and any
+/// error of the file system; the target is untouched in every case.
+pub fn write(path: &Path, contents: &[u8], perm: u32, mode: Mode) -> io::Result<()> {
+    match path.symlink_metadata() {
+        Ok(_) if mode == Mode::CreateNew => {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "the file exists"));
+        }
+        Ok(meta) if !meta.file_type().is_file() => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "exists and is not a regular file (a device, FIFO, symlink or directory); refusing to replace it",
+            ));
+        }
+        _ => {}
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(perm));
+    #[cfg(not(unix))]
+    let _ = perm; // only Unix has permission bits to set
+    let mut temp = builder.tempfile_in(dir)?;
+    temp.write_all(contents)?;
+    temp.as_file().sync_all()?;
+    // On failure the PersistError owns the temp file, which deletes it when dropped.
+    match mode {
+        Mode::CreateNew => temp.persist_noclobber(path).map_err(|e| e.error)?,
+        Mode::Replace => temp.persist(path).map_err(|e| e.error)?,
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads at most `max` bytes of `path`; a longer file (or an endless one such as `/dev/zero`)
+/// is [`io::ErrorKind::FileTooLarge`], found by reading one byte past `max`.
+pub fn read_capped(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(io::Error::new(io::ErrorKind::FileTooLarge, format!("larger than {max} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// [`read_capped`] as UTF-8 text ([`io::ErrorKind::InvalidData`] when it is not).
+pub fn read_to_string_capped(path: &Path, max: u64) -> io::Result<String> {
+    String::from_utf8(read_capped(path, max)?).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn replace_writes_whole_files_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pass.png");
+        write(&path, b"one", 0o644, Mode::Replace).unwrap();
+        write(&path, b"two", 0o644, Mode::Replace).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        assert_eq!(names(dir.path()), ["pass.png"]);
+    }
+
+    #[test]
+    fn create_new_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("issuer.key");
+        write(&path, b"secret", 0o600, Mode::CreateNew).unwrap();
+        let err = write(&path, b"other", 0o600, Mode::CreateNew).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"secret");
+        assert_eq!(names(dir.path()), ["issuer.key"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_to_replace_what_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = write(&link, b"new", 0o644, Mode::Replace).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        let err = write(Path::new("/dev/null"), b"new", 0o644, Mode::Replace).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(names(dir.path()), ["link", "target"]);
+    }
+
+    #[test]
+    fn reads_are_capped_while_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"12345").unwrap();
+        assert_eq!(read_capped(&path, 5).unwrap(), b"12345");
+        assert_eq!(read_capped(&path, 4).unwrap_err().kind(), io::ErrorKind::FileTooLarge);
+        #[cfg(unix)]
+        assert_eq!(read_capped(Path::new("/dev/zero"), 1 << 20).unwrap_err().kind(), io::ErrorKind::FileTooLarge);
+        std::fs::write(&path, [0xff, 0xfe]).unwrap();
+        assert_eq!(read_to_string_capped(&path, 10).unwrap_err().kind(), io::ErrorKind::InvalidData);
+    }
+}
