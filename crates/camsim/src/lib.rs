@@ -174,13 +174,25 @@ pub fn issue(rng: &mut Rng) -> (Pass, Vec<u8>) {
 
 /// Makes the frame `spec` describes.
 pub fn generate(spec: Spec) -> Frame {
+    generate_inner(spec, None)
+}
+
+/// Makes the frame `spec` describes with a code of the caller's (a pass issued at test time,
+/// a revoked or a forged one) in place of the seeded example pass; everything else about the
+/// frame is as [`generate`] makes it. For [`Category::NoCode`] the code is not used.
+pub fn generate_with(spec: Spec, pass: Pass, bytes: Vec<u8>) -> Frame {
+    generate_inner(spec, Some((pass, bytes)))
+}
+
+fn generate_inner(spec: Spec, supplied: Option<(Pass, Vec<u8>)>) -> Frame {
     let mut rng = Rng::new(spec.seed);
     let s = spec.severity.clamp(0.0, 1.0);
     let (w, h) = (f64::from(spec.size.0), f64::from(spec.size.1));
     let (pass, code) = match spec.category {
         Category::NoCode => (None, None),
         _ => {
-            let (pass, bytes) = issue(&mut rng);
+            // Issued even when the caller supplies a code: the seeded draws stay the same.
+            let (pass, bytes) = supplied.unwrap_or(issue(&mut rng));
             (Some(pass), Some(bytes))
         }
     };

@@ -86,6 +86,18 @@ pub fn human(secs: u64, tz: &TimeZone) -> String {
     }
 }
 
+/// `08:12`: a time of day, for "seen before at 08:12".
+pub fn clock(secs: u64, tz: &TimeZone) -> String {
+    zoned(secs, tz).map_or_else(|| format!("@{secs}"), |z| z.strftime("%H:%M").to_string())
+}
+
+/// The start of the local day (in `tz`) that contains `secs`, in Unix seconds.
+pub fn day_start(secs: u64, tz: &TimeZone) -> u64 {
+    zoned(secs, tz)
+        .and_then(|z| z.start_of_day().ok())
+        .map_or(0, |z| u64::try_from(z.timestamp().as_second()).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,6 +63,53 @@ pub enum Command {
         #[command(flatten)]
         check: CheckArgs,
     },
+    /// Start the live checkpoint station: a local page that shows the laptop camera, reads
+    /// each pass held up to it and fills the screen with the verdict. Prints the address to
+    /// open (it carries a per-run token); listens on loopback only; works offline.
+    Station {
+        /// Address to listen on (loopback only; port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:8477")]
+        listen: std::net::SocketAddr,
+        /// Open the page in the default browser.
+        #[arg(long)]
+        open: bool,
+        /// Keep revocation data and the trust list synced from this server in the background.
+        #[arg(long, env = "CHECKPASS_SERVER")]
+        sync: Option<String>,
+        /// How often to sync with --sync.
+        #[arg(long, default_value = "5m", requires = "sync")]
+        every: String,
+        /// Give up on a sync request after this long.
+        #[arg(long, default_value = "20s")]
+        timeout: String,
+        /// The scan log (default: scanlog.sqlite beside the state file).
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// Settings shared with `scan`.
+        #[command(flatten)]
+        check: CheckArgs,
+    },
+    /// Export the station's scan log: one row per announced verdict.
+    Log {
+        /// Only rows at or after this time (RFC 3339, local date-time or date).
+        #[arg(long)]
+        since: Option<String>,
+        /// One JSON object per line.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV with a header row.
+        #[arg(long)]
+        csv: bool,
+        /// The scan log (default: scanlog.sqlite beside the state file).
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// State file whose directory holds the scan log.
+        #[arg(long, env = "CHECKPASS_STATE")]
+        state: Option<PathBuf>,
+        /// Time zone for display and for --since.
+        #[arg(long, env = "CHECKPASS_TZ")]
+        tz: Option<String>,
+    },
     /// Print every QR code found in each image, as base64 and as text when UTF-8, with the
     /// decode time (excluding the file read). For debugging and benchmarks.
     Decode {
@@ -109,6 +156,21 @@ pub struct CheckArgs {
     /// {"input","verdict","reason","detail","pass","warnings"}.
     #[arg(long)]
     pub json: bool,
+}
+
+impl CheckArgs {
+    /// The library's view of these settings.
+    pub fn options(&self) -> pass_verifier::settings::Options {
+        pass_verifier::settings::Options {
+            trust: self.trust.clone(),
+            zone: self.zone,
+            at: self.at.clone(),
+            tz: self.tz.clone(),
+            state: self.state.clone(),
+            max_age: self.max_age.clone(),
+            config: self.config.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 mod cli;
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -13,14 +14,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::Parser;
 use jiff::tz::TimeZone;
-use pass_core::time::{self, Bound};
+use pass_core::Verdict;
 use pass_core::view::verdict_json;
-use pass_core::{Checkpoint, Freshness, TrustList, Verdict};
 use pass_decode::{self as decode, image_input};
 use pass_verifier::report::{self, Style};
-use pass_verifier::state::{self, LocalState};
+use pass_verifier::scan;
+use pass_verifier::scanlog::ScanLog;
+use pass_verifier::settings::{Settings, unix_now};
+use pass_verifier::station::{Station, SyncStatus as StationSync, web};
 use pass_verifier::sync::{self, SyncError};
-use pass_verifier::{config, scan};
 
 use crate::cli::{CheckArgs, Cli, Command};
 
@@ -35,6 +37,12 @@ fn main() -> ExitCode {
         Command::Decode { images, json, first } => decode_images(&images, json, first),
         Command::Sync { server, every, timeout, check } => sync(&check, &server, every.as_deref(), &timeout),
         Command::Import { file, check } => import(&check, &file),
+        Command::Station { listen, open, sync, every, timeout, log, check } => {
+            station(&check, listen, open, sync.as_deref(), &every, &timeout, log.as_deref())
+        }
+        Command::Log { since, json, csv, log, state, tz } => {
+            export_log(since.as_deref(), json, csv, log.as_deref(), state.as_deref(), tz.as_deref())
+        }
     };
     match result {
         Ok(code) => code,
@@ -51,72 +59,8 @@ enum Input<'a> {
     Text(&'a str),
 }
 
-struct Settings {
-    trust: TrustList,
-    state: LocalState,
-    state_path: PathBuf,
-    now: u64,
-    zone: Option<pass_core::Division>,
-    max_age: u64,
-    tz: TimeZone,
-}
-
-impl Settings {
-    fn checkpoint(&self) -> Checkpoint<'_> {
-        let authority = self.trust.authority.as_ref().map(|a| &a.key);
-        Checkpoint {
-            now: self.now,
-            zone: self.zone,
-            revocations: Some(&self.state.revocations),
-            // Revocation is configured when the trust list names an authority.
-            freshness: authority.map(|a| Freshness {
-                // A server's 304 confirms the data now; an imported snapshot vouches for itself
-                // as of its signed publication time.
-                confirmed_at: self.state.last_sync.max(Some(self.state.revocations.issued_at).filter(|t| *t > 0)),
-                max_age: self.max_age,
-                newest_signed_at: self.state.newest_signed_at(Some(a)),
-            }),
-        }
-    }
-
-    /// "revocation data: version 12, confirmed 3 min ago" for the human output.
-    fn freshness_line(&self) -> Option<String> {
-        self.trust.authority.as_ref()?;
-        let r = &self.state.revocations;
-        let confirmed = self.state.last_sync.max(Some(r.issued_at).filter(|t| *t > 0));
-        Some(match confirmed {
-            None => "注销名单 Revocation data: none yet — run `pass-verifier sync` or `import`".to_owned(),
-            Some(at) => format!(
-                "注销名单 Revocation data: version {}, {} revoked, confirmed {} ago",
-                r.version,
-                r.revoked_count(),
-                report::age(self.now.saturating_sub(at))
-            ),
-        })
-    }
-
-    fn authority(&self) -> Result<&pass_core::PublicKey> {
-        Ok(&self.trust.authority.as_ref().ok_or(SyncError::NoAuthority)?.key)
-    }
-}
-
 fn settings(args: &CheckArgs) -> Result<Settings> {
-    let config = config::load_config(args.config.as_deref())?;
-    let tz = match args.tz.as_deref().or(config.tz.as_deref()) {
-        Some(name) => time::zone(name)?,
-        None => time::default_zone(),
-    };
-    let local_trust = config::load_trust(&config::trust_path(args.trust.as_deref(), &config)?)?;
-    let state_path = config::state_path(args.state.as_deref())?;
-    let state = LocalState::load(&state_path)?;
-    let trust = state::effective_trust(&local_trust, &state);
-    let max_age = sync::parse_duration(&args.max_age).map_err(anyhow::Error::msg).context("--max-age")?.as_secs();
-    let now = match &args.at {
-        Some(at) => time::parse_instant(at, &tz, Bound::StartOfDay).context("--at")?,
-        None => SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-    };
-    let zone = config::zone(args.zone, &config)?;
-    Ok(Settings { trust, state, state_path, now, zone, max_age, tz })
+    Ok(Settings::load(&args.options())?)
 }
 
 fn run_checks<'a>(args: &CheckArgs, inputs: impl Iterator<Item = Input<'a>>) -> Result<ExitCode> {
@@ -160,10 +104,6 @@ fn run_checks<'a>(args: &CheckArgs, inputs: impl Iterator<Item = Input<'a>>) -> 
     } else {
         0
     }))
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn sync(args: &CheckArgs, server: &str, every: Option<&str>, timeout: &str) -> Result<ExitCode> {
@@ -288,4 +228,179 @@ fn decode_images(images: &[std::path::PathBuf], json: bool, first: bool) -> Resu
         }
     }
     Ok(ExitCode::from(if failed { COULD_NOT_CHECK } else { 0 }))
+}
+
+/// The scan log's path: `--log`, else beside the state file.
+fn log_path(log: Option<&Path>, state: Option<&Path>) -> Result<std::path::PathBuf> {
+    Ok(match log {
+        Some(path) => path.to_owned(),
+        None => ScanLog::path_beside(&pass_verifier::config::state_path(state)?),
+    })
+}
+
+#[allow(clippy::too_many_arguments)] // one per command-line setting
+fn station(
+    args: &CheckArgs,
+    listen: std::net::SocketAddr,
+    open: bool,
+    server: Option<&str>,
+    every: &str,
+    timeout: &str,
+    log: Option<&Path>,
+) -> Result<ExitCode> {
+    if !listen.ip().is_loopback() {
+        anyhow::bail!("--listen {listen}: the station listens on a loopback address only (127.0.0.1 or ::1)");
+    }
+    let every = sync::parse_duration(every).map_err(anyhow::Error::msg).context("--every")?;
+    let timeout = sync::parse_duration(timeout).map_err(anyhow::Error::msg).context("--timeout")?;
+    let settings = settings(args)?;
+    let state_path = settings.state_path.clone();
+    let log = ScanLog::open(&log_path(log, args.state.as_deref())?)?;
+    let station = Arc::new(Station::new(settings, log));
+    let token = web::new_token().context("the operating system's random generator failed")?;
+
+    if let Some(server) = server {
+        let station = Arc::clone(&station);
+        let client = sync::Client::new(server, timeout);
+        std::thread::spawn(move || background_sync(&station, &client, &state_path, every));
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+        let url = web::url(listener.local_addr()?, &token);
+        println!("checkpoint station: open {url}");
+        println!("(loopback only; the address carries this run's token. Ctrl-C stops the station.)");
+        std::io::stdout().flush()?;
+        if open {
+            open_browser(&url);
+        }
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        web::run(listener, station, &token, shutdown).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Syncs every `every` for as long as the station runs; a failure keeps the last good state.
+fn background_sync(station: &Station, client: &sync::Client, state_path: &Path, every: Duration) {
+    loop {
+        let status = match station.authority() {
+            None => StationSync { at: Some(unix_now()), error: Some(SyncError::NoAuthority.to_string()) },
+            Some(authority) => {
+                let mut state = station.state();
+                match sync::sync(client, &authority, &mut state, unix_now()) {
+                    Ok(_) => match state.save(state_path) {
+                        Ok(()) => {
+                            station.set_state(state);
+                            StationSync { at: Some(unix_now()), error: None }
+                        }
+                        Err(e) => StationSync { at: Some(unix_now()), error: Some(e.to_string()) },
+                    },
+                    Err(e) => StationSync { at: Some(unix_now()), error: Some(e.to_string()) },
+                }
+            }
+        };
+        if let Some(error) = &status.error {
+            eprintln!("pass-verifier: sync refused, keeping the last good state: {error}");
+        }
+        station.set_sync_status(status);
+        std::thread::sleep(every);
+    }
+}
+
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    if let Err(e) = std::process::Command::new(opener).arg(url).spawn() {
+        eprintln!("pass-verifier: could not open a browser ({opener}: {e}); open the address above by hand");
+    }
+}
+
+fn export_log(
+    since: Option<&str>,
+    json: bool,
+    csv: bool,
+    log: Option<&Path>,
+    state: Option<&Path>,
+    tz: Option<&str>,
+) -> Result<ExitCode> {
+    let tz = match tz {
+        Some(name) => pass_core::time::zone(name)?,
+        None => pass_core::time::default_zone(),
+    };
+    let since = match since {
+        Some(text) => {
+            pass_core::time::parse_instant(text, &tz, pass_core::time::Bound::StartOfDay).context("--since")?
+        }
+        None => 0,
+    };
+    let path = log_path(log, state)?;
+    if !path.exists() {
+        anyhow::bail!("{}: no scan log yet (the station writes it)", path.display());
+    }
+    let entries = ScanLog::open(&path)?.entries_since(since)?;
+    let time = |secs: u64| pass_core::time::rfc3339(secs, &tz);
+    let time_ms = |ms: u64| pass_core::time::rfc3339(ms / 1000, &tz);
+    let stdout = std::io::stdout().lock();
+    if csv {
+        let mut out = ::csv::Writer::from_writer(stdout);
+        out.write_record([
+            "id",
+            "at",
+            "verdict",
+            "reason",
+            "serial",
+            "key_id",
+            "plate",
+            "first_seen",
+            "last_seen",
+            "frames",
+            "source",
+            "revocation_age_s",
+            "warnings",
+        ])?;
+        for e in &entries {
+            out.write_record([
+                e.id.to_string(),
+                time(e.at),
+                e.verdict.clone(),
+                e.reason.clone().unwrap_or_default(),
+                e.serial.map(|s| s.to_string()).unwrap_or_default(),
+                e.key_id.clone().unwrap_or_default(),
+                e.plate.clone().unwrap_or_default(),
+                time_ms(e.first_seen_ms),
+                time_ms(e.last_seen_ms),
+                e.frames.to_string(),
+                e.source.name().to_owned(),
+                e.revocation_age.map(|a| a.to_string()).unwrap_or_default(),
+                e.warnings.clone(),
+            ])?;
+        }
+        out.flush()?;
+    } else {
+        let mut out = stdout;
+        for e in &entries {
+            if json {
+                let mut value = serde_json::to_value(e)?;
+                value["at"] = serde_json::json!(time(e.at));
+                value["first_seen"] = serde_json::json!(time_ms(e.first_seen_ms));
+                value["last_seen"] = serde_json::json!(time_ms(e.last_seen_ms));
+                writeln!(out, "{value}")?;
+            } else {
+                writeln!(
+                    out,
+                    "{}  {:8}  {:22}  {:10}  serial {:>8}  {} frames  {}",
+                    pass_core::time::human(e.at, &tz),
+                    e.verdict,
+                    e.reason.as_deref().unwrap_or("-"),
+                    e.plate.as_deref().unwrap_or("-"),
+                    e.serial.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                    e.frames,
+                    e.source.name(),
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -19,16 +19,30 @@ pub fn scan(image: &GrayImage, trust: &TrustList, checkpoint: &Checkpoint) -> Ve
 /// [`scan`] with a time budget for decoding (`Duration::MAX` for none: tests that must not
 /// depend on the machine's speed).
 pub fn scan_within(image: &GrayImage, trust: &TrustList, checkpoint: &Checkpoint, budget: Duration) -> Verdict {
-    let mut best: Option<Verdict> = None;
+    scan_code(image, trust, checkpoint, budget).0
+}
+
+/// [`scan_within`], also returning the bytes of the code the verdict is about (`None` when no
+/// code was found): the station tells one presentation of a pass from the next by them.
+pub fn scan_code(
+    image: &GrayImage,
+    trust: &TrustList,
+    checkpoint: &Checkpoint,
+    budget: Duration,
+) -> (Verdict, Option<Vec<u8>>) {
+    let mut best: Option<(Verdict, Vec<u8>)> = None;
     decode::decode_until(image, budget, |code| {
         let verdict = verdict::verify(code, trust, checkpoint);
         let accepted = verdict.accepted();
-        if best.as_ref().is_none_or(|b| verdict.stage() > b.stage()) {
-            best = Some(verdict);
+        if best.as_ref().is_none_or(|(b, _)| verdict.stage() > b.stage()) {
+            best = Some((verdict, code.to_vec()));
         }
         accepted
     });
-    best.unwrap_or_else(|| Verdict::rejected(Reason::NoCodeFound, None))
+    match best {
+        Some((verdict, code)) => (verdict, Some(code)),
+        None => (Verdict::rejected(Reason::NoCodeFound, None), None),
+    }
 }
 
 /// Checks the text form (`CP:...`) typed or pasted by hand.

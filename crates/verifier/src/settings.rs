@@ -1,0 +1,152 @@
+//! Everything a check needs, resolved once from flags, environment and files: the effective
+//! trust list, the synced state, the checkpoint's zone, the display time zone and the freshness
+//! limit. `scan`, `check`, `sync`, `import` and the station share it.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jiff::tz::TimeZone;
+use pass_core::time::{self, Bound};
+use pass_core::{Checkpoint, Division, Freshness, TrustList};
+
+use crate::config;
+use crate::report;
+use crate::state::{self, LocalState};
+use crate::sync::{self, SyncError};
+
+/// The settings as given (flags and environment; the binary's `CheckArgs` fill it).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Trust list file.
+    pub trust: Option<PathBuf>,
+    /// The checkpoint's zone.
+    pub zone: Option<Division>,
+    /// Check as of this time instead of the clock (audits).
+    pub at: Option<String>,
+    /// Display time zone.
+    pub tz: Option<String>,
+    /// State file.
+    pub state: Option<PathBuf>,
+    /// Freshness limit, e.g. `24h`.
+    pub max_age: String,
+    /// Config file.
+    pub config: Option<PathBuf>,
+}
+
+/// Why settings could not be resolved: "could not check", never a verdict.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// A config file, trust list or zone is wrong.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The state file is damaged or unreadable.
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    /// A time, time zone or duration did not parse.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The resolved settings.
+pub struct Settings {
+    /// The trust list in force: the local file, updated by a synced signed trust list.
+    pub trust: TrustList,
+    /// The synced state.
+    pub state: LocalState,
+    /// Where the state lives.
+    pub state_path: PathBuf,
+    /// The instant checks are made at (the clock, or `--at`).
+    pub now: u64,
+    /// Whether `now` was fixed by `--at` rather than read from the clock.
+    pub fixed_now: bool,
+    /// The checkpoint's zone; `None` leaves zones unchecked (with a warning).
+    pub zone: Option<Division>,
+    /// Freshness limit in seconds.
+    pub max_age: u64,
+    /// Display time zone.
+    pub tz: TimeZone,
+    /// The trust list as the local file gives it (before any synced update).
+    pub local_trust: TrustList,
+}
+
+/// The system clock in Unix seconds.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl Settings {
+    /// Resolves `options` against the config file and the state file.
+    pub fn load(options: &Options) -> Result<Settings, SettingsError> {
+        let config = config::load_config(options.config.as_deref())?;
+        let tz = match options.tz.as_deref().or(config.tz.as_deref()) {
+            Some(name) => time::zone(name).map_err(|e| SettingsError::Invalid(format!("time zone: {e}")))?,
+            None => time::default_zone(),
+        };
+        let local_trust = config::load_trust(&config::trust_path(options.trust.as_deref(), &config)?)?;
+        let state_path = config::state_path(options.state.as_deref())?;
+        let state = LocalState::load(&state_path)?;
+        let trust = state::effective_trust(&local_trust, &state);
+        let max_age =
+            sync::parse_duration(&options.max_age).map_err(|e| SettingsError::Invalid(format!("--max-age: {e}")))?;
+        let (now, fixed_now) = match &options.at {
+            Some(at) => (
+                time::parse_instant(at, &tz, Bound::StartOfDay)
+                    .map_err(|e| SettingsError::Invalid(format!("--at: {e}")))?,
+                true,
+            ),
+            None => (unix_now(), false),
+        };
+        let zone = config::zone(options.zone, &config)?;
+        Ok(Settings { trust, state, state_path, now, fixed_now, zone, max_age: max_age.as_secs(), tz, local_trust })
+    }
+
+    /// Takes a newly synced or imported state: the trust list in force follows it.
+    pub fn set_state(&mut self, state: LocalState) {
+        self.trust = state::effective_trust(&self.local_trust, &state);
+        self.state = state;
+    }
+
+    /// When the revocation data was last confirmed: by the server, or by its own signed time.
+    pub fn confirmed_at(&self) -> Option<u64> {
+        self.state.last_sync.max(Some(self.state.revocations.issued_at).filter(|t| *t > 0))
+    }
+
+    /// The checkpoint to verify against, at `self.now`.
+    pub fn checkpoint(&self) -> Checkpoint<'_> {
+        let authority = self.trust.authority.as_ref().map(|a| &a.key);
+        Checkpoint {
+            now: self.now,
+            zone: self.zone,
+            revocations: Some(&self.state.revocations),
+            // Revocation is configured when the trust list names an authority.
+            freshness: authority.map(|a| Freshness {
+                // A server's 304 confirms the data now; an imported snapshot vouches for itself
+                // as of its signed publication time.
+                confirmed_at: self.confirmed_at(),
+                max_age: self.max_age,
+                newest_signed_at: self.state.newest_signed_at(Some(a)),
+            }),
+        }
+    }
+
+    /// "revocation data: version 12, confirmed 3 min ago" for the human output.
+    pub fn freshness_line(&self) -> Option<String> {
+        self.trust.authority.as_ref()?;
+        let r = &self.state.revocations;
+        Some(match self.confirmed_at() {
+            None => "注销名单 Revocation data: none yet — run `pass-verifier sync` or `import`".to_owned(),
+            Some(at) => format!(
+                "注销名单 Revocation data: version {}, {} revoked, confirmed {} ago",
+                r.version,
+                r.revoked_count(),
+                report::age(self.now.saturating_sub(at))
+            ),
+        })
+    }
+
+    /// The authority key named by the trust list, which signs everything synced.
+    pub fn authority(&self) -> Result<&pass_core::PublicKey, SyncError> {
+        Ok(&self.trust.authority.as_ref().ok_or(SyncError::NoAuthority)?.key)
+    }
+}

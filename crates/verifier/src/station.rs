@@ -1,0 +1,258 @@
+//! The live checkpoint station: the officer holds a pass up to the laptop camera and the
+//! verdict fills the screen. A page served on loopback captures the camera and sends greyscale
+//! frames over a WebSocket; the station decodes the newest frame on a blocking thread, checks
+//! it like `scan`, and answers with the verdict. Everything works with the network cable pulled.
+//!
+//! # Layout
+//! - this module: [`Station`], the part without a network: one input (camera frame, text form,
+//!   photo) in, one answer out, with announcements, the scan log and the status line.
+//! - [`presence`]: one announcement per presentation of a pass.
+//! - [`web`]: the axum server, the per-run token and `Origin` checks, the WebSocket protocol.
+//! - `station/assets/`: the page (HTML, CSS, JS), embedded in the binary.
+
+pub mod presence;
+pub mod web;
+
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use image::GrayImage;
+use pass_core::time::{clock as clock_time, day_start, human};
+use pass_core::verdict::{Reason, Verdict};
+use pass_core::view::verdict_json;
+use pass_decode::image_input;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::scan;
+use crate::scanlog::{Entry, LogError, ScanLog, Source};
+use crate::settings::{Settings, unix_now};
+use crate::state::LocalState;
+
+use self::presence::{Observation, Presence};
+
+/// How long a pass may be out of view (missed frames while the hand moves) and still be the
+/// same presentation.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// The time budget for decoding one camera frame: the page waits for each answer, so a frame
+/// must never take long (docs/DECODING.md gives the measured worst cases).
+pub const FRAME_BUDGET: Duration = Duration::from_millis(120);
+
+/// Largest camera frame accepted, in pixels a side.
+pub const MAX_FRAME_SIDE: u32 = 1920;
+
+/// What the last background sync did, for the status line.
+#[derive(Clone, Debug, Default)]
+pub struct SyncStatus {
+    /// When it last ran, Unix seconds.
+    pub at: Option<u64>,
+    /// `None` when it succeeded, else why it failed.
+    pub error: Option<String>,
+}
+
+/// The station without its network: settings, scan log and presentation tracking.
+pub struct Station {
+    settings: RwLock<Settings>,
+    log: Mutex<ScanLog>,
+    presence: Mutex<Presence>,
+    sync: Mutex<SyncStatus>,
+}
+
+/// Why an input could not be checked (a clear message for the page; never a verdict).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StationError {
+    /// The scan log could not be written: nothing is announced that is not logged.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// An uploaded photo could not be read.
+    #[error("the photo could not be read: {0}")]
+    Photo(#[from] image_input::InputError),
+}
+
+/// Milliseconds since the Unix epoch on the system clock.
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Station {
+    /// A station checking with `settings` and logging to `log`.
+    pub fn new(settings: Settings, log: ScanLog) -> Station {
+        Station {
+            settings: RwLock::new(settings),
+            log: Mutex::new(log),
+            presence: Mutex::new(Presence::new(GRACE)),
+            sync: Mutex::new(SyncStatus::default()),
+        }
+    }
+
+    /// The same station with another grace (tests use a short one).
+    pub fn with_grace(self, grace: Duration) -> Station {
+        Station { presence: Mutex::new(Presence::new(grace)), ..self }
+    }
+
+    fn settings(&self) -> std::sync::RwLockReadGuard<'_, Settings> {
+        self.settings.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A copy of the synced state, for a background sync to start from.
+    pub fn state(&self) -> LocalState {
+        self.settings().state.clone()
+    }
+
+    /// Takes newly synced data: from the next frame on, verdicts use it (a pass in view whose
+    /// verdict changes is announced again).
+    pub fn set_state(&self, state: LocalState) {
+        self.settings.write().unwrap_or_else(|p| p.into_inner()).set_state(state);
+    }
+
+    /// Records how the last background sync went.
+    pub fn set_sync_status(&self, status: SyncStatus) {
+        *self.sync.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    }
+
+    /// The authority key of the trust list in force, for a background sync.
+    pub fn authority(&self) -> Option<pass_core::PublicKey> {
+        self.settings().authority().ok().copied()
+    }
+
+    /// Checks one camera frame. The answer says whether a code was in view, and carries the
+    /// verdict when this frame starts a new presentation (an announcement).
+    pub fn frame(&self, image: &GrayImage) -> Result<Value, StationError> {
+        let start = Instant::now();
+        let settings = self.settings();
+        let mut checkpoint = settings.checkpoint();
+        if !settings.fixed_now {
+            checkpoint.now = unix_now();
+        }
+        let (verdict, code) = scan::scan_code(image, &settings.trust, &checkpoint, FRAME_BUDGET);
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        let Some(code) = code else {
+            return Ok(json!({"type": "result", "source": "camera", "in_view": false, "ms": ms}));
+        };
+        let identity: [u8; 32] = Sha256::digest(&code).into();
+        let outcome = verdict.reason.map_or("accepted", Reason::code);
+        let now_ms = unix_ms();
+        let mut presence = self.presence.lock().unwrap_or_else(|p| p.into_inner());
+        match presence.observe(identity, outcome, Instant::now()) {
+            Observation::Same { log_id, frames, flush } => {
+                if flush && let Some(id) = log_id {
+                    // Best effort: the row exists already; only its last-seen time and count grow.
+                    let _ = self.log().update_seen(id, now_ms, frames);
+                }
+                Ok(json!({"type": "result", "source": "camera", "in_view": true, "announce": false, "ms": ms}))
+            }
+            Observation::New => {
+                let (answer, id) = self.announce(&settings, &verdict, checkpoint.now, now_ms, Source::Camera)?;
+                presence.logged(id);
+                let mut answer = answer;
+                answer["ms"] = json!(ms);
+                answer["in_view"] = json!(true);
+                Ok(answer)
+            }
+        }
+    }
+
+    /// Checks a text form (`CP:...`), typed, pasted or from a keyboard-wedge scanner: every
+    /// submission is announced.
+    pub fn text(&self, text: &str) -> Result<Value, StationError> {
+        let settings = self.settings();
+        let mut checkpoint = settings.checkpoint();
+        if !settings.fixed_now {
+            checkpoint.now = unix_now();
+        }
+        let verdict = scan::check_text(text.trim(), &settings.trust, &checkpoint);
+        Ok(self.announce(&settings, &verdict, checkpoint.now, unix_ms(), Source::Text)?.0)
+    }
+
+    /// Checks an uploaded photo (the fallback for a broken camera): every upload is announced,
+    /// `no_code_found` included, so the officer knows the photo was looked at.
+    pub fn photo(&self, bytes: &[u8]) -> Result<Value, StationError> {
+        let image = image_input::load_bytes(bytes)?;
+        let settings = self.settings();
+        let mut checkpoint = settings.checkpoint();
+        if !settings.fixed_now {
+            checkpoint.now = unix_now();
+        }
+        let verdict = scan::scan(&image, &settings.trust, &checkpoint);
+        Ok(self.announce(&settings, &verdict, checkpoint.now, unix_ms(), Source::Photo)?.0)
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, ScanLog> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Logs an announcement (committed before the page is told) and builds the page's answer.
+    fn announce(
+        &self,
+        settings: &Settings,
+        verdict: &Verdict,
+        now: u64,
+        now_ms: u64,
+        source: Source,
+    ) -> Result<(Value, i64), StationError> {
+        let log = self.log();
+        let key_id = verdict.issuer.as_ref().map(|i| i.key_id.to_string());
+        let serial = verdict.pass.as_ref().map(|p| p.serial);
+        let day_start = day_start(now, &settings.tz);
+        let seen_before = match (&key_id, serial) {
+            (Some(key_id), Some(serial)) => log.seen_since(key_id, serial, day_start)?,
+            _ => None,
+        };
+        let entry = Entry {
+            id: 0,
+            at: now,
+            verdict: if verdict.accepted() { "accepted" } else { "rejected" }.into(),
+            reason: verdict.reason.map(|r| r.code().to_owned()),
+            serial,
+            key_id,
+            plate: verdict.pass.as_ref().map(|p| p.plate.clone()),
+            first_seen_ms: now_ms,
+            last_seen_ms: now_ms,
+            frames: 1,
+            source,
+            revocation_age: settings.confirmed_at().map(|t| now.saturating_sub(t)),
+            warnings: verdict.warnings.iter().map(|w| w.code()).collect::<Vec<_>>().join(","),
+        };
+        let id = log.record(&entry)?;
+        let mut shown = verdict_json(source.name(), verdict, &settings.tz);
+        shown["message"] = json!(verdict.reason.map(Reason::message));
+        shown["warning_messages"] = json!(verdict.warnings.iter().map(|w| w.message()).collect::<Vec<_>>());
+        if let Some(pass) = &verdict.pass {
+            shown["valid_text"] =
+                json!(format!("{} → {}", human(pass.valid_from, &settings.tz), human(pass.valid_until, &settings.tz)));
+            shown["issued_text"] = json!(human(pass.issued_at, &settings.tz));
+        }
+        if let Some(seen) = seen_before {
+            shown["seen_before"] = json!({
+                "count": seen.count,
+                "first": clock_time(seen.first_at, &settings.tz),
+            });
+        }
+        Ok((json!({"type": "result", "source": source.name(), "announce": true, "log_id": id, "verdict": shown}), id))
+    }
+
+    /// The status line: zone, trusted issuers, revocation data age, last sync, today's counts.
+    pub fn status(&self) -> Value {
+        let settings = self.settings();
+        let now = if settings.fixed_now { settings.now } else { unix_now() };
+        let (accepted, rejected) = self.log().counts_since(day_start(now, &settings.tz)).unwrap_or((0, 0));
+        let sync = self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let revocations = &settings.state.revocations;
+        json!({
+            "type": "status",
+            "zone": settings.zone.map(|z| z.to_string()),
+            "issuers": settings.trust.issuers.len(),
+            "revocation": settings.trust.authority.as_ref().map(|_| json!({
+                "version": revocations.version,
+                "revoked": revocations.revoked_count(),
+                "age_s": settings.confirmed_at().map(|t| now.saturating_sub(t)),
+                "stale": settings.confirmed_at().is_none_or(|t| now.saturating_sub(t) > settings.max_age),
+            })),
+            "last_sync": sync.at.map(|t| clock_time(t, &settings.tz)),
+            "sync_error": sync.error,
+            "today": {"accepted": accepted, "rejected": rejected},
+        })
+    }
+}
