@@ -1,6 +1,6 @@
 //! End-to-end tests: they run the real `pass-issuer` and `pass-verifier` binaries on real files
-//! and real rendered images. Build the binaries first (`cargo build --workspace --bins`; the
-//! README's test command does it).
+//! and real rendered images, a real server, and a real browser for the station. The first test
+//! to run a binary builds the binaries (`util::bin`), so a test never drives a stale one.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -9,4 +9,5 @@ mod batch;
 mod issue_scan;
 mod keys;
 mod revocation;
+mod station;
 mod util;

@@ -15,11 +15,12 @@
 //! the code's place) check that nothing is read where nothing is.
 //!
 //! Modules: [`scene`] (what is in front of the camera), [`camera`] (pose, light, lens,
-//! sensor), [`rng`] (the seeded generator).
+//! sensor), [`rng`] (the seeded generator), [`video`] (y4m files for a browser's fake webcam).
 
 pub mod camera;
 pub mod rng;
 pub mod scene;
+pub mod video;
 
 use std::f64::consts::PI;
 

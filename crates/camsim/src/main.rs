@@ -1,5 +1,8 @@
 //! `camsim write DIR`: writes the fixed synthetic frame set (and the full-HD frames) as PNG
 //! files with a manifest in the format of the dev photo set, for `scripts/bench-decode.py`.
+//!
+//! `camsim y4m OUT.y4m CP:...`: a 7-second looped video of that pass held up to a webcam, for
+//! Chromium's fake camera (`--use-file-for-fake-video-capture`), to try the station without one.
 
 use std::path::PathBuf;
 
@@ -9,8 +12,15 @@ use pass_camsim::{Category, fixed_set, full_hd_set, generate};
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let (Some(cmd), Some(dir)) = (args.next(), args.next()) else {
-        anyhow::bail!("usage: camsim write DIR [PER_CATEGORY]");
+        anyhow::bail!("usage: camsim write DIR [PER_CATEGORY] | camsim y4m OUT.y4m CP:...");
     };
+    if cmd == "y4m" {
+        let text = args.next().context("camsim y4m OUT.y4m CP:...: the pass's text form")?;
+        let code = pass_core::envelope::from_text(&text)?;
+        pass_camsim::video::write_y4m(dir.as_ref(), &pass_camsim::video::presentation(&code, 5, 25, 40))?;
+        println!("wrote {dir}");
+        return Ok(());
+    }
     anyhow::ensure!(cmd == "write", "unknown command {cmd:?}; usage: camsim write DIR [PER_CATEGORY]");
     let per_category: usize = args.next().map(|n| n.parse()).transpose().context("PER_CATEGORY")?.unwrap_or(10);
     let dir = PathBuf::from(dir);

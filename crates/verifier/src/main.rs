@@ -269,9 +269,11 @@ fn station(
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
         let url = web::url(listener.local_addr()?, &token);
-        println!("checkpoint station: open {url}");
-        println!("(loopback only; the address carries this run's token. Ctrl-C stops the station.)");
-        std::io::stdout().flush()?;
+        // Nobody may be reading stdout any more (a closed pipe): the station serves on regardless.
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "checkpoint station: open {url}");
+        let _ = writeln!(stdout, "(loopback only; the address carries this run's token. Ctrl-C stops the station.)");
+        let _ = stdout.flush();
         if open {
             open_browser(&url);
         }

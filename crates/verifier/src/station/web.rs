@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -238,22 +238,25 @@ async fn send(socket: &mut WebSocket, value: &Value) -> bool {
 }
 
 /// One page's session: read messages, keep the newest frame, decode one job at a time.
+/// Every answer carries `station_ms`: from the message's arrival to the answer being sent.
 async fn session(mut socket: WebSocket, station: Arc<Station>) {
-    let mut frame: Option<GrayImage> = None;
-    let mut queue: VecDeque<Job> = VecDeque::new();
-    let mut running: Option<JoinHandle<Value>> = None;
+    let mut frame: Option<(GrayImage, Instant)> = None;
+    let mut queue: VecDeque<(Job, Instant)> = VecDeque::new();
+    let mut running: Option<(JoinHandle<Value>, Instant)> = None;
     let mut status = tokio::time::interval(Duration::from_secs(2));
     loop {
         if running.is_none() {
-            let job = queue.pop_front().or_else(|| frame.take().map(Job::Frame));
-            running = job.map(|job| start(&station, job));
+            let next = queue.pop_front().or_else(|| frame.take().map(|(image, at)| (Job::Frame(image), at)));
+            running = next.map(|(job, at)| (start(&station, job), at));
         }
         tokio::select! {
             message = socket.recv() => {
                 let Some(Ok(message)) = message else { break };
+                let received = Instant::now();
                 match parse(message) {
-                    Ok(Some(Job::Frame(image))) => frame = Some(image),
-                    Ok(Some(job)) if queue.len() < MAX_QUEUED => queue.push_back(job),
+                    // The newest frame replaces one still waiting.
+                    Ok(Some(Job::Frame(image))) => frame = Some((image, received)),
+                    Ok(Some(job)) if queue.len() < MAX_QUEUED => queue.push_back((job, received)),
                     Ok(Some(_)) => {
                         if !send(&mut socket, &error_answer("text", "busy: wait for the last answer")).await { break }
                     }
@@ -263,9 +266,10 @@ async fn session(mut socket: WebSocket, station: Arc<Station>) {
                     }
                 }
             }
-            done = async { running.as_mut().expect("guarded by the branch condition").await }, if running.is_some() => {
-                running = None;
-                let answer = done.unwrap_or_else(|e| error_answer("camera", &format!("the check failed: {e}")));
+            done = async { (&mut running.as_mut().expect("guarded by the branch condition").0).await }, if running.is_some() => {
+                let received = running.take().map_or_else(Instant::now, |(_, at)| at);
+                let mut answer = done.unwrap_or_else(|e| error_answer("camera", &format!("the check failed: {e}")));
+                answer["station_ms"] = json!(received.elapsed().as_secs_f64() * 1000.0);
                 let announced = answer["announce"] == json!(true);
                 if !send(&mut socket, &answer).await { break }
                 if announced {

@@ -1,0 +1,358 @@
+//! The live station in a real browser: Debian's Chromium, headless, with a fake webcam that
+//! plays a video of a pass issued at test time (camsim frames written as y4m). The page is read
+//! through the DevTools protocol; the scan log through `pass-verifier log`.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pass_camsim::video;
+use pass_core::envelope;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite;
+
+use crate::util::{Server, bin, issuer, root, verifier};
+
+/// A y4m video for Chromium's fake webcam: blank frames, the code for 2.5 s, blank again.
+/// Chromium loops the file; the blank tail (4 s) is longer than the station's grace, so the
+/// checks below finish within one pass of the loop.
+fn video(path: &Path, code: &[u8]) {
+    video::write_y4m(path, &video::presentation(code, 5, 25, 40)).unwrap();
+}
+
+/// A headless Chromium on `url` with `video` as its webcam; killed (with its children) on drop.
+struct Browser {
+    child: Child,
+    devtools: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    next_id: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn launch(url: &str, video: &Path) -> Browser {
+        let chromium = ["chromium", "chromium-browser"]
+            .into_iter()
+            .find(|name| Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success()))
+            .expect("chromium is missing: ./scripts/test.sh installs Debian's chromium");
+        let profile = tempfile::tempdir().unwrap();
+        let mut command = Command::new(chromium);
+        command
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                "--autoplay-policy=no-user-gesture-required",
+                "--remote-debugging-port=0",
+                "--remote-allow-origins=*",
+                "--window-size=1600,900",
+            ])
+            .arg(format!("--use-file-for-fake-video-capture={}", video.display()))
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = command.spawn().unwrap();
+        eprintln!("[station test] chromium pid {}", child.id());
+        // Chromium writes the DevTools port it picked into the profile.
+        let port_file = profile.path().join("DevToolsActivePort");
+        let port = wait_for("Chromium's DevTools port", Duration::from_secs(30), || {
+            std::fs::read_to_string(&port_file).ok()?.lines().next()?.trim().parse::<u16>().ok()
+        });
+        let page = wait_for("the station page in Chromium", Duration::from_secs(30), || {
+            let text = ureq::get(&format!("http://127.0.0.1:{port}/json/list"))
+                .call()
+                .ok()?
+                .body_mut()
+                .read_to_string()
+                .ok()?;
+            let list: Value = serde_json::from_str(&text).ok()?;
+            list.as_array()?
+                .iter()
+                .find(|t| t["type"] == "page" && t["url"].as_str().is_some_and(|u| u.starts_with(url)))
+                .and_then(|t| t["webSocketDebuggerUrl"].as_str().map(str::to_owned))
+        });
+        let (devtools, _) = tungstenite::connect(page).unwrap();
+        Browser { child, devtools, next_id: 0, _profile: profile }
+    }
+
+    /// One DevTools call; its `result`.
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.try_call(method, params).unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    /// One DevTools call; its `result`, or the error it answered.
+    fn try_call(&mut self, method: &str, params: Value) -> Result<Value, String> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let message = json!({"id": id, "method": method, "params": params}).to_string();
+        self.devtools.send(tungstenite::Message::Text(message.into())).unwrap();
+        loop {
+            let tungstenite::Message::Text(text) = self.devtools.read().unwrap() else { continue };
+            let answer: Value = serde_json::from_str(&text).unwrap();
+            if answer["id"] == id {
+                return match answer.get("error") {
+                    Some(error) => Err(error.to_string()),
+                    None => Ok(answer["result"].clone()),
+                };
+            }
+        }
+    }
+
+    /// Evaluates `expression` in the page; its JSON value.
+    fn eval(&mut self, expression: &str) -> Value {
+        let result = self.call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true}));
+        result["result"]["value"].clone()
+    }
+
+    /// The page's state on `<body>`, once the page has loaded.
+    fn state(&mut self) -> Value {
+        let expression = "({...document.body.dataset, sync: document.getElementById('st-sync').textContent})";
+        wait_for("the page to load", Duration::from_secs(30), || {
+            let result = self.try_call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true}));
+            result.ok().map(|r| r["result"]["value"].clone()).filter(|v| v.is_object())
+        })
+    }
+
+    fn screenshot(&mut self, path: &Path) {
+        use base64::Engine as _;
+        let shot = self.call("Page.captureScreenshot", json!({"format": "png"}));
+        let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Chromium's helper processes end when the browser process does.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `pass-verifier station` on 127.0.0.1:0; killed on drop.
+struct StationProcess {
+    child: Child,
+    url: String,
+}
+
+impl Drop for StationProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_station(args: &[&str]) -> StationProcess {
+    let mut child = Command::new(bin("pass-verifier"))
+        .arg("station")
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("CHECKPASS_TRUST")
+        .env_remove("CHECKPASS_ZONE")
+        .env_remove("CHECKPASS_CONFIG")
+        .env_remove("CHECKPASS_STATE")
+        .env_remove("CHECKPASS_SERVER")
+        .env("XDG_CONFIG_HOME", "/nonexistent-checkpass-test")
+        .env("XDG_DATA_HOME", "/nonexistent-checkpass-test")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("checkpoint station: open ").unwrap_or_else(|| panic!("station said {line:?}"));
+    StationProcess { url: url.to_owned(), child }
+}
+
+/// Issues the realistic pass with the example key, valid from yesterday for 30 days; its bytes.
+fn issue_now(dir: &Path, plate: &str) -> (u64, Vec<u8>) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let rfc3339 = |secs: u64| jiff::Timestamp::from_second(secs as i64).unwrap().to_string();
+    let (from, until) = (rfc3339(now - 86_400), rfc3339(now + 30 * 86_400));
+    let key = root().join("keys-example/issuer.key");
+    let ledger = dir.join("ledger.sqlite");
+    let png = dir.join(format!("{plate}.png"));
+    #[rustfmt::skip]
+    let run = issuer(&[
+        "issue", "--key", key.to_str().unwrap(), "--ledger", ledger.to_str().unwrap(),
+        "--plate", plate, "--vehicle-type", "heavy-truck", "--holder", "东风日产乘用车公司花都工厂",
+        "--driver", "张三", "--origin", "440114", "--destination", "310115",
+        "--zone", "440114", "--zone", "310000", "--zone", "320500", "--cargo", "汽车零部件",
+        "--from", &from, "--until", &until, "--out", png.to_str().unwrap(), "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let issued = run.json();
+    (issued["serial"].as_u64().unwrap(), envelope::from_text(issued["text"].as_str().unwrap()).unwrap())
+}
+
+/// Shows `code` to the station through the fake webcam; returns the page's state once the
+/// presentation is over (the pass has left the view), and the browser for more.
+fn present(station: &StationProcess, dir: &Path, name: &str, code: &[u8]) -> (Value, Browser) {
+    let file = dir.join(format!("{name}.y4m"));
+    video(&file, code);
+    eprintln!("[station test] video {name} written; launching chromium");
+    let mut browser = Browser::launch(&station.url, &file);
+    eprintln!("[station test] chromium connected");
+    wait_for(&format!("an announcement of the {name} pass"), Duration::from_secs(60), || {
+        let state = browser.state();
+        (state["announcements"] != "0").then_some(())
+    });
+    // The code is in view for 2.5 s of the 7 s loop: 4 s after the first announcement it has
+    // been out of view for over a second, and the loop has not yet brought it back.
+    std::thread::sleep(Duration::from_secs(4));
+    (browser.state(), browser)
+}
+
+#[test]
+fn a_pass_held_up_to_the_camera_gives_one_verdict_on_screen_and_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let trust = root().join("keys-example/trust.toml");
+    let state = dir.path().join("state.bin");
+    let (trust, state_arg) = (trust.to_str().unwrap(), state.to_str().unwrap());
+
+    let (good_serial, good) = issue_now(dir.path(), "粤A12345");
+    let (revoked_serial, revoked) = issue_now(dir.path(), "粤B54321");
+    let (_, mut forged) = issue_now(dir.path(), "粤C11111");
+    let last = forged.len() - 1;
+    forged[last] ^= 0x01;
+
+    // The office revokes one pass on a real server; the checkpoint syncs before the shift.
+    let data = dir.path().join("server");
+    let server = Server::start(&data);
+    let token = server.token(&["--issuer", "f3c3dcf66c87927e"]);
+    let key = root().join("keys-example/issuer.key");
+    let ledger = dir.path().join("ledger.sqlite");
+    #[rustfmt::skip]
+    let run = issuer(&[
+        "revoke", &revoked_serial.to_string(), "--server", &server.url, "--token", &token,
+        "--reason", "vehicle sold", "--key", key.to_str().unwrap(), "--ledger", ledger.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = verifier(&["sync", "--server", &server.url, "--trust", trust, "--state", state_arg]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    eprintln!("[station test] synced; starting the station");
+    let station = start_station(&[
+        "--trust",
+        trust,
+        "--state",
+        state_arg,
+        "--zone",
+        "440114",
+        "--sync",
+        &server.url,
+        "--every",
+        "10m",
+    ]);
+
+    let (page, mut browser) = present(&station, dir.path(), "accepted", &good);
+    assert_eq!(page["verdict"], "accepted", "{page}");
+    assert_eq!(page["plate"], "粤A12345", "{page}");
+    assert_eq!(page["announcements"], "1", "one announcement for one presentation: {page}");
+    assert!(!page["sync"].as_str().unwrap_or("").contains("failed"), "the background sync ran: {page}");
+    // The screen as the officer sees it (README): shown again by the second look, so take it now.
+    let shot_dir = root().join("target/screenshots");
+    std::fs::create_dir_all(&shot_dir).unwrap();
+    let shot = shot_dir.join("station-accepted.png");
+    browser.screenshot(&shot);
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a real screenshot");
+    drop(browser);
+
+    let (page, mut browser) = present(&station, dir.path(), "revoked", &revoked);
+    assert_eq!((page["verdict"].as_str(), page["reason"].as_str()), (Some("rejected"), Some("revoked")), "{page}");
+    assert_eq!(page["plate"], "粤B54321");
+    assert_eq!(page["announcements"], "1", "{page}");
+    browser.screenshot(&shot_dir.join("station-rejected.png"));
+    drop(browser);
+
+    let (page, browser) = present(&station, dir.path(), "forged", &forged);
+    assert_eq!(
+        (page["verdict"].as_str(), page["reason"].as_str()),
+        (Some("rejected"), Some("bad_signature")),
+        "{page}"
+    );
+    assert_eq!(page["plate"], "", "nothing of a forged pass is shown");
+    assert_eq!(page["announcements"], "1", "{page}");
+    drop(browser);
+
+    // One log row per presentation, with what the screen showed.
+    let log = verifier(&["log", "--json", "--state", state_arg]);
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    let rows = log.json_lines();
+    let summary: Vec<(Option<u64>, &str)> =
+        rows.iter().map(|r| (r["serial"].as_u64(), r["reason"].as_str().unwrap_or("accepted"))).collect();
+    assert_eq!(summary, [(Some(good_serial), "accepted"), (Some(revoked_serial), "revoked"), (None, "bad_signature")]);
+    assert!(rows[0]["frames"].as_u64().unwrap() >= 2, "the row counts the frames in view: {}", rows[0]);
+    let csv = verifier(&["log", "--csv", "--state", state_arg]);
+    assert_eq!(csv.stdout.lines().count(), 4, "{}", csv.stdout);
+    assert!(csv.stdout.starts_with("id,at,verdict,reason,serial"), "{}", csv.stdout);
+    assert_eq!(verifier(&["log", "--json", "--state", state_arg, "--since", "2000-01-01"]).json_lines().len(), 3);
+    assert_eq!(verifier(&["log", "--json", "--state", state_arg, "--since", "2100-01-01"]).stdout, "");
+
+    // A page from another origin is refused, and so is a request without the token.
+    let (base, token) = station.url.split_once("/?token=").unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let foreign = agent.get(&format!("{base}/?token={token}")).header("Origin", "http://evil.example").call().unwrap();
+    assert_eq!(foreign.status(), 403);
+    assert_eq!(agent.get(&format!("{base}/")).call().unwrap().status(), 403);
+    assert_eq!(agent.get(&station.url).call().unwrap().status(), 200);
+}
+
+/// Only loopback: the station refuses to listen anywhere else.
+#[test]
+fn the_station_listens_on_loopback_only() {
+    let trust = root().join("keys-example/trust.toml");
+    for listen in ["0.0.0.0:0", "192.0.2.1:8477", "[::]:0"] {
+        let run = verifier(&["station", "--listen", listen, "--trust", trust.to_str().unwrap()]);
+        assert_eq!(run.code, 2, "{listen}: {}", run.stderr);
+        assert!(run.stderr.contains("loopback"), "{}", run.stderr);
+    }
+}
+
+/// `--open` with no browser to open still starts the station, and says what to do.
+#[test]
+fn the_station_starts_without_a_browser_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let trust = root().join("keys-example/trust.toml");
+    let state = dir.path().join("state.bin");
+    let mut child = Command::new(bin("pass-verifier"))
+        .args(["station", "--listen", "127.0.0.1:0", "--open", "--trust", trust.to_str().unwrap()])
+        .arg("--state")
+        .arg(&state)
+        .env("PATH", dir.path())
+        .env("XDG_CONFIG_HOME", "/nonexistent-checkpass-test")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("checkpoint station: open ").unwrap().to_owned();
+    let page = ureq::get(&url).call().unwrap().body_mut().read_to_string().unwrap();
+    assert!(page.contains("data-verdict=\"idle\""));
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("open the address above by hand"), "{stderr}");
+}
