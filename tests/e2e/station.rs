@@ -2,7 +2,7 @@
 //! plays a video of a pass issued at test time (camsim frames written as y4m). The page is read
 //! through the DevTools protocol; the scan log through `pass-verifier log`.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -105,12 +105,6 @@ impl Browser {
                 };
             }
         }
-    }
-
-    /// Evaluates `expression` in the page; its JSON value.
-    fn eval(&mut self, expression: &str) -> Value {
-        let result = self.call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true}));
-        result["result"]["value"].clone()
     }
 
     /// The page's state on `<body>`, once the page has loaded.
