@@ -8,6 +8,7 @@ mod bad_input;
 mod batch;
 mod issue_scan;
 mod keys;
+mod names;
 mod revocation;
 mod station;
 mod util;

@@ -3,11 +3,20 @@
 //! A code ending in `0000` names a province and covers every code under it; one ending in `00`
 //! names a city (prefecture) and covers its counties: 440000 covers 440100 and 440114,
 //! 440100 covers 440114, and every code covers itself.
+//!
+//! Names come from a bundled table (about 3,400 codes, generated from a public source by
+//! `scripts/gen-divisions.py`): [`Division::full_name`] for people, [`parse_place`] for names
+//! typed by people. Only codes are signed; names never change the verdict.
+
+mod names;
+mod table;
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+pub use names::{PlaceError, parse_place, search};
 
 /// A six-digit GB/T 2260 administrative division code, e.g. 440114 (Huadu District, Guangzhou).
 ///

@@ -287,7 +287,7 @@ fn verify_pass(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verd
         reject(Reason::UnknownIssuer, format!("{} was not trusted to sign when this pass was issued", issuer.name));
     }
     if let Some(zone) = issuer.zone_outside_authority(&pass.zones) {
-        reject(Reason::OutsideZone, format!("{} may not issue passes for zone {zone}", issuer.name));
+        reject(Reason::OutsideZone, format!("{} may not issue passes for {}", issuer.name, zone.label()));
     }
     if checkpoint.now < pass.valid_from {
         reject(Reason::NotYetValid, "the validity window has not started".into());
@@ -297,7 +297,12 @@ fn verify_pass(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verd
     }
     match checkpoint.zone {
         Some(here) if !pass.valid_in(here) => {
-            reject(Reason::OutsideZone, format!("checkpoint zone {here} is not covered by the pass's zones"));
+            let zones: Vec<String> =
+                pass.zones.iter().map(|z| z.full_name().unwrap_or_else(|| z.to_string())).collect();
+            reject(
+                Reason::OutsideZone,
+                format!("this checkpoint, {}, is not in the pass's zones: {}", here.label(), zones.join(", ")),
+            );
         }
         Some(_) => {}
         None => verdict.warnings.push(Warning::ZoneNotChecked),

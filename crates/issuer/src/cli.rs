@@ -91,8 +91,8 @@ pub enum Command {
         /// Office name (default: the name in issuer.pub beside the key).
         #[arg(long)]
         name: Option<String>,
-        /// Zones the office may issue for (repeat).
-        #[arg(long = "zone")]
+        /// Zones the office may issue for (repeat; a code or a name).
+        #[arg(long = "zone", value_parser = pass_core::division::parse_place)]
         zones: Vec<Division>,
         /// Passes issued before this are refused (RFC 3339 or date).
         #[arg(long)]
@@ -155,14 +155,15 @@ pub struct IssueArgs {
     /// Driver name (never an ID number).
     #[arg(long)]
     pub driver: Option<String>,
-    /// Origin, a GB/T 2260 code such as 440114.
-    #[arg(long)]
+    /// Origin: a GB/T 2260 code such as 440114, or a name such as 花都区 or 广州市花都区.
+    #[arg(long, value_parser = pass_core::division::parse_place)]
     pub origin: Division,
-    /// Destination, a GB/T 2260 code.
-    #[arg(long)]
+    /// Destination: a code or a name.
+    #[arg(long, value_parser = pass_core::division::parse_place)]
     pub destination: Division,
-    /// A zone where the pass is valid (repeat for more; 440000 covers all of Guangdong).
-    #[arg(long = "zone", required = true)]
+    /// A zone where the pass is valid, a code or a name (repeat for more; 440000 or 广东省
+    /// covers all of Guangdong).
+    #[arg(long = "zone", required = true, value_parser = pass_core::division::parse_place)]
     pub zones: Vec<Division>,
     /// Cargo category, e.g. 汽车零部件.
     #[arg(long)]
@@ -259,11 +260,11 @@ pub struct ReissueArgs {
     /// New driver.
     #[arg(long)]
     pub driver: Option<String>,
-    /// New destination.
-    #[arg(long)]
+    /// New destination (a code or a name).
+    #[arg(long, value_parser = pass_core::division::parse_place)]
     pub destination: Option<Division>,
-    /// New zones (repeat; replaces all).
-    #[arg(long = "zone")]
+    /// New zones (repeat; replaces all; codes or names).
+    #[arg(long = "zone", value_parser = pass_core::division::parse_place)]
     pub zones: Vec<Division>,
     /// New cargo.
     #[arg(long)]

@@ -12,7 +12,7 @@
 //! | `driver` (optional) | 驾驶员, 驾驶人, 司机 |
 //! | `origin` | 起点, 出发地, 始发地 |
 //! | `destination` | 终点, 目的地 |
-//! | `zones` | 通行区域, 区域 (codes separated by spaces or semicolons) |
+//! | `zones` | 通行区域, 区域 (codes or names separated by spaces or semicolons) |
 //! | `cargo` | 货物, 货物类别, 运输物资 |
 //! | `valid_from` | 有效期起, 开始日期, 生效日期 |
 //! | `valid_until` | 有效期止, 截止日期, 结束日期 |
@@ -22,8 +22,9 @@
 //! CSV in China): UTF-8 when the bytes are valid UTF-8, else GB18030, unless told.
 
 use jiff::tz::TimeZone;
+use pass_core::division;
 use pass_core::time::{self, Bound};
-use pass_core::{Division, PassKind, VehicleType};
+use pass_core::{PassKind, VehicleType};
 
 use crate::issue::PassRequest;
 
@@ -212,7 +213,7 @@ fn parse_row(line: u64, fields: &Fields<'_>, tz: &TimeZone) -> Result<PassReques
         v.to_owned()
     };
     let optional = |column: &str| Some(get(column).to_owned()).filter(|v| !v.is_empty());
-    let division = |column: &str, fail: &mut dyn FnMut(&str, String)| match get(column).parse::<Division>() {
+    let division = |column: &str, fail: &mut dyn FnMut(&str, String)| match division::parse_place(get(column)) {
         Ok(d) => Some(d),
         Err(e) => {
             fail(column, e.to_string());
@@ -240,13 +241,13 @@ fn parse_row(line: u64, fields: &Fields<'_>, tz: &TimeZone) -> Result<PassReques
     let destination = division("destination", &mut fail);
     let mut zones = Vec::new();
     for zone in get("zones").split([' ', ';', '；', ',', '，']).filter(|z| !z.is_empty()) {
-        match zone.parse::<Division>() {
+        match division::parse_place(zone) {
             Ok(d) => zones.push(d),
             Err(e) => fail("zones", e.to_string()),
         }
     }
     if zones.is_empty() && !get("zones").is_empty() {
-        fail("zones", "no zone codes".into());
+        fail("zones", "no zones".into());
     } else if get("zones").is_empty() {
         fail("zones", "is empty".into());
     }

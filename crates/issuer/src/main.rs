@@ -320,7 +320,7 @@ fn list(
     if csv {
         writeln!(
             out,
-            "serial,plate,vehicle_type,holder,org_code,driver,origin,destination,zones,cargo,valid_from,valid_until,issued_at,supersedes"
+            "serial,plate,vehicle_type,holder,org_code,driver,origin,destination,zones,cargo,valid_from,valid_until,issued_at,supersedes,origin_name,destination_name,zone_names"
         )?;
         for r in &records {
             let p = &r.pass;
@@ -340,6 +340,9 @@ fn list(
                 time::rfc3339(p.valid_until, &tz),
                 time::rfc3339(p.issued_at, &tz),
                 p.supersedes.map(|s| s.to_string()).unwrap_or_default(),
+                place_name(p.origin),
+                place_name(p.destination),
+                p.zones.iter().map(|z| place_name(*z)).collect::<Vec<_>>().join(" "),
             ];
             let quoted: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.replace('"', "\"\""))).collect();
             writeln!(out, "{}", quoted.join(","))?;
@@ -353,11 +356,13 @@ fn list(
             let p = &r.pass;
             writeln!(
                 out,
-                "{:>6}  {:<10} {:<8} {}  {} → {}",
+                "{:>6}  {:<10} {:<8} {}  {} → {}  {} → {}",
                 p.serial,
                 p.plate,
                 p.vehicle_type.label(),
                 p.holder,
+                place_name(p.origin),
+                place_name(p.destination),
                 time::human(p.valid_from, &tz),
                 time::human(p.valid_until, &tz)
             )?;
@@ -365,6 +370,11 @@ fn list(
         eprintln!("{} pass(es)", records.len());
     }
     Ok(())
+}
+
+/// A division's name for people, or its code when the table does not have it.
+fn place_name(division: pass_core::Division) -> String {
+    division.full_name().unwrap_or_else(|| division.to_string())
 }
 
 fn record_json(ledger: &Ledger, r: &pass_issuer::ledger::Record, tz: &jiff::tz::TimeZone) -> Result<serde_json::Value> {
@@ -399,8 +409,9 @@ fn show(serial: u64, ledger: Option<&Path>, key: Option<&Path>, tz: &str, json: 
             if let Some(d) = &p.driver {
                 println!("driver        {d}");
             }
-            let zones: Vec<String> = p.zones.iter().map(ToString::to_string).collect();
-            println!("route         {} → {}; zones {}", p.origin, p.destination, zones.join(" "));
+            let zones: Vec<String> = p.zones.iter().map(|z| z.label()).collect();
+            println!("route         {} → {}", p.origin.label(), p.destination.label());
+            println!("zones         {}", zones.join(", "));
             println!("cargo         {}", p.cargo);
             println!("valid         {} → {}", time::human(p.valid_from, &tz), time::human(p.valid_until, &tz));
             println!("issued        {}", time::human(p.issued_at, &tz));

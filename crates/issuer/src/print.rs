@@ -85,28 +85,33 @@ fn pass_html(record: &Record, info: &PageInfo) -> Result<String, PrintError> {
     let pass = &record.pass;
     let qr = Qr::new(&record.envelope)?;
     let mut rows = String::new();
-    let mut row = |label: &str, value: &str, class: &str| {
-        let _ = write!(rows, "<tr><th>{label}</th><td class=\"{class}\">{}</td></tr>", escape(value));
+    let mut row_html = |label: &str, html: &str, class: &str| {
+        let _ = write!(rows, "<tr><th>{label}</th><td class=\"{class}\">{html}</td></tr>");
     };
-    row("车辆类型", pass.vehicle_type.label(), "");
-    row("持证单位", &pass.holder, "holder");
+    row_html("车辆类型", &escape(pass.vehicle_type.label()), "");
+    row_html("持证单位", &escape(&pass.holder), "holder");
     if let Some(code) = &pass.org_code {
-        row("信用代码", code, "");
+        row_html("信用代码", &escape(code), "");
     }
     if let Some(driver) = &pass.driver {
-        row("驾驶员", driver, "");
+        row_html("驾驶员", &escape(driver), "");
     }
-    row("起点 → 终点", &format!("{} → {}", pass.origin, pass.destination), "");
-    let zones: Vec<String> = pass.zones.iter().map(ToString::to_string).collect();
-    row("通行区域", &zones.join("  "), "");
-    row("运输物资", &pass.cargo, "");
+    // Names for people, each code small beside its name (a code not in the table shows alone).
+    let place = |d: pass_core::Division| match d.full_name() {
+        Some(name) => format!("{} <small class=\"dcode\">{d}</small>", escape(&name)),
+        None => d.to_string(),
+    };
+    row_html("起点 → 终点", &format!("{} → {}", place(pass.origin), place(pass.destination)), "");
+    let zones: Vec<String> = pass.zones.iter().map(|z| place(*z)).collect();
+    row_html("通行区域", &zones.join("、"), "");
+    row_html("运输物资", &escape(&pass.cargo), "");
     let from = human(pass.valid_from, &info.tz);
     let from = from.split(" (").next().unwrap_or(&from);
-    row("有效期", &format!("{from} 至 {}", human(pass.valid_until, &info.tz)), "");
-    row("编号", &format!("{} · 签发 {}", pass.serial, human(pass.issued_at, &info.tz)), "");
-    row("签发机关", &info.office, "");
+    row_html("有效期", &escape(&format!("{from} 至 {}", human(pass.valid_until, &info.tz))), "");
+    row_html("编号", &escape(&format!("{} · 签发 {}", pass.serial, human(pass.issued_at, &info.tz))), "");
+    row_html("签发机关", &escape(&info.office), "");
     if let Some(old) = pass.supersedes {
-        row("替换", &format!("编号 {old} 的通行证（原证作废）"), "");
+        row_html("替换", &escape(&format!("编号 {old} 的通行证（原证作废）")), "");
     }
     Ok(format!(
         concat!(

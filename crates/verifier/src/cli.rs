@@ -89,6 +89,15 @@ pub enum Command {
         #[command(flatten)]
         check: CheckArgs,
     },
+    /// List divisions whose name contains TEXT (or whose code starts with it), with their
+    /// codes: for finding this checkpoint's --zone.
+    Zones {
+        /// Part of a name (花都, 鼓楼区) or a code prefix (4401).
+        text: String,
+        /// One JSON object per line: {"code","name","retired_since"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Export the station's scan log: one row per announced verdict.
     Log {
         /// Only rows at or after this time (RFC 3339, local date-time or date).
@@ -132,8 +141,9 @@ pub struct CheckArgs {
     /// Trust list (TOML). Default: trust.toml in the config directory.
     #[arg(long, env = "CHECKPASS_TRUST")]
     pub trust: Option<PathBuf>,
-    /// This checkpoint's GB/T 2260 code; without one, zones are not checked.
-    #[arg(long, env = "CHECKPASS_ZONE")]
+    /// This checkpoint's GB/T 2260 code or name (`pass-verifier zones NAME` finds it); without
+    /// one, zones are not checked.
+    #[arg(long, env = "CHECKPASS_ZONE", value_parser = pass_core::division::parse_place)]
     pub zone: Option<Division>,
     /// Check as if it were this time (RFC 3339 or a local date-time), for audits and tests.
     #[arg(long)]

@@ -121,9 +121,9 @@ pub fn load_trust(path: &Path) -> Result<TrustList, ConfigError> {
 pub fn zone(flag: Option<Division>, config: &ConfigFile) -> Result<Option<Division>, ConfigError> {
     match (flag, &config.zone) {
         (Some(zone), _) => Ok(Some(zone)),
-        (None, Some(text)) => text.parse().map(Some).map_err(|e: pass_core::division::DivisionError| {
-            ConfigError::Invalid { path: PathBuf::from("verifier.toml"), problem: format!("zone: {e}") }
-        }),
+        (None, Some(text)) => pass_core::division::parse_place(text)
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid { path: PathBuf::from("verifier.toml"), problem: format!("zone: {e}") }),
         (None, None) => Ok(None),
     }
 }

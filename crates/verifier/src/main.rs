@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Station { listen, open, sync, every, timeout, log, check } => {
             station(&check, listen, open, sync.as_deref(), &every, &timeout, log.as_deref())
         }
+        Command::Zones { text, json } => zones(&text, json),
         Command::Log { since, json, csv, log, state, tz } => {
             export_log(since.as_deref(), json, csv, log.as_deref(), state.as_deref(), tz.as_deref())
         }
@@ -403,6 +404,32 @@ fn export_log(
                 )?;
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lists divisions matching `text`, for a checkpoint looking up its own code.
+fn zones(text: &str, json: bool) -> Result<ExitCode> {
+    const LIMIT: usize = 200;
+    let found = pass_core::division::search(text, LIMIT + 1);
+    let mut out = std::io::stdout().lock();
+    for division in found.iter().take(LIMIT) {
+        let name = division.full_name().unwrap_or_default();
+        let retired = division.retired_since();
+        if json {
+            let value = serde_json::json!({"code": division.to_string(), "name": name, "retired_since": retired});
+            writeln!(out, "{value}")?;
+        } else {
+            let note = retired.map_or_else(String::new, |year| format!("  (listed until {year})"));
+            writeln!(out, "{division}  {name}{note}")?;
+        }
+    }
+    if found.len() > LIMIT {
+        eprintln!("pass-verifier: more than {LIMIT} divisions match {text:?}; give more of the name");
+    }
+    if found.is_empty() {
+        eprintln!("pass-verifier: no division matches {text:?}");
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -94,9 +94,9 @@ pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> St
         if let Some(driver) = &pass.driver {
             field("驾驶员 Driver", driver);
         }
-        field("路线 Route", &format!("{} → {}", pass.origin, pass.destination));
-        let zones: Vec<String> = pass.zones.iter().map(ToString::to_string).collect();
-        field("区域 Zones", &zones.join(" "));
+        field("路线 Route", &format!("{} → {}", pass.origin.label(), pass.destination.label()));
+        let zones: Vec<String> = pass.zones.iter().map(|z| z.label()).collect();
+        field("区域 Zones", &zones.join(", "));
         field("货物 Cargo", &pass.cargo);
         field("有效 Valid", &format!("{} → {}", human(pass.valid_from, tz), human(pass.valid_until, tz)));
         let issuer = verdict.issuer.as_ref().map_or_else(String::new, |i| format!(" by {} ({})", i.name, i.key_id));

@@ -202,8 +202,9 @@ function show(verdict, source) {
     set('v-vehicle', pass.vehicle_type_label);
     set('v-holder', pass.holder + (pass.org_code ? `（${pass.org_code}）` : ''));
     set('v-driver', pass.driver || '—');
-    set('v-route', `${pass.origin} → ${pass.destination}`);
-    set('v-zones', pass.zones.join('  '));
+    const place = (name, code) => (name ? `${name} (${code})` : code);
+    set('v-route', `${place(pass.origin_name, pass.origin)} → ${place(pass.destination_name, pass.destination)}`);
+    set('v-zones', pass.zones.map((z, i) => place(pass.zone_names[i], z)).join('、'));
     set('v-cargo', pass.cargo);
     set('v-valid', verdict.valid_text || `${pass.valid_from} → ${pass.valid_until}`);
     set('v-serial', `${pass.serial}` + (pass.supersedes ? ` (替换 replaces ${pass.supersedes})` : ''));
