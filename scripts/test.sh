@@ -4,12 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Print tests: headless Chromium makes the PDFs, WenQuanYi Zen Hei renders the Chinese text,
-# poppler's pdftoppm rasterises pages for print QA.
+# Print and station tests: headless Chromium makes the PDFs and runs the station page with a fake
+# webcam, WenQuanYi Zen Hei renders the Chinese text, poppler's pdftoppm rasterises pages for
+# print QA.
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 fc-list 2>/dev/null | grep -qi "WenQuanYi Zen Hei" || need+=(fonts-wqy-zenhei)
+# Clock tests: a checkpoint clock set back (libfaketime).
+command -v faketime >/dev/null || need+=(faketime)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} ..."
   sudo_cmd=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")

@@ -11,4 +11,5 @@ mod keys;
 mod names;
 mod revocation;
 mod station;
+mod trust_holes;
 mod util;

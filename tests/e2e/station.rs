@@ -12,7 +12,7 @@ use pass_core::envelope;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 
-use crate::util::{Server, bin, issuer, root, verifier};
+use crate::util::{Server, bin, issue_now, issuer, root, verifier};
 
 /// A y4m video for Chromium's fake webcam: blank frames, the code for 2.5 s, blank again.
 /// Chromium loops the file; the blank tail (4 s) is longer than the station's grace, so the
@@ -176,27 +176,6 @@ fn start_station(args: &[&str]) -> StationProcess {
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url = line.trim().strip_prefix("checkpoint station: open ").unwrap_or_else(|| panic!("station said {line:?}"));
     StationProcess { url: url.to_owned(), child }
-}
-
-/// Issues the realistic pass with the example key, valid from yesterday for 30 days; its bytes.
-fn issue_now(dir: &Path, plate: &str) -> (u64, Vec<u8>) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let rfc3339 = |secs: u64| jiff::Timestamp::from_second(secs as i64).unwrap().to_string();
-    let (from, until) = (rfc3339(now - 86_400), rfc3339(now + 30 * 86_400));
-    let key = root().join("keys-example/issuer.key");
-    let ledger = dir.join("ledger.sqlite");
-    let png = dir.join(format!("{plate}.png"));
-    #[rustfmt::skip]
-    let run = issuer(&[
-        "issue", "--key", key.to_str().unwrap(), "--ledger", ledger.to_str().unwrap(),
-        "--plate", plate, "--vehicle-type", "heavy-truck", "--holder", "东风日产乘用车公司花都工厂",
-        "--driver", "张三", "--origin", "440114", "--destination", "310115",
-        "--zone", "440114", "--zone", "310000", "--zone", "320500", "--cargo", "汽车零部件",
-        "--from", &from, "--until", &until, "--out", png.to_str().unwrap(), "--json",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let issued = run.json();
-    (issued["serial"].as_u64().unwrap(), envelope::from_text(issued["text"].as_str().unwrap()).unwrap())
 }
 
 /// Shows `code` to the station through the fake webcam; returns the page's state once the

@@ -192,6 +192,12 @@ pub struct Server {
 impl Server {
     /// Starts the server binary with the example authority key and trust list.
     pub fn start(data: &Path) -> Server {
+        Server::start_with(data, Some(&root().join("keys-example/trust.toml")))
+    }
+
+    /// Starts the server binary with the example authority key and `trust` (or none: a server
+    /// that publishes only revocation data).
+    pub fn start_with(data: &Path, trust: Option<&Path>) -> Server {
         use std::io::BufRead;
         let stderr_log = data.with_extension("log");
         let log = std::fs::File::create(&stderr_log).unwrap();
@@ -200,8 +206,7 @@ impl Server {
             .arg(data)
             .arg("--authority-key")
             .arg(root().join("keys-example/authority.key"))
-            .arg("--trust")
-            .arg(root().join("keys-example/trust.toml"))
+            .args(trust.map(|t| vec![std::ffi::OsString::from("--trust"), t.into()]).unwrap_or_default())
             .stdout(std::process::Stdio::piped())
             .stderr(log)
             .spawn()
@@ -278,4 +283,38 @@ pub fn http(base: &str, method: &str, path: &str, token: Option<&str>, body: Opt
     .unwrap();
     let status = response.status().as_u16();
     (status, response.body_mut().with_config().limit(64 << 20).read_to_string().unwrap_or_default())
+}
+
+/// Issues the realistic pass with the example key, valid from yesterday for 30 days; its bytes.
+pub fn issue_now(dir: &Path, plate: &str) -> (u64, Vec<u8>) {
+    issue_between(dir, plate, -86_400, 30 * 86_400, &[])
+}
+
+/// Issues the realistic pass with the example key (ledger in `dir`, PNG at `dir/PLATE.png`),
+/// valid from `from` to `until` seconds from now, running the issuer under `wrapper` (e.g.
+/// `faketime -f -20d`); its serial and bytes.
+pub fn issue_between(dir: &Path, plate: &str, from: i64, until: i64, wrapper: &[&str]) -> (u64, Vec<u8>) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let rfc3339 = |secs: i64| jiff::Timestamp::from_second(secs).unwrap().to_string();
+    let (from, until) = (rfc3339(now + from), rfc3339(now + until));
+    let key = root().join("keys-example/issuer.key");
+    let ledger = dir.join("ledger.sqlite");
+    let png = dir.join(format!("{plate}.png"));
+    #[rustfmt::skip]
+    let args = [
+        "issue", "--key", key.to_str().unwrap(), "--ledger", ledger.to_str().unwrap(),
+        "--plate", plate, "--vehicle-type", "heavy-truck", "--holder", "东风日产乘用车公司花都工厂",
+        "--driver", "张三", "--origin", "440114", "--destination", "310115",
+        "--zone", "440114", "--zone", "310000", "--zone", "320500", "--cargo", "汽车零部件",
+        "--from", &from, "--until", &until, "--out", png.to_str().unwrap(), "--json",
+    ];
+    let run: Run = match wrapper {
+        [] => issuer(&args),
+        [program, wrapper_args @ ..] => {
+            Command::new(program).args(wrapper_args).arg(bin("pass-issuer")).args(args).output().unwrap().into()
+        }
+    };
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let issued = run.json();
+    (issued["serial"].as_u64().unwrap(), pass_core::envelope::from_text(issued["text"].as_str().unwrap()).unwrap())
 }

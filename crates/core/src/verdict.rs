@@ -163,18 +163,29 @@ pub struct Freshness {
     pub confirmed_at: Option<u64>,
     /// Older than this many seconds is stale.
     pub max_age: u64,
-    /// The newest signed instant held (snapshot or trust list `issued_at`).
+    /// The newest signed instant held (snapshot or trust list `issued_at`): the trusted time
+    /// floor.
     pub newest_signed_at: u64,
+    /// What the system clock said, Unix seconds. Checks are made at [`Freshness::floor`] of it;
+    /// a clock behind the floor is reported on every verdict.
+    pub clock: u64,
 }
 
 impl Freshness {
+    /// The instant to check at: the clock, but never earlier than the newest signed time held.
+    /// Signed data cannot come from the future, so a clock behind it is wrong, and trusting it
+    /// would let a clock set back revive expired passes.
+    pub fn floor(&self) -> u64 {
+        self.clock.max(self.newest_signed_at)
+    }
+
     /// The warnings this freshness earns at `now`.
     pub fn warnings(&self, now: u64) -> Vec<Warning> {
         let mut warnings = Vec::new();
         if self.confirmed_at.is_none_or(|t| now.saturating_sub(t) > self.max_age) {
             warnings.push(Warning::RevocationDataStale);
         }
-        if now < self.newest_signed_at {
+        if self.clock < self.newest_signed_at {
             warnings.push(Warning::ClockBehind);
         }
         warnings
@@ -334,10 +345,13 @@ mod tests {
 
     #[test]
     fn freshness_warnings() {
-        let f = Freshness { confirmed_at: Some(1000), max_age: 100, newest_signed_at: 900 };
+        let f = Freshness { confirmed_at: Some(1000), max_age: 100, newest_signed_at: 900, clock: 1050 };
         assert_eq!(f.warnings(1050), vec![]);
         assert_eq!(f.warnings(1101), vec![Warning::RevocationDataStale]);
-        assert_eq!(f.warnings(899), vec![Warning::ClockBehind]);
+        let behind = Freshness { clock: 899, ..f };
+        assert_eq!(behind.warnings(behind.floor()), vec![Warning::ClockBehind]);
+        assert_eq!(behind.floor(), 900, "checks never run earlier than signed data held");
+        assert_eq!(f.floor(), 1050);
         let never = Freshness { confirmed_at: None, ..f };
         assert_eq!(never.warnings(1000), vec![Warning::RevocationDataStale]);
     }

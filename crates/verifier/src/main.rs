@@ -128,9 +128,17 @@ fn sync(args: &CheckArgs, server: &str, every: Option<&str>, timeout: &str) -> R
                         report.from_version, report.to_version, report.revocation_bytes
                     )
                 };
-                println!("synced: {what}; trust list version {}", report.trust_version);
+                let trust = match (&report.trust_error, report.trust_published) {
+                    (Some(_), _) => "trust list refused (kept the last good one)".to_owned(),
+                    (None, false) => "the server publishes no trust list".to_owned(),
+                    (None, true) => format!("trust list version {}", report.trust_version),
+                };
+                println!("synced: {what}; {trust}");
+                if let Some(error) = &report.trust_error {
+                    eprintln!("pass-verifier: trust list refused, keeping the last good one: {error}");
+                }
                 failures = 0;
-                true
+                report.trust_error.is_none()
             }
             Err(e) => {
                 eprintln!("pass-verifier: sync refused, keeping the last good state: {e}");
@@ -294,10 +302,11 @@ fn background_sync(station: &Station, client: &sync::Client, state_path: &Path, 
             Some(authority) => {
                 let mut state = station.state();
                 match sync::sync(client, &authority, &mut state, unix_now()) {
-                    Ok(_) => match state.save(state_path) {
+                    Ok(report) => match state.save(state_path) {
                         Ok(()) => {
                             station.set_state(state);
-                            StationSync { at: Some(unix_now()), error: None }
+                            let error = report.trust_error.map(|e| format!("trust list refused: {e}"));
+                            StationSync { at: Some(unix_now()), error }
                         }
                         Err(e) => StationSync { at: Some(unix_now()), error: Some(e.to_string()) },
                     },

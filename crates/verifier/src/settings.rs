@@ -112,22 +112,37 @@ impl Settings {
         self.state.last_sync.max(Some(self.state.revocations.issued_at).filter(|t| *t > 0))
     }
 
-    /// The checkpoint to verify against, at `self.now`.
+    /// The checkpoint to verify against, with the clock read when the settings were loaded
+    /// (or `--at`).
     pub fn checkpoint(&self) -> Checkpoint<'_> {
+        self.checkpoint_at(self.now)
+    }
+
+    /// The checkpoint to verify against when the clock says `clock` (the station reads it for
+    /// every frame). Checks are made at the clock, but never earlier than the newest signed time
+    /// held (the trusted time floor: a laptop clock set back cannot revive an expired pass);
+    /// `--at`, an explicit audit time, is taken as it is.
+    pub fn checkpoint_at(&self, clock: u64) -> Checkpoint<'_> {
         let authority = self.trust.authority.as_ref().map(|a| &a.key);
-        Checkpoint {
-            now: self.now,
-            zone: self.zone,
-            revocations: Some(&self.state.revocations),
-            // Revocation is configured when the trust list names an authority.
-            freshness: authority.map(|a| Freshness {
-                // A server's 304 confirms the data now; an imported snapshot vouches for itself
-                // as of its signed publication time.
-                confirmed_at: self.confirmed_at(),
-                max_age: self.max_age,
-                newest_signed_at: self.state.newest_signed_at(Some(a)),
-            }),
-        }
+        // Revocation is configured when the trust list names an authority.
+        let freshness = authority.map(|a| Freshness {
+            // A server's 304 confirms the data now; an imported snapshot vouches for itself
+            // as of its signed publication time.
+            confirmed_at: self.confirmed_at(),
+            max_age: self.max_age,
+            newest_signed_at: self.state.newest_signed_at(Some(a)),
+            clock,
+        });
+        let now = match &freshness {
+            Some(f) if !self.fixed_now => f.floor(),
+            _ => clock,
+        };
+        Checkpoint { now, zone: self.zone, revocations: Some(&self.state.revocations), freshness }
+    }
+
+    /// The clock for a check made now: the system clock, or the fixed `--at` time.
+    pub fn clock(&self) -> u64 {
+        if self.fixed_now { self.now } else { unix_now() }
     }
 
     /// "revocation data: version 12, confirmed 3 min ago" for the human output.

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::scan;
 use crate::scanlog::{Entry, LogError, ScanLog, Source};
-use crate::settings::{Settings, unix_now};
+use crate::settings::Settings;
 use crate::state::LocalState;
 
 use self::presence::{Observation, Presence};
@@ -122,10 +122,7 @@ impl Station {
     pub fn frame(&self, image: &GrayImage) -> Result<Value, StationError> {
         let start = Instant::now();
         let settings = self.settings();
-        let mut checkpoint = settings.checkpoint();
-        if !settings.fixed_now {
-            checkpoint.now = unix_now();
-        }
+        let checkpoint = settings.checkpoint_at(settings.clock());
         let (verdict, code) = scan::scan_code(image, &settings.trust, &checkpoint, FRAME_BUDGET);
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let Some(code) = code else {
@@ -158,10 +155,7 @@ impl Station {
     /// submission is announced.
     pub fn text(&self, text: &str) -> Result<Value, StationError> {
         let settings = self.settings();
-        let mut checkpoint = settings.checkpoint();
-        if !settings.fixed_now {
-            checkpoint.now = unix_now();
-        }
+        let checkpoint = settings.checkpoint_at(settings.clock());
         let verdict = scan::check_text(text.trim(), &settings.trust, &checkpoint);
         Ok(self.announce(&settings, &verdict, checkpoint.now, unix_ms(), Source::Text)?.0)
     }
@@ -171,10 +165,7 @@ impl Station {
     pub fn photo(&self, bytes: &[u8]) -> Result<Value, StationError> {
         let image = image_input::load_bytes(bytes)?;
         let settings = self.settings();
-        let mut checkpoint = settings.checkpoint();
-        if !settings.fixed_now {
-            checkpoint.now = unix_now();
-        }
+        let checkpoint = settings.checkpoint_at(settings.clock());
         let verdict = scan::scan(&image, &settings.trust, &checkpoint);
         Ok(self.announce(&settings, &verdict, checkpoint.now, unix_ms(), Source::Photo)?.0)
     }
@@ -236,7 +227,7 @@ impl Station {
     /// The status line: zone, trusted issuers, revocation data age, last sync, today's counts.
     pub fn status(&self) -> Value {
         let settings = self.settings();
-        let now = if settings.fixed_now { settings.now } else { unix_now() };
+        let now = settings.checkpoint_at(settings.clock()).now;
         let (accepted, rejected) = self.log().counts_since(day_start(now, &settings.tz)).unwrap_or((0, 0));
         let sync = self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let revocations = &settings.state.revocations;

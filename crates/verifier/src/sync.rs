@@ -72,6 +72,12 @@ pub struct SyncReport {
     pub revocation_bytes: usize,
     /// Trust list version after (0: none).
     pub trust_version: u64,
+    /// Whether the server publishes a signed trust list (a server run without `--trust`
+    /// answers 404, a normal configuration).
+    pub trust_published: bool,
+    /// Why the trust list was refused, when it was: the revocation data is kept all the same,
+    /// since the two documents are signed separately.
+    pub trust_error: Option<String>,
 }
 
 /// An HTTP client for one server.
@@ -125,8 +131,10 @@ fn network_message(e: &ureq::Error) -> String {
     }
 }
 
-/// Syncs revocations, then the trust list. On error nothing of that part is kept; the caller
-/// saves `state` when this returns `Ok`.
+/// Syncs revocations, then the trust list. An error with the revocation data refuses the
+/// whole sync (`Err`, nothing kept); a missing trust list (404) is normal, and a refused one is
+/// reported in [`SyncReport::trust_error`] while the revocation data is kept. The caller saves
+/// `state` when this returns `Ok`.
 pub fn sync(client: &Client, authority: &PublicKey, state: &mut LocalState, now: u64) -> Result<SyncReport, SyncError> {
     let held = state.revocations.version;
     let mut report = SyncReport { from_version: held, to_version: held, ..SyncReport::default() };
@@ -144,10 +152,18 @@ pub fn sync(client: &Client, authority: &PublicKey, state: &mut LocalState, now:
     }
     let held_trust = state.trust_doc(authority).map_or(0, |d| d.version);
     let etag = (held_trust > 0).then(|| format!("\"t{held_trust}\""));
-    match client.get("/v1/trust", etag)? {
-        Fetched::NotModified => {}
-        Fetched::Body(body) => apply_trust(state, &body, authority)?,
-    }
+    report.trust_published = true;
+    let trust = match client.get("/v1/trust", etag) {
+        Ok(Fetched::NotModified) => Ok(()),
+        Ok(Fetched::Body(body)) => apply_trust(state, &body, authority),
+        Err(SyncError::Status { status: 404, .. }) => {
+            report.trust_published = false;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    };
+    // A missing or refused trust list never throws away good revocation data.
+    report.trust_error = trust.err().map(|e| e.to_string());
     report.trust_version = state.trust_doc(authority).map_or(0, |d| d.version);
     state.last_sync = Some(now);
     Ok(report)
