@@ -32,42 +32,44 @@ fn authority() -> SecretKey {
     SecretKey::from_pem(&std::fs::read_to_string(root().join("keys-example/authority.key")).unwrap()).unwrap()
 }
 
-/// Issues a pass with the example key, issued at `issued_at`, valid all of 2026; returns its serial.
+/// Issues a pass with the example key, issued at `issued_at` (the issuer's clock set there),
+/// valid from 1 June to 31 August 2026; returns its serial.
 fn issue(dir: &Path, name: &str, issued_at: &str) -> (u64, PathBuf) {
     let png = dir.join(format!("{name}.png"));
     let ledger = dir.join("ledger.sqlite");
-    let run = issuer(&[
-        "issue",
-        "--key",
-        &example_key(),
-        "--ledger",
-        ledger.to_str().unwrap(),
-        "--plate",
-        "粤B54321",
-        "--vehicle-type",
-        "light-truck",
-        "--holder",
-        "花都汽车零部件有限公司",
-        "--origin",
-        "440114",
-        "--destination",
-        "320500",
-        "--zone",
-        "440000",
-        "--zone",
-        "320500",
-        "--cargo",
-        "汽车零部件",
-        "--from",
-        "2026-01-01",
-        "--until",
-        "2026-12-31",
-        "--issued-at",
-        issued_at,
-        "--out",
-        png.to_str().unwrap(),
-        "--json",
-    ]);
+    let run = crate::util::issuer_at(
+        &format!("{issued_at} 00:00:00"),
+        &[
+            "issue",
+            "--key",
+            &example_key(),
+            "--ledger",
+            ledger.to_str().unwrap(),
+            "--plate",
+            "粤B54321",
+            "--vehicle-type",
+            "light-truck",
+            "--holder",
+            "花都汽车零部件有限公司",
+            "--origin",
+            "440114",
+            "--destination",
+            "320500",
+            "--zone",
+            "440000",
+            "--zone",
+            "320500",
+            "--cargo",
+            "汽车零部件",
+            "--from",
+            "2026-06-01",
+            "--until",
+            "2026-08-31",
+            "--out",
+            png.to_str().unwrap(),
+            "--json",
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     (run.json()["serial"].as_u64().unwrap(), png)
 }
@@ -111,9 +113,9 @@ fn issue_revoke_sync_scan_and_key_cut_off() {
     let office_token = srv.token(&["--issuer", &key_id]);
     let admin_token = srv.token(&["--admin"]);
 
-    let (serial, png) = issue(dir.path(), "a", "2026-01-10");
-    let (_, early) = issue(dir.path(), "early", "2026-02-01");
-    let (_, late) = issue(dir.path(), "late", "2026-05-01");
+    let (serial, png) = issue(dir.path(), "a", "2026-06-01");
+    let (_, early) = issue(dir.path(), "early", "2026-06-01");
+    let (_, late) = issue(dir.path(), "late", "2026-06-20");
     assert_eq!(scan_reason(&png, &state), "accepted");
     let never_synced = verifier(&[
         "scan",
@@ -179,8 +181,8 @@ fn issue_revoke_sync_scan_and_key_cut_off() {
     assert!(second.stdout.contains("current"), "{}", second.stdout);
     assert_eq!(srv.metric("checkpass_not_modified_total"), before + 1.0);
 
-    // The authority revokes the key for passes issued after 2026-03-01.
-    let body = format!(r#"{{"key_id":"{key_id}","issued_after":"2026-03-01T00:00:00+08:00","reason":"key leaked"}}"#);
+    // The authority revokes the key for passes issued after 2026-06-10.
+    let body = format!(r#"{{"key_id":"{key_id}","issued_after":"2026-06-10T00:00:00+08:00","reason":"key leaked"}}"#);
     assert_eq!(http(&srv.url, "POST", "/v1/revoked-keys", Some(&admin_token), Some(&body)).0, 200);
     assert_eq!(sync(&srv.url, &state).code, 0);
     assert_eq!(scan_reason(&late, &state), "issuer_revoked");
@@ -320,8 +322,8 @@ fn snapshot(version: u64, serials: &[u64]) -> Vec<u8> {
 fn a_faulty_server_never_costs_the_last_good_state() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.bin");
-    let (revoked, revoked_png) = issue(dir.path(), "revoked", "2026-01-10");
-    let (_, fine_png) = issue(dir.path(), "fine", "2026-01-10");
+    let (revoked, revoked_png) = issue(dir.path(), "revoked", "2026-06-01");
+    let (_, fine_png) = issue(dir.path(), "fine", "2026-06-01");
     // The last good state: version 2, the first pass revoked (from a USB stick).
     let good = dir.path().join("good.bin");
     std::fs::write(&good, snapshot(2, &[revoked, 900])).unwrap();
@@ -361,7 +363,7 @@ fn usb_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
     let srv = Server::start(&data);
-    let (serial, png) = issue(dir.path(), "p", "2026-01-10");
+    let (serial, png) = issue(dir.path(), "p", "2026-06-01");
     let admin = srv.token(&["--admin"]);
     let body = format!(r#"{{"key_id":"{}","serials":[{serial}],"reason":"stolen"}}"#, example_key_id());
     assert_eq!(http(&srv.url, "POST", "/v1/revocations", Some(&admin), Some(&body)).0, 200);

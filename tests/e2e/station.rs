@@ -8,7 +8,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pass_camsim::video;
-use pass_core::envelope;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 

@@ -13,7 +13,12 @@
 //! not_before = "2022-01-01"         # optional: passes issued before are refused
 //! not_after = "2023-12-31"          # optional: passes issued after are refused
 //! zones = ["440000", "310000"]      # optional: the zones this office may issue passes for
+//! max_lifetime_days = 92            # optional (default 92): longest time from issue to expiry
 //! ```
+//!
+//! `max_lifetime_days` bounds what a leaked or withdrawn key can do: `issued_at` is chosen by
+//! the signer, so a key revoked "for passes issued after T" can still sign passes that claim an
+//! earlier issue time; with the bound, every such pass expires at most that many days after T.
 
 use serde::Deserialize;
 
@@ -63,12 +68,27 @@ pub struct TrustedIssuer {
     pub not_after: Option<u64>,
     /// When set, every zone of a pass must lie within one of these.
     pub zones: Option<Vec<Division>>,
+    /// Longest time from `issued_at` to `valid_until` this office's passes may have, seconds.
+    pub max_lifetime: u64,
 }
+
+/// The default bound on a pass's lifetime (issue to expiry), in days: a quarter, well under
+/// the format's 366-day cap on validity. A trust-list entry may set its own.
+pub const DEFAULT_MAX_LIFETIME_DAYS: u32 = 92;
+
+/// The largest `max_lifetime_days` a trust list may give (the format's cap on validity).
+pub const MAX_LIFETIME_DAYS: u32 = 366;
 
 impl TrustedIssuer {
     /// Whether the office was trusted to sign at `issued_at`.
     pub fn trusted_at(&self, issued_at: u64) -> bool {
         self.not_before.is_none_or(|t| issued_at >= t) && self.not_after.is_none_or(|t| issued_at <= t)
+    }
+
+    /// Whether a pass issued at `issued_at` and valid until `valid_until` stays within the
+    /// office's lifetime bound.
+    pub fn lifetime_allowed(&self, issued_at: u64, valid_until: u64) -> bool {
+        valid_until.saturating_sub(issued_at) <= self.max_lifetime
     }
 
     /// The first pass zone that lies outside the office's authorised zones, if any.
@@ -121,6 +141,7 @@ struct IssuerEntry {
     not_before: Option<String>,
     not_after: Option<String>,
     zones: Option<Vec<String>>,
+    max_lifetime_days: Option<u32>,
 }
 
 impl TrustList {
@@ -155,6 +176,12 @@ impl TrustList {
                             .collect::<Result<Vec<_>, _>>()
                     })
                     .transpose()?,
+                max_lifetime: match entry.max_lifetime_days.unwrap_or(DEFAULT_MAX_LIFETIME_DAYS) {
+                    days @ 1..=MAX_LIFETIME_DAYS => u64::from(days) * 86_400,
+                    days => {
+                        return Err(problem(format!("max_lifetime_days = {days}: must be 1 to {MAX_LIFETIME_DAYS}")));
+                    }
+                },
                 name: entry.name.clone(),
             };
             if issuers.iter().any(|i| i.key.id() == issuer.key.id()) {
@@ -194,6 +221,10 @@ mod tests {
         assert!(issuer.trusted_at(1_640_966_400));
         let zones = ["440114".parse().expect("code"), "310000".parse().expect("code")];
         assert_eq!(issuer.zone_outside_authority(&zones), Some(zones[1]));
+        assert!(issuer.lifetime_allowed(0, 92 * 86_400));
+        assert!(!issuer.lifetime_allowed(0, 92 * 86_400 + 1));
+        let longer = TrustList::from_toml(&entry(1, "max_lifetime_days = 200")).expect("parses");
+        assert!(longer.issuers[0].lifetime_allowed(0, 200 * 86_400));
     }
 
     #[test]
@@ -205,6 +236,8 @@ mod tests {
         assert!(matches!(TrustList::from_toml(&wrong_id), Err(TrustError::Key { .. })));
         assert!(TrustList::from_toml(&entry(1, "zones = [\"4401\"]")).is_err());
         assert!(TrustList::from_toml(&entry(1, "colour = \"red\"")).is_err());
+        assert!(TrustList::from_toml(&entry(1, "max_lifetime_days = 0")).is_err());
+        assert!(TrustList::from_toml(&entry(1, "max_lifetime_days = 400")).is_err());
         assert!(TrustList::from_toml("this is not toml [").is_err());
     }
 }

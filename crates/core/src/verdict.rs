@@ -37,6 +37,9 @@ pub enum Reason {
     Revoked,
     /// The issuer's key was withdrawn for passes like this one.
     IssuerRevoked,
+    /// Valid for longer after its issue than the trust list allows the office: the mark of a
+    /// backdated pass from a leaked or withdrawn key.
+    LifetimeTooLong,
 }
 
 impl Reason {
@@ -53,6 +56,7 @@ impl Reason {
         Reason::OutsideZone,
         Reason::Revoked,
         Reason::IssuerRevoked,
+        Reason::LifetimeTooLong,
     ];
 
     /// The stable code, e.g. `bad_signature`.
@@ -69,6 +73,7 @@ impl Reason {
             Reason::OutsideZone => "outside_zone",
             Reason::Revoked => "revoked",
             Reason::IssuerRevoked => "issuer_revoked",
+            Reason::LifetimeTooLong => "lifetime_too_long",
         }
     }
 
@@ -90,6 +95,9 @@ impl Reason {
             Reason::OutsideZone => "不在通行区域内 — The pass is not valid in this zone.",
             Reason::Revoked => "通行证已被注销 — The pass has been cancelled by its issuing office.",
             Reason::IssuerRevoked => "签发机关密钥已被撤销 — The issuing office's key has been withdrawn.",
+            Reason::LifetimeTooLong => {
+                "有效期超出签发机关上限 — The pass is valid for longer after its issue than its office may allow: treat it as forged."
+            }
         }
     }
 
@@ -293,6 +301,17 @@ fn verify_pass(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verd
         if revocations.is_revoked(issuer.key.id(), pass.serial) {
             reject(Reason::Revoked, format!("serial {} is on the revocation list", pass.serial));
         }
+    }
+    if !issuer.lifetime_allowed(pass.issued_at, pass.valid_until) {
+        reject(
+            Reason::LifetimeTooLong,
+            format!(
+                "valid {} days after its issue; {} may issue passes for at most {} days",
+                pass.valid_until.saturating_sub(pass.issued_at).div_ceil(86_400),
+                issuer.name,
+                issuer.max_lifetime / 86_400
+            ),
+        );
     }
     if !issuer.trusted_at(pass.issued_at) {
         reject(Reason::UnknownIssuer, format!("{} was not trusted to sign when this pass was issued", issuer.name));

@@ -180,9 +180,6 @@ pub struct IssueArgs {
     /// Serial of the pass this one replaces.
     #[arg(long)]
     pub supersedes: Option<u64>,
-    /// Issue time to record instead of now (test fixtures and demos only).
-    #[arg(long, hide = true)]
-    pub issued_at: Option<String>,
     /// PNG file to write (300 dpi, 4-module quiet zone).
     #[arg(long)]
     pub out: PathBuf,
@@ -232,9 +229,6 @@ pub struct BatchArgs {
     /// Time zone for dates in the file and on the page.
     #[arg(long, default_value = pass_core::time::DEFAULT_TZ)]
     pub tz: String,
-    /// Issue time to record instead of now (test fixtures and demos only).
-    #[arg(long, hide = true)]
-    pub issued_at: Option<String>,
     /// Summary as JSON.
     #[arg(long)]
     pub json: bool,

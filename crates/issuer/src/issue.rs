@@ -37,7 +37,19 @@ pub struct PassRequest {
     pub supersedes: Option<u64>,
 }
 
+/// The longest time from issue to expiry the issuer signs: the checkpoints' default bound
+/// (`max_lifetime_days` in the trust list), so no office prints a pass they would reject.
+pub const MAX_LIFETIME: u64 = pass_core::trust::DEFAULT_MAX_LIFETIME_DAYS as u64 * 86_400;
+
 impl PassRequest {
+    /// Refuses a pass valid for longer after `now` than [`MAX_LIFETIME`].
+    pub fn check_lifetime(&self, now: u64) -> Result<(), IssueError> {
+        match self.valid_until.saturating_sub(now) {
+            secs if secs > MAX_LIFETIME => Err(IssueError::TooLong { days: secs.div_ceil(86_400) }),
+            _ => Ok(()),
+        }
+    }
+
     /// The request that would make `pass` again (its serial and issue time aside).
     pub fn from_pass(pass: &Pass) -> Self {
         Self {
@@ -89,6 +101,16 @@ pub enum IssueError {
     /// The ledger failed; nothing was issued.
     #[error(transparent)]
     Ledger(LedgerError),
+    /// The pass would be valid for longer after its issue than checkpoints accept.
+    #[error(
+        "valid until {days} days from now; checkpoints accept passes valid at most {} days after issue \
+         (issue a new pass later instead)",
+        MAX_LIFETIME / 86_400
+    )]
+    TooLong {
+        /// Days from now to the end of validity.
+        days: u64,
+    },
     /// The QR code could not be made (the pass is recorded in the ledger).
     #[error(transparent)]
     Render(#[from] RenderError),
@@ -108,6 +130,7 @@ pub struct Issued {
 /// `now` is the issue time (Unix seconds).
 pub fn issue(key: &SecretKey, ledger: &mut Ledger, request: PassRequest, now: u64) -> Result<Issued, IssueError> {
     // Check the fields before taking a serial, so a typo costs no serial and no lock.
+    request.check_lifetime(now)?;
     envelope::sign(&request.clone().into_pass(1, now), key)?;
     let record = ledger
         .issue(key.public_key().id(), |serial| {

@@ -114,10 +114,7 @@ fn issue(args: IssueArgs) -> Result<()> {
     let tz = time::zone(&args.tz)?;
     let valid_from = time::parse_instant(&args.from, &tz, Bound::StartOfDay).context("--from")?;
     let valid_until = time::parse_instant(&args.until, &tz, Bound::EndOfDay).context("--until")?;
-    let issued_at = match &args.issued_at {
-        Some(t) => time::parse_instant(t, &tz, Bound::StartOfDay).context("--issued-at")?,
-        None => now(),
-    };
+    let issued_at = now();
     let key = keyfile::load_secret(&args.key)?;
     let mut ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
     let request = PassRequest {
@@ -226,10 +223,14 @@ fn batch(args: BatchArgs) -> Result<()> {
     }
     let key = keyfile::load_secret(&args.key)?;
     let public = key.public_key();
-    let issued_at = match &args.issued_at {
-        Some(t) => time::parse_instant(t, &tz, Bound::StartOfDay).context("--issued-at")?,
-        None => now(),
-    };
+    let issued_at = now();
+    let too_long: Vec<String> = valid
+        .iter()
+        .filter_map(|request| request.check_lifetime(issued_at).err().map(|e| format!("{}: {e}", request.plate)))
+        .collect();
+    if !too_long.is_empty() {
+        anyhow::bail!("nothing issued: {}", too_long.join("; "));
+    }
     let mut ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
     let info = BatchInfo {
         sha256: Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),

@@ -253,6 +253,8 @@ pub fn qa(
             not_before: None,
             not_after: None,
             zones: None,
+            // Print QA checks what was printed, whatever its lifetime (issuing bounded it).
+            max_lifetime: u64::MAX,
         }],
     };
     let per_page = if layout == Layout::A5x2 { 2 } else { 1 };
