@@ -142,3 +142,74 @@ fn the_issuer_cannot_backdate_or_overextend() {
     assert!(run.stderr.contains("at most 92 days"), "{}", run.stderr);
     assert!(!png.exists(), "no pass printed");
 }
+
+/// One issuer token cannot grow the revocation data past what checkpoints accept: serials are
+/// bounded, each issuer has a cap, the snapshot has a cap; tokens and revocations are only for
+/// keys the server's trust list knows. Every checkpoint can still sync afterwards.
+#[test]
+fn one_token_cannot_break_every_checkpoint() {
+    use crate::util::http;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let office = server.token(&["--issuer", "f3c3dcf66c87927e"]);
+    let admin = server.token(&["--admin"]);
+    let post = |token: &str, key: &str, serials: &[u64]| {
+        let list: Vec<String> = serials.iter().map(u64::to_string).collect();
+        let body = format!(r#"{{"key_id":"{key}","serials":[{}],"reason":"test"}}"#, list.join(","));
+        http(&server.url, "POST", "/v1/revocations", Some(token), Some(&body))
+    };
+
+    // A serial no office can have issued.
+    let (status, body) = post(&office, "f3c3dcf66c87927e", &[u64::MAX]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("99999999"), "{body}");
+    // A key the trust list does not know: no token, no revocations.
+    let run = Command::new(bin("pass-server"))
+        .args(["token", "add", "--data", server.data.to_str().unwrap(), "--issuer", "0123456789abcdef"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("not in the trust list"));
+    let (status, body) = post(&admin, "0123456789abcdef", &[1]);
+    assert_eq!(status, 422, "{body}");
+
+    // Up to the per-issuer cap (250,000 random serials under the bound), then refused.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut random = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        1 + x % 99_999_999
+    };
+    let mut accepted = 0;
+    let refused = loop {
+        let batch: Vec<u64> = (0..10_000).map(|_| random()).collect();
+        let (status, body) = post(&office, "f3c3dcf66c87927e", &batch);
+        if status != 200 {
+            break (status, body);
+        }
+        accepted += serde_json::from_str::<serde_json::Value>(&body).unwrap()["added"].as_u64().unwrap();
+        assert!(accepted <= 250_000, "past the cap: {accepted}");
+    };
+    assert_eq!(refused.0, 422, "{}", refused.1);
+    assert!(refused.1.contains("limit is 250000 per issuer"), "{}", refused.1);
+    assert!(accepted > 240_000, "{accepted}");
+
+    // Every checkpoint can still sync, and a USB export still imports.
+    let state = dir.path().join("state.bin");
+    let state = state.to_str().unwrap();
+    let run = verifier(&["sync", "--server", &server.url, "--trust", &trust(), "--state", state]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let usb = dir.path().join("usb.bin");
+    let export = Command::new(bin("pass-server"))
+        .args(["export", "--data", server.data.to_str().unwrap(), "--out", usb.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let other = dir.path().join("other.bin");
+    let run = verifier(&["import", usb.to_str().unwrap(), "--trust", &trust(), "--state", other.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let size = std::fs::metadata(&usb).unwrap().len();
+    eprintln!("snapshot at the per-issuer cap: {size} bytes");
+    assert!(size < pass_core::revocation::MAX_SNAPSHOT_LEN as u64);
+}

@@ -18,6 +18,15 @@ use crate::authority::{self, DocError, DocKind};
 use crate::keys::{KEY_ID_LEN, KeyId, PublicKey};
 use crate::rice::{self, Coded};
 
+/// The largest serial a revocation may name: no office issues a hundred million passes, and
+/// an unbounded serial (2^64 - 1) would make one issuer's coded set many times larger.
+pub const MAX_SERIAL: u64 = 99_999_999;
+/// The most revoked serials one issuer key may have.
+pub const MAX_REVOKED_PER_ISSUER: usize = 250_000;
+/// The largest signed snapshot a server publishes: half of what a verifier accepts
+/// (`authority::MAX_DOC_LEN`), so a full sync and a USB import always work.
+pub const MAX_SNAPSHOT_LEN: usize = crate::authority::MAX_DOC_LEN / 2;
+
 /// A revoked issuer key. `issued_after: None` revokes every pass it signed; `Some(t)` only
 /// passes issued after `t` (a leaked key need not kill the passes signed before the leak).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

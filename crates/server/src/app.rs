@@ -23,7 +23,7 @@ use tower::limit::ConcurrencyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::publish::{Answer, History, Published};
-use crate::store::{Role, Store, token_hash};
+use crate::store::{Role, Store, StoreError, token_hash};
 
 /// Largest request body.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -46,14 +46,19 @@ pub struct TrustServed {
     pub etag: String,
     /// The signed document.
     pub doc: Arc<[u8]>,
+    /// The key ids of the issuers it lists: revocations for other keys are refused.
+    pub issuers: Vec<KeyId>,
 }
 
 impl TrustServed {
     /// Signs a trust list.
     pub fn new(version: u64, issued_at: u64, toml: String, key: &SecretKey) -> Self {
+        let issuers = pass_core::TrustList::from_toml(&toml)
+            .map(|list| list.issuers.iter().map(|i| i.key.id()).collect())
+            .unwrap_or_default();
         let doc =
             authority::sign(DocKind::TrustList, &authority::encode_body(&TrustDoc { version, issued_at, toml }), key);
-        Self { version, etag: format!("\"t{version}\""), doc: doc.into() }
+        Self { version, etag: format!("\"t{version}\""), doc: doc.into(), issuers }
     }
 }
 
@@ -375,8 +380,21 @@ async fn post_revocations(
             format!("1 to {MAX_SERIALS_PER_REQUEST} serials per request"),
         ));
     }
-    if request.serials.contains(&0) {
-        return Err(AppError::new(StatusCode::BAD_REQUEST, "bad_serials", "serial 0 does not exist"));
+    if let Some(bad) = request.serials.iter().find(|s| **s == 0 || **s > revocation::MAX_SERIAL) {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_serials",
+            format!("serial {bad} cannot exist: serials run from 1 to {}", revocation::MAX_SERIAL),
+        ));
+    }
+    if let Some(trust) = &state.trust
+        && !trust.issuers.contains(&request.key_id)
+    {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_issuer",
+            format!("key {} is not in the trust list this server publishes", request.key_id),
+        ));
     }
     check_reason(&request.reason)?;
     let serials: Vec<(KeyId, u64)> = request.serials.iter().map(|s| (request.key_id, *s)).collect();
@@ -436,9 +454,11 @@ async fn commit(
         let mut history = state.history.write().map_err(AppError::internal)?;
         let mut next: RevocationState = history.state.clone();
         let now = (state.clock)();
-        let committed = store
-            .commit_change(&mut next, &serials, &keys, &reason, now, &state.authority)
-            .map_err(AppError::internal)?;
+        let committed =
+            store.commit_change(&mut next, &serials, &keys, &reason, now, &state.authority).map_err(|e| match e {
+                StoreError::Limit(message) => AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "limit", message),
+                e => AppError::internal(e),
+            })?;
         let Some((snapshot, change)) = committed else {
             return Ok((history.state.version, 0));
         };

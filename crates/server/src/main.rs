@@ -69,7 +69,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     init_logging(args.log_json || config.log_json.unwrap_or(false));
 
     let authority = load_secret(&key_path)?;
-    let store = Store::open(&data)?;
+    let mut store = Store::open(&data)?;
     let trust = match &trust_path {
         Some(path) => {
             let text = files::read_to_string_capped(path, files::MAX_TEXT_FILE)
@@ -77,7 +77,9 @@ fn serve(args: ServeArgs) -> Result<()> {
             TrustList::from_toml(&text).with_context(|| format!("{}", path.display()))?;
             let (version, issued_at) =
                 store.trust_version(&Sha256::digest(text.as_bytes()).into(), app::system_clock())?;
-            Some(TrustServed::new(version, issued_at, text, &authority))
+            let served = TrustServed::new(version, issued_at, text, &authority);
+            store.set_trust_issuers(&served.issuers)?;
+            Some(served)
         }
         None => None,
     };
@@ -138,7 +140,17 @@ fn token_add(data: &Path, issuer: Option<pass_core::KeyId>, admin: bool) -> Resu
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("random generator: {e}"))?;
     let token = format!("cpt_{}", URL_SAFE_NO_PAD.encode(secret));
-    Store::open(data)?.add_token(&token, role, app::system_clock())?;
+    let store = Store::open(data)?;
+    if let Role::Issuer(key) = role {
+        let known = store.trust_issuers()?;
+        if !known.is_empty() && !known.contains(&key.to_string()) {
+            bail!(
+                "key {key} is not in the trust list this server publishes (it knows {}); add the office to the trust list first",
+                known.join(", ")
+            );
+        }
+    }
+    store.add_token(&token, role, app::system_clock())?;
     match role {
         Role::Admin => eprintln!("pass-server: new admin token (shown once; only its hash is stored):"),
         Role::Issuer(key) => {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "checkpass-server.sqlite";
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// What one version added.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -51,6 +51,10 @@ pub enum StoreError {
     /// Data in the database is inconsistent.
     #[error("database {0}: {1}")]
     Corrupt(PathBuf, String),
+    /// The change would break a limit that keeps the revocation data syncable; nothing was
+    /// written.
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// The open database.
@@ -95,6 +99,22 @@ impl Store {
         if version == SCHEMA_VERSION {
             return Ok(());
         }
+        if version < 1 {
+            self.create_v1()?;
+        }
+        // Version 2: the issuers of the trust list last served, so tokens are given only for
+        // keys the server knows.
+        self.conn
+            .execute_batch(
+                "BEGIN IMMEDIATE;
+                 CREATE TABLE IF NOT EXISTS trust_issuers (key_id TEXT PRIMARY KEY);
+                 PRAGMA user_version = 2;
+                 COMMIT;",
+            )
+            .map_err(self.err())
+    }
+
+    fn create_v1(&self) -> Result<(), StoreError> {
         self.conn
             .execute_batch(
                 "BEGIN IMMEDIATE;
@@ -208,9 +228,25 @@ impl Store {
         if change == Change::default() {
             return Ok(None);
         }
+        for key in change.serials.keys() {
+            let held = next.serials.get(key).map_or(0, |s| s.len());
+            if held > revocation::MAX_REVOKED_PER_ISSUER {
+                return Err(StoreError::Limit(format!(
+                    "issuer {key} would have {held} revoked serials; the limit is {} per issuer",
+                    revocation::MAX_REVOKED_PER_ISSUER
+                )));
+            }
+        }
         next.version = state.version + 1;
         next.issued_at = now.max(state.issued_at);
         let snapshot = revocation::sign_snapshot(&next.snapshot(), authority);
+        if snapshot.len() > revocation::MAX_SNAPSHOT_LEN {
+            return Err(StoreError::Limit(format!(
+                "the signed revocation snapshot would be {} bytes; the limit is {} so that every checkpoint can sync it",
+                snapshot.len(),
+                revocation::MAX_SNAPSHOT_LEN
+            )));
+        }
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
@@ -270,6 +306,27 @@ impl Store {
             )
             .map(|_| ())
             .map_err(self.err())
+    }
+
+    /// Remembers the key ids of the trust list being served (replacing the last one's).
+    pub fn set_trust_issuers(&mut self, issuers: &[KeyId]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        tx.execute("DELETE FROM trust_issuers", []).map_err(err)?;
+        for key in issuers {
+            tx.execute("INSERT OR IGNORE INTO trust_issuers (key_id) VALUES (?1)", params![key.to_string()])
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// The key ids of the trust list last served (empty: the server has never had one).
+    pub fn trust_issuers(&self) -> Result<Vec<String>, StoreError> {
+        let mut statement =
+            self.conn.prepare("SELECT key_id FROM trust_issuers ORDER BY key_id").map_err(self.err())?;
+        let rows = statement.query_map([], |r| r.get(0)).map_err(self.err())?;
+        rows.collect::<Result<Vec<String>, _>>().map_err(self.err())
     }
 
     /// Records the trust list's content hash; returns its version and signing time, a new
