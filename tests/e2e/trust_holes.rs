@@ -213,3 +213,80 @@ fn one_token_cannot_break_every_checkpoint() {
     eprintln!("snapshot at the per-issuer cap: {size} bytes");
     assert!(size < pass_core::revocation::MAX_SNAPSHOT_LEN as u64);
 }
+
+/// Answers every request with `304 Not Modified`, forever: a stuck cache, or anyone on the
+/// path who wants to hide new revocations. It holds no key.
+fn fake_304_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut stream = stream;
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    url
+}
+
+/// Freshness comes only from signed time: a server that answers 304 to everything cannot
+/// make stale revocation data look current; the real server's signed heartbeat does.
+#[test]
+fn freshness_cannot_be_faked_without_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let (serial, _) = issue_now(dir.path(), "粤A12345");
+    revoke(&server, dir.path(), serial);
+    let (_, _) = issue_now(dir.path(), "粤B54321");
+    let png = dir.path().join("粤B54321.png");
+    let state = dir.path().join("state.bin");
+    let state = state.to_str().unwrap();
+
+    let run = verifier(&["sync", "--server", &server.url, "--trust", &trust(), "--state", state]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("confirmed current as of"), "{}", run.stdout);
+    let fresh = verifier(&["scan", png.to_str().unwrap(), "--trust", &trust(), "--state", state, "--json"]);
+    assert_eq!(fresh.json()["warnings"], serde_json::json!(["zone_not_checked"]), "{}", fresh.stdout);
+
+    // Two days later, only the fake server answers.
+    let later = |args: &[&str]| -> Run {
+        Command::new("faketime")
+            .args(["-f", "+2d"])
+            .arg(bin("pass-verifier"))
+            .args(args)
+            .env("XDG_CONFIG_HOME", "/nonexistent-checkpass-test")
+            .output()
+            .unwrap()
+            .into()
+    };
+    let fake = fake_304_server();
+    let run = later(&["sync", "--server", &fake, "--trust", &trust(), "--state", state]);
+    assert!(run.stdout.contains("current"), "{}", run.stdout);
+    assert!(run.stderr.contains("no valid signed heartbeat"), "{}", run.stderr);
+    let scan = later(&["scan", png.to_str().unwrap(), "--trust", &trust(), "--state", state, "--json"]);
+    let verdict = scan.json();
+    assert_eq!(verdict["verdict"], "accepted", "{verdict}");
+    assert!(
+        verdict["warnings"].as_array().unwrap().contains(&"revocation_data_stale".into()),
+        "a 304 confirms nothing: {verdict}"
+    );
+
+    // A USB export with the authority key carries a heartbeat; it imports and confirms.
+    let usb = dir.path().join("usb.bin");
+    let export = Command::new(bin("pass-server"))
+        .args(["export", "--data", server.data.to_str().unwrap(), "--out", usb.to_str().unwrap()])
+        .arg("--authority-key")
+        .arg(root().join("keys-example/authority.key"))
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let other = dir.path().join("other.bin");
+    let run = verifier(&["import", usb.to_str().unwrap(), "--trust", &trust(), "--state", other.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("heartbeat"), "{}", run.stdout);
+    let scan =
+        verifier(&["scan", png.to_str().unwrap(), "--trust", &trust(), "--state", other.to_str().unwrap(), "--json"]);
+    assert_eq!(scan.json()["warnings"], serde_json::json!(["zone_not_checked"]), "{}", scan.stdout);
+}

@@ -5,7 +5,7 @@
 //! offset  size  field
 //! 0       2     magic "CA" (0x43 0x41)
 //! 2       1     format version (0x01)
-//! 3       1     document kind: 1 snapshot, 2 delta, 3 trust list
+//! 3       1     document kind: 1 snapshot, 2 delta, 3 trust list, 4 heartbeat
 //! 4       8     authority key id
 //! 12      n     body: postcard (see revocation.rs, and TrustDoc below)
 //! 12+n    64    Ed25519 signature over "checkpass authority v1\0" ‖ bytes 0..12+n
@@ -37,6 +37,8 @@ pub enum DocKind {
     Delta = 2,
     /// A trust list.
     TrustList = 3,
+    /// A heartbeat: "revocation data version V (digest D) is current as of T".
+    Heartbeat = 4,
 }
 
 /// Why a document was refused.
@@ -103,6 +105,7 @@ pub fn open<'a>(bytes: &'a [u8], authority: &PublicKey) -> Result<(DocKind, &'a 
         1 => DocKind::Snapshot,
         2 => DocKind::Delta,
         3 => DocKind::TrustList,
+        4 => DocKind::Heartbeat,
         other => return Err(DocError::WrongKind(other)),
     };
     let mut id = [0; KEY_ID_LEN];
@@ -146,6 +149,89 @@ pub struct TrustDoc {
     pub toml: String,
 }
 
+/// The server's signed statement that revocation data `version`, whose state digest is
+/// `digest` (`RevocationState::digest`), is still the newest as of `issued_at`. Re-signed every
+/// few minutes and with every new version. Freshness comes only from signed time: a verifier
+/// counts its data as confirmed up to the newest heartbeat that names the version and digest
+/// it holds; a replayed older heartbeat confirms nothing new (docs/FORMAT.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// The revocation data version that is current.
+    pub version: u64,
+    /// The state digest of that version.
+    pub digest: [u8; 32],
+    /// When it was signed, Unix seconds.
+    pub issued_at: u64,
+}
+
+impl Heartbeat {
+    /// Signs the heartbeat.
+    #[cfg(feature = "sign")]
+    pub fn sign(&self, key: &crate::keys::SecretKey) -> Vec<u8> {
+        sign(DocKind::Heartbeat, &encode_body(self), key)
+    }
+
+    /// Opens a signed heartbeat.
+    pub fn open(bytes: &[u8], authority: &PublicKey) -> Result<Heartbeat, DocError> {
+        match open(bytes, authority)? {
+            (DocKind::Heartbeat, body) => decode_body(body),
+            (kind, _) => Err(DocError::WrongKind(kind as u8)),
+        }
+    }
+}
+
+/// Magic of a bundle of documents (a USB export: the snapshot and its heartbeat).
+pub const BUNDLE_MAGIC: [u8; 2] = *b"CB";
+/// Most documents in a bundle.
+pub const MAX_BUNDLE_DOCS: usize = 8;
+
+/// Packs documents into one file: `"CB" | 0x01 | count u8 | (length u32 LE | document)*`.
+pub fn bundle(docs: &[&[u8]]) -> Vec<u8> {
+    let mut out = BUNDLE_MAGIC.to_vec();
+    out.push(VERSION);
+    out.push(docs.len().min(MAX_BUNDLE_DOCS) as u8);
+    for doc in docs.iter().take(MAX_BUNDLE_DOCS) {
+        out.extend_from_slice(&(doc.len() as u32).to_le_bytes());
+        out.extend_from_slice(doc);
+    }
+    out
+}
+
+/// Splits a bundle into its documents (each still to be opened and checked); strict: no
+/// trailing bytes, no document over [`MAX_DOC_LEN`].
+pub fn unbundle(bytes: &[u8]) -> Result<Vec<&[u8]>, DocError> {
+    let [b0, b1, version, count, tail @ ..] = bytes else { return Err(DocError::Truncated) };
+    let mut rest: &[u8] = tail;
+    if [*b0, *b1] != BUNDLE_MAGIC {
+        return Err(DocError::WrongMagic);
+    }
+    if *version != VERSION {
+        return Err(DocError::UnsupportedVersion(*version));
+    }
+    if usize::from(*count) > MAX_BUNDLE_DOCS {
+        return Err(DocError::Malformed(format!("{count} documents in a bundle")));
+    }
+    let mut docs = Vec::with_capacity(usize::from(*count));
+    for _ in 0..*count {
+        let [l0, l1, l2, l3, after @ ..] = rest else { return Err(DocError::Truncated) };
+        let after: &[u8] = after;
+        let len = u32::from_le_bytes([*l0, *l1, *l2, *l3]) as usize;
+        if len > MAX_DOC_LEN {
+            return Err(DocError::TooLarge(len));
+        }
+        if after.len() < len {
+            return Err(DocError::Truncated);
+        }
+        let (doc, tail) = after.split_at(len);
+        docs.push(doc);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(DocError::Malformed(format!("{} trailing bytes after the bundle", rest.len())));
+    }
+    Ok(docs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +252,24 @@ mod tests {
         assert_eq!(open(&kind, &key.public_key()), Err(DocError::BadSignature));
         assert_eq!(open(&doc[..40], &key.public_key()), Err(DocError::Truncated));
         assert_eq!(open(b"CP\x01", &key.public_key()), Err(DocError::WrongMagic));
+    }
+
+    #[test]
+    fn heartbeats_and_bundles() {
+        let key = SecretKey::from_seed(&[11; 32]);
+        let beat = Heartbeat { version: 7, digest: [3; 32], issued_at: 1_780_000_000 };
+        let signed = beat.sign(&key);
+        assert_eq!(signed.len(), HEADER_LEN + 1 + 32 + 5 + 64, "a heartbeat is about 114 bytes");
+        assert_eq!(Heartbeat::open(&signed, &key.public_key()), Ok(beat));
+        let trust = sign(DocKind::TrustList, b"x", &key);
+        assert_eq!(Heartbeat::open(&trust, &key.public_key()), Err(DocError::WrongKind(3)));
+        let packed = bundle(&[&trust, &signed]);
+        assert_eq!(unbundle(&packed), Ok(vec![&trust[..], &signed[..]]));
+        assert_eq!(unbundle(&packed[..packed.len() - 1]), Err(DocError::Truncated));
+        assert!(unbundle(&[&packed[..], b"!"].concat()).is_err());
+        assert_eq!(unbundle(b"CA\x01\x00"), Err(DocError::WrongMagic));
+        let mut huge = bundle(&[&signed]);
+        huge[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(unbundle(&huge), Err(DocError::TooLarge(_))));
     }
 }

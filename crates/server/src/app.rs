@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use pass_core::authority::{self, DocKind, TrustDoc};
+use pass_core::authority::{self, DocKind, Heartbeat, TrustDoc};
 use pass_core::revocation::{self, RevocationState};
 use pass_core::{KeyId, SecretKey};
 use serde::Deserialize;
@@ -35,6 +35,19 @@ pub const MAX_REASON_CHARS: usize = 200;
 pub const MAX_CONCURRENT: usize = 1024;
 /// A request that takes longer is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the heartbeat is re-signed (and with every new version): a checkpoint that syncs
+/// learns its data is current as of at most this long ago.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(300);
+
+/// The signed heartbeat being served, for the current version.
+pub struct Beat {
+    /// The version it vouches for.
+    pub version: u64,
+    /// That version's state digest.
+    pub digest: [u8; 32],
+    /// The signed document.
+    pub doc: Arc<[u8]>,
+}
 /// How long shared caches and mirrors may reuse a revocation answer without asking again.
 const CACHE_CONTROL: &str = "public, max-age=30, must-revalidate";
 
@@ -85,6 +98,8 @@ pub struct AppState {
     pub published: RwLock<Arc<Published>>,
     /// The signed trust list, when configured.
     pub trust: Option<TrustServed>,
+    /// The signed heartbeat.
+    pub beat: RwLock<Arc<Beat>>,
     /// Token hashes and roles.
     pub tokens: RwLock<Vec<([u8; 32], Role)>>,
     last_token_reload: Mutex<Option<Instant>>,
@@ -122,6 +137,7 @@ impl AppState {
             }
         };
         let published = Arc::new(Published::new(&state, snapshot));
+        let beat = Arc::new(sign_beat(state.version, state.digest(), system_clock(), &authority));
         let tokens = store.tokens()?;
         Ok(Self {
             authority,
@@ -129,11 +145,26 @@ impl AppState {
             history: RwLock::new(History { state, changes }),
             published: RwLock::new(published),
             trust,
+            beat: RwLock::new(beat),
             tokens: RwLock::new(tokens),
             last_token_reload: Mutex::new(None),
             metrics: Metrics::default(),
             clock: system_clock,
         })
+    }
+
+    /// Re-signs the heartbeat for the current version at the current time.
+    pub fn refresh_beat(&self) {
+        let (version, digest) = {
+            let beat = self.beat.read().unwrap_or_else(|p| p.into_inner());
+            (beat.version, beat.digest)
+        };
+        let fresh = Arc::new(sign_beat(version, digest, (self.clock)(), &self.authority));
+        let mut beat = self.beat.write().unwrap_or_else(|p| p.into_inner());
+        // A commit may have moved on meanwhile: never go back to an older version.
+        if beat.version == version {
+            *beat = fresh;
+        }
     }
 
     /// The current revocation version.
@@ -207,6 +238,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/revocations", get(get_revocations).post(post_revocations))
         .route("/v1/revoked-keys", axum::routing::post(post_revoked_keys))
         .route("/v1/trust", get(get_trust))
+        .route("/v1/heartbeat", get(get_heartbeat))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .fallback(|| async { AppError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
@@ -243,6 +275,22 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|t| t.trim() == etag || t.trim() == "*")
+}
+
+/// A heartbeat for `version` with `digest`, signed at `now`.
+pub fn sign_beat(version: u64, digest: [u8; 32], now: u64, key: &SecretKey) -> Beat {
+    let doc = Heartbeat { version, digest, issued_at: now }.sign(key);
+    Beat { version, digest, doc: doc.into() }
+}
+
+async fn get_heartbeat(State(state): State<Arc<AppState>>) -> Response {
+    let doc = state.beat.read().map_or_else(|p| p.into_inner().doc.clone(), |b| b.doc.clone());
+    let mut response = Response::new(Body::from(Bytes::from_owner(doc)));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    // Re-signed every few minutes: a cache must not hold it.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 fn signed_response(bytes: Arc<[u8]>, etag: &str) -> Response {
@@ -465,6 +513,10 @@ async fn commit(
         let added = change.serials.values().map(Vec::len).sum::<usize>() + change.keys.len();
         history.changes.insert(next.version, change);
         let published = Arc::new(Published::new(&next, snapshot));
+        // The heartbeat follows the new version before the answer: a checkpoint that syncs
+        // right after sees the new data confirmed.
+        *state.beat.write().map_err(AppError::internal)? =
+            Arc::new(sign_beat(next.version, next.digest(), now, &state.authority));
         history.state = next;
         *state.published.write().map_err(AppError::internal)? = published;
         Ok((history.state.version, added))

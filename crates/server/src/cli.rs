@@ -34,6 +34,11 @@ pub enum Command {
         /// Output file.
         #[arg(long)]
         out: PathBuf,
+        /// The authority key: the export then carries a heartbeat signed now, so a checkpoint
+        /// that imports it counts its data as confirmed now. Without it, only the snapshot,
+        /// confirmed as of its own signing time.
+        #[arg(long, env = "CHECKPASS_AUTHORITY_KEY")]
+        authority_key: Option<PathBuf>,
     },
 }
 

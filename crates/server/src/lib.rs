@@ -30,6 +30,17 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // The heartbeat is re-signed on a timer (and with every new version, by the commit).
+    let beating = Arc::clone(&state);
+    let heartbeat = tokio::spawn(async move {
+        let mut every = tokio::time::interval(app::HEARTBEAT_EVERY);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let state = Arc::clone(&beating);
+            let _ = tokio::task::spawn_blocking(move || state.refresh_beat()).await;
+        }
+    });
     let server = axum::serve(listener, app::app(state)).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = tx.send(());
@@ -38,11 +49,13 @@ pub async fn run(
         let _ = rx.await;
         tokio::time::sleep(DRAIN_TIMEOUT).await;
     };
-    tokio::select! {
+    let result = tokio::select! {
         result = server => result,
         () = drain => {
             tracing::warn!("drain timeout: closing remaining connections");
             Ok(())
         }
-    }
+    };
+    heartbeat.abort();
+    result
 }

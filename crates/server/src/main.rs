@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Token { command: TokenCommand::Add { data, issuer, admin } } => token_add(&data, issuer, admin),
-        Command::Export { data, out } => export(&data, &out),
+        Command::Export { data, out, authority_key } => export(&data, &out, authority_key.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -161,7 +161,7 @@ fn token_add(data: &Path, issuer: Option<pass_core::KeyId>, admin: bool) -> Resu
     Ok(())
 }
 
-fn export(data: &Path, out: &Path) -> Result<()> {
+fn export(data: &Path, out: &Path, authority_key: Option<&Path>) -> Result<()> {
     if !data.join(pass_server::store::DB_FILE).exists() {
         bail!("{}: no server database here", data.display());
     }
@@ -169,7 +169,24 @@ fn export(data: &Path, out: &Path) -> Result<()> {
     let Some((version, snapshot)) = store.published()? else {
         bail!("no snapshot has been published yet: start the server once");
     };
-    files::write(out, &snapshot, 0o644, Mode::Replace).with_context(|| format!("writing {}", out.display()))?;
-    eprintln!("pass-server: wrote snapshot version {version} ({} bytes) to {}", snapshot.len(), out.display());
+    let (bytes, what) = match authority_key {
+        None => (snapshot.clone(), "snapshot (no heartbeat: give --authority-key to confirm it as of now)"),
+        Some(path) => {
+            let authority = load_secret(path)?;
+            let (state, _) = store.load()?;
+            if state.version != version {
+                bail!(
+                    "the stored snapshot (version {version}) is not the stored state's ({}): start the server once",
+                    state.version
+                );
+            }
+            pass_core::authority::open(&snapshot, &authority.public_key())
+                .with_context(|| format!("{}: not the key that signed this server's data", path.display()))?;
+            let beat = app::sign_beat(version, state.digest(), app::system_clock(), &authority);
+            (pass_core::authority::bundle(&[&snapshot, &beat.doc]), "snapshot and heartbeat")
+        }
+    };
+    files::write(out, &bytes, 0o644, Mode::Replace).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("pass-server: wrote {what}, version {version} ({} bytes), to {}", bytes.len(), out.display());
     Ok(())
 }

@@ -133,7 +133,18 @@ fn sync(args: &CheckArgs, server: &str, every: Option<&str>, timeout: &str) -> R
                     (None, false) => "the server publishes no trust list".to_owned(),
                     (None, true) => format!("trust list version {}", report.trust_version),
                 };
-                println!("synced: {what}; {trust}");
+                let confirmed = match report.confirmed_at {
+                    Some(at) => {
+                        format!("confirmed current as of {} (signed)", pass_core::time::human(at, &settings.tz))
+                    }
+                    None => "not confirmed by signed time".to_owned(),
+                };
+                println!("synced: {what}; {trust}; {confirmed}");
+                if let Some(error) = &report.heartbeat_error {
+                    eprintln!(
+                        "pass-verifier: no valid signed heartbeat ({error}): the revocation data counts as current only as of its own signing time"
+                    );
+                }
                 if let Some(error) = &report.trust_error {
                     eprintln!("pass-verifier: trust list refused, keeping the last good one: {error}");
                 }

@@ -68,6 +68,8 @@ pub struct Settings {
     pub tz: TimeZone,
     /// The trust list as the local file gives it (before any synced update).
     pub local_trust: TrustList,
+    /// Up to when the revocation data is confirmed by signed time (computed once per state).
+    confirmed: Option<u64>,
 }
 
 /// The system clock in Unix seconds.
@@ -98,18 +100,36 @@ impl Settings {
             None => (unix_now(), false),
         };
         let zone = config::zone(options.zone, &config)?;
-        Ok(Settings { trust, state, state_path, now, fixed_now, zone, max_age: max_age.as_secs(), tz, local_trust })
+        let mut settings = Settings {
+            trust,
+            state: LocalState::default(),
+            state_path,
+            now,
+            fixed_now,
+            zone,
+            max_age: max_age.as_secs(),
+            tz,
+            local_trust,
+            confirmed: None,
+        };
+        settings.set_state(state);
+        Ok(settings)
     }
 
     /// Takes a newly synced or imported state: the trust list in force follows it.
     pub fn set_state(&mut self, state: LocalState) {
         self.trust = state::effective_trust(&self.local_trust, &state);
+        self.confirmed = match &self.local_trust.authority {
+            Some(authority) => state.confirmed_at(&authority.key),
+            None => None,
+        };
         self.state = state;
     }
 
-    /// When the revocation data was last confirmed: by the server, or by its own signed time.
+    /// Up to when the revocation data is known to be current, from signed time only (its own
+    /// signing time or a matching signed heartbeat; never a bare 304).
     pub fn confirmed_at(&self) -> Option<u64> {
-        self.state.last_sync.max(Some(self.state.revocations.issued_at).filter(|t| *t > 0))
+        self.confirmed
     }
 
     /// The checkpoint to verify against, with the clock read when the settings were loaded
@@ -126,8 +146,6 @@ impl Settings {
         let authority = self.trust.authority.as_ref().map(|a| &a.key);
         // Revocation is configured when the trust list names an authority.
         let freshness = authority.map(|a| Freshness {
-            // A server's 304 confirms the data now; an imported snapshot vouches for itself
-            // as of its signed publication time.
             confirmed_at: self.confirmed_at(),
             max_age: self.max_age,
             newest_signed_at: self.state.newest_signed_at(Some(a)),

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pass_core::authority::{self, DocKind, TrustDoc};
+use pass_core::authority::{self, DocKind, Heartbeat, TrustDoc};
 use pass_core::revocation::{RevocationState, Snapshot};
 use pass_core::trust::TrustedIssuer;
 use pass_core::{PublicKey, TrustList};
@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use pass_files::{self as files, Mode};
 
 const MAGIC: &[u8; 4] = b"CPVS";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 /// Largest state file read.
 pub const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -44,6 +44,15 @@ struct StoredState {
     revocations: Snapshot,
     trust_doc: Option<Vec<u8>>,
     last_sync: Option<u64>,
+    heartbeat: Option<Vec<u8>>,
+}
+
+/// Version 1 of the file, before heartbeats: read and carried forward.
+#[derive(Deserialize)]
+struct StoredStateV1 {
+    revocations: Snapshot,
+    trust_doc: Option<Vec<u8>>,
+    last_sync: Option<u64>,
 }
 
 /// What the verifier holds.
@@ -53,8 +62,11 @@ pub struct LocalState {
     pub revocations: RevocationState,
     /// The signed trust-list document last accepted, as received.
     pub trust_doc: Option<Vec<u8>>,
-    /// When the server last confirmed the data (a 200 or a 304), Unix seconds, local clock.
+    /// When the server was last reached (a 200 or a 304), Unix seconds, local clock: for
+    /// display only. Freshness comes from signed time alone (see [`LocalState::confirmed_at`]).
     pub last_sync: Option<u64>,
+    /// The newest signed heartbeat received, as received.
+    pub heartbeat: Option<Vec<u8>>,
 }
 
 impl LocalState {
@@ -70,16 +82,27 @@ impl LocalState {
             Err(e) => return Err(io(e)),
         };
         let damaged = |why: &str| StateError::Damaged(path.to_owned(), why.to_owned());
-        if bytes.len() < MAGIC.len() + 1 + 32 || &bytes[..4] != MAGIC || bytes[4] != VERSION {
+        if bytes.len() < MAGIC.len() + 1 + 32 || &bytes[..4] != MAGIC || !matches!(bytes[4], 1 | VERSION) {
             return Err(damaged("not a checkpass state file"));
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
         if Sha256::digest(body).as_slice() != sum {
             return Err(damaged("checksum mismatch"));
         }
-        let stored: StoredState = authority::decode_body(&body[5..]).map_err(|e| damaged(&e.to_string()))?;
+        let stored: StoredState = match bytes[4] {
+            1 => {
+                let v1: StoredStateV1 = authority::decode_body(&body[5..]).map_err(|e| damaged(&e.to_string()))?;
+                StoredState {
+                    revocations: v1.revocations,
+                    trust_doc: v1.trust_doc,
+                    last_sync: v1.last_sync,
+                    heartbeat: None,
+                }
+            }
+            _ => authority::decode_body(&body[5..]).map_err(|e| damaged(&e.to_string()))?,
+        };
         let revocations = RevocationState::from_snapshot(&stored.revocations).map_err(|e| damaged(&e.to_string()))?;
-        Ok(Self { revocations, trust_doc: stored.trust_doc, last_sync: stored.last_sync })
+        Ok(Self { revocations, trust_doc: stored.trust_doc, last_sync: stored.last_sync, heartbeat: stored.heartbeat })
     }
 
     /// Saves the state atomically.
@@ -88,6 +111,7 @@ impl LocalState {
             revocations: self.revocations.snapshot(),
             trust_doc: self.trust_doc.clone(),
             last_sync: self.last_sync,
+            heartbeat: self.heartbeat.clone(),
         };
         let mut bytes = MAGIC.to_vec();
         bytes.push(VERSION);
@@ -110,10 +134,29 @@ impl LocalState {
         }
     }
 
-    /// The newest signed time held (revocations or trust list): the clock must not be behind it.
+    /// The newest heartbeat held, re-verified with the authority key.
+    pub fn heartbeat(&self, authority: &PublicKey) -> Option<Heartbeat> {
+        Heartbeat::open(self.heartbeat.as_ref()?, authority).ok()
+    }
+
+    /// Up to when the revocation data held is known to be current, from signed time only: the
+    /// snapshot's own signing time, or a later heartbeat that names exactly this version and
+    /// state digest. A 304, a replayed heartbeat or one for other data confirms nothing.
+    pub fn confirmed_at(&self, authority: &PublicKey) -> Option<u64> {
+        let own = Some(self.revocations.issued_at).filter(|t| *t > 0);
+        let beat = self
+            .heartbeat(authority)
+            .filter(|b| b.version == self.revocations.version && b.digest == self.revocations.digest())
+            .map(|b| b.issued_at);
+        own.max(beat)
+    }
+
+    /// The newest signed time held (revocations, heartbeat or trust list): the trusted time
+    /// floor; the clock must not be behind it.
     pub fn newest_signed_at(&self, authority: Option<&PublicKey>) -> u64 {
         let trust = authority.and_then(|a| self.trust_doc(a)).map_or(0, |d| d.issued_at);
-        self.revocations.issued_at.max(trust)
+        let beat = authority.and_then(|a| self.heartbeat(a)).map_or(0, |b| b.issued_at);
+        self.revocations.issued_at.max(trust).max(beat)
     }
 }
 

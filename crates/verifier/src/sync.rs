@@ -5,11 +5,13 @@
 //! Protocol: `GET /v1/revocations?since=V` with `If-None-Match: "rV"`. The server answers 304
 //! when `V` is current, a signed delta from `V` when it can, or a full signed snapshot.
 //! `GET /v1/trust` with `If-None-Match: "tV"` likewise for the signed trust list.
+//! `GET /v1/heartbeat`: the signed statement "version V (digest D) is current as of T"; the
+//! data counts as confirmed only by it (or by its own signing time), never by a 304.
 
 use std::time::Duration;
 
 use pass_core::PublicKey;
-use pass_core::authority::{self, DocError, DocKind, TrustDoc};
+use pass_core::authority::{self, DocError, DocKind, Heartbeat, TrustDoc};
 use pass_core::revocation::RevocationError;
 
 use crate::state::LocalState;
@@ -54,6 +56,9 @@ pub enum SyncError {
     /// The trust list failed a check.
     #[error("trust list refused: {0}")]
     Trust(String),
+    /// The heartbeat failed a check.
+    #[error("heartbeat refused: {0}")]
+    Heartbeat(String),
     /// The local trust file names no `[authority]`.
     #[error("the local trust list has no [authority] section: cannot check signed data")]
     NoAuthority,
@@ -78,6 +83,11 @@ pub struct SyncReport {
     /// Why the trust list was refused, when it was: the revocation data is kept all the same,
     /// since the two documents are signed separately.
     pub trust_error: Option<String>,
+    /// Why the heartbeat was refused or missing, when it was (the data then stays confirmed
+    /// only as of its own signing time and turns stale).
+    pub heartbeat_error: Option<String>,
+    /// Up to when the data held is confirmed by signed time, after the sync.
+    pub confirmed_at: Option<u64>,
 }
 
 /// An HTTP client for one server.
@@ -165,6 +175,13 @@ pub fn sync(client: &Client, authority: &PublicKey, state: &mut LocalState, now:
     // A missing or refused trust list never throws away good revocation data.
     report.trust_error = trust.err().map(|e| e.to_string());
     report.trust_version = state.trust_doc(authority).map_or(0, |d| d.version);
+    let beat = match client.get("/v1/heartbeat", None) {
+        Ok(Fetched::Body(body)) => apply_heartbeat(state, &body, authority),
+        Ok(Fetched::NotModified) => Err(SyncError::Heartbeat("answered 304 without a heartbeat".into())),
+        Err(e) => Err(e),
+    };
+    report.heartbeat_error = beat.err().map(|e| e.to_string());
+    report.confirmed_at = state.confirmed_at(authority);
     state.last_sync = Some(now);
     Ok(report)
 }
@@ -192,11 +209,40 @@ pub fn apply_trust(state: &mut LocalState, bytes: &[u8], authority: &PublicKey) 
     }
 }
 
-/// Imports a signed document from a file (a USB stick): a revocation snapshot or delta, or a
-/// trust list, with exactly the checks of a sync. Returns a one-line description.
+/// Keeps a signed heartbeat when it is newer than the one held (a replayed older one changes
+/// nothing). Whether it confirms the data held is for [`LocalState::confirmed_at`] to say.
+pub fn apply_heartbeat(state: &mut LocalState, bytes: &[u8], authority: &PublicKey) -> Result<(), SyncError> {
+    let beat = Heartbeat::open(bytes, authority).map_err(|e| SyncError::Heartbeat(e.to_string()))?;
+    if state.heartbeat(authority).is_none_or(|held| beat.issued_at > held.issued_at) {
+        state.heartbeat = Some(bytes.to_vec());
+    }
+    Ok(())
+}
+
+/// Imports a signed document from a file (a USB stick): a revocation snapshot or delta, a
+/// trust list, or a bundle of them with a heartbeat (`pass-server export --authority-key`),
+/// with exactly the checks of a sync; all or nothing. Returns a one-line description.
 pub fn import(bytes: &[u8], authority: &PublicKey, state: &mut LocalState) -> Result<String, SyncError> {
     if bytes.len() as u64 > MAX_BODY {
         return Err(SyncError::TooLarge("import file".into()));
+    }
+    if bytes.starts_with(&authority::BUNDLE_MAGIC) {
+        let docs = authority::unbundle(bytes)
+            .map_err(|e| SyncError::Body { url: "import file".into(), message: e.to_string() })?;
+        let mut next = state.clone();
+        let mut said = Vec::new();
+        for doc in docs {
+            if doc.starts_with(&authority::BUNDLE_MAGIC) {
+                return Err(SyncError::Body { url: "import file".into(), message: "a bundle inside a bundle".into() });
+            }
+            said.push(import(doc, authority, &mut next)?);
+        }
+        *state = next;
+        return Ok(said.join("; "));
+    }
+    if bytes.get(3) == Some(&(DocKind::Heartbeat as u8)) {
+        apply_heartbeat(state, bytes, authority)?;
+        return Ok("heartbeat".into());
     }
     if bytes.get(3) == Some(&(DocKind::TrustList as u8)) {
         apply_trust(state, bytes, authority)?;
@@ -232,6 +278,59 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pass_core::SecretKey;
+    use pass_core::revocation::{RevocationState, sign_snapshot};
+
+    #[test]
+    fn only_a_matching_newer_heartbeat_confirms() {
+        let key = SecretKey::from_seed(&[21; 32]);
+        let authority = key.public_key();
+        let mut data = RevocationState { version: 4, issued_at: 1_000, ..RevocationState::default() };
+        data.add_serials(SecretKey::from_seed(&[22; 32]).public_key().id(), [5, 9]);
+        let mut state = LocalState::default();
+        import(&sign_snapshot(&data.snapshot(), &key), &authority, &mut state).expect("snapshot");
+        assert_eq!(state.confirmed_at(&authority), Some(1_000), "the data vouches for itself");
+
+        let beat = |version, digest, at| Heartbeat { version, digest, issued_at: at }.sign(&key);
+        // A heartbeat for this version and content confirms it as of its own time.
+        apply_heartbeat(&mut state, &beat(4, data.digest(), 5_000), &authority).expect("heartbeat");
+        assert_eq!(state.confirmed_at(&authority), Some(5_000));
+        // A replayed older heartbeat confirms nothing new and does not move it back.
+        apply_heartbeat(&mut state, &beat(4, data.digest(), 2_000), &authority).expect("heartbeat");
+        assert_eq!(state.confirmed_at(&authority), Some(5_000));
+        // A newer heartbeat for a version this checkpoint does not hold confirms nothing, but
+        // still raises the trusted time floor.
+        apply_heartbeat(&mut state, &beat(5, [0; 32], 9_000), &authority).expect("heartbeat");
+        assert_eq!(state.confirmed_at(&authority), Some(1_000));
+        assert_eq!(state.newest_signed_at(Some(&authority)), 9_000);
+        // The same version with other content (a forked server) confirms nothing.
+        apply_heartbeat(&mut state, &beat(4, [7; 32], 10_000), &authority).expect("heartbeat");
+        assert_eq!(state.confirmed_at(&authority), Some(1_000));
+        // Signed by anyone else: refused.
+        let other = SecretKey::from_seed(&[23; 32]);
+        let forged = Heartbeat { version: 4, digest: data.digest(), issued_at: 20_000 }.sign(&other);
+        assert!(apply_heartbeat(&mut state, &forged, &authority).is_err());
+    }
+
+    #[test]
+    fn bundles_import_whole_or_not_at_all() {
+        let key = SecretKey::from_seed(&[21; 32]);
+        let authority = key.public_key();
+        let data = RevocationState { version: 2, issued_at: 1_000, ..RevocationState::default() };
+        let snapshot = sign_snapshot(&data.snapshot(), &key);
+        let beat = Heartbeat { version: 2, digest: data.digest(), issued_at: 3_000 }.sign(&key);
+        let mut state = LocalState::default();
+        let said = import(&authority::bundle(&[&snapshot, &beat]), &authority, &mut state).expect("bundle");
+        assert!(said.contains("heartbeat"), "{said}");
+        assert_eq!(state.confirmed_at(&authority), Some(3_000));
+        let mut bad = beat.clone();
+        bad[20] ^= 1;
+        let mut fresh = LocalState::default();
+        assert!(import(&authority::bundle(&[&snapshot, &bad]), &authority, &mut fresh).is_err());
+        assert_eq!(fresh.revocations.version, 0, "nothing kept from a bundle with a bad part");
+        let nested = authority::bundle(&[&authority::bundle(&[&snapshot])]);
+        assert!(import(&nested, &authority, &mut fresh).is_err());
+    }
 
     #[test]
     fn durations() {
