@@ -170,6 +170,18 @@ fn build() -> BTreeMap<&'static str, Vector> {
         Some("truncated"),
     ));
 
+    let mut long = realistic();
+    long.serial = 3;
+    long.valid_until = long.issued_at + 93 * 86_400;
+    variants.push((
+        "fail_lifetime_too_long",
+        "Valid 93 days after its issue (issued 2022-03-31 09:30, valid until 2022-07-02): past the default \
+         92-day lifetime bound, the mark of a backdated pass from a withdrawn key.",
+        envelope::sign(&long, &key).expect("signs"),
+        "lifetime_too_long",
+        None,
+    ));
+
     variants
         .into_iter()
         .map(|(name, description, bytes, expected, error)| {
