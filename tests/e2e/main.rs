@@ -6,6 +6,7 @@
 
 mod bad_input;
 mod batch;
+mod hardening;
 mod issue_scan;
 mod keys;
 mod names;

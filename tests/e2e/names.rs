@@ -45,7 +45,7 @@ fn names_in_codes_signed_names_on_the_verdict() {
     assert!(list.contains("广州市花都区 → 上海市浦东新区"), "{list}");
     let csv = issuer(&["list", "--ledger", ledger.to_str().unwrap(), "--csv"]).stdout;
     assert!(csv.lines().next().unwrap().ends_with("origin_name,destination_name,zone_names"), "{csv}");
-    assert!(csv.contains("\"广州市花都区 上海市 苏州市\""), "{csv}");
+    assert!(csv.contains(",广州市花都区 上海市 苏州市"), "{csv}");
 
     // The checkpoint configured by name; the verdict in names.
     let png = png.to_str().unwrap();

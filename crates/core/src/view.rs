@@ -7,6 +7,13 @@ use crate::model::Pass;
 use crate::time::rfc3339;
 use crate::verdict::{IssuerRef, Verdict};
 
+/// A spreadsheet cell that Excel or LibreOffice will show as text, never run as a formula: a
+/// value starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`
+/// (OWASP's advice against CSV injection). Every CSV export goes through it.
+pub fn csv_cell(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}").into() } else { value.into() }
+}
+
 /// A pass as JSON; times are RFC 3339 in `tz`.
 pub fn pass_json(pass: &Pass, issuer: Option<&IssuerRef>, tz: &TimeZone) -> Value {
     json!({
@@ -46,4 +53,19 @@ pub fn verdict_json(input: &str, verdict: &Verdict, tz: &TimeZone) -> Value {
         "pass": verdict.pass.as_ref().map(|p| pass_json(p, verdict.issuer.as_ref(), tz)),
         "warnings": verdict.warnings.iter().map(|w| w.code()).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_become_text() {
+        assert_eq!(csv_cell("=HYPERLINK(\"http://x.example\",\"点击\")"), "'=HYPERLINK(\"http://x.example\",\"点击\")");
+        for risky in ["+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(csv_cell(risky).starts_with('\''), "{risky}");
+        }
+        assert_eq!(csv_cell("东风日产"), "东风日产");
+        assert_eq!(csv_cell("2026-12-01"), "2026-12-01");
+    }
 }

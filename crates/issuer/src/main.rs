@@ -319,10 +319,26 @@ fn list(
     let mut out = std::io::stdout().lock();
     use std::io::Write as _;
     if csv {
-        writeln!(
-            out,
-            "serial,plate,vehicle_type,holder,org_code,driver,origin,destination,zones,cargo,valid_from,valid_until,issued_at,supersedes,origin_name,destination_name,zone_names"
-        )?;
+        let mut writer = csv::Writer::from_writer(&mut out);
+        writer.write_record([
+            "serial",
+            "plate",
+            "vehicle_type",
+            "holder",
+            "org_code",
+            "driver",
+            "origin",
+            "destination",
+            "zones",
+            "cargo",
+            "valid_from",
+            "valid_until",
+            "issued_at",
+            "supersedes",
+            "origin_name",
+            "destination_name",
+            "zone_names",
+        ])?;
         for r in &records {
             let p = &r.pass;
             let zones: Vec<String> = p.zones.iter().map(ToString::to_string).collect();
@@ -345,9 +361,9 @@ fn list(
                 place_name(p.destination),
                 p.zones.iter().map(|z| place_name(*z)).collect::<Vec<_>>().join(" "),
             ];
-            let quoted: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.replace('"', "\"\""))).collect();
-            writeln!(out, "{}", quoted.join(","))?;
+            writer.write_record(fields.iter().map(|f| pass_core::view::csv_cell(f).into_owned()))?;
         }
+        writer.flush()?;
     } else if json {
         for r in &records {
             writeln!(out, "{}", record_json(&ledger, r, &tz)?)?;

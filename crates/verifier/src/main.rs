@@ -79,7 +79,7 @@ fn run_checks<'a>(args: &CheckArgs, inputs: impl Iterator<Item = Input<'a>>) -> 
         let (name, verdict) = match input {
             Input::Text(text) => ("text".to_owned(), scan::check_text(text, &settings.trust, &checkpoint)),
             Input::Image(path) => {
-                let name = path.display().to_string();
+                let name = report::printable(&path.display().to_string()).into_owned();
                 match image_input::load_path(path) {
                     Ok(image) => (name, scan::scan(&image, &settings.trust, &checkpoint)),
                     Err(e) => {
@@ -110,6 +110,15 @@ fn run_checks<'a>(args: &CheckArgs, inputs: impl Iterator<Item = Input<'a>>) -> 
 fn sync(args: &CheckArgs, server: &str, every: Option<&str>, timeout: &str) -> Result<ExitCode> {
     let timeout = sync::parse_duration(timeout).map_err(anyhow::Error::msg).context("--timeout")?;
     let every = every.map(sync::parse_duration).transpose().map_err(anyhow::Error::msg).context("--every")?;
+    if let Some(every) = every
+        && every < sync::MIN_SYNC_INTERVAL
+    {
+        anyhow::bail!(
+            "--every {}s: at least {}s, so thousands of checkpoints do not swamp the server",
+            every.as_secs(),
+            sync::MIN_SYNC_INTERVAL.as_secs()
+        );
+    }
     let client = sync::Client::new(server, timeout);
     let mut failures = 0u32;
     loop {
@@ -208,7 +217,7 @@ fn decode_images(images: &[std::path::PathBuf], json: bool, first: bool) -> Resu
     let mut stdout = std::io::stdout().lock();
     let mut failed = false;
     for path in images {
-        let name = path.display().to_string();
+        let name = report::printable(&path.display().to_string()).into_owned();
         let bytes = match pass_files::read_capped(path, image_input::MAX_FILE_BYTES) {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -241,7 +250,7 @@ fn decode_images(images: &[std::path::PathBuf], json: bool, first: bool) -> Resu
             writeln!(stdout, "{name}: {} code(s) in {ms:.2} ms", codes.len())?;
             for code in &codes {
                 match std::str::from_utf8(code) {
-                    Ok(text) => writeln!(stdout, "  text: {text}")?,
+                    Ok(text) => writeln!(stdout, "  text: {}", report::printable(text))?,
                     Err(_) => writeln!(stdout, "  base64: {}", STANDARD.encode(code))?,
                 }
             }
@@ -272,6 +281,9 @@ fn station(
         anyhow::bail!("--listen {listen}: the station listens on a loopback address only (127.0.0.1 or ::1)");
     }
     let every = sync::parse_duration(every).map_err(anyhow::Error::msg).context("--every")?;
+    if server.is_some() && every < sync::MIN_SYNC_INTERVAL {
+        anyhow::bail!("--every {}s: at least {}s", every.as_secs(), sync::MIN_SYNC_INTERVAL.as_secs());
+    }
     let timeout = sync::parse_duration(timeout).map_err(anyhow::Error::msg).context("--timeout")?;
     let settings = settings(args)?;
     let state_path = settings.state_path.clone();
@@ -384,7 +396,7 @@ fn export_log(
             "warnings",
         ])?;
         for e in &entries {
-            out.write_record([
+            let cells = [
                 e.id.to_string(),
                 time(e.at),
                 e.verdict.clone(),
@@ -398,7 +410,8 @@ fn export_log(
                 e.source.name().to_owned(),
                 e.revocation_age.map(|a| a.to_string()).unwrap_or_default(),
                 e.warnings.clone(),
-            ])?;
+            ];
+            out.write_record(cells.iter().map(|c| pass_core::view::csv_cell(c).into_owned()))?;
         }
         out.flush()?;
     } else {

@@ -55,8 +55,20 @@ pub fn age(secs: u64) -> String {
     }
 }
 
+/// `text` safe for a terminal: control characters (ESC, BEL, C1, DEL) and bidirectional
+/// overrides, which could recolour the screen, retitle the window or reorder what is shown,
+/// are written as `\u{1b}`. A file name or a QR code's text is untrusted.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    text.chars().map(|c| if unsafe_char(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
 /// Renders one verdict for `input` (a file name or "text").
 pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> String {
+    let input = printable(input);
     let mut out = String::new();
     let rule = "═".repeat(60);
     let _ = writeln!(out, "{rule}");
@@ -121,6 +133,14 @@ mod tests {
         assert!(text.contains("bad_signature"));
         assert!(text.contains("altered or forged"));
         assert!(!text.contains("PLATE"), "no unauthenticated pass content");
+    }
+
+    #[test]
+    fn terminal_controls_are_escaped() {
+        assert_eq!(printable("photo.jpg"), "photo.jpg");
+        assert_eq!(printable("a\u{1b}]0;pwned\u{7}b"), "a\\u{1b}]0;pwned\\u{7}b");
+        assert_eq!(printable("x\u{202e}gpj.exe"), "x\\u{202e}gpj.exe");
+        assert_eq!(printable("粤A12345"), "粤A12345");
     }
 
     #[test]

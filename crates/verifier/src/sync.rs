@@ -260,19 +260,22 @@ pub fn import(bytes: &[u8], authority: &PublicKey, state: &mut LocalState) -> Re
     })
 }
 
-/// Parses `30s`, `5m`, `1h`, `2d` or a number of seconds.
+/// The shortest `--every` accepted: thousands of checkpoints share one server.
+pub const MIN_SYNC_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Parses `30s`, `5m`, `1h 30m`, `2d` (jiff's friendly format; days are 24 hours) or a number
+/// of seconds. Negative and out-of-range values are errors, never an overflow.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 30s, 5m, 1h, 2d"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("{text:?} is not a duration like 30s, 5m, 1h, 2d")),
+    let bad = || format!("{text:?} is not a duration like 30s, 5m, 1h, 2d");
+    let span: jiff::Span = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: i64 = text.parse().map_err(|_| bad())?;
+        jiff::Span::new().try_seconds(secs).map_err(|_| bad())?
+    } else {
+        text.parse().map_err(|_| bad())?
     };
-    Ok(Duration::from_secs(secs))
+    let duration = span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).map_err(|_| bad())?;
+    Duration::try_from(duration).map_err(|_| bad())
 }
 
 #[cfg(test)]
@@ -337,7 +340,12 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
-        assert!(parse_duration("5 minutes").is_err());
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5_400)));
+        assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration("-5m").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err(), "no overflow");
+        assert!(parse_duration("18446744073709551615").is_err(), "no overflow");
     }
 }

@@ -1,0 +1,62 @@
+//! Untrusted text never reaches a terminal or a spreadsheet as commands; a sync loop cannot
+//! hammer a server (issue 12, items 10-12).
+
+use crate::util::{issuer, root, verifier};
+
+/// A QR code's text and a file name full of terminal escapes are shown escaped.
+#[test]
+fn terminal_escapes_are_shown_not_obeyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31mred";
+    let png = pass_issuer::render::Qr::new(hostile.as_bytes()).unwrap().to_png(8).unwrap();
+    let path = dir.path().join("photo\u{1b}[31m.png");
+    std::fs::write(&path, png).unwrap();
+    let run = verifier(&["decode", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{7}'), "{:?}", run.stdout);
+    assert!(run.stdout.contains("\\u{1b}]0;pwned\\u{7}"), "{}", run.stdout);
+    let trust = root().join("keys-example/trust.toml");
+    let run = verifier(&["scan", path.to_str().unwrap(), "--trust", trust.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(!run.stdout.contains('\u{1b}'), "{:?}", run.stdout);
+    assert!(run.stdout.contains("not_a_pass"), "{}", run.stdout);
+}
+
+/// A holder named like a formula is exported as text.
+#[test]
+fn spreadsheet_formulas_are_neutralised() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = root().join("keys-example/issuer.key");
+    let ledger = dir.path().join("ledger.sqlite");
+    let png = dir.path().join("p.png");
+    let holder = "=HYPERLINK(\"http://x.example\",\"点击\")";
+    #[rustfmt::skip]
+    let run = issuer(&[
+        "issue", "--key", key.to_str().unwrap(), "--ledger", ledger.to_str().unwrap(),
+        "--plate", "粤A12345", "--vehicle-type", "van", "--holder", holder, "--origin", "440114",
+        "--destination", "440114", "--zone", "440114", "--cargo=-1+1", "--from", "2026-12-01",
+        "--until", "2026-12-31", "--out", png.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let csv = issuer(&["list", "--ledger", ledger.to_str().unwrap(), "--csv"]).stdout;
+    let row = csv.lines().nth(1).unwrap();
+    assert!(row.contains(r#""'=HYPERLINK(""http://x.example"",""点击"")""#), "{row}");
+    assert!(row.contains(",'-1+1,"), "{row}");
+    assert!(!row.contains(",=") && !row.contains(",\"="), "{row}");
+}
+
+/// `--every` has a floor and durations cannot overflow.
+#[test]
+fn a_sync_loop_cannot_hammer() {
+    let trust = root().join("keys-example/trust.toml");
+    let trust = trust.to_str().unwrap();
+    for every in ["0s", "1s", "29s"] {
+        let run = verifier(&["sync", "--server", "http://127.0.0.1:9", "--every", every, "--trust", trust]);
+        assert_eq!(run.code, 2, "{every}: {}", run.stderr);
+        assert!(run.stderr.contains("at least 30s"), "{}", run.stderr);
+    }
+    let run =
+        verifier(&["sync", "--server", "http://127.0.0.1:9", "--every", "99999999999999999999d", "--trust", trust]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("not a duration"), "{}", run.stderr);
+}
