@@ -60,3 +60,39 @@ fn a_sync_loop_cannot_hammer() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("not a duration"), "{}", run.stderr);
 }
+
+/// Operator mistakes that used to start a broken server are refused at start-up, one line each.
+#[test]
+fn a_broken_server_configuration_refuses_to_start() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |data: &std::path::Path, key: &std::path::Path| {
+        let output = Command::new(crate::util::bin("pass-server"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .arg("--authority-key")
+            .arg(key)
+            .arg("--trust")
+            .arg(root().join("keys-example/trust.toml"))
+            .output()
+            .unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    // An authority key that is not the trust list's [authority].
+    let other = dir.path().join("other");
+    let run = issuer(&["keygen", "--out", other.to_str().unwrap(), "--name", "another authority", "--authority"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (code, stderr) = serve(&dir.path().join("data1"), &other.join("authority.key"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("every checkpoint would refuse"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    // A second server on the same data directory.
+    let first = crate::util::Server::start(&dir.path().join("data2"));
+    let (code, stderr) = serve(&first.data, &root().join("keys-example/authority.key"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("in use by another pass-server"), "{stderr}");
+    // A data directory it cannot write to (procfs refuses new files, even to root).
+    let (code, stderr) = serve(std::path::Path::new("/proc/1"), &root().join("keys-example/authority.key"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("not writable"), "{stderr}");
+}

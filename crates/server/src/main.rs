@@ -69,12 +69,26 @@ fn serve(args: ServeArgs) -> Result<()> {
     init_logging(args.log_json || config.log_json.unwrap_or(false));
 
     let authority = load_secret(&key_path)?;
+    // Operator mistakes that would start a server every checkpoint refuses, or one that fails
+    // every write: refused here with one line each.
+    let _lock = lock_data_dir(&data)?;
     let mut store = Store::open(&data)?;
     let trust = match &trust_path {
         Some(path) => {
             let text = files::read_to_string_capped(path, files::MAX_TEXT_FILE)
                 .with_context(|| format!("{}", path.display()))?;
-            TrustList::from_toml(&text).with_context(|| format!("{}", path.display()))?;
+            let list = TrustList::from_toml(&text).with_context(|| format!("{}", path.display()))?;
+            if let Some(named) = &list.authority
+                && named.key != authority.public_key()
+            {
+                bail!(
+                    "--authority-key {} is key {}, but {} names key {} as its [authority]: every checkpoint would refuse this server's data",
+                    key_path.display(),
+                    authority.public_key().id(),
+                    path.display(),
+                    named.key.id()
+                );
+            }
             let (version, issued_at) =
                 store.trust_version(&Sha256::digest(text.as_bytes()).into(), app::system_clock())?;
             let served = TrustServed::new(version, issued_at, text, &authority);
@@ -95,6 +109,33 @@ fn serve(args: ServeArgs) -> Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Takes the data directory for this process: a second server on the same directory would
+/// serve a stale version forever. Also checks that the directory is writable, so a read-only
+/// one fails now rather than on every revocation. The lock is held until the returned file is
+/// dropped (at exit).
+fn lock_data_dir(data: &Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating the data directory {}", data.display()))?;
+    let probe = data.join(format!(".write-probe-{}", std::process::id()));
+    std::fs::File::create(&probe)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("the data directory {} is not writable", data.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    let path = data.join("server.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("{}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!("the data directory {} is in use by another pass-server; stop it first", data.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
 }
 
 async fn shutdown_signal() {
