@@ -96,3 +96,35 @@ fn a_broken_server_configuration_refuses_to_start() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("not writable"), "{stderr}");
 }
+
+/// A bad output path costs no serial; a key file others can read is used with a warning.
+#[test]
+fn bad_output_paths_cost_no_serial_and_loose_keys_are_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("issuer.key");
+    std::fs::copy(root().join("keys-example/issuer.key"), &key).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let ledger = dir.path().join("ledger.sqlite");
+    let issue = |out: &str| {
+        #[rustfmt::skip]
+        let run = issuer(&[
+            "issue", "--key", key.to_str().unwrap(), "--ledger", ledger.to_str().unwrap(),
+            "--plate", "粤A12345", "--vehicle-type", "van", "--holder", "某公司", "--origin", "440114",
+            "--destination", "440114", "--zone", "440114", "--cargo", "货物", "--from", "2026-12-01",
+            "--until", "2026-12-31", "--out", out, "--json",
+        ]);
+        run
+    };
+    let run = issue("/nonexistent/x.png");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot write /nonexistent/x.png"), "{}", run.stderr);
+    let run = issue("/dev/full");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let good = dir.path().join("p.png");
+    let run = issue(good.to_str().unwrap());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["serial"], 1, "the failed attempts took no serial");
+    #[cfg(unix)]
+    assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
+}

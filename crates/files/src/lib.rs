@@ -73,6 +73,38 @@ pub fn write(path: &Path, contents: &[u8], perm: u32, mode: Mode) -> io::Result<
     Ok(())
 }
 
+/// Checks, without writing anything that stays, that [`write`] could put a file at `path`: its
+/// directory exists and takes new files, and `path` is absent or a regular file. Run before
+/// spending anything that cannot be given back (a serial from the ledger).
+pub fn check_writable(path: &Path) -> io::Result<()> {
+    if let Ok(meta) = path.symlink_metadata()
+        && !meta.file_type().is_file()
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "exists and is not a regular file (a device, FIFO, symlink or directory)",
+        ));
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    tempfile::Builder::new().prefix(".checkpass-probe.").tempfile_in(dir).map(drop)
+}
+
+/// The permission bits of `path` that let group or others read or write it (a secret key
+/// should have none), or `None` when there are none or it cannot be told.
+pub fn loose_permissions(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// Reads at most `max` bytes of `path`; a longer file (or an endless one such as `/dev/zero`)
 /// is [`io::ErrorKind::FileTooLarge`], found by reading one byte past `max`.
 pub fn read_capped(path: &Path, max: u64) -> io::Result<Vec<u8>> {

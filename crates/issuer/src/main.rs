@@ -115,7 +115,11 @@ fn issue(args: IssueArgs) -> Result<()> {
     let valid_from = time::parse_instant(&args.from, &tz, Bound::StartOfDay).context("--from")?;
     let valid_until = time::parse_instant(&args.until, &tz, Bound::EndOfDay).context("--until")?;
     let issued_at = now();
-    let key = keyfile::load_secret(&args.key)?;
+    let key = load_key(&args.key)?;
+    // A bad output path must not cost a serial: check it before the ledger hands one out.
+    for out in std::iter::once(&args.out).chain(args.svg.as_ref()) {
+        files::check_writable(out).with_context(|| format!("cannot write {}", out.display()))?;
+    }
     let mut ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
     let request = PassRequest {
         kind: args.kind,
@@ -165,6 +169,17 @@ fn issue(args: IssueArgs) -> Result<()> {
 }
 
 /// The office name from the `.pub` file beside a secret key, if any.
+/// Loads the secret key, warning (as ssh does) when others may read the file.
+fn load_key(path: &Path) -> Result<pass_core::SecretKey> {
+    if let Some(mode) = files::loose_permissions(path) {
+        eprintln!(
+            "pass-issuer: warning: {} is readable or writable by others (mode {mode:o}); run chmod 600 on it",
+            path.display()
+        );
+    }
+    Ok(keyfile::load_secret(path)?)
+}
+
 fn office_name(key: &Path) -> Option<String> {
     let text = files::read_to_string_capped(&key.with_extension("pub"), files::MAX_KEY_FILE).ok()?;
     pass_core::keys::PublicKeyFile::parse(&text).ok().map(|(file, _)| file.name)
@@ -221,7 +236,7 @@ fn batch(args: BatchArgs) -> Result<()> {
             rows.len()
         );
     }
-    let key = keyfile::load_secret(&args.key)?;
+    let key = load_key(&args.key)?;
     let public = key.public_key();
     let issued_at = now();
     let too_long: Vec<String> = valid
@@ -230,6 +245,13 @@ fn batch(args: BatchArgs) -> Result<()> {
         .collect();
     if !too_long.is_empty() {
         anyhow::bail!("nothing issued: {}", too_long.join("; "));
+    }
+    // Bad output paths must not cost serials: check them before the ledger hands any out.
+    std::fs::create_dir_all(&args.out_dir).with_context(|| args.out_dir.display().to_string())?;
+    files::check_writable(&args.out_dir.join("probe.png"))
+        .with_context(|| format!("cannot write into {}", args.out_dir.display()))?;
+    if let Some(pdf) = &args.pdf {
+        files::check_writable(pdf).with_context(|| format!("cannot write {}", pdf.display()))?;
     }
     let mut ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
     let info = BatchInfo {
@@ -447,7 +469,7 @@ fn show(serial: u64, ledger: Option<&Path>, key: Option<&Path>, tz: &str, json: 
 
 fn reissue(args: ReissueArgs) -> Result<()> {
     let tz = time::zone(&args.tz)?;
-    let key = keyfile::load_secret(&args.key)?;
+    let key = load_key(&args.key)?;
     let key_id = key.public_key().id();
     let mut ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
     let old = ledger
@@ -477,6 +499,7 @@ fn reissue(args: ReissueArgs) -> Result<()> {
         },
         supersedes: Some(p.serial),
     };
+    files::check_writable(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     let issued = issue::issue(&key, &mut ledger, request, now())?;
     let serial = issued.record.pass.serial;
     ledger.record_revocations(key_id, &[p.serial], &format!("{} (serial {serial})", args.reason), now())?;

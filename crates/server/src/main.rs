@@ -22,6 +22,12 @@ use crate::cli::{Cli, Command, ServeArgs, TokenCommand};
 
 /// Loads the authority key (PKCS#8 PEM); the PEM text is zeroized after parsing.
 fn load_secret(path: &Path) -> Result<SecretKey> {
+    if let Some(mode) = files::loose_permissions(path) {
+        eprintln!(
+            "pass-server: warning: {} is readable or writable by others (mode {mode:o}); run chmod 600 on it",
+            path.display()
+        );
+    }
     let text = zeroize::Zeroizing::new(
         files::read_to_string_capped(path, files::MAX_KEY_FILE).with_context(|| format!("{}", path.display()))?,
     );
