@@ -128,3 +128,54 @@ fn bad_output_paths_cost_no_serial_and_loose_keys_are_flagged() {
     #[cfg(unix)]
     assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
 }
+
+/// Tokens can be listed and withdrawn, a withdrawn token is refused at once by the running
+/// server, a bad token is refused before its body is read, and the office's token never needs
+/// to be on a command line.
+#[test]
+fn tokens_are_withdrawn_at_once_and_kept_off_command_lines() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::util::Server::start(&dir.path().join("server"));
+    let token = server.token(&["--issuer", "f3c3dcf66c87927e"]);
+    let (serial, _) = crate::util::issue_now(dir.path(), "粤A12345");
+    let key = root().join("keys-example/issuer.key");
+    let ledger = dir.path().join("ledger.sqlite");
+    let revoke = |serial: u64, token_source: &str| {
+        let mut child = Command::new(crate::util::bin("pass-issuer"))
+            .args(["revoke", &serial.to_string(), "--server", &server.url, "--reason", "sold", "--key"])
+            .arg(&key)
+            .arg("--ledger")
+            .arg(&ledger)
+            .args(["--token-file", token_source])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{token}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let run = revoke(serial, "-");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    assert!(revoke(serial, file.to_str().unwrap()).status.success(), "from a file");
+
+    // A bad token with a body over the limit: 401, not 413 — the body was never read.
+    let huge = "x".repeat(2 << 20);
+    assert_eq!(crate::util::http(&server.url, "POST", "/v1/revocations", Some("cpt_wrong"), Some(&huge)).0, 401);
+
+    // List, remove, and the running server refuses it on the next request.
+    let data = server.data.to_str().unwrap();
+    let list = Command::new(crate::util::bin("pass-server")).args(["token", "list", "--data", data]).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(!list.contains(&token), "the list shows ids, never tokens");
+    let id = list.lines().find(|l| l.contains("issuer f3c3dcf66c87927e")).unwrap().split_whitespace().next().unwrap();
+    let removed =
+        Command::new(crate::util::bin("pass-server")).args(["token", "remove", "--data", data, id]).output().unwrap();
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    let body = r#"{"key_id":"f3c3dcf66c87927e","serials":[5],"reason":"x"}"#;
+    assert_eq!(crate::util::http(&server.url, "POST", "/v1/revocations", Some(&token), Some(body)).0, 401);
+}

@@ -110,9 +110,13 @@ pub enum Command {
         /// Revocation server base URL.
         #[arg(long, env = "CHECKPASS_SERVER")]
         server: String,
-        /// Bearer token for this issuer (from `pass-server token add --issuer KEY_ID`).
-        #[arg(long, env = "CHECKPASS_TOKEN", hide_env_values = true)]
-        token: String,
+        /// Bearer token for this issuer (from `pass-server token add --issuer KEY_ID`). Prefer
+        /// the environment or --token-file: a command line is visible to other users.
+        #[arg(long, env = "CHECKPASS_TOKEN", hide_env_values = true, required_unless_present = "token_file")]
+        token: Option<String>,
+        /// Read the token from this file (`-`: standard input).
+        #[arg(long, conflicts_with = "token")]
+        token_file: Option<PathBuf>,
         /// Why (kept in the ledger and on the server, not in the published list).
         #[arg(long)]
         reason: String,

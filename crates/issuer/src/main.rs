@@ -31,8 +31,9 @@ fn main() -> ExitCode {
         Command::TrustEntry { key, name, zones, not_before, not_after } => {
             trust_entry(&key, name, &zones, not_before.as_deref(), not_after.as_deref())
         }
-        Command::Revoke { serials, server, token, reason, key, ledger, force } => {
-            revoke(&serials, &server, &token, &reason, &key, ledger.as_deref(), force)
+        Command::Revoke { serials, server, token, token_file, reason, key, ledger, force } => {
+            read_token(token, token_file.as_deref())
+                .and_then(|token| revoke(&serials, &server, &token, &reason, &key, ledger.as_deref(), force))
         }
     };
     match result {
@@ -62,6 +63,25 @@ fn now() -> u64 {
 
 fn ledger_path(key: &Path, ledger: Option<&Path>) -> std::path::PathBuf {
     ledger.map_or_else(|| key.parent().unwrap_or(Path::new(".")).join(ledger::DEFAULT_FILE), Path::to_owned)
+}
+
+/// The bearer token: given (flag or `CHECKPASS_TOKEN`), or the first line of a file or of
+/// standard input, so it never needs to be on a command line.
+fn read_token(given: Option<String>, file: Option<&Path>) -> Result<zeroize::Zeroizing<String>> {
+    let text = match (given, file) {
+        (Some(token), _) => token,
+        (None, Some(path)) if path == Path::new("-") => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the token from standard input")?;
+            line
+        }
+        (None, Some(path)) => files::read_to_string_capped(path, files::MAX_KEY_FILE)
+            .with_context(|| format!("reading the token from {}", path.display()))?,
+        (None, None) => anyhow::bail!("give the token with CHECKPASS_TOKEN, --token-file FILE or --token-file -"),
+    };
+    let token = text.lines().next().unwrap_or("").trim().to_owned();
+    anyhow::ensure!(!token.is_empty(), "the token is empty");
+    Ok(zeroize::Zeroizing::new(token))
 }
 
 fn revoke(

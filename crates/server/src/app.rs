@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -100,9 +100,6 @@ pub struct AppState {
     pub trust: Option<TrustServed>,
     /// The signed heartbeat.
     pub beat: RwLock<Arc<Beat>>,
-    /// Token hashes and roles.
-    pub tokens: RwLock<Vec<([u8; 32], Role)>>,
-    last_token_reload: Mutex<Option<Instant>>,
     /// Counters.
     pub metrics: Metrics,
     /// The clock (tests may fix it).
@@ -138,7 +135,6 @@ impl AppState {
         };
         let published = Arc::new(Published::new(&state, snapshot));
         let beat = Arc::new(sign_beat(state.version, state.digest(), system_clock(), &authority));
-        let tokens = store.tokens()?;
         Ok(Self {
             authority,
             store: Mutex::new(store),
@@ -146,8 +142,6 @@ impl AppState {
             published: RwLock::new(published),
             trust,
             beat: RwLock::new(beat),
-            tokens: RwLock::new(tokens),
-            last_token_reload: Mutex::new(None),
             metrics: Metrics::default(),
             clock: system_clock,
         })
@@ -176,33 +170,19 @@ impl AppState {
         self.published.read().map_or_else(|p| p.into_inner().clone(), |p| p.clone())
     }
 
-    /// Finds the role of a bearer token, comparing hashes in constant time against every
-    /// known token; on a miss, re-reads tokens added since start-up (at most once a second).
+    /// The role of a bearer token. The token list is read from the database at every request,
+    /// so a removed token is refused at once, and the hash is compared in constant time with
+    /// every stored one. Blocking: call it off the async workers.
     fn role(&self, token: &str) -> Option<Role> {
         let hash = token_hash(token);
-        let find = |tokens: &[([u8; 32], Role)]| {
-            let mut found = None;
-            for (known, role) in tokens {
-                if bool::from(known.ct_eq(&hash)) {
-                    found = Some(*role);
-                }
+        let tokens = self.store.lock().ok()?.tokens().ok()?;
+        let mut found = None;
+        for (known, role) in &tokens {
+            if bool::from(known.ct_eq(&hash)) {
+                found = Some(*role);
             }
-            found
-        };
-        if let Some(role) = self.tokens.read().ok().and_then(|t| find(&t)) {
-            return Some(role);
         }
-        let mut last = self.last_token_reload.lock().ok()?;
-        if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
-            return None;
-        }
-        *last = Some(Instant::now());
-        let fresh = self.store.lock().ok()?.tokens().ok()?;
-        let role = find(&fresh);
-        if let Ok(mut tokens) = self.tokens.write() {
-            *tokens = fresh;
-        }
-        role
+        found
     }
 }
 
@@ -242,6 +222,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .fallback(|| async { AppError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
@@ -364,14 +345,29 @@ async fn get_trust(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Re
     Ok(signed_response(trust.doc.clone(), &trust.etag))
 }
 
-fn bearer(state: &AppState, headers: &HeaderMap) -> Result<Role, AppError> {
-    let unauthorized = || AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required");
-    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
-    let token = value.strip_prefix("Bearer ").ok_or_else(unauthorized)?.trim();
-    if token.is_empty() || token.len() > 256 {
-        return Err(unauthorized());
+/// Every POST needs a valid bearer token, checked before the body is read: a request with a
+/// bad token costs the server no body. The role goes to the handler as an extension.
+async fn require_token(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
     }
-    state.role(token).ok_or_else(unauthorized)
+    let unauthorized = || AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required");
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty() && t.len() <= 256);
+    let Some(token) = token else { return unauthorized().into_response() };
+    let role = tokio::task::spawn_blocking(move || state.role(&token)).await.ok().flatten();
+    match role {
+        Some(role) => {
+            request.extensions_mut().insert(role);
+            next.run(request).await
+        }
+        None => unauthorized().into_response(),
+    }
 }
 
 fn json_body<T: for<'de> Deserialize<'de>>(body: Result<Bytes, BytesRejection>) -> Result<T, AppError> {
@@ -407,10 +403,10 @@ struct RevokeRequest {
 
 async fn post_revocations(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    role: axum::Extension<Role>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
-    let role = bearer(&state, &headers)?;
+    let role = *role;
     let request: RevokeRequest = json_body(body)?;
     if let Role::Issuer(own) = role
         && own != request.key_id
@@ -468,10 +464,10 @@ struct RevokeKeyRequest {
 
 async fn post_revoked_keys(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    role: axum::Extension<Role>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
-    if bearer(&state, &headers)? != Role::Admin {
+    if *role != Role::Admin {
         return Err(AppError::new(StatusCode::FORBIDDEN, "forbidden", "revoking a key needs an admin token"));
     }
     let request: RevokeKeyRequest = json_body(body)?;

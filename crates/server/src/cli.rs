@@ -58,6 +58,22 @@ pub enum TokenCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// List tokens: an id (not the token), role and creation time. Nothing here can be used
+    /// as a token.
+    List {
+        /// Data directory.
+        #[arg(long, env = "CHECKPASS_SERVER_DATA")]
+        data: PathBuf,
+    },
+    /// Withdraw a token by its id from `token list`: refused from the next request on, also by
+    /// a running server.
+    Remove {
+        /// Data directory.
+        #[arg(long, env = "CHECKPASS_SERVER_DATA")]
+        data: PathBuf,
+        /// The token's id (16 hex digits, from `token list`).
+        id: String,
+    },
 }
 
 /// Arguments of `serve`. Each may also come from the environment or the `--config` TOML file

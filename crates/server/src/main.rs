@@ -39,6 +39,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Token { command: TokenCommand::Add { data, issuer, admin } } => token_add(&data, issuer, admin),
+        Command::Token { command: TokenCommand::List { data } } => token_list(&data),
+        Command::Token { command: TokenCommand::Remove { data, id } } => token_remove(&data, &id),
         Command::Export { data, out, authority_key } => export(&data, &out, authority_key.as_deref()),
     };
     match result {
@@ -205,6 +207,25 @@ fn token_add(data: &Path, issuer: Option<pass_core::KeyId>, admin: bool) -> Resu
         }
     }
     println!("{token}");
+    Ok(())
+}
+
+fn token_list(data: &Path) -> Result<()> {
+    for (id, role, created) in Store::open(data)?.list_tokens()? {
+        let role = match role {
+            Role::Admin => "admin".to_owned(),
+            Role::Issuer(key) => format!("issuer {key}"),
+        };
+        println!("{id}  {role:<23}  created {}", pass_core::time::rfc3339(created, &pass_core::time::default_zone()));
+    }
+    Ok(())
+}
+
+fn token_remove(data: &Path, id: &str) -> Result<()> {
+    if !Store::open(data)?.remove_token(id)? {
+        bail!("no token with id {id:?} (16 hex digits from `pass-server token list`)");
+    }
+    eprintln!("pass-server: token {id} removed; it is refused from the next request on");
     Ok(())
 }
 

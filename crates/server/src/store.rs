@@ -369,7 +369,65 @@ impl Store {
             .map_err(self.err())
     }
 
-    /// Every token hash with its role (the server keeps them in memory).
+    /// The role of the token with this hash, looked up at every request: a removed token is
+    /// refused at once. (The hash is of a 256-bit random secret; looking it up by index leaks
+    /// nothing an attacker can use.)
+    pub fn token_role(&self, hash: &[u8; 32]) -> Result<Option<Role>, StoreError> {
+        let row: Option<(String, Option<String>)> = self
+            .conn
+            .query_row("SELECT role, key_id FROM tokens WHERE hash = ?1", params![hash.as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(self.err())?;
+        row.map(|(role, key)| match (role.as_str(), key) {
+            ("admin", _) => Ok(Role::Admin),
+            ("issuer", Some(key)) => key
+                .parse()
+                .map(Role::Issuer)
+                .map_err(|e| StoreError::Corrupt(self.path.clone(), format!("token key id: {e}"))),
+            _ => Err(StoreError::Corrupt(self.path.clone(), "token role".into())),
+        })
+        .transpose()
+    }
+
+    /// Every token as (id, role, created at): the id is the first 16 hex digits of its hash,
+    /// enough to remove it, nothing to use it with.
+    pub fn list_tokens(&self) -> Result<Vec<(String, Role, u64)>, StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT hash, created_at FROM tokens ORDER BY created_at").map_err(self.err())?;
+        let rows: Vec<(Vec<u8>, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for (hash, created) in rows {
+            let hash: [u8; 32] =
+                hash.try_into().map_err(|_| StoreError::Corrupt(self.path.clone(), "token hash length".into()))?;
+            let role = self.token_role(&hash)?.ok_or_else(|| StoreError::Corrupt(self.path.clone(), "token".into()))?;
+            let id: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+            out.push((id, role, created.max(0) as u64));
+        }
+        Ok(out)
+    }
+
+    /// Removes the token whose id (from [`Store::list_tokens`]) is `id`; whether one was removed.
+    pub fn remove_token(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(prefix) = (id.len() == 16)
+            .then(|| (0..8).map(|i| u8::from_str_radix(&id[2 * i..2 * i + 2], 16).ok()).collect::<Option<Vec<u8>>>())
+            .flatten()
+        else {
+            return Ok(false);
+        };
+        let removed = self
+            .conn
+            .execute("DELETE FROM tokens WHERE substr(hash, 1, 8) = ?1", params![prefix])
+            .map_err(self.err())?;
+        Ok(removed > 0)
+    }
+
+    /// Every token hash with its role.
     pub fn tokens(&self) -> Result<Vec<([u8; 32], Role)>, StoreError> {
         let mut stmt = self.conn.prepare("SELECT hash, role, key_id FROM tokens").map_err(self.err())?;
         let rows = stmt
