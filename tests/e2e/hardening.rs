@@ -179,3 +179,95 @@ fn tokens_are_withdrawn_at_once_and_kept_off_command_lines() {
     let body = r#"{"key_id":"f3c3dcf66c87927e","serials":[5],"reason":"x"}"#;
     assert_eq!(crate::util::http(&server.url, "POST", "/v1/revocations", Some(&token), Some(body)).0, 401);
 }
+
+/// Every file the programs read is capped while reading: /dev/zero, directly or behind a
+/// symlink, is refused at once.
+#[cfg(unix)]
+#[test]
+fn endless_files_are_refused_while_reading() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let trust = root().join("keys-example/trust.toml");
+    let state = dir.path().join("state.bin");
+    let started = std::time::Instant::now();
+    let run =
+        verifier(&["import", "/dev/zero", "--trust", trust.to_str().unwrap(), "--state", state.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("larger than"), "{}", run.stderr);
+    let zero_key = dir.path().join("issuer.key");
+    std::os::unix::fs::symlink("/dev/zero", &zero_key).unwrap();
+    let run = issuer(&["show", "1", "--key", zero_key.to_str().unwrap()]);
+    assert_ne!(run.code, 0);
+    let run = issuer(&["trust-entry", "--key", zero_key.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let server = Command::new(crate::util::bin("pass-server"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .arg("--authority-key")
+        .arg(&zero_key)
+        .output()
+        .unwrap();
+    assert_eq!(server.status.code(), Some(2), "{}", String::from_utf8_lossy(&server.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "capped, not read to the end");
+}
+
+/// Syncs at once on one state file: each waits for the other, and the file ends at the
+/// server's version.
+#[test]
+fn concurrent_syncs_never_write_an_older_state() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::util::Server::start(&dir.path().join("server"));
+    let admin = server.token(&["--admin"]);
+    let state = dir.path().join("state.bin");
+    let trust = root().join("keys-example/trust.toml");
+    let mut children = Vec::new();
+    for round in 0..6u64 {
+        let body = format!(r#"{{"key_id":"f3c3dcf66c87927e","serials":[{}],"reason":"x"}}"#, round + 1);
+        assert_eq!(crate::util::http(&server.url, "POST", "/v1/revocations", Some(&admin), Some(&body)).0, 200);
+        children.push(
+            Command::new(crate::util::bin("pass-verifier"))
+                .args(["sync", "--server", &server.url, "--trust", trust.to_str().unwrap(), "--state"])
+                .arg(&state)
+                .env("XDG_CONFIG_HOME", "/nonexistent-checkpass-test")
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let run = verifier(&[
+        "sync",
+        "--server",
+        &server.url,
+        "--trust",
+        trust.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert!(run.stdout.contains("current (version 6)"), "{}", run.stdout);
+}
+
+/// An up-to-date checkpoint gets a 304 whether it says so by `since` or by a weak ETag.
+#[test]
+fn up_to_date_checkpoints_get_a_304_either_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::util::Server::start(&dir.path().join("server"));
+    let admin = server.token(&["--admin"]);
+    let body = r#"{"key_id":"f3c3dcf66c87927e","serials":[7],"reason":"x"}"#;
+    assert_eq!(crate::util::http(&server.url, "POST", "/v1/revocations", Some(&admin), Some(body)).0, 200);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let get = |path: &str, etag: Option<&str>| {
+        let mut request = agent.get(&format!("{}{path}", server.url));
+        if let Some(etag) = etag {
+            request = request.header("If-None-Match", etag);
+        }
+        request.call().unwrap().status().as_u16()
+    };
+    assert_eq!(get("/v1/revocations?since=1", None), 304);
+    assert_eq!(get("/v1/revocations?since=0", None), 200);
+    assert_eq!(get("/v1/revocations", Some("W/\"r1\"")), 304);
+    assert_eq!(get("/v1/revocations", Some("\"r0\"")), 200);
+    assert_eq!(get("/v1/heartbeat", None), 200);
+}

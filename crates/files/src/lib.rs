@@ -73,7 +73,7 @@ pub fn write(path: &Path, contents: &[u8], perm: u32, mode: Mode) -> io::Result<
     Ok(())
 }
 
-/// Checks, without writing anything that stays, that [`write`] could put a file at `path`: its
+/// Checks, without writing anything that stays, that [`write()`] could put a file at `path`: its
 /// directory exists and takes new files, and `path` is absent or a regular file. Run before
 /// spending anything that cannot be given back (a serial from the ledger).
 pub fn check_writable(path: &Path) -> io::Result<()> {

@@ -19,7 +19,7 @@ use pass_core::{KeyId, SecretKey};
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
-use tower::limit::ConcurrencyLimitLayer;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::publish::{Answer, History, Published};
@@ -226,7 +226,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .layer(ConcurrencyLimitLayer::new(MAX_CONCURRENT))
+        // One limit for the whole server: a plain ConcurrencyLimitLayer on a router is cloned
+        // per route, each with its own semaphore.
+        .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT))
         .with_state(state)
 }
 
@@ -255,7 +257,11 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| t.trim() == etag || t.trim() == "*")
+        // A weak validator (W/"r7") names the same version: the documents are the same bytes.
+        .any(|t| {
+            let t = t.trim();
+            t == etag || t.strip_prefix("W/") == Some(etag) || t == "*"
+        })
 }
 
 /// A heartbeat for `version` with `digest`, signed at `now`.
@@ -307,20 +313,27 @@ async fn get_revocations(
     let Query(Since { since }) =
         query.map_err(|_| AppError::new(StatusCode::BAD_REQUEST, "bad_query", "since must be a version number"))?;
     let published = state.current();
-    if not_modified(&headers, &published.etag) {
+    // A checkpoint that says it holds the current version is current, ETag or not.
+    if not_modified(&headers, &published.etag) || (since == Some(published.version) && published.version > 0) {
         state.metrics.not_modified.fetch_add(1, Ordering::Relaxed);
         return Ok(not_modified_response(&published.etag));
     }
     let answer = match since {
         None => Answer::Snapshot,
         Some(since) => {
-            let history = state.history.read().map_err(AppError::internal)?;
-            if history.state.version != published.version {
-                // A change landed between the two reads; the snapshot is always consistent.
-                Answer::Snapshot
-            } else {
-                history.answer(since, &published, &state.authority)
-            }
+            // Building and signing a delta is CPU work: off the async workers (cached once built).
+            let (state, published) = (Arc::clone(&state), Arc::clone(&published));
+            tokio::task::spawn_blocking(move || {
+                let history = state.history.read().map_err(AppError::internal)?;
+                Ok::<_, AppError>(if history.state.version != published.version {
+                    // A change landed between the two reads; the snapshot is always consistent.
+                    Answer::Snapshot
+                } else {
+                    history.answer(since, &published, &state.authority)
+                })
+            })
+            .await
+            .map_err(AppError::internal)??
         }
     };
     Ok(match answer {

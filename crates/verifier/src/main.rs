@@ -21,6 +21,7 @@ use pass_verifier::report::{self, Style};
 use pass_verifier::scan;
 use pass_verifier::scanlog::ScanLog;
 use pass_verifier::settings::{Settings, unix_now};
+use pass_verifier::state::{self, LocalState};
 use pass_verifier::station::{Station, SyncStatus as StationSync, web};
 use pass_verifier::sync::{self, SyncError};
 
@@ -122,7 +123,9 @@ fn sync(args: &CheckArgs, server: &str, every: Option<&str>, timeout: &str) -> R
     let client = sync::Client::new(server, timeout);
     let mut failures = 0u32;
     loop {
-        // Settings are re-read each round: another process may have imported in between.
+        // Settings are re-read each round: another process may have imported in between. The
+        // state file is held from load to save, so two syncs never interleave.
+        let _lock = state::lock(&pass_verifier::config::state_path(args.state.as_deref())?)?;
         let mut settings = settings(args)?;
         let authority = *settings.authority()?;
         let result = sync::sync(&client, &authority, &mut settings.state, unix_now());
@@ -180,6 +183,7 @@ fn sync(args: &CheckArgs, server: &str, every: Option<&str>, timeout: &str) -> R
 }
 
 fn import(args: &CheckArgs, file: &Path) -> Result<ExitCode> {
+    let _lock = state::lock(&pass_verifier::config::state_path(args.state.as_deref())?)?;
     let mut settings = settings(args)?;
     let authority = *settings.authority()?;
     let bytes = pass_files::read_capped(file, sync::MAX_BODY).with_context(|| format!("{}", file.display()))?;
@@ -323,8 +327,12 @@ fn background_sync(station: &Station, client: &sync::Client, state_path: &Path, 
         let status = match station.authority() {
             None => StationSync { at: Some(unix_now()), error: Some(SyncError::NoAuthority.to_string()) },
             Some(authority) => {
-                let mut state = station.state();
-                match sync::sync(client, &authority, &mut state, unix_now()) {
+                // From the file, under its lock: another process may have synced or imported.
+                let lock = state::lock(state_path);
+                let mut state = LocalState::load(state_path).unwrap_or_else(|_| station.state());
+                let synced = sync::sync(client, &authority, &mut state, unix_now());
+                let _held = lock;
+                match synced {
                     Ok(report) => match state.save(state_path) {
                         Ok(()) => {
                             station.set_state(state);

@@ -34,6 +34,9 @@ pub enum StateError {
         /// The error.
         source: std::io::Error,
     },
+    /// The file on disk holds newer data than what was about to be written over it.
+    #[error("state file {0} holds revocation version {1}, newer than {2}: not overwritten")]
+    Older(PathBuf, u64, u64),
     /// The file is damaged (checksum, magic, encoding).
     #[error("state file {0} is damaged ({1}); move it away and sync again")]
     Damaged(PathBuf, String),
@@ -105,8 +108,14 @@ impl LocalState {
         Ok(Self { revocations, trust_doc: stored.trust_doc, last_sync: stored.last_sync, heartbeat: stored.heartbeat })
     }
 
-    /// Saves the state atomically.
+    /// Saves the state atomically; never over a file that holds a newer revocation version
+    /// (hold [`lock`] from load to save so that cannot even be attempted).
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        if let Ok(on_disk) = Self::load(path)
+            && on_disk.revocations.version > self.revocations.version
+        {
+            return Err(StateError::Older(path.to_owned(), on_disk.revocations.version, self.revocations.version));
+        }
         let stored = StoredState {
             revocations: self.revocations.snapshot(),
             trust_doc: self.trust_doc.clone(),
@@ -160,6 +169,20 @@ impl LocalState {
     }
 }
 
+/// Takes the state file for one load-apply-save (a sync, an import): another process doing
+/// the same waits. Released when the returned file is dropped.
+pub fn lock(path: &Path) -> Result<std::fs::File, StateError> {
+    let name = path.file_name().map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
+    let lock_path = path.with_file_name(format!("{name}.lock"));
+    let io = |source| StateError::Io { path: lock_path.clone(), source };
+    if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io)?;
+    file.lock().map_err(io)?;
+    Ok(file)
+}
+
 /// The local trust list extended with the issuers of the synced, signed trust list. An issuer
 /// named in both keeps the local entry (the operator's own configuration wins).
 pub fn effective_trust(local: &TrustList, state: &LocalState) -> TrustList {
@@ -176,6 +199,39 @@ pub fn effective_trust(local: &TrustList, state: &LocalState) -> TrustList {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_older_state_never_overwrites_a_newer_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.bin");
+        let _lock = lock(&path).expect("locks");
+        let mut newer = LocalState::default();
+        newer.revocations.version = 5;
+        newer.save(&path).expect("saves");
+        let mut older = LocalState::default();
+        older.revocations.version = 4;
+        assert!(matches!(older.save(&path), Err(StateError::Older(_, 5, 4))));
+        assert_eq!(LocalState::load(&path).expect("loads").revocations.version, 5);
+        // A file in the old format (version 1, no heartbeat) still loads.
+        let mut v1 = b"CPVS\x01".to_vec();
+        #[derive(serde::Serialize)]
+        struct V1 {
+            revocations: Snapshot,
+            trust_doc: Option<Vec<u8>>,
+            last_sync: Option<u64>,
+        }
+        v1.extend(authority::encode_body(&V1 {
+            revocations: newer.revocations.snapshot(),
+            trust_doc: None,
+            last_sync: Some(9),
+        }));
+        let sum = Sha256::digest(&v1);
+        v1.extend_from_slice(&sum);
+        std::fs::write(&path, v1).expect("writes");
+        let loaded = LocalState::load(&path).expect("a version-1 file loads");
+        assert_eq!((loaded.revocations.version, loaded.last_sync, loaded.heartbeat), (5, Some(9), None));
+    }
+
     use super::*;
     use pass_core::KeyId;
 
