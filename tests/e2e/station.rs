@@ -267,6 +267,17 @@ fn a_pass_held_up_to_the_camera_gives_one_verdict_on_screen_and_in_the_log() {
     assert_eq!(page["announcements"], "1", "{page}");
     drop(browser);
 
+    // A page from another origin is refused, and so is a request without the token.
+    let (base, token) = station.url.split_once("/?token=").unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let foreign = agent.get(&format!("{base}/?token={token}")).header("Origin", "http://evil.example").call().unwrap();
+    assert_eq!(foreign.status(), 403);
+    assert_eq!(agent.get(&format!("{base}/")).call().unwrap().status(), 403);
+    assert_eq!(agent.get(&station.url).call().unwrap().status(), 200);
+
+    // kill -9 (Child::kill is SIGKILL): nothing the screen announced is missing from the log.
+    drop(station);
+
     // One log row per presentation, with what the screen showed.
     let log = verifier(&["log", "--json", "--state", state_arg]);
     assert_eq!(log.code, 0, "{}", log.stderr);
@@ -280,14 +291,6 @@ fn a_pass_held_up_to_the_camera_gives_one_verdict_on_screen_and_in_the_log() {
     assert!(csv.stdout.starts_with("id,at,verdict,reason,serial"), "{}", csv.stdout);
     assert_eq!(verifier(&["log", "--json", "--state", state_arg, "--since", "2000-01-01"]).json_lines().len(), 3);
     assert_eq!(verifier(&["log", "--json", "--state", state_arg, "--since", "2100-01-01"]).stdout, "");
-
-    // A page from another origin is refused, and so is a request without the token.
-    let (base, token) = station.url.split_once("/?token=").unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let foreign = agent.get(&format!("{base}/?token={token}")).header("Origin", "http://evil.example").call().unwrap();
-    assert_eq!(foreign.status(), 403);
-    assert_eq!(agent.get(&format!("{base}/")).call().unwrap().status(), 403);
-    assert_eq!(agent.get(&station.url).call().unwrap().status(), 200);
 }
 
 /// Only loopback: the station refuses to listen anywhere else.
