@@ -271,3 +271,73 @@ fn up_to_date_checkpoints_get_a_304_either_way() {
     assert_eq!(get("/v1/revocations", Some("\"r0\"")), 200);
     assert_eq!(get("/v1/heartbeat", None), 200);
 }
+
+/// Idle and half-sent connections are closed after the header timeout, so they cannot pile up
+/// until the server runs out of file descriptors; when it does run out (here: 128 allowed), it
+/// says so in its log, and `/healthz` answers again once the idle connections are gone.
+#[cfg(unix)]
+#[test]
+fn idle_connections_cannot_exhaust_the_server() {
+    use std::io::{BufRead, Read, Write};
+    use std::net::TcpStream;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let mut child = Command::new("prlimit")
+        .args(["--nofile=128:128", "--"])
+        .arg(crate::util::bin("pass-server"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .arg("--authority-key")
+        .arg(root().join("keys-example/authority.key"))
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on http://").unwrap().to_owned();
+    let healthz = || {
+        let mut stream = TcpStream::connect(&addr).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        answer.starts_with("HTTP/1.1 200").then_some(())
+    };
+    assert!(healthz().is_some());
+
+    // 200 connections that send nothing or half a header: more than the server may hold.
+    let started = Instant::now();
+    let mut idle: Vec<TcpStream> = (0..200)
+        .map(|i| {
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            if i % 2 == 1 {
+                stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+            }
+            stream
+        })
+        .collect();
+    // Every one the server accepted is closed by it after the header timeout (15 s).
+    for stream in &mut idle {
+        stream.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+        let mut byte = [0u8; 1];
+        match stream.read(&mut byte) {
+            Ok(0) => {}
+            Ok(_) => {} // an error answer (408) before closing
+            Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "still open after {:?}", started.elapsed()),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(45), "closed by the timeout: {:?}", started.elapsed());
+    drop(idle);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while healthz().is_none() {
+        assert!(Instant::now() < deadline, "/healthz did not recover");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("out of file descriptors"), "{log}");
+}

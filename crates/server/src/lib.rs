@@ -22,14 +22,22 @@ use tokio::net::TcpListener;
 /// How long in-flight requests may take to finish after shutdown is requested.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a connection may take to send a request's headers, and may stay idle between
+/// requests: idle and half-sent connections are closed after it, so they cannot pile up
+/// until the server runs out of file descriptors.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Serves `state` on `listener` until `shutdown` completes, then drains for at most
-/// [`DRAIN_TIMEOUT`].
+/// [`DRAIN_TIMEOUT`]. Each connection is HTTP/1.1 with [`HEADER_READ_TIMEOUT`]; when accepting
+/// fails (out of file descriptors), the error is logged and accepting resumes shortly after.
 pub async fn run(
     listener: TcpListener,
     state: Arc<app::AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
     // The heartbeat is re-signed on a timer (and with every new version, by the commit).
     let beating = Arc::clone(&state);
     let heartbeat = tokio::spawn(async move {
@@ -41,21 +49,44 @@ pub async fn run(
             let _ = tokio::task::spawn_blocking(move || state.refresh_beat()).await;
         }
     });
-    let server = axum::serve(listener, app::app(state)).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = tx.send(());
-    });
-    let drain = async move {
-        let _ = rx.await;
-        tokio::time::sleep(DRAIN_TIMEOUT).await;
-    };
-    let result = tokio::select! {
-        result = server => result,
-        () = drain => {
-            tracing::warn!("drain timeout: closing remaining connections");
-            Ok(())
+    let router = app::app(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut fd_warned = false;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    fd_warned = false;
+                    let service = TowerToHyperService::new(router.clone());
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_READ_TIMEOUT)
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service);
+                    let watched = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        let _ = watched.await;
+                    });
+                }
+                Err(e) => {
+                    // EMFILE/ENFILE: say so once per episode, and give closing connections a
+                    // moment instead of spinning on accept.
+                    if !fd_warned {
+                        tracing::error!(error = %e, "cannot accept connections (out of file descriptors?)");
+                        fd_warned = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => break,
         }
-    };
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timeout: closing remaining connections"),
+    }
     heartbeat.abort();
-    result
+    Ok(())
 }
