@@ -36,7 +36,8 @@ fn trust() -> String {
     root().join("keys-example/trust.toml").to_str().unwrap().to_owned()
 }
 
-fn batch(csv: &Path, dir: &Path, ledger: &Path, extra: &[&str]) -> crate::util::Run {
+/// `pass-issuer batch CSV --json` with the example key, PNGs into `dir/png`.
+pub fn batch(csv: &Path, dir: &Path, ledger: &Path, extra: &[&str]) -> crate::util::Run {
     let out = dir.join("png");
     let key = key();
     let mut args = vec![

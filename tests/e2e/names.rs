@@ -93,23 +93,7 @@ fn spreadsheet_names_are_checked_by_line_and_printed_by_name() {
     );
     let csv = dir.path().join("trucks.csv");
     std::fs::write(&csv, &csv_text).unwrap();
-    let key = key();
-    let out = dir.path().join("png");
-    let batch = |extra: &[&str]| {
-        let mut args = vec![
-            "batch",
-            csv.to_str().unwrap(),
-            "--key",
-            &key,
-            "--ledger",
-            ledger.to_str().unwrap(),
-            "--out-dir",
-            out.to_str().unwrap(),
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        issuer(&args)
-    };
+    let batch = |extra: &[&str]| crate::batch::batch(&csv, dir.path(), &ledger, extra);
     let run = batch(&[]);
     assert_ne!(run.code, 0);
     let invalid = run.json()["invalid"].as_array().unwrap().clone();

@@ -156,17 +156,10 @@ impl Drop for StationProcess {
 }
 
 fn start_station(args: &[&str]) -> StationProcess {
-    let mut child = Command::new(bin("pass-verifier"))
+    let mut child = crate::util::command("pass-verifier")
         .arg("station")
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
-        .env_remove("CHECKPASS_TRUST")
-        .env_remove("CHECKPASS_ZONE")
-        .env_remove("CHECKPASS_CONFIG")
-        .env_remove("CHECKPASS_STATE")
-        .env_remove("CHECKPASS_SERVER")
-        .env("XDG_CONFIG_HOME", "/nonexistent-checkpass-test")
-        .env("XDG_DATA_HOME", "/nonexistent-checkpass-test")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

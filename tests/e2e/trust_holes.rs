@@ -9,6 +9,21 @@ fn trust() -> String {
     root().join("keys-example/trust.toml").to_str().unwrap().to_owned()
 }
 
+/// `pass-server export` of `server` (with `extra` arguments) to `dir/usb.bin`, then
+/// `pass-verifier import` of it into a fresh state `dir/other.bin`: the file and the import's run.
+fn export_and_import(server: &Server, dir: &std::path::Path, extra: &[&str]) -> (std::path::PathBuf, Run) {
+    let usb = dir.join("usb.bin");
+    let export = Command::new(bin("pass-server"))
+        .args(["export", "--data", server.data.to_str().unwrap(), "--out", usb.to_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let other = dir.join("other.bin");
+    let run = verifier(&["import", usb.to_str().unwrap(), "--trust", &trust(), "--state", other.to_str().unwrap()]);
+    (usb, run)
+}
+
 /// Revokes `serial` (issued with the example key, ledger in `dir`) on `server`.
 fn revoke(server: &Server, dir: &std::path::Path, serial: u64) {
     let token = server.token(&["--issuer", "f3c3dcf66c87927e"]);
@@ -200,14 +215,7 @@ fn one_token_cannot_break_every_checkpoint() {
     let state = state.to_str().unwrap();
     let run = verifier(&["sync", "--server", &server.url, "--trust", &trust(), "--state", state]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let usb = dir.path().join("usb.bin");
-    let export = Command::new(bin("pass-server"))
-        .args(["export", "--data", server.data.to_str().unwrap(), "--out", usb.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
-    let other = dir.path().join("other.bin");
-    let run = verifier(&["import", usb.to_str().unwrap(), "--trust", &trust(), "--state", other.to_str().unwrap()]);
+    let (usb, run) = export_and_import(&server, dir.path(), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let size = std::fs::metadata(&usb).unwrap().len();
     eprintln!("snapshot at the per-issuer cap: {size} bytes");
@@ -274,16 +282,9 @@ fn freshness_cannot_be_faked_without_the_key() {
     );
 
     // A USB export with the authority key carries a heartbeat; it imports and confirms.
-    let usb = dir.path().join("usb.bin");
-    let export = Command::new(bin("pass-server"))
-        .args(["export", "--data", server.data.to_str().unwrap(), "--out", usb.to_str().unwrap()])
-        .arg("--authority-key")
-        .arg(root().join("keys-example/authority.key"))
-        .output()
-        .unwrap();
-    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let key = root().join("keys-example/authority.key");
+    let (_, run) = export_and_import(&server, dir.path(), &["--authority-key", key.to_str().unwrap()]);
     let other = dir.path().join("other.bin");
-    let run = verifier(&["import", usb.to_str().unwrap(), "--trust", &trust(), "--state", other.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("heartbeat"), "{}", run.stdout);
     let scan =

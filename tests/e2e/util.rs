@@ -101,19 +101,20 @@ pub fn verifier(args: &[&str]) -> Run {
 }
 
 fn run(name: &str, args: &[&str]) -> Run {
-    Command::new(bin(name))
-        .args(args)
-        .env_remove("CHECKPASS_TRUST")
-        .env_remove("CHECKPASS_ZONE")
-        .env_remove("CHECKPASS_CONFIG")
-        .env_remove("CHECKPASS_TZ")
-        .env_remove("CHECKPASS_STATE")
-        .env_remove("CHECKPASS_SERVER")
-        .env("XDG_CONFIG_HOME", "/nonexistent-checkpass-test")
-        .env("XDG_DATA_HOME", "/nonexistent-checkpass-test")
-        .output()
-        .unwrap()
-        .into()
+    command(name).args(args).output().unwrap().into()
+}
+
+/// A command for binary `name`, isolated from the user's settings (environment and config
+/// and data directories).
+pub fn command(name: &str) -> Command {
+    let mut command = Command::new(bin(name));
+    for variable in
+        ["CHECKPASS_TRUST", "CHECKPASS_ZONE", "CHECKPASS_CONFIG", "CHECKPASS_TZ", "CHECKPASS_STATE", "CHECKPASS_SERVER"]
+    {
+        command.env_remove(variable);
+    }
+    command.env("XDG_CONFIG_HOME", "/nonexistent-checkpass-test").env("XDG_DATA_HOME", "/nonexistent-checkpass-test");
+    command
 }
 
 /// A fresh issuer key in `dir` named `name`, and a trust list trusting it at `dir/trust.toml`.

@@ -369,47 +369,14 @@ impl Store {
             .map_err(self.err())
     }
 
-    /// The role of the token with this hash, looked up at every request: a removed token is
-    /// refused at once. (The hash is of a 256-bit random secret; looking it up by index leaks
-    /// nothing an attacker can use.)
-    pub fn token_role(&self, hash: &[u8; 32]) -> Result<Option<Role>, StoreError> {
-        let row: Option<(String, Option<String>)> = self
-            .conn
-            .query_row("SELECT role, key_id FROM tokens WHERE hash = ?1", params![hash.as_slice()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()
-            .map_err(self.err())?;
-        row.map(|(role, key)| match (role.as_str(), key) {
-            ("admin", _) => Ok(Role::Admin),
-            ("issuer", Some(key)) => key
-                .parse()
-                .map(Role::Issuer)
-                .map_err(|e| StoreError::Corrupt(self.path.clone(), format!("token key id: {e}"))),
-            _ => Err(StoreError::Corrupt(self.path.clone(), "token role".into())),
-        })
-        .transpose()
-    }
-
     /// Every token as (id, role, created at): the id is the first 16 hex digits of its hash,
     /// enough to remove it, nothing to use it with.
     pub fn list_tokens(&self) -> Result<Vec<(String, Role, u64)>, StoreError> {
-        let mut stmt =
-            self.conn.prepare("SELECT hash, created_at FROM tokens ORDER BY created_at").map_err(self.err())?;
-        let rows: Vec<(Vec<u8>, i64)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err())?
-            .collect::<Result<_, _>>()
-            .map_err(self.err())?;
-        let mut out = Vec::new();
-        for (hash, created) in rows {
-            let hash: [u8; 32] =
-                hash.try_into().map_err(|_| StoreError::Corrupt(self.path.clone(), "token hash length".into()))?;
-            let role = self.token_role(&hash)?.ok_or_else(|| StoreError::Corrupt(self.path.clone(), "token".into()))?;
-            let id: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
-            out.push((id, role, created.max(0) as u64));
-        }
-        Ok(out)
+        Ok(self
+            .token_rows()?
+            .into_iter()
+            .map(|(hash, role, created)| (hash[..8].iter().map(|b| format!("{b:02x}")).collect(), role, created))
+            .collect())
     }
 
     /// Removes the token whose id (from [`Store::list_tokens`]) is `id`; whether one was removed.
@@ -429,13 +396,28 @@ impl Store {
 
     /// Every token hash with its role.
     pub fn tokens(&self) -> Result<Vec<([u8; 32], Role)>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT hash, role, key_id FROM tokens").map_err(self.err())?;
+        Ok(self.token_rows()?.into_iter().map(|(hash, role, _)| (hash, role)).collect())
+    }
+
+    /// Every token: hash, role, creation time, oldest first.
+    fn token_rows(&self) -> Result<Vec<([u8; 32], Role, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT hash, role, key_id, created_at FROM tokens ORDER BY created_at")
+            .map_err(self.err())?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
             .map_err(self.err())?;
         let mut out = Vec::new();
         for row in rows {
-            let (hash, role, key) = row.map_err(self.err())?;
+            let (hash, role, key, created) = row.map_err(self.err())?;
             let hash: [u8; 32] =
                 hash.try_into().map_err(|_| StoreError::Corrupt(self.path.clone(), "token hash length".into()))?;
             let role = match (role.as_str(), key) {
@@ -445,7 +427,7 @@ impl Store {
                 ),
                 _ => return Err(StoreError::Corrupt(self.path.clone(), "token role".into())),
             };
-            out.push((hash, role));
+            out.push((hash, role, created.max(0) as u64));
         }
         Ok(out)
     }

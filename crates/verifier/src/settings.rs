@@ -70,6 +70,9 @@ pub struct Settings {
     pub local_trust: TrustList,
     /// Up to when the revocation data is confirmed by signed time (computed once per state).
     confirmed: Option<u64>,
+    /// The newest signed time held, the trusted time floor (computed once per state: it
+    /// verifies signatures, and the station needs it for every frame).
+    newest_signed_at: u64,
 }
 
 /// The system clock in Unix seconds.
@@ -111,6 +114,7 @@ impl Settings {
             tz,
             local_trust,
             confirmed: None,
+            newest_signed_at: 0,
         };
         settings.set_state(state);
         Ok(settings)
@@ -119,10 +123,9 @@ impl Settings {
     /// Takes a newly synced or imported state: the trust list in force follows it.
     pub fn set_state(&mut self, state: LocalState) {
         self.trust = state::effective_trust(&self.local_trust, &state);
-        self.confirmed = match &self.local_trust.authority {
-            Some(authority) => state.confirmed_at(&authority.key),
-            None => None,
-        };
+        let authority = self.local_trust.authority.as_ref().map(|a| &a.key);
+        self.confirmed = authority.and_then(|a| state.confirmed_at(a));
+        self.newest_signed_at = state.newest_signed_at(authority);
         self.state = state;
     }
 
@@ -145,10 +148,10 @@ impl Settings {
     pub fn checkpoint_at(&self, clock: u64) -> Checkpoint<'_> {
         let authority = self.trust.authority.as_ref().map(|a| &a.key);
         // Revocation is configured when the trust list names an authority.
-        let freshness = authority.map(|a| Freshness {
+        let freshness = authority.map(|_| Freshness {
             confirmed_at: self.confirmed_at(),
             max_age: self.max_age,
-            newest_signed_at: self.state.newest_signed_at(Some(a)),
+            newest_signed_at: self.newest_signed_at,
             clock,
         });
         let now = match &freshness {
