@@ -162,6 +162,15 @@ fn tokens_are_withdrawn_at_once_and_kept_off_command_lines() {
     let file = dir.path().join("token");
     std::fs::write(&file, format!("{token}\n")).unwrap();
     assert!(revoke(serial, file.to_str().unwrap()).status.success(), "from a file");
+    let from_env = Command::new(crate::util::bin("pass-issuer"))
+        .args(["revoke", &serial.to_string(), "--server", &server.url, "--reason", "sold", "--key"])
+        .arg(&key)
+        .arg("--ledger")
+        .arg(&ledger)
+        .env("CHECKPASS_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert!(from_env.status.success(), "from CHECKPASS_TOKEN: {}", String::from_utf8_lossy(&from_env.stderr));
 
     // A bad token announcing a 2 MiB body, of which nothing is sent: answered 401 at once, so
     // the body was never waited for, let alone read.
