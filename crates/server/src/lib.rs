@@ -27,6 +27,20 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// until the server runs out of file descriptors.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Queue of connections the kernel completes before they are accepted (capped by
+/// `net.core.somaxconn`). Tokio's default of 1,024 overflowed when a thousand checkpoints
+/// connected at once: the dropped handshakes were retried by the clients a second later
+/// (`scripts/load-test.sh`).
+pub const LISTEN_BACKLOG: u32 = 4_096;
+
+/// Binds a listening socket with [`LISTEN_BACKLOG`].
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves `state` on `listener` until `shutdown` completes, then drains for at most
 /// [`DRAIN_TIMEOUT`]. Each connection is HTTP/1.1 with [`HEADER_READ_TIMEOUT`]; when accepting
 /// fails (out of file descriptors), the error is logged and accepting resumes shortly after.

@@ -108,7 +108,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     let state = Arc::new(AppState::new(store, authority, trust)?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        let listener = pass_server::bind(listen).with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, version = state.current_version(), "serving");
         println!("listening on http://{addr}");

@@ -75,26 +75,30 @@ pub struct LocalState {
 impl LocalState {
     /// Loads the state; a missing file is the empty state.
     pub fn load(path: &Path) -> Result<Self, StateError> {
-        let io = |source| StateError::Io { path: path.to_owned(), source };
         let bytes = match pass_files::read_capped(path, MAX_STATE_BYTES) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
                 return Err(StateError::Damaged(path.to_owned(), "too large".into()));
             }
-            Err(e) => return Err(io(e)),
+            Err(source) => return Err(StateError::Io { path: path.to_owned(), source }),
         };
-        let damaged = |why: &str| StateError::Damaged(path.to_owned(), why.to_owned());
+        Self::from_bytes(&bytes).map_err(|why| StateError::Damaged(path.to_owned(), why))
+    }
+
+    /// Parses the contents of a state file (magic, version, checksum, then the structure of
+    /// the revocation data); the error says what is wrong.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
         if bytes.len() < MAGIC.len() + 1 + 32 || &bytes[..4] != MAGIC || !matches!(bytes[4], 1 | VERSION) {
-            return Err(damaged("not a checkpass state file"));
+            return Err("not a checkpass state file".into());
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
         if Sha256::digest(body).as_slice() != sum {
-            return Err(damaged("checksum mismatch"));
+            return Err("checksum mismatch".into());
         }
         let stored: StoredState = match bytes[4] {
             1 => {
-                let v1: StoredStateV1 = authority::decode_body(&body[5..]).map_err(|e| damaged(&e.to_string()))?;
+                let v1: StoredStateV1 = authority::decode_body(&body[5..]).map_err(|e| e.to_string())?;
                 StoredState {
                     revocations: v1.revocations,
                     trust_doc: v1.trust_doc,
@@ -102,20 +106,14 @@ impl LocalState {
                     heartbeat: None,
                 }
             }
-            _ => authority::decode_body(&body[5..]).map_err(|e| damaged(&e.to_string()))?,
+            _ => authority::decode_body(&body[5..]).map_err(|e| e.to_string())?,
         };
-        let revocations = RevocationState::from_snapshot(&stored.revocations).map_err(|e| damaged(&e.to_string()))?;
+        let revocations = RevocationState::from_snapshot(&stored.revocations).map_err(|e| e.to_string())?;
         Ok(Self { revocations, trust_doc: stored.trust_doc, last_sync: stored.last_sync, heartbeat: stored.heartbeat })
     }
 
-    /// Saves the state atomically; never over a file that holds a newer revocation version
-    /// (hold [`lock`] from load to save so that cannot even be attempted).
-    pub fn save(&self, path: &Path) -> Result<(), StateError> {
-        if let Ok(on_disk) = Self::load(path)
-            && on_disk.revocations.version > self.revocations.version
-        {
-            return Err(StateError::Older(path.to_owned(), on_disk.revocations.version, self.revocations.version));
-        }
+    /// The contents of the state file (the current version of the format).
+    pub fn to_bytes(&self) -> Vec<u8> {
         let stored = StoredState {
             revocations: self.revocations.snapshot(),
             trust_doc: self.trust_doc.clone(),
@@ -127,10 +125,21 @@ impl LocalState {
         bytes.extend_from_slice(&authority::encode_body(&stored));
         let sum = Sha256::digest(&bytes);
         bytes.extend_from_slice(&sum);
+        bytes
+    }
+
+    /// Saves the state atomically; never over a file that holds a newer revocation version
+    /// (hold [`lock`] from load to save so that cannot even be attempted).
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        if let Ok(on_disk) = Self::load(path)
+            && on_disk.revocations.version > self.revocations.version
+        {
+            return Err(StateError::Older(path.to_owned(), on_disk.revocations.version, self.revocations.version));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StateError::Io { path: dir.to_owned(), source })?;
         }
-        files::write(path, &bytes, 0o644, Mode::Replace)
+        files::write(path, &self.to_bytes(), 0o644, Mode::Replace)
             .map_err(|source| StateError::Io { path: path.to_owned(), source })
     }
 

@@ -1,0 +1,98 @@
+//! Writes seed corpora for the document targets: real, valid documents framed as each target
+//! reads its input, so the fuzzer starts from the structures behind the checks.
+//! `cargo +nightly run --example seeds` (from `fuzz/`).
+
+use std::fs;
+use std::path::Path;
+
+use pass_core::authority::{self, DocKind, Heartbeat, TrustDoc};
+use pass_fuzz::{authority, held_state, issuer, trust_toml};
+use sha2::{Digest, Sha256};
+
+fn frame(kind: DocKind, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![kind as u8];
+    out.extend_from_slice(&(body.len() as u16).to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+fn write(target: &str, name: &str, bytes: &[u8]) {
+    let dir = Path::new("corpus").join(target);
+    fs::create_dir_all(&dir).expect("corpus directory");
+    fs::write(dir.join(name), bytes).expect("seed");
+}
+
+fn main() {
+    let key = authority();
+    let held = held_state();
+    let mut next = held.revocations.clone();
+    next.add_serials(issuer().public_key().id(), [2, 3, 99_999_999]);
+    next.add_key(pass_core::KeyId([7; 8]), None);
+    next.version = 4;
+    next.issued_at = 1_780_000_600;
+    let snapshot = authority::encode_body(&next.snapshot());
+    let delta = authority::encode_body(&next.delta_from(&held.revocations));
+    let trust = authority::encode_body(&TrustDoc { version: 3, issued_at: 1_780_000_600, toml: trust_toml() });
+    let beat = authority::encode_body(&Heartbeat { version: 4, digest: next.digest(), issued_at: 1_780_000_900 });
+
+    for (name, kind, body) in [
+        ("snapshot", DocKind::Snapshot, &snapshot),
+        ("delta", DocKind::Delta, &delta),
+        ("trust", DocKind::TrustList, &trust),
+        ("heartbeat", DocKind::Heartbeat, &beat),
+    ] {
+        // Signed, applied to the held state and to an empty one.
+        write("authority_docs", &format!("{name}-held"), &[vec![2], frame(kind, body)].concat());
+        write("authority_docs", &format!("{name}-fresh"), &[vec![3], frame(kind, body)].concat());
+        // Raw: the signed document itself.
+        write("authority_docs", &format!("{name}-raw"), &[vec![0], authority::sign(kind, body, &key)].concat());
+    }
+    // The seeds must get past the checks, or they seed nothing behind them.
+    let mut state = held.clone();
+    for (kind, body) in [(DocKind::Delta, &delta), (DocKind::TrustList, &trust), (DocKind::Heartbeat, &beat)] {
+        let said = pass_verifier::sync::import(&authority::sign(kind, body, &key), &key.public_key(), &mut state);
+        println!("{kind:?}: {said:?}");
+        assert!(said.is_ok());
+    }
+    let mut fresh = pass_verifier::state::LocalState::default();
+    let said = pass_verifier::sync::import(&authority::sign(DocKind::Snapshot, &snapshot, &key), &key.public_key(), &mut fresh);
+    println!("Snapshot: {said:?}");
+    assert!(said.is_ok());
+    let all = [
+        frame(DocKind::Snapshot, &snapshot),
+        frame(DocKind::Heartbeat, &beat),
+        frame(DocKind::TrustList, &trust),
+    ]
+    .concat();
+    write("authority_docs", "bundle", &[vec![6], all].concat());
+
+    let file = held.to_bytes();
+    write("state_file", "held-raw", &[vec![0], file.clone()].concat());
+    write("state_file", "held-body", &[vec![1], file[5..file.len() - 32].to_vec()].concat());
+    let mut empty = b"CPVS\x02".to_vec();
+    empty.extend_from_slice(&authority::encode_body(&(next.snapshot(), None::<Vec<u8>>, Some(1u64), None::<Vec<u8>>)));
+    empty.extend_from_slice(&Sha256::digest(&empty));
+    write("state_file", "next-raw", &[vec![0], empty].concat());
+
+    write("trust_toml", "fuzz", trust_toml().as_bytes());
+    write("trust_toml", "example", &fs::read("../keys-example/trust.toml").expect("keys-example/trust.toml"));
+
+    for vector in fs::read_dir("../crates/core/tests/vectors").expect("vectors").flatten() {
+        let text = fs::read_to_string(vector.path()).expect("vector");
+        for line in text.lines() {
+            if let Some(value) = line.strip_prefix("text = ") {
+                let name = vector.file_name().to_string_lossy().replace(".toml", "");
+                write("pass_text", &name, value.trim_matches('"').as_bytes());
+            }
+            if let Some(value) = line.strip_prefix("envelope_hex = ") {
+                let hex = value.trim_matches('"');
+                let bytes: Vec<u8> = (0..hex.len() / 2)
+                    .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+                    .collect();
+                let name = vector.file_name().to_string_lossy().replace(".toml", "-bytes");
+                write("pass_text", &name, &bytes);
+            }
+        }
+    }
+    println!("seeds written under fuzz/corpus/");
+}

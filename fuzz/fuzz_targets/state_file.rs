@@ -1,0 +1,37 @@
+//! The verifier's state file. A file on the checkpoint's disk can be damaged (power loss on a
+//! FAT stick, a bad sector) or edited; loading must refuse it with a message or load a state
+//! whose every use is safe. The checksum would stop nearly all random input at once, so the
+//! target also frames the input as a file with a correct checksum to reach the decoder.
+//!
+//! Invariants: no panic; what loads saves back to a file that loads to the same bytes.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pass_fuzz::{authority_public, trust};
+use pass_verifier::state::{LocalState, effective_trust};
+use sha2::{Digest, Sha256};
+
+fuzz_target!(|data: &[u8]| {
+    let [mode, body @ ..] = data else { return };
+    let file = if mode & 1 == 0 {
+        body.to_vec()
+    } else {
+        let mut file = b"CPVS".to_vec();
+        file.push(if mode & 2 == 0 { 2 } else { 1 });
+        file.extend_from_slice(body);
+        let sum = Sha256::digest(&file);
+        file.extend_from_slice(&sum);
+        file
+    };
+    let Ok(state) = LocalState::from_bytes(&file) else { return };
+    let saved = state.to_bytes();
+    let again = LocalState::from_bytes(&saved).expect("a saved state loads");
+    assert_eq!(again.to_bytes(), saved, "state file round trip");
+    let public = authority_public();
+    let _ = state.trust_doc(&public);
+    let _ = state.heartbeat(&public);
+    let _ = state.confirmed_at(&public);
+    let _ = state.newest_signed_at(Some(&public));
+    let _ = state.revocations.revoked_count();
+    let _ = effective_trust(&trust(), &state);
+});

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Load test (issue 12): 2,000 checkpoints syncing (snapshot, delta, 304), 4 offices posting
+# 10,000 revocations in batches of 100, 1,000 idle connections and a /healthz probe, all at
+# once against a release pass-server on loopback. Not a test: bounded in time, prints a table.
+#   ./scripts/load-test.sh [SECONDS]      (default 60)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+
+cargo build --release --quiet -p pass-server --bin pass-server --example load-test
+# Room for 1,000 idle connections plus the requests in flight, on both sides.
+ulimit -n 8192
+
+work=$(mktemp -d)
+trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$work"' EXIT
+server=./target/release/pass-server
+tokens=()
+for n in 1 2 3 4; do
+  key=$(printf '10ad00000000000%d' "$n")
+  token=$("$server" token add --data "$work/data" --issuer "$key" 2>/dev/null)
+  printf '%s %s\n' "$token" "$key" >"$work/office$n.token"
+  tokens+=("$work/office$n.token")
+done
+install -m 600 keys-example/authority.key "$work/authority.key"
+"$server" serve --data "$work/data" --authority-key "$work/authority.key" --listen 127.0.0.1:0 \
+  >"$work/server.out" 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 100); do grep -q listening "$work/server.out" 2>/dev/null && break; sleep 0.05; done
+url=$(sed 's/listening on //' "$work/server.out")
+
+echo "pass-server $url; $(nproc) cores, $(uname -m); open files limit $(ulimit -n)"
+./target/release/examples/load-test "$url" keys-example/authority.pub "$secs" "${tokens[@]}"
+echo
+echo "server log: $(grep -c . "$work/server.log") lines, $(grep -ci 'error\|warn' "$work/server.log" || true) warnings or errors"
+grep -i 'error\|warn' "$work/server.log" | head -5 || true
+echo "server peak memory: $(awk '/VmHWM/{print $2, $3}' /proc/$server_pid/status)"
