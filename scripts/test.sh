@@ -13,6 +13,10 @@ command -v pdftoppm >/dev/null || need+=(poppler-utils)
 fc-list 2>/dev/null | grep -qi "WenQuanYi Zen Hei" || need+=(fonts-wqy-zenhei)
 # Clock tests: a checkpoint clock set back (libfaketime).
 command -v faketime >/dev/null || need+=(faketime)
+# The FAT stick test: a FAT image, mounted with the kernel's vfat where it has one, else fusefat.
+command -v mkfs.vfat >/dev/null || need+=(dosfstools)
+command -v fusefat >/dev/null || need+=(fusefat)
+command -v fusermount >/dev/null || need+=(fuse)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} ..."
   sudo_cmd=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")

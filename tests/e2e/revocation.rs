@@ -386,6 +386,110 @@ fn usb_round_trip() {
     );
 }
 
+/// A FAT file system in an image file, mounted for the test: the kernel's vfat on a loop device
+/// where the machine allows it, else fusefat (a real FAT16 image through FUSE; this machine's
+/// kernel has no vfat). `None`, with the reason printed, where neither can run.
+struct FatStick {
+    mount: PathBuf,
+    fuse: bool,
+}
+
+impl FatStick {
+    fn mount(dir: &Path) -> Option<FatStick> {
+        let image = dir.join("stick.img");
+        let mount = dir.join("stick");
+        std::fs::create_dir_all(&mount).unwrap();
+        std::fs::File::create(&image).unwrap().set_len(32 << 20).unwrap();
+        let ok = |cmd: &mut std::process::Command| cmd.output().is_ok_and(|o| o.status.success());
+        if !ok(std::process::Command::new("mkfs.vfat").arg(&image)) {
+            eprintln!("FAT stick test skipped: mkfs.vfat missing (apt-get install dosfstools)");
+            return None;
+        }
+        if ok(std::process::Command::new("mount").args(["-t", "vfat", "-o", "loop"]).arg(&image).arg(&mount)) {
+            return Some(FatStick { mount, fuse: false });
+        }
+        if ok(std::process::Command::new("fusefat").args(["-o", "rw+"]).arg(&image).arg(&mount)) {
+            return Some(FatStick { mount, fuse: true });
+        }
+        eprintln!("FAT stick test skipped: neither a loop-mounted vfat nor fusefat works here");
+        None
+    }
+}
+
+impl Drop for FatStick {
+    fn drop(&mut self) {
+        let program = if self.fuse { "fusermount" } else { "umount" };
+        let mut cmd = std::process::Command::new(program);
+        if self.fuse {
+            cmd.arg("-u");
+        }
+        let _ = cmd.arg(&self.mount).status();
+    }
+}
+
+/// Export and import on a FAT stick, as checkpoints without a network get their data: FAT has
+/// no hard links, no permissions and no symlinks, so every write there must be a plain
+/// temporary file renamed over the old one. The verifier's state and its lock live on the stick
+/// too (a laptop that boots from one), and an office writes a new key onto one.
+#[test]
+fn usb_round_trip_on_a_fat_stick() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(stick) = FatStick::mount(dir.path()) else { return };
+    // Prove it is FAT: a hard link is refused there.
+    std::fs::write(stick.mount.join("probe"), b"x").unwrap();
+    assert!(std::fs::hard_link(stick.mount.join("probe"), stick.mount.join("probe2")).is_err(), "not a FAT mount");
+
+    let data = dir.path().join("server");
+    let srv = Server::start(&data);
+    let (first, first_png) = issue(dir.path(), "p1", "2026-06-01");
+    let (second, second_png) = issue(dir.path(), "p2", "2026-06-01");
+    let admin = srv.token(&["--admin"]);
+    let revoke = |serial: u64| {
+        let body = format!(r#"{{"key_id":"{}","serials":[{serial}],"reason":"stolen"}}"#, example_key_id());
+        assert_eq!(http(&srv.url, "POST", "/v1/revocations", Some(&admin), Some(&body)).0, 200);
+    };
+    let file = stick.mount.join("revocations.bin");
+    let state = stick.mount.join("checkpoint").join("state.bin");
+    let key = root().join("keys-example/authority.key");
+    let (data_arg, file_arg, key_arg) = (data.to_str().unwrap(), file.to_str().unwrap(), key.to_str().unwrap());
+    let round = || {
+        let run = server(&["export", "--data", data_arg, "--out", file_arg, "--authority-key", key_arg]);
+        assert_eq!(run.code, 0, "export onto FAT: {}", run.stderr);
+        let run = verifier(&["import", file_arg, "--trust", &example_trust(), "--state", state.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "import from FAT into a state on FAT: {}", run.stderr);
+        assert!(run.stdout.contains("heartbeat"), "{}", run.stdout);
+    };
+    revoke(first);
+    round();
+    assert_eq!(scan_reason(&first_png, &state), "revoked");
+    assert_eq!(scan_reason(&second_png, &state), "accepted");
+    // The second export replaces the file on the stick, the second import the state.
+    revoke(second);
+    round();
+    assert_eq!(scan_reason(&first_png, &state), "revoked");
+    assert_eq!(scan_reason(&second_png, &state), "revoked");
+    // A new office key onto the stick (no hard links there): written, and never overwritten.
+    let keys = stick.mount.join("keys");
+    let run = issuer(&["keygen", "--out", keys.to_str().unwrap(), "--name", "FAT office"]);
+    assert_eq!(run.code, 0, "keygen onto FAT: {}", run.stderr);
+    let written = std::fs::read(keys.join("issuer.key")).unwrap();
+    assert!(SecretKey::from_pem(std::str::from_utf8(&written).unwrap()).is_ok());
+    let run = issuer(&["keygen", "--out", keys.to_str().unwrap(), "--name", "FAT office"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("refusing to overwrite"), "{}", run.stderr);
+    assert_eq!(std::fs::read(keys.join("issuer.key")).unwrap(), written);
+    let left: Vec<String> = std::fs::read_dir(&stick.mount)
+        .unwrap()
+        .chain(std::fs::read_dir(state.parent().unwrap()).unwrap())
+        .chain(std::fs::read_dir(&keys).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        left.iter().all(|name| !name.starts_with('.') || name.ends_with(".lock")),
+        "temporary files left: {left:?}"
+    );
+}
+
 #[test]
 fn kill_9_mid_load_loses_no_acknowledged_revocation() {
     let dir = tempfile::tempdir().unwrap();

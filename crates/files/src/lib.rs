@@ -3,7 +3,9 @@
 //! - Writes are whole or not at all: a temp file in the target's directory, fsync, then a
 //!   rename ([`Mode::Replace`]) or a link that fails when the name exists ([`Mode::CreateNew`],
 //!   for keys), then an fsync of the directory. A crash leaves the old file or the new one,
-//!   never half of either, and no temp file behind.
+//!   never half of either, and no temp file behind. On a file system without hard links or
+//!   `RENAME_NOREPLACE` (FAT through FUSE), a new key is written to a name claimed with
+//!   `O_EXCL` instead: still never over an existing file, and removed again if writing fails.
 //! - A target that exists and is not a regular file (a device such as `/dev/full`, a FIFO, a
 //!   symlink) is refused: renaming over it would replace the device or the link itself.
 //! - Reads are capped while reading, not by the size the file reports, so `/dev/zero` or a
@@ -64,13 +66,41 @@ pub fn write(path: &Path, contents: &[u8], perm: u32, mode: Mode) -> io::Result<
     temp.as_file().sync_all()?;
     // On failure the PersistError owns the temp file, which deletes it when dropped.
     match mode {
-        Mode::CreateNew => temp.persist_noclobber(path).map_err(|e| e.error)?,
-        Mode::Replace => temp.persist(path).map_err(|e| e.error)?,
+        Mode::CreateNew => match temp.persist_noclobber(path) {
+            Ok(_) => {}
+            // The directory took the temp file, so a refused link means the file system has
+            // no links (FAT): claim the name exclusively and write in place.
+            Err(e) if no_links(&e.error) => write_exclusive(path, contents, perm)?,
+            Err(e) => return Err(e.error),
+        },
+        Mode::Replace => {
+            temp.persist(path).map_err(|e| e.error)?;
+        }
     };
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+fn no_links(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::PermissionDenied | io::ErrorKind::Unsupported | io::ErrorKind::InvalidInput)
+}
+
+fn write_exclusive(path: &Path, contents: &[u8], perm: u32) -> io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, perm);
+    #[cfg(not(unix))]
+    let _ = perm;
+    let mut file = options.open(path)?;
+    let written = file.write_all(contents).and_then(|()| file.sync_all());
+    if written.is_err() {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+    }
+    written
 }
 
 /// Checks, without writing anything that stays, that [`write()`] could put a file at `path`: its
