@@ -418,12 +418,12 @@ impl FatStick {
 
 impl Drop for FatStick {
     fn drop(&mut self) {
-        let program = if self.fuse { "fusermount" } else { "umount" };
-        let mut cmd = std::process::Command::new(program);
-        if self.fuse {
-            cmd.arg("-u");
-        }
-        let _ = cmd.arg(&self.mount).status();
+        // fusefat's mount goes with fusermount (fuse 2) or fusermount3 (fuse 3); umount as well.
+        let unmounted = |program: &str, args: &[&str]| {
+            std::process::Command::new(program).args(args).arg(&self.mount).status().is_ok_and(|s| s.success())
+        };
+        let _ = (self.fuse && (unmounted("fusermount", &["-u"]) || unmounted("fusermount3", &["-u"])))
+            || unmounted("umount", &[]);
     }
 }
 
