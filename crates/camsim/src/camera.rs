@@ -55,6 +55,56 @@ pub struct Light {
     pub glare: Option<((f64, f64), f64, f64)>,
     /// A reflection band across a screen: strength.
     pub reflection: f64,
+    /// The beat between the sensor's grid and a screen's sub-pixel grid (on the page only).
+    pub moire: Option<Moire>,
+    /// (The window, sheen and specular spot are reflections on the page's glass or laminate:
+    /// they fall on the page only.)
+    /// A lamp or window mirrored in the glass.
+    pub window: Option<Window>,
+    /// A glossy sheen band across a laminated page: angle, offset from the code's centre
+    /// (frame px), half-width (frame px), strength added.
+    pub sheen: Option<(f64, f64, f64, f64)>,
+    /// A screen seen at an angle: brightness falls by this fraction across the page along
+    /// `falloff_angle`.
+    pub falloff: f64,
+    /// Direction of the falloff, radians.
+    pub falloff_angle: f64,
+    /// A specular spot with a flat clipped core: centre (frame), radius (frame px), peak added
+    /// (1 = paper white; several times it clips), `exp(-(d/r)^4)`.
+    pub specular: Option<((f64, f64), f64, f64)>,
+    /// A screen's own brightness against the exposure (1 = exposed right; above 1 overexposed).
+    pub screen_gain: f64,
+}
+
+/// A lamp or window mirrored in a screen's glass: a soft-edged bright rectangle.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    /// Centre (frame).
+    pub centre: (f64, f64),
+    /// Half-sizes (frame px).
+    pub half: (f64, f64),
+    /// Angle, radians.
+    pub angle: f64,
+    /// Brightness added (1 = paper white).
+    pub strength: f64,
+}
+
+/// A moiré pattern: `1 + contrast · sin(2π (along + curvature · across²) / period + phase)`,
+/// with `along`/`across` measured from `centre` at `angle`: curved fringes, not straight ones.
+#[derive(Clone, Copy, Debug)]
+pub struct Moire {
+    /// Centre of the fringes' curvature (frame).
+    pub centre: (f64, f64),
+    /// Fringe period, frame px.
+    pub period: f64,
+    /// Direction across the fringes, radians.
+    pub angle: f64,
+    /// Curvature, 1/px.
+    pub curvature: f64,
+    /// Phase (where the fringes have drifted to).
+    pub phase: f64,
+    /// Contrast, 0..1.
+    pub contrast: f64,
 }
 
 /// A thumb over the page, in page coordinates: centre, semi-axes, angle.
@@ -79,6 +129,9 @@ pub struct Optics {
     pub read_noise: f64,
     /// JPEG quality, when the frame is JPEG-compressed.
     pub jpeg: Option<u8>,
+    /// Bloom around bright areas (overexposed screens): Gaussian sigma (frame px) and the
+    /// fraction of the blurred light added back.
+    pub bloom: Option<(f64, f64)>,
 }
 
 /// 3×3 homography, row-major.
@@ -117,7 +170,7 @@ fn homography(from: [(f64, f64); 4], to: [(f64, f64); 4]) -> Homography {
 
 impl Pose {
     /// Where page point (u, v) lands in the frame.
-    fn project(&self, page: &Page, u: f64, v: f64) -> (f64, f64) {
+    pub fn project(&self, page: &Page, u: f64, v: f64) -> (f64, f64) {
         let (x, y) = ((u - page.code_centre.0) * self.scale, (v - page.code_centre.1) * self.scale);
         // Roll, then pitch (about x), then yaw (about y).
         let (x, y) = (x * self.roll.cos() - y * self.roll.sin(), x * self.roll.sin() + y * self.roll.cos());
@@ -173,6 +226,8 @@ pub fn expose(
     (w, h): (u32, u32),
 ) -> GrayImage {
     let mut radiance = background(rng, w, h);
+    // How much of each frame pixel the page covers, for effects on the page alone.
+    let mut on_page = vec![0.0f64; radiance.len()];
     // Frame → page through the inverse of the pose (exact for a flat page), then the bend.
     let (pw, ph) = (f64::from(page.albedo.width()), f64::from(page.albedo.height()));
     let corners = [(0.0, 0.0), (pw, 0.0), (pw, ph), (0.0, ph)];
@@ -242,8 +297,12 @@ pub fn expose(
             if hits > 0 {
                 let i = (y * w + x) as usize;
                 let covered = hits as f64 / (n * n) as f64;
-                let value = sum / hits as f64 / 255.0 * (shade / hits as f64);
+                let mut value = sum / hits as f64 / 255.0 * (shade / hits as f64);
+                if page.screen && light.screen_gain > 0.0 {
+                    value *= light.screen_gain;
+                }
                 radiance[i] = radiance[i] * (1.0 - covered) + value * covered;
+                on_page[i] = covered;
             }
         }
     }
@@ -269,11 +328,46 @@ pub fn expose(
                 let band = ((fx - fy * 0.6) / fw * 3.0).sin().max(0.0);
                 r += light.reflection * band;
             }
+            let covered = on_page[i];
+            if covered > 0.0 {
+                let (dx, dy) = (fx - pose.centre.0, fy - pose.centre.1);
+                if let Some(m) = light.moire {
+                    let (mx, my) = (fx - m.centre.0, fy - m.centre.1);
+                    let along = mx * m.angle.cos() + my * m.angle.sin();
+                    let across = -mx * m.angle.sin() + my * m.angle.cos();
+                    let beat = (2.0 * std::f64::consts::PI * (along + m.curvature * across * across) / m.period
+                        + m.phase)
+                        .sin();
+                    r *= 1.0 + covered * m.contrast * beat;
+                }
+                if light.falloff > 0.0 {
+                    let d = dx * light.falloff_angle.cos() + dy * light.falloff_angle.sin();
+                    r *= 1.0 - covered * light.falloff * (0.5 + (d / fw * 2.0).clamp(-0.5, 0.5));
+                }
+            }
+            if let Some(Window { centre: (cx, cy), half: (hw, hh), angle, strength }) = light.window {
+                let (dx, dy) = (fx - cx, fy - cy);
+                let (a, b) = (dx * angle.cos() + dy * angle.sin(), -dx * angle.sin() + dy * angle.cos());
+                let edge = |d: f64, half: f64| ((half - d.abs()) / (0.15 * half).max(1.0)).clamp(0.0, 1.0);
+                r += covered * strength * edge(a, hw) * edge(b, hh);
+            }
+            if let Some((angle, offset, half, strength)) = light.sheen {
+                let d = (fx - pose.centre.0) * angle.cos() + (fy - pose.centre.1) * angle.sin() - offset;
+                r += covered * strength * (-(d / half).powi(2)).exp();
+            }
+            if let Some(((gx, gy), radius, peak)) = light.specular {
+                let d2 = ((fx - gx).powi(2) + (fy - gy).powi(2)) / (radius * radius);
+                r += covered * peak * (-(d2 * d2)).exp();
+            }
             radiance[i] = r;
         }
     }
 
     // Lens.
+    if let Some((sigma, strength)) = optics.bloom {
+        let halo = gaussian(&radiance, w as usize, h as usize, sigma);
+        radiance.iter_mut().zip(halo).for_each(|(r, b)| *r += strength * b);
+    }
     if optics.defocus > 0.0 {
         radiance = gaussian(&radiance, w as usize, h as usize, optics.defocus);
     }

@@ -72,6 +72,15 @@ pub enum Category {
     Thumb,
     /// No code at all.
     NoCode,
+    /// A phone held up to the webcam, modelled harder (issue 14): curved moiré fringes
+    /// drifting across the code at 15–45% contrast, an overexposed screen whose bloom eats thin
+    /// dark modules, a lamp or window mirrored on the glass over part of the code, dark mode in
+    /// a third of the frames, the phone at an angle so one side is dimmer.
+    PhoneHard,
+    /// Glare on a laminated pass or a plastic sleeve, modelled harder (issue 14): a specular
+    /// spot a tenth to a third of the code's width, from mildly bright to clipped at several
+    /// times paper white, on a finder pattern in half the frames, and a glossy sheen band.
+    GlareHard,
 }
 
 impl Category {
@@ -92,6 +101,10 @@ impl Category {
         Category::NoCode,
     ];
 
+    /// The harder models, generated at the three [`SEVERITIES`] by [`hard_set`]. They are not
+    /// in [`Category::ALL`], so the fixed set's frames stay exactly as they were.
+    pub const HARD: [Category; 2] = [Category::PhoneHard, Category::GlareHard];
+
     /// A short name (the bench's set name).
     pub fn name(self) -> &'static str {
         match self {
@@ -108,6 +121,8 @@ impl Category {
             Category::Phone => "phone-screen",
             Category::Thumb => "thumb",
             Category::NoCode => "no-code",
+            Category::PhoneHard => "phone-hard",
+            Category::GlareHard => "glare-hard",
         }
     }
 }
@@ -151,6 +166,29 @@ pub fn fixed_set(per_category: usize) -> Vec<Spec> {
         }
     }
     specs
+}
+
+/// The three severities of the harder models: name and value.
+pub const SEVERITIES: [(&str, f64); 3] = [("mild", 1.0 / 3.0), ("moderate", 2.0 / 3.0), ("severe", 1.0)];
+
+/// The harder models' set: `per_severity` 720p frames of each [`Category::HARD`] category at
+/// each of the [`SEVERITIES`], seeded apart from the fixed set.
+pub fn hard_set(per_severity: usize) -> Vec<Spec> {
+    let mut specs = Vec::new();
+    for (c, &category) in Category::HARD.iter().enumerate() {
+        for (l, &(_, severity)) in SEVERITIES.iter().enumerate() {
+            for i in 0..per_severity {
+                let seed = (70_000 + c * 10_000 + l * 1_000 + i) as u64;
+                specs.push(Spec { category, severity, seed, size: FRAME_720P });
+            }
+        }
+    }
+    specs
+}
+
+/// The name of a severity of the harder models.
+pub fn severity_name(severity: f64) -> &'static str {
+    SEVERITIES.iter().min_by(|a, b| (a.1 - severity).abs().total_cmp(&(b.1 - severity).abs())).map_or("", |s| s.0)
 }
 
 /// Full-HD frames, one per category at a middling-to-high severity: for the time budget.
@@ -200,6 +238,7 @@ fn generate_inner(spec: Spec, supplied: Option<(Pass, Vec<u8>)>) -> Frame {
     let qr = code.as_deref().map(|bytes| Qr::new(bytes).unwrap_or_else(|e| panic!("rendering the pass: {e}")));
     let page = match (&qr, spec.category) {
         (Some(qr), Category::Phone) => scene::phone(qr, rng.unit() < 0.5),
+        (Some(qr), Category::PhoneHard) => scene::phone(qr, rng.unit() < 1.0 / 3.0),
         (Some(qr), _) => scene::printed(qr, &mut rng),
         (None, _) => scene::no_code(&mut rng),
     };
@@ -272,6 +311,27 @@ fn generate_inner(spec: Spec, supplied: Option<(Pass, Vec<u8>)>) -> Frame {
             thumb = Some(Thumb { centre: (corner_u + dx * out, corner_v + dy * out), axes, angle: sy.atan2(sx) });
         }
         Category::NoCode => {}
+        Category::PhoneHard => {
+            // Held at an angle: tilted, and dimmer on the far side.
+            let tilt = rng.range(10.0, 20.0 + 15.0 * s).to_radians();
+            let direction = rng.range(0.0, 2.0 * PI);
+            (yaw, pitch) = (tilt * direction.cos(), tilt * direction.sin());
+            light.falloff = rng.range(0.15, 0.25 + 0.3 * s);
+            light.falloff_angle = direction;
+            // Overexposed: the screen outshines the room, and its light blooms.
+            light.screen_gain = rng.range(1.0, 1.1 + 0.5 * s);
+            optics.bloom = Some((px_per_module * rng.range(0.3, 0.3 + 0.4 * s), rng.range(0.1, 0.2 + 0.5 * s)));
+            light.moire = Some(camera::Moire {
+                centre: (rng.range(0.0, w), rng.range(0.0, h)),
+                period: px_per_module * rng.range(0.6, 3.0),
+                angle: rng.range(0.0, PI),
+                curvature: rng.range(-1.0, 1.0) / (modules * px_per_module * rng.range(1.0, 3.0)),
+                phase: rng.range(0.0, 2.0 * PI),
+                contrast: rng.range(0.15, 0.25) + 0.2 * s,
+            });
+            light.reflection = 0.0;
+        }
+        Category::GlareHard => {}
     }
     let scale = px_per_module / PAGE_MODULE;
     // Keep the code (and its quiet zone) in the frame.
@@ -286,6 +346,43 @@ fn generate_inner(spec: Spec, supplied: Option<(Pass, Vec<u8>)>) -> Frame {
         light.glare = Some(((centre.0 + offset.0, centre.1 + offset.1), code_px * (0.08 + 0.07 * s), 0.5 + 0.9 * s));
     }
     let pose = Pose { scale, roll, yaw, pitch, centre };
+    let code_px = modules * px_per_module;
+    // A point of the code, in modules from its centre, as it lands in the frame.
+    let in_code = |mx: f64, my: f64| {
+        pose.project(&page, page.code_centre.0 + mx * PAGE_MODULE, page.code_centre.1 + my * PAGE_MODULE)
+    };
+    if category == Category::PhoneHard {
+        // A window or lamp mirrored on the glass over a fifth to a half of the code.
+        let half = modules / 2.0;
+        let (cx, cy) = in_code(rng.range(-half, half), rng.range(-half, half));
+        let size = code_px * rng.range(0.2, 0.3 + 0.2 * s);
+        let strength = rng.range(0.15, 0.25 + 0.35 * s);
+        let half = (size, size * rng.range(0.4, 1.0));
+        light.window = Some(camera::Window { centre: (cx, cy), half, angle: rng.range(0.0, PI), strength });
+    }
+    if category == Category::GlareHard {
+        // On a finder pattern in half the frames, on the data otherwise.
+        let half = modules / 2.0;
+        let (mx, my) = if rng.unit() < 0.5 {
+            let corner = [(-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0)][rng.below(3)];
+            ((half - 3.5) * corner.0, (half - 3.5) * corner.1)
+        } else {
+            (rng.range(-0.6, 0.6) * half, rng.range(-0.6, 0.6) * half)
+        };
+        let radius = code_px * (0.1 + 0.23 * rng.range((s - 1.0 / 3.0).max(0.0), s)) / 2.0;
+        // Mildly bright at the lowest severity, clipped at several times paper white at the top.
+        let peak = rng.range(0.3, 0.8) + 3.2 * s * s * rng.range(0.6, 1.0);
+        light.specular = Some((in_code(mx, my), radius, peak));
+        if rng.unit() < 2.0 / 3.0 {
+            let angle = rng.range(0.0, PI);
+            light.sheen = Some((
+                angle,
+                rng.range(-0.4, 0.4) * code_px,
+                code_px * rng.range(0.08, 0.2),
+                rng.range(0.1, 0.15 + 0.35 * s),
+            ));
+        }
+    }
     let image = camera::expose(&page, &pose, bend, thumb, &light, &optics, &mut rng, spec.size);
     let name = format!("{}-{:03}-s{:02}", spec.category.name(), spec.seed % 1000, (s * 100.0).round() as u32);
     Frame { spec, name, image, pass, code }

@@ -1,5 +1,9 @@
-//! `camsim write DIR`: writes the fixed synthetic frame set (and the full-HD frames) as PNG
-//! files with a manifest in the format of the dev photo set, for `scripts/bench-decode.py`.
+//! `camsim write DIR [PER_CATEGORY]`: writes the fixed synthetic frame set (and the full-HD
+//! frames) as PNG files with a manifest in the format of the dev photo set, for
+//! `scripts/bench-decode.py`.
+//!
+//! `camsim hard DIR [PER_SEVERITY]`: the harder phone-screen and glare models at three
+//! severities (20 frames each by default), the same way.
 //!
 //! `camsim y4m OUT.y4m CP:...`: a 7-second looped video of that pass held up to a webcam, for
 //! Chromium's fake camera (`--use-file-for-fake-video-capture`), to try the station without one.
@@ -7,7 +11,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use pass_camsim::{Category, fixed_set, full_hd_set, generate};
+use pass_camsim::{Category, fixed_set, full_hd_set, generate, hard_set, severity_name};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -21,16 +25,25 @@ fn main() -> Result<()> {
         println!("wrote {dir}");
         return Ok(());
     }
-    anyhow::ensure!(cmd == "write", "unknown command {cmd:?}; usage: camsim write DIR [PER_CATEGORY]");
-    let per_category: usize = args.next().map(|n| n.parse()).transpose().context("PER_CATEGORY")?.unwrap_or(10);
+    anyhow::ensure!(
+        cmd == "write" || cmd == "hard",
+        "unknown command {cmd:?}; usage: camsim write DIR [PER_CATEGORY] | camsim hard DIR [PER_SEVERITY]"
+    );
+    let count: Option<usize> = args.next().map(|n| n.parse()).transpose().context("the number of frames")?;
     let dir = PathBuf::from(dir);
     let mut manifest = Vec::new();
-    let sets = [("synthetic-720p", fixed_set(per_category)), ("synthetic-1080p", full_hd_set())];
+    let sets = if cmd == "hard" {
+        vec![("synthetic-hard", hard_set(count.unwrap_or(20)))]
+    } else {
+        vec![("synthetic-720p", fixed_set(count.unwrap_or(10))), ("synthetic-1080p", full_hd_set())]
+    };
     for (prefix, specs) in sets {
         for spec in specs {
             let frame = generate(spec);
             let set = if prefix.ends_with("1080p") {
                 prefix.to_string()
+            } else if prefix.ends_with("hard") {
+                format!("{}-{}", spec.category.name(), severity_name(spec.severity))
             } else {
                 format!("{prefix}-{}", spec.category.name())
             };

@@ -137,7 +137,8 @@ pub struct Decoded {
     pub ran: Vec<Strategy>,
     /// The strategies left out because the budget was spent.
     pub skipped: usize,
-    /// Whether any strategy saw two finder patterns that could belong to one symbol (or a code).
+    /// Whether any strategy saw two finder patterns that could belong to one symbol and belong
+    /// to no symbol it decoded.
     pub evidence: bool,
 }
 
@@ -158,7 +159,10 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
     let frame = Frame::new(image);
     let mut seen = HashSet::new();
     for (i, &strategy) in STRATEGIES.iter().enumerate() {
-        if strategy.needs_evidence() && !decoded.evidence {
+        // Once a code is found, the further strategies wait for evidence of another, except
+        // the inverted matrix: a light-on-dark code leaves no dark finder patterns to see.
+        let waits = strategy.needs_evidence() || (!decoded.codes.is_empty() && strategy != Strategy::Inverted);
+        if waits && !decoded.evidence {
             continue;
         }
         let estimate = strategy.estimate(frame.pixels());
@@ -169,7 +173,9 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         decoded.ran.push(strategy);
         let mut finished = false;
         let found = frame.run(strategy);
-        decoded.evidence |= found.finder_pair || !found.codes.is_empty();
+        // A code found is not itself evidence: its own finder patterns are accounted for, so
+        // asking for every code costs the expensive strategies only where a pair is left over.
+        decoded.evidence |= found.finder_pair;
         for code in found.codes {
             if code.len() <= MAX_CODE_BYTES && seen.insert(code.clone()) {
                 finished |= done(&code);

@@ -25,7 +25,8 @@ pub struct Found {
     /// Raw bytes of each decoded symbol.
     pub codes: Vec<Vec<u8>>,
     /// Whether two finder patterns were seen that could be corners of one symbol (a thumb or a
-    /// glare spot often hides the third).
+    /// glare spot often hides the third) and that belong to no symbol decoded here: a sign of
+    /// a code still unread.
     pub finder_pair: bool,
 }
 
@@ -35,8 +36,6 @@ pub struct Found {
 /// a thin quiet zone, as in a screenshot or a tiny crop), which costs next to nothing.
 pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
     let finders = find_finder_patterns(matrix, thorough);
-    let finder_pair =
-        finders.iter().enumerate().any(|(i, p)| finders[i + 1..].iter().any(|q| could_share_a_symbol(p, q)));
     let mut used = Vec::new();
     let mut codes = Vec::new();
     let mut attempts = 0;
@@ -70,6 +69,9 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
     {
         codes.push(decoded.content().bytes().to_vec());
     }
+    // Patterns of decoded symbols explain themselves; a pair among the rest may be another code.
+    let rest: Vec<&ConcentricPattern> = finders.iter().filter(|p| !used.contains(*p)).collect();
+    let finder_pair = rest.iter().enumerate().any(|(i, p)| rest[i + 1..].iter().any(|q| could_share_a_symbol(p, q)));
     Found { codes, finder_pair }
 }
 

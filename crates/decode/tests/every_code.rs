@@ -1,0 +1,67 @@
+//! Every code in a frame, and what it costs: codes found explain their own finder patterns,
+//! so the expensive strategies run only where a pair of patterns is left over.
+
+use fast_qr::qr::QRBuilder;
+use fast_qr::{ECL, Mode};
+use image::{GrayImage, Luma};
+use pass_decode::{Strategy, decode_until};
+use std::time::Duration;
+
+/// Draws `text` as a QR code at (x0, y0), `px` pixels a module, dark on light or inverted.
+fn draw(frame: &mut GrayImage, text: &str, (x0, y0): (u32, u32), px: u32, inverted: bool) {
+    let code = QRBuilder::new(text.as_bytes().to_vec()).ecl(ECL::M).mode(Mode::Byte).build().expect("QR code");
+    let n = code.size as u32;
+    let (dark, light) = if inverted { (235, 20) } else { (20, 235) };
+    for y in 0..(n + 8) * px {
+        for x in 0..(n + 8) * px {
+            let (mx, my) = ((x / px) as i64 - 4, (y / px) as i64 - 4);
+            let inside = (0..n as i64).contains(&mx) && (0..n as i64).contains(&my);
+            let on = inside && code.data[(my * n as i64 + mx) as usize].value();
+            frame.put_pixel(x0 + x, y0 + y, Luma([if on { dark } else { light }]));
+        }
+    }
+}
+
+fn texts(codes: &[Vec<u8>]) -> Vec<String> {
+    let mut out: Vec<String> = codes.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn two_codes_read_in_one_pass() {
+    let mut frame = GrayImage::from_pixel(640, 360, Luma([128]));
+    draw(&mut frame, "CP:first pass of a two-up sheet", (20, 40), 6, false);
+    draw(&mut frame, "CP:second pass of a two-up sheet", (340, 40), 6, false);
+    let decoded = decode_until(&frame, Duration::MAX, |_| false);
+    assert_eq!(texts(&decoded.codes), ["CP:first pass of a two-up sheet", "CP:second pass of a two-up sheet"]);
+    assert!(!decoded.evidence, "both codes' finder patterns are accounted for");
+    assert_eq!(decoded.ran, [Strategy::Local, Strategy::Inverted], "nothing left to look for");
+}
+
+#[test]
+fn a_dark_and_a_light_code_in_one_frame() {
+    let mut frame = GrayImage::from_pixel(640, 360, Luma([128]));
+    draw(&mut frame, "CP:printed", (20, 40), 6, false);
+    draw(&mut frame, "CP:phone in dark mode", (340, 40), 6, true);
+    let decoded = decode_until(&frame, Duration::MAX, |_| false);
+    assert_eq!(texts(&decoded.codes), ["CP:phone in dark mode", "CP:printed"]);
+}
+
+#[test]
+fn a_code_and_an_unread_pair_keep_looking() {
+    // A second code whose top-left finder is covered: its two other finders are a pair left
+    // over, so the expensive strategies (and the guessed third finder) still run.
+    let mut frame = GrayImage::from_pixel(640, 360, Luma([128]));
+    draw(&mut frame, "CP:whole", (20, 40), 6, false);
+    draw(&mut frame, "CP:thumb over a finder", (340, 40), 6, false);
+    for y in 40..40 + 12 * 6 {
+        for x in 340..340 + 12 * 6 {
+            frame.put_pixel(x, y, Luma([150]));
+        }
+    }
+    let decoded = decode_until(&frame, Duration::MAX, |_| false);
+    assert!(decoded.evidence);
+    assert!(texts(&decoded.codes).contains(&"CP:whole".to_owned()));
+    assert!(decoded.ran.len() > 2, "{:?}", decoded.ran);
+}
