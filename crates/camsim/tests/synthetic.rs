@@ -114,8 +114,8 @@ fn harder_phone_and_glare_frames_hold_their_floors() {
         ("phone-hard mild", 6),
         ("phone-hard moderate", 5),
         ("phone-hard severe", 5),
-        ("glare-hard mild", 5),
-        ("glare-hard moderate", 5),
+        ("glare-hard mild", 6),
+        ("glare-hard moderate", 6),
         ("glare-hard severe", 6),
     ];
     let trust = TrustList::from_toml(EXAMPLE_TRUST).expect("example trust list");

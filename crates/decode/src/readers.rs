@@ -62,6 +62,23 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
             codes.push(decoded.content().bytes().to_vec());
         }
     }
+    // A hidden top-left finder (a glare spot or a thumb on it): sampled from the other two.
+    if codes.is_empty() {
+        for (tr, bl, guess) in hidden_top_left_candidates(&finders) {
+            attempts += 1;
+            if attempts > MAX_SETS {
+                break;
+            }
+            if let Some(bits) = sample_hidden_top_left(matrix, tr, bl, guess)
+                && let Ok(decoded) = decoder::Decode(&bits)
+                && decoded.isValid()
+            {
+                codes.push(decoded.content().bytes().to_vec());
+                used.extend([tr, bl]);
+                break;
+            }
+        }
+    }
     if codes.is_empty()
         && let Ok(detected) = detector::DetectPureQR(matrix)
         && let Ok(decoded) = decoder::Decode(detected.getBits())
@@ -253,6 +270,108 @@ fn third_finder_guesses(finders: &[ConcentricPattern]) -> Vec<FinderPatternSet> 
         }
     }
     guesses
+}
+
+/// Pairs of similar finder patterns taken as the top-right and bottom-left corners of a symbol
+/// whose top-left pattern is hidden, with a first guess of where the top-left one would be
+/// (either side of the diagonal).
+fn hidden_top_left_candidates(finders: &[ConcentricPattern]) -> Vec<(ConcentricPattern, ConcentricPattern, Point)> {
+    let mut patterns = finders.to_vec();
+    patterns.sort_by_key(|p| std::cmp::Reverse(p.size));
+    patterns.truncate(8);
+    let mut out = Vec::new();
+    for (i, p) in patterns.iter().enumerate() {
+        for q in &patterns[i + 1..] {
+            if !could_share_a_symbol(p, q) {
+                continue;
+            }
+            let (dx, dy) = (q.p.x - p.p.x, q.p.y - p.p.y);
+            let (mx, my) = ((p.p.x + q.p.x) / 2.0, (p.p.y + q.p.y) / 2.0);
+            for guess in [point(mx - dy / 2.0, my + dx / 2.0), point(mx + dy / 2.0, my - dx / 2.0)] {
+                let mut tl = *p;
+                tl.p = guess;
+                let set = ordered(*p, *q, tl);
+                out.push((set.tr, set.bl, guess));
+            }
+        }
+    }
+    out
+}
+
+/// Samples a symbol whose top-left finder pattern cannot be seen. zxing-cpp's `SampleQR`
+/// measures the module size along the top and left edges starting from the top-left pattern,
+/// so it gives up. Here the top-left corner is where the top edge through the top-right pattern
+/// meets the left edge through the bottom-left one (each edge's direction from that pattern's
+/// own outline; `guess` when an outline is not found), the module size is measured across
+/// both patterns along the diagonal, and the grid comes from that parallelogram, corrected by
+/// the bottom-right alignment pattern where there is one. A wrong guess fails in error
+/// correction like any other.
+fn sample_hidden_top_left(
+    matrix: &BitMatrix,
+    tr: ConcentricPattern,
+    bl: ConcentricPattern,
+    guess: Point,
+) -> Option<BitMatrix> {
+    use rxing::common::{DefaultGridSampler, GridSampler, Quadrilateral, SamplerControl};
+
+    let tl = top_left_from_edges(matrix, tr, bl, guess).unwrap_or(guess);
+    let across = |a: ConcentricPattern, b: ConcentricPattern| detector::EstimateModuleSize(matrix, a, b);
+    let diagonal_module = match (across(tr, bl), across(bl, tr)) {
+        (a, b) if a > 0.0 && b > 0.0 => (a + b) / 2.0,
+        // Along the diagonal a module measures √2 of its side.
+        _ => f64::from(tr.size + bl.size) / 14.0 * std::f64::consts::SQRT_2,
+    };
+    let span = f64::from(Point::distance(tr.p, bl.p)) / diagonal_module + 7.0;
+    let version = ((span - 17.0) / 4.0).round().clamp(1.0, 40.0) as i32;
+    let dimension = 17 + 4 * version;
+    let br = tr.p + bl.p - tl;
+    let mut transform =
+        detector::Mod2Pix(dimension, point(0.0, 0.0), Quadrilateral::from([tl, tr.p, br, bl.p])).ok()?;
+    if version > 1 {
+        // The bottom-right alignment pattern's centre is 6.5 modules in from that corner.
+        let module = (diagonal_module / std::f64::consts::SQRT_2 + 1.0) as i32;
+        let centre = dimension as f32 - 6.5;
+        let predicted = transform.transform_point(point(centre, centre));
+        if let Some(found) = detector::LocateAlignmentPattern(matrix, module, predicted)
+            && let Ok(better) =
+                detector::Mod2Pix(dimension, point(3.0, 3.0), Quadrilateral::from([tl, tr.p, found, bl.p]))
+        {
+            transform = better;
+        }
+    }
+    let control = SamplerControl { p0: point(0.0, 0.0), p1: point(dimension as f32, dimension as f32), transform };
+    DefaultGridSampler.sample_grid(matrix, dimension as u32, dimension as u32, &[control]).ok().map(|(bits, _)| bits)
+}
+
+/// Where the top edge through `tr` meets the left edge through `bl`, each edge's direction
+/// taken from that finder pattern's outline (the side closer to parallel with the line from
+/// `guess`); `None` when an outline is not found or the result strays far from `guess`.
+fn top_left_from_edges(
+    matrix: &BitMatrix,
+    tr: ConcentricPattern,
+    bl: ConcentricPattern,
+    guess: Point,
+) -> Option<Point> {
+    use rxing::common::cpp_essentials::FindConcentricPatternCorners;
+    let side = |pattern: ConcentricPattern| -> Option<Point> {
+        let quad = FindConcentricPatternCorners(matrix, pattern.p, pattern.size, 2)?;
+        let towards = pattern.p - guess;
+        let (a, b) = (quad.0[1] - quad.0[0], quad.0[2] - quad.0[1]);
+        let along = |d: Point| {
+            (d.x * towards.x + d.y * towards.y).abs() / (d.x.hypot(d.y) * towards.x.hypot(towards.y)).max(1e-6)
+        };
+        Some(if along(a) >= along(b) { a } else { b })
+    };
+    let (h, v) = (side(tr)?, side(bl)?);
+    // tr + s·h = bl + t·v
+    let det = h.x * (-v.y) - h.y * (-v.x);
+    if det.abs() < 1e-6 {
+        return None;
+    }
+    let (rx, ry) = (bl.p.x - tr.p.x, bl.p.y - tr.p.y);
+    let s = (rx * (-v.y) - ry * (-v.x)) / det;
+    let tl = point(tr.p.x + s * h.x, tr.p.y + s * h.y);
+    (Point::distance(tl, guess) < 0.25 * Point::distance(tr.p, bl.p)).then_some(tl)
 }
 
 /// Whether two finder patterns could be two corners of one symbol: sizes within a factor of

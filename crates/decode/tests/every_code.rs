@@ -65,3 +65,34 @@ fn a_code_and_an_unread_pair_keep_looking() {
     assert!(texts(&decoded.codes).contains(&"CP:whole".to_owned()));
     assert!(decoded.ran.len() > 2, "{:?}", decoded.ran);
 }
+
+#[test]
+fn a_code_whose_top_left_finder_is_washed_out_is_read() {
+    // A glare spot clipped to white over the top-left finder pattern, slightly rotated so the
+    // corner is not where a square's would be in pixel rows: the top-left corner comes from the
+    // other two patterns' edges.
+    let mut flat = GrayImage::from_pixel(400, 400, Luma([128]));
+    draw(&mut flat, "CP:a laminated pass under a lamp", (40, 40), 6, false);
+    let mut frame = GrayImage::from_pixel(400, 400, Luma([128]));
+    let (c, angle) = (200.0f32, 7f32.to_radians());
+    for (x, y, px) in frame.enumerate_pixels_mut() {
+        let (dx, dy) = (x as f32 - c, y as f32 - c);
+        let (sx, sy) = (c + dx * angle.cos() + dy * angle.sin(), c - dx * angle.sin() + dy * angle.cos());
+        if (0.0..399.0).contains(&sx) && (0.0..399.0).contains(&sy) {
+            *px = *flat.get_pixel(sx as u32, sy as u32);
+        }
+    }
+    let before = decode_until(&frame, Duration::MAX, |_| false);
+    assert_eq!(texts(&before.codes), ["CP:a laminated pass under a lamp"], "the whole code reads");
+    // Wash out the top-left finder (7 modules from the quiet zone's inner corner at 64, 64).
+    let (fx, fy) = (40.0 + 4.0 * 6.0 + 3.5 * 6.0, 40.0 + 4.0 * 6.0 + 3.5 * 6.0);
+    for (x, y, px) in frame.enumerate_pixels_mut() {
+        let (dx, dy) = (x as f32 - c, y as f32 - c);
+        let (sx, sy) = (c + dx * angle.cos() + dy * angle.sin(), c - dx * angle.sin() + dy * angle.cos());
+        if (sx - fx).hypot(sy - fy) < 5.0 * 6.0 {
+            *px = Luma([255]);
+        }
+    }
+    let decoded = decode_until(&frame, Duration::MAX, |_| false);
+    assert_eq!(texts(&decoded.codes), ["CP:a laminated pass under a lamp"], "ran {:?}", decoded.ran);
+}
