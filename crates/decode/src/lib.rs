@@ -175,7 +175,9 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         let found = frame.run(strategy);
         // A code found is not itself evidence: its own finder patterns are accounted for, so
         // asking for every code costs the expensive strategies only where a pair is left over.
-        decoded.evidence |= found.finder_pair;
+        // Every strategy after the inverted one reads dark modules on light, so finder patterns
+        // seen only in the inverted matrix (light on dark) are no reason to run them.
+        decoded.evidence |= found.finder_pair && strategy != Strategy::Inverted;
         for code in found.codes {
             if code.len() <= MAX_CODE_BYTES && seen.insert(code.clone()) {
                 finished |= done(&code);

@@ -96,3 +96,22 @@ fn a_code_whose_top_left_finder_is_washed_out_is_read() {
     let decoded = decode_until(&frame, Duration::MAX, |_| false);
     assert_eq!(texts(&decoded.codes), ["CP:a laminated pass under a lamp"], "ran {:?}", decoded.ran);
 }
+
+#[test]
+fn light_on_dark_finders_alone_do_not_wake_the_dark_on_light_strategies() {
+    // A light-on-dark code with its data scrambled: the inverted matrix shows a finder pair,
+    // but every strategy after it reads dark modules on light, so none of them runs.
+    let mut frame = GrayImage::from_pixel(400, 400, Luma([128]));
+    draw(&mut frame, "CP:phone in dark mode, data smeared", (40, 40), 6, true);
+    let mut state = 7u32;
+    for y in 40 + 12 * 6..40 + 30 * 6 {
+        for x in 40 + 12 * 6..40 + 30 * 6 {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            frame.put_pixel(x, y, Luma([if state >> 16 & 1 == 1 { 235 } else { 20 }]));
+        }
+    }
+    let decoded = decode_until(&frame, Duration::MAX, |_| false);
+    assert!(decoded.codes.is_empty());
+    assert!(!decoded.evidence);
+    assert_eq!(decoded.ran, [Strategy::Local, Strategy::Inverted, Strategy::Half]);
+}
