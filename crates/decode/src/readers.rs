@@ -282,7 +282,9 @@ fn hidden_top_left_candidates(finders: &[ConcentricPattern]) -> Vec<(ConcentricP
     let mut out = Vec::new();
     for (i, p) in patterns.iter().enumerate() {
         for q in &patterns[i + 1..] {
-            if !could_share_a_symbol(p, q) {
+            // As many pairs as for the guessed thirds: texture with many finder-like patterns
+            // must not buy many more samplings.
+            if out.len() == 2 * MAX_PAIRS || !could_share_a_symbol(p, q) {
                 continue;
             }
             let (dx, dy) = (q.p.x - p.p.x, q.p.y - p.p.y);
