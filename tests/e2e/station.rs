@@ -324,3 +324,45 @@ fn the_station_starts_without_a_browser_to_open() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("open the address above by hand"), "{stderr}");
 }
+
+/// `station --log FILE` keeps its scan log there (not beside the state file), and
+/// `log --log FILE` exports it: a pass typed into the station's text box (the keyboard-wedge
+/// way in) over the station's own WebSocket.
+#[test]
+fn the_scan_log_goes_where_log_says() {
+    use tungstenite::client::IntoClientRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, bytes) = issue_now(dir.path(), "粤B54321");
+    let text = pass_core::envelope::to_text(&bytes);
+    let trust = root().join("keys-example/trust.toml");
+    let state = dir.path().join("state.bin");
+    let log = dir.path().join("elsewhere").join("gate-3.sqlite");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    #[rustfmt::skip]
+    let station = start_station(&[
+        "--trust", trust.to_str().unwrap(), "--state", state.to_str().unwrap(),
+        "--zone", "440114", "--log", log.to_str().unwrap(),
+    ]);
+    let (base, token) = station.url.split_once("/?token=").unwrap();
+    let mut request = format!("{}/ws?token={token}", base.replace("http://", "ws://")).into_client_request().unwrap();
+    request.headers_mut().insert("origin", base.parse().unwrap());
+    let (mut socket, _) = tungstenite::connect(request).unwrap();
+    socket.send(tungstenite::Message::Text(json!({"type": "text", "text": text}).to_string().into())).unwrap();
+    let result = loop {
+        let tungstenite::Message::Text(message) = socket.read().unwrap() else { continue };
+        let message: Value = serde_json::from_str(&message).unwrap();
+        if message["type"] == "result" {
+            break message;
+        }
+    };
+    assert_eq!(result["verdict"]["verdict"], "accepted", "{result}");
+    drop(socket);
+    drop(station);
+
+    let export = verifier(&["log", "--json", "--log", log.to_str().unwrap()]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let rows = export.json_lines();
+    assert_eq!(rows.len(), 1, "{}", export.stdout);
+    assert_eq!(rows[0]["plate"], "粤B54321", "{}", export.stdout);
+    assert!(!dir.path().join("scanlog.sqlite").exists(), "nothing beside the state file");
+}
