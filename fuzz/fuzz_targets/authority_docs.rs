@@ -37,7 +37,7 @@ fn check(bytes: &[u8], fresh: bool) {
             assert_eq!(reloaded.to_bytes(), state.to_bytes(), "state file round trip");
             let _ = state.confirmed_at(&public);
             let _ = state.newest_signed_at(Some(&public));
-            let _ = effective_trust(&trust(), &state);
+            let _ = effective_trust(trust(), &state);
         }
     }
 }

@@ -16,12 +16,12 @@ fuzz_target!(|data: &[u8]| {
         revocations: Some(&state.revocations),
         freshness: None,
     };
-    let verdict = verdict::verify(data, &trust, &checkpoint);
+    let verdict = verdict::verify(data, trust, &checkpoint);
     assert!(!verdict.accepted(), "unsigned fuzz input accepted");
     if let Ok(text) = std::str::from_utf8(data)
         && let Ok(bytes) = envelope::from_text(text)
     {
-        assert!(!verdict::verify(&bytes, &trust, &checkpoint).accepted(), "unsigned text accepted");
+        assert!(!verdict::verify(&bytes, trust, &checkpoint).accepted(), "unsigned text accepted");
         let _ = envelope::manual_code(&bytes);
     }
 });

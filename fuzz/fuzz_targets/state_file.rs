@@ -33,5 +33,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = state.confirmed_at(&public);
     let _ = state.newest_signed_at(Some(&public));
     let _ = state.revocations.revoked_count();
-    let _ = effective_trust(&trust(), &state);
+    let _ = effective_trust(trust(), &state);
 });

@@ -35,13 +35,20 @@ pub fn trust_toml() -> String {
     )
 }
 
-/// The local trust list.
-pub fn trust() -> TrustList {
-    TrustList::from_toml(&trust_toml()).expect("fuzz trust list")
+/// The local trust list (parsed once: the targets use it on every run).
+pub fn trust() -> &'static TrustList {
+    static TRUST: std::sync::OnceLock<TrustList> = std::sync::OnceLock::new();
+    TRUST.get_or_init(|| TrustList::from_toml(&trust_toml()).expect("fuzz trust list"))
 }
 
-/// A state holding version 3 with a few revoked serials, a trust list and a heartbeat.
+/// A state holding version 3 with a few revoked serials, a trust list and a heartbeat (signed
+/// once: the targets start from it on every run).
 pub fn held_state() -> LocalState {
+    static HELD: std::sync::OnceLock<LocalState> = std::sync::OnceLock::new();
+    HELD.get_or_init(make_held_state).clone()
+}
+
+fn make_held_state() -> LocalState {
     let key = authority();
     let mut revocations = RevocationState::default();
     revocations.add_serials(issuer().public_key().id(), [1, 5, 70_000]);

@@ -39,31 +39,29 @@ fn check(frame: &Frame, trust: &TrustList) -> Outcome {
     }
 }
 
+/// Runs `each` over the specs on two workers (generating and decoding frames is the slow part
+/// of these tests); a panic in either fails the test.
+fn on_two_workers<T: Send>(specs: &[pass_camsim::Spec], each: impl Fn(pass_camsim::Spec) -> T + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|w| {
+                let each = &each;
+                scope.spawn(move || specs.iter().skip(w).step_by(2).map(|&spec| each(spec)).collect::<Vec<_>>())
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("no panic while decoding a frame")).collect()
+    })
+}
+
 #[test]
 fn synthetic_webcam_frames_decode_and_verify() {
     let trust = TrustList::from_toml(EXAMPLE_TRUST).expect("example trust list");
     let specs: Vec<_> = fixed_set(PER_CATEGORY).into_iter().chain(full_hd_set()).collect();
     assert!(specs.len() >= 120 + 13, "the fixed set is at least 120 frames");
-    // Two workers: generating and decoding 150 frames is the slow part of this test.
-    let results: Vec<(Category, String, bool, Outcome)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..2)
-            .map(|w| {
-                let (specs, trust) = (&specs, &trust);
-                scope.spawn(move || {
-                    specs
-                        .iter()
-                        .skip(w)
-                        .step_by(2)
-                        .map(|&spec| {
-                            let frame = generate(spec);
-                            let hd = spec.size.0 > 1280;
-                            (spec.category, frame.name.clone(), hd, check(&frame, trust))
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("no panic while decoding a frame")).collect()
+    let results: Vec<(Category, String, bool, Outcome)> = on_two_workers(&specs, |spec| {
+        let frame = generate(spec);
+        let hd = spec.size.0 > 1280;
+        (spec.category, frame.name.clone(), hd, check(&frame, &trust))
     });
 
     let mut table: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
@@ -120,25 +118,10 @@ fn harder_phone_and_glare_frames_hold_their_floors() {
     ];
     let trust = TrustList::from_toml(EXAMPLE_TRUST).expect("example trust list");
     let specs = pass_camsim::hard_set(6);
-    let results: Vec<(String, bool)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..2)
-            .map(|w| {
-                let (specs, trust) = (&specs, &trust);
-                scope.spawn(move || {
-                    specs
-                        .iter()
-                        .skip(w)
-                        .step_by(2)
-                        .map(|&spec| {
-                            let frame = generate(spec);
-                            let row = format!("{} {}", spec.category.name(), pass_camsim::severity_name(spec.severity));
-                            (row, matches!(check(&frame, trust), Outcome::Verified))
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("no panic while decoding a frame")).collect()
+    let results: Vec<(String, bool)> = on_two_workers(&specs, |spec| {
+        let frame = generate(spec);
+        let row = format!("{} {}", spec.category.name(), pass_camsim::severity_name(spec.severity));
+        (row, matches!(check(&frame, &trust), Outcome::Verified))
     });
     for (row, floor) in FLOORS {
         let read = results.iter().filter(|(r, ok)| r == row && *ok).count();

@@ -237,64 +237,60 @@ const MAX_PAIRS: usize = 6;
 /// similar patterns, the third is guessed where it would be if the two were adjacent corners
 /// (either side) or opposite corners. A wrong guess fails in sampling or error correction.
 fn third_finder_guesses(finders: &[ConcentricPattern]) -> Vec<FinderPatternSet> {
-    let mut patterns = finders.to_vec();
-    patterns.sort_by_key(|p| std::cmp::Reverse(p.size));
-    patterns.truncate(8);
     let mut guesses = Vec::new();
-    let mut pairs = 0;
-    for (i, p) in patterns.iter().enumerate() {
-        for q in &patterns[i + 1..] {
-            if pairs == MAX_PAIRS || !could_share_a_symbol(p, q) {
-                continue;
-            }
-            let (dx, dy) = (q.p.x - p.p.x, q.p.y - p.p.y);
-            pairs += 1;
-            let at = |x: f32, y: f32| {
-                let mut r = *p;
-                r.p.x = x;
-                r.p.y = y;
-                r
-            };
-            let (mx, my) = ((p.p.x + q.p.x) / 2.0, (p.p.y + q.p.y) / 2.0);
-            let thirds = [
-                at(p.p.x - dy, p.p.y + dx),
-                at(p.p.x + dy, p.p.y - dx),
-                at(q.p.x - dy, q.p.y + dx),
-                at(q.p.x + dy, q.p.y - dx),
-                at(mx - dy / 2.0, my + dx / 2.0),
-                at(mx + dy / 2.0, my - dx / 2.0),
-            ];
-            for r in thirds {
-                guesses.push(ordered(*p, *q, r));
-            }
+    for (p, q) in likely_pairs(finders) {
+        let (dx, dy) = (q.p.x - p.p.x, q.p.y - p.p.y);
+        let adjacent = [
+            point(p.p.x - dy, p.p.y + dx),
+            point(p.p.x + dy, p.p.y - dx),
+            point(q.p.x - dy, q.p.y + dx),
+            point(q.p.x + dy, q.p.y - dx),
+        ];
+        for at in adjacent.into_iter().chain(opposite_corners(p, q)) {
+            let mut r = p;
+            r.p = at;
+            guesses.push(ordered(p, q, r));
         }
     }
     guesses
+}
+
+/// The pairs of similar finder patterns worth a guess: among the 8 largest, at most
+/// [`MAX_PAIRS`], so texture with many finder-like patterns does not buy many samplings.
+fn likely_pairs(finders: &[ConcentricPattern]) -> Vec<(ConcentricPattern, ConcentricPattern)> {
+    let mut patterns = finders.to_vec();
+    patterns.sort_by_key(|p| std::cmp::Reverse(p.size));
+    patterns.truncate(8);
+    let mut pairs = Vec::new();
+    for (i, p) in patterns.iter().enumerate() {
+        for q in &patterns[i + 1..] {
+            if pairs.len() < MAX_PAIRS && could_share_a_symbol(p, q) {
+                pairs.push((*p, *q));
+            }
+        }
+    }
+    pairs
+}
+
+/// Where the third corner of a square is when `p` and `q` are opposite corners: either side
+/// of the diagonal.
+fn opposite_corners(p: ConcentricPattern, q: ConcentricPattern) -> [Point; 2] {
+    let (dx, dy) = (q.p.x - p.p.x, q.p.y - p.p.y);
+    let (mx, my) = ((p.p.x + q.p.x) / 2.0, (p.p.y + q.p.y) / 2.0);
+    [point(mx - dy / 2.0, my + dx / 2.0), point(mx + dy / 2.0, my - dx / 2.0)]
 }
 
 /// Pairs of similar finder patterns taken as the top-right and bottom-left corners of a symbol
 /// whose top-left pattern is hidden, with a first guess of where the top-left one would be
 /// (either side of the diagonal).
 fn hidden_top_left_candidates(finders: &[ConcentricPattern]) -> Vec<(ConcentricPattern, ConcentricPattern, Point)> {
-    let mut patterns = finders.to_vec();
-    patterns.sort_by_key(|p| std::cmp::Reverse(p.size));
-    patterns.truncate(8);
     let mut out = Vec::new();
-    for (i, p) in patterns.iter().enumerate() {
-        for q in &patterns[i + 1..] {
-            // As many pairs as for the guessed thirds: texture with many finder-like patterns
-            // must not buy many more samplings.
-            if out.len() == 2 * MAX_PAIRS || !could_share_a_symbol(p, q) {
-                continue;
-            }
-            let (dx, dy) = (q.p.x - p.p.x, q.p.y - p.p.y);
-            let (mx, my) = ((p.p.x + q.p.x) / 2.0, (p.p.y + q.p.y) / 2.0);
-            for guess in [point(mx - dy / 2.0, my + dx / 2.0), point(mx + dy / 2.0, my - dx / 2.0)] {
-                let mut tl = *p;
-                tl.p = guess;
-                let set = ordered(*p, *q, tl);
-                out.push((set.tr, set.bl, guess));
-            }
+    for (p, q) in likely_pairs(finders) {
+        for guess in opposite_corners(p, q) {
+            let mut tl = p;
+            tl.p = guess;
+            let set = ordered(p, q, tl);
+            out.push((set.tr, set.bl, guess));
         }
     }
     out

@@ -22,7 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use anyhow::{Context, bail, ensure};
+use common::SplitMix;
 use pass_core::authority::{self, DocKind};
 use pass_core::revocation::{Delta, RevocationState, Snapshot};
 use pass_core::{KeyId, PublicKey};
@@ -38,19 +41,6 @@ const IDLE: usize = 1_000;
 const HEALTH_EVERY: Duration = Duration::from_millis(50);
 /// Longest a single request may take before it counts as an error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A small seeded generator (SplitMix64), so every run draws the same serials.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
 
 struct Reply {
     status: u16,

@@ -5,9 +5,12 @@
 //! random (seeded), committed through the real store; then 100 more; prints the snapshot and
 //! delta sizes with the reference points of BRIEF.md, and writes the final snapshot for nginx.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use common::SplitMix;
 use pass_core::revocation::{self, RevocationState};
 use pass_core::{KeyId, SecretKey};
 use pass_server::publish::{Answer, History, Published};
@@ -15,19 +18,6 @@ use pass_server::store::Store;
 
 const ISSUED: u64 = 1_000_000;
 const REVOKED: usize = 10_000;
-
-/// A small seeded generator (SplitMix64), so every run measures the same set.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args_os().skip(1);
