@@ -7,10 +7,17 @@ fn main() {
             let start = std::time::Instant::now();
             let codes = pass_decode::run(*strategy, &image);
             println!(
-                "{path}: {}: {} code(s) in {:.2} ms",
+                "{path}: {}: {} code(s) in {:.2} ms{}",
                 strategy.name(),
                 codes.codes.len(),
-                start.elapsed().as_secs_f64() * 1000.0
+                start.elapsed().as_secs_f64() * 1000.0,
+                if codes.finder_pair {
+                    ", a finder pair left over"
+                } else if codes.finder_seen {
+                    ", a finder pattern left over"
+                } else {
+                    ""
+                }
             );
         }
     }

@@ -85,12 +85,108 @@ pub fn local_average(image: &GrayImage) -> Option<BitMatrix> {
         }
     }
 
-    pack(image, |y, group| thresholds[(y / BLOCK) * bw + group])
+    pack(image, |y, group| [thresholds[(y / BLOCK) * bw + group]; 8])
 }
 
-/// Builds the bit matrix of `image` (true = black: at or below the threshold of its 8-pixel
-/// group, `threshold(y, x / 8)`), without branches: photo noise defeats a branch predictor.
-fn pack(image: &GrayImage, threshold: impl Fn(usize, usize) -> u8) -> Option<BitMatrix> {
+/// Contrast below which a [`local_range`] window is taken as flat (sensor noise alone spans
+/// about 24 levels over 144 pixels, and would turn flat areas into speckle).
+const RANGE_MIN_CONTRAST: u8 = 40;
+/// Where [`local_range`] puts its threshold, in eighths of the way from the darkest pixel to
+/// the lightest.
+const RANGE_EIGHTHS: u16 = 3;
+/// Side of the blocks of [`local_range`].
+const SMALL_BLOCK: usize = 4;
+
+/// Local-range binarization (true = black): each 4×4 block is thresholded three eighths of
+/// the way from the darkest to the lightest pixel of the 3×3 blocks around it, a window of 12
+/// pixels. It is made for the moiré of a phone screen filmed by a camera: the beat between the
+/// sensor's grid and the screen's sub-pixels multiplies the screen's light by fringes a module
+/// or two apart, so light modules dim in bands (by up to half) while dark ones stay dark. The
+/// 40-pixel mean of [`local_average`] sits about halfway up and turns the dim bands dark; a
+/// threshold low in a small window's range keeps them light. A window with less contrast than
+/// [`RANGE_MIN_CONTRAST`] takes its upper or left neighbour's threshold when it is darker than
+/// that (inside a large dark module), and is light otherwise. `None` for an empty image.
+pub fn local_range(image: &GrayImage) -> Option<BitMatrix> {
+    const B: usize = SMALL_BLOCK;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    if w < B * 3 || h < B * 3 {
+        return global(image);
+    }
+    let px = image.as_raw();
+    let (bw, bh) = (w.div_ceil(B), h.div_ceil(B));
+    let (max_x, max_y) = (w - B, h - B);
+
+    // Per block: darkest and lightest pixel (the last block of a row or column overlaps its
+    // neighbour so that it is whole), gathered per pixel column first as in `local_average`.
+    let (mut lows, mut highs) = (vec![0u8; bw * bh], vec![0u8; bw * bh]);
+    let (mut col_lo, mut col_hi) = (vec![0u8; w], vec![0u8; w]);
+    for by in 0..bh {
+        let y0 = (by * B).min(max_y);
+        col_lo.fill(u8::MAX);
+        col_hi.fill(u8::MIN);
+        for row in px[y0 * w..].chunks_exact(w).take(B) {
+            for ((&p, lo), hi) in row.iter().zip(&mut col_lo).zip(&mut col_hi) {
+                *lo = (*lo).min(p);
+                *hi = (*hi).max(p);
+            }
+        }
+        for bx in 0..bw {
+            let x0 = (bx * B).min(max_x);
+            lows[by * bw + bx] = col_lo[x0..x0 + B].iter().copied().min().unwrap_or(0);
+            highs[by * bw + bx] = col_hi[x0..x0 + B].iter().copied().max().unwrap_or(0);
+        }
+    }
+    // The 3×3 neighbourhood, one direction at a time.
+    let spread = |values: &mut [u8], pick: fn(u8, u8) -> u8| {
+        let mut across = vec![0u8; values.len()];
+        for (row, out) in values.chunks_exact(bw).zip(across.chunks_exact_mut(bw)) {
+            for bx in 0..bw {
+                let (l, r) = (bx.saturating_sub(1), (bx + 1).min(bw - 1));
+                out[bx] = pick(pick(row[l], row[bx]), row[r]);
+            }
+        }
+        for by in 0..bh {
+            let (up, down) = (by.saturating_sub(1), (by + 1).min(bh - 1));
+            let (a, b, c) = (&across[up * bw..][..bw], &across[by * bw..][..bw], &across[down * bw..][..bw]);
+            for (((out, &a), &b), &c) in values[by * bw..][..bw].iter_mut().zip(a).zip(b).zip(c) {
+                *out = pick(pick(a, b), c);
+            }
+        }
+    };
+    spread(&mut lows, u8::min);
+    spread(&mut highs, u8::max);
+
+    let mut thresholds = vec![0u8; bw * bh];
+    for by in 0..bh {
+        for bx in 0..bw {
+            let (lo, hi) = (lows[by * bw + bx], highs[by * bw + bx]);
+            let contrast = hi - lo;
+            thresholds[by * bw + bx] = if contrast > RANGE_MIN_CONTRAST {
+                (u16::from(lo) + u16::from(hi - lo) * RANGE_EIGHTHS / 8) as u8
+            } else {
+                let up = if by > 0 { thresholds[(by - 1) * bw + bx] } else { 0 };
+                let left = if bx > 0 { thresholds[by * bw + bx - 1] } else { 0 };
+                let neighbour = up.max(left);
+                if lo < neighbour { neighbour } else { lo / 2 }
+            };
+        }
+    }
+    // Thresholds by 8-pixel group, as `pack` takes them.
+    let groups = w.div_ceil(8);
+    let mut by_group = vec![[0u8; 8]; bh * groups];
+    for (row, out) in thresholds.chunks_exact(bw).zip(by_group.chunks_exact_mut(groups)) {
+        for (g, out) in out.iter_mut().enumerate() {
+            let (a, b) = (row[2 * g], row[(2 * g + 1).min(bw - 1)]);
+            *out = [a, a, a, a, b, b, b, b];
+        }
+    }
+    pack(image, |y, group| by_group[(y / B) * groups + group])
+}
+
+/// Builds the bit matrix of `image` (true = black: at or below its threshold; the thresholds
+/// of the pixels of 8-pixel group `x / 8` in row `y` are `threshold(y, x / 8)`), without
+/// branches: photo noise defeats a branch predictor.
+fn pack(image: &GrayImage, threshold: impl Fn(usize, usize) -> [u8; 8]) -> Option<BitMatrix> {
     const WORD: usize = usize::BITS as usize;
     let (w, h) = (image.width() as usize, image.height() as usize);
     let mut matrix = BitMatrix::new(w as u32, h as u32).ok()?;
@@ -101,8 +197,14 @@ fn pack(image: &GrayImage, threshold: impl Fn(usize, usize) -> u8) -> Option<Bit
             for (j, (group, byte)) in word_pixels.chunks(8).zip(&mut bytes).enumerate() {
                 let t = threshold(y, i * (WORD / 8) + j);
                 let mut flags = [0u8; 8];
-                for (flag, &p) in flags.iter_mut().zip(group) {
-                    *flag = u8::from(p <= t);
+                if let Ok(group) = <&[u8; 8]>::try_from(group) {
+                    for k in 0..8 {
+                        flags[k] = u8::from(group[k] <= t[k]);
+                    }
+                } else {
+                    for ((flag, &p), &t) in flags.iter_mut().zip(group).zip(&t) {
+                        *flag = u8::from(p <= t);
+                    }
                 }
                 // Eight 0/1 bytes to eight bits, lowest byte to lowest bit.
                 *byte = (u64::from_le_bytes(flags).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8;
@@ -119,7 +221,7 @@ fn pack(image: &GrayImage, threshold: impl Fn(usize, usize) -> u8) -> Option<Bit
 /// One threshold for the whole image (Otsu's method on its histogram; true = black).
 pub fn global(image: &GrayImage) -> Option<BitMatrix> {
     let threshold = otsu(image);
-    pack(image, |_, _| threshold)
+    pack(image, |_, _| [threshold; 8])
 }
 
 /// The threshold that best separates the image's histogram into two classes.
@@ -167,9 +269,10 @@ mod tests {
     }
 
     #[test]
-    fn both_binarizers_keep_the_stripes() {
+    fn every_binarizer_keeps_the_stripes() {
         let image = stripes();
-        for matrix in [local_average(&image).expect("matrix"), global(&image).expect("matrix")] {
+        let matrices = [local_average(&image), local_range(&image), global(&image)];
+        for matrix in matrices.into_iter().map(|m| m.expect("matrix")) {
             for (x, y) in [(1, 1), (9, 30), (17, 60), (90, 5)] {
                 assert_eq!(matrix.get(x, y), (x / 4) % 2 == 0, "pixel {x},{y}");
             }
@@ -179,8 +282,9 @@ mod tests {
     #[test]
     fn a_flat_image_is_all_light_locally() {
         let flat = GrayImage::from_pixel(64, 64, image::Luma([200]));
-        let matrix = local_average(&flat).expect("matrix");
-        assert!((0..64).all(|y| (0..64).all(|x| !matrix.get(x, y))));
+        for matrix in [local_average(&flat).expect("matrix"), local_range(&flat).expect("matrix")] {
+            assert!((0..64).all(|y| (0..64).all(|x| !matrix.get(x, y))));
+        }
         assert!(local_average(&GrayImage::new(0, 0)).is_none());
     }
 }

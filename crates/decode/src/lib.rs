@@ -26,7 +26,7 @@ pub mod image_input;
 pub mod prepare;
 pub mod readers;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Once, OnceLock};
@@ -55,6 +55,9 @@ pub enum Strategy {
     Inverted,
     /// Half size: large, blurred or noisy codes in big frames.
     Half,
+    /// A threshold low in the range of 12-pixel windows, both polarities: moiré fringes on a
+    /// phone screen, which dim the light modules in bands a module or two apart.
+    Range,
     /// Mild unsharp masking first: slightly defocused or curled codes.
     Sharpened,
     /// Strong unsharp masking first: codes blurred over half a module or more.
@@ -72,6 +75,7 @@ impl Strategy {
             Strategy::Local => "local",
             Strategy::Inverted => "inverted",
             Strategy::Half => "half",
+            Strategy::Range => "range",
             Strategy::Quirc => "quirc",
             Strategy::Sharpened => "sharpened",
             Strategy::Deblurred => "deblurred",
@@ -84,11 +88,15 @@ impl Strategy {
         STRATEGIES.iter().copied().find(|s| s.name() == name)
     }
 
-    /// Whether the strategy runs only on frames where an earlier one saw two finder patterns that
-    /// could be corners of one symbol. The expensive strategies wait for such evidence, so a
-    /// frame with no code in it (most of a live camera's frames) costs only the cheap ones.
-    fn needs_evidence(self) -> bool {
-        !matches!(self, Strategy::Local | Strategy::Inverted | Strategy::Half)
+    /// What an earlier strategy must have seen before this one runs. The expensive strategies
+    /// wait for two finder patterns that could be corners of one symbol, so a frame with no
+    /// code in it (most of a live camera's frames) costs only the cheap ones.
+    fn needs(self) -> Evidence {
+        match self {
+            Strategy::Local | Strategy::Inverted | Strategy::Half => Evidence::None,
+            Strategy::Range => Evidence::Finder,
+            _ => Evidence::Pair,
+        }
     }
 
     /// Estimated cost for a frame of `pixels` pixels, from a measured cost per pixel rounded
@@ -97,6 +105,7 @@ impl Strategy {
         let ns_per_pixel: u64 = match self {
             Strategy::Local | Strategy::Inverted => 8,
             Strategy::Half => 3,
+            Strategy::Range => 5,
             Strategy::Quirc if quirc_at_half(pixels) => 40 / 4 + 1,
             Strategy::Quirc => 40,
             Strategy::Sharpened => 12,
@@ -122,11 +131,24 @@ pub const STRATEGIES: &[Strategy] = &[
     Strategy::Local,
     Strategy::Inverted,
     Strategy::Half,
+    Strategy::Range,
     Strategy::Sharpened,
     Strategy::Deblurred,
     Strategy::Quirc,
     Strategy::Double,
 ];
+
+/// Signs of a code not (yet) read, weakest first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Evidence {
+    /// Nothing seen.
+    #[default]
+    None,
+    /// A finder pattern that belongs to no code read.
+    Finder,
+    /// Two finder patterns, belonging to no code read, that could be corners of one symbol.
+    Pair,
+}
 
 /// What decoding a frame found, and what it cost.
 #[derive(Debug, Default)]
@@ -137,9 +159,9 @@ pub struct Decoded {
     pub ran: Vec<Strategy>,
     /// The strategies left out because the budget was spent.
     pub skipped: usize,
-    /// Whether any strategy saw two finder patterns that could belong to one symbol and belong
-    /// to no symbol it decoded.
-    pub evidence: bool,
+    /// The strongest sign of a code still unread that any strategy saw: finder patterns that
+    /// belong to no symbol it decoded.
+    pub evidence: Evidence,
 }
 
 /// Every distinct code found by all strategies (no budget): for tests and exploration.
@@ -158,11 +180,21 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
     let start = Instant::now();
     let frame = Frame::new(image);
     let mut seen = HashSet::new();
+    // Finder patterns seen only in the inverted matrix (light on dark).
+    let mut light_on_dark = Evidence::None;
     for (i, &strategy) in STRATEGIES.iter().enumerate() {
-        // Once a code is found, the further strategies wait for evidence of another, except
-        // the inverted matrix: a light-on-dark code leaves no dark finder patterns to see.
-        let waits = strategy.needs_evidence() || (!decoded.codes.is_empty() && strategy != Strategy::Inverted);
-        if waits && !decoded.evidence {
+        // Once a code is found, the further strategies wait for a pair of finder patterns left
+        // over, except the inverted matrix: a light-on-dark code leaves no dark finders to see.
+        let mut needs = strategy.needs();
+        if !decoded.codes.is_empty() && strategy != Strategy::Inverted {
+            needs = Evidence::Pair;
+        }
+        let mut have = decoded.evidence;
+        if strategy == Strategy::Range && light_on_dark == Evidence::Pair {
+            // It reads light on dark too; a light-on-dark pair is what wakes it there.
+            have = have.max(Evidence::Finder);
+        }
+        if have < needs {
             continue;
         }
         let estimate = strategy.estimate(frame.pixels());
@@ -175,9 +207,20 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         let found = frame.run(strategy);
         // A code found is not itself evidence: its own finder patterns are accounted for, so
         // asking for every code costs the expensive strategies only where a pair is left over.
-        // Every strategy after the inverted one reads dark modules on light, so finder patterns
-        // seen only in the inverted matrix (light on dark) are no reason to run them.
-        decoded.evidence |= found.finder_pair && strategy != Strategy::Inverted;
+        // Every strategy after the inverted one reads dark modules on light (the range strategy
+        // both), so finder patterns seen only in the inverted matrix are no reason to run them.
+        let sign = if found.finder_pair {
+            Evidence::Pair
+        } else if found.finder_seen {
+            Evidence::Finder
+        } else {
+            Evidence::None
+        };
+        if strategy == Strategy::Inverted {
+            light_on_dark = sign;
+        } else {
+            decoded.evidence = decoded.evidence.max(sign);
+        }
         for code in found.codes {
             if code.len() <= MAX_CODE_BYTES && seen.insert(code.clone()) {
                 finished |= done(&code);
@@ -204,11 +247,13 @@ struct Frame<'a> {
     grey: &'a GrayImage,
     local: OnceLock<Option<BitMatrix>>,
     half: OnceLock<Option<GrayImage>>,
+    /// Symbols sampled in this frame that did not decode.
+    tried: RefCell<readers::Tried>,
 }
 
 impl<'a> Frame<'a> {
     fn new(grey: &'a GrayImage) -> Self {
-        Frame { grey, local: OnceLock::new(), half: OnceLock::new() }
+        Frame { grey, local: OnceLock::new(), half: OnceLock::new(), tried: RefCell::default() }
     }
 
     fn pixels(&self) -> u64 {
@@ -225,29 +270,47 @@ impl<'a> Frame<'a> {
 
     fn run(&self, strategy: Strategy) -> Found {
         isolate(|| match strategy {
-            Strategy::Local => self.local().map(|m| readers::zxing(m, false)).unwrap_or_default(),
+            Strategy::Local => self.local().map(|m| self.zxing(m, false)).unwrap_or_default(),
             Strategy::Inverted => self
                 .local()
                 .map(|m| {
                     let mut inverted = m.clone();
                     inverted.flip_self();
-                    readers::zxing(&inverted, false)
+                    self.zxing(&inverted, false)
                 })
                 .unwrap_or_default(),
-            Strategy::Half => self.half().map(|half| read_view(half, false)).unwrap_or_default(),
+            Strategy::Half => self.half().map(|half| self.read_view(half, false)).unwrap_or_default(),
+            Strategy::Range => binarize::local_range(self.grey)
+                .map(|m| {
+                    let mut found = self.zxing(&m, false);
+                    let mut inverted = m;
+                    inverted.flip_self();
+                    // A phone in dark mode: its light modules dim in the same bands. Only the
+                    // dark-on-light matrix's finder patterns count as evidence, as below.
+                    found.codes.extend(self.zxing(&inverted, false).codes);
+                    found
+                })
+                .unwrap_or_default(),
             Strategy::Quirc if quirc_at_half(self.pixels()) => self.half().map(readers::quirc).unwrap_or_default(),
             Strategy::Quirc => readers::quirc(self.grey),
-            Strategy::Sharpened => read_view(&prepare::sharpen(self.grey, prepare::MILD), true),
-            Strategy::Deblurred => read_view(&prepare::sharpen(self.grey, prepare::STRONG), true),
-            Strategy::Double => prepare::double(self.grey).map(|double| read_view(&double, true)).unwrap_or_default(),
+            Strategy::Sharpened => self.read_view(&prepare::sharpen(self.grey, prepare::MILD), true),
+            Strategy::Deblurred => self.read_view(&prepare::sharpen(self.grey, prepare::STRONG), true),
+            Strategy::Double => {
+                prepare::double(self.grey).map(|double| self.read_view(&double, true)).unwrap_or_default()
+            }
         })
         .unwrap_or_default()
     }
-}
 
-/// A view binarized by local average and read by the zxing-cpp detector.
-fn read_view(view: &GrayImage, thorough: bool) -> Found {
-    binarize::local_average(view).map(|m| readers::zxing(&m, thorough)).unwrap_or_default()
+    /// The zxing-cpp detector on a bit matrix of this frame.
+    fn zxing(&self, matrix: &BitMatrix, thorough: bool) -> Found {
+        readers::zxing(matrix, thorough, &mut self.tried.borrow_mut())
+    }
+
+    /// A view binarized by local average and read by the zxing-cpp detector.
+    fn read_view(&self, view: &GrayImage, thorough: bool) -> Found {
+        binarize::local_average(view).map(|m| self.zxing(&m, thorough)).unwrap_or_default()
+    }
 }
 
 thread_local! {
@@ -304,8 +367,8 @@ mod tests {
         assert_eq!(decoded.ran, [Strategy::Local]);
         assert_eq!(decoded.skipped, STRATEGIES.len() - 1);
         let decoded = decode_until(&frame, Duration::MAX, |_| false);
-        assert!(!decoded.evidence);
-        let cheap: Vec<_> = STRATEGIES.iter().copied().filter(|s| !s.needs_evidence()).collect();
+        assert_eq!(decoded.evidence, Evidence::None);
+        let cheap: Vec<_> = STRATEGIES.iter().copied().filter(|s| s.needs() == Evidence::None).collect();
         assert_eq!(decoded.ran, cheap, "no finder patterns: the expensive strategies wait");
     }
 }

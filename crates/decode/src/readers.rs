@@ -9,6 +9,8 @@
 //! Callers isolate these (a panic is "nothing found"): both come from outside and see
 //! attacker-controlled pixels.
 
+use std::collections::HashSet;
+
 use image::GrayImage;
 use rxing::common::cpp_essentials::{
     ConcentricPattern, FindLeftGuardBy, FixedPattern, IsPattern, LocateConcentricPattern, PatternRow, PatternType,
@@ -28,13 +30,39 @@ pub struct Found {
     /// glare spot often hides the third) and that belong to no symbol decoded here: a sign of
     /// a code still unread.
     pub finder_pair: bool,
+    /// Whether at least one finder pattern was seen that belongs to no symbol decoded here: a
+    /// weaker sign, enough for a cheap second look.
+    pub finder_seen: bool,
+}
+
+/// Sampled symbols that did not decode, kept for one frame: the views of a frame often sample
+/// the same symbol bit for bit (a damaged code seen by every strategy), and Reed–Solomon
+/// decoding it again would fail again. Most of the time spent on a small frame with an
+/// unreadable code was such repeats.
+#[derive(Debug, Default)]
+pub struct Tried(HashSet<BitMatrix>);
+
+impl Tried {
+    /// Decodes `bits` unless the same bits already failed; a failure is remembered.
+    fn decode(&mut self, bits: &BitMatrix) -> Option<Vec<u8>> {
+        if self.0.contains(bits) {
+            return None;
+        }
+        match decoder::Decode(bits) {
+            Ok(decoded) if decoded.isValid() => Some(decoded.content().bytes().to_vec()),
+            _ => {
+                self.0.insert(bits.clone());
+                None
+            }
+        }
+    }
 }
 
 /// Every QR symbol the zxing-cpp detector finds in `matrix`. `thorough` scans every third
 /// row for finder patterns instead of a step sized for codes up to version 20. When no
 /// finder-pattern triple decodes, the matrix is tried as a "pure" code (the symbol alone with
 /// a thin quiet zone, as in a screenshot or a tiny crop), which costs next to nothing.
-pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
+pub fn zxing(matrix: &BitMatrix, thorough: bool, tried: &mut Tried) -> Found {
     let finders = find_finder_patterns(matrix, thorough);
     let mut used = Vec::new();
     let mut codes = Vec::new();
@@ -56,10 +84,9 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
             break;
         }
         let Ok(detected) = detector::SampleQR(matrix, &set) else { continue };
-        let Ok(decoded) = decoder::Decode(detected.getBits()) else { continue };
-        if decoded.isValid() {
+        if let Some(code) = tried.decode(detected.getBits()) {
             used.extend([set.bl, set.tl, set.tr]);
-            codes.push(decoded.content().bytes().to_vec());
+            codes.push(code);
         }
     }
     // A hidden top-left finder (a glare spot or a thumb on it): sampled from the other two.
@@ -70,10 +97,9 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
                 break;
             }
             if let Some(bits) = sample_hidden_top_left(matrix, tr, bl, guess)
-                && let Ok(decoded) = decoder::Decode(&bits)
-                && decoded.isValid()
+                && let Some(code) = tried.decode(&bits)
             {
-                codes.push(decoded.content().bytes().to_vec());
+                codes.push(code);
                 used.extend([tr, bl]);
                 break;
             }
@@ -81,15 +107,14 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool) -> Found {
     }
     if codes.is_empty()
         && let Ok(detected) = detector::DetectPureQR(matrix)
-        && let Ok(decoded) = decoder::Decode(detected.getBits())
-        && decoded.isValid()
+        && let Some(code) = tried.decode(detected.getBits())
     {
-        codes.push(decoded.content().bytes().to_vec());
+        codes.push(code);
     }
     // Patterns of decoded symbols explain themselves; a pair among the rest may be another code.
     let rest: Vec<&ConcentricPattern> = finders.iter().filter(|p| !used.contains(*p)).collect();
     let finder_pair = rest.iter().enumerate().any(|(i, p)| rest[i + 1..].iter().any(|q| could_share_a_symbol(p, q)));
-    Found { codes, finder_pair }
+    Found { codes, finder_pair, finder_seen: !rest.is_empty() }
 }
 
 /// The finder pattern's module widths across its centre: dark, light, dark ×3, light, dark.
@@ -413,7 +438,7 @@ pub fn quirc(image: &GrayImage) -> Found {
             grid.decode_to(&mut bytes).ok().map(|_| bytes)
         })
         .collect();
-    Found { codes, finder_pair: false }
+    Found { codes, finder_pair: false, finder_seen: false }
 }
 
 #[cfg(test)]

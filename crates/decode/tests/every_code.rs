@@ -4,7 +4,7 @@
 use fast_qr::qr::QRBuilder;
 use fast_qr::{ECL, Mode};
 use image::{GrayImage, Luma};
-use pass_decode::{Strategy, decode_until};
+use pass_decode::{Evidence, Strategy, decode_until};
 use std::time::Duration;
 
 /// Draws `text` as a QR code at (x0, y0), `px` pixels a module, dark on light or inverted.
@@ -35,7 +35,7 @@ fn two_codes_read_in_one_pass() {
     draw(&mut frame, "CP:second pass of a two-up sheet", (340, 40), 6, false);
     let decoded = decode_until(&frame, Duration::MAX, |_| false);
     assert_eq!(texts(&decoded.codes), ["CP:first pass of a two-up sheet", "CP:second pass of a two-up sheet"]);
-    assert!(!decoded.evidence, "both codes' finder patterns are accounted for");
+    assert_eq!(decoded.evidence, Evidence::None, "both codes' finder patterns are accounted for");
     assert_eq!(decoded.ran, [Strategy::Local, Strategy::Inverted], "nothing left to look for");
 }
 
@@ -61,7 +61,7 @@ fn a_code_and_an_unread_pair_keep_looking() {
         }
     }
     let decoded = decode_until(&frame, Duration::MAX, |_| false);
-    assert!(decoded.evidence);
+    assert_eq!(decoded.evidence, Evidence::Pair);
     assert!(texts(&decoded.codes).contains(&"CP:whole".to_owned()));
     assert!(decoded.ran.len() > 2, "{:?}", decoded.ran);
 }
@@ -100,7 +100,8 @@ fn a_code_whose_top_left_finder_is_washed_out_is_read() {
 #[test]
 fn light_on_dark_finders_alone_do_not_wake_the_dark_on_light_strategies() {
     // A light-on-dark code with its data scrambled: the inverted matrix shows a finder pair,
-    // but every strategy after it reads dark modules on light, so none of them runs.
+    // but every strategy after it reads dark modules on light, so none of them runs, except
+    // the local range, which reads both (moiré on a phone in dark mode).
     let mut frame = GrayImage::from_pixel(400, 400, Luma([128]));
     draw(&mut frame, "CP:phone in dark mode, data smeared", (40, 40), 6, true);
     let mut state = 7u32;
@@ -112,6 +113,33 @@ fn light_on_dark_finders_alone_do_not_wake_the_dark_on_light_strategies() {
     }
     let decoded = decode_until(&frame, Duration::MAX, |_| false);
     assert!(decoded.codes.is_empty());
-    assert!(!decoded.evidence);
-    assert_eq!(decoded.ran, [Strategy::Local, Strategy::Inverted, Strategy::Half]);
+    assert_eq!(decoded.evidence, Evidence::None);
+    assert_eq!(decoded.ran, [Strategy::Local, Strategy::Inverted, Strategy::Half, Strategy::Range]);
+}
+
+/// A code under moiré: the beat of a webcam's sensor grid and a phone screen's sub-pixels
+/// multiplies the screen's light by curved fringes `period` pixels apart, dimming light modules
+/// by up to 45%.
+fn on_a_phone(text: &str, period: f32) -> GrayImage {
+    let mut frame = GrayImage::from_pixel(480, 480, Luma([128]));
+    draw(&mut frame, text, (60, 60), 6, false);
+    let angle = 0.5f32;
+    for (x, y, px) in frame.enumerate_pixels_mut() {
+        let along = x as f32 * angle.cos() + y as f32 * angle.sin() + 0.002 * (y as f32).powi(2);
+        let gain = 1.0 + 0.45 * (std::f32::consts::TAU * along / period).sin();
+        px.0[0] = (f32::from(px.0[0]) * gain).min(255.0) as u8;
+    }
+    frame
+}
+
+#[test]
+fn moire_fringes_on_a_phone_screen_are_read() {
+    // Fringes about two modules apart: under the 40-pixel mean the dim bands turn dark and the
+    // cheap views read nothing, but they see a finder pattern, which wakes the local range.
+    for period in [10.0, 12.0, 14.0, 18.0] {
+        let frame = on_a_phone("CP:a pass shown on a phone", period);
+        let decoded = decode_until(&frame, Duration::MAX, |_| true);
+        assert_eq!(texts(&decoded.codes), ["CP:a pass shown on a phone"], "period {period}");
+        assert_eq!(decoded.ran, [Strategy::Local, Strategy::Inverted, Strategy::Half, Strategy::Range]);
+    }
 }
