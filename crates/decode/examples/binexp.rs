@@ -89,9 +89,9 @@ fn main() {
         println!(
             "{path}: {} {} | inv {} {} {:.1}ms",
             f.codes.len(),
-            f.finder_pair,
+            f.finder_pair.is_some(),
             g.codes.len(),
-            g.finder_pair,
+            g.finder_pair.is_some(),
             start.elapsed().as_secs_f64() * 1e3
         );
     }

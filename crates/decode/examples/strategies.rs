@@ -11,7 +11,7 @@ fn main() {
                 strategy.name(),
                 codes.codes.len(),
                 start.elapsed().as_secs_f64() * 1000.0,
-                if codes.finder_pair {
+                if codes.finder_pair.is_some() {
                     ", a finder pair left over"
                 } else if codes.finder_seen {
                     ", a finder pattern left over"

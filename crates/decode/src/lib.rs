@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use image::GrayImage;
 use rxing::common::BitMatrix;
 
-pub use readers::Found;
+pub use readers::{Found, Region};
 
 /// Codes larger than this are not passes and are not kept (a v40 QR code holds 2953 bytes).
 pub const MAX_CODE_BYTES: usize = 4096;
@@ -97,6 +97,12 @@ impl Strategy {
             Strategy::Range => Evidence::Finder,
             _ => Evidence::Pair,
         }
+    }
+
+    /// Whether the strategy always looks at the whole frame; the others look only around the
+    /// finder pairs it showed.
+    fn whole_frame(self) -> bool {
+        self.needs() != Evidence::Pair
     }
 
     /// Estimated cost for a frame of `pixels` pixels, from a measured cost per pixel rounded
@@ -162,6 +168,9 @@ pub struct Decoded {
     /// The strongest sign of a code still unread that any strategy saw: finder patterns that
     /// belong to no symbol it decoded.
     pub evidence: Evidence,
+    /// Where the whole-frame strategies saw finder pairs left over (frame pixels): the part of
+    /// the frame the expensive strategies look at.
+    pub region: Option<Region>,
 }
 
 /// Every distinct code found by all strategies (no budget): for tests and exploration.
@@ -197,7 +206,7 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         if have < needs {
             continue;
         }
-        let estimate = strategy.estimate(frame.pixels());
+        let estimate = strategy.estimate(pixels(frame.view(strategy, decoded.region)));
         if !decoded.ran.is_empty() && start.elapsed().saturating_add(estimate) > budget {
             decoded.skipped = STRATEGIES.len() - i;
             break;
@@ -209,7 +218,17 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         // asking for every code costs the expensive strategies only where a pair is left over.
         // Every strategy after the inverted one reads dark modules on light (the range strategy
         // both), so finder patterns seen only in the inverted matrix are no reason to run them.
-        let sign = if found.finder_pair {
+        // The expensive strategies look only where the whole-frame ones saw a pair.
+        if let Some(mut region) = found.finder_pair
+            && strategy.whole_frame()
+            && strategy != Strategy::Inverted
+        {
+            if strategy == Strategy::Half {
+                region = region.scaled(2.0);
+            }
+            decoded.region = Some(decoded.region.map_or(region, |r| r.union(region)));
+        }
+        let sign = if found.finder_pair.is_some() {
             Evidence::Pair
         } else if found.finder_seen {
             Evidence::Finder
@@ -242,6 +261,10 @@ pub fn run(strategy: Strategy, image: &GrayImage) -> Found {
     Frame::new(image).run(strategy)
 }
 
+fn pixels(image: &GrayImage) -> u64 {
+    u64::from(image.width()) * u64::from(image.height())
+}
+
 /// A frame and the views and bit matrices made from it so far.
 struct Frame<'a> {
     grey: &'a GrayImage,
@@ -249,15 +272,22 @@ struct Frame<'a> {
     half: OnceLock<Option<GrayImage>>,
     /// Symbols sampled in this frame that did not decode.
     tried: RefCell<readers::Tried>,
+    /// The part of the frame the expensive strategies look at, once cut out (`None`: all of it).
+    cut: OnceLock<Option<GrayImage>>,
 }
 
 impl<'a> Frame<'a> {
     fn new(grey: &'a GrayImage) -> Self {
-        Frame { grey, local: OnceLock::new(), half: OnceLock::new(), tried: RefCell::default() }
+        Frame { grey, local: OnceLock::new(), half: OnceLock::new(), tried: RefCell::default(), cut: OnceLock::new() }
     }
 
-    fn pixels(&self) -> u64 {
-        u64::from(self.grey.width()) * u64::from(self.grey.height())
+    /// What `strategy` looks at: the whole frame, or for the expensive strategies the part
+    /// within `region` (fixed the first time one asks; the whole frame when that is most of it).
+    fn view(&self, strategy: Strategy, region: Option<Region>) -> &GrayImage {
+        if strategy.whole_frame() {
+            return self.grey;
+        }
+        self.cut.get_or_init(|| cut(self.grey, region?)).as_ref().unwrap_or(self.grey)
     }
 
     fn half(&self) -> Option<&GrayImage> {
@@ -268,7 +298,10 @@ impl<'a> Frame<'a> {
         self.local.get_or_init(|| binarize::local_average(self.grey)).as_ref()
     }
 
+    /// Runs `strategy` on its view of the frame.
     fn run(&self, strategy: Strategy) -> Found {
+        let view = self.view(strategy, None);
+        let whole = self.cut.get().is_none_or(Option::is_none);
         isolate(|| match strategy {
             Strategy::Local => self.local().map(|m| self.zxing(m, false)).unwrap_or_default(),
             Strategy::Inverted => self
@@ -291,13 +324,16 @@ impl<'a> Frame<'a> {
                     found
                 })
                 .unwrap_or_default(),
-            Strategy::Quirc if quirc_at_half(self.pixels()) => self.half().map(readers::quirc).unwrap_or_default(),
-            Strategy::Quirc => readers::quirc(self.grey),
-            Strategy::Sharpened => self.read_view(&prepare::sharpen(self.grey, prepare::MILD), true),
-            Strategy::Deblurred => self.read_view(&prepare::sharpen(self.grey, prepare::STRONG), true),
-            Strategy::Double => {
-                prepare::double(self.grey).map(|double| self.read_view(&double, true)).unwrap_or_default()
+            Strategy::Quirc if quirc_at_half(pixels(view)) && whole => {
+                self.half().map(readers::quirc).unwrap_or_default()
             }
+            Strategy::Quirc if quirc_at_half(pixels(view)) => {
+                prepare::half(view).map(|half| readers::quirc(&half)).unwrap_or_default()
+            }
+            Strategy::Quirc => readers::quirc(view),
+            Strategy::Sharpened => self.read_view(&prepare::sharpen(view, prepare::MILD), true),
+            Strategy::Deblurred => self.read_view(&prepare::sharpen(view, prepare::STRONG), true),
+            Strategy::Double => prepare::double(view).map(|double| self.read_view(&double, true)).unwrap_or_default(),
         })
         .unwrap_or_default()
     }
@@ -311,6 +347,23 @@ impl<'a> Frame<'a> {
     fn read_view(&self, view: &GrayImage, thorough: bool) -> Found {
         binarize::local_average(view).map(|m| self.zxing(&m, thorough)).unwrap_or_default()
     }
+}
+
+/// `region` of `image`, cut out, or `None` when it covers most of the image anyway.
+fn cut(image: &GrayImage, region: Region) -> Option<GrayImage> {
+    // Edges on the binarizer's 8-pixel block grid, so that inside the cut every view (and its
+    // bit matrix) is the same as in the whole frame.
+    let (w, h) = (image.width() as f32, image.height() as f32);
+    let (left, top) = (region.left.clamp(0.0, w) as u32 / 8 * 8, region.top.clamp(0.0, h) as u32 / 8 * 8);
+    let (right, bottom) = (
+        (region.right.clamp(0.0, w).ceil() as u32).next_multiple_of(8).min(image.width()),
+        (region.bottom.clamp(0.0, h).ceil() as u32).next_multiple_of(8).min(image.height()),
+    );
+    let area = u64::from(right.saturating_sub(left)) * u64::from(bottom.saturating_sub(top));
+    if area * 10 > pixels(image) * 6 || right <= left || bottom <= top {
+        return None;
+    }
+    Some(image::imageops::crop_imm(image, left, top, right - left, bottom - top).to_image())
 }
 
 thread_local! {

@@ -26,13 +26,63 @@ use rxing::{Point, point};
 pub struct Found {
     /// Raw bytes of each decoded symbol.
     pub codes: Vec<Vec<u8>>,
-    /// Whether two finder patterns were seen that could be corners of one symbol (a thumb or a
+    /// Where two finder patterns were seen that could be corners of one symbol (a thumb or a
     /// glare spot often hides the third) and that belong to no symbol decoded here: a sign of
-    /// a code still unread.
-    pub finder_pair: bool,
+    /// a code still unread, and the part of the matrix that such a symbol could cover (every
+    /// such pair's, together). `None` when there is no such pair.
+    pub finder_pair: Option<Region>,
     /// Whether at least one finder pattern was seen that belongs to no symbol decoded here: a
     /// weaker sign, enough for a cheap second look.
     pub finder_seen: bool,
+}
+
+/// A rectangle of a frame or matrix, in pixels (edges may lie outside it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Region {
+    /// Left edge.
+    pub left: f32,
+    /// Top edge.
+    pub top: f32,
+    /// Right edge.
+    pub right: f32,
+    /// Bottom edge.
+    pub bottom: f32,
+}
+
+impl Region {
+    /// Everything a symbol with finder patterns `p` and `q` at two of its corners could
+    /// cover: adjacent corners put the third a side's length away, opposite ones inside the
+    /// pair's bounding box. Generous: the pair's distance plus eight modules on every side.
+    fn around_pair(p: &ConcentricPattern, q: &ConcentricPattern) -> Region {
+        let module = (p.size + q.size) as f32 / 14.0;
+        let margin = Point::distance(p.p, q.p) + 8.0 * module;
+        Region {
+            left: p.p.x.min(q.p.x) - margin,
+            top: p.p.y.min(q.p.y) - margin,
+            right: p.p.x.max(q.p.x) + margin,
+            bottom: p.p.y.max(q.p.y) + margin,
+        }
+    }
+
+    /// The smallest region holding both.
+    pub fn union(self, other: Region) -> Region {
+        Region {
+            left: self.left.min(other.left),
+            top: self.top.min(other.top),
+            right: self.right.max(other.right),
+            bottom: self.bottom.max(other.bottom),
+        }
+    }
+
+    /// The same region in an image `factor` times the size.
+    pub fn scaled(self, factor: f32) -> Region {
+        Region {
+            left: self.left * factor,
+            top: self.top * factor,
+            right: self.right * factor,
+            bottom: self.bottom * factor,
+        }
+    }
 }
 
 /// Sampled symbols that did not decode, kept for one frame: the views of a frame often sample
@@ -113,7 +163,13 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool, tried: &mut Tried) -> Found {
     }
     // Patterns of decoded symbols explain themselves; a pair among the rest may be another code.
     let rest: Vec<&ConcentricPattern> = finders.iter().filter(|p| !used.contains(*p)).collect();
-    let finder_pair = rest.iter().enumerate().any(|(i, p)| rest[i + 1..].iter().any(|q| could_share_a_symbol(p, q)));
+    let mut finder_pair: Option<Region> = None;
+    for (i, p) in rest.iter().enumerate() {
+        for q in rest[i + 1..].iter().filter(|q| could_share_a_symbol(p, q)) {
+            let region = Region::around_pair(p, q);
+            finder_pair = Some(finder_pair.map_or(region, |r| r.union(region)));
+        }
+    }
     Found { codes, finder_pair, finder_seen: !rest.is_empty() }
 }
 
@@ -438,7 +494,7 @@ pub fn quirc(image: &GrayImage) -> Found {
             grid.decode_to(&mut bytes).ok().map(|_| bytes)
         })
         .collect();
-    Found { codes, finder_pair: false, finder_seen: false }
+    Found { codes, finder_pair: None, finder_seen: false }
 }
 
 #[cfg(test)]

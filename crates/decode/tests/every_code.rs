@@ -64,6 +64,11 @@ fn a_code_and_an_unread_pair_keep_looking() {
     assert_eq!(decoded.evidence, Evidence::Pair);
     assert!(texts(&decoded.codes).contains(&"CP:whole".to_owned()));
     assert!(decoded.ran.len() > 2, "{:?}", decoded.ran);
+    // The expensive strategies look around the pair: all of the covered code (x 340..550),
+    // not the left of the frame.
+    let region = decoded.region.expect("a region around the pair");
+    assert!(region.left <= 340.0 && region.right >= 550.0 && region.top <= 40.0, "{region:?}");
+    assert!(region.left > 100.0, "{region:?}");
 }
 
 #[test]
