@@ -110,7 +110,7 @@ fn the_generator_is_deterministic() {
 fn harder_phone_and_glare_frames_hold_their_floors() {
     const FLOORS: [(&str, usize); 6] = [
         ("phone-hard mild", 6),
-        ("phone-hard moderate", 5),
+        ("phone-hard moderate", 6),
         ("phone-hard severe", 5),
         ("glare-hard mild", 6),
         ("glare-hard moderate", 6),
