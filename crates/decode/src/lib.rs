@@ -25,6 +25,7 @@ pub mod binarize;
 pub mod image_input;
 pub mod prepare;
 pub mod readers;
+pub mod reed_solomon;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;

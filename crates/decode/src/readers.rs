@@ -19,6 +19,9 @@ use rxing::common::cpp_essentials::{
 use rxing::common::{BitArray, BitMatrix, DetectorRXingResult};
 use rxing::qrcode::cpp_port::detector::FinderPatternSet;
 use rxing::qrcode::cpp_port::{decoder, detector};
+use rxing::qrcode::decoder::{BitMatrixParser, DataBlock};
+
+use crate::reed_solomon;
 use rxing::{Point, point};
 
 /// What a reader found: codes, and whether it saw a sign of a code even when none decoded.
@@ -98,14 +101,57 @@ impl Tried {
         if self.0.contains(bits) {
             return None;
         }
-        match decoder::Decode(bits) {
-            Ok(decoded) if decoded.isValid() => Some(decoded.content().bytes().to_vec()),
-            _ => {
-                self.0.insert(bits.clone());
-                None
-            }
+        let code = match decode_symbol(bits) {
+            Ok(code) => code,
+            // Not readable as an upright QR code (a mirrored one, say): rxing's own decoder.
+            Err(()) => decoder::Decode(bits).ok().filter(|d| d.isValid()).map(|d| d.content().bytes().to_vec()),
+        };
+        if code.is_none() {
+            self.0.insert(bits.clone());
+        }
+        code
+    }
+}
+
+/// Decodes a sampled symbol: rxing reads its format, version and codewords, our
+/// [`reed_solomon`] corrects each block (rxing's took a sixth of a typical read, and most of
+/// a failed one), rxing parses the bit stream. `Ok(None)`: a block has too many errors.
+/// `Err`: the symbol could not be read this way at all.
+fn decode_symbol(bits: &BitMatrix) -> Result<Option<Vec<u8>>, ()> {
+    let mut parser = BitMatrixParser::new(bits.clone()).map_err(|_| ())?;
+    match decode_parsed(&mut parser)? {
+        Some(code) => Ok(Some(code)),
+        None => {
+            // Seen from behind (through glass, or in a mirror), as zxing's decoder tries.
+            parser.remask().map_err(|_| ())?;
+            parser.setMirror(true);
+            parser.readVersion().map_err(|_| ())?;
+            parser.readFormatInformation().map_err(|_| ())?;
+            parser.mirror();
+            decode_parsed(&mut parser)
         }
     }
+}
+
+fn decode_parsed(parser: &mut BitMatrixParser) -> Result<Option<Vec<u8>>, ()> {
+    let level = parser.readFormatInformation().map_err(|_| ())?.getErrorCorrectionLevel();
+    let version = parser.readVersion().map_err(|_| ())?;
+    let codewords = parser.readCodewords().map_err(|_| ())?;
+    let blocks = DataBlock::getDataBlocks(&codewords, version, level).map_err(|_| ())?;
+    let mut data = Vec::with_capacity(codewords.len());
+    for block in &blocks {
+        let mut words = block.getCodewords().to_vec();
+        let data_len = block.getNumDataCodewords() as usize;
+        let ec = words.len().saturating_sub(data_len);
+        if reed_solomon::correct(&mut words, ec).is_err() {
+            return Ok(None);
+        }
+        data.extend_from_slice(&words[..data_len.min(words.len())]);
+    }
+    Ok(decoder::DecodeBitStream(&data, version, level)
+        .ok()
+        .filter(|d| d.isValid())
+        .map(|d| d.content().bytes().to_vec()))
 }
 
 /// Every QR symbol the zxing-cpp detector finds in `matrix`. `thorough` scans every third

@@ -148,3 +148,13 @@ fn moire_fringes_on_a_phone_screen_are_read() {
         assert_eq!(decoded.ran, [Strategy::Local, Strategy::Inverted, Strategy::Half, Strategy::Range]);
     }
 }
+
+#[test]
+fn a_code_seen_from_behind_is_read() {
+    // Through a glass door or in a mirror: the symbol is mirrored.
+    let mut frame = GrayImage::from_pixel(320, 320, Luma([128]));
+    draw(&mut frame, "CP:seen through the glass", (40, 40), 6, false);
+    let mirrored = image::imageops::flip_horizontal(&frame);
+    let decoded = decode_until(&mirrored, Duration::MAX, |_| false);
+    assert_eq!(texts(&decoded.codes), ["CP:seen through the glass"]);
+}
