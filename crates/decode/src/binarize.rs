@@ -104,7 +104,7 @@ const SMALL_BLOCK: usize = 4;
 /// or two apart, so light modules dim in bands (by up to half) while dark ones stay dark. The
 /// 40-pixel mean of [`local_average`] sits about halfway up and turns the dim bands dark; a
 /// threshold low in a small window's range keeps them light. A window with less contrast than
-/// [`RANGE_MIN_CONTRAST`] takes its upper or left neighbour's threshold when it is darker than
+/// 40 levels takes its upper or left neighbour's threshold when it is darker than
 /// that (inside a large dark module), and is light otherwise. `None` for an empty image.
 pub fn local_range(image: &GrayImage) -> Option<BitMatrix> {
     const B: usize = SMALL_BLOCK;
