@@ -214,7 +214,9 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         }
         decoded.ran.push(strategy);
         let mut finished = false;
-        let found = frame.run(strategy);
+        // The range strategy reads each polarity where finder patterns of that polarity were seen.
+        let polarities = (decoded.evidence >= Evidence::Finder, light_on_dark >= Evidence::Finder);
+        let found = frame.run(strategy, polarities);
         // A code found is not itself evidence: its own finder patterns are accounted for, so
         // asking for every code costs the expensive strategies only where a pair is left over.
         // Every strategy after the inverted one reads dark modules on light (the range strategy
@@ -259,7 +261,7 @@ pub fn run(strategy: Strategy, image: &GrayImage) -> Found {
     if image.width() == 0 || image.height() == 0 {
         return Found::default();
     }
-    Frame::new(image).run(strategy)
+    Frame::new(image).run(strategy, (true, true))
 }
 
 fn pixels(image: &GrayImage) -> u64 {
@@ -299,8 +301,9 @@ impl<'a> Frame<'a> {
         self.local.get_or_init(|| binarize::local_average(self.grey)).as_ref()
     }
 
-    /// Runs `strategy` on its view of the frame.
-    fn run(&self, strategy: Strategy) -> Found {
+    /// Runs `strategy` on its view of the frame; the range strategy reads dark on light and
+    /// light on dark as `polarities` say.
+    fn run(&self, strategy: Strategy, (dark_on_light, light_on_dark): (bool, bool)) -> Found {
         let view = self.view(strategy, None);
         let whole = self.cut.get().is_none_or(Option::is_none);
         isolate(|| match strategy {
@@ -316,12 +319,14 @@ impl<'a> Frame<'a> {
             Strategy::Half => self.half().map(|half| self.read_view(half, false)).unwrap_or_default(),
             Strategy::Range => binarize::local_range(self.grey)
                 .map(|m| {
-                    let mut found = self.zxing(&m, false);
-                    let mut inverted = m;
-                    inverted.flip_self();
-                    // A phone in dark mode: its light modules dim in the same bands. Only the
-                    // dark-on-light matrix's finder patterns count as evidence, as below.
-                    found.codes.extend(self.zxing(&inverted, false).codes);
+                    let mut found = if dark_on_light { self.zxing(&m, false) } else { Found::default() };
+                    if light_on_dark {
+                        let mut inverted = m;
+                        inverted.flip_self();
+                        // A phone in dark mode: its light modules dim in the same bands. Only the
+                        // dark-on-light matrix's finder patterns count as evidence, as below.
+                        found.codes.extend(self.zxing(&inverted, false).codes);
+                    }
                     found
                 })
                 .unwrap_or_default(),
