@@ -77,7 +77,7 @@ fn syndromes(block: &[u8], ec: usize, out: &mut [u8; MAX_EC]) -> bool {
 }
 
 /// Corrects `block` (data codewords then `ec` error-correction codewords) in place and returns
-/// the number of codewords changed.
+/// the number of codewords changed; a block it refuses is left as it was.
 pub fn correct(block: &mut [u8], ec: usize) -> Result<usize, Uncorrectable> {
     let n = block.len();
     if ec == 0 || ec > MAX_EC || ec >= n || n > 255 {
@@ -133,6 +133,7 @@ pub fn correct(block: &mut [u8], ec: usize) -> Result<usize, Uncorrectable> {
 
     // Chien search over the block's positions; Forney's formula for each magnitude. Position
     // `p` (index into `block`) holds the coefficient of x^(n−1−p), locator X = α^(n−1−p).
+    let mut fixes = [(0usize, 0u8); MAX_EC / 2];
     let mut found = 0;
     for (p, byte) in block.iter_mut().enumerate() {
         let power = n - 1 - p;
@@ -155,7 +156,8 @@ pub fn correct(block: &mut [u8], ec: usize) -> Result<usize, Uncorrectable> {
             derivative ^= mul(lambda[i], x_pow);
             x_pow = mul(x_pow, x_inv2);
         }
-        if derivative == 0 {
+        if derivative == 0 || found == l {
+            undo(block, &fixes[..found]);
             return Err(Uncorrectable);
         }
         let mut om = 0u8;
@@ -167,12 +169,21 @@ pub fn correct(block: &mut [u8], ec: usize) -> Result<usize, Uncorrectable> {
         // e = X · Ω(X⁻¹) / Λ'(X⁻¹)   (generator roots from α⁰)
         let magnitude = mul(pow_alpha(power), div(om, derivative));
         *byte ^= magnitude;
+        fixes[found] = (p, magnitude);
         found += 1;
     }
     if found != l || syndromes(block, ec, &mut s) {
+        undo(block, &fixes[..found]);
         return Err(Uncorrectable);
     }
     Ok(found)
+}
+
+/// Takes corrections back: a refused block is left as it came.
+fn undo(block: &mut [u8], fixes: &[(usize, u8)]) {
+    for &(p, magnitude) in fixes {
+        block[p] ^= magnitude;
+    }
 }
 
 #[cfg(test)]
@@ -269,8 +280,12 @@ mod tests {
                 }
             }
             total += 1;
+            let received = block.clone();
             match correct(&mut block, ec) {
-                Err(Uncorrectable) => refused += 1,
+                Err(Uncorrectable) => {
+                    refused += 1;
+                    assert_eq!(block, received, "a refused block is left as it came");
+                }
                 Ok(_) => assert_eq!(encode(&block[..data_len], ec), block, "a valid codeword"),
             }
         }
