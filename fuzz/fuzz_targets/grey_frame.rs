@@ -27,7 +27,8 @@ fuzz_target!(|data: &[u8]| {
     .into_iter()
     .flatten()
     {
-        for matrix in [binarize::local_average(&view), binarize::global(&view)].into_iter().flatten() {
+        let matrices = [binarize::local_average(&view), binarize::local_range(&view), binarize::global(&view)];
+        for matrix in matrices.into_iter().flatten() {
             assert_eq!((matrix.getWidth(), matrix.getHeight()), view.dimensions());
             // rxing's finder search inside is third-party; isolate it as the pipeline does.
             decode::isolate(|| readers::find_finder_patterns(&matrix, true));
