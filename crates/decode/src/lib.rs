@@ -100,8 +100,8 @@ impl Strategy {
         }
     }
 
-    /// Whether the strategy always looks at the whole frame; the others look only around the
-    /// finder pairs it showed.
+    /// Whether the strategy always looks at the whole frame; the others (the expensive ones)
+    /// look only around the finder pairs the whole-frame strategies saw.
     fn whole_frame(self) -> bool {
         self.needs() != Evidence::Pair
     }
@@ -207,6 +207,7 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         if have < needs {
             continue;
         }
+        // The first expensive strategy to get here fixes the cut that all of them look at.
         let estimate = strategy.estimate(pixels(frame.view(strategy, decoded.region)));
         if !decoded.ran.is_empty() && start.elapsed().saturating_add(estimate) > budget {
             decoded.skipped = STRATEGIES.len() - i;
@@ -301,8 +302,9 @@ impl<'a> Frame<'a> {
         self.local.get_or_init(|| binarize::local_average(self.grey)).as_ref()
     }
 
-    /// Runs `strategy` on its view of the frame; the range strategy reads dark on light and
-    /// light on dark as `polarities` say.
+    /// Runs `strategy` on its view of the frame (for an expensive strategy, the cut that
+    /// [`Frame::view`] fixed, or the whole frame when none was); the range strategy reads dark
+    /// on light and light on dark as `polarities` say.
     fn run(&self, strategy: Strategy, (dark_on_light, light_on_dark): (bool, bool)) -> Found {
         let view = self.view(strategy, None);
         let whole = self.cut.get().is_none_or(Option::is_none);
