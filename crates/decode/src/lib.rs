@@ -199,11 +199,15 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         if !decoded.codes.is_empty() && strategy != Strategy::Inverted {
             needs = Evidence::Pair;
         }
-        let mut have = decoded.evidence;
-        if strategy == Strategy::Range && light_on_dark == Evidence::Pair {
-            // It reads light on dark too; a light-on-dark pair is what wakes it there.
-            have = have.max(Evidence::Finder);
-        }
+        // Light-on-dark finders wake the strategies that read light on dark too: the range
+        // strategy a pair seen once; the sharpened and doubled views a pair seen twice (by the
+        // inverted local average and by the range), as one sighting is common in texture.
+        let light_pair_twice = light_on_dark == Evidence::Pair && frame.light_pair_twice.get();
+        let have = match strategy {
+            Strategy::Range if light_on_dark == Evidence::Pair => decoded.evidence.max(Evidence::Finder),
+            Strategy::Sharpened | Strategy::Deblurred | Strategy::Double if light_pair_twice => Evidence::Pair,
+            _ => decoded.evidence,
+        };
         if have < needs {
             continue;
         }
@@ -215,8 +219,11 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         }
         decoded.ran.push(strategy);
         let mut finished = false;
-        // The range strategy reads each polarity where finder patterns of that polarity were seen.
-        let polarities = (decoded.evidence >= Evidence::Finder, light_on_dark >= Evidence::Finder);
+        // Each polarity is read where finder patterns of that polarity were seen.
+        let polarities = match strategy {
+            Strategy::Range => (decoded.evidence >= Evidence::Finder, light_on_dark >= Evidence::Finder),
+            _ => (decoded.evidence == Evidence::Pair, light_pair_twice),
+        };
         let found = frame.run(strategy, polarities);
         // A code found is not itself evidence: its own finder patterns are accounted for, so
         // asking for every code costs the expensive strategies only where a pair is left over.
@@ -278,11 +285,21 @@ struct Frame<'a> {
     tried: RefCell<readers::Tried>,
     /// The part of the frame the expensive strategies look at, once cut out (`None`: all of it).
     cut: OnceLock<Option<GrayImage>>,
+    /// Whether the range strategy's light-on-dark reading showed a finder pair (as the
+    /// inverted local average had): a dark-mode screen, seen by two binarizations.
+    light_pair_twice: Cell<bool>,
 }
 
 impl<'a> Frame<'a> {
     fn new(grey: &'a GrayImage) -> Self {
-        Frame { grey, local: OnceLock::new(), half: OnceLock::new(), tried: RefCell::default(), cut: OnceLock::new() }
+        Frame {
+            grey,
+            local: OnceLock::new(),
+            half: OnceLock::new(),
+            tried: RefCell::default(),
+            cut: OnceLock::new(),
+            light_pair_twice: Cell::new(false),
+        }
     }
 
     /// What `strategy` looks at: the whole frame, or for the expensive strategies the part
@@ -303,9 +320,9 @@ impl<'a> Frame<'a> {
     }
 
     /// Runs `strategy` on its view of the frame (for an expensive strategy, the cut that
-    /// [`Frame::view`] fixed, or the whole frame when none was); the range strategy reads dark
-    /// on light and light on dark as `polarities` say.
-    fn run(&self, strategy: Strategy, (dark_on_light, light_on_dark): (bool, bool)) -> Found {
+    /// [`Frame::view`] fixed, or the whole frame when none was); the range, sharpened and
+    /// doubled views read dark on light and light on dark as `polarities` say.
+    fn run(&self, strategy: Strategy, polarities: (bool, bool)) -> Found {
         let view = self.view(strategy, None);
         let whole = self.cut.get().is_none_or(Option::is_none);
         isolate(|| match strategy {
@@ -318,20 +335,12 @@ impl<'a> Frame<'a> {
                     self.zxing(&inverted, false)
                 })
                 .unwrap_or_default(),
-            Strategy::Half => self.half().map(|half| self.read_view(half, false)).unwrap_or_default(),
-            Strategy::Range => binarize::local_range(self.grey)
-                .map(|m| {
-                    let mut found = if dark_on_light { self.zxing(&m, false) } else { Found::default() };
-                    if light_on_dark {
-                        let mut inverted = m;
-                        inverted.flip_self();
-                        // A phone in dark mode: its light modules dim in the same bands. Only the
-                        // dark-on-light matrix's finder patterns count as evidence, as below.
-                        found.codes.extend(self.zxing(&inverted, false).codes);
-                    }
-                    found
-                })
-                .unwrap_or_default(),
+            Strategy::Half => {
+                self.half().and_then(binarize::local_average).map(|m| self.zxing(&m, false)).unwrap_or_default()
+            }
+            Strategy::Range => {
+                binarize::local_range(self.grey).map(|m| self.read_polarities(m, false, polarities)).unwrap_or_default()
+            }
             Strategy::Quirc if quirc_at_half(pixels(view)) && whole => {
                 self.half().map(readers::quirc).unwrap_or_default()
             }
@@ -339,9 +348,11 @@ impl<'a> Frame<'a> {
                 prepare::half(view).map(|half| readers::quirc(&half)).unwrap_or_default()
             }
             Strategy::Quirc => readers::quirc(view),
-            Strategy::Sharpened => self.read_view(&prepare::sharpen(view, prepare::MILD), true),
-            Strategy::Deblurred => self.read_view(&prepare::sharpen(view, prepare::STRONG), true),
-            Strategy::Double => prepare::double(view).map(|double| self.read_view(&double, true)).unwrap_or_default(),
+            Strategy::Sharpened => self.read_view(&prepare::sharpen(view, prepare::MILD), polarities),
+            Strategy::Deblurred => self.read_view(&prepare::sharpen(view, prepare::STRONG), polarities),
+            Strategy::Double => {
+                prepare::double(view).map(|double| self.read_view(&double, polarities)).unwrap_or_default()
+            }
         })
         .unwrap_or_default()
     }
@@ -351,9 +362,30 @@ impl<'a> Frame<'a> {
         readers::zxing(matrix, thorough, &mut self.tried.borrow_mut())
     }
 
-    /// A view binarized by local average and read by the zxing-cpp detector.
-    fn read_view(&self, view: &GrayImage, thorough: bool) -> Found {
-        binarize::local_average(view).map(|m| self.zxing(&m, thorough)).unwrap_or_default()
+    /// A view binarized by local average and read by the zxing-cpp detector, every third row.
+    fn read_view(&self, view: &GrayImage, polarities: (bool, bool)) -> Found {
+        binarize::local_average(view).map(|m| self.read_polarities(m, true, polarities)).unwrap_or_default()
+    }
+
+    /// `matrix` read dark on light and inverted (light on dark) as `polarities` say. Only the
+    /// dark-on-light reading's finder patterns are evidence (a dark-mode screen: its light
+    /// modules dim in the same moiré bands); whether the light-on-dark reading showed a pair
+    /// is kept for the expensive strategies.
+    fn read_polarities(
+        &self,
+        matrix: BitMatrix,
+        thorough: bool,
+        (dark_on_light, light_on_dark): (bool, bool),
+    ) -> Found {
+        let mut found = if dark_on_light { self.zxing(&matrix, thorough) } else { Found::default() };
+        if light_on_dark {
+            let mut inverted = matrix;
+            inverted.flip_self();
+            let light = self.zxing(&inverted, thorough);
+            self.light_pair_twice.set(self.light_pair_twice.get() || light.finder_pair.is_some());
+            found.codes.extend(light.codes);
+        }
+        found
     }
 }
 

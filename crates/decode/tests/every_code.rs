@@ -103,10 +103,11 @@ fn a_code_whose_top_left_finder_is_washed_out_is_read() {
 }
 
 #[test]
-fn light_on_dark_finders_alone_do_not_wake_the_dark_on_light_strategies() {
+fn light_on_dark_finders_wake_only_the_strategies_that_read_light_on_dark() {
     // A light-on-dark code with its data scrambled: the inverted matrix shows a finder pair,
-    // but every strategy after it reads dark modules on light, so none of them runs, except
-    // the local range, which reads both (moiré on a phone in dark mode).
+    // and so does the local range's inverted reading. The strategies that can read light on
+    // dark run (range, sharpened, deblurred, doubled), reading only that polarity; rqrr reads
+    // dark on light only and does not. Nothing counts as evidence of a dark-on-light code.
     let mut frame = GrayImage::from_pixel(400, 400, Luma([128]));
     draw(&mut frame, "CP:phone in dark mode, data smeared", (40, 40), 6, true);
     let mut state = 7u32;
@@ -119,7 +120,18 @@ fn light_on_dark_finders_alone_do_not_wake_the_dark_on_light_strategies() {
     let decoded = decode_until(&frame, Duration::MAX, |_| false);
     assert!(decoded.codes.is_empty());
     assert_eq!(decoded.evidence, Evidence::None);
-    assert_eq!(decoded.ran, [Strategy::Local, Strategy::Inverted, Strategy::Half, Strategy::Range]);
+    assert_eq!(
+        decoded.ran,
+        [
+            Strategy::Local,
+            Strategy::Inverted,
+            Strategy::Half,
+            Strategy::Range,
+            Strategy::Sharpened,
+            Strategy::Deblurred,
+            Strategy::Double
+        ]
+    );
 }
 
 /// A code under moiré: the beat of a webcam's sensor grid and a phone screen's sub-pixels
