@@ -56,24 +56,33 @@ fn pow_alpha(e: usize) -> u8 {
     EXP[e % 255]
 }
 
-/// Syndromes S_i = r(α^i), i < `ec`, of `block` (first byte = highest power). True if any
-/// is non-zero.
-fn syndromes(block: &[u8], ec: usize, out: &mut [u8; MAX_EC]) -> bool {
-    let mut any = false;
-    for (i, s) in out.iter_mut().enumerate().take(ec) {
-        let mut acc = 0u8;
-        if i == 0 {
-            acc = block.iter().fold(0, |a, &c| a ^ c);
-        } else {
-            let log_x = i; // log of α^i
-            for &c in block {
-                acc = if acc == 0 { c } else { EXP[usize::from(LOG[usize::from(acc)]) + log_x] ^ c };
-            }
+/// `TIMES_ALPHA[i][x]` = x · α^i, for the syndromes: one lookup a step and no branch.
+static TIMES_ALPHA: [[u8; 256]; MAX_EC] = {
+    let mut table = [[0u8; 256]; MAX_EC];
+    let mut i = 0;
+    while i < MAX_EC {
+        let mut x = 1;
+        while x < 256 {
+            table[i][x] = EXP[LOG[x] as usize + i];
+            x += 1;
         }
-        *s = acc;
-        any |= acc != 0;
+        i += 1;
     }
-    any
+    table
+};
+
+/// Syndromes S_i = r(α^i), i < `ec`, of `block` (first byte = highest power), by Horner's rule
+/// for all of them at once (independent chains, so the lookups overlap). True if any is
+/// non-zero.
+fn syndromes(block: &[u8], ec: usize, out: &mut [u8; MAX_EC]) -> bool {
+    let out = &mut out[..ec];
+    out.fill(0);
+    for &c in block {
+        for (s, times) in out.iter_mut().zip(&TIMES_ALPHA) {
+            *s = times[usize::from(*s)] ^ c;
+        }
+    }
+    out.iter().any(|&s| s != 0)
 }
 
 /// Corrects `block` (data codewords then `ec` error-correction codewords) in place and returns
