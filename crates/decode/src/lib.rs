@@ -212,7 +212,8 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
             continue;
         }
         // The first expensive strategy to get here fixes the cut that all of them look at.
-        let estimate = strategy.estimate(pixels(frame.view(strategy, decoded.region)));
+        let view = frame.view(strategy, decoded.region);
+        let estimate = strategy.estimate(pixels(view));
         if !decoded.ran.is_empty() && start.elapsed().saturating_add(estimate) > budget {
             decoded.skipped = STRATEGIES.len() - i;
             break;
@@ -224,7 +225,7 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
             Strategy::Range => (decoded.evidence >= Evidence::Finder, light_on_dark >= Evidence::Finder),
             _ => (decoded.evidence == Evidence::Pair, light_pair_twice),
         };
-        let found = frame.run(strategy, polarities);
+        let found = frame.run(strategy, view, polarities);
         // A code found is not itself evidence: its own finder patterns are accounted for, so
         // asking for every code costs the expensive strategies only where a pair is left over.
         // Every strategy after the inverted one reads dark modules on light (the range strategy
@@ -269,7 +270,7 @@ pub fn run(strategy: Strategy, image: &GrayImage) -> Found {
     if image.width() == 0 || image.height() == 0 {
         return Found::default();
     }
-    Frame::new(image).run(strategy, (true, true))
+    Frame::new(image).run(strategy, image, (true, true))
 }
 
 fn pixels(image: &GrayImage) -> u64 {
@@ -319,12 +320,11 @@ impl<'a> Frame<'a> {
         self.local.get_or_init(|| binarize::local_average(self.grey)).as_ref()
     }
 
-    /// Runs `strategy` on its view of the frame (for an expensive strategy, the cut that
-    /// [`Frame::view`] fixed, or the whole frame when none was); the range, sharpened and
-    /// doubled views read dark on light and light on dark as `polarities` say.
-    fn run(&self, strategy: Strategy, polarities: (bool, bool)) -> Found {
-        let view = self.view(strategy, None);
-        let whole = self.cut.get().is_none_or(Option::is_none);
+    /// Runs `strategy` on `view` (the whole frame, or for an expensive strategy the cut
+    /// [`Frame::view`] gave); the range, sharpened and doubled views read dark on light and
+    /// light on dark as `polarities` say.
+    fn run(&self, strategy: Strategy, view: &GrayImage, polarities: (bool, bool)) -> Found {
+        let whole = std::ptr::eq(view, self.grey);
         isolate(|| match strategy {
             Strategy::Local => self.local().map(|m| self.zxing(m, false)).unwrap_or_default(),
             Strategy::Inverted => self

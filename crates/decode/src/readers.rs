@@ -119,18 +119,23 @@ impl Tried {
 /// `Err`: the symbol could not be read this way at all.
 fn decode_symbol(bits: &BitMatrix) -> Result<Option<Vec<u8>>, ()> {
     let mut parser = BitMatrixParser::new(bits.clone()).map_err(|_| ())?;
-    match decode_parsed(&mut parser)? {
-        Some(code) => Ok(Some(code)),
-        None => {
-            // Seen from behind (through glass, or in a mirror), as zxing's decoder tries.
-            parser.remask().map_err(|_| ())?;
-            parser.setMirror(true);
-            parser.readVersion().map_err(|_| ())?;
-            parser.readFormatInformation().map_err(|_| ())?;
-            parser.mirror();
-            decode_parsed(&mut parser)
-        }
+    if let Some(code) = decode_parsed(&mut parser)? {
+        return Ok(Some(code));
     }
+    // Read upright but too damaged: perhaps seen from behind (through glass, or in a mirror),
+    // as zxing's decoder tries. A mirrored reading that fails is the end of it; rxing's own
+    // decoder would only repeat the same work.
+    Ok(decode_mirrored(&mut parser).unwrap_or(None))
+}
+
+/// The symbol `parser` has read upright, read again mirrored.
+fn decode_mirrored(parser: &mut BitMatrixParser) -> Result<Option<Vec<u8>>, ()> {
+    parser.remask().map_err(|_| ())?;
+    parser.setMirror(true);
+    parser.readVersion().map_err(|_| ())?;
+    parser.readFormatInformation().map_err(|_| ())?;
+    parser.mirror();
+    decode_parsed(parser)
 }
 
 fn decode_parsed(parser: &mut BitMatrixParser) -> Result<Option<Vec<u8>>, ()> {
