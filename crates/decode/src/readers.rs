@@ -174,20 +174,27 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool, tried: &mut Tried) -> Found {
     let nearest = detector::GenerateFinderPatternSets(&mut finders.clone());
     let all = std::iter::once_with(|| finder_sets(&finders)).flatten();
     let guesses = std::iter::once_with(|| third_finder_guesses(&finders)).flatten();
-    for set in nearest.into_iter().chain(all).chain(guesses) {
+    let sets = nearest.into_iter().chain(all).map(|set| (set, None));
+    'sets: for (set, guess) in sets.chain(guesses.map(|guess| (guess.set(guess.at), Some(guess)))) {
         // Triples that share a pattern with a decoded symbol are not tried and not counted:
         // a sheet with two passes must reach the second one's triple.
         if used.contains(&set.bl) || used.contains(&set.tl) || used.contains(&set.tr) {
             continue;
         }
-        attempts += 1;
-        if attempts > MAX_SETS {
-            break;
-        }
-        let Ok(detected) = detector::SampleQR(matrix, &set) else { continue };
-        if let Some(code) = tried.decode(detected.getBits()) {
-            used.extend([set.bl, set.tl, set.tr]);
-            codes.push(code);
+        // A guessed corner as guessed, then where the matrix looks most like a finder pattern
+        // nearby, if that is elsewhere (worked out only when the guess is reached and fails).
+        let mut refined = guess.map(|guess| std::iter::once_with(move || guess.refined(matrix)).flatten());
+        for set in std::iter::once(set).chain(refined.iter_mut().flatten()) {
+            attempts += 1;
+            if attempts > MAX_SETS {
+                break 'sets;
+            }
+            let Ok(detected) = detector::SampleQR(matrix, &set) else { continue };
+            if let Some(code) = tried.decode(detected.getBits()) {
+                used.extend([set.bl, set.tl, set.tr]);
+                codes.push(code);
+                break;
+            }
         }
     }
     // A hidden top-left finder (a glare spot or a thumb on it): sampled from the other two.
@@ -364,27 +371,104 @@ fn finder_sets(finders: &[ConcentricPattern]) -> Vec<FinderPatternSet> {
 /// Pairs of finder patterns tried with a guessed third.
 const MAX_PAIRS: usize = 6;
 
+/// A finder-pattern triple completed from a pair: where the third pattern is guessed to be.
+struct Guess {
+    /// The two patterns seen.
+    pair: [ConcentricPattern; 2],
+    /// Where the third was guessed.
+    at: Point,
+    /// One module along a side of the symbol, as the pair shows it.
+    axis: Point,
+}
+
+impl Guess {
+    /// The triple with the third pattern at `at`.
+    fn set(&self, at: Point) -> FinderPatternSet {
+        let [p, q] = self.pair;
+        let mut r = p;
+        r.p = at;
+        ordered(p, q, r)
+    }
+
+    /// The triple with the third pattern where the matrix looks most like a finder pattern
+    /// near the guess ([`refine_guess`]: perspective puts the true corner modules away), or
+    /// `None` when that is the guess itself.
+    fn refined(&self, matrix: &BitMatrix) -> Option<FinderPatternSet> {
+        let at = refine_guess(matrix, self.at, self.axis);
+        (at != self.at).then(|| self.set(at))
+    }
+}
+
 /// Finder-pattern triples completed from pairs: a thumb, a glare spot or a crease often
-/// hides one finder pattern (or its quiet zone) while the other two show. For each pair of
-/// similar patterns, the third is guessed where it would be if the two were adjacent corners
-/// (either side) or opposite corners. A wrong guess fails in sampling or error correction.
-fn third_finder_guesses(finders: &[ConcentricPattern]) -> Vec<FinderPatternSet> {
+/// hides one finder pattern (or its quiet zone) while the other two show, and moiré can break
+/// the third's centre so that the line scan misses it. For each pair of similar patterns, the
+/// third is guessed where it would be if the two were adjacent corners (either side) or
+/// opposite corners. A wrong guess fails in sampling or error correction.
+fn third_finder_guesses(finders: &[ConcentricPattern]) -> Vec<Guess> {
     let mut guesses = Vec::new();
     for (p, q) in likely_pairs(finders) {
         let (dx, dy) = (q.p.x - p.p.x, q.p.y - p.p.y);
+        let module = (p.size + q.size) as f32 / 14.0;
+        let length = dx.hypot(dy).max(1.0);
+        // The symbol's sides: along the pair for adjacent corners, at 45° to it for opposite ones.
+        let side = point(dx / length * module, dy / length * module);
+        let diagonal =
+            point((side.x - side.y) / std::f32::consts::SQRT_2, (side.x + side.y) / std::f32::consts::SQRT_2);
         let adjacent = [
             point(p.p.x - dy, p.p.y + dx),
             point(p.p.x + dy, p.p.y - dx),
             point(q.p.x - dy, q.p.y + dx),
             point(q.p.x + dy, q.p.y - dx),
         ];
-        for at in adjacent.into_iter().chain(opposite_corners(p, q)) {
-            let mut r = p;
-            r.p = at;
-            guesses.push(ordered(p, q, r));
+        let axes = [side; 4].into_iter().chain([diagonal; 2]);
+        for (at, axis) in adjacent.into_iter().chain(opposite_corners(p, q)).zip(axes) {
+            guesses.push(Guess { pair: [p, q], at, axis });
         }
     }
     guesses
+}
+
+/// How far from a guessed finder pattern's centre [`refine_guess`] looks, in modules.
+const REFINE_REACH: i32 = 3;
+
+/// The point within [`REFINE_REACH`] modules of `guess` (in half-module steps) where the
+/// matrix best matches a finder pattern: its 7×7 module centres, sampled along `axis` (one
+/// module along a side of the symbol) and its perpendicular. `guess` itself unless a point
+/// matches at least three quarters of the 49 modules (moiré breaks up a centre, perspective
+/// shrinks the far side) and more than `guess` does.
+fn refine_guess(matrix: &BitMatrix, guess: Point, axis: Point) -> Point {
+    const MODULES: u32 = 49;
+    // Three quarters of them, rounded up.
+    const ENOUGH: u32 = 37;
+    let across = point(-axis.y, axis.x);
+    let (width, height) = (matrix.getWidth() as f32, matrix.getHeight() as f32);
+    // The modules matched at `centre`, or `None` as soon as it cannot beat `beat`.
+    let score = |centre: Point, beat: u32| -> Option<u32> {
+        let mut misses = 0;
+        for j in -3i32..=3 {
+            for i in -3i32..=3 {
+                let at = centre + axis * i as f32 + across * j as f32;
+                // Dark centre and outer ring, light ring between.
+                let dark = i.abs().max(j.abs()) != 2;
+                let inside = (0.0..width).contains(&at.x) && (0.0..height).contains(&at.y);
+                misses += u32::from(!inside || matrix.get(at.x as u32, at.y as u32) != dark);
+                if MODULES - misses <= beat {
+                    return None;
+                }
+            }
+        }
+        Some(MODULES - misses)
+    };
+    let (mut best, mut best_score) = (guess, score(guess, 0).unwrap_or(0).max(ENOUGH - 1));
+    for b in -2 * REFINE_REACH..=2 * REFINE_REACH {
+        for a in -2 * REFINE_REACH..=2 * REFINE_REACH {
+            let at = guess + axis * (a as f32 / 2.0) + across * (b as f32 / 2.0);
+            if let Some(s) = score(at, best_score) {
+                (best, best_score) = (at, s);
+            }
+        }
+    }
+    best
 }
 
 /// The pairs of similar finder patterns worth a guess: among the 8 largest, at most
