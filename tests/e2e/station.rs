@@ -37,15 +37,9 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut command = Command::new(chromium);
         command
+            .arg("--headless=new")
+            .args(pass_issuer::print::CHROMIUM_QUIET)
             .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
                 "--use-fake-ui-for-media-stream",
                 "--use-fake-device-for-media-stream",
                 "--autoplay-policy=no-user-gesture-required",

@@ -174,6 +174,19 @@ fn find_tool(env: &str, names: &[&str], package: &'static str) -> Result<PathBuf
     Err(PrintError::Missing(names[0].to_owned(), package))
 }
 
+/// The flags that keep a headless Chromium quiet and self-contained: no sandbox (it runs as
+/// root in containers), no GPU, no network of its own (QUIC, background fetches, component
+/// updates, sync) and no first-run setup. The station's browser test launches it with them too.
+pub const CHROMIUM_QUIET: [&str; 7] = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 /// Renders `records` to a PDF at `out` with headless Chromium, checks every page, and only then
 /// moves it into place. `issuer` is the public key the passes must verify with.
 pub fn print_pdf(
@@ -189,17 +202,9 @@ pub fn print_pdf(
     let pdf_path = work.path().join("passes.pdf");
     let chromium = find_tool("CHECKPASS_CHROMIUM", &["chromium", "chromium-browser", "google-chrome"], "chromium")?;
     let output = Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-pdf-header-footer",
-        ])
+        .arg("--headless")
+        .args(CHROMIUM_QUIET)
+        .arg("--no-pdf-header-footer")
         .arg(format!("--user-data-dir={}", work.path().join("profile").display()))
         .arg(format!("--print-to-pdf={}", pdf_path.display()))
         .arg(format!("file://{}", html_path.display()))
