@@ -326,21 +326,22 @@ impl<'a> Frame<'a> {
     fn run(&self, strategy: Strategy, view: &GrayImage, polarities: (bool, bool)) -> Found {
         let whole = std::ptr::eq(view, self.grey);
         isolate(|| match strategy {
-            Strategy::Local => self.local().map(|m| self.zxing(m, false)).unwrap_or_default(),
+            Strategy::Local => self.local().map(|m| self.zxing(m, self.grey, false)).unwrap_or_default(),
             Strategy::Inverted => self
                 .local()
                 .map(|m| {
                     let mut inverted = m.clone();
                     inverted.flip_self();
-                    self.zxing(&inverted, false)
+                    self.zxing(&inverted, self.grey, false)
                 })
                 .unwrap_or_default(),
             Strategy::Half => {
-                self.half().and_then(binarize::local_average).map(|m| self.zxing(&m, false)).unwrap_or_default()
+                let read = |half| binarize::local_average(half).map(|m| self.zxing(&m, half, false));
+                self.half().and_then(read).unwrap_or_default()
             }
-            Strategy::Range => {
-                binarize::local_range(self.grey).map(|m| self.read_polarities(m, false, polarities)).unwrap_or_default()
-            }
+            Strategy::Range => binarize::local_range(self.grey)
+                .map(|m| self.read_polarities(m, self.grey, false, polarities))
+                .unwrap_or_default(),
             Strategy::Quirc if quirc_at_half(pixels(view)) && whole => {
                 self.half().map(readers::quirc).unwrap_or_default()
             }
@@ -357,14 +358,14 @@ impl<'a> Frame<'a> {
         .unwrap_or_default()
     }
 
-    /// The zxing-cpp detector on a bit matrix of this frame.
-    fn zxing(&self, matrix: &BitMatrix, thorough: bool) -> Found {
-        readers::zxing(matrix, thorough, &mut self.tried.borrow_mut())
+    /// The zxing-cpp detector on a bit matrix of this frame, made from the grey view `grey`.
+    fn zxing(&self, matrix: &BitMatrix, grey: &GrayImage, thorough: bool) -> Found {
+        readers::zxing(matrix, Some(grey), thorough, &mut self.tried.borrow_mut())
     }
 
     /// A view binarized by local average and read by the zxing-cpp detector, every third row.
     fn read_view(&self, view: &GrayImage, polarities: (bool, bool)) -> Found {
-        binarize::local_average(view).map(|m| self.read_polarities(m, true, polarities)).unwrap_or_default()
+        binarize::local_average(view).map(|m| self.read_polarities(m, view, true, polarities)).unwrap_or_default()
     }
 
     /// `matrix` read dark on light and inverted (light on dark) as `polarities` say. Only the
@@ -374,14 +375,15 @@ impl<'a> Frame<'a> {
     fn read_polarities(
         &self,
         matrix: BitMatrix,
+        grey: &GrayImage,
         thorough: bool,
         (dark_on_light, light_on_dark): (bool, bool),
     ) -> Found {
-        let mut found = if dark_on_light { self.zxing(&matrix, thorough) } else { Found::default() };
+        let mut found = if dark_on_light { self.zxing(&matrix, grey, thorough) } else { Found::default() };
         if light_on_dark {
             let mut inverted = matrix;
             inverted.flip_self();
-            let light = self.zxing(&inverted, thorough);
+            let light = self.zxing(&inverted, grey, thorough);
             self.light_pair_twice.set(self.light_pair_twice.get() || light.finder_pair.is_some());
             found.codes.extend(light.codes);
         }

@@ -96,13 +96,16 @@ impl Region {
 pub struct Tried(HashSet<BitMatrix>);
 
 impl Tried {
-    /// Decodes `bits` unless the same bits already failed; a failure is remembered.
-    fn decode(&mut self, bits: &BitMatrix) -> Option<Vec<u8>> {
+    /// Decodes `bits` unless the same bits already failed; a failure is remembered. `seen`:
+    /// where the symbol lies in the grey view, for reading it again with its washed-out
+    /// modules as erasures ([`decode_erased`]).
+    fn decode(&mut self, bits: &BitMatrix, seen: Option<Seen>) -> Option<Vec<u8>> {
         if self.0.contains(bits) {
             return None;
         }
         let code = match decode_symbol(bits) {
-            Ok(code) => code,
+            Ok(Some(code)) => Some(code),
+            Ok(None) => seen.and_then(|seen| decode_erased(bits, seen)),
             // Not readable as an upright QR code (a mirrored one, say): rxing's own decoder.
             Err(()) => decoder::Decode(bits).ok().filter(|d| d.isValid()).map(|d| d.content().bytes().to_vec()),
         };
@@ -159,11 +162,169 @@ fn decode_parsed(parser: &mut BitMatrixParser) -> Result<Option<Vec<u8>>, ()> {
         .map(|d| d.content().bytes().to_vec()))
 }
 
+/// Where a sampled symbol lies in the grey view its bit matrix was made from.
+#[derive(Clone, Copy)]
+pub struct Seen<'a> {
+    grey: &'a GrayImage,
+    /// The symbol's outer corners in the view: top left, top right, bottom right, bottom left.
+    corners: [Point; 4],
+}
+
+impl<'a> Seen<'a> {
+    /// From a detector's result points (rxing's order: top left, top right, bottom left,
+    /// bottom right).
+    fn new(grey: &'a GrayImage, points: &[Point]) -> Option<Seen<'a>> {
+        match points {
+            &[tl, tr, bl, br] => Some(Seen { grey, corners: [tl, tr, br, bl] }),
+            _ => None,
+        }
+    }
+}
+
+/// A symbol that parsed but did not correct, read again with its **washed-out** modules as
+/// erasures: a lamp mirrored on a phone's glass or a glare spot leaves an area where even dark
+/// modules are bright, and there the binarizer's guesses are mostly wrong. Reed–Solomon
+/// corrects twice as many erasures as errors, so a block a few codewords past its reach can
+/// come back. Only a symbol with a block that corrects on its own, or whose timing patterns
+/// hold, is tried (random texture that happens to parse has neither), and
+/// [`reed_solomon::MIN_SPARE`] bounds the erasures a block may have.
+fn decode_erased(bits: &BitMatrix, seen: Seen) -> Option<Vec<u8>> {
+    if !timing_patterns_hold(bits) {
+        return None;
+    }
+    let mut parser = BitMatrixParser::new(bits.clone()).ok()?;
+    let level = parser.readFormatInformation().ok()?.getErrorCorrectionLevel();
+    let version = parser.readVersion().ok()?;
+    let codewords = parser.readCodewords().ok()?;
+    let blocks = DataBlock::getDataBlocks(&codewords, version, level).ok()?;
+    let mut words: Vec<(Vec<u8>, usize, bool)> = blocks
+        .iter()
+        .map(|block| {
+            let mut words = block.getCodewords().to_vec();
+            let data_len = block.getNumDataCodewords() as usize;
+            let ec = words.len().saturating_sub(data_len);
+            let ok = reed_solomon::correct(&mut words, ec).is_ok();
+            (words, ec, ok)
+        })
+        .collect();
+    let erased = erased_codewords(bits, &codewords, seen)?;
+    let erased = DataBlock::getDataBlocks(&erased, version, level).ok()?;
+    let mut data = Vec::with_capacity(codewords.len());
+    for (((words, ec, ok), block), marks) in words.iter_mut().zip(&blocks).zip(&erased) {
+        if !*ok {
+            let positions: Vec<usize> =
+                marks.getCodewords().iter().enumerate().filter(|(_, m)| **m != 0).map(|(p, _)| p).collect();
+            if positions.is_empty() {
+                return None;
+            }
+            reed_solomon::correct_with_erasures(words, *ec, &positions).ok()?;
+        }
+        let data_len = block.getNumDataCodewords() as usize;
+        data.extend_from_slice(&words[..data_len.min(words.len())]);
+    }
+    decoder::DecodeBitStream(&data, version, level).ok().filter(|d| d.isValid()).map(|d| d.content().bytes().to_vec())
+}
+
+/// Whether at least 80% of the sampled timing-pattern modules (row and column 6 between the
+/// finder patterns, alternating dark and light) are right: the sample is registered on a real
+/// symbol, not on texture (about half would be right).
+fn timing_patterns_hold(bits: &BitMatrix) -> bool {
+    let n = bits.getWidth();
+    if n < 21 {
+        return false;
+    }
+    let span = 8..n - 8;
+    let right = span.clone().filter(|&i| bits.get(i, 6) == (i % 2 == 0)).count()
+        + span.clone().filter(|&i| bits.get(6, i) == (i % 2 == 0)).count();
+    5 * right >= 4 * 2 * span.len()
+}
+
+/// For each codeword of the symbol (`codewords`, in reading order, as parsed from `bits`): 1
+/// if one of its modules is washed out ([`washed_modules`]), else 0. The washed modules are
+/// flipped and the symbol read again: the codewords that change are those.
+fn erased_codewords(bits: &BitMatrix, codewords: &[u8], seen: Seen) -> Option<Vec<u8>> {
+    let n = bits.getWidth();
+    let washed = washed_modules(seen, n)?;
+    let mut flipped = bits.clone();
+    let mut any = false;
+    for y in 0..n {
+        for x in 0..n {
+            // Finder patterns, format and version information stay: the parser reads them.
+            let near = |a: u32, b: u32| a < 9 && b < 9;
+            let function = near(x, y)
+                || near(n - 1 - x, y)
+                || near(x, n - 1 - y)
+                || (x < 6 && y + 11 >= n)
+                || (y < 6 && x + 11 >= n);
+            if washed.get(x, y) && !function {
+                flipped.flip_coords(x, y);
+                any = true;
+            }
+        }
+    }
+    if !any {
+        return None;
+    }
+    let mut parser = BitMatrixParser::new(flipped).ok()?;
+    parser.readFormatInformation().ok()?;
+    parser.readVersion().ok()?;
+    let changed = parser.readCodewords().ok()?;
+    (changed.len() == codewords.len()).then(|| codewords.iter().zip(&changed).map(|(a, b)| u8::from(a != b)).collect())
+}
+
+/// The modules of an `n`×`n` symbol that lie in a washed-out area: no module within two
+/// modules of it is darker than halfway between the symbol's dark and light levels (the 20th
+/// and 90th percentiles of its module centres in the grey view). Anywhere else a 5×5
+/// neighbourhood of a QR symbol holds a dark module. `None` when the symbol shows too little
+/// contrast to tell.
+fn washed_modules(seen: Seen, n: u32) -> Option<BitMatrix> {
+    use rxing::common::{PerspectiveTransform, Quadrilateral};
+    let modules = Quadrilateral::rectangle_from_xy(0.0, n as f32, 0.0, n as f32, Some(0.0));
+    let to_view = PerspectiveTransform::quadrilateralToQuadrilateral(modules, Quadrilateral(seen.corners)).ok()?;
+    let (w, h) = (seen.grey.width(), seen.grey.height());
+    if w == 0 || h == 0 {
+        return None;
+    }
+    let size = n as usize;
+    let values: Vec<u8> = (0..size * size)
+        .map(|i| {
+            let p = to_view.transform_point(point((i % size) as f32 + 0.5, (i / size) as f32 + 0.5));
+            let (x, y) =
+                ((p.x - 0.5).round().clamp(0.0, (w - 1) as f32), (p.y - 0.5).round().clamp(0.0, (h - 1) as f32));
+            seen.grey.get_pixel(x as u32, y as u32).0[0]
+        })
+        .collect();
+    let mut sorted = values.clone();
+    sorted.sort_unstable();
+    let (dark, light) = (sorted[sorted.len() / 5], sorted[sorted.len() * 9 / 10]);
+    if light.saturating_sub(dark) < 40 {
+        return None;
+    }
+    let halfway = dark + (light - dark) / 2;
+    // Darkest module within two, along rows, then along columns.
+    let reach = |i: usize| i.saturating_sub(2)..(i + 3).min(size);
+    let mut rows = vec![0u8; size * size];
+    for y in 0..size {
+        for x in 0..size {
+            rows[y * size + x] = reach(x).map(|xx| values[y * size + xx]).min().unwrap_or(0);
+        }
+    }
+    let mut washed = BitMatrix::new(n, n).ok()?;
+    for y in 0..size {
+        for x in 0..size {
+            if reach(y).map(|yy| rows[yy * size + x]).min().unwrap_or(0) > halfway {
+                washed.set(x as u32, y as u32);
+            }
+        }
+    }
+    Some(washed)
+}
+
 /// Every QR symbol the zxing-cpp detector finds in `matrix`. `thorough` scans every third
 /// row for finder patterns instead of a step sized for codes up to version 20. When no
 /// finder-pattern triple decodes, the matrix is tried as a "pure" code (the symbol alone with
 /// a thin quiet zone, as in a screenshot or a tiny crop), which costs next to nothing.
-pub fn zxing(matrix: &BitMatrix, thorough: bool, tried: &mut Tried) -> Found {
+pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried: &mut Tried) -> Found {
     let finders = find_finder_patterns(matrix, thorough);
     let mut used = Vec::new();
     let mut codes = Vec::new();
@@ -190,7 +351,8 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool, tried: &mut Tried) -> Found {
                 break 'sets;
             }
             let Ok(detected) = detector::SampleQR(matrix, &set) else { continue };
-            if let Some(code) = tried.decode(detected.getBits()) {
+            let seen = grey.and_then(|grey| Seen::new(grey, detected.getPoints()));
+            if let Some(code) = tried.decode(detected.getBits(), seen) {
                 used.extend([set.bl, set.tl, set.tr]);
                 codes.push(code);
                 break;
@@ -204,8 +366,8 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool, tried: &mut Tried) -> Found {
             if attempts > MAX_SETS {
                 break;
             }
-            if let Some(bits) = sample_hidden_top_left(matrix, tr, bl, guess)
-                && let Some(code) = tried.decode(&bits)
+            if let Some((bits, points)) = sample_hidden_top_left(matrix, tr, bl, guess)
+                && let Some(code) = tried.decode(&bits, grey.and_then(|grey| Seen::new(grey, &points)))
             {
                 codes.push(code);
                 used.extend([tr, bl]);
@@ -215,7 +377,7 @@ pub fn zxing(matrix: &BitMatrix, thorough: bool, tried: &mut Tried) -> Found {
     }
     if codes.is_empty()
         && let Ok(detected) = detector::DetectPureQR(matrix)
-        && let Some(code) = tried.decode(detected.getBits())
+        && let Some(code) = tried.decode(detected.getBits(), None)
     {
         codes.push(code);
     }
@@ -525,7 +687,7 @@ fn sample_hidden_top_left(
     tr: ConcentricPattern,
     bl: ConcentricPattern,
     guess: Point,
-) -> Option<BitMatrix> {
+) -> Option<(BitMatrix, [Point; 4])> {
     use rxing::common::{DefaultGridSampler, GridSampler, Quadrilateral, SamplerControl};
 
     let tl = top_left_from_edges(matrix, tr, bl, guess).unwrap_or(guess);
@@ -554,7 +716,7 @@ fn sample_hidden_top_left(
         }
     }
     let control = SamplerControl { p0: point(0.0, 0.0), p1: point(dimension as f32, dimension as f32), transform };
-    DefaultGridSampler.sample_grid(matrix, dimension as u32, dimension as u32, &[control]).ok().map(|(bits, _)| bits)
+    DefaultGridSampler.sample_grid(matrix, dimension as u32, dimension as u32, &[control]).ok()
 }
 
 /// Where the top edge through `tr` meets the left edge through `bl`, each edge's direction

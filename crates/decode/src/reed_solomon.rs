@@ -88,8 +88,21 @@ fn syndromes(block: &[u8], ec: usize, out: &mut [u8; MAX_EC]) -> bool {
 /// Corrects `block` (data codewords then `ec` error-correction codewords) in place and returns
 /// the number of codewords changed; a block it refuses is left as it was.
 pub fn correct(block: &mut [u8], ec: usize) -> Result<usize, Uncorrectable> {
+    correct_with_erasures(block, ec, &[])
+}
+
+/// Error-correction codewords that must stay beyond the erasures: with fewer, a block of
+/// garbage would too often land within reach of some codeword.
+pub const MIN_SPARE: usize = 8;
+
+/// [`correct`] with `erasures`: positions (indices into `block`) known to be unreliable, whose
+/// values are not trusted. `e` errors and `f` erasures are corrected when `2e + f ≤ ec` and at
+/// least [`MIN_SPARE`] error-correction codewords are left beyond the erasures (`ec − f`).
+/// Returns the number of codewords changed; a block it refuses is left as it was.
+pub fn correct_with_erasures(block: &mut [u8], ec: usize, erasures: &[usize]) -> Result<usize, Uncorrectable> {
     let n = block.len();
-    if ec == 0 || ec > MAX_EC || ec >= n || n > 255 {
+    let f = erasures.len();
+    if ec == 0 || ec > MAX_EC || ec >= n || n > 255 || (f > 0 && f + MIN_SPARE > ec) {
         return Err(Uncorrectable);
     }
     let mut s = [0u8; MAX_EC];
@@ -97,15 +110,26 @@ pub fn correct(block: &mut [u8], ec: usize) -> Result<usize, Uncorrectable> {
         return Ok(0);
     }
 
-    // Berlekamp–Massey: the error locator Λ(x) = Π (1 − X_k x), lowest power first.
-    let mut lambda = [0u8; MAX_EC + 1];
-    let mut prev = [0u8; MAX_EC + 1];
-    lambda[0] = 1;
-    prev[0] = 1;
-    let (mut l, mut m, mut b) = (0usize, 1usize, 1u8);
-    for r in 0..ec {
+    // The erasure locator Γ(x) = Π (1 − X_j x) over the erased positions, lowest power first.
+    let mut gamma = [0u8; MAX_EC + 1];
+    gamma[0] = 1;
+    for (k, &p) in erasures.iter().enumerate() {
+        if p >= n || erasures[..k].contains(&p) {
+            return Err(Uncorrectable);
+        }
+        let x = pow_alpha(n - 1 - p);
+        for i in (1..=k + 1).rev() {
+            gamma[i] ^= mul(gamma[i - 1], x);
+        }
+    }
+
+    // Berlekamp–Massey from Γ: the errata locator Λ(x) = Γ(x) · Π (1 − X_k x) over the errors.
+    let mut lambda = gamma;
+    let mut prev = gamma;
+    let (mut l, mut m, mut b) = (f, 1usize, 1u8);
+    for r in f..ec {
         let mut delta = s[r];
-        for i in 1..=l {
+        for i in 1..=l.min(r) {
             delta ^= mul(lambda[i], s[r - i]);
         }
         if delta == 0 {
@@ -117,8 +141,8 @@ pub fn correct(block: &mut [u8], ec: usize) -> Result<usize, Uncorrectable> {
         for i in 0..=ec - m {
             lambda[i + m] ^= mul(coef, prev[i]);
         }
-        if 2 * l <= r {
-            l = r + 1 - l;
+        if 2 * l <= r + f {
+            l = r + 1 + f - l;
             prev = old;
             b = delta;
             m = 1;
@@ -126,7 +150,8 @@ pub fn correct(block: &mut [u8], ec: usize) -> Result<usize, Uncorrectable> {
             m += 1;
         }
     }
-    if l == 0 || 2 * l > ec {
+    // l − f errors at two codewords each, f erasures at one.
+    if l == 0 || l > ec || 2 * (l - f) + f > ec {
         return Err(Uncorrectable);
     }
 
@@ -142,7 +167,7 @@ pub fn correct(block: &mut [u8], ec: usize) -> Result<usize, Uncorrectable> {
 
     // Chien search over the block's positions; Forney's formula for each magnitude. Position
     // `p` (index into `block`) holds the coefficient of x^(n−1−p), locator X = α^(n−1−p).
-    let mut fixes = [(0usize, 0u8); MAX_EC / 2];
+    let mut fixes = [(0usize, 0u8); MAX_EC];
     let mut found = 0;
     for (p, byte) in block.iter_mut().enumerate() {
         let power = n - 1 - p;
@@ -185,7 +210,8 @@ pub fn correct(block: &mut [u8], ec: usize) -> Result<usize, Uncorrectable> {
         undo(block, &fixes[..found]);
         return Err(Uncorrectable);
     }
-    Ok(found)
+    // An erased codeword may have been right all along.
+    Ok(fixes[..found].iter().filter(|(_, magnitude)| *magnitude != 0).count())
 }
 
 /// Takes corrections back: a refused block is left as it came.
@@ -299,6 +325,111 @@ mod tests {
             }
         }
         assert!(refused * 100 >= total * 99, "{refused} of {total} refused");
+    }
+
+    /// `count` distinct positions below `n` that are not in `avoid`.
+    fn positions(rng: &mut Rng, n: usize, count: usize, avoid: &[usize]) -> Vec<usize> {
+        let mut out = Vec::new();
+        while out.len() < count {
+            let p = rng.below(n);
+            if !out.contains(&p) && !avoid.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn errors_and_erasures_within_reach_are_corrected() {
+        // e errors and f erasures with 2e + f ≤ ec; some erased codewords were right all along.
+        let mut rng = Rng(4);
+        for (data_len, ec) in [(43, 26), (44, 26), (16, 10), (80, 20), (115, 30), (15, 30)] {
+            for f in [0, 1, 2, 5, 9, ec - MIN_SPARE].into_iter().filter(|&f| f + MIN_SPARE <= ec) {
+                for errors in 0..=(ec - f) / 2 {
+                    let data: Vec<u8> = (0..data_len).map(|_| rng.next() as u8).collect();
+                    let clean = encode(&data, ec);
+                    let mut block = clean.clone();
+                    let erased = positions(&mut rng, block.len(), f, &[]);
+                    let wrong = positions(&mut rng, block.len(), errors, &erased);
+                    for &p in &erased {
+                        if rng.below(4) != 0 {
+                            block[p] = rng.next() as u8;
+                        }
+                    }
+                    for &p in &wrong {
+                        block[p] ^= 1 + rng.below(255) as u8;
+                    }
+                    let changed = (0..block.len()).filter(|&p| block[p] != clean[p]).count();
+                    assert_eq!(
+                        correct_with_erasures(&mut block, ec, &erased),
+                        Ok(changed),
+                        "{data_len}+{ec}, {f} erasures, {errors} errors"
+                    );
+                    assert_eq!(block, clean, "{data_len}+{ec}, {f} erasures, {errors} errors");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn erasures_reach_past_half_the_ec_codewords() {
+        // 15 wrong codewords of a 26-EC block (level M, version 10): past errors alone, within
+        // reach when 10 of them are known.
+        let mut rng = Rng(5);
+        let data: Vec<u8> = (0..43).map(|_| rng.next() as u8).collect();
+        let clean = encode(&data, 26);
+        let mut block = clean.clone();
+        let wrong = positions(&mut rng, block.len(), 15, &[]);
+        for &p in &wrong {
+            block[p] ^= 1 + rng.below(255) as u8;
+        }
+        let received = block.clone();
+        assert_eq!(correct(&mut block, 26), Err(Uncorrectable));
+        assert_eq!(block, received);
+        assert_eq!(correct_with_erasures(&mut block, 26, &wrong[..10]), Ok(15));
+        assert_eq!(block, clean);
+    }
+
+    #[test]
+    fn erasures_past_reach_are_refused_or_give_a_codeword() {
+        let mut rng = Rng(6);
+        let (mut refused, mut total) = (0, 0);
+        for _ in 0..2000 {
+            let (data_len, ec) = (43, 26);
+            let data: Vec<u8> = (0..data_len).map(|_| rng.next() as u8).collect();
+            let mut block = encode(&data, ec);
+            let f = rng.below(ec - MIN_SPARE + 1);
+            let erased = positions(&mut rng, block.len(), f, &[]);
+            // One error more than the erasures leave room for, and up to ten more.
+            let errors = (ec - f) / 2 + 1 + rng.below(10);
+            let wrong = positions(&mut rng, block.len(), errors, &erased);
+            for &p in erased.iter().chain(&wrong) {
+                block[p] ^= 1 + rng.below(255) as u8;
+            }
+            total += 1;
+            let received = block.clone();
+            match correct_with_erasures(&mut block, ec, &erased) {
+                Err(Uncorrectable) => {
+                    refused += 1;
+                    assert_eq!(block, received, "a refused block is left as it came");
+                }
+                Ok(_) => assert_eq!(encode(&block[..data_len], ec), block, "a valid codeword"),
+            }
+        }
+        assert!(refused * 100 >= total * 99, "{refused} of {total} refused");
+    }
+
+    #[test]
+    fn too_many_or_malformed_erasures_are_refused() {
+        let clean = encode(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 10);
+        let mut block = clean.clone();
+        block[0] ^= 1;
+        // Ten EC codewords leave room for two erasures beyond the spare ones.
+        assert_eq!(correct_with_erasures(&mut block, 10, &[0, 1, 2]), Err(Uncorrectable));
+        assert_eq!(correct_with_erasures(&mut block, 10, &[0, 0]), Err(Uncorrectable));
+        assert_eq!(correct_with_erasures(&mut block, 10, &[0, 99]), Err(Uncorrectable));
+        assert_eq!(correct_with_erasures(&mut block, 10, &[0, 1]), Ok(1));
+        assert_eq!(block, clean);
     }
 
     #[test]

@@ -203,3 +203,26 @@ fn a_finder_whose_centre_the_moire_breaks_is_found_near_its_guess() {
     let found = pass_decode::run(Strategy::Local, &frame);
     assert_eq!(texts(&found.codes), [text], "read from the local average alone");
 }
+
+#[test]
+fn a_code_washed_out_over_a_sixth_of_it_is_read_with_erasures() {
+    // A lamp mirrored on a phone's glass, clipped to white over a square of the data a sixth of
+    // the symbol's area: every dark module there reads light, past what the error correction
+    // of level M corrects as errors. Those modules are washed out (no dark module near them),
+    // so they are read as erasures, which it corrects twice as many of.
+    let text: String = (0..200).map(|i| char::from(b'A' + (i * 7 % 26) as u8)).collect();
+    let code = QRBuilder::new(text.as_bytes().to_vec()).ecl(ECL::M).mode(Mode::Byte).build().expect("QR code");
+    let (n, px) = (code.size as u32, 4u32);
+    assert_eq!(n, 57, "version 10, five blocks of 26 error-correction codewords");
+    let mut frame = GrayImage::from_pixel(320, 320, Luma([128]));
+    draw(&mut frame, &text, (10, 10), px, false);
+    // Modules 18..41 each way: off the finder patterns, the timing patterns and the format.
+    let (from, to) = (10 + (4 + 18) * px, 10 + (4 + 41) * px);
+    for y in from..to {
+        for x in from..to {
+            frame.put_pixel(x, y, Luma([255]));
+        }
+    }
+    let decoded = decode_until(&frame, Duration::MAX, |_| true);
+    assert_eq!(texts(&decoded.codes), [text]);
+}
