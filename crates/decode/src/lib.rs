@@ -200,12 +200,13 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
             needs = Evidence::Pair;
         }
         // Light-on-dark finders wake the strategies that read light on dark too: the range
-        // strategy a pair seen once; the sharpened and doubled views a pair seen twice (by the
-        // inverted local average and by the range), as one sighting is common in texture.
-        let light_pair_twice = light_on_dark == Evidence::Pair && frame.light_pair_twice.get();
+        // strategy a pair seen once; the sharpened and doubled views a pair (in the inverted
+        // local average) confirmed by a light finder in the range's inverted reading, as one
+        // sighting is common in texture.
+        let light_confirmed = light_on_dark == Evidence::Pair && frame.light_seen_again.get();
         let have = match strategy {
             Strategy::Range if light_on_dark == Evidence::Pair => decoded.evidence.max(Evidence::Finder),
-            Strategy::Sharpened | Strategy::Deblurred | Strategy::Double if light_pair_twice => Evidence::Pair,
+            Strategy::Sharpened | Strategy::Deblurred | Strategy::Double if light_confirmed => Evidence::Pair,
             _ => decoded.evidence,
         };
         if have < needs {
@@ -223,7 +224,7 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         // Each polarity is read where finder patterns of that polarity were seen.
         let polarities = match strategy {
             Strategy::Range => (decoded.evidence >= Evidence::Finder, light_on_dark >= Evidence::Finder),
-            _ => (decoded.evidence == Evidence::Pair, light_pair_twice),
+            _ => (decoded.evidence == Evidence::Pair, light_confirmed),
         };
         let found = frame.run(strategy, view, polarities);
         // A code found is not itself evidence: its own finder patterns are accounted for, so
@@ -286,9 +287,9 @@ struct Frame<'a> {
     tried: RefCell<readers::Tried>,
     /// The part of the frame the expensive strategies look at, once cut out (`None`: all of it).
     cut: OnceLock<Option<GrayImage>>,
-    /// Whether the range strategy's light-on-dark reading showed a finder pair (as the
-    /// inverted local average had): a dark-mode screen, seen by two binarizations.
-    light_pair_twice: Cell<bool>,
+    /// Whether the range strategy's light-on-dark reading showed a finder pattern (where the
+    /// inverted local average showed a pair): a dark-mode screen, seen by two binarizations.
+    light_seen_again: Cell<bool>,
 }
 
 impl<'a> Frame<'a> {
@@ -299,7 +300,7 @@ impl<'a> Frame<'a> {
             half: OnceLock::new(),
             tried: RefCell::default(),
             cut: OnceLock::new(),
-            light_pair_twice: Cell::new(false),
+            light_seen_again: Cell::new(false),
         }
     }
 
@@ -370,8 +371,8 @@ impl<'a> Frame<'a> {
 
     /// `matrix` read dark on light and inverted (light on dark) as `polarities` say. Only the
     /// dark-on-light reading's finder patterns are evidence (a dark-mode screen: its light
-    /// modules dim in the same moiré bands); whether the light-on-dark reading showed a pair
-    /// is kept for the expensive strategies.
+    /// modules dim in the same moiré bands); whether the light-on-dark reading showed a finder
+    /// pattern is kept for the expensive strategies.
     fn read_polarities(
         &self,
         matrix: BitMatrix,
@@ -384,7 +385,7 @@ impl<'a> Frame<'a> {
             let mut inverted = matrix;
             inverted.flip_self();
             let light = self.zxing(&inverted, grey, thorough);
-            self.light_pair_twice.set(self.light_pair_twice.get() || light.finder_pair.is_some());
+            self.light_seen_again.set(self.light_seen_again.get() || light.finder_seen);
             found.codes.extend(light.codes);
         }
         found
