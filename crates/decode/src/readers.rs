@@ -164,7 +164,7 @@ fn decode_parsed(parser: &mut BitMatrixParser) -> Result<Option<Vec<u8>>, ()> {
 
 /// Where a sampled symbol lies in the grey view its bit matrix was made from.
 #[derive(Clone, Copy)]
-pub struct Seen<'a> {
+struct Seen<'a> {
     grey: &'a GrayImage,
     /// The symbol's outer corners in the view: top left, top right, bottom right, bottom left.
     corners: [Point; 4],
@@ -185,9 +185,9 @@ impl<'a> Seen<'a> {
 /// erasures: a lamp mirrored on a phone's glass or a glare spot leaves an area where even dark
 /// modules are bright, and there the binarizer's guesses are mostly wrong. Reed–Solomon
 /// corrects twice as many erasures as errors, so a block a few codewords past its reach can
-/// come back. Only a symbol with a block that corrects on its own, or whose timing patterns
-/// hold, is tried (random texture that happens to parse has neither), and
-/// [`reed_solomon::MIN_SPARE`] bounds the erasures a block may have.
+/// come back. Only a symbol whose timing patterns hold is tried (on random texture that
+/// happens to parse, about half their modules are right), and [`reed_solomon::MIN_SPARE`]
+/// bounds the erasures a block may have.
 fn decode_erased(bits: &BitMatrix, seen: Seen) -> Option<Vec<u8>> {
     if !timing_patterns_hold(bits) {
         return None;

@@ -15,6 +15,8 @@
 //! - [`write()`] and [`Mode`]: atomic writes.
 //! - [`read_capped`] and [`read_to_string_capped`]: bounded reads, with the caps of
 //!   [`MAX_KEY_FILE`] and [`MAX_TEXT_FILE`].
+//! - [`open_sqlite`]: the issuance ledger, the server's store and the scan log, opened alike
+//!   (WAL, `synchronous=FULL`, waiting for another process's lock).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -152,6 +154,31 @@ pub fn read_to_string_capped(path: &Path, max: u64) -> io::Result<String> {
     String::from_utf8(read_capped(path, max)?).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
+/// Opens (creating) the SQLite database at `path` as every checkpass database is kept: WAL and
+/// `synchronous=FULL` (a committed write survives a power cut), and a lock held by another
+/// process waited for up to `busy`. Switching to WAL does not go through SQLite's busy handler:
+/// when another process is creating or writing the same file at that moment, SQLite answers
+/// "database is locked" at once, so that is retried here until `busy` has passed.
+pub fn open_sqlite(path: &Path, busy: std::time::Duration) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(busy)?;
+    let deadline = std::time::Instant::now() + busy;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => break,
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
@@ -219,5 +246,43 @@ mod tests {
         assert_eq!(read_capped(Path::new("/dev/zero"), 1 << 20).unwrap_err().kind(), io::ErrorKind::FileTooLarge);
         std::fs::write(&path, [0xff, 0xfe]).unwrap();
         assert_eq!(read_to_string_capped(&path, 10).unwrap_err().kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn two_processes_opening_a_new_sqlite_file_at_once_both_get_it() {
+        // Two issuers started together on a new ledger both switch it to WAL; SQLite answers
+        // one of them "database is locked" at once (each would wait for the other), without
+        // asking the busy handler. Both must open it and write.
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..40 {
+            let path = dir.path().join(format!("ledger-{round}.sqlite"));
+            let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let openers: Vec<_> = (0..2)
+                .map(|i| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        let conn = open_sqlite(&path, std::time::Duration::from_secs(10))?;
+                        conn.execute_batch(&format!(
+                            "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS t (x INTEGER); INSERT INTO t VALUES ({i}); COMMIT;"
+                        ))?;
+                        conn.pragma_query_value(None, "journal_mode", |r| r.get::<_, String>(0))
+                    })
+                })
+                .collect();
+            for opener in openers {
+                assert_eq!(opener.join().unwrap().map_err(|e| format!("round {round}: {e}")), Ok("wal".to_owned()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_lock_held_past_the_wait_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("held.sqlite");
+        let held = rusqlite::Connection::open(&path).unwrap();
+        held.execute_batch("BEGIN EXCLUSIVE; CREATE TABLE t (x INTEGER);").unwrap();
+        let err = open_sqlite(&path, std::time::Duration::from_millis(100)).unwrap_err();
+        assert_eq!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy));
     }
 }

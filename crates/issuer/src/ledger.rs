@@ -13,6 +13,9 @@ use std::time::Duration;
 use pass_core::{KeyId, Pass};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+/// How long an issuer waits for another one holding the ledger (a batch being signed).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// File name of the ledger beside the key when none is given.
 pub const DEFAULT_FILE: &str = "ledger.sqlite";
 const SCHEMA_VERSION: i64 = 2;
@@ -124,10 +127,7 @@ impl Ledger {
     /// Opens (creating when needed) the ledger at `path`.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
         let err = |source| LedgerError::Sqlite { path: path.to_owned(), source };
-        let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        let conn = pass_files::open_sqlite(path, BUSY_TIMEOUT).map_err(err)?;
         let ledger = Self { conn, path: path.to_owned() };
         ledger.migrate()?;
         Ok(ledger)

@@ -75,10 +75,7 @@ impl Store {
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Corrupt(data_dir.to_owned(), format!("cannot create data directory: {e}")))?;
-        let conn = Connection::open(&path).map_err(err)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        let conn = pass_files::open_sqlite(&path, Duration::from_secs(30)).map_err(err)?;
         let store = Self { conn, path };
         store.migrate()?;
         Ok(store)
