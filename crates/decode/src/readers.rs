@@ -57,7 +57,7 @@ impl Region {
     /// cover: adjacent corners put the third a side's length away, opposite ones inside the
     /// pair's bounding box. Generous: the pair's distance plus eight modules on every side.
     fn around_pair(p: &ConcentricPattern, q: &ConcentricPattern) -> Region {
-        let module = (p.size + q.size) as f32 / 14.0;
+        let module = pair_module(p, q);
         let margin = Point::distance(p.p, q.p) + 8.0 * module;
         Region {
             left: p.p.x.min(q.p.x) - margin,
@@ -97,15 +97,13 @@ pub struct Tried(HashSet<BitMatrix>);
 
 impl Tried {
     /// Decodes `bits` unless the same bits already failed; a failure is remembered. `seen`:
-    /// where the symbol lies in the grey view, for reading it again with its washed-out
-    /// modules as erasures ([`decode_erased`]).
+    /// where the symbol lies in the grey view, for its washed-out modules ([`decode_symbol`]).
     fn decode(&mut self, bits: &BitMatrix, seen: Option<Seen>) -> Option<Vec<u8>> {
         if self.0.contains(bits) {
             return None;
         }
-        let code = match decode_symbol(bits) {
-            Ok(Some(code)) => Some(code),
-            Ok(None) => seen.and_then(|seen| decode_erased(bits, seen)),
+        let code = match decode_symbol(bits, seen) {
+            Ok(code) => code,
             // Not readable as an upright QR code (a mirrored one, say): rxing's own decoder.
             Err(()) => decoder::Decode(bits).ok().filter(|d| d.isValid()).map(|d| d.content().bytes().to_vec()),
         };
@@ -120,9 +118,20 @@ impl Tried {
 /// [`reed_solomon`] corrects each block (rxing's took a sixth of a typical read, and most of
 /// a failed one), rxing parses the bit stream. `Ok(None)`: a block has too many errors.
 /// `Err`: the symbol could not be read this way at all.
-fn decode_symbol(bits: &BitMatrix) -> Result<Option<Vec<u8>>, ()> {
+///
+/// A block that does not correct on its own is tried again with the codewords of the
+/// symbol's **washed-out** modules as erasures, when `seen` says where the symbol lies in
+/// the grey view and its timing patterns hold (≥ 80% right: a real symbol, not texture that
+/// happens to parse): a lamp mirrored on a phone's glass or a glare spot leaves an area where
+/// even dark modules are bright, and there the binarizer's guesses are mostly wrong.
+/// Reed–Solomon corrects twice as many erasures as errors, so a block a few codewords past
+/// its reach can come back; [`reed_solomon::MIN_SPARE`] bounds the erasures a block may have.
+fn decode_symbol(bits: &BitMatrix, seen: Option<Seen>) -> Result<Option<Vec<u8>>, ()> {
     let mut parser = BitMatrixParser::new(bits.clone()).map_err(|_| ())?;
-    if let Some(code) = decode_parsed(&mut parser)? {
+    let erasures = seen.map(|seen| {
+        move |codewords: &[u8]| timing_patterns_hold(bits).then(|| erased_codewords(bits, codewords, seen)).flatten()
+    });
+    if let Some(code) = decode_parsed(&mut parser, erasures.as_ref().map(|f| f as Erasures))? {
         return Ok(Some(code));
     }
     // Read upright but too damaged: perhaps seen from behind (through glass, or in a mirror),
@@ -138,21 +147,37 @@ fn decode_mirrored(parser: &mut BitMatrixParser) -> Result<Option<Vec<u8>>, ()> 
     parser.readVersion().map_err(|_| ())?;
     parser.readFormatInformation().map_err(|_| ())?;
     parser.mirror();
-    decode_parsed(parser)
+    decode_parsed(parser, None)
 }
 
-fn decode_parsed(parser: &mut BitMatrixParser) -> Result<Option<Vec<u8>>, ()> {
+/// Given a symbol's codewords in reading order, marks those to erase (non-zero).
+type Erasures<'a> = &'a dyn Fn(&[u8]) -> Option<Vec<u8>>;
+
+/// The codeword-level reading of [`decode_symbol`]. `erasures`, given the codewords in reading
+/// order, marks those to erase (non-zero); it is asked only once a block fails, and at most
+/// once.
+fn decode_parsed(parser: &mut BitMatrixParser, erasures: Option<Erasures>) -> Result<Option<Vec<u8>>, ()> {
     let level = parser.readFormatInformation().map_err(|_| ())?.getErrorCorrectionLevel();
     let version = parser.readVersion().map_err(|_| ())?;
     let codewords = parser.readCodewords().map_err(|_| ())?;
     let blocks = DataBlock::getDataBlocks(&codewords, version, level).map_err(|_| ())?;
+    let mut erasures = erasures;
+    let mut erased: Option<Vec<DataBlock>> = None;
     let mut data = Vec::with_capacity(codewords.len());
-    for block in &blocks {
+    for (i, block) in blocks.iter().enumerate() {
         let mut words = block.getCodewords().to_vec();
         let data_len = block.getNumDataCodewords() as usize;
         let ec = words.len().saturating_sub(data_len);
         if reed_solomon::correct(&mut words, ec).is_err() {
-            return Ok(None);
+            if let Some(marks) = erasures.take().and_then(|erasures| erasures(&codewords)) {
+                erased = DataBlock::getDataBlocks(&marks, version, level).ok();
+            }
+            let positions: Vec<usize> = erased.as_ref().and_then(|e| e.get(i)).map_or_else(Vec::new, |marks| {
+                marks.getCodewords().iter().enumerate().filter(|(_, m)| **m != 0).map(|(p, _)| p).collect()
+            });
+            if positions.is_empty() || reed_solomon::correct_with_erasures(&mut words, ec, &positions).is_err() {
+                return Ok(None);
+            }
         }
         data.extend_from_slice(&words[..data_len.min(words.len())]);
     }
@@ -179,50 +204,6 @@ impl<'a> Seen<'a> {
             _ => None,
         }
     }
-}
-
-/// A symbol that parsed but did not correct, read again with its **washed-out** modules as
-/// erasures: a lamp mirrored on a phone's glass or a glare spot leaves an area where even dark
-/// modules are bright, and there the binarizer's guesses are mostly wrong. Reed–Solomon
-/// corrects twice as many erasures as errors, so a block a few codewords past its reach can
-/// come back. Only a symbol whose timing patterns hold is tried (on random texture that
-/// happens to parse, about half their modules are right), and [`reed_solomon::MIN_SPARE`]
-/// bounds the erasures a block may have.
-fn decode_erased(bits: &BitMatrix, seen: Seen) -> Option<Vec<u8>> {
-    if !timing_patterns_hold(bits) {
-        return None;
-    }
-    let mut parser = BitMatrixParser::new(bits.clone()).ok()?;
-    let level = parser.readFormatInformation().ok()?.getErrorCorrectionLevel();
-    let version = parser.readVersion().ok()?;
-    let codewords = parser.readCodewords().ok()?;
-    let blocks = DataBlock::getDataBlocks(&codewords, version, level).ok()?;
-    let mut words: Vec<(Vec<u8>, usize, bool)> = blocks
-        .iter()
-        .map(|block| {
-            let mut words = block.getCodewords().to_vec();
-            let data_len = block.getNumDataCodewords() as usize;
-            let ec = words.len().saturating_sub(data_len);
-            let ok = reed_solomon::correct(&mut words, ec).is_ok();
-            (words, ec, ok)
-        })
-        .collect();
-    let erased = erased_codewords(bits, &codewords, seen)?;
-    let erased = DataBlock::getDataBlocks(&erased, version, level).ok()?;
-    let mut data = Vec::with_capacity(codewords.len());
-    for (((words, ec, ok), block), marks) in words.iter_mut().zip(&blocks).zip(&erased) {
-        if !*ok {
-            let positions: Vec<usize> =
-                marks.getCodewords().iter().enumerate().filter(|(_, m)| **m != 0).map(|(p, _)| p).collect();
-            if positions.is_empty() {
-                return None;
-            }
-            reed_solomon::correct_with_erasures(words, *ec, &positions).ok()?;
-        }
-        let data_len = block.getNumDataCodewords() as usize;
-        data.extend_from_slice(&words[..data_len.min(words.len())]);
-    }
-    decoder::DecodeBitStream(&data, version, level).ok().filter(|d| d.isValid()).map(|d| d.content().bytes().to_vec())
 }
 
 /// Whether at least 80% of the sampled timing-pattern modules (row and column 6 between the
@@ -570,7 +551,7 @@ fn third_finder_guesses(finders: &[ConcentricPattern]) -> Vec<Guess> {
     let mut guesses = Vec::new();
     for (p, q) in likely_pairs(finders) {
         let (dx, dy) = (q.p.x - p.p.x, q.p.y - p.p.y);
-        let module = (p.size + q.size) as f32 / 14.0;
+        let module = pair_module(&p, &q);
         let length = dx.hypot(dy).max(1.0);
         // The symbol's sides: along the pair for adjacent corners, at 45° to it for opposite ones.
         let side = point(dx / length * module, dy / length * module);
@@ -750,12 +731,17 @@ fn top_left_from_edges(
     (Point::distance(tl, guess) < 0.25 * Point::distance(tr.p, bl.p)).then_some(tl)
 }
 
+/// The module size two finder patterns show, in pixels: each is seven modules across.
+fn pair_module(p: &ConcentricPattern, q: &ConcentricPattern) -> f32 {
+    (p.size + q.size) as f32 / 14.0
+}
+
 /// Whether two finder patterns could be two corners of one symbol: sizes within a factor of
 /// two, and 14 to 250 module widths apart (adjacent corners of version 1 to opposite corners
 /// of version 40, with room for perspective).
 fn could_share_a_symbol(p: &ConcentricPattern, q: &ConcentricPattern) -> bool {
     let (dx, dy) = (q.p.x - p.p.x, q.p.y - p.p.y);
-    let modules = (dx * dx + dy * dy).sqrt() / ((p.size + q.size) as f32 / 14.0);
+    let modules = (dx * dx + dy * dy).sqrt() / pair_module(p, q);
     2 * p.size.min(q.size) >= p.size.max(q.size) && (14.0..=250.0).contains(&modules)
 }
 
