@@ -85,7 +85,11 @@ pub fn local_average(image: &GrayImage) -> Option<BitMatrix> {
         }
     }
 
-    pack(image, |y, group| [thresholds[(y / BLOCK) * bw + group]; 8])
+    pack(image, BLOCK, |by, row| {
+        for (pixels, &t) in row.chunks_mut(BLOCK).zip(&thresholds[by.min(bh - 1) * bw..][..bw]) {
+            pixels.fill(t);
+        }
+    })
 }
 
 /// Contrast below which a [`local_range`] window is taken as flat (sensor noise alone spans
@@ -136,13 +140,14 @@ pub fn local_range(image: &GrayImage) -> Option<BitMatrix> {
             highs[by * bw + bx] = col_hi[x0..x0 + B].iter().copied().max().unwrap_or(0);
         }
     }
-    // The 3×3 neighbourhood, one direction at a time.
+    // The 3×3 neighbourhood, one direction at a time (over whole rows, so that it vectorises).
     let spread = |values: &mut [u8], pick: fn(u8, u8) -> u8| {
         let mut across = vec![0u8; values.len()];
         for (row, out) in values.chunks_exact(bw).zip(across.chunks_exact_mut(bw)) {
-            for bx in 0..bw {
-                let (l, r) = (bx.saturating_sub(1), (bx + 1).min(bw - 1));
-                out[bx] = pick(pick(row[l], row[bx]), row[r]);
+            out[0] = pick(row[0], row[1]);
+            out[bw - 1] = pick(row[bw - 2], row[bw - 1]);
+            for (((out, &a), &b), &c) in out[1..bw - 1].iter_mut().zip(row).zip(&row[1..]).zip(&row[2..]) {
+                *out = pick(pick(a, b), c);
             }
         }
         for by in 0..bh {
@@ -160,68 +165,78 @@ pub fn local_range(image: &GrayImage) -> Option<BitMatrix> {
     for by in 0..bh {
         for bx in 0..bw {
             let (lo, hi) = (lows[by * bw + bx], highs[by * bw + bx]);
-            let contrast = hi - lo;
-            thresholds[by * bw + bx] = if contrast > RANGE_MIN_CONTRAST {
-                (u16::from(lo) + u16::from(hi - lo) * RANGE_EIGHTHS / 8) as u8
-            } else {
-                let up = if by > 0 { thresholds[(by - 1) * bw + bx] } else { 0 };
-                let left = if bx > 0 { thresholds[by * bw + bx - 1] } else { 0 };
-                let neighbour = up.max(left);
-                if lo < neighbour { neighbour } else { lo / 2 }
-            };
+            // Both thresholds, then a choice without a branch: whether a window is flat is
+            // as unpredictable as the picture.
+            let steep = (u16::from(lo) + u16::from(hi - lo) * RANGE_EIGHTHS / 8) as u8;
+            let up = if by > 0 { thresholds[(by - 1) * bw + bx] } else { 0 };
+            let left = if bx > 0 { thresholds[by * bw + bx - 1] } else { 0 };
+            let neighbour = up.max(left);
+            let flat = if lo < neighbour { neighbour } else { lo / 2 };
+            thresholds[by * bw + bx] = if hi - lo > RANGE_MIN_CONTRAST { steep } else { flat };
         }
     }
-    // Thresholds by 8-pixel group, as `pack` takes them.
-    let groups = w.div_ceil(8);
-    let mut by_group = vec![[0u8; 8]; bh * groups];
-    for (row, out) in thresholds.chunks_exact(bw).zip(by_group.chunks_exact_mut(groups)) {
-        for (g, out) in out.iter_mut().enumerate() {
-            let (a, b) = (row[2 * g], row[(2 * g + 1).min(bw - 1)]);
-            *out = [a, a, a, a, b, b, b, b];
+    pack(image, B, |by, row| {
+        let band = &thresholds[by.min(bh - 1) * bw..][..bw];
+        let (whole, last) = row.split_at_mut(row.len() / B * B);
+        for (pixels, &t) in whole.chunks_exact_mut(B).zip(band) {
+            pixels.copy_from_slice(&[t; B]);
         }
-    }
-    pack(image, |y, group| by_group[(y / B) * groups + group])
+        last.fill(band[bw - 1]);
+    })
 }
 
-/// Builds the bit matrix of `image` (true = black: at or below its threshold; the thresholds
-/// of the pixels of 8-pixel group `x / 8` in row `y` are `threshold(y, x / 8)`), without
-/// branches: photo noise defeats a branch predictor.
-fn pack(image: &GrayImage, threshold: impl Fn(usize, usize) -> [u8; 8]) -> Option<BitMatrix> {
+/// Builds the bit matrix of `image` (true = black: at or below its threshold). Rows come in
+/// bands of `band` rows that share one threshold per pixel column; `thresholds(b, row)` fills
+/// `row` (one byte per pixel) with band `b`'s. Eight pixels at a time are compared as one
+/// 64-bit word, without branches: photo noise defeats a branch predictor.
+fn pack(image: &GrayImage, band: usize, mut thresholds: impl FnMut(usize, &mut [u8])) -> Option<BitMatrix> {
     const WORD: usize = usize::BITS as usize;
     let (w, h) = (image.width() as usize, image.height() as usize);
     let mut matrix = BitMatrix::new(w as u32, h as u32).ok()?;
     let mut row = BitArray::with_size(w);
-    for (y, pixels) in image.as_raw().chunks_exact(w).enumerate() {
-        for (i, word_pixels) in pixels.chunks(WORD).enumerate() {
-            let mut bytes = [0u8; WORD / 8];
-            for (j, (group, byte)) in word_pixels.chunks(8).zip(&mut bytes).enumerate() {
-                let t = threshold(y, i * (WORD / 8) + j);
-                let mut flags = [0u8; 8];
-                if let Ok(group) = <&[u8; 8]>::try_from(group) {
-                    for k in 0..8 {
-                        flags[k] = u8::from(group[k] <= t[k]);
-                    }
-                } else {
-                    for ((flag, &p), &t) in flags.iter_mut().zip(group).zip(&t) {
-                        *flag = u8::from(p <= t);
-                    }
-                }
-                // Eight 0/1 bytes to eight bits, lowest byte to lowest bit.
-                *byte = (u64::from_le_bytes(flags).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8;
+    // Rows padded to whole words, pixels with 0 (never above a threshold of 0 or more, but
+    // those bits lie past the row's end and are cleared below).
+    let padded = w.div_ceil(WORD) * WORD;
+    let mut limits = vec![0u8; padded];
+    let mut pixels = vec![0u8; padded];
+    for (y, source) in image.as_raw().chunks_exact(w).enumerate() {
+        if y % band == 0 {
+            thresholds(y / band, &mut limits[..w]);
+        }
+        pixels[..w].copy_from_slice(source);
+        for (i, (p, t)) in pixels.chunks_exact(WORD).zip(limits.chunks_exact(WORD)).enumerate() {
+            let mut word = 0usize;
+            for (j, (p, t)) in p.chunks_exact(8).zip(t.chunks_exact(8)).enumerate() {
+                let bits = at_or_below(
+                    u64::from_le_bytes(p.try_into().unwrap_or_default()),
+                    u64::from_le_bytes(t.try_into().unwrap_or_default()),
+                );
+                word |= (bits as usize) << (8 * j);
             }
-            let mut word = [0u8; size_of::<usize>()];
-            word.copy_from_slice(&bytes);
-            row.setBulk(i * WORD, usize::from_le_bytes(word));
+            if (i + 1) * WORD > w {
+                word &= usize::MAX >> ((i + 1) * WORD - w);
+            }
+            row.setBulk(i * WORD, word);
         }
         matrix.setRow(y as u32, &row);
     }
     Some(matrix)
 }
 
+/// Byte by byte, whether `p <= t`, as eight bits (byte k to bit k).
+fn at_or_below(p: u64, t: u64) -> u8 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Per byte, the high bit of (t | 0x80) - (p & 0x7f) says t's low seven bits >= p's; no
+    // borrow crosses bytes. Where the high bits differ, t's decides.
+    let low = (t | HIGH).wrapping_sub(p & !HIGH);
+    let ge = ((t & !p) | (!(t ^ p) & low)) & HIGH;
+    ((ge >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
+}
+
 /// One threshold for the whole image (Otsu's method on its histogram; true = black).
 pub fn global(image: &GrayImage) -> Option<BitMatrix> {
     let threshold = otsu(image);
-    pack(image, |_, _| [threshold; 8])
+    pack(image, usize::MAX, |_, row| row.fill(threshold))
 }
 
 /// The threshold that best separates the image's histogram into two classes.
@@ -276,6 +291,31 @@ mod tests {
             for (x, y) in [(1, 1), (9, 30), (17, 60), (90, 5)] {
                 assert_eq!(matrix.get(x, y), (x / 4) % 2 == 0, "pixel {x},{y}");
             }
+        }
+    }
+
+    #[test]
+    fn eight_pixels_compare_as_one_by_one() {
+        // Every pair of values, in every byte position, beside neighbours that could borrow.
+        for p in 0..=255u8 {
+            for t in 0..=255u8 {
+                let k = usize::from(p ^ t) % 8;
+                let (mut ps, mut ts) = ([255u8, 0, 128, 127, 1, 254, 3, 200], [0u8, 255, 127, 128, 254, 1, 200, 3]);
+                (ps[k], ts[k]) = (p, t);
+                let expected = (0..8).fold(0u8, |bits, i| bits | (u8::from(ps[i] <= ts[i]) << i));
+                assert_eq!(at_or_below(u64::from_le_bytes(ps), u64::from_le_bytes(ts)), expected, "{p} {t} at {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn widths_off_the_word_leave_no_bits_past_the_row() {
+        // 67 pixels: a whole 64-bit word and three more; every pixel dark.
+        let matrix = global(&GrayImage::from_pixel(67, 3, image::Luma([0]))).expect("matrix");
+        let mut dark = BitArray::with_size(67);
+        (0..67).for_each(|x| dark.set(x));
+        for y in 0..3 {
+            assert_eq!(matrix.getRow(y), dark);
         }
     }
 
