@@ -54,11 +54,12 @@ pub enum Strategy {
     Local,
     /// The local binarization inverted: light modules on dark (phone dark mode, negatives).
     Inverted,
-    /// Half size: large, blurred or noisy codes in big frames.
-    Half,
     /// A threshold low in the range of 12-pixel windows, both polarities: moiré fringes on a
-    /// phone screen, which dim the light modules in bands a module or two apart.
+    /// phone screen, which dim the light modules in bands a module or two apart. It runs on
+    /// every frame: under strong moiré the local average shows no finder pattern at all.
     Range,
+    /// Half size: large, blurred or noisy codes in big frames, where a finder pattern was seen.
+    Half,
     /// Mild unsharp masking first: slightly defocused or curled codes.
     Sharpened,
     /// Strong unsharp masking first: codes blurred over half a module or more.
@@ -89,13 +90,15 @@ impl Strategy {
         STRATEGIES.iter().copied().find(|s| s.name() == name)
     }
 
-    /// What an earlier strategy must have seen before this one runs. The expensive strategies
-    /// wait for two finder patterns that could be corners of one symbol, so a frame with no
-    /// code in it (most of a live camera's frames) costs only the cheap ones.
+    /// What an earlier strategy must have seen before this one runs. The half-size view waits
+    /// for a finder pattern in a full-size view (in every set measured, no code needed it
+    /// without one: docs/DECODING.md);
+    /// the expensive strategies wait for two that could be corners of one symbol, so a frame
+    /// with no code in it (most of a live camera's frames) costs only the cheap ones.
     fn needs(self) -> Evidence {
         match self {
-            Strategy::Local | Strategy::Inverted | Strategy::Half => Evidence::None,
-            Strategy::Range => Evidence::Finder,
+            Strategy::Local | Strategy::Inverted | Strategy::Range => Evidence::None,
+            Strategy::Half => Evidence::Finder,
             _ => Evidence::Pair,
         }
     }
@@ -137,8 +140,8 @@ fn quirc_at_half(pixels: u64) -> bool {
 pub const STRATEGIES: &[Strategy] = &[
     Strategy::Local,
     Strategy::Inverted,
-    Strategy::Half,
     Strategy::Range,
+    Strategy::Half,
     Strategy::Sharpened,
     Strategy::Deblurred,
     Strategy::Quirc,
@@ -199,13 +202,11 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         if !decoded.codes.is_empty() && strategy != Strategy::Inverted {
             needs = Evidence::Pair;
         }
-        // Light-on-dark finders wake the strategies that read light on dark too: the range
-        // strategy a pair seen once; the sharpened and doubled views a pair (in the inverted
-        // local average) confirmed by a light finder in the range's inverted reading, as one
-        // sighting is common in texture.
+        // Light-on-dark finders wake the strategies that read light on dark too: the sharpened
+        // and doubled views a pair (in the inverted local average) confirmed by a light finder
+        // in the range's inverted reading, as one sighting is common in texture.
         let light_confirmed = light_on_dark == Evidence::Pair && frame.light_seen_again.get();
         let have = match strategy {
-            Strategy::Range if light_on_dark == Evidence::Pair => decoded.evidence.max(Evidence::Finder),
             Strategy::Sharpened | Strategy::Deblurred | Strategy::Double if light_confirmed => Evidence::Pair,
             _ => decoded.evidence,
         };
@@ -221,9 +222,11 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         }
         decoded.ran.push(strategy);
         let mut finished = false;
-        // Each polarity is read where finder patterns of that polarity were seen.
+        // Each polarity is read where finder patterns of that polarity were seen; the range
+        // strategy reads dark on light everywhere, and light on dark where the inverted local
+        // average saw a light finder.
         let polarities = match strategy {
-            Strategy::Range => (decoded.evidence >= Evidence::Finder, light_on_dark >= Evidence::Finder),
+            Strategy::Range => (true, light_on_dark >= Evidence::Finder),
             _ => (decoded.evidence == Evidence::Pair, light_confirmed),
         };
         let found = frame.run(strategy, view, polarities);
