@@ -17,6 +17,7 @@ use rxing::common::cpp_essentials::{
     PatternView,
 };
 use rxing::common::{BitArray, BitMatrix, DetectorRXingResult};
+use rxing::qrcode::common::VersionRef;
 use rxing::qrcode::cpp_port::detector::FinderPatternSet;
 use rxing::qrcode::cpp_port::{decoder, detector};
 use rxing::qrcode::decoder::{BitMatrixParser, DataBlock};
@@ -119,17 +120,19 @@ impl Tried {
 /// a failed one), rxing parses the bit stream. `Ok(None)`: a block has too many errors.
 /// `Err`: the symbol could not be read this way at all.
 ///
-/// A block that does not correct on its own is tried again with the codewords of the
-/// symbol's **washed-out** modules as erasures, when `seen` says where the symbol lies in
-/// the grey view and its timing patterns hold (≥ 80% right: a real symbol, not texture that
-/// happens to parse): a lamp mirrored on a phone's glass or a glare spot leaves an area where
-/// even dark modules are bright, and there the binarizer's guesses are mostly wrong.
-/// Reed–Solomon corrects twice as many erasures as errors, so a block a few codewords past
-/// its reach can come back; [`reed_solomon::MIN_SPARE`] bounds the erasures a block may have.
+/// A block that does not correct on its own is tried again with erasures, when `seen` says
+/// where the symbol lies in the grey view and its timing patterns hold (≥ 80% right: a real
+/// symbol, not texture that happens to parse): first the codewords of its **washed-out**
+/// modules (a lamp mirrored on a phone's glass or a glare spot leaves an area where even dark
+/// modules are bright, and there the binarizer's guesses are mostly wrong), then ever more of
+/// its most **doubtful** ones, whose grey values lie nearest the other colour
+/// ([`codeword_doubts`]). Reed–Solomon corrects twice as many erasures as errors, so a block a
+/// few codewords past its reach can come back; [`reed_solomon::MIN_SPARE`] bounds the erasures
+/// a block may have.
 fn decode_symbol(bits: &BitMatrix, seen: Option<Seen>) -> Result<Option<Vec<u8>>, ()> {
     let mut parser = BitMatrixParser::new(bits.clone()).map_err(|_| ())?;
     let erasures = seen.map(|seen| {
-        move |codewords: &[u8]| timing_patterns_hold(bits).then(|| erased_codewords(bits, codewords, seen)).flatten()
+        move |version: VersionRef| timing_patterns_hold(bits).then(|| codeword_doubts(bits, version, seen)).flatten()
     });
     if let Some(code) = decode_parsed(&mut parser, erasures.as_ref().map(|f| f as Erasures))? {
         return Ok(Some(code));
@@ -150,34 +153,46 @@ fn decode_mirrored(parser: &mut BitMatrixParser) -> Result<Option<Vec<u8>>, ()> 
     decode_parsed(parser, None)
 }
 
-/// Given a symbol's codewords in reading order, marks those to erase (non-zero).
-type Erasures<'a> = &'a dyn Fn(&[u8]) -> Option<Vec<u8>>;
+/// Given a symbol's version, how much to doubt each codeword, in reading order
+/// ([`codeword_doubts`]).
+type Erasures<'a> = &'a dyn Fn(VersionRef) -> Option<Vec<u8>>;
 
-/// The codeword-level reading of [`decode_symbol`]. `erasures`, given the codewords in reading
-/// order, marks those to erase (non-zero); it is asked only once a block fails, and at most
-/// once.
+/// The codeword-level reading of [`decode_symbol`]. `erasures` says how much to doubt each
+/// codeword; it is asked only once a block fails, and at most once. A block that fails on its
+/// own is corrected with its washed-out codewords as erasures, then with ever more of its most
+/// doubtful ones, two at a time (generalised minimum-distance decoding), while at least
+/// [`reed_solomon::MIN_SPARE`] error-correction codewords remain beyond the erasures.
 fn decode_parsed(parser: &mut BitMatrixParser, erasures: Option<Erasures>) -> Result<Option<Vec<u8>>, ()> {
     let level = parser.readFormatInformation().map_err(|_| ())?.getErrorCorrectionLevel();
     let version = parser.readVersion().map_err(|_| ())?;
     let codewords = parser.readCodewords().map_err(|_| ())?;
     let blocks = DataBlock::getDataBlocks(&codewords, version, level).map_err(|_| ())?;
     let mut erasures = erasures;
-    let mut erased: Option<Vec<DataBlock>> = None;
+    let mut doubts: Option<Vec<DataBlock>> = None;
     let mut data = Vec::with_capacity(codewords.len());
     for (i, block) in blocks.iter().enumerate() {
         let mut words = block.getCodewords().to_vec();
         let data_len = block.getNumDataCodewords() as usize;
         let ec = words.len().saturating_sub(data_len);
         if reed_solomon::correct(&mut words, ec).is_err() {
-            if let Some(marks) = erasures.take().and_then(|erasures| erasures(&codewords)) {
-                erased = DataBlock::getDataBlocks(&marks, version, level).ok();
+            if let Some(doubt) = erasures.take().and_then(|erasures| erasures(version)) {
+                doubts = DataBlock::getDataBlocks(&doubt, version, level).ok();
             }
-            let positions: Vec<usize> = erased.as_ref().and_then(|e| e.get(i)).map_or_else(Vec::new, |marks| {
-                marks.getCodewords().iter().enumerate().filter(|(_, m)| **m != 0).map(|(p, _)| p).collect()
-            });
-            if positions.is_empty() || reed_solomon::correct_with_erasures(&mut words, ec, &positions).is_err() {
+            let Some(doubt) = doubts.as_ref().and_then(|d| d.get(i)).map(|d| d.getCodewords()) else {
                 return Ok(None);
-            }
+            };
+            // Most doubtful first (the washed-out ones lead), in reading order among equals.
+            let mut order: Vec<usize> = (0..doubt.len().min(words.len())).collect();
+            order.sort_by_key(|&p| std::cmp::Reverse(doubt[p]));
+            let washed = doubt.iter().filter(|&&d| d == WASHED).count();
+            let most = ec.saturating_sub(reed_solomon::MIN_SPARE).min(order.len());
+            let counts = (washed > 0).then_some(washed).into_iter().chain((washed + 2..=most).step_by(2));
+            let corrected = counts.into_iter().find_map(|f| {
+                let mut tried = words.clone();
+                reed_solomon::correct_with_erasures(&mut tried, ec, &order[..f]).is_ok().then_some(tried)
+            });
+            let Some(corrected) = corrected else { return Ok(None) };
+            words = corrected;
         }
         data.extend_from_slice(&words[..data_len.min(words.len())]);
     }
@@ -220,85 +235,172 @@ fn timing_patterns_hold(bits: &BitMatrix) -> bool {
     5 * right >= 4 * 2 * span.len()
 }
 
-/// For each codeword of the symbol (`codewords`, in reading order, as parsed from `bits`): 1
-/// if one of its modules is washed out ([`washed_modules`]), else 0. The washed modules are
-/// flipped and the symbol read again: the codewords that change are those.
-fn erased_codewords(bits: &BitMatrix, codewords: &[u8], seen: Seen) -> Option<Vec<u8>> {
-    let n = bits.getWidth();
-    let washed = washed_modules(seen, n)?;
-    let mut flipped = bits.clone();
-    let mut any = false;
-    for y in 0..n {
-        for x in 0..n {
-            // Finder patterns, format and version information stay: the parser reads them.
-            let near = |a: u32, b: u32| a < 9 && b < 9;
-            let function = near(x, y)
-                || near(n - 1 - x, y)
-                || near(x, n - 1 - y)
-                || (x < 6 && y + 11 >= n)
-                || (y < 6 && x + 11 >= n);
-            if washed.get(x, y) && !function {
-                flipped.flip_coords(x, y);
-                any = true;
-            }
-        }
-    }
-    if !any {
-        return None;
-    }
-    let mut parser = BitMatrixParser::new(flipped).ok()?;
-    parser.readFormatInformation().ok()?;
-    parser.readVersion().ok()?;
-    let changed = parser.readCodewords().ok()?;
-    (changed.len() == codewords.len()).then(|| codewords.iter().zip(&changed).map(|(a, b)| u8::from(a != b)).collect())
-}
+/// The doubt of a washed-out codeword ([`codeword_doubts`]): the most there is.
+const WASHED: u8 = u8::MAX;
 
-/// The modules of an `n`×`n` symbol that lie in a washed-out area: no module within two
-/// modules of it is darker than halfway between the symbol's dark and light levels (the 20th
-/// and 90th percentiles of its module centres in the grey view). Anywhere else a 5×5
-/// neighbourhood of a QR symbol holds a dark module. `None` when the symbol shows too little
-/// contrast to tell.
-fn washed_modules(seen: Seen, n: u32) -> Option<BitMatrix> {
+/// How much to doubt each codeword of the symbol sampled as `bits`, in reading order, from
+/// its modules' grey values in the view where it was seen (`seen`, registered onto the sample
+/// tile by tile): [`WASHED`] when one of its modules lies in a washed-out area (a lamp mirrored
+/// on a phone's glass, a glare spot: no module within two modules of it is darker than halfway
+/// between the symbol's dark and light levels, the 20th and 90th percentiles of its module
+/// centres; anywhere else a 5×5 neighbourhood of a QR symbol holds a dark module). Otherwise
+/// the largest doubt of its modules, from 1 (the grey value as dark or as light as the
+/// darkest or lightest module within two, on the sample's side of their midpoint) to 253 (as
+/// far on the other side): moiré fringes and bloom pull modules towards that midpoint and
+/// past it. `None` when the symbol shows too little contrast to tell.
+fn codeword_doubts(bits: &BitMatrix, version: VersionRef, seen: Seen) -> Option<Vec<u8>> {
     use rxing::common::{PerspectiveTransform, Quadrilateral};
+    let n = bits.getWidth();
+    let size = n as usize;
     let modules = Quadrilateral::rectangle_from_xy(0.0, n as f32, 0.0, n as f32, Some(0.0));
     let to_view = PerspectiveTransform::quadrilateralToQuadrilateral(modules, Quadrilateral(seen.corners)).ok()?;
     let (w, h) = (seen.grey.width(), seen.grey.height());
-    if w == 0 || h == 0 {
+    if w == 0 || h == 0 || size < 21 {
         return None;
     }
-    let size = n as usize;
-    let values: Vec<u8> = (0..size * size)
+    // Module centres as pixels of the view, and the grey value there shifted by whole pixels.
+    let raw = seen.grey.as_raw();
+    let (w, h) = (w as i32, h as i32);
+    let centres: Vec<(i32, i32)> = (0..size * size)
         .map(|i| {
             let p = to_view.transform_point(point((i % size) as f32 + 0.5, (i / size) as f32 + 0.5));
-            let (x, y) =
-                ((p.x - 0.5).round().clamp(0.0, (w - 1) as f32), (p.y - 0.5).round().clamp(0.0, (h - 1) as f32));
-            seen.grey.get_pixel(x as u32, y as u32).0[0]
+            ((p.x - 0.5).round().clamp(-1e6, 1e6) as i32, (p.y - 0.5).round().clamp(-1e6, 1e6) as i32)
         })
         .collect();
-    let mut sorted = values.clone();
+    let at = |i: usize, (dx, dy): (i32, i32)| {
+        let (x, y) = ((centres[i].0 + dx).clamp(0, w - 1), (centres[i].1 + dy).clamp(0, h - 1));
+        raw[y as usize * w as usize + x as usize]
+    };
+    let mut sorted: Vec<u8> = (0..size * size).map(|i| at(i, (0, 0))).collect();
     sorted.sort_unstable();
     let (dark, light) = (sorted[sorted.len() / 5], sorted[sorted.len() * 9 / 10]);
     if light.saturating_sub(dark) < 40 {
         return None;
     }
-    let halfway = dark + (light - dark) / 2;
-    // Darkest module within two, along rows, then along columns.
-    let reach = |i: usize| i.saturating_sub(2)..(i + 3).min(size);
-    let mut rows = vec![0u8; size * size];
-    for y in 0..size {
-        for x in 0..size {
-            rows[y * size + x] = reach(x).map(|xx| values[y * size + xx]).min().unwrap_or(0);
+    // The grey value at a module, signed by the sample's colour: positive where they agree.
+    // A set bit is a dark module in the view unless most modules say otherwise (a light-on-
+    // dark reading).
+    let middle = i32::from(dark) + (i32::from(light) - i32::from(dark)) / 2;
+    let set = |i: usize| bits.get((i % size) as u32, (i / size) as u32);
+    let signed = |i: usize, shift: (i32, i32)| {
+        let v = i32::from(at(i, shift)) - middle;
+        if set(i) { -v } else { v }
+    };
+    let light_set = (0..size * size).map(|i| i64::from(signed(i, (0, 0)))).sum::<i64>() < 0;
+    let agrees = |i: usize, shift: (i32, i32)| (signed(i, shift) > 0) != light_set;
+    // The corners come from the detector's outermost sampling grids, which can lie a module
+    // or two off where a finder pattern was guessed, while the sample itself is mostly right.
+    // Each tile of 8×8 modules where fewer than 85% of the modules agree with the sample is
+    // shifted (within 2.5 modules: half-module steps, then halved steps down to single pixels)
+    // to where the grey view agrees best.
+    let pitch = Point::distance(seen.corners[0], seen.corners[1])
+        .max(Point::distance(seen.corners[0], seen.corners[3]))
+        / n as f32;
+    if !(1.0..=w.max(h) as f32 / 8.0).contains(&pitch) {
+        return None;
+    }
+    let (reach_px, step) = ((2.5 * pitch).ceil() as i32, ((pitch / 2.0).round() as i32).max(1));
+    const TILE: usize = 8;
+    let tiles = size.div_ceil(TILE);
+    let mut shifts = vec![(0, 0); tiles * tiles];
+    for ty in 0..tiles {
+        for tx in 0..tiles {
+            let members: Vec<usize> = (ty * TILE..(ty * TILE + TILE).min(size))
+                .flat_map(|y| (tx * TILE..(tx * TILE + TILE).min(size)).map(move |x| y * size + x))
+                .collect();
+            if 100 * members.iter().filter(|&&i| agrees(i, (0, 0))).count() >= 85 * members.len() {
+                continue;
+            }
+            let score = |shift: (i32, i32)| -> i64 {
+                let sum: i64 = members.iter().map(|&i| i64::from(signed(i, shift))).sum();
+                if light_set { -sum } else { sum }
+            };
+            let mut best = (score((0, 0)), (0, 0));
+            let coarse = (-reach_px..=reach_px).step_by(step as usize);
+            for dy in coarse.clone() {
+                for dx in coarse.clone() {
+                    let here = score((dx, dy));
+                    if here > best.0 {
+                        best = (here, (dx, dy));
+                    }
+                }
+            }
+            // Then halved steps around the best, down to single pixels.
+            let mut fine = step / 2;
+            while fine >= 1 {
+                let (cx, cy) = best.1;
+                for (dx, dy) in
+                    [-fine, 0, fine].into_iter().flat_map(|dy| [-fine, 0, fine].map(|dx| (cx + dx, cy + dy)))
+                {
+                    let here = score((dx, dy));
+                    if here > best.0 {
+                        best = (here, (dx, dy));
+                    }
+                }
+                fine /= 2;
+            }
+            shifts[ty * tiles + tx] = best.1;
         }
     }
-    let mut washed = BitMatrix::new(n, n).ok()?;
+    let values: Vec<u8> =
+        (0..size * size).map(|i| at(i, shifts[(i / size / TILE) * tiles + (i % size) / TILE])).collect();
+    let halfway = dark + (light - dark) / 2;
+    // Darkest and lightest module within two, along rows, then along columns.
+    let reach = |i: usize| i.saturating_sub(2)..(i + 3).min(size);
+    let (mut row_lo, mut row_hi) = (vec![0u8; size * size], vec![0u8; size * size]);
     for y in 0..size {
         for x in 0..size {
-            if reach(y).map(|yy| rows[yy * size + x]).min().unwrap_or(0) > halfway {
-                washed.set(x as u32, y as u32);
+            let near = reach(x).map(|xx| values[y * size + xx]);
+            row_lo[y * size + x] = near.clone().min().unwrap_or(0);
+            row_hi[y * size + x] = near.max().unwrap_or(0);
+        }
+    }
+    let (mut lows, mut highs) = (vec![0u8; size * size], vec![0u8; size * size]);
+    for y in 0..size {
+        for x in 0..size {
+            lows[y * size + x] = reach(y).map(|yy| row_lo[yy * size + x]).min().unwrap_or(0);
+            highs[y * size + x] = reach(y).map(|yy| row_hi[yy * size + x]).max().unwrap_or(0);
+        }
+    }
+    let mid = |i: usize| (i32::from(lows[i]) + i32::from(highs[i])) / 2;
+    let doubt_of = |x: usize, y: usize| -> u8 {
+        let i = y * size + x;
+        if lows[i] > halfway {
+            return WASHED;
+        }
+        // How far the grey value lies on the sample's side of the midpoint: 1 at the darkest
+        // or lightest, 253 as far on the other side.
+        let v = i32::from(values[i]);
+        let dark_in_view = bits.get(x as u32, y as u32) != light_set;
+        let side = if dark_in_view { mid(i) - v } else { v - mid(i) };
+        let half_range = ((i32::from(highs[i]) - i32::from(lows[i])) / 2).max(1);
+        (127 - (side * 126 / half_range).clamp(-126, 126)) as u8
+    };
+    // The data modules in rxing's reading order (`BitMatrixParser::readCodewords`): column
+    // pairs from the right, up and down in turn, skipping the timing column and every
+    // function pattern; eight modules to a codeword.
+    let function = version.buildFunctionPattern().ok()?;
+    let mut doubts = vec![0u8; version.getTotalCodewords() as usize];
+    let (mut read, mut up) = (0usize, true);
+    let mut j = size - 1;
+    while j > 0 {
+        if j == 6 {
+            j -= 1;
+        }
+        for count in 0..size {
+            let i = if up { size - 1 - count } else { count };
+            for x in [j, j - 1] {
+                if !function.get(x as u32, i as u32) {
+                    let slot = doubts.get_mut(read / 8)?;
+                    *slot = (*slot).max(doubt_of(x, i));
+                    read += 1;
+                }
             }
         }
+        up = !up;
+        j = j.saturating_sub(2);
     }
-    Some(washed)
+    (read == doubts.len() * 8).then_some(doubts)
 }
 
 /// Every QR symbol the zxing-cpp detector finds in `matrix`. `thorough` scans every third
@@ -865,5 +967,41 @@ mod tests {
             }
         }
         assert!(total >= 12 * 2 * 4, "the drawn finder patterns are found ({total})");
+    }
+
+    #[test]
+    fn doubts_register_to_the_sample_where_the_corners_are_off() {
+        // A version 10 symbol drawn 4 pixels a module, clean: hardly a codeword is doubtful,
+        // even when the corners the detector reports lie up to two modules off (as where a
+        // finder pattern was guessed), as each tile of modules is shifted onto the sample.
+        let text: Vec<u8> = (0..200).map(|i| b'A' + (i * 7 % 26) as u8).collect();
+        let code = fast_qr::qr::QRBuilder::new(text).ecl(fast_qr::ECL::M).build().expect("QR code");
+        let (n, px, margin) = (code.size as u32, 4u32, 16u32);
+        let mut bits = BitMatrix::new(n, n).expect("matrix");
+        let mut grey = GrayImage::from_pixel(n * px + 2 * margin, n * px + 2 * margin, image::Luma([230]));
+        for y in 0..n {
+            for x in 0..n {
+                if code.data[(y * n + x) as usize].value() {
+                    bits.set(x, y);
+                    for (dx, dy) in (0..px).flat_map(|dx| (0..px).map(move |dy| (dx, dy))) {
+                        grey.put_pixel(margin + x * px + dx, margin + y * px + dy, image::Luma([30]));
+                    }
+                }
+            }
+        }
+        let mut parser = BitMatrixParser::new(bits.clone()).expect("parser");
+        let version = parser.readVersion().expect("version");
+        let corner = |x: f32, y: f32| point(margin as f32 + x * px as f32 + 0.5, margin as f32 + y * px as f32 + 0.5);
+        let n = n as f32;
+        let right = [corner(0.0, 0.0), corner(n, 0.0), corner(n, n), corner(0.0, n)];
+        // The bottom-right corner two modules out, the bottom-left one and a half.
+        let off = [corner(0.0, 0.0), corner(n + 0.5, 0.0), corner(n + 2.0, n + 2.0), corner(-1.5, n + 1.0)];
+        for corners in [right, off] {
+            let doubts = codeword_doubts(&bits, version, Seen { grey: &grey, corners }).expect("doubts");
+            assert_eq!(doubts.len(), version.getTotalCodewords() as usize);
+            // (A tile is shifted as a whole, so a codeword or two at its far side may straddle.)
+            let doubtful = doubts.iter().filter(|&&d| d >= 64).count();
+            assert!(doubtful <= 4, "{doubtful} doubtful codewords");
+        }
     }
 }
