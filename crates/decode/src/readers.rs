@@ -419,6 +419,8 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
     let all = std::iter::once_with(|| finder_sets(&finders)).flatten();
     let guesses = std::iter::once_with(|| third_finder_guesses(&finders)).flatten();
     let sets = nearest.into_iter().chain(all).map(|set| (set, None));
+    // The guesses reached, for nudging later.
+    let mut reached = Vec::new();
     'sets: for (set, guess) in sets.chain(guesses.map(|guess| (guess.set(guess.at), Some(guess)))) {
         // Triples that share a pattern with a decoded symbol are not tried and not counted:
         // a sheet with two passes must reach the second one's triple.
@@ -427,6 +429,9 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
         }
         // A guessed corner as guessed, then where the matrix looks most like a finder pattern
         // nearby, if that is elsewhere (worked out only when the guess is reached and fails).
+        if let Some(guess) = &guess {
+            reached.push(guess.clone());
+        }
         let mut refined = guess.map(|guess| std::iter::once_with(move || guess.refined(matrix)).flatten());
         for set in std::iter::once(set).chain(refined.iter_mut().flatten()) {
             attempts += 1;
@@ -439,6 +444,27 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
                 used.extend([set.bl, set.tl, set.tr]);
                 codes.push(code);
                 break;
+            }
+        }
+    }
+    // Guessed corners a module off, where no finder pattern showed near the guess to refine
+    // it to (a washed-out finder, under perspective): tried once every triple has been, at
+    // most as many again.
+    if codes.is_empty() {
+        let mut nudges = 0;
+        'nudges: for guess in &reached {
+            for set in guess.nudged() {
+                nudges += 1;
+                if nudges > MAX_SETS {
+                    break 'nudges;
+                }
+                let Ok(detected) = detector::SampleQR(matrix, &set) else { continue };
+                let seen = grey.and_then(|grey| Seen::new(grey, detected.getPoints()));
+                if let Some(code) = tried.decode(detected.getBits(), seen) {
+                    used.extend([set.bl, set.tl, set.tr]);
+                    codes.push(code);
+                    break 'nudges;
+                }
             }
         }
     }
@@ -617,6 +643,7 @@ fn finder_sets(finders: &[ConcentricPattern]) -> Vec<FinderPatternSet> {
 const MAX_PAIRS: usize = 6;
 
 /// A finder-pattern triple completed from a pair: where the third pattern is guessed to be.
+#[derive(Clone)]
 struct Guess {
     /// The two patterns seen.
     pair: [ConcentricPattern; 2],
@@ -633,6 +660,14 @@ impl Guess {
         let mut r = p;
         r.p = at;
         ordered(p, q, r)
+    }
+
+    /// The triples with the third pattern a module away from the guess, in each of the eight
+    /// directions along the symbol's sides and diagonals.
+    fn nudged(&self) -> impl Iterator<Item = FinderPatternSet> + '_ {
+        let across = point(-self.axis.y, self.axis.x);
+        let steps = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)];
+        steps.into_iter().map(move |(i, j)| self.set(self.at + self.axis * i as f32 + across * j as f32))
     }
 
     /// The triple with the third pattern where the matrix looks most like a finder pattern

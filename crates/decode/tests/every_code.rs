@@ -219,6 +219,35 @@ fn a_finder_whose_centre_the_moire_breaks_is_found_near_its_guess() {
 }
 
 #[test]
+fn a_washed_out_finder_under_perspective_is_found_a_module_from_its_guess() {
+    // The code at an angle, and a lamp mirrored on the glass over its top-right finder
+    // pattern: nothing of that pattern shows, so the search around the guessed corner finds
+    // nothing, and the guess, a square's corner, lies about a module off under perspective.
+    let text = "CP:a pass on a tilted phone, a lamp on a finder";
+    let (px, quiet) = (6u32, 4u32);
+    let mut flat = GrayImage::from_pixel(400, 400, Luma([128]));
+    draw(&mut flat, text, (40, 40), px, false);
+    let n = QRBuilder::new(text.as_bytes().to_vec()).ecl(ECL::M).mode(Mode::Byte).build().expect("QR code").size as u32;
+    let edge = |m: u32| 40 + (quiet + m) * px;
+    for y in edge(0)..edge(8) {
+        for x in edge(n - 8)..edge(n) {
+            flat.put_pixel(x, y, Luma([250]));
+        }
+    }
+    let mut frame = GrayImage::from_pixel(400, 400, Luma([128]));
+    for (x, y, p) in frame.enumerate_pixels_mut() {
+        // Keystone: the far (right) side about a twentieth smaller.
+        let w = 1.0 - 0.0002 * (x as f32 - 40.0);
+        let (sx, sy) = (40.0 + (x as f32 - 40.0) / w, 200.0 + (y as f32 - 200.0) / w);
+        if (0.0..399.0).contains(&sx) && (0.0..399.0).contains(&sy) {
+            *p = *flat.get_pixel(sx as u32, sy as u32);
+        }
+    }
+    let found = pass_decode::run(Strategy::Local, &frame);
+    assert_eq!(texts(&found.codes), [text], "read from the local average alone");
+}
+
+#[test]
 fn a_code_with_many_faint_modules_is_read_by_what_it_doubts() {
     // Moiré and bloom pull modules towards the middle grey until the binarizer reads them the
     // wrong colour: here 80 data modules of a version 10 symbol, about 16 codewords in each
