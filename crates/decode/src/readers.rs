@@ -403,6 +403,17 @@ fn codeword_doubts(bits: &BitMatrix, version: VersionRef, seen: Seen) -> Option<
     (read == doubts.len() * 8).then_some(doubts)
 }
 
+/// The symbol a finder-pattern triple frames in `matrix`, sampled and decoded.
+fn sample_set(
+    matrix: &BitMatrix,
+    grey: Option<&GrayImage>,
+    set: &FinderPatternSet,
+    tried: &mut Tried,
+) -> Option<Vec<u8>> {
+    let detected = detector::SampleQR(matrix, set).ok()?;
+    tried.decode(detected.getBits(), grey.and_then(|grey| Seen::new(grey, detected.getPoints())))
+}
+
 /// Every QR symbol the zxing-cpp detector finds in `matrix`. `thorough` scans every third
 /// row for finder patterns instead of a step sized for codes up to version 20. When no
 /// finder-pattern triple decodes, the matrix is tried as a "pure" code (the symbol alone with
@@ -438,9 +449,7 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
             if attempts > MAX_SETS {
                 break 'sets;
             }
-            let Ok(detected) = detector::SampleQR(matrix, &set) else { continue };
-            let seen = grey.and_then(|grey| Seen::new(grey, detected.getPoints()));
-            if let Some(code) = tried.decode(detected.getBits(), seen) {
+            if let Some(code) = sample_set(matrix, grey, &set, tried) {
                 used.extend([set.bl, set.tl, set.tr]);
                 codes.push(code);
                 break;
@@ -458,9 +467,7 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
                 if nudges > MAX_SETS {
                     break 'nudges;
                 }
-                let Ok(detected) = detector::SampleQR(matrix, &set) else { continue };
-                let seen = grey.and_then(|grey| Seen::new(grey, detected.getPoints()));
-                if let Some(code) = tried.decode(detected.getBits(), seen) {
+                if let Some(code) = sample_set(matrix, grey, &set, tried) {
                     used.extend([set.bl, set.tl, set.tr]);
                     codes.push(code);
                     break 'nudges;

@@ -185,6 +185,20 @@ fn a_code_seen_from_behind_is_read() {
     assert_eq!(texts(&decoded.codes), ["CP:seen through the glass"]);
 }
 
+/// A 400×400 frame seen at an angle: its right side farther away, shrunk by `amount` a pixel
+/// from x = 40.
+fn keystone(flat: &GrayImage, amount: f32) -> GrayImage {
+    let mut frame = GrayImage::from_pixel(400, 400, Luma([128]));
+    for (x, y, p) in frame.enumerate_pixels_mut() {
+        let w = 1.0 - amount * (x as f32 - 40.0);
+        let (sx, sy) = (40.0 + (x as f32 - 40.0) / w, 200.0 + (y as f32 - 200.0) / w);
+        if (0.0..399.0).contains(&sx) && (0.0..399.0).contains(&sy) {
+            *p = *flat.get_pixel(sx as u32, sy as u32);
+        }
+    }
+    frame
+}
+
 #[test]
 fn a_finder_whose_centre_the_moire_breaks_is_found_near_its_guess() {
     // The code seen at an angle (its right side farther away and smaller), and thin bright
@@ -206,14 +220,7 @@ fn a_finder_whose_centre_the_moire_breaks_is_found_near_its_guess() {
         }
     }
     // Keystone: the far (right) side about a tenth smaller.
-    let mut frame = GrayImage::from_pixel(400, 400, Luma([128]));
-    for (x, y, p) in frame.enumerate_pixels_mut() {
-        let w = 1.0 - 0.0004 * (x as f32 - 40.0);
-        let (sx, sy) = (40.0 + (x as f32 - 40.0) / w, 200.0 + (y as f32 - 200.0) / w);
-        if (0.0..399.0).contains(&sx) && (0.0..399.0).contains(&sy) {
-            *p = *flat.get_pixel(sx as u32, sy as u32);
-        }
-    }
+    let frame = keystone(&flat, 0.0004);
     let found = pass_decode::run(Strategy::Local, &frame);
     assert_eq!(texts(&found.codes), [text], "read from the local average alone");
 }
@@ -234,17 +241,22 @@ fn a_washed_out_finder_under_perspective_is_found_a_module_from_its_guess() {
             flat.put_pixel(x, y, Luma([250]));
         }
     }
-    let mut frame = GrayImage::from_pixel(400, 400, Luma([128]));
-    for (x, y, p) in frame.enumerate_pixels_mut() {
-        // Keystone: the far (right) side about a twentieth smaller.
-        let w = 1.0 - 0.0002 * (x as f32 - 40.0);
-        let (sx, sy) = (40.0 + (x as f32 - 40.0) / w, 200.0 + (y as f32 - 200.0) / w);
-        if (0.0..399.0).contains(&sx) && (0.0..399.0).contains(&sy) {
-            *p = *flat.get_pixel(sx as u32, sy as u32);
-        }
-    }
+    // Keystone: the far (right) side about a twentieth smaller.
+    let frame = keystone(&flat, 0.0002);
     let found = pass_decode::run(Strategy::Local, &frame);
     assert_eq!(texts(&found.codes), [text], "read from the local average alone");
+}
+
+/// A version 10 symbol (five blocks of 26 error-correction codewords, as a pass's) of 200
+/// letters stepping by `step`, its text, and a 320×320 frame with it drawn 4 pixels a module
+/// at (10, 10).
+fn version_10(step: usize) -> (String, fast_qr::QRCode, GrayImage) {
+    let text: String = (0..200).map(|i| char::from(b'A' + (i * step % 26) as u8)).collect();
+    let code = QRBuilder::new(text.as_bytes().to_vec()).ecl(ECL::M).mode(Mode::Byte).build().expect("QR code");
+    assert_eq!(code.size, 57, "version 10");
+    let mut frame = GrayImage::from_pixel(320, 320, Luma([128]));
+    draw(&mut frame, &text, (10, 10), 4, false);
+    (text, code, frame)
 }
 
 #[test]
@@ -254,12 +266,8 @@ fn a_code_with_many_faint_modules_is_read_by_what_it_doubts() {
     // block of 26 error-correction codewords, past the 13 errors it corrects. Their grey values
     // lie close to the midpoint of their neighbours, so they are the most doubtful codewords,
     // and erased they are within reach.
-    let text: String = (0..200).map(|i| char::from(b'A' + (i * 11 % 26) as u8)).collect();
-    let code = QRBuilder::new(text.as_bytes().to_vec()).ecl(ECL::M).mode(Mode::Byte).build().expect("QR code");
+    let (text, code, mut frame) = version_10(11);
     let (n, px) = (code.size as u32, 4u32);
-    assert_eq!(n, 57, "version 10, five blocks of 26 error-correction codewords");
-    let mut frame = GrayImage::from_pixel(320, 320, Luma([128]));
-    draw(&mut frame, &text, (10, 10), px, false);
     let mut state = 99u32;
     let mut faint = std::collections::HashSet::new();
     while faint.len() < 80 {
@@ -289,12 +297,8 @@ fn a_code_washed_out_over_a_sixth_of_it_is_read_with_erasures() {
     // the symbol's area: every dark module there reads light, past what the error correction
     // of level M corrects as errors. Those modules are washed out (no dark module near them),
     // so they are read as erasures, which it corrects twice as many of.
-    let text: String = (0..200).map(|i| char::from(b'A' + (i * 7 % 26) as u8)).collect();
-    let code = QRBuilder::new(text.as_bytes().to_vec()).ecl(ECL::M).mode(Mode::Byte).build().expect("QR code");
-    let (n, px) = (code.size as u32, 4u32);
-    assert_eq!(n, 57, "version 10, five blocks of 26 error-correction codewords");
-    let mut frame = GrayImage::from_pixel(320, 320, Luma([128]));
-    draw(&mut frame, &text, (10, 10), px, false);
+    let (text, _, mut frame) = version_10(7);
+    let px = 4;
     // Modules 18..41 each way: off the finder patterns, the timing patterns and the format.
     let (from, to) = (10 + (4 + 18) * px, 10 + (4 + 41) * px);
     for y in from..to {
