@@ -184,7 +184,7 @@ fn decode_parsed(parser: &mut BitMatrixParser, erasures: Option<Erasures>) -> Re
             // Most doubtful first (the washed-out ones lead), in reading order among equals.
             let mut order: Vec<usize> = (0..doubt.len().min(words.len())).collect();
             order.sort_by_key(|&p| std::cmp::Reverse(doubt[p]));
-            let washed = doubt.iter().filter(|&&d| d == WASHED).count();
+            let washed = order.iter().filter(|&&p| doubt[p] == WASHED).count();
             let most = ec.saturating_sub(reed_solomon::MIN_SPARE).min(order.len());
             let counts = (washed > 0).then_some(washed).into_iter().chain((washed + 2..=most).step_by(2));
             let corrected = counts.into_iter().find_map(|f| {
@@ -438,11 +438,11 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
         if used.contains(&set.bl) || used.contains(&set.tl) || used.contains(&set.tr) {
             continue;
         }
-        // A guessed corner as guessed, then where the matrix looks most like a finder pattern
-        // nearby, if that is elsewhere (worked out only when the guess is reached and fails).
         if let Some(guess) = &guess {
             reached.push(guess.clone());
         }
+        // A guessed corner as guessed, then where the matrix looks most like a finder pattern
+        // nearby, if that is elsewhere (worked out only when the guess is reached and fails).
         let mut refined = guess.map(|guess| std::iter::once_with(move || guess.refined(matrix)).flatten());
         for set in std::iter::once(set).chain(refined.iter_mut().flatten()) {
             attempts += 1;
