@@ -303,6 +303,11 @@ fn codeword_doubts(bits: &BitMatrix, version: VersionRef, seen: Seen) -> Option<
     const TILE: usize = 8;
     let tiles = size.div_ceil(TILE);
     let mut shifts = vec![(0, 0); tiles * tiles];
+    // Each module as its centre in the view and +1 where the sample says it is light in the
+    // view, -1 where dark: a tile's score at a shift is the sum of the grey values there, so
+    // signed (the middle grey adds the same at every shift and is left out).
+    let modules: Vec<(i32, i32, i32)> =
+        (0..size * size).map(|i| (centres[i].0, centres[i].1, if set(i) != light_set { -1 } else { 1 })).collect();
     for ty in 0..tiles {
         for tx in 0..tiles {
             let members: Vec<usize> = (ty * TILE..(ty * TILE + TILE).min(size))
@@ -311,9 +316,14 @@ fn codeword_doubts(bits: &BitMatrix, version: VersionRef, seen: Seen) -> Option<
             if 100 * members.iter().filter(|&&i| agrees(i, (0, 0))).count() >= 85 * members.len() {
                 continue;
             }
-            let score = |shift: (i32, i32)| -> i64 {
-                let sum: i64 = members.iter().map(|&i| i64::from(signed(i, shift))).sum();
-                if light_set { -sum } else { sum }
+            let tile: Vec<(i32, i32, i32)> = members.iter().map(|&i| modules[i]).collect();
+            let score = |(dx, dy): (i32, i32)| -> i64 {
+                tile.iter()
+                    .map(|&(x, y, sign)| {
+                        let (x, y) = ((x + dx).clamp(0, w - 1), (y + dy).clamp(0, h - 1));
+                        i64::from(sign * i32::from(raw[y as usize * w as usize + x as usize]))
+                    })
+                    .sum()
             };
             let mut best = (score((0, 0)), (0, 0));
             let coarse = (-reach_px..=reach_px).step_by(step as usize);
