@@ -466,15 +466,16 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
             }
         }
     }
-    // Guessed corners a module off, where no finder pattern showed near the guess to refine
-    // it to (a washed-out finder, under perspective): tried once every triple has been, at
-    // most as many again.
+    // Guessed corners a module or two off, where no finder pattern showed near the guess to
+    // refine it to (a washed-out finder, under perspective): tried once every triple has
+    // been, every guess a module off before any two.
     if codes.is_empty() {
         let mut nudges = 0;
-        'nudges: for guess in &reached {
-            for set in guess.nudged() {
+        let nudged = (1..=NUDGE_RINGS).flat_map(|ring| reached.iter().flat_map(move |guess| guess.nudged(ring)));
+        'nudges: for set in nudged {
+            {
                 nudges += 1;
-                if nudges > MAX_SETS {
+                if nudges > MAX_NUDGES {
                     break 'nudges;
                 }
                 if let Some(code) = sample_set(matrix, grey, &set, tried) {
@@ -596,6 +597,10 @@ fn run_lengths(row: &BitArray, runs: &mut Vec<PatternType>) {
 const MAX_PATTERNS: usize = 120;
 /// Finder-pattern triples sampled and decoded (guesses included), the most plausible first.
 const MAX_SETS: usize = 96;
+/// How far guessed corners are nudged, in modules ([`Guess::nudged`]).
+const NUDGE_RINGS: i32 = 2;
+/// Nudged triples sampled and decoded at most, after every triple has been.
+const MAX_NUDGES: usize = 2 * MAX_SETS;
 
 /// Plausible finder-pattern triples, most plausible first: zxing-cpp's rules (similar sizes,
 /// 21 to 265 modules across, a corner between 60° and 120°, scored by how square the triple
@@ -679,12 +684,14 @@ impl Guess {
         ordered(p, q, r)
     }
 
-    /// The triples with the third pattern a module away from the guess, in each of the eight
-    /// directions along the symbol's sides and diagonals.
-    fn nudged(&self) -> impl Iterator<Item = FinderPatternSet> + '_ {
+    /// The triples with the third pattern `ring` modules away from the guess (along the
+    /// symbol's sides and diagonals: the square of that radius around it).
+    fn nudged(&self, ring: i32) -> impl Iterator<Item = FinderPatternSet> + '_ {
         let across = point(-self.axis.y, self.axis.x);
-        let steps = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)];
-        steps.into_iter().map(move |(i, j)| self.set(self.at + self.axis * i as f32 + across * j as f32))
+        (-ring..=ring)
+            .flat_map(move |j| (-ring..=ring).map(move |i| (i, j)))
+            .filter(move |&(i, j)| i.abs().max(j.abs()) == ring)
+            .map(move |(i, j)| self.set(self.at + self.axis * i as f32 + across * j as f32))
     }
 
     /// The triple with the third pattern where the matrix looks most like a finder pattern
@@ -1054,6 +1061,27 @@ mod tests {
             // (A tile is shifted as a whole, so a codeword or two at its far side may straddle.)
             let doubtful = doubts.iter().filter(|&&d| d >= 64).count();
             assert!(doubtful <= 4, "{doubtful} doubtful codewords");
+        }
+    }
+
+    #[test]
+    fn guesses_are_nudged_ring_by_ring_along_the_symbols_sides() {
+        // A pair along x, 2 pixels a module, the third corner guessed below the first: a ring
+        // of radius r holds the 8r points at that many modules, sides and diagonals.
+        let pattern = |x: f32, y: f32| ConcentricPattern { p: point(x, y), size: 14 };
+        let (p, q) = (pattern(100.0, 100.0), pattern(200.0, 100.0));
+        let guess = Guess { pair: [p, q], at: point(100.0, 200.0), axis: point(2.0, 0.0) };
+        for ring in 1..=NUDGE_RINGS {
+            let thirds: Vec<Point> = guess
+                .nudged(ring)
+                .map(|set| [set.bl, set.tl, set.tr].into_iter().find(|c| c.p != p.p && c.p != q.p).expect("third").p)
+                .collect();
+            assert_eq!(thirds.len(), 8 * ring as usize);
+            for third in thirds {
+                let (dx, dy) = ((third.x - 100.0) / 2.0, (third.y - 200.0) / 2.0);
+                assert_eq!(dx.abs().max(dy.abs()), ring as f32, "{third:?}");
+                assert_eq!((dx.fract(), dy.fract()), (0.0, 0.0), "whole modules: {third:?}");
+            }
         }
     }
 }
