@@ -282,14 +282,8 @@ mod tests {
                 let data: Vec<u8> = (0..data_len).map(|_| rng.next() as u8).collect();
                 let clean = encode(&data, ec);
                 let mut block = clean.clone();
-                let mut positions = Vec::new();
-                while positions.len() < errors {
-                    let p = rng.below(block.len());
-                    if !positions.contains(&p) {
-                        positions.push(p);
-                        block[p] ^= 1 + rng.below(255) as u8;
-                    }
-                }
+                let wrong = positions(&mut rng, block.len(), errors, &[]);
+                garble(&mut rng, &mut block, &wrong);
                 assert_eq!(correct(&mut block, ec), Ok(errors), "{data_len}+{ec}, {errors} errors");
                 assert_eq!(block, clean);
             }
@@ -306,25 +300,42 @@ mod tests {
             let (data_len, ec) = (40, 10 + 2 * rng.below(6));
             let data: Vec<u8> = (0..data_len).map(|_| rng.next() as u8).collect();
             let mut block = encode(&data, ec);
-            let mut positions = Vec::new();
-            while positions.len() < ec / 2 + 1 + rng.below(ec) {
-                let p = rng.below(block.len());
-                if !positions.contains(&p) {
-                    positions.push(p);
-                    block[p] ^= 1 + rng.below(255) as u8;
-                }
-            }
+            let errors = ec / 2 + 1 + rng.below(ec);
+            let wrong = positions(&mut rng, block.len(), errors, &[]);
+            garble(&mut rng, &mut block, &wrong);
             total += 1;
-            let received = block.clone();
-            match correct(&mut block, ec) {
-                Err(Uncorrectable) => {
-                    refused += 1;
-                    assert_eq!(block, received, "a refused block is left as it came");
-                }
-                Ok(_) => assert_eq!(encode(&block[..data_len], ec), block, "a valid codeword"),
-            }
+            refused += usize::from(refused_or_codeword(&mut block, data_len, ec, |block| correct(block, ec)));
         }
         assert!(refused * 100 >= total * 99, "{refused} of {total} refused");
+    }
+
+    /// Gives each codeword of `block` at `at` another value.
+    fn garble(rng: &mut Rng, block: &mut [u8], at: &[usize]) {
+        for &p in at {
+            block[p] ^= 1 + rng.below(255) as u8;
+        }
+    }
+
+    /// Runs `correct` on `block` (`data_len` data codewords, then `ec`): true when it refused
+    /// and left the block as it came, false when it made the block a codeword; anything else
+    /// fails the test.
+    fn refused_or_codeword(
+        block: &mut [u8],
+        data_len: usize,
+        ec: usize,
+        correct: impl FnOnce(&mut [u8]) -> Result<usize, Uncorrectable>,
+    ) -> bool {
+        let received = block.to_vec();
+        match correct(block) {
+            Err(Uncorrectable) => {
+                assert_eq!(block, received, "a refused block is left as it came");
+                true
+            }
+            Ok(_) => {
+                assert_eq!(encode(&block[..data_len], ec), block, "a valid codeword");
+                false
+            }
+        }
     }
 
     /// `count` distinct positions below `n` that are not in `avoid`.
@@ -356,9 +367,7 @@ mod tests {
                             block[p] = rng.next() as u8;
                         }
                     }
-                    for &p in &wrong {
-                        block[p] ^= 1 + rng.below(255) as u8;
-                    }
+                    garble(&mut rng, &mut block, &wrong);
                     let changed = (0..block.len()).filter(|&p| block[p] != clean[p]).count();
                     assert_eq!(
                         correct_with_erasures(&mut block, ec, &erased),
@@ -380,9 +389,7 @@ mod tests {
         let clean = encode(&data, 26);
         let mut block = clean.clone();
         let wrong = positions(&mut rng, block.len(), 15, &[]);
-        for &p in &wrong {
-            block[p] ^= 1 + rng.below(255) as u8;
-        }
+        garble(&mut rng, &mut block, &wrong);
         let received = block.clone();
         assert_eq!(correct(&mut block, 26), Err(Uncorrectable));
         assert_eq!(block, received);
@@ -403,18 +410,12 @@ mod tests {
             // One error more than the erasures leave room for, and up to ten more.
             let errors = (ec - f) / 2 + 1 + rng.below(10);
             let wrong = positions(&mut rng, block.len(), errors, &erased);
-            for &p in erased.iter().chain(&wrong) {
-                block[p] ^= 1 + rng.below(255) as u8;
-            }
+            garble(&mut rng, &mut block, &erased);
+            garble(&mut rng, &mut block, &wrong);
             total += 1;
-            let received = block.clone();
-            match correct_with_erasures(&mut block, ec, &erased) {
-                Err(Uncorrectable) => {
-                    refused += 1;
-                    assert_eq!(block, received, "a refused block is left as it came");
-                }
-                Ok(_) => assert_eq!(encode(&block[..data_len], ec), block, "a valid codeword"),
-            }
+            refused += usize::from(refused_or_codeword(&mut block, data_len, ec, |block| {
+                correct_with_erasures(block, ec, &erased)
+            }));
         }
         assert!(refused * 100 >= total * 99, "{refused} of {total} refused");
     }
