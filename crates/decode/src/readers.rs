@@ -131,6 +131,13 @@ impl Tried {
 /// a block may have.
 fn decode_symbol(bits: &BitMatrix, seen: Option<Seen>) -> Result<Option<Vec<u8>>, ()> {
     let mut parser = BitMatrixParser::new(bits.clone()).map_err(|_| ())?;
+    // Both copies of the version information unreadable (a lamp mirrored over the top-right
+    // finder, say): the size the symbol was sampled at says the version all the same.
+    if parser.readVersion().is_err()
+        && let Some(stated) = with_version_of_size(bits)
+    {
+        parser = BitMatrixParser::new(stated).map_err(|_| ())?;
+    }
     let erasures = seen.map(|seen| {
         move |version: VersionRef| timing_patterns_hold(bits).then(|| codeword_doubts(bits, version, seen)).flatten()
     });
@@ -141,6 +148,45 @@ fn decode_symbol(bits: &BitMatrix, seen: Option<Seen>) -> Result<Option<Vec<u8>>
     // as zxing's decoder tries. A mirrored reading that fails is the end of it; rxing's own
     // decoder would only repeat the same work.
     Ok(decode_mirrored(&mut parser).unwrap_or(None))
+}
+
+/// `bits` with its version information (versions 7 and up) rewritten to state the version of
+/// its size. rxing accepts version information only when it states that size, so it is a check,
+/// not a source: the sampling grid was already laid out for the size, and where the guess was
+/// wrong the codewords are noise that Reed–Solomon refuses. `None` for a size without version
+/// information.
+fn with_version_of_size(bits: &BitMatrix) -> Option<BitMatrix> {
+    let n = bits.getWidth();
+    let number = n.checked_sub(17)? / 4;
+    if !(7..=40).contains(&number) || n != 17 + 4 * number || bits.getHeight() != n {
+        return None;
+    }
+    let info = version_information(number);
+    let mut stated = bits.clone();
+    // Bit k of the 18 lies in the 3×6 block left of the top-right finder at column n − 11 + k % 3,
+    // row k / 3, and transposed in the block above the bottom-left finder.
+    for k in 0..18 {
+        let (across, down) = (n - 11 + k % 3, k / 3);
+        for (x, y) in [(across, down), (down, across)] {
+            if stated.get(x, y) != (info >> k & 1 == 1) {
+                stated.flip_coords(x, y);
+            }
+        }
+    }
+    Some(stated)
+}
+
+/// The 18-bit version information of version `number`: the number in the top six bits, then
+/// the remainder of its multiple of x¹² divided by the BCH(18, 6) generator (ISO/IEC 18004 annex D).
+fn version_information(number: u32) -> u32 {
+    const GENERATOR: u32 = 0x1F25;
+    let mut remainder = number << 12;
+    for bit in (12..18).rev() {
+        if remainder >> bit & 1 == 1 {
+            remainder ^= GENERATOR << (bit - 12);
+        }
+    }
+    number << 12 | remainder
 }
 
 /// The symbol `parser` has read upright, read again mirrored.
@@ -1026,6 +1072,34 @@ mod tests {
             }
         }
         assert!(total >= 12 * 2 * 4, "the drawn finder patterns are found ({total})");
+    }
+
+    #[test]
+    fn a_symbol_whose_version_information_is_lost_decodes_by_its_size() {
+        use rxing::qrcode::common::Version;
+        for number in 7..=40 {
+            let parsed = Version::decodeVersionInformation(version_information(number)).expect("version information");
+            assert_eq!(parsed.getVersionNumber(), number);
+        }
+        // A version 10 symbol with both copies of its version information garbled (four bits
+        // each, past what BCH(18, 6) corrects): unreadable as sampled, read by its size.
+        let text: Vec<u8> = (0..200).map(|i| b'a' + (i * 5 % 26) as u8).collect();
+        let code = fast_qr::qr::QRBuilder::new(text.clone()).ecl(fast_qr::ECL::M).build().expect("QR code");
+        let n = code.size as u32;
+        let mut bits = BitMatrix::new(n, n).expect("matrix");
+        for i in 0..n * n {
+            if code.data[i as usize].value() {
+                bits.set(i % n, i / n);
+            }
+        }
+        for k in [0, 4, 8, 13] {
+            bits.flip_coords(n - 11 + k % 3, k / 3);
+            bits.flip_coords(k / 3, n - 11 + k % 3);
+        }
+        assert!(BitMatrixParser::new(bits.clone()).expect("parser").readVersion().is_err());
+        assert_eq!(decode_symbol(&bits, None), Ok(Some(text)));
+        // Below version 7 there is no version information to state.
+        assert!(with_version_of_size(&BitMatrix::new(41, 41).expect("matrix")).is_none());
     }
 
     #[test]
