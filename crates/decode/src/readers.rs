@@ -363,7 +363,21 @@ fn codeword_doubts(bits: &BitMatrix, version: VersionRef, seen: Seen) -> Option<
                 continue;
             }
             let tile: Vec<(i32, i32, i32)> = members.iter().map(|&i| modules[i]).collect();
+            // Where every shift tried stays inside the view (the fine steps add less than one
+            // coarse step), a shift is one offset into the raw pixels; at the view's edges,
+            // each pixel is clamped.
+            let span = reach_px + step;
+            let inside = tile.iter().all(|&(x, y, _)| x >= span && x < w - span && y >= span && y < h - span);
+            let offsets = |sign: i32| -> Vec<isize> {
+                tile.iter().filter(|m| m.2 == sign).map(|&(x, y, _)| y as isize * w as isize + x as isize).collect()
+            };
+            let (lights, darks) = if inside { (offsets(1), offsets(-1)) } else { (Vec::new(), Vec::new()) };
             let score = |(dx, dy): (i32, i32)| -> i64 {
+                if inside {
+                    let shift = dy as isize * w as isize + dx as isize;
+                    let sum = |at: &[isize]| at.iter().map(|&i| i64::from(raw[(i + shift) as usize])).sum::<i64>();
+                    return sum(&lights) - sum(&darks);
+                }
                 tile.iter()
                     .map(|&(x, y, sign)| {
                         let (x, y) = ((x + dx).clamp(0, w - 1), (y + dy).clamp(0, h - 1));
