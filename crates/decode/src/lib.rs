@@ -204,8 +204,10 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         }
         // Light-on-dark finders wake the strategies that read light on dark too: the sharpened
         // and doubled views a pair (in the inverted local average) confirmed by a light finder
-        // in the range's inverted reading, as one sighting is common in texture.
-        let light_confirmed = light_on_dark == Evidence::Pair && frame.light_seen_again.get();
+        // in the range's inverted reading, as one sighting is common in texture; or a light-on-
+        // dark symbol sampled whose timing patterns held (a lamp over one finder leaves one).
+        let light_confirmed =
+            frame.light_symbol_seen.get() || (light_on_dark == Evidence::Pair && frame.light_seen_again.get());
         let have = match strategy {
             Strategy::Sharpened | Strategy::Deblurred | Strategy::Double if light_confirmed => Evidence::Pair,
             _ => decoded.evidence,
@@ -253,6 +255,7 @@ pub fn decode_until(image: &GrayImage, budget: Duration, mut done: impl FnMut(&[
         };
         if strategy == Strategy::Inverted {
             light_on_dark = sign;
+            frame.light_symbol_seen.set(found.symbol_seen);
         } else {
             decoded.evidence = decoded.evidence.max(sign);
         }
@@ -293,6 +296,8 @@ struct Frame<'a> {
     /// Whether the range strategy's light-on-dark reading showed a finder pattern (where the
     /// inverted local average showed a pair): a dark-mode screen, seen by two binarizations.
     light_seen_again: Cell<bool>,
+    /// Whether a light-on-dark reading sampled a symbol whose timing patterns held.
+    light_symbol_seen: Cell<bool>,
 }
 
 impl<'a> Frame<'a> {
@@ -304,6 +309,7 @@ impl<'a> Frame<'a> {
             tried: RefCell::default(),
             cut: OnceLock::new(),
             light_seen_again: Cell::new(false),
+            light_symbol_seen: Cell::new(false),
         }
     }
 
@@ -389,6 +395,7 @@ impl<'a> Frame<'a> {
             inverted.flip_self();
             let light = self.zxing(&inverted, grey, thorough);
             self.light_seen_again.set(self.light_seen_again.get() || light.finder_seen);
+            self.light_symbol_seen.set(self.light_symbol_seen.get() || light.symbol_seen);
             found.codes.extend(light.codes);
         }
         found

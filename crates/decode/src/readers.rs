@@ -38,6 +38,9 @@ pub struct Found {
     /// Whether at least one finder pattern was seen that belongs to no symbol decoded here: a
     /// weaker sign, enough for a cheap second look.
     pub finder_seen: bool,
+    /// Whether a symbol was sampled from a finder-pattern triple whose timing patterns held (a
+    /// real symbol, not texture: at least 80% of them right) but that did not decode.
+    pub symbol_seen: bool,
 }
 
 /// A rectangle of a frame or matrix, in pixels (edges may lie outside it).
@@ -267,20 +270,34 @@ impl<'a> Seen<'a> {
     }
 }
 
-/// Whether at least 70% of the sampled timing-pattern modules (row and column 6 between the
-/// finder patterns, alternating dark and light) are right: the sample is registered on a real
-/// symbol, not on texture (about half would be right). Not 80%: a lamp mirrored along one
-/// timing pattern leaves a quarter of them wrong on a symbol that erasures read (five frames
-/// of the harder sets), and the erasures keep [`reed_solomon::MIN_SPARE`] codewords in hand.
-fn timing_patterns_hold(bits: &BitMatrix) -> bool {
+/// The percentage of the sampled timing-pattern modules (row and column 6 between the finder
+/// patterns, alternating dark and light) that are right: about half on texture sampled as if
+/// it were a symbol, all of them on a clean symbol; 0 below version 1's size.
+fn timing_right(bits: &BitMatrix) -> usize {
     let n = bits.getWidth();
     if n < 21 {
-        return false;
+        return 0;
     }
     let span = 8..n - 8;
     let right = span.clone().filter(|&i| bits.get(i, 6) == (i % 2 == 0)).count()
         + span.clone().filter(|&i| bits.get(6, i) == (i % 2 == 0)).count();
-    10 * right >= 7 * 2 * span.len()
+    100 * right / (2 * span.len())
+}
+
+/// Whether at least 70% of the sampled timing-pattern modules are right ([`timing_right`]):
+/// the sample is registered on a real symbol, not on texture. Not 80%: a lamp mirrored along
+/// one timing pattern leaves a quarter of them wrong on a symbol that erasures read (five
+/// frames of the harder sets), and the erasures keep [`reed_solomon::MIN_SPARE`] codewords in
+/// hand.
+fn timing_patterns_hold(bits: &BitMatrix) -> bool {
+    timing_right(bits) >= 70
+}
+
+/// Whether an unread symbol's timing patterns are right enough (80%) to be sure it is one
+/// ([`Found::symbol_seen`]): of the many samples tried on finder-like texture (guesses,
+/// nudges), one often reaches 70% by chance (a test has such texture).
+fn surely_a_symbol(bits: &BitMatrix) -> bool {
+    timing_right(bits) >= 80
 }
 
 /// The doubt of a washed-out codeword ([`codeword_doubts`]): the most there is.
@@ -477,15 +494,17 @@ fn codeword_doubts(bits: &BitMatrix, version: VersionRef, seen: Seen) -> Option<
     (read / 8 == doubts.len()).then_some(doubts)
 }
 
-/// The symbol a finder-pattern triple frames in `matrix`, sampled and decoded.
+/// The symbol a finder-pattern triple frames in `matrix`, sampled and decoded; when it does
+/// not decode, whether its timing patterns held (a real symbol, [`Found::symbol_seen`]).
 fn sample_set(
     matrix: &BitMatrix,
     grey: Option<&GrayImage>,
     set: &FinderPatternSet,
     tried: &mut Tried,
-) -> Option<Vec<u8>> {
-    let detected = detector::SampleQR(matrix, set).ok()?;
-    tried.decode(detected.getBits(), grey.and_then(|grey| Seen::new(grey, detected.getPoints())))
+) -> Result<Vec<u8>, bool> {
+    let detected = detector::SampleQR(matrix, set).map_err(|_| false)?;
+    let bits = detected.getBits();
+    tried.decode(bits, grey.and_then(|grey| Seen::new(grey, detected.getPoints()))).ok_or_else(|| surely_a_symbol(bits))
 }
 
 /// Every QR symbol the zxing-cpp detector finds in `matrix`. `thorough` scans every third
@@ -496,6 +515,7 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
     let finders = find_finder_patterns(matrix, thorough);
     let mut used = Vec::new();
     let mut codes = Vec::new();
+    let mut symbol_seen = false;
     let mut attempts = 0;
     // rxing's own triples first (nearest neighbours: every symbol of a multi-code sheet),
     // then all triples (codes among finder-like text), then guessed thirds; the later lists
@@ -523,10 +543,13 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
             if attempts > MAX_SETS {
                 break 'sets;
             }
-            if let Some(code) = sample_set(matrix, grey, &set, tried) {
-                used.extend([set.bl, set.tl, set.tr]);
-                codes.push(code);
-                break;
+            match sample_set(matrix, grey, &set, tried) {
+                Ok(code) => {
+                    used.extend([set.bl, set.tl, set.tr]);
+                    codes.push(code);
+                    break;
+                }
+                Err(held) => symbol_seen |= held,
             }
         }
     }
@@ -536,17 +559,18 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
     if codes.is_empty() {
         let mut nudges = 0;
         let nudged = (1..=NUDGE_RINGS).flat_map(|ring| reached.iter().flat_map(move |guess| guess.nudged(ring)));
-        'nudges: for set in nudged {
-            {
-                nudges += 1;
-                if nudges > MAX_NUDGES {
-                    break 'nudges;
-                }
-                if let Some(code) = sample_set(matrix, grey, &set, tried) {
+        for set in nudged {
+            nudges += 1;
+            if nudges > MAX_NUDGES {
+                break;
+            }
+            match sample_set(matrix, grey, &set, tried) {
+                Ok(code) => {
                     used.extend([set.bl, set.tl, set.tr]);
                     codes.push(code);
-                    break 'nudges;
+                    break;
                 }
+                Err(held) => symbol_seen |= held,
             }
         }
     }
@@ -581,7 +605,7 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
             finder_pair = Some(finder_pair.map_or(region, |r| r.union(region)));
         }
     }
-    Found { codes, finder_pair, finder_seen: !rest.is_empty() }
+    Found { codes, finder_pair, finder_seen: !rest.is_empty(), symbol_seen }
 }
 
 /// The finder pattern's module widths across its centre: dark, light, dark ×3, light, dark.
@@ -1002,7 +1026,7 @@ pub fn quirc(image: &GrayImage) -> Found {
             grid.decode_to(&mut bytes).ok().map(|_| bytes)
         })
         .collect();
-    Found { codes, finder_pair: None, finder_seen: false }
+    Found { codes, ..Found::default() }
 }
 
 #[cfg(test)]

@@ -102,21 +102,45 @@ fn a_code_whose_top_left_finder_is_washed_out_is_read() {
     assert_eq!(texts(&decoded.codes), ["CP:a laminated pass under a lamp"], "ran {:?}", decoded.ran);
 }
 
+/// A version 3 code (light on dark when `inverted`), 6 pixels a module, whose modules in rows
+/// and columns `smeared` are random noise.
+fn smeared(inverted: bool, smeared: std::ops::Range<u32>) -> GrayImage {
+    let mut frame = GrayImage::from_pixel(400, 400, Luma([128]));
+    draw(&mut frame, "CP:phone in dark mode, data smeared", (40, 40), 6, inverted);
+    let mut state = 7u32;
+    let (from, to) = (40 + (4 + smeared.start) * 6, 40 + (4 + smeared.end) * 6);
+    for y in from..to {
+        for x in from..to {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            frame.put_pixel(x, y, Luma([if state >> 16 & 1 == 1 { 235 } else { 20 }]));
+        }
+    }
+    frame
+}
+
+#[test]
+fn a_symbol_sampled_whose_timing_patterns_hold_is_seen_unread() {
+    // Smeared data, timing patterns whole: a symbol, not texture, though it does not decode
+    // (a light-on-dark one wakes the strategies that read light on dark).
+    for inverted in [false, true] {
+        let found = run(if inverted { Strategy::Inverted } else { Strategy::Local }, &smeared(inverted, 8..22));
+        assert!(found.codes.is_empty());
+        assert!(found.symbol_seen, "inverted: {inverted}");
+    }
+    // Smeared timing patterns as well (rows and columns 6 to 22): finder patterns that frame
+    // no symbol.
+    let found = run(Strategy::Local, &smeared(false, 6..22));
+    assert!(found.codes.is_empty() && found.finder_pair.is_some());
+    assert!(!found.symbol_seen);
+}
+
 #[test]
 fn light_on_dark_finders_wake_only_the_strategies_that_read_light_on_dark() {
     // A light-on-dark code with its data scrambled: the inverted matrix shows a finder pair,
     // and so does the local range's inverted reading. The strategies that can read light on
     // dark run (range, sharpened, deblurred, doubled), reading only that polarity; rqrr reads
     // dark on light only and does not. Nothing counts as evidence of a dark-on-light code.
-    let mut frame = GrayImage::from_pixel(400, 400, Luma([128]));
-    draw(&mut frame, "CP:phone in dark mode, data smeared", (40, 40), 6, true);
-    let mut state = 7u32;
-    for y in 40 + 12 * 6..40 + 30 * 6 {
-        for x in 40 + 12 * 6..40 + 30 * 6 {
-            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            frame.put_pixel(x, y, Luma([if state >> 16 & 1 == 1 { 235 } else { 20 }]));
-        }
-    }
+    let frame = smeared(true, 12..30);
     let decoded = decode_until(&frame, Duration::MAX, |_| false);
     assert!(decoded.codes.is_empty());
     assert_eq!(decoded.evidence, Evidence::None);
