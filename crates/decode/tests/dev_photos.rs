@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use pass_decode::{self as decode, image_input};
 
-/// Per set: photos that must read (measured 2026-11-28; zxing-cpp 3.1.1 reads 8, 53, 15, 4).
-const FLOORS: &[(&str, usize)] = &[("qrcode-1", 8), ("qrcode-2", 53), ("qrcode-4", 18), ("qrcode-7", 4)];
+/// Per set: photos that must read (measured 2026-11-30; zxing-cpp 3.1.1 reads 8, 53, 15, 4).
+const FLOORS: &[(&str, usize)] = &[("qrcode-1", 8), ("qrcode-2", 53), ("qrcode-4", 23), ("qrcode-7", 4)];
 
 /// The texts a code's raw bytes may stand for (the dev set's expected texts are UTF-8 of
 /// Shift_JIS, GB18030 or ISO-8859-1 sources).
