@@ -494,17 +494,57 @@ fn codeword_doubts(bits: &BitMatrix, version: VersionRef, seen: Seen) -> Option<
     (read / 8 == doubts.len()).then_some(doubts)
 }
 
-/// The symbol a finder-pattern triple frames in `matrix`, sampled and decoded; when it does
-/// not decode, whether its timing patterns held (a real symbol, [`Found::symbol_seen`]).
-fn sample_set(
-    matrix: &BitMatrix,
-    grey: Option<&GrayImage>,
-    set: &FinderPatternSet,
-    tried: &mut Tried,
-) -> Result<Vec<u8>, bool> {
-    let detected = detector::SampleQR(matrix, set).map_err(|_| false)?;
-    let bits = detected.getBits();
-    tried.decode(bits, grey.and_then(|grey| Seen::new(grey, detected.getPoints()))).ok_or_else(|| surely_a_symbol(bits))
+/// What the symbols sampled from one matrix have given so far.
+#[derive(Default)]
+struct Reading {
+    codes: Vec<Vec<u8>>,
+    /// The finder patterns of the symbols decoded.
+    used: Vec<ConcentricPattern>,
+    /// [`Found::symbol_seen`].
+    symbol_seen: bool,
+}
+
+impl Reading {
+    /// Decodes the symbol sampled as `bits` (where `seen` says, framed by `patterns`): a code
+    /// is kept and its patterns are used; an unread symbol is noted if it surely is one.
+    /// Whether it decoded.
+    fn decode(
+        &mut self,
+        tried: &mut Tried,
+        bits: &BitMatrix,
+        seen: Option<Seen>,
+        patterns: &[ConcentricPattern],
+    ) -> bool {
+        match tried.decode(bits, seen) {
+            Some(code) => {
+                self.codes.push(code);
+                self.used.extend_from_slice(patterns);
+                true
+            }
+            None => {
+                self.symbol_seen |= surely_a_symbol(bits);
+                false
+            }
+        }
+    }
+
+    /// The symbol a finder-pattern triple frames in `matrix`, sampled and decoded.
+    fn sample(
+        &mut self,
+        tried: &mut Tried,
+        matrix: &BitMatrix,
+        grey: Option<&GrayImage>,
+        set: &FinderPatternSet,
+    ) -> bool {
+        let Ok(detected) = detector::SampleQR(matrix, set) else { return false };
+        let seen = grey.and_then(|grey| Seen::new(grey, detected.getPoints()));
+        self.decode(tried, detected.getBits(), seen, &[set.bl, set.tl, set.tr])
+    }
+
+    /// Whether a pattern of `set` belongs to a symbol decoded.
+    fn uses_any(&self, set: &FinderPatternSet) -> bool {
+        [set.bl, set.tl, set.tr].iter().any(|p| self.used.contains(p))
+    }
 }
 
 /// Every QR symbol the zxing-cpp detector finds in `matrix`. `thorough` scans every third
@@ -513,9 +553,7 @@ fn sample_set(
 /// a thin quiet zone, as in a screenshot or a tiny crop), which costs next to nothing.
 pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried: &mut Tried) -> Found {
     let finders = find_finder_patterns(matrix, thorough);
-    let mut used = Vec::new();
-    let mut codes = Vec::new();
-    let mut symbol_seen = false;
+    let mut reading = Reading::default();
     let mut attempts = 0;
     // rxing's own triples first (nearest neighbours: every symbol of a multi-code sheet),
     // then all triples (codes among finder-like text), then guessed thirds; the later lists
@@ -529,7 +567,7 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
     'sets: for (set, guess) in sets.chain(guesses.map(|guess| (guess.set(guess.at), Some(guess)))) {
         // Triples that share a pattern with a decoded symbol are not tried and not counted:
         // a sheet with two passes must reach the second one's triple.
-        if used.contains(&set.bl) || used.contains(&set.tl) || used.contains(&set.tr) {
+        if reading.uses_any(&set) {
             continue;
         }
         if let Some(guess) = &guess {
@@ -543,20 +581,15 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
             if attempts > MAX_SETS {
                 break 'sets;
             }
-            match sample_set(matrix, grey, &set, tried) {
-                Ok(code) => {
-                    used.extend([set.bl, set.tl, set.tr]);
-                    codes.push(code);
-                    break;
-                }
-                Err(held) => symbol_seen |= held,
+            if reading.sample(tried, matrix, grey, &set) {
+                break;
             }
         }
     }
     // Guessed corners a module or two off, where no finder pattern showed near the guess to
     // refine it to (a washed-out finder, under perspective): tried once every triple has
     // been, every guess a module off before any two.
-    if codes.is_empty() {
+    if reading.codes.is_empty() {
         let mut nudges = 0;
         let nudged = (1..=NUDGE_RINGS).flat_map(|ring| reached.iter().flat_map(move |guess| guess.nudged(ring)));
         for set in nudged {
@@ -564,40 +597,32 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
             if nudges > MAX_NUDGES {
                 break;
             }
-            match sample_set(matrix, grey, &set, tried) {
-                Ok(code) => {
-                    used.extend([set.bl, set.tl, set.tr]);
-                    codes.push(code);
-                    break;
-                }
-                Err(held) => symbol_seen |= held,
+            if reading.sample(tried, matrix, grey, &set) {
+                break;
             }
         }
     }
     // A hidden top-left finder (a glare spot or a thumb on it): sampled from the other two.
-    if codes.is_empty() {
+    if reading.codes.is_empty() {
         for (tr, bl, guess) in hidden_top_left_candidates(&finders) {
             attempts += 1;
             if attempts > MAX_SETS {
                 break;
             }
             if let Some((bits, points)) = sample_hidden_top_left(matrix, tr, bl, guess)
-                && let Some(code) = tried.decode(&bits, grey.and_then(|grey| Seen::new(grey, &points)))
+                && reading.decode(tried, &bits, grey.and_then(|grey| Seen::new(grey, &points)), &[tr, bl])
             {
-                codes.push(code);
-                used.extend([tr, bl]);
                 break;
             }
         }
     }
-    if codes.is_empty()
+    if reading.codes.is_empty()
         && let Ok(detected) = detector::DetectPureQR(matrix)
-        && let Some(code) = tried.decode(detected.getBits(), None)
     {
-        codes.push(code);
+        reading.decode(tried, detected.getBits(), None, &[]);
     }
     // Patterns of decoded symbols explain themselves; a pair among the rest may be another code.
-    let rest: Vec<&ConcentricPattern> = finders.iter().filter(|p| !used.contains(*p)).collect();
+    let rest: Vec<&ConcentricPattern> = finders.iter().filter(|p| !reading.used.contains(*p)).collect();
     let mut finder_pair: Option<Region> = None;
     for (i, p) in rest.iter().enumerate() {
         for q in rest[i + 1..].iter().filter(|q| could_share_a_symbol(p, q)) {
@@ -605,7 +630,7 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
             finder_pair = Some(finder_pair.map_or(region, |r| r.union(region)));
         }
     }
-    Found { codes, finder_pair, finder_seen: !rest.is_empty(), symbol_seen }
+    Found { codes: reading.codes, finder_pair, finder_seen: !rest.is_empty(), symbol_seen: reading.symbol_seen }
 }
 
 /// The finder pattern's module widths across its centre: dark, light, dark ×3, light, dark.
