@@ -38,8 +38,8 @@ pub struct Found {
     /// Whether at least one finder pattern was seen that belongs to no symbol decoded here: a
     /// weaker sign, enough for a cheap second look.
     pub finder_seen: bool,
-    /// Whether a symbol was sampled from a finder-pattern triple whose timing patterns held (a
-    /// real symbol, not texture: at least 80% of them right) but that did not decode.
+    /// Whether a symbol was sampled whose timing patterns held (a real symbol, not texture: at
+    /// least 80% of them right) but that did not decode.
     pub symbol_seen: bool,
 }
 
