@@ -7,8 +7,9 @@ use image::{GrayImage, Luma};
 use pass_decode::{Evidence, Strategy, decode_until, run};
 use std::time::Duration;
 
-/// Draws `text` as a QR code at (x0, y0), `px` pixels a module, dark on light or inverted.
-fn draw(frame: &mut GrayImage, text: &str, (x0, y0): (u32, u32), px: u32, inverted: bool) {
+/// Draws `text` as a QR code at (x0, y0), `px` pixels a module with a quiet zone of four,
+/// dark on light or inverted; its size in modules.
+fn draw(frame: &mut GrayImage, text: &str, (x0, y0): (u32, u32), px: u32, inverted: bool) -> u32 {
     let code = QRBuilder::new(text.as_bytes().to_vec()).ecl(ECL::M).mode(Mode::Byte).build().expect("QR code");
     let n = code.size as u32;
     let (dark, light) = if inverted { (235, 20) } else { (20, 235) };
@@ -20,6 +21,7 @@ fn draw(frame: &mut GrayImage, text: &str, (x0, y0): (u32, u32), px: u32, invert
             frame.put_pixel(x0 + x, y0 + y, Luma([if on { dark } else { light }]));
         }
     }
+    n
 }
 
 fn texts(codes: &[Vec<u8>]) -> Vec<String> {
@@ -233,8 +235,7 @@ fn a_finder_whose_centre_the_moire_breaks_is_found_near_its_guess() {
     let text = "CP:a pass on a tilted phone, moire on a finder";
     let (px, quiet) = (6u32, 4u32);
     let mut flat = GrayImage::from_pixel(400, 400, Luma([128]));
-    draw(&mut flat, text, (40, 40), px, false);
-    let n = QRBuilder::new(text.as_bytes().to_vec()).ecl(ECL::M).mode(Mode::Byte).build().expect("QR code").size as u32;
+    let n = draw(&mut flat, text, (40, 40), px, false);
     let centre = |m: u32| (40 + (quiet + m) * px) as f32;
     let (fx, fy) = (centre(n - 4) + 0.5 * px as f32, centre(3) + 0.5 * px as f32);
     for (x, y, p) in flat.enumerate_pixels_mut() {
@@ -257,8 +258,7 @@ fn a_washed_out_finder_under_perspective_is_found_a_module_from_its_guess() {
     let text = "CP:a pass on a tilted phone, a lamp on a finder";
     let (px, quiet) = (6u32, 4u32);
     let mut flat = GrayImage::from_pixel(400, 400, Luma([128]));
-    draw(&mut flat, text, (40, 40), px, false);
-    let n = QRBuilder::new(text.as_bytes().to_vec()).ecl(ECL::M).mode(Mode::Byte).build().expect("QR code").size as u32;
+    let n = draw(&mut flat, text, (40, 40), px, false);
     let edge = |m: u32| 40 + (quiet + m) * px;
     for y in edge(0)..edge(8) {
         for x in edge(n - 8)..edge(n) {
