@@ -557,3 +557,51 @@ fn kill_9_mid_load_loses_no_acknowledged_revocation() {
     let missing: Vec<_> = acked.iter().filter(|s| !state.is_revoked(key_id, **s)).collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
 }
+
+/// `pass-issuer revoke` counts a revocation as sent only when the server's answer names the
+/// key, the serials and a version: a fake or misconfigured server answering `200 {}` used to
+/// mark it sent, so it was never sent again and silently lost (the escaping of a server's
+/// error body is tested in `pass_issuer::revoke`).
+#[test]
+fn revoke_trusts_only_an_answer_that_confirms() {
+    let dir = tempfile::tempdir().unwrap();
+    let (serial, _) = issue(dir.path(), "p", "2026-06-01");
+    let ledger = dir.path().join("ledger.sqlite");
+    let key = example_key();
+    let revoke = |url: &str| {
+        #[rustfmt::skip]
+        let run = issuer(&[
+            "revoke", &serial.to_string(), "--server", url, "--token", "cpt_test", "--reason", "sold",
+            "--key", &key, "--ledger", ledger.to_str().unwrap(),
+        ]);
+        run
+    };
+    let sent = || {
+        let run = issuer(&["show", &serial.to_string(), "--json", "--key", &key, "--ledger", ledger.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json()["revocation"]["sent"].as_bool()
+    };
+    for body in [&b"{}"[..], b"", br#"{"version":3,"added":1,"already_revoked":0}"#] {
+        let (url, stop) = faulty_server(Fault::Body(body.to_vec()));
+        let run = revoke(&url);
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(run.code, 2, "{}: {} {}", String::from_utf8_lossy(body), run.stdout, run.stderr);
+        assert!(run.stderr.contains("did not confirm"), "{}", run.stderr);
+        assert_eq!(sent(), Some(false), "still to be sent");
+    }
+    // A real server confirms; the ledger then counts it sent.
+    let srv = Server::start(&dir.path().join("server"));
+    let token = srv.token(&["--issuer", &example_key_id().to_string()]);
+    #[rustfmt::skip]
+    let run = issuer(&[
+        "revoke", &serial.to_string(), "--server", &srv.url, "--token", &token, "--reason", "sold",
+        "--key", &key, "--ledger", ledger.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("plain http"), "loopback is not warned: {}", run.stderr);
+    assert_eq!(sent(), Some(true));
+    // A refusal shows the server's error.
+    let run = revoke(&srv.url);
+    assert_eq!(run.code, 2, "a wrong token is refused");
+    assert!(run.stderr.contains("HTTP 401") && run.stderr.contains("unauthorized"), "{}", run.stderr);
+}

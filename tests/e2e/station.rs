@@ -149,6 +149,34 @@ impl Drop for StationProcess {
     }
 }
 
+/// The station's own WebSocket, as its page uses it.
+struct StationSocket(tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>);
+
+impl StationProcess {
+    fn connect(&self) -> StationSocket {
+        use tungstenite::client::IntoClientRequest;
+        let (base, token) = self.url.split_once("/?token=").unwrap();
+        let mut request =
+            format!("{}/ws?token={token}", base.replace("http://", "ws://")).into_client_request().unwrap();
+        request.headers_mut().insert("origin", base.parse().unwrap());
+        StationSocket(tungstenite::connect(request).unwrap().0)
+    }
+}
+
+impl StationSocket {
+    /// Submits a text form (typed, pasted or from a keyboard-wedge scanner); the answer.
+    fn check_text(&mut self, text: &str) -> Value {
+        self.0.send(tungstenite::Message::Text(json!({"type": "text", "text": text}).to_string().into())).unwrap();
+        loop {
+            let tungstenite::Message::Text(message) = self.0.read().unwrap() else { continue };
+            let message: Value = serde_json::from_str(&message).unwrap();
+            if message["type"] == "result" {
+                return message;
+            }
+        }
+    }
+}
+
 fn start_station(args: &[&str]) -> StationProcess {
     let mut child = crate::util::command("pass-verifier")
         .arg("station")
@@ -324,7 +352,6 @@ fn the_station_starts_without_a_browser_to_open() {
 /// way in) over the station's own WebSocket.
 #[test]
 fn the_scan_log_goes_where_log_says() {
-    use tungstenite::client::IntoClientRequest;
     let dir = tempfile::tempdir().unwrap();
     let (_, bytes) = issue_now(dir.path(), "粤B54321");
     let text = pass_core::envelope::to_text(&bytes);
@@ -337,20 +364,8 @@ fn the_scan_log_goes_where_log_says() {
         "--trust", trust.to_str().unwrap(), "--state", state.to_str().unwrap(),
         "--zone", "440114", "--log", log.to_str().unwrap(),
     ]);
-    let (base, token) = station.url.split_once("/?token=").unwrap();
-    let mut request = format!("{}/ws?token={token}", base.replace("http://", "ws://")).into_client_request().unwrap();
-    request.headers_mut().insert("origin", base.parse().unwrap());
-    let (mut socket, _) = tungstenite::connect(request).unwrap();
-    socket.send(tungstenite::Message::Text(json!({"type": "text", "text": text}).to_string().into())).unwrap();
-    let result = loop {
-        let tungstenite::Message::Text(message) = socket.read().unwrap() else { continue };
-        let message: Value = serde_json::from_str(&message).unwrap();
-        if message["type"] == "result" {
-            break message;
-        }
-    };
+    let result = station.connect().check_text(&text);
     assert_eq!(result["verdict"]["verdict"], "accepted", "{result}");
-    drop(socket);
     drop(station);
 
     let export = verifier(&["log", "--json", "--log", log.to_str().unwrap()]);
@@ -359,4 +374,53 @@ fn the_scan_log_goes_where_log_says() {
     assert_eq!(rows.len(), 1, "{}", export.stdout);
     assert_eq!(rows[0]["plate"], "粤B54321", "{}", export.stdout);
     assert!(!dir.path().join("scanlog.sqlite").exists(), "nothing beside the state file");
+}
+
+/// A running station takes revocations that another process brings: an import from a USB stick
+/// (no network at all) or a `sync`. It used to keep the state it loaded at start until its own
+/// background sync succeeded, so a pass revoked by an import stayed ACCEPTED.
+#[test]
+fn a_running_station_takes_an_import_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let trust = root().join("keys-example/trust.toml");
+    let state = dir.path().join("state.bin");
+    let (trust, state_arg) = (trust.to_str().unwrap(), state.to_str().unwrap());
+    let (serial, bytes) = issue_now(dir.path(), "粤B54321");
+    let text = pass_core::envelope::to_text(&bytes);
+
+    let station = start_station(&["--trust", trust, "--state", state_arg, "--zone", "440114"]);
+    let mut socket = station.connect();
+    assert_eq!(socket.check_text(&text)["verdict"]["verdict"], "accepted");
+
+    // The office revokes the pass; the authority exports a bundle onto a stick.
+    let data = dir.path().join("server");
+    let server = Server::start(&data);
+    let admin = server.token(&["--admin"]);
+    let body = format!(r#"{{"key_id":"f3c3dcf66c87927e","serials":[{serial}],"reason":"stolen"}}"#);
+    assert_eq!(crate::util::http(&server.url, "POST", "/v1/revocations", Some(&admin), Some(&body)).0, 200);
+    drop(server);
+    let stick = dir.path().join("bundle.bin");
+    #[rustfmt::skip]
+    let run = crate::util::server(&[
+        "export", "--data", data.to_str().unwrap(), "--out", stick.to_str().unwrap(),
+        "--authority-key", root().join("keys-example/authority.key").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // Another process imports it while the station runs: the very next check is REJECTED.
+    let run = verifier(&["import", stick.to_str().unwrap(), "--trust", trust, "--state", state_arg]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let imported = Instant::now();
+    let answer = socket.check_text(&text);
+    assert!(imported.elapsed() < Duration::from_secs(1), "answered in {:?}", imported.elapsed());
+    assert_eq!(
+        (answer["verdict"]["verdict"].as_str(), answer["verdict"]["reason"].as_str()),
+        (Some("rejected"), Some("revoked")),
+        "{answer}"
+    );
+
+    // A damaged state file is not taken: the station keeps the last good data and says so.
+    std::fs::write(&state, b"damaged").unwrap();
+    let answer = socket.check_text(&text);
+    assert_eq!(answer["verdict"]["reason"], "revoked", "{answer}");
 }

@@ -191,7 +191,7 @@ mod tests {
 
     prop_compose! {
         fn any_pass()(
-            serial in 1u64..,
+            serial in 1u64..=crate::model::MAX_SERIAL,
             kind in prop::sample::select(PassKind::ALL),
             plate in "[粤沪苏京A-Z0-9]{2,12}",
             vehicle_type in prop::sample::select(VehicleType::ALL),
@@ -204,7 +204,7 @@ mod tests {
             valid_from in 0u64..4_000_000_000,
             span in 1u64..=crate::model::MAX_VALIDITY_SECS,
             issued_back in 0u64..1_000_000,
-            supersedes in prop::option::of(1u64..),
+            supersedes in prop::option::of(1u64..=crate::model::MAX_SERIAL),
         ) -> Pass {
             Pass {
                 serial, kind, plate, vehicle_type, holder, org_code: None, driver, origin, destination,

@@ -44,7 +44,8 @@ pub fn one_line_error(error: &(dyn std::error::Error + 'static)) -> String {
         }
         source = cause.source();
     }
-    line
+    // Errors carry file names, server answers and trust-list names: never terminal controls.
+    view::printable(&line).into_owned()
 }
 
 /// Whether an error was caused by a closed pipe (`| head`): not an error for a command line.

@@ -10,6 +10,11 @@ use crate::division::{Division, DivisionError};
 
 /// Longest plate, in characters (粤A12345 has 7; new-energy plates 8).
 pub const MAX_PLATE_CHARS: usize = 12;
+/// The largest serial a pass may carry, and a revocation name: no office issues a hundred
+/// million passes, and an unbounded serial (2^64 - 1) would make one issuer's coded set of
+/// revoked serials many times larger. A pass above it could never be revoked, so checkpoints
+/// refuse it (`malformed`).
+pub const MAX_SERIAL: u64 = 99_999_999;
 /// Shortest plate, in characters.
 pub const MIN_PLATE_CHARS: usize = 2;
 /// Longest holder organisation name, in characters.
@@ -155,9 +160,9 @@ pub struct Pass {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FieldError {
-    /// Serial 0 is reserved.
-    #[error("serial must be at least 1")]
-    ZeroSerial,
+    /// Serial 0 is reserved, and no serial is above [`MAX_SERIAL`].
+    #[error("serial {0} is outside 1 to {MAX_SERIAL}")]
+    Serial(u64),
     /// A text field is empty, too long, or has characters it must not have.
     #[error("{field}: {problem}")]
     Text {
@@ -215,8 +220,8 @@ impl Pass {
 
     /// Checks every field against the limits of format v1.
     pub fn validate(&self) -> Result<(), FieldError> {
-        if self.serial == 0 {
-            return Err(FieldError::ZeroSerial);
+        if !(1..=MAX_SERIAL).contains(&self.serial) {
+            return Err(FieldError::Serial(self.serial));
         }
         check_plate(&self.plate)?;
         check_text("holder", &self.holder, MAX_HOLDER_CHARS)?;
@@ -343,6 +348,8 @@ pub(crate) mod tests {
         type Change = Box<dyn Fn(&mut Pass)>;
         let cases: Vec<(&str, Change)> = vec![
             ("zero serial", Box::new(|p| p.serial = 0)),
+            ("serial past what a revocation can name", Box::new(|p| p.serial = MAX_SERIAL + 1)),
+            ("serial 2^64 - 1", Box::new(|p| p.serial = u64::MAX)),
             ("empty plate", Box::new(|p| p.plate.clear())),
             ("lower-case plate", Box::new(|p| p.plate = "粤a12345".into())),
             ("plate with space", Box::new(|p| p.plate = "粤A 12345".into())),

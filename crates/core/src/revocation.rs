@@ -18,9 +18,8 @@ use crate::authority::{self, DocError, DocKind};
 use crate::keys::{KEY_ID_LEN, KeyId, PublicKey};
 use crate::rice::{self, Coded};
 
-/// The largest serial a revocation may name: no office issues a hundred million passes, and
-/// an unbounded serial (2^64 - 1) would make one issuer's coded set many times larger.
-pub const MAX_SERIAL: u64 = 99_999_999;
+/// The largest serial a revocation may name: the largest a pass may carry.
+pub use crate::model::MAX_SERIAL;
 /// The most revoked serials one issuer key may have.
 pub const MAX_REVOKED_PER_ISSUER: usize = 250_000;
 /// The largest signed snapshot a server publishes: half of what a verifier accepts

@@ -14,6 +14,18 @@ pub fn csv_cell(value: &str) -> std::borrow::Cow<'_, str> {
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}").into() } else { value.into() }
 }
 
+/// `text` safe for a terminal: control characters (ESC, BEL, C1, DEL) and bidirectional
+/// overrides, which could recolour the screen, retitle the window or reorder what is shown,
+/// are written as `\u{1b}`. A file name, a QR code's text, an issuer's name or a server's
+/// answer is untrusted: every tool writes such text to a terminal through this.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    text.chars().map(|c| if unsafe_char(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
 /// A pass as JSON; times are RFC 3339 in `tz`.
 pub fn pass_json(pass: &Pass, issuer: Option<&IssuerRef>, tz: &TimeZone) -> Value {
     json!({

@@ -59,6 +59,22 @@ fn realistic() -> Pass {
     pass
 }
 
+/// Signs a pass with the example key without checking its fields (what a thief with a stolen
+/// key, or a buggy issuer, could make), exactly as `envelope::sign` lays out the bytes.
+fn sign_unchecked(pass: &Pass) -> Vec<u8> {
+    use ed25519_dalek::Signer as _;
+    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+    let pem = std::fs::read_to_string(root().join("keys-example/issuer.key")).expect("example key");
+    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).expect("PKCS#8 PEM");
+    let mut bytes = envelope::MAGIC.to_vec();
+    bytes.push(envelope::VERSION);
+    bytes.extend_from_slice(&example_key().public_key().id().0);
+    bytes.extend(postcard::to_allocvec(pass).expect("encodes"));
+    let signature = key.sign(&[envelope::SIGNING_DOMAIN, &bytes].concat());
+    bytes.extend_from_slice(&signature.to_bytes());
+    bytes
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -182,6 +198,19 @@ fn build() -> BTreeMap<&'static str, Vector> {
         None,
     ));
 
+    // Signed by the office's own key, so only the serial's range can refuse it: a pass no
+    // revocation could ever name must not be ACCEPTED.
+    let mut unrevocable = realistic();
+    unrevocable.serial = pass_core::model::MAX_SERIAL + 1;
+    variants.push((
+        "fail_serial_out_of_range",
+        "Serial 100000000, one above the largest a revocation can name (99999999): signed, but no revocation \
+         could ever cancel it.",
+        sign_unchecked(&unrevocable),
+        "malformed",
+        None,
+    ));
+
     variants
         .into_iter()
         .map(|(name, description, bytes, expected, error)| {
@@ -260,9 +289,17 @@ fn every_vector_gets_its_expected_verdict() {
     assert!(seen >= 10, "only {seen} vectors found");
 }
 
+/// The realistic pass, encoded as the issuer does (one byte-mode segment at level M, the
+/// smallest version that holds it), is a version 10 symbol or smaller: 57 modules a side.
 #[test]
 fn the_realistic_pass_fits_qr_version_10_at_level_m() {
     let bytes = envelope::sign(&realistic(), &example_key()).expect("signs");
-    // 213 bytes is the byte-mode capacity of QR version 10 at level M.
-    assert!(bytes.len() <= 213, "{} bytes", bytes.len());
+    let code = fast_qr::qr::QRBuilder::new(bytes.clone())
+        .ecl(fast_qr::ECL::M)
+        .mode(fast_qr::Mode::Byte)
+        .build()
+        .expect("encodes");
+    let version = code.version.map(|v| v as usize + 1).expect("a version");
+    assert!(version <= 10, "{} bytes need QR version {version} at level M", bytes.len());
+    assert_eq!(code.size, 17 + 4 * version, "the symbol's side follows its version");
 }

@@ -6,8 +6,11 @@
 //! - [`quirc`]: rqrr, a port of quirc: a different detector (flood-filled finder regions) that
 //!   reads some codes the ZXing line scanner misses. Raw bytes via `decode_to`.
 //!
-//! Callers isolate these (a panic is "nothing found"): both come from outside and see
-//! attacker-controlled pixels.
+//! Every call into rxing or rqrr goes through [`rx`] or [`crate::isolate`]: both come from
+//! outside and see attacker-controlled pixels, so a panic inside one is "nothing found" for
+//! that call. Our own code around them (finder search, guesses, sampling geometry, erasures,
+//! Reed–Solomon) runs outside any guard: a panic there is a bug of ours, and the tests and the
+//! fuzzers see it.
 
 use std::collections::HashSet;
 
@@ -24,6 +27,15 @@ use rxing::qrcode::decoder::{BitMatrixParser, DataBlock};
 
 use crate::reed_solomon;
 use rxing::{Point, point};
+
+/// A call into rxing that answers with a `Result`, isolated: `Err(())` when it refused or
+/// panicked.
+fn rx<T, E>(call: impl FnOnce() -> Result<T, E>) -> Result<T, ()> {
+    match crate::isolate(call) {
+        Some(Ok(value)) => Ok(value),
+        _ => Err(()),
+    }
+}
 
 /// What a reader found: codes, and whether it saw a sign of a code even when none decoded.
 #[derive(Debug, Default)]
@@ -109,7 +121,9 @@ impl Tried {
         let code = match decode_symbol(bits, seen) {
             Ok(code) => code,
             // Not readable as an upright QR code (a mirrored one, say): rxing's own decoder.
-            Err(()) => decoder::Decode(bits).ok().filter(|d| d.isValid()).map(|d| d.content().bytes().to_vec()),
+            Err(()) => rx(|| decoder::Decode(bits))
+                .ok()
+                .and_then(|d| crate::isolate(|| d.isValid().then(|| d.content().bytes().to_vec())).flatten()),
         };
         if code.is_none() {
             self.0.insert(bits.clone());
@@ -133,13 +147,13 @@ impl Tried {
 /// few codewords past its reach can come back; [`reed_solomon::MIN_SPARE`] bounds the erasures
 /// a block may have.
 fn decode_symbol(bits: &BitMatrix, seen: Option<Seen>) -> Result<Option<Vec<u8>>, ()> {
-    let mut parser = BitMatrixParser::new(bits.clone()).map_err(|_| ())?;
+    let mut parser = rx(|| BitMatrixParser::new(bits.clone()))?;
     // Both copies of the version information unreadable (a lamp mirrored over the top-right
     // finder, say): the size the symbol was sampled at says the version all the same.
-    if parser.readVersion().is_err()
+    if rx(|| parser.readVersion()).is_err()
         && let Some(stated) = with_version_of_size(bits)
     {
-        parser = BitMatrixParser::new(stated).map_err(|_| ())?;
+        parser = rx(|| BitMatrixParser::new(stated))?;
     }
     let erasures = seen.map(|seen| {
         move |version: VersionRef| timing_patterns_hold(bits).then(|| codeword_doubts(bits, version, seen)).flatten()
@@ -194,11 +208,11 @@ fn version_information(number: u32) -> u32 {
 
 /// The symbol `parser` has read upright, read again mirrored.
 fn decode_mirrored(parser: &mut BitMatrixParser) -> Result<Option<Vec<u8>>, ()> {
-    parser.remask().map_err(|_| ())?;
+    rx(|| parser.remask())?;
     parser.setMirror(true);
-    parser.readVersion().map_err(|_| ())?;
-    parser.readFormatInformation().map_err(|_| ())?;
-    parser.mirror();
+    rx(|| parser.readVersion())?;
+    rx(|| parser.readFormatInformation())?;
+    crate::isolate(|| parser.mirror()).ok_or(())?;
     decode_parsed(parser, None)
 }
 
@@ -212,10 +226,10 @@ type Erasures<'a> = &'a dyn Fn(VersionRef) -> Option<Vec<u8>>;
 /// doubtful ones, two at a time (generalised minimum-distance decoding), while at least
 /// [`reed_solomon::MIN_SPARE`] error-correction codewords remain beyond the erasures.
 fn decode_parsed(parser: &mut BitMatrixParser, erasures: Option<Erasures>) -> Result<Option<Vec<u8>>, ()> {
-    let level = parser.readFormatInformation().map_err(|_| ())?.getErrorCorrectionLevel();
-    let version = parser.readVersion().map_err(|_| ())?;
-    let codewords = parser.readCodewords().map_err(|_| ())?;
-    let blocks = DataBlock::getDataBlocks(&codewords, version, level).map_err(|_| ())?;
+    let level = rx(|| parser.readFormatInformation())?.getErrorCorrectionLevel();
+    let version = rx(|| parser.readVersion())?;
+    let codewords = rx(|| parser.readCodewords())?;
+    let blocks = rx(|| DataBlock::getDataBlocks(&codewords, version, level))?;
     let mut erasures = erasures;
     let mut doubts: Option<Vec<DataBlock>> = None;
     let mut data = Vec::with_capacity(codewords.len());
@@ -225,7 +239,7 @@ fn decode_parsed(parser: &mut BitMatrixParser, erasures: Option<Erasures>) -> Re
         let ec = words.len().saturating_sub(data_len);
         if reed_solomon::correct(&mut words, ec).is_err() {
             if let Some(doubt) = erasures.take().and_then(|erasures| erasures(version)) {
-                doubts = DataBlock::getDataBlocks(&doubt, version, level).ok();
+                doubts = rx(|| DataBlock::getDataBlocks(&doubt, version, level)).ok();
             }
             let Some(doubt) = doubts.as_ref().and_then(|d| d.get(i)).map(|d| d.getCodewords()) else {
                 return Ok(None);
@@ -245,10 +259,9 @@ fn decode_parsed(parser: &mut BitMatrixParser, erasures: Option<Erasures>) -> Re
         }
         data.extend_from_slice(&words[..data_len.min(words.len())]);
     }
-    Ok(decoder::DecodeBitStream(&data, version, level)
+    Ok(rx(|| decoder::DecodeBitStream(&data, version, level))
         .ok()
-        .filter(|d| d.isValid())
-        .map(|d| d.content().bytes().to_vec()))
+        .and_then(|d| crate::isolate(|| d.isValid().then(|| d.content().bytes().to_vec())).flatten()))
 }
 
 /// Where a sampled symbol lies in the grey view its bit matrix was made from.
@@ -317,8 +330,11 @@ fn codeword_doubts(bits: &BitMatrix, version: VersionRef, seen: Seen) -> Option<
     use rxing::common::{PerspectiveTransform, Quadrilateral};
     let n = bits.getWidth();
     let size = n as usize;
-    let modules = Quadrilateral::rectangle_from_xy(0.0, n as f32, 0.0, n as f32, Some(0.0));
-    let to_view = PerspectiveTransform::quadrilateralToQuadrilateral(modules, Quadrilateral(seen.corners)).ok()?;
+    let to_view = rx(|| {
+        let modules = Quadrilateral::rectangle_from_xy(0.0, n as f32, 0.0, n as f32, Some(0.0));
+        PerspectiveTransform::quadrilateralToQuadrilateral(modules, Quadrilateral(seen.corners))
+    })
+    .ok()?;
     let (w, h) = (seen.grey.width(), seen.grey.height());
     if w == 0 || h == 0 || size < 21 {
         return None;
@@ -536,7 +552,7 @@ impl Reading {
         grey: Option<&GrayImage>,
         set: &FinderPatternSet,
     ) -> bool {
-        let Ok(detected) = detector::SampleQR(matrix, set) else { return false };
+        let Ok(detected) = rx(|| detector::SampleQR(matrix, set)) else { return false };
         let seen = grey.and_then(|grey| Seen::new(grey, detected.getPoints()));
         self.decode(tried, detected.getBits(), seen, &[set.bl, set.tl, set.tr])
     }
@@ -558,7 +574,7 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
     // rxing's own triples first (nearest neighbours: every symbol of a multi-code sheet),
     // then all triples (codes among finder-like text), then guessed thirds; the later lists
     // are built only when the earlier ones run out.
-    let nearest = detector::GenerateFinderPatternSets(&mut finders.clone());
+    let nearest = crate::isolate(|| detector::GenerateFinderPatternSets(&mut finders.clone())).unwrap_or_default();
     let all = std::iter::once_with(|| finder_sets(&finders)).flatten();
     let guesses = std::iter::once_with(|| third_finder_guesses(&finders)).flatten();
     let sets = nearest.into_iter().chain(all).map(|set| (set, None));
@@ -617,7 +633,7 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
         }
     }
     if reading.codes.is_empty()
-        && let Ok(detected) = detector::DetectPureQR(matrix)
+        && let Ok(detected) = rx(|| detector::DetectPureQR(matrix))
     {
         reading.decode(tried, detected.getBits(), None, &[]);
     }
@@ -652,41 +668,47 @@ pub fn find_finder_patterns(matrix: &BitMatrix, thorough: bool) -> Vec<Concentri
     while y < height {
         run_lengths(&matrix.getRow(y), &mut runs);
         let row = PatternRow::new(std::mem::take(&mut runs));
-        let mut next = PatternView::new(&row);
-        while let Ok(view) = FindLeftGuardBy::<5, _>(next, 5, |view: &PatternView, space: Option<f32>| {
-            // A quick 1:1:3:1:1 test before the exact one.
-            let bar = |i: usize| view[i];
-            bar(2) >= 3
-                && bar(2) >= 2 * bar(0).max(bar(4))
-                && bar(2) >= bar(1).max(bar(3))
-                && IsPattern::<true, 5, 7, false>(view, &FINDER, space, 0.1, 0.0, 0.0) != 0.0
-        }) {
-            next = view;
-            if !next.isValid() {
-                break;
-            }
-            let centre = point(
-                f32::from(next.pixelsInFront())
-                    + f32::from(next[0usize])
-                    + f32::from(next[1usize])
-                    + f32::from(next[2usize]) / 2.0,
-                y as f32 + 0.5,
-            );
-            // Not inside a pattern already found.
-            if !found.iter().any(|old| Point::distance(centre, old.p) < old.size as f32 / 2.0) {
-                let range = i32::from(next.iter().sum::<PatternType>()) * 3; // 3 for very skewed samples
-                if let Some(pattern) = LocateConcentricPattern::<true, 5, 7>(matrix, &FINDER.into(), centre, range) {
-                    found.push(pattern);
-                }
-            }
-            next.skipPair();
-            next.skipPair();
-            next.extend();
-        }
+        // rxing's pattern walker over one row, isolated as one call (a panic loses that row).
+        crate::isolate(|| scan_row(matrix, &row, y, &mut found));
         runs = row.into_iter().collect();
         y += skip;
     }
     found
+}
+
+/// The finder patterns rxing's walker finds along one row's runs, added to `found`.
+fn scan_row(matrix: &BitMatrix, row: &PatternRow, y: u32, found: &mut Vec<ConcentricPattern>) {
+    let mut next = PatternView::new(row);
+    while let Ok(view) = FindLeftGuardBy::<5, _>(next, 5, |view: &PatternView, space: Option<f32>| {
+        // A quick 1:1:3:1:1 test before the exact one.
+        let bar = |i: usize| view[i];
+        bar(2) >= 3
+            && bar(2) >= 2 * bar(0).max(bar(4))
+            && bar(2) >= bar(1).max(bar(3))
+            && IsPattern::<true, 5, 7, false>(view, &FINDER, space, 0.1, 0.0, 0.0) != 0.0
+    }) {
+        next = view;
+        if !next.isValid() {
+            break;
+        }
+        let centre = point(
+            f32::from(next.pixelsInFront())
+                + f32::from(next[0usize])
+                + f32::from(next[1usize])
+                + f32::from(next[2usize]) / 2.0,
+            y as f32 + 0.5,
+        );
+        // Not inside a pattern already found.
+        if !found.iter().any(|old| Point::distance(centre, old.p) < old.size as f32 / 2.0) {
+            let range = i32::from(next.iter().sum::<PatternType>()) * 3; // 3 for very skewed samples
+            if let Some(pattern) = LocateConcentricPattern::<true, 5, 7>(matrix, &FINDER.into(), centre, range) {
+                found.push(pattern);
+            }
+        }
+        next.skipPair();
+        next.skipPair();
+        next.extend();
+    }
 }
 
 /// The run lengths of a row, light first (0 when the row starts dark), ending with a 0 when the
@@ -946,9 +968,10 @@ fn sample_hidden_top_left(
     use rxing::common::{DefaultGridSampler, GridSampler, Quadrilateral, SamplerControl};
 
     let tl = top_left_from_edges(matrix, tr, bl, guess).unwrap_or(guess);
-    let across = |a: ConcentricPattern, b: ConcentricPattern| detector::EstimateModuleSize(matrix, a, b);
+    let across =
+        |a: ConcentricPattern, b: ConcentricPattern| crate::isolate(|| detector::EstimateModuleSize(matrix, a, b));
     let diagonal_module = match (across(tr, bl), across(bl, tr)) {
-        (a, b) if a > 0.0 && b > 0.0 => (a + b) / 2.0,
+        (Some(a), Some(b)) if a > 0.0 && b > 0.0 => (a + b) / 2.0,
         // Along the diagonal a module measures √2 of its side.
         _ => f64::from(tr.size + bl.size) / 14.0 * std::f64::consts::SQRT_2,
     };
@@ -957,21 +980,21 @@ fn sample_hidden_top_left(
     let dimension = 17 + 4 * version;
     let br = tr.p + bl.p - tl;
     let mut transform =
-        detector::Mod2Pix(dimension, point(0.0, 0.0), Quadrilateral::from([tl, tr.p, br, bl.p])).ok()?;
+        rx(|| detector::Mod2Pix(dimension, point(0.0, 0.0), Quadrilateral::from([tl, tr.p, br, bl.p]))).ok()?;
     if version > 1 {
         // The bottom-right alignment pattern's centre is 6.5 modules in from that corner.
         let module = (diagonal_module / std::f64::consts::SQRT_2 + 1.0) as i32;
         let centre = dimension as f32 - 6.5;
-        let predicted = transform.transform_point(point(centre, centre));
-        if let Some(found) = detector::LocateAlignmentPattern(matrix, module, predicted)
+        let predicted = crate::isolate(|| transform.transform_point(point(centre, centre)))?;
+        if let Some(found) = crate::isolate(|| detector::LocateAlignmentPattern(matrix, module, predicted)).flatten()
             && let Ok(better) =
-                detector::Mod2Pix(dimension, point(3.0, 3.0), Quadrilateral::from([tl, tr.p, found, bl.p]))
+                rx(|| detector::Mod2Pix(dimension, point(3.0, 3.0), Quadrilateral::from([tl, tr.p, found, bl.p])))
         {
             transform = better;
         }
     }
     let control = SamplerControl { p0: point(0.0, 0.0), p1: point(dimension as f32, dimension as f32), transform };
-    DefaultGridSampler.sample_grid(matrix, dimension as u32, dimension as u32, &[control]).ok()
+    rx(|| DefaultGridSampler.sample_grid(matrix, dimension as u32, dimension as u32, &[control])).ok()
 }
 
 /// Where the top edge through `tr` meets the left edge through `bl`, each edge's direction
@@ -985,7 +1008,7 @@ fn top_left_from_edges(
 ) -> Option<Point> {
     use rxing::common::cpp_essentials::FindConcentricPatternCorners;
     let side = |pattern: ConcentricPattern| -> Option<Point> {
-        let quad = FindConcentricPatternCorners(matrix, pattern.p, pattern.size, 2)?;
+        let quad = crate::isolate(|| FindConcentricPatternCorners(matrix, pattern.p, pattern.size, 2)).flatten()?;
         let towards = pattern.p - guess;
         let (a, b) = (quad.0[1] - quad.0[0], quad.0[2] - quad.0[1]);
         let along = |d: Point| {
@@ -1038,19 +1061,23 @@ fn ordered(x: ConcentricPattern, y: ConcentricPattern, z: ConcentricPattern) -> 
     FinderPatternSet { bl: a, tl: b, tr: c }
 }
 
-/// Every QR symbol rqrr finds in the grey image.
+/// Every QR symbol rqrr finds in the grey image (rqrr isolated as a whole: all of it is
+/// rqrr's, and it once panicked on a real photo).
 pub fn quirc(image: &GrayImage) -> Found {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let pixels = image.as_raw();
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
-    let grids = prepared.detect_grids();
-    let codes = grids
-        .into_iter()
-        .filter_map(|grid| {
-            let mut bytes = Vec::new();
-            grid.decode_to(&mut bytes).ok().map(|_| bytes)
-        })
-        .collect();
+    let codes = crate::isolate(|| {
+        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+        let grids = prepared.detect_grids();
+        grids
+            .into_iter()
+            .filter_map(|grid| {
+                let mut bytes = Vec::new();
+                grid.decode_to(&mut bytes).ok().map(|_| bytes)
+            })
+            .collect()
+    })
+    .unwrap_or_default();
     Found { codes, ..Found::default() }
 }
 

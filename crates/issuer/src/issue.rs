@@ -127,13 +127,22 @@ pub struct Issued {
 }
 
 /// Issues one pass: validates it, takes a serial, signs and records it, and makes its QR code.
-/// `now` is the issue time (Unix seconds).
-pub fn issue(key: &SecretKey, ledger: &mut Ledger, request: PassRequest, now: u64) -> Result<Issued, IssueError> {
+/// `now` is the issue time (Unix seconds). A request that supersedes a serial marks that
+/// serial for revocation in the same ledger transaction, with `reason`.
+pub fn issue(
+    key: &SecretKey,
+    ledger: &mut Ledger,
+    request: PassRequest,
+    reason: &str,
+    now: u64,
+) -> Result<Issued, IssueError> {
     // Check the fields before taking a serial, so a typo costs no serial and no lock.
     request.check_lifetime(now)?;
-    envelope::sign(&request.clone().into_pass(1, now), key)?;
+    // (Probed as serial 1, or 2 for a reissue of serial 1: a pass never supersedes itself.)
+    let probe = if request.supersedes == Some(1) { 2 } else { 1 };
+    envelope::sign(&request.clone().into_pass(probe, now), key)?;
     let record = ledger
-        .issue(key.public_key().id(), |serial| {
+        .issue(key.public_key().id(), reason, now, |serial| {
             let pass = request.into_pass(serial, now);
             let bytes = envelope::sign(&pass, key)?;
             // A QR that cannot be made must not cost a recorded serial either.
@@ -170,9 +179,38 @@ pub(crate) mod tests {
         let key = SecretKey::from_seed(&[4; 32]);
         let mut bad = request();
         bad.plate = "bad plate".into();
-        assert!(matches!(issue(&key, &mut ledger, bad, 1_648_700_000), Err(IssueError::Invalid(_))));
-        let issued = issue(&key, &mut ledger, request(), 1_648_700_000).expect("issues");
+        assert!(matches!(issue(&key, &mut ledger, bad, "", 1_648_700_000), Err(IssueError::Invalid(_))));
+        let issued = issue(&key, &mut ledger, request(), "", 1_648_700_000).expect("issues");
         assert_eq!(issued.record.pass.serial, 1);
         assert!(issued.text.starts_with("CP:"));
+    }
+
+    /// A reissue is one transaction: when marking the old serial fails, the new serial is not
+    /// recorded either (it was, as a second transaction, before).
+    #[test]
+    fn a_reissue_is_recorded_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("l.sqlite");
+        let mut ledger = Ledger::open(&path).expect("opens");
+        let key = SecretKey::from_seed(&[4; 32]);
+        let key_id = key.public_key().id();
+        let now = 1_648_700_000;
+        issue(&key, &mut ledger, request(), "", now).expect("issues serial 1");
+        let mut again = request();
+        again.supersedes = Some(1);
+        // Marking a revocation fails (a full disk, a locked table): here a trigger.
+        let conn = rusqlite::Connection::open(&path).expect("opens");
+        conn.execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON revocations BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+        )
+        .expect("trigger");
+        let refused = issue(&key, &mut ledger, again.clone(), "vehicle sold", now).err().map(|e| e.to_string());
+        assert!(refused.as_deref().is_some_and(|e| e.contains("disk full")), "{refused:?}");
+        assert_eq!(ledger.envelopes(key_id).expect("lists").len(), 1, "no serial 2 without its revocation");
+        conn.execute_batch("DROP TRIGGER refuse;").expect("drops");
+        let issued = issue(&key, &mut ledger, again, "vehicle sold", now).expect("reissues");
+        assert_eq!(issued.record.pass.serial, 2);
+        let (reason, _) = ledger.revocation(key_id, 1).expect("reads").expect("serial 1 is marked");
+        assert_eq!(reason, "vehicle sold (serial 2)");
     }
 }

@@ -117,6 +117,21 @@ fn insert_pass(tx: &rusqlite::Transaction<'_>, key_id: &str, pass: &Pass, envelo
     Ok(())
 }
 
+/// Marks `serial` for revocation (idempotent; the first reason is kept).
+fn insert_revocation(
+    tx: &rusqlite::Transaction<'_>,
+    key_id: &str,
+    serial: u64,
+    reason: &str,
+    now: u64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO revocations (key_id, serial, reason, requested_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![key_id, serial as i64, reason, now as i64])?;
+    Ok(())
+}
+
 /// An open ledger.
 pub struct Ledger {
     conn: Connection,
@@ -195,10 +210,14 @@ impl Ledger {
     }
 
     /// Takes the next serial for `key_id`, calls `build(serial)` to make and sign the pass, and
-    /// records it, all in one transaction. When `build` fails nothing is recorded.
+    /// records it, all in one transaction. When `build` fails nothing is recorded. A pass that
+    /// supersedes another marks the old serial for revocation in the same transaction, with
+    /// `reason` and the new serial: a reissue is recorded whole or not at all.
     pub fn issue(
         &mut self,
         key_id: KeyId,
+        reason: &str,
+        now: u64,
         build: impl FnOnce(u64) -> anyhow::Result<(Pass, Vec<u8>)>,
     ) -> Result<Record, LedgerError> {
         let path = self.path.clone();
@@ -219,6 +238,9 @@ impl Ledger {
         )
         .map_err(err)?;
         insert_pass(&tx, &id, &pass, &envelope).map_err(err)?;
+        if let Some(old) = pass.supersedes {
+            insert_revocation(&tx, &id, old, &format!("{reason} (serial {serial})"), now).map_err(err)?;
+        }
         tx.commit().map_err(err)?;
         Ok(Record { key_id, pass, envelope })
     }
@@ -351,12 +373,9 @@ impl Ledger {
         let path = self.path.clone();
         let err = |source| LedgerError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let id = key_id.to_string();
         for serial in serials {
-            tx.execute(
-                "INSERT OR IGNORE INTO revocations (key_id, serial, reason, requested_at) VALUES (?1, ?2, ?3, ?4)",
-                params![key_id.to_string(), *serial as i64, reason, now as i64],
-            )
-            .map_err(err)?;
+            insert_revocation(&tx, &id, *serial, reason, now).map_err(err)?;
         }
         tx.commit().map_err(err)
     }
@@ -404,13 +423,13 @@ mod tests {
             p.serial = serial;
             Ok((p, vec![serial as u8]))
         };
-        assert_eq!(ledger.issue(id, pass).expect("issues").pass.serial, 1);
-        assert!(ledger.issue(id, |_| Err(anyhow::anyhow!("signing failed"))).is_err());
-        assert_eq!(ledger.issue(id, pass).expect("issues").pass.serial, 2);
-        assert_eq!(ledger.issue(KeyId([2; 8]), pass).expect("issues").pass.serial, 1);
+        assert_eq!(ledger.issue(id, "", 0, pass).expect("issues").pass.serial, 1);
+        assert!(ledger.issue(id, "", 0, |_| Err(anyhow::anyhow!("signing failed"))).is_err());
+        assert_eq!(ledger.issue(id, "", 0, pass).expect("issues").pass.serial, 2);
+        assert_eq!(ledger.issue(KeyId([2; 8]), "", 0, pass).expect("issues").pass.serial, 1);
         drop(ledger);
         let mut reopened = Ledger::open(&path).expect("reopens");
-        assert_eq!(reopened.issue(id, pass).expect("issues").pass.serial, 3);
+        assert_eq!(reopened.issue(id, "", 0, pass).expect("issues").pass.serial, 3);
         assert_eq!(reopened.envelopes(id).expect("lists").len(), 3);
     }
 }

@@ -6,6 +6,7 @@
 //! - [`ledger`]: the issuance ledger (serials, records).
 //! - [`issue`]: request → serial → signed envelope → QR.
 //! - [`render`]: QR codes in byte mode at level M, as PNG and SVG.
+//! - [`revoke`]: what the revocation server's answer must confirm before a revocation counts as sent.
 
 pub mod csv_import;
 pub mod issue;
@@ -13,3 +14,4 @@ pub mod keyfile;
 pub mod ledger;
 pub mod print;
 pub mod render;
+pub mod revoke;

@@ -14,6 +14,7 @@ use pass_issuer::issue::{self, PassRequest};
 use pass_issuer::keyfile;
 use pass_issuer::ledger::{self, Ledger};
 use pass_issuer::render::DEFAULT_MODULE_PX;
+use pass_issuer::revoke;
 
 use crate::cli::{BatchArgs, Cli, Command, IssueArgs, ReissueArgs};
 
@@ -101,6 +102,9 @@ fn revoke(
     }
     ledger.record_revocations(key_id, serials, reason, now())?;
     let url = format!("{}/v1/revocations", server.trim_end_matches('/'));
+    if let Some(warning) = revoke::plain_http_warning(&url) {
+        eprintln!("pass-issuer: warning: {warning}");
+    }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(std::time::Duration::from_secs(30)))
         .http_status_as_error(false)
@@ -115,17 +119,15 @@ fn revoke(
         .with_context(|| format!("{url}: recorded in the ledger, not sent; run the same command again"))?;
     let status = response.status().as_u16();
     let text = response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
-    if !(200..300).contains(&status) {
-        anyhow::bail!("{url}: HTTP {status}: {}", text.trim());
-    }
+    let answer = revoke::check_answer(status, &text, key_id, serials)
+        .with_context(|| format!("{url}: recorded in the ledger, not confirmed as sent; run the same command again"))?;
     ledger.mark_sent(key_id, serials, now())?;
-    let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     println!(
         "revoked {} serial(s) of key {key_id} (new: {}, already revoked: {}); server version {}",
         serials.len(),
-        answer["added"],
-        answer["already_revoked"],
-        answer["version"]
+        answer.added,
+        answer.already_revoked,
+        answer.version
     );
     Ok(())
 }
@@ -156,7 +158,7 @@ fn issue(args: IssueArgs) -> Result<()> {
         valid_until,
         supersedes: args.supersedes,
     };
-    let issued = issue::issue(&key, &mut ledger, request, issued_at)?;
+    let issued = issue::issue(&key, &mut ledger, request, "superseded", issued_at)?;
     let png = issued.qr.to_png(DEFAULT_MODULE_PX)?;
     files::write(&args.out, &png, 0o644, Mode::Replace).with_context(|| format!("writing {}", args.out.display()))?;
     if let Some(svg) = &args.svg {
@@ -520,9 +522,8 @@ fn reissue(args: ReissueArgs) -> Result<()> {
         supersedes: Some(p.serial),
     };
     files::check_writable(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
-    let issued = issue::issue(&key, &mut ledger, request, now())?;
+    let issued = issue::issue(&key, &mut ledger, request, &args.reason, now())?;
     let serial = issued.record.pass.serial;
-    ledger.record_revocations(key_id, &[p.serial], &format!("{} (serial {serial})", args.reason), now())?;
     files::write(&args.out, &issued.qr.to_png(DEFAULT_MODULE_PX)?, 0o644, Mode::Replace)
         .with_context(|| args.out.display().to_string())?;
     if args.json {

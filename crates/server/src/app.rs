@@ -172,17 +172,19 @@ impl AppState {
 
     /// The role of a bearer token. The token list is read from the database at every request,
     /// so a removed token is refused at once, and the hash is compared in constant time with
-    /// every stored one. Blocking: call it off the async workers.
-    fn role(&self, token: &str) -> Option<Role> {
+    /// every stored one. `Ok(None)`: no such token; `Err`: the token store failed (a server
+    /// fault, never a reason to tell the client its token is wrong). Blocking: call it off the
+    /// async workers.
+    fn role(&self, token: &str) -> Result<Option<Role>, AppError> {
         let hash = token_hash(token);
-        let tokens = self.store.lock().ok()?.tokens().ok()?;
+        let tokens = self.store.lock().map_err(AppError::internal)?.tokens().map_err(AppError::internal)?;
         let mut found = None;
         for (known, role) in &tokens {
             if bool::from(known.ct_eq(&hash)) {
                 found = Some(*role);
             }
         }
-        found
+        Ok(found)
     }
 }
 
@@ -373,13 +375,15 @@ async fn require_token(State(state): State<Arc<AppState>>, mut request: Request,
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty() && t.len() <= 256);
     let Some(token) = token else { return unauthorized().into_response() };
-    let role = tokio::task::spawn_blocking(move || state.role(&token)).await.ok().flatten();
+    let role =
+        tokio::task::spawn_blocking(move || state.role(&token)).await.unwrap_or_else(|e| Err(AppError::internal(e)));
     match role {
-        Some(role) => {
+        Ok(Some(role)) => {
             request.extensions_mut().insert(role);
             next.run(request).await
         }
-        None => unauthorized().into_response(),
+        Ok(None) => unauthorized().into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -404,6 +408,19 @@ fn check_reason(reason: &str) -> Result<(), AppError> {
         ));
     }
     Ok(())
+}
+
+/// Revocations name keys of the trust list this server publishes (any key when it publishes
+/// none): a typo in a key id must not become a revocation nobody will ever match.
+fn check_known_issuer(state: &AppState, key_id: KeyId) -> Result<(), AppError> {
+    match &state.trust {
+        Some(trust) if !trust.issuers.contains(&key_id) => Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_issuer",
+            format!("key {key_id} is not in the trust list this server publishes"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -444,21 +461,15 @@ async fn post_revocations(
             format!("serial {bad} cannot exist: serials run from 1 to {}", revocation::MAX_SERIAL),
         ));
     }
-    if let Some(trust) = &state.trust
-        && !trust.issuers.contains(&request.key_id)
-    {
-        return Err(AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_issuer",
-            format!("key {} is not in the trust list this server publishes", request.key_id),
-        ));
-    }
+    check_known_issuer(&state, request.key_id)?;
     check_reason(&request.reason)?;
     let serials: Vec<(KeyId, u64)> = request.serials.iter().map(|s| (request.key_id, *s)).collect();
     let (version, added) = commit(state.clone(), serials, Vec::new(), request.reason).await?;
     state.metrics.revocations_added.fetch_add(added as u64, Ordering::Relaxed);
     tracing::info!(key_id = %request.key_id, requested = request.serials.len(), added, version, "revocations committed");
     Ok(axum::Json(json!({
+        "key_id": request.key_id.to_string(),
+        "serials": request.serials,
         "version": version,
         "added": added,
         "already_revoked": request.serials.len() - added,
@@ -484,6 +495,7 @@ async fn post_revoked_keys(
         return Err(AppError::new(StatusCode::FORBIDDEN, "forbidden", "revoking a key needs an admin token"));
     }
     let request: RevokeKeyRequest = json_body(body)?;
+    check_known_issuer(&state, request.key_id)?;
     check_reason(&request.reason)?;
     let cut = match &request.issued_after {
         None => None,
@@ -569,4 +581,71 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    const LISTED: &str = "f3c3dcf66c87927e";
+
+    fn app_state(dir: &std::path::Path) -> Arc<AppState> {
+        let store = Store::open(dir).expect("store");
+        store.add_token("cpt_admin", Role::Admin, 1).expect("token");
+        let key = SecretKey::from_seed(&[7; 32]);
+        let toml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../keys-example/trust.toml"))
+            .expect("example trust list");
+        let trust = TrustServed::new(1, 1, toml, &key);
+        Arc::new(AppState::new(store, key, Some(trust)).expect("state"))
+    }
+
+    async fn post(state: &Arc<AppState>, path: &str, body: String) -> (StatusCode, String) {
+        let request = Request::post(path)
+            .header(header::AUTHORIZATION, "Bearer cpt_admin")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .expect("request");
+        let response = app(Arc::clone(state)).oneshot(request).await.expect("answer");
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_key_outside_the_trust_list_cannot_be_revoked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = app_state(dir.path());
+        let body = |key: &str| format!(r#"{{"key_id":"{key}","reason":"key leaked"}}"#);
+        let (status, text) = post(&state, "/v1/revoked-keys", body("0011223344556677")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+        assert!(text.contains("unknown_issuer"), "{text}");
+        assert_eq!(state.current_version(), 0, "nothing committed");
+        let (status, text) = post(&state, "/v1/revoked-keys", body(LISTED)).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert_eq!(state.current_version(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failing_token_store_is_a_server_error_not_a_bad_token() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = app_state(dir.path());
+        let body = format!(r#"{{"key_id":"{LISTED}","serials":[3],"reason":"sold"}}"#);
+        // A database error: the token table is gone.
+        state.store.lock().expect("store").execute_for_test("DROP TABLE tokens");
+        let (status, text) = post(&state, "/v1/revocations", body.clone()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{text}");
+        assert!(text.contains("\"internal\""), "{text}");
+        // A poisoned lock: a thread panicked while holding the store.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = app_state(dir.path());
+        let poisoner = Arc::clone(&state);
+        let _ = std::thread::spawn(move || {
+            let _held = poisoner.store.lock();
+            panic!("poisoning the store lock on purpose");
+        })
+        .join();
+        let (status, text) = post(&state, "/v1/revocations", body).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{text}");
+    }
 }

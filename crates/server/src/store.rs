@@ -391,6 +391,12 @@ impl Store {
         Ok(removed > 0)
     }
 
+    /// Runs raw SQL (tests break the database with it).
+    #[cfg(test)]
+    pub(crate) fn execute_for_test(&self, sql: &str) {
+        self.conn.execute_batch(sql).expect("test SQL runs");
+    }
+
     /// Every token hash with its role.
     pub fn tokens(&self) -> Result<Vec<([u8; 32], Role)>, StoreError> {
         Ok(self.token_rows()?.into_iter().map(|(hash, role, _)| (hash, role)).collect())

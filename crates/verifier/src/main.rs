@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
@@ -21,7 +21,7 @@ use pass_verifier::report::{self, Style};
 use pass_verifier::scan;
 use pass_verifier::scanlog::ScanLog;
 use pass_verifier::settings::{Settings, unix_now};
-use pass_verifier::state::{self, LocalState};
+use pass_verifier::state;
 use pass_verifier::station::{Station, SyncStatus as StationSync, web};
 use pass_verifier::sync::{self, SyncError};
 
@@ -121,65 +121,60 @@ fn sync(args: &CheckArgs, server: &str, every: Option<&str>, timeout: &str) -> R
         );
     }
     let client = sync::Client::new(server, timeout);
-    let mut failures = 0u32;
-    loop {
-        // Settings are re-read each round: another process may have imported in between. The
-        // state file is held from load to save, so two syncs never interleave.
-        let _lock = state::lock(&pass_verifier::config::state_path(args.state.as_deref())?)?;
-        let mut settings = settings(args)?;
-        let authority = *settings.authority()?;
-        let result = sync::sync(&client, &authority, &mut settings.state, unix_now());
-        let ok = match result {
-            Ok(report) => {
-                settings.state.save(&settings.state_path)?;
-                let what = if report.revocations_current {
-                    format!("revocation data current (version {})", report.to_version)
-                } else {
-                    format!(
-                        "revocation data version {} → {} ({} bytes)",
-                        report.from_version, report.to_version, report.revocation_bytes
-                    )
-                };
-                let trust = match (&report.trust_error, report.trust_published) {
-                    (Some(_), _) => "trust list refused (kept the last good one)".to_owned(),
-                    (None, false) => "the server publishes no trust list".to_owned(),
-                    (None, true) => format!("trust list version {}", report.trust_version),
-                };
-                let confirmed = match report.confirmed_at {
-                    Some(at) => {
-                        format!("confirmed current as of {} (signed)", pass_core::time::human(at, &settings.tz))
-                    }
-                    None => "not confirmed by signed time".to_owned(),
-                };
-                println!("synced: {what}; {trust}; {confirmed}");
-                if let Some(error) = &report.heartbeat_error {
-                    eprintln!(
-                        "pass-verifier: no valid signed heartbeat ({error}): the revocation data counts as current only as of its own signing time"
-                    );
-                }
-                if let Some(error) = &report.trust_error {
-                    eprintln!("pass-verifier: trust list refused, keeping the last good one: {error}");
-                }
-                failures = 0;
-                report.trust_error.is_none()
-            }
+    // Settings are re-read each round: another process may have imported in between, or the
+    // operator fixed the trust file.
+    let round = || -> Result<bool, sync::RoundError> {
+        let settings = Settings::load(&args.options()).map_err(|e| match e {
+            pass_verifier::settings::SettingsError::State(e) => sync::RoundError::State(e),
+            e => sync::RoundError::Settings(e.to_string()),
+        })?;
+        let authority = *settings.authority().map_err(sync::RoundError::Sync)?;
+        let (_, report) = sync::sync_file(&client, &authority, &settings.state_path, unix_now())?;
+        println!("{}", sync_summary(&report, &settings.tz));
+        if let Some(error) = &report.heartbeat_error {
+            println!(
+                "warning: no valid signed heartbeat ({}): the revocation data counts as current only as of its own signing time",
+                report::printable(error)
+            );
+        }
+        if let Some(error) = &report.trust_error {
+            eprintln!("pass-verifier: trust list refused, keeping the last good one: {}", report::printable(error));
+        }
+        Ok(report.trust_error.is_none())
+    };
+    match every {
+        None => Ok(ExitCode::from(match round() {
+            Ok(true) => 0,
+            Ok(false) => COULD_NOT_CHECK,
             Err(e) => {
-                eprintln!("pass-verifier: sync refused, keeping the last good state: {e}");
-                failures += 1;
-                false
+                eprintln!("pass-verifier: {}", report::printable(&e.to_string()));
+                COULD_NOT_CHECK
             }
-        };
-        let Some(every) = every else {
-            return Ok(ExitCode::from(if ok { 0 } else { COULD_NOT_CHECK }));
-        };
-        // Back off exponentially after failures (up to 8 periods, at most an hour more), with
-        // ±10% jitter so thousands of checkpoints do not call at the same second.
-        let backoff = every.saturating_mul(1 << failures.min(3)).min(every + Duration::from_secs(3600));
-        let jitter = f64::from(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()) % 2001)
-            / 10_000.0
-            - 0.1;
-        std::thread::sleep(backoff.mul_f64(1.0 + jitter));
+        })),
+        Some(every) => sync::run_every(every, round),
     }
+}
+
+/// One line saying what a sync did.
+fn sync_summary(report: &sync::SyncReport, tz: &TimeZone) -> String {
+    let what = if report.revocations_current {
+        format!("revocation data current (version {})", report.to_version)
+    } else {
+        format!(
+            "revocation data version {} → {} ({} bytes)",
+            report.from_version, report.to_version, report.revocation_bytes
+        )
+    };
+    let trust = match (&report.trust_error, report.trust_published) {
+        (Some(_), _) => "trust list refused (kept the last good one)".to_owned(),
+        (None, false) => "the server publishes no trust list".to_owned(),
+        (None, true) => format!("trust list version {}", report.trust_version),
+    };
+    let confirmed = match report.confirmed_at {
+        Some(at) => format!("confirmed current as of {} (signed)", pass_core::time::human(at, tz)),
+        None => "not confirmed by signed time".to_owned(),
+    };
+    format!("synced: {what}; {trust}; {confirmed}")
 }
 
 fn import(args: &CheckArgs, file: &Path) -> Result<ExitCode> {
@@ -322,35 +317,23 @@ fn station(
 }
 
 /// Syncs every `every` for as long as the station runs; a failure keeps the last good state.
-fn background_sync(station: &Station, client: &sync::Client, state_path: &Path, every: Duration) {
-    loop {
-        let status = match station.authority() {
-            None => StationSync { at: Some(unix_now()), error: Some(SyncError::NoAuthority.to_string()) },
-            Some(authority) => {
-                // From the file, under its lock: another process may have synced or imported.
-                let lock = state::lock(state_path);
-                let mut state = LocalState::load(state_path).unwrap_or_else(|_| station.state());
-                let synced = sync::sync(client, &authority, &mut state, unix_now());
-                let _held = lock;
-                match synced {
-                    Ok(report) => match state.save(state_path) {
-                        Ok(()) => {
-                            station.set_state(state);
-                            let error = report.trust_error.map(|e| format!("trust list refused: {e}"));
-                            StationSync { at: Some(unix_now()), error }
-                        }
-                        Err(e) => StationSync { at: Some(unix_now()), error: Some(e.to_string()) },
-                    },
-                    Err(e) => StationSync { at: Some(unix_now()), error: Some(e.to_string()) },
-                }
-            }
+/// The station picks the saved state up from the file before its next verdict.
+fn background_sync(station: &Station, client: &sync::Client, state_path: &Path, every: Duration) -> ! {
+    sync::run_every(every, || {
+        let result = station
+            .authority()
+            .ok_or(sync::RoundError::Sync(SyncError::NoAuthority))
+            .and_then(|authority| sync::sync_file(client, &authority, state_path, unix_now()));
+        let status = match &result {
+            Ok((_, report)) => StationSync {
+                at: Some(unix_now()),
+                error: report.trust_error.as_ref().map(|e| format!("trust list refused: {e}")),
+            },
+            Err(e) => StationSync { at: Some(unix_now()), error: Some(e.to_string()) },
         };
-        if let Some(error) = &status.error {
-            eprintln!("pass-verifier: sync refused, keeping the last good state: {error}");
-        }
         station.set_sync_status(status);
-        std::thread::sleep(every);
-    }
+        result.map(|(state, _)| station.set_state(state))
+    })
 }
 
 fn open_browser(url: &str) {

@@ -55,18 +55,12 @@ pub fn age(secs: u64) -> String {
     }
 }
 
-/// `text` safe for a terminal: control characters (ESC, BEL, C1, DEL) and bidirectional
-/// overrides, which could recolour the screen, retitle the window or reorder what is shown,
-/// are written as `\u{1b}`. A file name or a QR code's text is untrusted.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-    if !text.chars().any(unsafe_char) {
-        return text.into();
-    }
-    text.chars().map(|c| if unsafe_char(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect()
-}
+pub use pass_core::view::printable;
 
-/// Renders one verdict for `input` (a file name or "text").
+/// Renders one verdict for `input` (a file name or "text"). Every text that comes from data
+/// (the file name, the pass's fields, the issuer's name from a trust list, the verdict's
+/// detail) goes through [`printable`] here and nowhere else is written: a name crafted with
+/// terminal controls cannot repaint a REJECTED screen as ACCEPTED.
 pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> String {
     let input = printable(input);
     let mut out = String::new();
@@ -83,19 +77,23 @@ pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> St
         }
     }
     if let Some(detail) = &verdict.detail {
-        let _ = writeln!(out, "  ({detail})");
+        let _ = writeln!(out, "  ({})", printable(detail));
     }
     for warning in &verdict.warnings {
         let _ = writeln!(out, "  {} {}", paint(style, "1;33", "⚠"), warning.message());
     }
     if let Some(pass) = &verdict.pass {
         let _ = writeln!(out);
-        let _ = writeln!(out, "    车牌 PLATE   {}", paint(style, "1;7", &format!(" {} ", spaced_plate(&pass.plate))));
+        let _ = writeln!(
+            out,
+            "    车牌 PLATE   {}",
+            paint(style, "1;7", &format!(" {} ", spaced_plate(&printable(&pass.plate))))
+        );
         let _ = writeln!(out, "    核对车牌 — compare the plate with the vehicle");
         let _ = writeln!(out);
         let mut field = |label: &str, value: &str| {
             let pad = " ".repeat(16usize.saturating_sub(display_width(label)));
-            let _ = writeln!(out, "    {label}{pad}{value}");
+            let _ = writeln!(out, "    {label}{pad}{}", printable(value));
         };
         field("通行证 Pass", pass.kind.label());
         field("车型 Vehicle", pass.vehicle_type.label());
@@ -141,6 +139,35 @@ mod tests {
         assert_eq!(printable("a\u{1b}]0;pwned\u{7}b"), "a\\u{1b}]0;pwned\\u{7}b");
         assert_eq!(printable("x\u{202e}gpj.exe"), "x\\u{202e}gpj.exe");
         assert_eq!(printable("粤A12345"), "粤A12345");
+    }
+
+    /// An issuer named with terminal controls (the name comes from `keygen --name` through the
+    /// trust list) and a detail carrying them are shown escaped, on every path of the report.
+    #[test]
+    fn data_cannot_repaint_the_screen() {
+        let mut pass = pass_core::Pass::realistic_example();
+        pass.holder = "东风\u{1b}[2J".into();
+        let verdict = Verdict {
+            reason: Some(Reason::Revoked),
+            detail: Some("\u{1b}[1A\u{1b}[2K\u{1b}[42m ACCEPTED".into()),
+            pass: Some(pass),
+            issuer: Some(pass_core::verdict::IssuerRef {
+                name: "Office\u{1b}[1A\u{1b}[2K\u{1b}[42m ✔ ACCEPTED 通过".into(),
+                key_id: pass_core::KeyId([1; 8]),
+            }),
+            warnings: Vec::new(),
+        };
+        for style in [Style::Plain, Style::Ansi] {
+            let text = render("pass.png", &verdict, &pass_core::time::default_zone(), style);
+            // Only our own colour codes: ESC followed by '[' and digits and 'm'.
+            let ours = text.matches("\u{1b}[").count();
+            let sgr = text.split("\u{1b}[").skip(1).filter(|rest| {
+                rest.split_once('m').is_some_and(|(codes, _)| codes.bytes().all(|b| b.is_ascii_digit() || b == b';'))
+            });
+            assert_eq!(sgr.count(), ours, "{text}");
+            assert!(!text.contains("\u{1b}[1A") && !text.contains("\u{1b}[2J"), "{text}");
+            assert!(text.contains("\\u{1b}[1A"), "shown escaped: {text}");
+        }
     }
 
     #[test]

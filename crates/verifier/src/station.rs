@@ -57,6 +57,37 @@ pub struct Station {
     log: Mutex<ScanLog>,
     presence: Mutex<Presence>,
     sync: Mutex<SyncStatus>,
+    disk: Mutex<Disk>,
+}
+
+/// What the station knows of its state file: another process (`pass-verifier import` from a
+/// USB stick, `pass-verifier sync`) may replace it at any time, and every verdict must use the
+/// newest data. Every save is a new file renamed into place, so a new inode, size or mtime
+/// says the file changed: one `stat` before each verdict, a load only when it changed.
+#[derive(Default)]
+struct Disk {
+    /// The file as last looked at.
+    stamp: Option<Stamp>,
+    /// Why the file could not be taken, when it could not (shown on the status line).
+    error: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(path: &std::path::Path) -> Option<Stamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(Stamp { modified: meta.modified().ok(), len: meta.len(), inode })
+    }
 }
 
 /// Why an input could not be checked (a clear message for the page; never a verdict).
@@ -79,11 +110,13 @@ fn unix_ms() -> u64 {
 impl Station {
     /// A station checking with `settings` and logging to `log`.
     pub fn new(settings: Settings, log: ScanLog) -> Station {
+        let disk = Disk { stamp: Stamp::of(&settings.state_path), error: None };
         Station {
             settings: RwLock::new(settings),
             log: Mutex::new(log),
             presence: Mutex::new(Presence::new(GRACE)),
             sync: Mutex::new(SyncStatus::default()),
+            disk: Mutex::new(disk),
         }
     }
 
@@ -94,6 +127,32 @@ impl Station {
 
     fn settings(&self) -> std::sync::RwLockReadGuard<'_, Settings> {
         self.settings.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the state file when another process has changed it since it was last looked at
+    /// (an import from a USB stick, a sync): the next verdict uses it. A file that cannot be
+    /// read or is damaged leaves the state in force as it is, and says why on the status line.
+    /// Revocation data never goes back to an older version.
+    pub fn refresh(&self) {
+        let path = self.settings().state_path.clone();
+        let stamp = Stamp::of(&path);
+        let mut disk = self.disk.lock().unwrap_or_else(|p| p.into_inner());
+        if stamp == disk.stamp {
+            return;
+        }
+        disk.stamp = stamp;
+        if stamp.is_none() {
+            return;
+        }
+        match LocalState::load(&path) {
+            Ok(state) => {
+                disk.error = None;
+                if state.revocations.version >= self.settings().state.revocations.version {
+                    self.set_state(state);
+                }
+            }
+            Err(e) => disk.error = Some(e.to_string()),
+        }
     }
 
     /// A copy of the synced state, for a background sync to start from.
@@ -121,6 +180,7 @@ impl Station {
     /// verdict when this frame starts a new presentation (an announcement).
     pub fn frame(&self, image: &GrayImage) -> Result<Value, StationError> {
         let start = Instant::now();
+        self.refresh();
         let settings = self.settings();
         let checkpoint = settings.checkpoint_at(settings.clock());
         let (verdict, code) = scan::scan_code(image, &settings.trust, &checkpoint, FRAME_BUDGET);
@@ -154,6 +214,7 @@ impl Station {
     /// Checks a text form (`CP:...`), typed, pasted or from a keyboard-wedge scanner: every
     /// submission is announced.
     pub fn text(&self, text: &str) -> Result<Value, StationError> {
+        self.refresh();
         let settings = self.settings();
         let checkpoint = settings.checkpoint_at(settings.clock());
         let verdict = scan::check_text(text.trim(), &settings.trust, &checkpoint);
@@ -164,6 +225,7 @@ impl Station {
     /// `no_code_found` included, so the officer knows the photo was looked at.
     pub fn photo(&self, bytes: &[u8]) -> Result<Value, StationError> {
         let image = image_input::load_bytes(bytes)?;
+        self.refresh();
         let settings = self.settings();
         let checkpoint = settings.checkpoint_at(settings.clock());
         let verdict = scan::scan(&image, &settings.trust, &checkpoint);
@@ -226,6 +288,8 @@ impl Station {
 
     /// The status line: zone, trusted issuers, revocation data age, last sync, today's counts.
     pub fn status(&self) -> Value {
+        self.refresh();
+        let state_error = self.disk.lock().unwrap_or_else(|p| p.into_inner()).error.clone();
         let settings = self.settings();
         let now = settings.checkpoint_at(settings.clock()).now;
         let (accepted, rejected) = self.log().counts_since(day_start(now, &settings.tz)).unwrap_or((0, 0));
@@ -242,7 +306,7 @@ impl Station {
                 "stale": settings.confirmed_at().is_none_or(|t| now.saturating_sub(t) > settings.max_age),
             })),
             "last_sync": sync.at.map(|t| clock_time(t, &settings.tz)),
-            "sync_error": sync.error,
+            "sync_error": sync.error.or(state_error),
             "today": {"accepted": accepted, "rejected": rejected},
         })
     }

@@ -263,6 +263,93 @@ pub fn import(bytes: &[u8], authority: &PublicKey, state: &mut LocalState) -> Re
 /// The shortest `--every` accepted: thousands of checkpoints share one server.
 pub const MIN_SYNC_INTERVAL: Duration = Duration::from_secs(30);
 
+/// Why one round of a periodic sync did nothing: the network or the server (a [`SyncError`]),
+/// or the state file itself (damaged, unreadable, not writable: reported, never replaced).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RoundError {
+    /// The sync was refused; the last good state is kept.
+    #[error("sync refused, keeping the last good state: {0}")]
+    Sync(#[from] SyncError),
+    /// The state file could not be locked, read or written: nothing was changed.
+    #[error("{0}")]
+    State(#[from] crate::state::StateError),
+    /// The settings (config, trust list) could not be read.
+    #[error("{0}")]
+    Settings(String),
+}
+
+/// One sync of the state file at `path`: holds its lock from load to save (another process
+/// syncing or importing waits), loads it (a damaged file is an error: the operator must see
+/// it, and it is never replaced by a state held in memory), syncs and saves. Returns the new
+/// state and what the sync did.
+pub fn sync_file(
+    client: &Client,
+    authority: &PublicKey,
+    path: &std::path::Path,
+    now: u64,
+) -> Result<(LocalState, SyncReport), RoundError> {
+    let _lock = crate::state::lock(path)?;
+    let mut state = LocalState::load(path)?;
+    let report = sync(client, authority, &mut state, now)?;
+    state.save(path)?;
+    Ok((state, report))
+}
+
+/// When the next round of a periodic sync runs: every `every` while rounds succeed; after a
+/// failure, twice, four, then eight times as long (at most an hour more than `every`), each
+/// with ±10% jitter so that thousands of checkpoints do not call at the same second.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    every: Duration,
+    failures: u32,
+}
+
+impl Backoff {
+    /// A schedule for rounds every `every`.
+    pub fn new(every: Duration) -> Self {
+        Self { every, failures: 0 }
+    }
+
+    /// The wait before the next round, after a round that succeeded (`ok`) or failed;
+    /// `jitter` in 0..=1 picks the point in the ±10% window.
+    pub fn after(&mut self, ok: bool, jitter: f64) -> Duration {
+        self.failures = if ok { 0 } else { self.failures.saturating_add(1) };
+        let base = self.every.saturating_mul(1 << self.failures.min(3)).min(self.every + Duration::from_secs(3600));
+        base.mul_f64(0.9 + 0.2 * jitter.clamp(0.0, 1.0))
+    }
+
+    /// Failed rounds in a row.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
+/// A jitter in 0..=1 from the clock's nanoseconds (no need for a random generator here).
+fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos % 1001) / 1000.0
+}
+
+/// Runs `round` every `every` for ever (the CLI's `sync --every` and the station's background
+/// sync). A failed round never ends the loop: its error is written to standard error with the
+/// time of the next try, and the wait backs off ([`Backoff`]).
+pub fn run_every<T>(every: Duration, mut round: impl FnMut() -> Result<T, RoundError>) -> ! {
+    let mut backoff = Backoff::new(every);
+    loop {
+        let result = round();
+        let wait = backoff.after(result.is_ok(), jitter());
+        if let Err(e) = result {
+            eprintln!(
+                "pass-verifier: {e} (failed {} time(s) in a row; next try in {} s)",
+                backoff.failures(),
+                wait.as_secs()
+            );
+        }
+        std::thread::sleep(wait);
+    }
+}
+
 /// Parses `30s`, `5m`, `1h 30m`, `2d` (jiff's friendly format; days are 24 hours) or a number
 /// of seconds. Negative and out-of-range values are errors, never an overflow.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -333,6 +420,39 @@ mod tests {
         assert_eq!(fresh.revocations.version, 0, "nothing kept from a bundle with a bad part");
         let nested = authority::bundle(&[&authority::bundle(&[&snapshot])]);
         assert!(import(&nested, &authority, &mut fresh).is_err());
+    }
+
+    #[test]
+    fn failures_back_off_and_success_resets() {
+        let every = Duration::from_secs(60);
+        let mut backoff = Backoff::new(every);
+        assert_eq!(backoff.after(true, 0.5), every);
+        let waits: Vec<u64> = (0..5).map(|_| backoff.after(false, 0.5).as_secs()).collect();
+        assert_eq!(waits, [120, 240, 480, 480, 480]);
+        assert_eq!(backoff.failures(), 5);
+        assert_eq!(backoff.after(true, 0.5), every, "a success goes back to the period");
+        assert_eq!(backoff.after(true, 0.0), Duration::from_secs(54), "jitter -10%");
+        assert_eq!(backoff.after(true, 1.0), Duration::from_secs(66), "jitter +10%");
+        // A long period backs off by at most an hour.
+        let mut long = Backoff::new(Duration::from_secs(7200));
+        for _ in 0..4 {
+            long.after(false, 0.5);
+        }
+        assert_eq!(long.after(false, 0.5), Duration::from_secs(10_800));
+    }
+
+    #[test]
+    fn a_damaged_state_file_is_reported_never_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.bin");
+        std::fs::write(&path, b"CPVS\x02 not a state file at all, damaged on the disk....").expect("writes");
+        let before = std::fs::read(&path).expect("reads");
+        // No server needed: the file is refused before any request.
+        let client = Client::new("http://127.0.0.1:9", Duration::from_secs(1));
+        let authority = pass_core::SecretKey::from_seed(&[21; 32]).public_key();
+        let err = sync_file(&client, &authority, &path, 0).expect_err("refused");
+        assert!(matches!(err, RoundError::State(crate::state::StateError::Damaged(..))), "{err}");
+        assert_eq!(std::fs::read(&path).expect("reads"), before, "left as it was for the operator");
     }
 
     #[test]

@@ -1,0 +1,132 @@
+//! Sending revocations to the revocation server: what its answer must say before the ledger
+//! counts them as sent. A revocation marked sent is never sent again, so an answer that does
+//! not confirm exactly what was asked (a proxy's `200 {}`, a fake server, a server of another
+//! authority) leaves it unsent and the command fails.
+
+use pass_core::KeyId;
+use pass_core::view::printable;
+use serde::Deserialize;
+
+/// What the server confirmed.
+#[derive(Debug, Deserialize)]
+pub struct Answer {
+    /// The issuer key the revocations were filed under.
+    pub key_id: String,
+    /// The serials it took.
+    pub serials: Vec<u64>,
+    /// The revocation data version that holds them.
+    pub version: u64,
+    /// How many were new.
+    pub added: u64,
+    /// How many the server had already.
+    pub already_revoked: u64,
+}
+
+/// Why the server's answer does not confirm the revocations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnswerError {
+    /// The server refused (its error body, escaped for a terminal).
+    #[error("HTTP {status}: {body}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The body, escaped and cut to a line.
+        body: String,
+    },
+    /// A 2xx that does not name the key, the serials and a version.
+    #[error("the server answered {status} but did not confirm the revocations ({why})")]
+    Unconfirmed {
+        /// The HTTP status.
+        status: u16,
+        /// What was missing or different.
+        why: String,
+    },
+}
+
+/// Checks the server's answer to revoking `serials` of `key_id`: a 2xx whose JSON names the
+/// same key, the same serials and a version of at least 1.
+pub fn check_answer(status: u16, body: &str, key_id: KeyId, serials: &[u64]) -> Result<Answer, AnswerError> {
+    if !(200..300).contains(&status) {
+        let line: String = body.trim().chars().take(300).collect();
+        return Err(AnswerError::Refused { status, body: printable(&line).into_owned() });
+    }
+    let unconfirmed = |why: String| AnswerError::Unconfirmed { status, why };
+    let answer: Answer = serde_json::from_str(body).map_err(|e| unconfirmed(format!("not the expected JSON: {e}")))?;
+    if answer.key_id != key_id.to_string() {
+        return Err(unconfirmed(format!("it names key {}", printable(&answer.key_id))));
+    }
+    let (mut asked, mut taken) = (serials.to_vec(), answer.serials.clone());
+    asked.sort_unstable();
+    asked.dedup();
+    taken.sort_unstable();
+    taken.dedup();
+    if asked != taken {
+        return Err(unconfirmed("it names other serials".into()));
+    }
+    if answer.version == 0 {
+        return Err(unconfirmed("no revocation data version".into()));
+    }
+    Ok(answer)
+}
+
+/// A warning when a bearer token is about to travel over plain `http://` to a host other than
+/// this machine (anyone on the path can read it and revoke this office's passes).
+pub fn plain_http_warning(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then(|| {
+        format!(
+            "the token goes to {} over plain http://: use https:// for a server on another machine",
+            printable(host)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: KeyId = KeyId([0x11; 8]);
+
+    #[test]
+    fn only_an_answer_naming_key_serials_and_version_confirms() {
+        let ok = r#"{"key_id":"1111111111111111","serials":[4,3],"version":7,"added":2,"already_revoked":0}"#;
+        assert_eq!(check_answer(200, ok, KEY, &[3, 4]).expect("confirmed").version, 7);
+        for (status, body) in [
+            (200, "{}"),
+            (200, ""),
+            (200, "<html>captive portal</html>"),
+            (200, r#"{"key_id":"2222222222222222","serials":[3,4],"version":7,"added":2,"already_revoked":0}"#),
+            (200, r#"{"key_id":"1111111111111111","serials":[3],"version":7,"added":1,"already_revoked":0}"#),
+            (200, r#"{"key_id":"1111111111111111","serials":[3,4],"version":0,"added":2,"already_revoked":0}"#),
+            (500, ok),
+        ] {
+            assert!(check_answer(status, body, KEY, &[3, 4]).is_err(), "{status} {body}");
+        }
+    }
+
+    #[test]
+    fn a_servers_error_body_is_escaped() {
+        let err = check_answer(403, "\u{1b}]0;owned\u{7}\u{1b}[2J no", KEY, &[1]).expect_err("refused").to_string();
+        assert!(!err.chars().any(char::is_control), "{err:?}");
+        assert!(err.contains("403"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_to_another_host_is_warned() {
+        assert!(plain_http_warning("http://revocations.example:8080/v1/revocations").is_some());
+        assert!(plain_http_warning("http://10.0.0.5/v1/revocations").is_some());
+        assert!(plain_http_warning("http://127.0.0.1:8080/v1/revocations").is_none());
+        assert!(plain_http_warning("http://localhost:8080/v1/revocations").is_none());
+        assert!(plain_http_warning("http://[::1]:8080/v1/revocations").is_none());
+        assert!(plain_http_warning("https://revocations.example/v1/revocations").is_none());
+    }
+}
