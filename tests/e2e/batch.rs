@@ -278,3 +278,83 @@ fn ledger_commands() {
     assert_eq!(checked.json()["verdict"], "rejected", "310000 is outside the entry's zones");
     assert_eq!(checked.json()["reason"], "outside_zone");
 }
+
+/// `batch --pdf` looks for its print tools before it takes a serial: a machine without Chromium
+/// issues nothing. A print that fails after issuing (here print QA's rasteriser fails) says how
+/// to print the same passes again, and `pass-issuer print --batch SHA` (or `print SERIALS`) does,
+/// without issuing any pass a second time.
+#[test]
+fn a_failed_print_never_costs_serials_or_issues_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("trucks.csv");
+    std::fs::write(&csv, rows(3, 700)).unwrap();
+    let ledger = dir.path().join("ledger.sqlite");
+    let pdf = dir.path().join("passes.pdf");
+    let key = key();
+    let png = dir.path().join("png");
+    let batch_with = |variable: &str, value: &str| -> crate::util::Run {
+        #[rustfmt::skip]
+        let args = [
+            "batch", csv.to_str().unwrap(), "--key", &key, "--ledger", ledger.to_str().unwrap(),
+            "--out-dir", png.to_str().unwrap(), "--pdf", pdf.to_str().unwrap(),
+        ];
+        crate::util::command("pass-issuer").args(args).env(variable, value).output().unwrap().into()
+    };
+    let issued = || {
+        let run = issuer(&["list", "--json", "--key", &key, "--ledger", ledger.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json_lines().len()
+    };
+
+    // No Chromium: refused before any serial is taken.
+    let run = batch_with("CHECKPASS_CHROMIUM", "/nonexistent/chromium");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("chromium"), "{}", run.stderr);
+    assert_eq!(issued(), 0, "nothing issued without a printer tool");
+    assert!(!pdf.exists());
+
+    // Print QA fails after issuing: the passes stay issued, the error says how to print them.
+    let run = batch_with("CHECKPASS_PDFTOPPM", "/bin/false");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(issued(), 3);
+    assert!(!pdf.exists(), "no unchecked PDF");
+    let sha = run
+        .stderr
+        .split("print --batch ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no way to print again in: {}", run.stderr))
+        .to_owned();
+
+    // Printed again from the ledger: the same three serials, none issued twice.
+    let run = issuer(&[
+        "print",
+        "--batch",
+        &sha,
+        "--pdf",
+        pdf.to_str().unwrap(),
+        "--key",
+        &key,
+        "--ledger",
+        ledger.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(issued(), 3, "printing issues nothing");
+    std::fs::create_dir_all(dir.path().join("pages")).unwrap();
+    let pages = rasterise(&pdf, &dir.path().join("pages"));
+    assert_eq!(scan_all(&pages), [1, 2, 3]);
+
+    // By serial; a serial never issued is refused.
+    let one = dir.path().join("one.pdf");
+    let run =
+        issuer(&["print", "2", "--pdf", one.to_str().unwrap(), "--key", &key, "--ledger", ledger.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run =
+        issuer(&["print", "9", "--pdf", one.to_str().unwrap(), "--key", &key, "--ledger", ledger.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("never issued"), "{}", run.stderr);
+    // The same file again is still refused as a repeat: the print did not reopen it.
+    let run = batch(&csv, dir.path(), &ledger, &[]);
+    assert_ne!(run.code, 0);
+    assert_eq!(issued(), 3);
+}

@@ -213,7 +213,7 @@ fn endless_files_are_refused_while_reading() {
     let run =
         verifier(&["import", "/dev/zero", "--trust", trust.to_str().unwrap(), "--state", state.to_str().unwrap()]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("larger than"), "{}", run.stderr);
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
     let zero_key = dir.path().join("issuer.key");
     std::os::unix::fs::symlink("/dev/zero", &zero_key).unwrap();
     let run = issuer(&["show", "1", "--key", zero_key.to_str().unwrap()]);
@@ -229,6 +229,46 @@ fn endless_files_are_refused_while_reading() {
         .unwrap();
     assert_eq!(server.status.code(), Some(2), "{}", String::from_utf8_lossy(&server.stderr));
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "capped, not read to the end");
+}
+
+/// `import` of a FIFO is refused before it is opened: opening it for reading used to block for
+/// ever, holding the state file's lock, so every sync behind it waited too.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_not_waited_on() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("stick.bin");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let trust = root().join("keys-example/trust.toml");
+    let state = dir.path().join("state.bin");
+    let mut child = Command::new(crate::util::bin("pass-verifier"))
+        .arg("import")
+        .arg(&fifo)
+        .arg("--trust")
+        .arg(&trust)
+        .arg("--state")
+        .arg(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("import of a FIFO still waiting after 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
 }
 
 /// Syncs at once on one state file: each waits for the other, and the file ends at the

@@ -6,7 +6,7 @@
 //! - [`quirc`]: rqrr, a port of quirc: a different detector (flood-filled finder regions) that
 //!   reads some codes the ZXing line scanner misses. Raw bytes via `decode_to`.
 //!
-//! Every call into rxing or rqrr goes through [`rx`] or [`crate::isolate`]: both come from
+//! Every call into rxing or rqrr goes through `rx` or [`crate::isolate`]: both come from
 //! outside and see attacker-controlled pixels, so a panic inside one is "nothing found" for
 //! that call. Our own code around them (finder search, guesses, sampling geometry, erasures,
 //! Reed–Solomon) runs outside any guard: a panic there is a bug of ours, and the tests and the

@@ -8,8 +8,9 @@
 //!   `O_EXCL` instead: still never over an existing file, and removed again if writing fails.
 //! - A target that exists and is not a regular file (a device such as `/dev/full`, a FIFO, a
 //!   symlink) is refused: renaming over it would replace the device or the link itself.
-//! - Reads are capped while reading, not by the size the file reports, so `/dev/zero` or a
-//!   symlink to it is refused after `max + 1` bytes instead of filling memory.
+//! - Reads take regular files only (a FIFO would block the reader for ever, `/dev/zero` never
+//!   ends), and are capped while reading, not by the size the file reports, so a file that
+//!   grows while it is read is refused after `max + 1` bytes instead of filling memory.
 //!
 //! # Layout
 //! - [`write()`] and [`Mode`]: atomic writes.
@@ -137,10 +138,23 @@ pub fn loose_permissions(path: &Path) -> Option<u32> {
     }
 }
 
-/// Reads at most `max` bytes of `path`; a longer file (or an endless one such as `/dev/zero`)
-/// is [`io::ErrorKind::FileTooLarge`], found by reading one byte past `max`.
+/// Reads at most `max` bytes of `path`, which must be a regular file (or a symlink to one): a
+/// FIFO, socket or device is refused before it is opened ([`io::ErrorKind::InvalidInput`]),
+/// since opening a FIFO blocks until a writer comes, for ever, with whatever lock the caller
+/// holds. A longer file (or one that grows while read) is [`io::ErrorKind::FileTooLarge`],
+/// found by reading one byte past `max`.
 pub fn read_capped(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    let regular = |meta: &std::fs::Metadata| {
+        if meta.is_file() {
+            Ok(())
+        } else {
+            Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file (a device, FIFO, socket or directory)"))
+        }
+    };
+    regular(&std::fs::metadata(path)?)?;
     let file = File::open(path)?;
+    // Replaced between the two looks: checked again on what was opened.
+    regular(&file.metadata()?)?;
     let mut bytes = Vec::new();
     file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
@@ -243,7 +257,7 @@ mod tests {
         assert_eq!(read_capped(&path, 5).unwrap(), b"12345");
         assert_eq!(read_capped(&path, 4).unwrap_err().kind(), io::ErrorKind::FileTooLarge);
         #[cfg(unix)]
-        assert_eq!(read_capped(Path::new("/dev/zero"), 1 << 20).unwrap_err().kind(), io::ErrorKind::FileTooLarge);
+        assert_eq!(read_capped(Path::new("/dev/zero"), 1 << 20).unwrap_err().kind(), io::ErrorKind::InvalidInput);
         std::fs::write(&path, [0xff, 0xfe]).unwrap();
         assert_eq!(read_to_string_capped(&path, 10).unwrap_err().kind(), io::ErrorKind::InvalidData);
     }

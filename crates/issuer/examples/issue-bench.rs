@@ -67,11 +67,12 @@ fn main() -> anyhow::Result<()> {
         tz: pass_core::time::default_zone(),
     };
     let out = tempfile::tempdir()?;
+    let tools = print::Tools::find()?;
     let pdf_rate = median(
         (0..3)
             .map(|_| {
                 let start = Instant::now();
-                print::print_pdf(&records, &info, Layout::A4, &key.public_key(), &out.path().join("bench.pdf"))
+                print::print_pdf(&tools, &records, &info, Layout::A4, &key.public_key(), &out.path().join("bench.pdf"))
                     .expect("prints");
                 pages as f64 / start.elapsed().as_secs_f64()
             })

@@ -36,6 +36,10 @@ pub enum Command {
     /// first, and nothing is issued unless all are valid (or --skip-invalid). The same file is
     /// refused a second time unless --again.
     Batch(BatchArgs),
+    /// Print passes already issued (a print that failed after issuing: Chromium missing, print
+    /// QA failing), never issuing them again: by serial, or every pass of a batch file by the
+    /// SHA-256 the batch printed.
+    Print(PrintArgs),
     /// List issued passes from the ledger.
     List {
         /// Issuance ledger.
@@ -236,6 +240,38 @@ pub struct BatchArgs {
     /// Summary as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `print`.
+#[derive(Debug, Args)]
+pub struct PrintArgs {
+    /// Serials to print.
+    #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+    pub serials: Vec<u64>,
+    /// Every pass of this batch file (the `batch_sha256` that `batch --json` printed).
+    #[arg(long)]
+    pub batch: Option<String>,
+    /// The issuer's secret key (the passes are checked against its public half).
+    #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
+    pub key: PathBuf,
+    /// Issuance ledger; default: ledger.sqlite beside the key.
+    #[arg(long)]
+    pub ledger: Option<PathBuf>,
+    /// The PDF to write (checked page by page before it is written).
+    #[arg(long)]
+    pub pdf: PathBuf,
+    /// PDF layout: a4 (one pass per page) or a5x2 (two A5 passes per A4 sheet).
+    #[arg(long, default_value = "a4")]
+    pub layout: String,
+    /// Title printed on each pass.
+    #[arg(long, default_value = pass_issuer::print::DEFAULT_TITLE)]
+    pub title: String,
+    /// Issuing office printed on each pass (default: the name in issuer.pub beside the key).
+    #[arg(long)]
+    pub office: Option<String>,
+    /// Time zone for the page.
+    #[arg(long, default_value = pass_core::time::DEFAULT_TZ)]
+    pub tz: String,
 }
 
 /// Arguments of `reissue`.

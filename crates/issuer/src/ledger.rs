@@ -395,6 +395,39 @@ impl Ledger {
         tx.commit().map_err(err)
     }
 
+    /// The serials every run of a batch file (by the SHA-256 of its bytes) was issued under, in
+    /// order; `None` when no such file was issued.
+    pub fn batch_serials(&self, sha256: &str) -> Result<Option<Vec<u64>>, LedgerError> {
+        let ranges: Option<String> = self
+            .conn
+            .query_row("SELECT serials FROM batches WHERE sha256 = ?1", [sha256], |r| r.get(0))
+            .optional()
+            .map_err(self.err())?;
+        let Some(ranges) = ranges else { return Ok(None) };
+        let mut serials = Vec::new();
+        for range in ranges.split(", ").filter(|r| !r.is_empty()) {
+            let bad = || self.corrupt(format!("batch {sha256}: serial range {range:?}"));
+            let (first, last) = range.split_once('-').unwrap_or((range, range));
+            let (first, last): (u64, u64) = (first.parse().map_err(|_| bad())?, last.parse().map_err(|_| bad())?);
+            if last < first || last - first > 1_000_000 {
+                return Err(bad());
+            }
+            serials.extend(first..=last);
+        }
+        Ok(Some(serials))
+    }
+
+    /// The records of `serials` for `key_id`, in that order; serials this ledger never issued
+    /// for the key are left out (see [`Ledger::unknown_serials`]).
+    pub fn records(&self, key_id: KeyId, serials: &[u64]) -> Result<Vec<Record>, LedgerError> {
+        let mut out = Vec::with_capacity(serials.len());
+        for serial in serials {
+            let filter = ListFilter { serial: Some(*serial), ..ListFilter::default() };
+            out.extend(self.list(&filter)?.into_iter().filter(|r| r.key_id == key_id));
+        }
+        Ok(out)
+    }
+
     /// The signed envelope of every pass recorded for `key_id`, by serial.
     pub fn envelopes(&self, key_id: KeyId) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
         let mut stmt = self

@@ -16,7 +16,7 @@ use pass_issuer::ledger::{self, Ledger};
 use pass_issuer::render::DEFAULT_MODULE_PX;
 use pass_issuer::revoke;
 
-use crate::cli::{BatchArgs, Cli, Command, IssueArgs, ReissueArgs};
+use crate::cli::{BatchArgs, Cli, Command, IssueArgs, PrintArgs, ReissueArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         }
         Command::Show { serial, ledger, key, tz, json } => show(serial, ledger.as_deref(), key.as_deref(), &tz, json),
         Command::Reissue(args) => reissue(args),
+        Command::Print(args) => print(args),
         Command::TrustEntry { key, name, zones, not_before, not_after } => {
             trust_entry(&key, name, &zones, not_before.as_deref(), not_after.as_deref())
         }
@@ -275,6 +276,8 @@ fn batch(args: BatchArgs) -> Result<()> {
     if let Some(pdf) = &args.pdf {
         files::check_writable(pdf).with_context(|| format!("cannot write {}", pdf.display()))?;
     }
+    // Nor may a missing printer tool: a batch is printed whole or its serials are not taken.
+    let tools = args.pdf.as_ref().map(|_| print::Tools::find()).transpose()?;
     let mut ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
     let info = BatchInfo {
         sha256: Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),
@@ -304,14 +307,23 @@ fn batch(args: BatchArgs) -> Result<()> {
         progress(i + 1, records.len(), "issuing");
     }
     let mut pages = None;
-    if let Some(pdf) = &args.pdf {
+    if let (Some(pdf), Some(tools)) = (&args.pdf, &tools) {
         let page_info = PageInfo {
             title: args.title.clone(),
             office: args.office.clone().or_else(|| office_name(&args.key)).unwrap_or_else(|| public.id().to_string()),
             tz: tz.clone(),
         };
         eprintln!("pass-issuer: rendering {} pass(es) to PDF and checking every page ...", records.len());
-        pages = Some(print::print_pdf(&records, &page_info, layout, &public, pdf)?);
+        let printed = print::print_pdf(tools, &records, &page_info, layout, &public, pdf).with_context(|| {
+            format!(
+                "the passes are issued but not printed; print them again, never issuing twice, with \
+                 `pass-issuer print --batch {} --pdf {} --key {}`",
+                info.sha256,
+                pdf.display(),
+                args.key.display()
+            )
+        })?;
+        pages = Some(printed);
     }
     let serials = match (records.first(), records.last()) {
         (Some(a), Some(b)) => format!("{}-{}", a.pass.serial, b.pass.serial),
@@ -540,6 +552,36 @@ fn reissue(args: ReissueArgs) -> Result<()> {
         "pass-issuer: serial {serial} replaces {}; {} is marked for revocation: send it with `pass-issuer revoke {}`",
         p.serial, p.serial, p.serial
     );
+    Ok(())
+}
+
+fn print(args: PrintArgs) -> Result<()> {
+    use pass_issuer::print::{self, Layout, PageInfo};
+    let tz = time::zone(&args.tz)?;
+    let layout: Layout = args.layout.parse().map_err(anyhow::Error::msg)?;
+    let public = load_key(&args.key)?.public_key();
+    files::check_writable(&args.pdf).with_context(|| format!("cannot write {}", args.pdf.display()))?;
+    let tools = print::Tools::find()?;
+    let ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
+    let serials = match &args.batch {
+        Some(sha) => ledger
+            .batch_serials(&sha.to_ascii_lowercase())?
+            .with_context(|| format!("no batch file with SHA-256 {sha} was issued with this ledger"))?,
+        None => args.serials.clone(),
+    };
+    let unknown = ledger.unknown_serials(public.id(), &serials)?;
+    if !unknown.is_empty() {
+        anyhow::bail!("this ledger never issued serial(s) {unknown:?} for key {}", public.id());
+    }
+    let records = ledger.records(public.id(), &serials)?;
+    let info = PageInfo {
+        title: args.title.clone(),
+        office: args.office.clone().or_else(|| office_name(&args.key)).unwrap_or_else(|| public.id().to_string()),
+        tz,
+    };
+    eprintln!("pass-issuer: rendering {} pass(es) to PDF and checking every page ...", records.len());
+    let pages = print::print_pdf(&tools, &records, &info, layout, &public, &args.pdf)?;
+    eprintln!("pass-issuer: printed {} pass(es) already issued; PDF {pages} page(s), all checked", records.len());
     Ok(())
 }
 

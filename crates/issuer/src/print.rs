@@ -160,7 +160,8 @@ pub fn document(records: &[Record], info: &PageInfo, layout: Layout) -> Result<S
 
 fn find_tool(env: &str, names: &[&str], package: &'static str) -> Result<PathBuf, PrintError> {
     if let Some(path) = std::env::var_os(env) {
-        return Ok(PathBuf::from(path));
+        let path = PathBuf::from(path);
+        return if path.is_file() { Ok(path) } else { Err(PrintError::Missing(path.display().to_string(), package)) };
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     for dir in std::env::split_paths(&path) {
@@ -187,9 +188,28 @@ pub const CHROMIUM_QUIET: [&str; 7] = [
     "--disable-sync",
 ];
 
+/// The programs a print needs: headless Chromium to lay out the PDF, poppler's `pdftoppm` for
+/// print QA. Found before anything is issued, so a machine without them costs no serial.
+#[derive(Clone, Debug)]
+pub struct Tools {
+    chromium: PathBuf,
+    pdftoppm: PathBuf,
+}
+
+impl Tools {
+    /// Finds both (`CHECKPASS_CHROMIUM` and `CHECKPASS_PDFTOPPM` name them, else `PATH`).
+    pub fn find() -> Result<Tools, PrintError> {
+        Ok(Tools {
+            chromium: find_tool("CHECKPASS_CHROMIUM", &["chromium", "chromium-browser", "google-chrome"], "chromium")?,
+            pdftoppm: find_tool("CHECKPASS_PDFTOPPM", &["pdftoppm"], "poppler-utils")?,
+        })
+    }
+}
+
 /// Renders `records` to a PDF at `out` with headless Chromium, checks every page, and only then
 /// moves it into place. `issuer` is the public key the passes must verify with.
 pub fn print_pdf(
+    tools: &Tools,
     records: &[Record],
     info: &PageInfo,
     layout: Layout,
@@ -200,8 +220,8 @@ pub fn print_pdf(
     let html_path = work.path().join("passes.html");
     std::fs::write(&html_path, document(records, info, layout)?).map_err(|e| PrintError::Io(html_path.clone(), e))?;
     let pdf_path = work.path().join("passes.pdf");
-    let chromium = find_tool("CHECKPASS_CHROMIUM", &["chromium", "chromium-browser", "google-chrome"], "chromium")?;
-    let output = Command::new(&chromium)
+    let chromium = &tools.chromium;
+    let output = Command::new(chromium)
         .arg("--headless")
         .args(CHROMIUM_QUIET)
         .arg("--no-pdf-header-footer")
@@ -213,7 +233,7 @@ pub fn print_pdf(
     if !pdf_path.exists() {
         return Err(PrintError::Tool("chromium".into(), String::from_utf8_lossy(&output.stderr).into_owned()));
     }
-    let pages = qa(&pdf_path, records, layout, issuer, work.path())?;
+    let pages = qa(&tools.pdftoppm, &pdf_path, records, layout, issuer, work.path())?;
     pass_files::write(
         out,
         &std::fs::read(&pdf_path).map_err(|e| PrintError::Io(pdf_path.clone(), e))?,
@@ -227,15 +247,15 @@ pub fn print_pdf(
 /// Rasterises every page at 150 dpi, blurs it slightly, and checks that exactly the passes
 /// meant for that page decode and verify. Returns the page count.
 pub fn qa(
+    pdftoppm: &Path,
     pdf: &Path,
     records: &[Record],
     layout: Layout,
     issuer: &PublicKey,
     work: &Path,
 ) -> Result<usize, PrintError> {
-    let pdftoppm = find_tool("CHECKPASS_PDFTOPPM", &["pdftoppm"], "poppler-utils")?;
     let prefix = work.join("page");
-    let output = Command::new(&pdftoppm)
+    let output = Command::new(pdftoppm)
         .args(["-r", "150", "-gray"]) // PGM: PNG compression would cost more than the rendering
         .arg(pdf)
         .arg(&prefix)

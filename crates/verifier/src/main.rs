@@ -178,10 +178,11 @@ fn sync_summary(report: &sync::SyncReport, tz: &TimeZone) -> String {
 }
 
 fn import(args: &CheckArgs, file: &Path) -> Result<ExitCode> {
+    // Read before the state file is locked: a slow or hostile source never holds up a sync.
+    let bytes = pass_files::read_capped(file, sync::MAX_BODY).with_context(|| format!("{}", file.display()))?;
     let _lock = state::lock(&pass_verifier::config::state_path(args.state.as_deref())?)?;
     let mut settings = settings(args)?;
     let authority = *settings.authority()?;
-    let bytes = pass_files::read_capped(file, sync::MAX_BODY).with_context(|| format!("{}", file.display()))?;
     match sync::import(&bytes, &authority, &mut settings.state) {
         Ok(what) => {
             settings.state.save(&settings.state_path)?;
