@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Decode bench (issue 4): the project's decoder side by side with zxing-cpp, the yardstick.
 
-Reads a manifest in the format of ../shared/datasets/qr-photos-dev/manifest.json, runs
+Reads a manifest in the format of crates/decode/tests/data/qr-photos-dev/manifest.json, runs
 `pass-verifier decode --json` (release build) on every image and zxing-cpp (installed with pip
 into a throwaway venv under target/, not a dependency) on the same images, and prints per set:
 decoded/total, false positives, median and p90 ms, with the ratios. A code counts as read when
@@ -10,7 +10,7 @@ ISO-8859-1. Ours runs twice: `--first` (stop at the first code, as a scan does) 
 (print QA of two-up sheets). zxing-cpp is timed on a ready numpy array; each image keeps its
 best time over the rounds, for both. Not a test: run it by hand.
 
-    scripts/bench-decode.py [MANIFEST]     (default ../shared/datasets/qr-photos-dev/manifest.json)
+    scripts/bench-decode.py [MANIFEST]     (default crates/decode/tests/data/qr-photos-dev/manifest.json)
 
 Synthetic webcam frames of real passes (per category, plus 1920×1080 frames for the budget):
 
@@ -124,7 +124,7 @@ def pct(values, q):
 
 
 def main():
-    manifest_path = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / ".." / "shared" / "datasets" / "qr-photos-dev" / "manifest.json")
+    manifest_path = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "crates" / "decode" / "tests" / "data" / "qr-photos-dev" / "manifest.json")
     base = manifest_path.parent
     manifest = json.loads(manifest_path.read_text())
     files = [str(base / m["file"]) for m in manifest]

@@ -401,3 +401,44 @@ fn idle_connections_cannot_exhaust_the_server() {
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("out of file descriptors"), "{log}");
 }
+
+/// `pass-server serve` checks that its data directory is writable without a file of a
+/// predictable name (it created `.write-probe-<pid>`, truncating whatever a symlink planted
+/// there pointed to), and refuses a symlink as its lock file.
+#[cfg(unix)]
+#[test]
+fn planted_symlinks_in_the_data_directory_are_not_followed() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    // The server's pid is one of the next few thousand: a link for each.
+    let mut probe = Command::new("true").spawn().unwrap();
+    let base = probe.id();
+    probe.wait().unwrap();
+    let planted = base..base + 3000;
+    for pid in planted.clone() {
+        std::os::unix::fs::symlink(&victim, data.join(format!(".write-probe-{pid}"))).unwrap();
+    }
+    let server = crate::util::Server::start(&data);
+    let pid = server.child.id();
+    drop(server);
+    assert!(planted.contains(&pid), "pid {pid} outside the planted range: run again");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious", "the planted link's target was written");
+
+    std::fs::remove_file(data.join("server.lock")).unwrap();
+    std::os::unix::fs::symlink(&victim, data.join("server.lock")).unwrap();
+    let run = crate::util::server(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        data.to_str().unwrap(),
+        "--authority-key",
+        root().join("keys-example/authority.key").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+}

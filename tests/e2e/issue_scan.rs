@@ -182,3 +182,12 @@ fn two_processes_issuing_at_once_never_share_a_serial() {
     assert_eq!(serials.len(), 40);
     assert_eq!(distinct.len(), 40, "{serials:?}");
 }
+
+/// The end-to-end tests drive the binary a checkpoint runs: `pass-verifier` built on its own,
+/// without pass-core's signing code (built together with the issuer, Cargo turns it on).
+#[test]
+fn the_verifier_under_test_is_a_checkpoint_build() {
+    let run = verifier(&["--version"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("checkpoint build: no signing code"), "{}", run.stdout);
+}

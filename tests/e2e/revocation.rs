@@ -388,7 +388,8 @@ fn usb_round_trip() {
 
 /// A FAT file system in an image file, mounted for the test: the kernel's vfat on a loop device
 /// where the machine allows it, else fusefat (a real FAT16 image through FUSE; this machine's
-/// kernel has no vfat). `None`, with the reason printed, where neither can run.
+/// kernel has no vfat). `None` where neither can run: a failure in CI, a counted skip elsewhere
+/// (`util::missing_prerequisite`).
 struct FatStick {
     mount: PathBuf,
     fuse: bool,
@@ -402,7 +403,7 @@ impl FatStick {
         std::fs::File::create(&image).unwrap().set_len(32 << 20).unwrap();
         let ok = |cmd: &mut std::process::Command| cmd.output().is_ok_and(|o| o.status.success());
         if !ok(std::process::Command::new("mkfs.vfat").arg(&image)) {
-            eprintln!("FAT stick test skipped: mkfs.vfat missing (apt-get install dosfstools)");
+            crate::util::missing_prerequisite("usb_round_trip_on_a_fat_stick", "mkfs.vfat is missing (dosfstools)");
             return None;
         }
         if ok(std::process::Command::new("mount").args(["-t", "vfat", "-o", "loop"]).arg(&image).arg(&mount)) {
@@ -411,7 +412,10 @@ impl FatStick {
         if ok(std::process::Command::new("fusefat").args(["-o", "rw+"]).arg(&image).arg(&mount)) {
             return Some(FatStick { mount, fuse: true });
         }
-        eprintln!("FAT stick test skipped: neither a loop-mounted vfat nor fusefat works here");
+        crate::util::missing_prerequisite(
+            "usb_round_trip_on_a_fat_stick",
+            "neither a loop-mounted vfat nor fusefat works here",
+        );
         None
     }
 }

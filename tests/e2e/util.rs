@@ -11,11 +11,14 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A binary built from this workspace, next to the test executable's `deps/` folder.
+/// A binary built from this workspace, next to the test executable's `deps/` folder; the
+/// checkpoint's `pass-verifier` from its own target directory (`target/checkpoint`).
 ///
-/// The first call builds the binaries the tests drive (`cargo build` of pass-issuer,
-/// pass-verifier and pass-server, in this test's profile and target directory), so a test never
+/// The first call builds the binaries the tests drive, in this test's profile, so a test never
 /// drives a binary older than its sources; after `scripts/test.sh` has built them it is a no-op.
+/// `pass-verifier` is built on its own, as a checkpoint's release build is: built together
+/// with the issuer, Cargo would turn on pass-core's `sign` feature for it, and the tests would
+/// drive a binary no checkpoint runs.
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let exe = std::env::current_exe().unwrap();
@@ -23,12 +26,23 @@ pub fn bin(name: &str) -> PathBuf {
     if let Err(e) = BUILT.get_or_init(|| build_binaries(dir)) {
         panic!("building the binaries under test failed: {e}");
     }
-    let path = dir.join(name);
+    let path = match name {
+        "pass-verifier" => checkpoint_dir(dir).join(name),
+        _ => dir.join(name),
+    };
     assert!(path.exists(), "{} is missing after the build", path.display());
     path
 }
 
-/// `cargo build` of the three binaries into `profile_dir` (`target/debug` or `target/<profile>`).
+/// Where the checkpoint build of `pass-verifier` goes for the profile built into `profile_dir`:
+/// `target/checkpoint/<profile>`.
+fn checkpoint_dir(profile_dir: &Path) -> PathBuf {
+    let target = profile_dir.parent().unwrap_or(profile_dir);
+    target.join("checkpoint").join(profile_dir.file_name().unwrap_or_default())
+}
+
+/// `cargo build` of the issuer and the server into `profile_dir` (`target/debug` or
+/// `target/<profile>`), and of `pass-verifier` on its own into [`checkpoint_dir`].
 fn build_binaries(profile_dir: &Path) -> Result<(), String> {
     let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
         Some("debug") => "dev",
@@ -37,26 +51,20 @@ fn build_binaries(profile_dir: &Path) -> Result<(), String> {
     };
     let target_dir = profile_dir.parent().ok_or("no target directory")?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(root())
-        .args([
-            "build",
-            "--locked",
-            "--quiet",
-            "--bins",
-            "-p",
-            "pass-issuer",
-            "-p",
-            "pass-verifier",
-            "-p",
-            "pass-server",
-        ])
-        .args(["--profile", profile])
-        .arg("--target-dir")
-        .arg(target_dir)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("cargo build exited with {status}")) }
+    let build = |packages: &[&str], target_dir: &Path| -> Result<(), String> {
+        let status = Command::new(&cargo)
+            .current_dir(root())
+            .args(["build", "--locked", "--quiet", "--bins"])
+            .args(packages.iter().flat_map(|p| ["-p", p]))
+            .args(["--profile", profile])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if status.success() { Ok(()) } else { Err(format!("cargo build exited with {status}")) }
+    };
+    build(&["pass-issuer", "pass-server"], target_dir)?;
+    build(&["pass-verifier"], &target_dir.join("checkpoint"))
 }
 
 /// The result of running a binary.
@@ -331,4 +339,19 @@ pub fn issue_between(dir: &Path, plate: &str, from: i64, until: i64, wrapper: &[
     assert_eq!(run.code, 0, "{}", run.stderr);
     let issued = run.json();
     (issued["serial"].as_u64().unwrap(), pass_core::envelope::from_text(issued["text"].as_str().unwrap()).unwrap())
+}
+
+/// A test that cannot run on this machine for want of `what` (a kernel module, a FUSE device).
+/// In CI (`CI` set, as `.ci/run` does) that is a failure: the prerequisite must be there. On a
+/// developer's machine the test is skipped, and the skip is written to
+/// `target/test-skips.txt`, which `scripts/test.sh` counts and prints at the end of its run.
+pub fn missing_prerequisite(test: &str, what: &str) {
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0") {
+        panic!("{test}: {what} (a missing prerequisite fails in CI)");
+    }
+    eprintln!("SKIPPED {test}: {what}");
+    let log = root().join("target/test-skips.txt");
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        let _ = std::io::Write::write_all(&mut file, format!("{test}: {what}\n").as_bytes());
+    }
 }

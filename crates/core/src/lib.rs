@@ -31,6 +31,10 @@ pub mod view;
 
 pub use division::Division;
 
+/// Whether this build carries the signing code (the `sign` feature). A checkpoint's
+/// `pass-verifier` must not: it says which it is in `--version`.
+pub const SIGNING: bool = cfg!(feature = "sign");
+
 /// An error and its causes on one line (`a: b: c`), skipping a cause whose text the line
 /// already holds (many errors repeat their source in their own message). For the binaries'
 /// one-line messages on stderr.

@@ -168,13 +168,42 @@ pub fn read_to_string_capped(path: &Path, max: u64) -> io::Result<String> {
     String::from_utf8(read_capped(path, max)?).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
+/// Opens (creating, never truncating) the lock file at `path` for writing, refusing a symlink
+/// there: a link planted in a data directory must not make a program lock, create or write
+/// a file elsewhere. The caller then takes the lock on it.
+pub fn open_lock(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    Ok(file)
+}
+
+/// Checks that files can be created in `dir`, with a new file of a random name made with
+/// `O_EXCL` (never one of a predictable name, which a planted symlink could point elsewhere),
+/// synced and removed again.
+pub fn probe_writable(dir: &Path) -> io::Result<()> {
+    let probe = tempfile::Builder::new().prefix(".write-probe-").tempfile_in(dir)?;
+    probe.as_file().sync_all()?;
+    probe.close()
+}
+
 /// Opens (creating) the SQLite database at `path` as every checkpass database is kept: WAL and
 /// `synchronous=FULL` (a committed write survives a power cut), and a lock held by another
 /// process waited for up to `busy`. Switching to WAL does not go through SQLite's busy handler:
 /// when another process is creating or writing the same file at that moment, SQLite answers
 /// "database is locked" at once, so that is retried here until `busy` has passed.
 pub fn open_sqlite(path: &Path, busy: std::time::Duration) -> rusqlite::Result<rusqlite::Connection> {
-    let conn = rusqlite::Connection::open(path)?;
+    // Not through a symlink: a link planted where a database or scan log is kept must not send
+    // the writes elsewhere.
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
+    )?;
     conn.busy_timeout(busy)?;
     let deadline = std::time::Instant::now() + busy;
     loop {
@@ -247,6 +276,30 @@ mod tests {
         let err = write(Path::new("/dev/null"), b"new", 0o644, Mode::Replace).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert_eq!(names(dir.path()), ["link", "target"]);
+    }
+
+    /// A symlink where a lock file or a database is kept is refused, and its target untouched.
+    #[cfg(unix)]
+    #[test]
+    fn planted_symlinks_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        for name in ["server.lock", "scanlog.sqlite"] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
+        }
+        assert!(open_lock(&dir.path().join("server.lock")).is_err());
+        assert!(open_sqlite(&dir.path().join("scanlog.sqlite"), std::time::Duration::from_secs(1)).is_err());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        // A plain lock file is made, and kept as it is when opened again.
+        let lock = dir.path().join("state.lock");
+        open_lock(&lock).unwrap();
+        std::fs::write(&lock, b"x").unwrap();
+        open_lock(&lock).unwrap();
+        assert_eq!(std::fs::read(&lock).unwrap(), b"x");
+        // The probe leaves nothing behind.
+        probe_writable(dir.path()).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 4);
     }
 
     #[test]

@@ -125,18 +125,10 @@ fn serve(args: ServeArgs) -> Result<()> {
 /// dropped (at exit).
 fn lock_data_dir(data: &Path) -> Result<std::fs::File> {
     std::fs::create_dir_all(data).with_context(|| format!("creating the data directory {}", data.display()))?;
-    let probe = data.join(format!(".write-probe-{}", std::process::id()));
-    std::fs::File::create(&probe)
-        .and_then(|f| f.sync_all())
+    pass_files::probe_writable(data)
         .with_context(|| format!("the data directory {} is not writable", data.display()))?;
-    let _ = std::fs::remove_file(&probe);
     let path = data.join("server.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("{}", path.display()))?;
+    let file = pass_files::open_lock(&path).with_context(|| format!("{}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => {

@@ -5,11 +5,23 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use pass_core::Division;
 
+/// The version, and whether this binary is a checkpoint build (no signing code linked: built
+/// on its own, `cargo build -p pass-verifier`) or was built together with the issuer or server,
+/// whose `sign` feature Cargo then turns on for it too.
+pub const VERSION: &str = if pass_core::SIGNING {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (WITH signing code: not a checkpoint build; build it with -p pass-verifier alone)"
+    )
+} else {
+    concat!(env!("CARGO_PKG_VERSION"), " (checkpoint build: no signing code)")
+};
+
 /// checkpass checkpoint verifier: scan pass photos or camera frames, check text forms, offline.
 ///
 /// Exit status: 0 every input accepted, 1 any rejected, 2 any could not be checked.
 #[derive(Debug, Parser)]
-#[command(name = "pass-verifier", version)]
+#[command(name = "pass-verifier", version = VERSION)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -187,7 +187,7 @@ pub fn lock(path: &Path) -> Result<std::fs::File, StateError> {
     if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io)?;
+    let file = pass_files::open_lock(&lock_path).map_err(io)?;
     file.lock().map_err(io)?;
     Ok(file)
 }
