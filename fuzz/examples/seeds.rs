@@ -33,7 +33,7 @@ fn main() {
     let snapshot = authority::encode_body(&next.snapshot());
     let delta = authority::encode_body(&next.delta_from(&held.revocations));
     let trust = authority::encode_body(&TrustDoc { version: 3, issued_at: 1_780_000_600, toml: trust_toml() });
-    let beat = authority::encode_body(&Heartbeat { version: 4, digest: next.digest(), issued_at: 1_780_000_900 });
+    let beat = Heartbeat { version: 4, digest: next.digest(), issued_at: 1_780_000_900, trust: None }.body();
 
     for (name, kind, body) in [
         ("snapshot", DocKind::Snapshot, &snapshot),
@@ -50,12 +50,12 @@ fn main() {
     // The seeds must get past the checks, or they seed nothing behind them.
     let mut state = held.clone();
     for (kind, body) in [(DocKind::Delta, &delta), (DocKind::TrustList, &trust), (DocKind::Heartbeat, &beat)] {
-        let said = pass_verifier::sync::import(&authority::sign(kind, body, &key), &key.public_key(), &mut state);
+        let said = pass_verifier::sync::import(&authority::sign(kind, body, &key), &key.public_key(), &mut state, u64::MAX / 2);
         println!("{kind:?}: {said:?}");
         assert!(said.is_ok());
     }
     let mut fresh = pass_verifier::state::LocalState::default();
-    let said = pass_verifier::sync::import(&authority::sign(DocKind::Snapshot, &snapshot, &key), &key.public_key(), &mut fresh);
+    let said = pass_verifier::sync::import(&authority::sign(DocKind::Snapshot, &snapshot, &key), &key.public_key(), &mut fresh, u64::MAX / 2);
     println!("Snapshot: {said:?}");
     assert!(said.is_ok());
     let all = [

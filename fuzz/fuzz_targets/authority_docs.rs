@@ -19,7 +19,7 @@ fn check(bytes: &[u8], fresh: bool) {
     let mut state = if fresh { LocalState::default() } else { held_state() };
     let before = state.clone();
     let before_bytes = state.to_bytes();
-    match import(bytes, &public, &mut state) {
+    match import(bytes, &public, &mut state, u64::MAX / 2) {
         Err(_) => assert_eq!(state.to_bytes(), before_bytes, "a refused import changed the state"),
         Ok(_) => {
             assert!(state.revocations.version >= before.revocations.version, "version went back");

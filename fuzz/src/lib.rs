@@ -56,7 +56,7 @@ fn make_held_state() -> LocalState {
     revocations.version = 3;
     revocations.issued_at = 1_780_000_000;
     let trust_doc = authority::TrustDoc { version: 2, issued_at: 1_780_000_000, toml: trust_toml() };
-    let beat = authority::Heartbeat { version: 3, digest: revocations.digest(), issued_at: 1_780_000_300 };
+    let beat = authority::Heartbeat { version: 3, digest: revocations.digest(), issued_at: 1_780_000_300, trust: None };
     LocalState {
         revocations,
         trust_doc: Some(authority::sign(DocKind::TrustList, &authority::encode_body(&trust_doc), &key)),

@@ -272,7 +272,8 @@ fn freshness_cannot_be_faked_without_the_key() {
     let fake = fake_304_server();
     let run = later(&["sync", "--server", &fake, "--trust", &trust(), "--state", state]);
     assert!(run.stdout.contains("current"), "{}", run.stdout);
-    assert!(run.stderr.contains("no valid signed heartbeat"), "{}", run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("warning: no valid signed heartbeat"), "a line of its output: {}", run.stdout);
     let scan = later(&["scan", png.to_str().unwrap(), "--trust", &trust(), "--state", state, "--json"]);
     let verdict = scan.json();
     assert_eq!(verdict["verdict"], "accepted", "{verdict}");
@@ -290,4 +291,82 @@ fn freshness_cannot_be_faked_without_the_key() {
     let scan =
         verifier(&["scan", png.to_str().unwrap(), "--trust", &trust(), "--state", other.to_str().unwrap(), "--json"]);
     assert_eq!(scan.json()["warnings"], serde_json::json!(["zone_not_checked"]), "{}", scan.stdout);
+}
+
+/// One future-dated signature (the authority's clock 400 days ahead) must not make every
+/// checkpoint reject every pass for ever: a checkpoint refuses data signed more than a day
+/// ahead of its clock and keeps its last good state; the server, its clock fixed, refuses to
+/// start on data dated in its future, and `--re-sign` publishes the data again as of now.
+#[test]
+fn a_clock_set_ahead_at_the_authority_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let (_, bytes) = crate::util::issue_now(dir.path(), "粤A12345");
+    let text = pass_core::envelope::to_text(&bytes);
+    let state = dir.path().join("state.bin");
+    let state = state.to_str().unwrap();
+    let check = || verifier(&["check", &text, "--trust", &trust(), "--state", state, "--zone", "440114", "--json"]);
+
+    // A good state first, from the server with a right clock.
+    let server = Server::start(&data);
+    assert_eq!(verifier(&["sync", "--server", &server.url, "--trust", &trust(), "--state", state]).code, 0);
+    let admin = server.token(&["--admin"]);
+    drop(server);
+    let held = std::fs::read(state).unwrap();
+
+    // The authority's clock jumps 400 days ahead; it signs a revocation of another pass then.
+    let mut ahead = Command::new("faketime")
+        .args(["-f", "+400d"])
+        .arg(bin("pass-server"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data", data.to_str().unwrap(), "--authority-key"])
+        .arg(root().join("keys-example/authority.key"))
+        .arg("--trust")
+        .arg(root().join("keys-example/trust.toml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(ahead.stdout.take().unwrap()), &mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap().to_owned();
+    let body = r#"{"key_id":"f3c3dcf66c87927e","serials":[9000],"reason":"test"}"#;
+    assert_eq!(crate::util::http(&url, "POST", "/v1/revocations", Some(&admin), Some(body)).0, 200);
+    let run = verifier(&["sync", "--server", &url, "--trust", &trust(), "--state", state]);
+    let _ = ahead.kill();
+    let _ = ahead.wait();
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("ahead of this computer's clock"), "{}", run.stderr);
+    assert_eq!(std::fs::read(state).unwrap(), held, "the last good state is kept");
+    let verdict = check().json();
+    assert_eq!(verdict["verdict"], "accepted", "{verdict}");
+
+    // The authority's clock is fixed: the server refuses to start on data from its future.
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--data", data.to_str().unwrap()];
+        let key = root().join("keys-example/authority.key");
+        args.extend(["--authority-key", key.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        crate::util::server(&args)
+    };
+    let run = serve(&[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--re-sign"), "says how to recover: {}", run.stderr);
+    // --re-sign publishes it again as of now; checkpoints take it.
+    let mut resigned = crate::util::command("pass-server");
+    resigned
+        .args(["serve", "--listen", "127.0.0.1:0", "--re-sign", "--data", data.to_str().unwrap(), "--authority-key"])
+        .arg(root().join("keys-example/authority.key"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = resigned.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+    let run = verifier(&["sync", "--server", &url, "--trust", &trust(), "--state", state]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(check().json()["verdict"], "accepted");
+    // And a plain start works again.
+    drop(Server::start(&data));
 }

@@ -154,7 +154,12 @@ pub struct TrustDoc {
 /// few minutes and with every new version. Freshness comes only from signed time: a verifier
 /// counts its data as confirmed up to the newest heartbeat that names the version and digest
 /// it holds; a replayed older heartbeat confirms nothing new (docs/FORMAT.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// When the authority publishes a trust list, the heartbeat names its current version and
+/// digest too ([`TrustRef`]), so a checkpoint whose trust list was withheld (a 404) or rolled
+/// back on the way learns that it is behind. Without one the body is the three fields alone,
+/// byte for byte as before; with one, they are followed by the trust list's version and digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Heartbeat {
     /// The revocation data version that is current.
     pub version: u64,
@@ -162,19 +167,69 @@ pub struct Heartbeat {
     pub digest: [u8; 32],
     /// When it was signed, Unix seconds.
     pub issued_at: u64,
+    /// The trust list that is current, when the authority publishes one.
+    pub trust: Option<TrustRef>,
+}
+
+/// A trust list named by a heartbeat: its version and the SHA-256 of its signed document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustRef {
+    /// The trust list's version.
+    pub version: u64,
+    /// [`trust_digest`] of its signed document.
+    pub digest: [u8; 32],
+}
+
+/// The digest a heartbeat gives for a signed trust-list document.
+pub fn trust_digest(signed: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::new().chain_update(b"checkpass trust list v1\0").chain_update(signed).finalize().into()
+}
+
+/// The heartbeat body without a trust list (the first layout, still the one signed then).
+#[derive(Serialize, Deserialize)]
+struct BeatBody {
+    version: u64,
+    digest: [u8; 32],
+    issued_at: u64,
+}
+
+/// The heartbeat body with a trust list.
+#[derive(Serialize, Deserialize)]
+struct BeatBodyWithTrust {
+    version: u64,
+    digest: [u8; 32],
+    issued_at: u64,
+    trust: TrustRef,
 }
 
 impl Heartbeat {
+    /// The body that is signed.
+    pub fn body(&self) -> Vec<u8> {
+        let (version, digest, issued_at) = (self.version, self.digest, self.issued_at);
+        match self.trust {
+            None => encode_body(&BeatBody { version, digest, issued_at }),
+            Some(trust) => encode_body(&BeatBodyWithTrust { version, digest, issued_at, trust }),
+        }
+    }
+
     /// Signs the heartbeat.
     #[cfg(feature = "sign")]
     pub fn sign(&self, key: &crate::keys::SecretKey) -> Vec<u8> {
-        sign(DocKind::Heartbeat, &encode_body(self), key)
+        sign(DocKind::Heartbeat, &self.body(), key)
     }
 
-    /// Opens a signed heartbeat.
+    /// Opens a signed heartbeat (either layout; strict: nothing after the last field).
     pub fn open(bytes: &[u8], authority: &PublicKey) -> Result<Heartbeat, DocError> {
         match open(bytes, authority)? {
-            (DocKind::Heartbeat, body) => decode_body(body),
+            (DocKind::Heartbeat, body) => match decode_body::<BeatBody>(body) {
+                Ok(b) => Ok(Heartbeat { version: b.version, digest: b.digest, issued_at: b.issued_at, trust: None }),
+                Err(_) => {
+                    let b: BeatBodyWithTrust = decode_body(body)?;
+                    let trust = Some(b.trust);
+                    Ok(Heartbeat { version: b.version, digest: b.digest, issued_at: b.issued_at, trust })
+                }
+            },
             (kind, _) => Err(DocError::WrongKind(kind as u8)),
         }
     }
@@ -257,12 +312,17 @@ mod tests {
     #[test]
     fn heartbeats_and_bundles() {
         let key = SecretKey::from_seed(&[11; 32]);
-        let beat = Heartbeat { version: 7, digest: [3; 32], issued_at: 1_780_000_000 };
+        let beat = Heartbeat { version: 7, digest: [3; 32], issued_at: 1_780_000_000, trust: None };
         let signed = beat.sign(&key);
         assert_eq!(signed.len(), HEADER_LEN + 1 + 32 + 5 + 64, "a heartbeat is about 114 bytes");
         assert_eq!(Heartbeat::open(&signed, &key.public_key()), Ok(beat));
         let trust = sign(DocKind::TrustList, b"x", &key);
         assert_eq!(Heartbeat::open(&trust, &key.public_key()), Err(DocError::WrongKind(3)));
+        // Naming a trust list: both layouts open, and the trust list's fields survive.
+        let named = Heartbeat { trust: Some(TrustRef { version: 3, digest: trust_digest(&trust) }), ..beat };
+        let signed_named = named.sign(&key);
+        assert_eq!(signed_named.len(), signed.len() + 1 + 32);
+        assert_eq!(Heartbeat::open(&signed_named, &key.public_key()), Ok(named));
         let packed = bundle(&[&trust, &signed]);
         assert_eq!(unbundle(&packed), Ok(vec![&trust[..], &signed[..]]));
         assert_eq!(unbundle(&packed[..packed.len() - 1]), Err(DocError::Truncated));

@@ -72,6 +72,16 @@ fn zoned(secs: u64, tz: &TimeZone) -> Option<Zoned> {
     Some(Timestamp::from_second(secs).ok()?.to_zoned_datetime(tz.clone()))
 }
 
+/// "45 s", "3 min", "5 h", "2 days": a duration for people.
+pub fn age(secs: u64) -> String {
+    match secs {
+        0..=119 => format!("{secs} s"),
+        120..=7199 => format!("{} min", secs / 60),
+        7200..=172_799 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86_400),
+    }
+}
+
 /// `2022-04-01T08:00:00+08:00`: for JSON and logs.
 pub fn rfc3339(secs: u64, tz: &TimeZone) -> String {
     zoned(secs, tz).map_or_else(|| format!("@{secs}"), |z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string())

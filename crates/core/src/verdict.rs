@@ -125,6 +125,9 @@ pub enum Warning {
     RevocationDataStale,
     /// The system clock is earlier than the newest signed time the verifier holds.
     ClockBehind,
+    /// The authority's newest heartbeat names a trust list newer than the one held (a trust
+    /// list withheld or rolled back on the way): an office it removed may still be trusted here.
+    TrustListStale,
 }
 
 impl Warning {
@@ -134,6 +137,7 @@ impl Warning {
             Warning::ZoneNotChecked => "zone_not_checked",
             Warning::RevocationDataStale => "revocation_data_stale",
             Warning::ClockBehind => "clock_behind",
+            Warning::TrustListStale => "trust_list_stale",
         }
     }
 
@@ -146,6 +150,9 @@ impl Warning {
             Warning::RevocationDataStale => "注销名单已过时 — The revocation data is out of date: sync when you can.",
             Warning::ClockBehind => {
                 "本机时钟慢于已签名数据 — This computer's clock is behind signed data it holds: check the clock."
+            }
+            Warning::TrustListStale => {
+                "信任名单未更新 — The authority has published a newer trust list than this one: sync when you can."
             }
         }
     }
@@ -177,14 +184,23 @@ pub struct Freshness {
     /// What the system clock said, Unix seconds. Checks are made at [`Freshness::floor`] of it;
     /// a clock behind the floor is reported on every verdict.
     pub clock: u64,
+    /// Whether the newest heartbeat held names a newer trust list than the one held.
+    pub trust_stale: bool,
 }
+
+/// How far ahead of a checkpoint's clock signed time may be. Sync and import refuse a document
+/// signed later than this (an authority's clock set ahead, or an attack on its time source),
+/// and the trusted time floor never moves checks further ahead than this: one future-dated
+/// signature must not make every pass look expired, or make a pass valid from next week
+/// acceptable today.
+pub const MAX_SIGNED_AHEAD: u64 = 24 * 3600;
 
 impl Freshness {
     /// The instant to check at: the clock, but never earlier than the newest signed time held.
     /// Signed data cannot come from the future, so a clock behind it is wrong, and trusting it
     /// would let a clock set back revive expired passes.
     pub fn floor(&self) -> u64 {
-        self.clock.max(self.newest_signed_at)
+        self.clock.max(self.newest_signed_at.min(self.clock.saturating_add(MAX_SIGNED_AHEAD)))
     }
 
     /// The warnings this freshness earns at `now`.
@@ -195,6 +211,9 @@ impl Freshness {
         }
         if self.clock < self.newest_signed_at {
             warnings.push(Warning::ClockBehind);
+        }
+        if self.trust_stale {
+            warnings.push(Warning::TrustListStale);
         }
         warnings
     }
@@ -364,7 +383,13 @@ mod tests {
 
     #[test]
     fn freshness_warnings() {
-        let f = Freshness { confirmed_at: Some(1000), max_age: 100, newest_signed_at: 900, clock: 1050 };
+        let f = Freshness {
+            confirmed_at: Some(1000),
+            max_age: 100,
+            newest_signed_at: 900,
+            clock: 1050,
+            trust_stale: false,
+        };
         assert_eq!(f.warnings(1050), vec![]);
         assert_eq!(f.warnings(1101), vec![Warning::RevocationDataStale]);
         let behind = Freshness { clock: 899, ..f };
@@ -373,6 +398,38 @@ mod tests {
         assert_eq!(f.floor(), 1050);
         let never = Freshness { confirmed_at: None, ..f };
         assert_eq!(never.warnings(1000), vec![Warning::RevocationDataStale]);
+        let stale_trust = Freshness { trust_stale: true, ..f };
+        assert_eq!(stale_trust.warnings(1050), vec![Warning::TrustListStale]);
+        // Signed time far in the future (an authority's clock a year ahead) moves checks at most
+        // MAX_SIGNED_AHEAD past the clock.
+        let ahead = Freshness { newest_signed_at: 1050 + 400 * 86_400, ..f };
+        assert_eq!(ahead.floor(), 1050 + MAX_SIGNED_AHEAD);
+    }
+
+    /// A pass valid from four days ahead is not accepted because a future-dated signature says
+    /// it is later than the clock does.
+    #[test]
+    fn future_signed_time_does_not_open_a_future_pass() {
+        let (key, trust) = setup("");
+        let mut pass = crate::model::tests::sample();
+        let clock = pass.valid_from - 4 * 86_400;
+        pass.issued_at = clock - 86_400;
+        let bytes = sign(&pass, &key).expect("signs");
+        let freshness = Freshness {
+            confirmed_at: Some(clock),
+            max_age: 86_400,
+            newest_signed_at: pass.valid_from + 3600,
+            clock,
+            trust_stale: false,
+        };
+        let revocations = RevocationState::default();
+        let checkpoint = Checkpoint {
+            now: freshness.floor(),
+            zone: None,
+            revocations: Some(&revocations),
+            freshness: Some(freshness),
+        };
+        assert_eq!(verify(&bytes, &trust, &checkpoint).reason, Some(Reason::NotYetValid));
     }
 
     #[test]

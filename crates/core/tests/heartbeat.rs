@@ -31,7 +31,7 @@ fn heartbeat_vector_is_stable_and_opens() {
     let mut state = RevocationState { version: 7, issued_at: 1_794_990_000, ..RevocationState::default() };
     let issuer: KeyId = "f3c3dcf66c87927e".parse().unwrap();
     state.add_serials(issuer, [17, 18, 19]);
-    let beat = Heartbeat { version: 7, digest: state.digest(), issued_at: 1_795_000_000 };
+    let beat = Heartbeat { version: 7, digest: state.digest(), issued_at: 1_795_000_000, trust: None };
     let signed = beat.sign(&key);
     let vector = Vector {
         description: "Version 7 (serials 17, 18, 19 of key f3c3dcf66c87927e revoked) is current as of \

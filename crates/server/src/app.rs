@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use pass_core::authority::{self, DocKind, Heartbeat, TrustDoc};
+use pass_core::authority::{self, DocKind, Heartbeat, TrustDoc, TrustRef};
 use pass_core::revocation::{self, RevocationState};
 use pass_core::{KeyId, SecretKey};
 use serde::Deserialize;
@@ -35,6 +35,9 @@ pub const MAX_REASON_CHARS: usize = 200;
 pub const MAX_CONCURRENT: usize = 1024;
 /// A request that takes longer is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How far the newest signing time of the data kept may lie ahead of the clock when `serve`
+/// starts (a clock corrected by NTP a little backwards): more is a clock that was set ahead.
+pub const CLOCK_TOLERANCE: u64 = 300;
 /// How often the heartbeat is re-signed (and with every new version): a checkpoint that syncs
 /// learns its data is current as of at most this long ago.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(300);
@@ -61,6 +64,8 @@ pub struct TrustServed {
     pub doc: Arc<[u8]>,
     /// The key ids of the issuers it lists: revocations for other keys are refused.
     pub issuers: Vec<KeyId>,
+    /// How heartbeats name it.
+    pub reference: TrustRef,
 }
 
 impl TrustServed {
@@ -71,7 +76,8 @@ impl TrustServed {
             .unwrap_or_default();
         let doc =
             authority::sign(DocKind::TrustList, &authority::encode_body(&TrustDoc { version, issued_at, toml }), key);
-        Self { version, etag: format!("\"t{version}\""), doc: doc.into(), issuers }
+        let reference = TrustRef { version, digest: authority::trust_digest(&doc) };
+        Self { version, etag: format!("\"t{version}\""), doc: doc.into(), issuers, reference }
     }
 }
 
@@ -134,7 +140,8 @@ impl AppState {
             }
         };
         let published = Arc::new(Published::new(&state, snapshot));
-        let beat = Arc::new(sign_beat(state.version, state.digest(), system_clock(), &authority));
+        let reference = trust.as_ref().map(|t| t.reference);
+        let beat = Arc::new(sign_beat(state.version, state.digest(), reference, system_clock(), &authority));
         Ok(Self {
             authority,
             store: Mutex::new(store),
@@ -153,12 +160,17 @@ impl AppState {
             let beat = self.beat.read().unwrap_or_else(|p| p.into_inner());
             (beat.version, beat.digest)
         };
-        let fresh = Arc::new(sign_beat(version, digest, (self.clock)(), &self.authority));
+        let fresh = Arc::new(sign_beat(version, digest, self.trust_ref(), (self.clock)(), &self.authority));
         let mut beat = self.beat.write().unwrap_or_else(|p| p.into_inner());
         // A commit may have moved on meanwhile: never go back to an older version.
         if beat.version == version {
             *beat = fresh;
         }
+    }
+
+    /// How heartbeats name the trust list served, if one is.
+    pub fn trust_ref(&self) -> Option<TrustRef> {
+        self.trust.as_ref().map(|t| t.reference)
     }
 
     /// The current revocation version.
@@ -266,9 +278,10 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         })
 }
 
-/// A heartbeat for `version` with `digest`, signed at `now`.
-pub fn sign_beat(version: u64, digest: [u8; 32], now: u64, key: &SecretKey) -> Beat {
-    let doc = Heartbeat { version, digest, issued_at: now }.sign(key);
+/// A heartbeat for `version` with `digest`, naming the trust list served (if any), signed at
+/// `now`.
+pub fn sign_beat(version: u64, digest: [u8; 32], trust: Option<TrustRef>, now: u64, key: &SecretKey) -> Beat {
+    let doc = Heartbeat { version, digest, issued_at: now, trust }.sign(key);
     Beat { version, digest, doc: doc.into() }
 }
 
@@ -537,7 +550,7 @@ async fn commit(
         // The heartbeat follows the new version before the answer: a checkpoint that syncs
         // right after sees the new data confirmed.
         *state.beat.write().map_err(AppError::internal)? =
-            Arc::new(sign_beat(next.version, next.digest(), now, &state.authority));
+            Arc::new(sign_beat(next.version, next.digest(), state.trust_ref(), now, &state.authority));
         history.state = next;
         *state.published.write().map_err(AppError::internal)? = published;
         Ok((history.state.version, added))

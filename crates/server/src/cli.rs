@@ -98,6 +98,11 @@ pub struct ServeArgs {
     /// Log as JSON lines.
     #[arg(long)]
     pub log_json: bool,
+    /// Publish the revocation data and the trust list again, unchanged, as new versions signed
+    /// at this machine's clock. The recovery when they were signed while the clock was ahead:
+    /// `serve` refuses to start on data dated in its future (README, "A clock set ahead").
+    #[arg(long)]
+    pub re_sign: bool,
 }
 
 #[cfg(test)]

@@ -81,6 +81,25 @@ fn serve(args: ServeArgs) -> Result<()> {
     // every write: refused here with one line each.
     let _lock = lock_data_dir(&data)?;
     let mut store = Store::open(&data)?;
+    let now = app::system_clock();
+    let newest = store.newest_signed_at()?;
+    if newest > now + app::CLOCK_TOLERANCE && !args.re_sign {
+        bail!(
+            "the data in {} is signed at {}, {} after this machine's clock ({}). If this clock is wrong, fix it \
+             and start again. If it is right, the data was signed while the clock was ahead, and every checkpoint \
+             that took it is warned: start once with --re-sign to publish it again as of now",
+            data.display(),
+            pass_core::time::rfc3339(newest, &jiff::tz::TimeZone::UTC),
+            pass_core::time::age(newest - now),
+            pass_core::time::rfc3339(now, &jiff::tz::TimeZone::UTC),
+        );
+    }
+    if args.re_sign {
+        let (mut state, _) = store.load()?;
+        let from = state.version;
+        store.re_sign(&mut state, now, &authority)?;
+        tracing::warn!(from, to = state.version, "revocation data re-signed at the current time");
+    }
     let trust = match &trust_path {
         Some(path) => {
             let text = files::read_to_string_capped(path, files::MAX_TEXT_FILE)
@@ -98,7 +117,7 @@ fn serve(args: ServeArgs) -> Result<()> {
                 );
             }
             let (version, issued_at) =
-                store.trust_version(&Sha256::digest(text.as_bytes()).into(), app::system_clock())?;
+                store.trust_version(&Sha256::digest(text.as_bytes()).into(), app::system_clock(), args.re_sign)?;
             let served = TrustServed::new(version, issued_at, text, &authority);
             store.set_trust_issuers(&served.issuers)?;
             Some(served)
@@ -242,7 +261,8 @@ fn export(data: &Path, out: &Path, authority_key: Option<&Path>) -> Result<()> {
             }
             pass_core::authority::open(&snapshot, &authority.public_key())
                 .with_context(|| format!("{}: not the key that signed this server's data", path.display()))?;
-            let beat = app::sign_beat(version, state.digest(), app::system_clock(), &authority);
+            // The export carries no trust list, so its heartbeat names none.
+            let beat = app::sign_beat(version, state.digest(), None, app::system_clock(), &authority);
             (pass_core::authority::bundle(&[&snapshot, &beat.doc]), "snapshot and heartbeat")
         }
     };

@@ -68,6 +68,9 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::new().chain_update(b"checkpass token v1\0").chain_update(token.as_bytes()).finalize().into()
 }
 
+/// The reason recorded for a version published again unchanged ([`Store::re_sign`]).
+pub const RE_SIGN: &str = "re-signed at the current time (the data was signed while the clock was ahead)";
+
 impl Store {
     /// Opens (creating) the database in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
@@ -222,7 +225,7 @@ impl Store {
                 change.keys.insert(*key, next.keys[key]);
             }
         }
-        if change == Change::default() {
+        if change == Change::default() && reason != RE_SIGN {
             return Ok(None);
         }
         for key in change.serials.keys() {
@@ -235,7 +238,10 @@ impl Store {
             }
         }
         next.version = state.version + 1;
-        next.issued_at = now.max(state.issued_at);
+        // Signed at this machine's clock, never later: one clock set ahead for a while must not
+        // leave every later version dated in the future too (`serve` refuses to start on data
+        // dated ahead of its clock; `--re-sign` publishes it again as of now).
+        next.issued_at = now;
         let snapshot = revocation::sign_snapshot(&next.snapshot(), authority);
         if snapshot.len() > revocation::MAX_SNAPSHOT_LEN {
             return Err(StoreError::Limit(format!(
@@ -327,8 +333,8 @@ impl Store {
     }
 
     /// Records the trust list's content hash; returns its version and signing time, a new
-    /// version when the content changed.
-    pub fn trust_version(&self, sha256: &[u8; 32], now: u64) -> Result<(u64, u64), StoreError> {
+    /// version when the content changed (or, with `re_sign`, in any case).
+    pub fn trust_version(&self, sha256: &[u8; 32], now: u64, re_sign: bool) -> Result<(u64, u64), StoreError> {
         let latest: Option<(i64, Vec<u8>, i64)> = self
             .conn
             .query_row("SELECT version, sha256, issued_at FROM trust_versions ORDER BY version DESC LIMIT 1", [], |r| {
@@ -337,7 +343,7 @@ impl Store {
             .optional()
             .map_err(self.err())?;
         match latest {
-            Some((version, hash, at)) if hash == sha256 => Ok((version as u64, at as u64)),
+            Some((version, hash, at)) if hash == sha256 && !re_sign => Ok((version as u64, at as u64)),
             other => {
                 let version = other.map_or(1, |(v, _, _)| v + 1);
                 self.conn
@@ -349,6 +355,32 @@ impl Store {
                 Ok((version as u64, now))
             }
         }
+    }
+
+    /// The signing time of the data being served (the latest revocation version and the latest
+    /// trust list), Unix seconds: `serve` compares it with the clock.
+    pub fn newest_signed_at(&self) -> Result<u64, StoreError> {
+        let at: i64 = self
+            .conn
+            .query_row(
+                "SELECT max(coalesce((SELECT published_at FROM versions ORDER BY version DESC LIMIT 1), 0),
+                            coalesce((SELECT issued_at FROM trust_versions ORDER BY version DESC LIMIT 1), 0))",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err())?;
+        Ok(at.max(0) as u64)
+    }
+
+    /// Publishes the revocation data again, unchanged, as a new version signed at `now`: the
+    /// recovery for data signed while this machine's clock was ahead.
+    pub fn re_sign(
+        &mut self,
+        state: &mut RevocationState,
+        now: u64,
+        authority: &SecretKey,
+    ) -> Result<Option<(Vec<u8>, Change)>, StoreError> {
+        self.commit_change(state, &[], &[], RE_SIGN, now, authority)
     }
 
     /// Stores a new token's hash.

@@ -140,6 +140,9 @@ fn sync(args: &CheckArgs, server: &str, every: Option<&str>, timeout: &str) -> R
         if let Some(error) = &report.trust_error {
             eprintln!("pass-verifier: trust list refused, keeping the last good one: {}", report::printable(error));
         }
+        if report.trust_stale {
+            println!("warning: trust_list_stale: {}", pass_core::Warning::TrustListStale.message());
+        }
         Ok(report.trust_error.is_none())
     };
     match every {
@@ -183,7 +186,7 @@ fn import(args: &CheckArgs, file: &Path) -> Result<ExitCode> {
     let _lock = state::lock(&pass_verifier::config::state_path(args.state.as_deref())?)?;
     let mut settings = settings(args)?;
     let authority = *settings.authority()?;
-    match sync::import(&bytes, &authority, &mut settings.state) {
+    match sync::import(&bytes, &authority, &mut settings.state, unix_now()) {
         Ok(what) => {
             settings.state.save(&settings.state_path)?;
             println!("imported: {what}");

@@ -45,15 +45,7 @@ pub fn display_width(text: &str) -> usize {
         .sum()
 }
 
-/// "45 s", "3 min", "5 h", "2 days".
-pub fn age(secs: u64) -> String {
-    match secs {
-        0..=119 => format!("{secs} s"),
-        120..=7199 => format!("{} min", secs / 60),
-        7200..=172_799 => format!("{} h", secs / 3600),
-        _ => format!("{} days", secs / 86_400),
-    }
-}
+pub use pass_core::time::age;
 
 pub use pass_core::view::printable;
 

@@ -73,6 +73,8 @@ pub struct Settings {
     /// The newest signed time held, the trusted time floor (computed once per state: it
     /// verifies signatures, and the station needs it for every frame).
     newest_signed_at: u64,
+    /// Whether the newest heartbeat names a newer trust list than the one held.
+    trust_stale: bool,
 }
 
 /// The system clock in Unix seconds.
@@ -115,6 +117,7 @@ impl Settings {
             local_trust,
             confirmed: None,
             newest_signed_at: 0,
+            trust_stale: false,
         };
         settings.set_state(state);
         Ok(settings)
@@ -126,6 +129,7 @@ impl Settings {
         let authority = self.local_trust.authority.as_ref().map(|a| &a.key);
         self.confirmed = authority.and_then(|a| state.confirmed_at(a));
         self.newest_signed_at = state.newest_signed_at(authority);
+        self.trust_stale = authority.is_some_and(|a| state.trust_stale(a));
         self.state = state;
     }
 
@@ -153,6 +157,7 @@ impl Settings {
             max_age: self.max_age,
             newest_signed_at: self.newest_signed_at,
             clock,
+            trust_stale: self.trust_stale,
         });
         let now = match &freshness {
             Some(f) if !self.fixed_now => f.floor(),

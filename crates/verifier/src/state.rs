@@ -157,6 +157,19 @@ impl LocalState {
         Heartbeat::open(self.heartbeat.as_ref()?, authority).ok()
     }
 
+    /// Whether the newest heartbeat held names a trust list newer than (or, at the same version,
+    /// other than) the one held: a trust list withheld or rolled back on the way.
+    pub fn trust_stale(&self, authority: &PublicKey) -> bool {
+        let Some(named) = self.heartbeat(authority).and_then(|b| b.trust) else { return false };
+        match (self.trust_doc(authority), &self.trust_doc) {
+            (Some(held), Some(bytes)) => {
+                held.version < named.version
+                    || (held.version == named.version && authority::trust_digest(bytes) != named.digest)
+            }
+            _ => true,
+        }
+    }
+
     /// Up to when the revocation data held is known to be current, from signed time only: the
     /// snapshot's own signing time, or a later heartbeat that names exactly this version and
     /// state digest. A 304, a replayed heartbeat or one for other data confirms nothing.

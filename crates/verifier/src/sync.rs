@@ -13,6 +13,7 @@ use std::time::Duration;
 use pass_core::PublicKey;
 use pass_core::authority::{self, DocError, DocKind, Heartbeat, TrustDoc};
 use pass_core::revocation::RevocationError;
+use pass_core::verdict::MAX_SIGNED_AHEAD;
 
 use crate::state::LocalState;
 
@@ -62,6 +63,29 @@ pub enum SyncError {
     /// The local trust file names no `[authority]`.
     #[error("the local trust list has no [authority] section: cannot check signed data")]
     NoAuthority,
+    /// A document is signed later than this computer's clock allows (more than
+    /// [`MAX_SIGNED_AHEAD`] ahead): the authority's clock, or this one, is wrong.
+    #[error(
+        "{what} is signed at {signed_at} (Unix time), more than {} h ahead of this computer's clock \
+         ({clock}): refused; check this computer's clock, and tell the authority its clock may be ahead",
+        MAX_SIGNED_AHEAD / 3600
+    )]
+    FromTheFuture {
+        /// Which document.
+        what: &'static str,
+        /// Its signing time.
+        signed_at: u64,
+        /// The clock here.
+        clock: u64,
+    },
+}
+
+/// Refuses a document signed more than [`MAX_SIGNED_AHEAD`] after `clock`.
+fn not_ahead(what: &'static str, signed_at: u64, clock: u64) -> Result<(), SyncError> {
+    if signed_at > clock.saturating_add(MAX_SIGNED_AHEAD) {
+        return Err(SyncError::FromTheFuture { what, signed_at, clock });
+    }
+    Ok(())
 }
 
 /// What a sync did.
@@ -88,6 +112,9 @@ pub struct SyncReport {
     pub heartbeat_error: Option<String>,
     /// Up to when the data held is confirmed by signed time, after the sync.
     pub confirmed_at: Option<u64>,
+    /// Whether the authority's heartbeat names a newer trust list than the one held after the
+    /// sync (withheld or rolled back on the way).
+    pub trust_stale: bool,
 }
 
 /// An HTTP client for one server.
@@ -155,17 +182,26 @@ pub fn sync(client: &Client, authority: &PublicKey, state: &mut LocalState, now:
             report.revocation_bytes = body.len();
             let mut next = state.revocations.clone();
             let changed = next.apply_document(&body, authority)?;
+            not_ahead("the revocation data", next.issued_at, now)?;
             report.revocations_current = !changed;
             report.to_version = next.version;
             state.revocations = next;
         }
     }
+    // The heartbeat before the trust list: it names the trust list that is current, so an older
+    // one offered after it is refused, and one withheld is seen.
+    let beat = match client.get("/v1/heartbeat", None) {
+        Ok(Fetched::Body(body)) => apply_heartbeat(state, &body, authority, now),
+        Ok(Fetched::NotModified) => Err(SyncError::Heartbeat("answered 304 without a heartbeat".into())),
+        Err(e) => Err(e),
+    };
+    report.heartbeat_error = beat.err().map(|e| e.to_string());
     let held_trust = state.trust_doc(authority).map_or(0, |d| d.version);
     let etag = (held_trust > 0).then(|| format!("\"t{held_trust}\""));
     report.trust_published = true;
     let trust = match client.get("/v1/trust", etag) {
         Ok(Fetched::NotModified) => Ok(()),
-        Ok(Fetched::Body(body)) => apply_trust(state, &body, authority),
+        Ok(Fetched::Body(body)) => apply_trust(state, &body, authority, now),
         Err(SyncError::Status { status: 404, .. }) => {
             report.trust_published = false;
             Ok(())
@@ -175,26 +211,32 @@ pub fn sync(client: &Client, authority: &PublicKey, state: &mut LocalState, now:
     // A missing or refused trust list never throws away good revocation data.
     report.trust_error = trust.err().map(|e| e.to_string());
     report.trust_version = state.trust_doc(authority).map_or(0, |d| d.version);
-    let beat = match client.get("/v1/heartbeat", None) {
-        Ok(Fetched::Body(body)) => apply_heartbeat(state, &body, authority),
-        Ok(Fetched::NotModified) => Err(SyncError::Heartbeat("answered 304 without a heartbeat".into())),
-        Err(e) => Err(e),
-    };
-    report.heartbeat_error = beat.err().map(|e| e.to_string());
+    report.trust_stale = state.trust_stale(authority);
     report.confirmed_at = state.confirmed_at(authority);
     state.last_sync = Some(now);
     Ok(report)
 }
 
 /// Applies a signed trust-list document: a newer version replaces the held one; the same
-/// version must be the same list; an older one is a rollback.
-pub fn apply_trust(state: &mut LocalState, bytes: &[u8], authority: &PublicKey) -> Result<(), SyncError> {
+/// version must be the same list; an older one is a rollback, and so is one older than the
+/// version the authority's newest heartbeat names (a replay to a checkpoint that holds none).
+/// `now`: this computer's clock (a document signed too far ahead of it is refused).
+pub fn apply_trust(state: &mut LocalState, bytes: &[u8], authority: &PublicKey, now: u64) -> Result<(), SyncError> {
     let doc: TrustDoc = match authority::open(bytes, authority) {
         Ok((DocKind::TrustList, body)) => authority::decode_body(body).map_err(|e| SyncError::Trust(e.to_string()))?,
         Ok((kind, _)) => return Err(SyncError::Trust(DocError::WrongKind(kind as u8).to_string())),
         Err(e) => return Err(SyncError::Trust(e.to_string())),
     };
     pass_core::TrustList::from_toml(&doc.toml).map_err(|e| SyncError::Trust(e.to_string()))?;
+    not_ahead("the trust list", doc.issued_at, now)?;
+    if let Some(named) = state.heartbeat(authority).and_then(|b| b.trust)
+        && doc.version < named.version
+    {
+        return Err(SyncError::Trust(format!(
+            "version {} is older than the version {} the authority's heartbeat names",
+            doc.version, named.version
+        )));
+    }
     match state.trust_doc(authority) {
         Some(held) if doc.version < held.version => {
             Err(SyncError::Trust(format!("version {} is older than the version held ({})", doc.version, held.version)))
@@ -211,8 +253,10 @@ pub fn apply_trust(state: &mut LocalState, bytes: &[u8], authority: &PublicKey) 
 
 /// Keeps a signed heartbeat when it is newer than the one held (a replayed older one changes
 /// nothing). Whether it confirms the data held is for [`LocalState::confirmed_at`] to say.
-pub fn apply_heartbeat(state: &mut LocalState, bytes: &[u8], authority: &PublicKey) -> Result<(), SyncError> {
+/// `now`: this computer's clock (a heartbeat signed too far ahead of it is refused).
+pub fn apply_heartbeat(state: &mut LocalState, bytes: &[u8], authority: &PublicKey, now: u64) -> Result<(), SyncError> {
     let beat = Heartbeat::open(bytes, authority).map_err(|e| SyncError::Heartbeat(e.to_string()))?;
+    not_ahead("the heartbeat", beat.issued_at, now)?;
     if state.heartbeat(authority).is_none_or(|held| beat.issued_at > held.issued_at) {
         state.heartbeat = Some(bytes.to_vec());
     }
@@ -221,8 +265,9 @@ pub fn apply_heartbeat(state: &mut LocalState, bytes: &[u8], authority: &PublicK
 
 /// Imports a signed document from a file (a USB stick): a revocation snapshot or delta, a
 /// trust list, or a bundle of them with a heartbeat (`pass-server export --authority-key`),
-/// with exactly the checks of a sync; all or nothing. Returns a one-line description.
-pub fn import(bytes: &[u8], authority: &PublicKey, state: &mut LocalState) -> Result<String, SyncError> {
+/// with exactly the checks of a sync; all or nothing. `now`: this computer's clock. Returns a
+/// one-line description.
+pub fn import(bytes: &[u8], authority: &PublicKey, state: &mut LocalState, now: u64) -> Result<String, SyncError> {
     if bytes.len() as u64 > MAX_BODY {
         return Err(SyncError::TooLarge("import file".into()));
     }
@@ -235,22 +280,23 @@ pub fn import(bytes: &[u8], authority: &PublicKey, state: &mut LocalState) -> Re
             if doc.starts_with(&authority::BUNDLE_MAGIC) {
                 return Err(SyncError::Body { url: "import file".into(), message: "a bundle inside a bundle".into() });
             }
-            said.push(import(doc, authority, &mut next)?);
+            said.push(import(doc, authority, &mut next, now)?);
         }
         *state = next;
         return Ok(said.join("; "));
     }
     if bytes.get(3) == Some(&(DocKind::Heartbeat as u8)) {
-        apply_heartbeat(state, bytes, authority)?;
+        apply_heartbeat(state, bytes, authority, now)?;
         return Ok("heartbeat".into());
     }
     if bytes.get(3) == Some(&(DocKind::TrustList as u8)) {
-        apply_trust(state, bytes, authority)?;
+        apply_trust(state, bytes, authority, now)?;
         let version = state.trust_doc(authority).map_or(0, |d| d.version);
         return Ok(format!("trust list version {version}"));
     }
     let mut next = state.revocations.clone();
     let changed = next.apply_document(bytes, authority)?;
+    not_ahead("the revocation data", next.issued_at, now)?;
     let from = state.revocations.version;
     state.revocations = next;
     Ok(if changed {
@@ -371,6 +417,9 @@ mod tests {
     use pass_core::SecretKey;
     use pass_core::revocation::{RevocationState, sign_snapshot};
 
+    /// The clock of these tests: after every signing time they use.
+    const NOW: u64 = 100_000;
+
     #[test]
     fn only_a_matching_newer_heartbeat_confirms() {
         let key = SecretKey::from_seed(&[21; 32]);
@@ -378,28 +427,28 @@ mod tests {
         let mut data = RevocationState { version: 4, issued_at: 1_000, ..RevocationState::default() };
         data.add_serials(SecretKey::from_seed(&[22; 32]).public_key().id(), [5, 9]);
         let mut state = LocalState::default();
-        import(&sign_snapshot(&data.snapshot(), &key), &authority, &mut state).expect("snapshot");
+        import(&sign_snapshot(&data.snapshot(), &key), &authority, &mut state, NOW).expect("snapshot");
         assert_eq!(state.confirmed_at(&authority), Some(1_000), "the data vouches for itself");
 
-        let beat = |version, digest, at| Heartbeat { version, digest, issued_at: at }.sign(&key);
+        let beat = |version, digest, at| Heartbeat { version, digest, issued_at: at, trust: None }.sign(&key);
         // A heartbeat for this version and content confirms it as of its own time.
-        apply_heartbeat(&mut state, &beat(4, data.digest(), 5_000), &authority).expect("heartbeat");
+        apply_heartbeat(&mut state, &beat(4, data.digest(), 5_000), &authority, NOW).expect("heartbeat");
         assert_eq!(state.confirmed_at(&authority), Some(5_000));
         // A replayed older heartbeat confirms nothing new and does not move it back.
-        apply_heartbeat(&mut state, &beat(4, data.digest(), 2_000), &authority).expect("heartbeat");
+        apply_heartbeat(&mut state, &beat(4, data.digest(), 2_000), &authority, NOW).expect("heartbeat");
         assert_eq!(state.confirmed_at(&authority), Some(5_000));
         // A newer heartbeat for a version this checkpoint does not hold confirms nothing, but
         // still raises the trusted time floor.
-        apply_heartbeat(&mut state, &beat(5, [0; 32], 9_000), &authority).expect("heartbeat");
+        apply_heartbeat(&mut state, &beat(5, [0; 32], 9_000), &authority, NOW).expect("heartbeat");
         assert_eq!(state.confirmed_at(&authority), Some(1_000));
         assert_eq!(state.newest_signed_at(Some(&authority)), 9_000);
         // The same version with other content (a forked server) confirms nothing.
-        apply_heartbeat(&mut state, &beat(4, [7; 32], 10_000), &authority).expect("heartbeat");
+        apply_heartbeat(&mut state, &beat(4, [7; 32], 10_000), &authority, NOW).expect("heartbeat");
         assert_eq!(state.confirmed_at(&authority), Some(1_000));
         // Signed by anyone else: refused.
         let other = SecretKey::from_seed(&[23; 32]);
-        let forged = Heartbeat { version: 4, digest: data.digest(), issued_at: 20_000 }.sign(&other);
-        assert!(apply_heartbeat(&mut state, &forged, &authority).is_err());
+        let forged = Heartbeat { version: 4, digest: data.digest(), issued_at: 20_000, trust: None }.sign(&other);
+        assert!(apply_heartbeat(&mut state, &forged, &authority, NOW).is_err());
     }
 
     #[test]
@@ -408,18 +457,18 @@ mod tests {
         let authority = key.public_key();
         let data = RevocationState { version: 2, issued_at: 1_000, ..RevocationState::default() };
         let snapshot = sign_snapshot(&data.snapshot(), &key);
-        let beat = Heartbeat { version: 2, digest: data.digest(), issued_at: 3_000 }.sign(&key);
+        let beat = Heartbeat { version: 2, digest: data.digest(), issued_at: 3_000, trust: None }.sign(&key);
         let mut state = LocalState::default();
-        let said = import(&authority::bundle(&[&snapshot, &beat]), &authority, &mut state).expect("bundle");
+        let said = import(&authority::bundle(&[&snapshot, &beat]), &authority, &mut state, NOW).expect("bundle");
         assert!(said.contains("heartbeat"), "{said}");
         assert_eq!(state.confirmed_at(&authority), Some(3_000));
         let mut bad = beat.clone();
         bad[20] ^= 1;
         let mut fresh = LocalState::default();
-        assert!(import(&authority::bundle(&[&snapshot, &bad]), &authority, &mut fresh).is_err());
+        assert!(import(&authority::bundle(&[&snapshot, &bad]), &authority, &mut fresh, NOW).is_err());
         assert_eq!(fresh.revocations.version, 0, "nothing kept from a bundle with a bad part");
         let nested = authority::bundle(&[&authority::bundle(&[&snapshot])]);
-        assert!(import(&nested, &authority, &mut fresh).is_err());
+        assert!(import(&nested, &authority, &mut fresh, NOW).is_err());
     }
 
     #[test]
@@ -453,6 +502,67 @@ mod tests {
         let err = sync_file(&client, &authority, &path, 0).expect_err("refused");
         assert!(matches!(err, RoundError::State(crate::state::StateError::Damaged(..))), "{err}");
         assert_eq!(std::fs::read(&path).expect("reads"), before, "left as it was for the operator");
+    }
+
+    /// A document signed far ahead of this computer's clock (an authority's clock a year
+    /// ahead) is refused and the last good state kept; within the allowed skew it is taken.
+    #[test]
+    fn signed_time_far_ahead_of_the_clock_is_refused() {
+        let key = SecretKey::from_seed(&[21; 32]);
+        let authority = key.public_key();
+        let ahead = NOW + MAX_SIGNED_AHEAD + 1;
+        let data = RevocationState { version: 2, issued_at: ahead, ..RevocationState::default() };
+        let mut state = LocalState::default();
+        let err = import(&sign_snapshot(&data.snapshot(), &key), &authority, &mut state, NOW).expect_err("refused");
+        assert!(matches!(err, SyncError::FromTheFuture { .. }), "{err}");
+        assert_eq!(state.revocations.version, 0, "nothing kept");
+        let beat = Heartbeat { version: 2, digest: data.digest(), issued_at: ahead, trust: None }.sign(&key);
+        assert!(apply_heartbeat(&mut state, &beat, &authority, NOW).is_err());
+        assert!(state.heartbeat.is_none());
+        let trust = authority::sign(
+            DocKind::TrustList,
+            &authority::encode_body(&TrustDoc { version: 1, issued_at: ahead, toml: String::new() }),
+            &key,
+        );
+        assert!(apply_trust(&mut state, &trust, &authority, NOW).is_err());
+        // An hour ahead (a clock a little slow here) is fine.
+        let near = RevocationState { version: 2, issued_at: NOW + 3600, ..RevocationState::default() };
+        import(&sign_snapshot(&near.snapshot(), &key), &authority, &mut state, NOW).expect("within the skew");
+    }
+
+    /// The heartbeat names the current trust list: a checkpoint holding an older one is told
+    /// (`trust_stale`), and an older list replayed to it afterwards is refused, also when it
+    /// holds none at all.
+    #[test]
+    fn the_heartbeat_names_the_current_trust_list() {
+        let key = SecretKey::from_seed(&[21; 32]);
+        let authority = key.public_key();
+        let list = |version| {
+            authority::sign(
+                DocKind::TrustList,
+                &authority::encode_body(&TrustDoc { version, issued_at: 1_000 + version, toml: String::new() }),
+                &key,
+            )
+        };
+        let (v1, v2) = (list(1), list(2));
+        let beat = |trust: &[u8], version| {
+            let named = authority::TrustRef { version, digest: authority::trust_digest(trust) };
+            Heartbeat { version: 0, digest: [0; 32], issued_at: 5_000, trust: Some(named) }.sign(&key)
+        };
+        let mut state = LocalState::default();
+        assert!(!state.trust_stale(&authority), "no heartbeat: nothing to compare with");
+        apply_trust(&mut state, &v1, &authority, NOW).expect("v1");
+        apply_heartbeat(&mut state, &beat(&v2, 2), &authority, NOW).expect("heartbeat");
+        assert!(state.trust_stale(&authority), "v2 is out, v1 held (v2 withheld: a 404)");
+        apply_trust(&mut state, &v2, &authority, NOW).expect("v2");
+        assert!(!state.trust_stale(&authority));
+        // A fresh checkpoint that has the heartbeat refuses the replayed v1.
+        let mut fresh = LocalState::default();
+        apply_heartbeat(&mut fresh, &beat(&v2, 2), &authority, NOW).expect("heartbeat");
+        assert!(fresh.trust_stale(&authority));
+        let err = apply_trust(&mut fresh, &v1, &authority, NOW).expect_err("replayed v1");
+        assert!(err.to_string().contains("older than the version 2"), "{err}");
+        assert!(fresh.trust_doc.is_none());
     }
 
     #[test]
