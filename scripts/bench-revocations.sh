@@ -20,7 +20,7 @@ mkdir -p "$work/www/v1" && chmod 755 "$work"
 echo
 
 ./target/release/pass-server serve --data "$work/data" --authority-key keys-example/authority.key \
-  --listen 127.0.0.1:0 >"$work/server.out" 2>"$work/server.log" &
+  --listen 127.0.0.1:0 --max-connections-per-address 100000 >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/server.out" 2>/dev/null && break; sleep 0.05; done
 ours=$(sed 's/listening on //' "$work/server.out")

@@ -22,7 +22,7 @@ for n in 1 2 3 4; do
   tokens+=("$work/office$n.token")
 done
 install -m 600 keys-example/authority.key "$work/authority.key"
-"$server" serve --data "$work/data" --authority-key "$work/authority.key" --listen 127.0.0.1:0 \
+"$server" serve --data "$work/data" --authority-key "$work/authority.key" --listen 127.0.0.1:0 --max-connections-per-address 100000 \
   >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/server.out" 2>/dev/null && break; sleep 0.05; done

@@ -399,7 +399,7 @@ fn idle_connections_cannot_exhaust_the_server() {
     let _ = child.kill();
     let _ = child.wait();
     let log = std::fs::read_to_string(&log).unwrap();
-    assert!(log.contains("out of file descriptors"), "{log}");
+    assert!(log.contains("connection limit reached"), "{log}");
 }
 
 /// `pass-server serve` checks that its data directory is writable without a file of a
@@ -441,4 +441,72 @@ fn planted_symlinks_in_the_data_directory_are_not_followed() {
     ]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+}
+
+/// One client address cannot take the connections everyone else needs: a flood of connections
+/// from 127.0.0.1 (idle, or reading a response at a few bytes a second) against a server short
+/// of file descriptors gets at most `--max-connections-per-address` of them, and `/healthz`
+/// from another address (::1) is answered at once, while the flood still holds its
+/// connections. (The write deadline that ends a slow reader's response is tested in
+/// `pass_server::limits`.)
+#[test]
+fn one_address_cannot_take_every_connection() {
+    use std::io::{BufRead, Read, Write};
+    use std::net::TcpStream;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        crate::util::missing_prerequisite("one_address_cannot_take_every_connection", "no IPv6 loopback (::1)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new("prlimit")
+        .args(["--nofile=128:128", "--"])
+        .arg(crate::util::bin("pass-server"))
+        .args(["serve", "--listen", "[::]:0", "--max-connections-per-address", "16", "--data"])
+        .arg(dir.path().join("data"))
+        .arg("--authority-key")
+        .arg(root().join("keys-example/authority.key"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let healthz = |host: &str| {
+        let mut stream = TcpStream::connect((host, port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        answer.starts_with("HTTP/1.1 200").then_some(())
+    };
+    assert!(healthz("::1").is_some());
+    // 200 connections from 127.0.0.1, more than the server has descriptors for; half send a
+    // request and never read the answer.
+    let flood: Vec<TcpStream> = (0..200)
+        .filter_map(|i| {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+            if i % 2 == 1 {
+                let _ = stream.write_all(b"GET /v1/revocations HTTP/1.1\r\nHost: x\r\n\r\n");
+            }
+            Some(stream)
+        })
+        .collect();
+    assert!(healthz("::1").is_some(), "another address is served during the flood");
+    // The flood's address gets its share and no more: most of its connections were closed.
+    let mut closed = 0;
+    for mut stream in flood {
+        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let mut byte = [0u8; 1];
+        if matches!(stream.read(&mut byte), Ok(0))
+            || stream.read(&mut byte).is_err_and(|e| e.kind() != std::io::ErrorKind::WouldBlock)
+        {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 150, "{closed} of 200 closed at once");
+    let _ = child.kill();
+    let _ = child.wait();
 }

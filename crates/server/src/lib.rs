@@ -5,11 +5,13 @@
 //! - [`store`]: the SQLite database (revocations, versions, tokens, the signed snapshot).
 //! - [`publish`]: the served snapshot, deltas and their caches.
 //! - [`app`]: routes, authentication, errors, metrics, limits.
+//! - [`limits`]: connections per address and in all, and the write deadline of a response.
 //!
 //! [`app::app`] builds the router so tests can call it in-process; [`run`] serves it on a
 //! listener until a shutdown future completes.
 
 pub mod app;
+pub mod limits;
 pub mod publish;
 pub mod store;
 
@@ -42,11 +44,14 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then drains for at most
-/// [`DRAIN_TIMEOUT`]. Each connection is HTTP/1.1 with [`HEADER_READ_TIMEOUT`]; when accepting
-/// fails (out of file descriptors), the error is logged and accepting resumes shortly after.
+/// [`DRAIN_TIMEOUT`]. Each connection is HTTP/1.1 with [`HEADER_READ_TIMEOUT`] and
+/// [`limits::WRITE_DEADLINE`] for each response; an address (or the server) at its connection
+/// limit has further connections closed at once; when accepting fails (out of file
+/// descriptors), the error is logged and accepting resumes shortly after.
 pub async fn run(
     listener: TcpListener,
     state: Arc<app::AppState>,
+    limits: limits::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -67,12 +72,23 @@ pub async fn run(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut fd_warned = false;
+    let tracker = limits::Tracker::new(limits);
+    let mut refused_since_warning = 0u64;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     fd_warned = false;
+                    let Some(slot) = tracker.admit(peer.ip()) else {
+                        // Closed at once: the client sees a reset, the server keeps its room.
+                        if refused_since_warning == 0 {
+                            tracing::warn!(address = %peer.ip(), "connection limit reached: closing new connections");
+                        }
+                        refused_since_warning = (refused_since_warning + 1) % 1000;
+                        continue;
+                    };
                     let service = TowerToHyperService::new(router.clone());
+                    let stream = limits::WriteDeadline::new(stream, limits.write_deadline);
                     let connection = hyper::server::conn::http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(HEADER_READ_TIMEOUT)
@@ -81,6 +97,7 @@ pub async fn run(
                     let watched = graceful.watch(connection);
                     tokio::spawn(async move {
                         let _ = watched.await;
+                        drop(slot);
                     });
                 }
                 Err(e) => {

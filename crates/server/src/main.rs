@@ -125,6 +125,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         None => None,
     };
     let state = Arc::new(AppState::new(store, authority, trust)?);
+    let limits = pass_server::limits::Limits::new(args.max_connections_per_address);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = pass_server::bind(listen).with_context(|| format!("binding {listen}"))?;
@@ -132,7 +133,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         tracing::info!(%addr, version = state.current_version(), "serving");
         println!("listening on http://{addr}");
         std::io::stdout().flush()?;
-        pass_server::run(listener, state, shutdown_signal()).await?;
+        pass_server::run(listener, state, limits, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
     })
