@@ -578,6 +578,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         ("checkpass_not_modified_total", "Revocation requests answered 304.", &m.not_modified),
         ("checkpass_snapshots_served_total", "Full snapshots served.", &m.snapshots_served),
         ("checkpass_deltas_served_total", "Deltas served.", &m.deltas_served),
+        ("checkpass_deltas_built_total", "Deltas built for the current version.", &published.deltas_built),
     ];
     for (name, help, value) in counters {
         out.push_str(&format!(

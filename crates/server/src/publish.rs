@@ -1,9 +1,11 @@
 //! What the server serves: the signed snapshot of the current version (cached bytes and ETag),
-//! signed deltas from any older version (built on demand, cached per base version until the
-//! next change), and the signed trust list.
+//! signed deltas from any older version (built on demand, once however many ask at the same
+//! time, cached per base version until the next change within [`MAX_DELTA_CACHE_BYTES`]), and
+//! the signed trust list.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use pass_core::revocation::{self, Delta, RevocationState};
 use pass_core::{KeyId, SecretKey};
@@ -20,7 +22,32 @@ pub struct Published {
     pub snapshot: Arc<[u8]>,
     /// Number of revoked serials (for metrics).
     pub revoked: usize,
-    deltas: Mutex<HashMap<u64, Arc<[u8]>>>,
+    /// Deltas built from this version (for metrics and tests).
+    pub deltas_built: AtomicU64,
+    deltas: Mutex<Deltas>,
+    /// Bytes of deltas kept at most ([`MAX_DELTA_CACHE_BYTES`]).
+    delta_cache_limit: usize,
+}
+
+/// The most bytes of signed deltas kept for one version. Without a bound, asking `?since=` for
+/// each of thousands of old versions kept thousands of deltas, each up to a snapshot's size.
+pub const MAX_DELTA_CACHE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Deltas to this version, by base version.
+#[derive(Default)]
+struct Deltas {
+    slots: HashMap<u64, Arc<DeltaSlot>>,
+    /// Bytes of the deltas kept in `slots`.
+    bytes: usize,
+}
+
+/// One base version's delta: built by the first to ask, while any others asking at the same
+/// time wait for it (one build, one copy in memory). `None`: the snapshot is smaller.
+#[derive(Default)]
+struct DeltaSlot {
+    built: OnceLock<Option<Arc<[u8]>>>,
+    /// Whether the delta was counted into the cache or taken out of it.
+    settled: AtomicBool,
 }
 
 impl Published {
@@ -31,8 +58,15 @@ impl Published {
             etag: format!("\"r{}\"", state.version),
             snapshot: snapshot.into(),
             revoked: state.revoked_count(),
-            deltas: Mutex::new(HashMap::new()),
+            deltas_built: AtomicU64::new(0),
+            deltas: Mutex::new(Deltas::default()),
+            delta_cache_limit: MAX_DELTA_CACHE_BYTES,
         }
+    }
+
+    /// The same, keeping at most `limit` bytes of deltas.
+    pub fn with_delta_cache_limit(self, limit: usize) -> Self {
+        Self { delta_cache_limit: limit, ..self }
     }
 
     /// The ETag a client holding `version` sends.
@@ -63,21 +97,28 @@ impl History {
         if since == 0 || since > self.state.version {
             return Answer::Snapshot;
         }
-        if let Some(cached) = published.deltas.lock().ok().and_then(|d| d.get(&since).cloned()) {
-            return Answer::Delta(cached);
-        }
-        let delta = self.delta_since(since);
-        let bytes: Arc<[u8]> = revocation::sign_delta(&delta, authority).into();
-        if bytes.len() >= published.snapshot.len() {
-            return Answer::Snapshot;
-        }
-        if let Ok(mut cache) = published.deltas.lock() {
-            // Bounded: at most one entry per older version, dropped at the next change.
-            if cache.len() < 10_000 {
-                cache.insert(since, bytes.clone());
+        let lock = || published.deltas.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = Arc::clone(lock().slots.entry(since).or_default());
+        let built = slot.built.get_or_init(|| {
+            published.deltas_built.fetch_add(1, Ordering::Relaxed);
+            let bytes: Arc<[u8]> = revocation::sign_delta(&self.delta_since(since), authority).into();
+            (bytes.len() < published.snapshot.len()).then_some(bytes)
+        });
+        if !slot.settled.swap(true, Ordering::AcqRel) {
+            // Kept while the version's deltas fit in the cache; otherwise served to those who
+            // asked for it now, and forgotten.
+            let mut deltas = lock();
+            let len = built.as_ref().map_or(0, |b| b.len());
+            if deltas.bytes + len <= published.delta_cache_limit {
+                deltas.bytes += len;
+            } else if deltas.slots.get(&since).is_some_and(|kept| Arc::ptr_eq(kept, &slot)) {
+                deltas.slots.remove(&since);
             }
         }
-        Answer::Delta(bytes)
+        match built {
+            Some(bytes) => Answer::Delta(Arc::clone(bytes)),
+            None => Answer::Snapshot,
+        }
     }
 
     fn delta_since(&self, since: u64) -> Delta {
@@ -132,5 +173,55 @@ mod tests {
         }
         assert!(matches!(history.answer(0, &published, &key), Answer::Snapshot));
         assert!(matches!(history.answer(9, &published, &key), Answer::Snapshot));
+    }
+
+    /// Many versions, a delta asked from each: the cache keeps at most its bound in bytes, and
+    /// every answer is still right. Many asking for the same delta at once: built once.
+    #[test]
+    fn delta_cache_is_bounded_and_built_once() {
+        let key = SecretKey::from_seed(&[31; 32]);
+        let mut state = RevocationState::default();
+        let mut changes = BTreeMap::new();
+        // A large version 1 (so every delta is smaller than the snapshot), then 60 small ones.
+        let first: Vec<u64> = (1..5_000).map(|s| s * 13).collect();
+        for v in 1..=60u64 {
+            let serials = if v == 1 { first.clone() } else { (v * 1_000_000..v * 1_000_000 + 50).collect() };
+            state.add_serials(KeyId([1; 8]), serials.iter().copied());
+            state.version = v;
+            let mut change = Change::default();
+            change.serials.insert(KeyId([1; 8]), serials);
+            changes.insert(v, change);
+        }
+        let history = History { state: state.clone(), changes };
+        const LIMIT: usize = 4096;
+        let published =
+            Published::new(&state, revocation::sign_snapshot(&state.snapshot(), &key)).with_delta_cache_limit(LIMIT);
+        let mut served = 0usize;
+        for since in 1..60 {
+            if let Answer::Delta(bytes) = history.answer(since, &published, &key) {
+                served += bytes.len();
+            }
+        }
+        let kept = published.deltas.lock().expect("lock").bytes;
+        assert!(served > 2 * LIMIT, "the test asks for more than the cache holds: {served}");
+        assert!(kept <= LIMIT && kept > 0, "{kept} bytes kept");
+        let kept_sum: usize = published
+            .deltas
+            .lock()
+            .expect("lock")
+            .slots
+            .values()
+            .filter_map(|s| s.built.get().cloned().flatten())
+            .map(|b| b.len())
+            .sum();
+        assert_eq!(kept_sum, kept, "the count is the bytes really kept");
+
+        let fresh = Published::new(&state, revocation::sign_snapshot(&state.snapshot(), &key));
+        std::thread::scope(|scope| {
+            for _ in 0..16 {
+                scope.spawn(|| assert!(matches!(history.answer(2, &fresh, &key), Answer::Delta(_))));
+            }
+        });
+        assert_eq!(fresh.deltas_built.load(Ordering::Relaxed), 1);
     }
 }
