@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         body.to_vec()
     } else {
         let mut file = b"CPVS".to_vec();
-        file.push(if mode & 2 == 0 { 2 } else { 1 });
+        file.push([3, 2, 1, 3][usize::from(mode >> 1 & 3)]);
         file.extend_from_slice(body);
         let sum = Sha256::digest(&file);
         file.extend_from_slice(&sum);
@@ -32,6 +32,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = state.heartbeat(&public);
     let _ = state.confirmed_at(&public);
     let _ = state.newest_signed_at(Some(&public));
+    let _ = state.vouched(&public);
+    let _ = state.trust_stale(&public);
     let _ = state.revocations.revoked_count();
     let _ = effective_trust(trust(), &state);
 });

@@ -340,6 +340,25 @@ impl RevocationState {
         Ok(true)
     }
 
+    /// Whether `doc`, a signed snapshot or delta, vouches for exactly this state: a snapshot of
+    /// it, or a delta that ends at it (its version, signing time and state digest). A verifier
+    /// keeps the last document it applied, and checks its stored state against it when it
+    /// loads the state again, so a state file edited on the disk is caught.
+    pub fn signed_by(&self, doc: &[u8], authority: &PublicKey) -> bool {
+        match authority::open(doc, authority) {
+            Ok((DocKind::Snapshot, body)) => authority::decode_body::<Snapshot>(body)
+                .ok()
+                .and_then(|snapshot| Self::from_snapshot(&snapshot).ok())
+                .is_some_and(|signed| signed == *self),
+            Ok((DocKind::Delta, body)) => authority::decode_body::<Delta>(body).is_ok_and(|delta| {
+                delta.to_version == self.version
+                    && delta.issued_at == self.issued_at
+                    && delta.state_digest == self.digest()
+            }),
+            _ => false,
+        }
+    }
+
     /// Applies a signed snapshot or delta document; returns whether the state changed.
     pub fn apply_document(&mut self, bytes: &[u8], authority: &PublicKey) -> Result<bool, RevocationError> {
         match authority::open(bytes, authority)? {

@@ -92,7 +92,7 @@ impl Settings {
         };
         let local_trust = config::load_trust(&config::trust_path(options.trust.as_deref(), &config)?)?;
         let state_path = config::state_path(options.state.as_deref())?;
-        let state = LocalState::load(&state_path)?;
+        let state = LocalState::load_verified(&state_path, local_trust.authority.as_ref().map(|a| &a.key))?;
         let trust = state::effective_trust(&local_trust, &state);
         let max_age =
             sync::parse_duration(&options.max_age).map_err(|e| SettingsError::Invalid(format!("--max-age: {e}")))?;

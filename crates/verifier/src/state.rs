@@ -3,8 +3,15 @@
 //! rename); a damaged file is refused loudly, never silently replaced by an empty state.
 //!
 //! ```text
-//! "CPVS" | version 0x01 | postcard(StoredState) | SHA-256 of everything before
+//! "CPVS" | version 0x03 | postcard(StoredState) | SHA-256 of everything before
 //! ```
+//!
+//! The checksum catches damage, not an edit: anyone who can write the file can recompute it.
+//! So the revocation data is checked against the authority's signature whenever it is loaded
+//! ([`LocalState::load_verified`]): the last signed snapshot or delta applied is kept with it
+//! and must end exactly at the state held (or the heartbeat held must name it), and the trust
+//! list and heartbeat are kept as received and verified on every use. Versions 1 and 2 of
+//! the file (without the signed document) still load, vouched for by their heartbeat.
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +25,7 @@ use sha2::{Digest, Sha256};
 use pass_files::{self as files, Mode};
 
 const MAGIC: &[u8; 4] = b"CPVS";
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 /// Largest state file read.
 pub const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -48,6 +55,16 @@ struct StoredState {
     trust_doc: Option<Vec<u8>>,
     last_sync: Option<u64>,
     heartbeat: Option<Vec<u8>>,
+    revocation_doc: Option<Vec<u8>>,
+}
+
+/// Version 2 of the file, before the signed revocation document was kept.
+#[derive(Deserialize)]
+struct StoredStateV2 {
+    revocations: Snapshot,
+    trust_doc: Option<Vec<u8>>,
+    last_sync: Option<u64>,
+    heartbeat: Option<Vec<u8>>,
 }
 
 /// Version 1 of the file, before heartbeats: read and carried forward.
@@ -70,6 +87,9 @@ pub struct LocalState {
     pub last_sync: Option<u64>,
     /// The newest signed heartbeat received, as received.
     pub heartbeat: Option<Vec<u8>>,
+    /// The last signed revocation document (snapshot or delta) applied, as received: it vouches
+    /// for `revocations` ([`RevocationState::signed_by`]).
+    pub revocation_doc: Option<Vec<u8>>,
 }
 
 impl LocalState {
@@ -89,7 +109,7 @@ impl LocalState {
     /// Parses the contents of a state file (magic, version, checksum, then the structure of
     /// the revocation data); the error says what is wrong.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
-        if bytes.len() < MAGIC.len() + 1 + 32 || &bytes[..4] != MAGIC || !matches!(bytes[4], 1 | VERSION) {
+        if bytes.len() < MAGIC.len() + 1 + 32 || &bytes[..4] != MAGIC || !matches!(bytes[4], 1 | 2 | VERSION) {
             return Err("not a checkpass state file".into());
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
@@ -104,12 +124,29 @@ impl LocalState {
                     trust_doc: v1.trust_doc,
                     last_sync: v1.last_sync,
                     heartbeat: None,
+                    revocation_doc: None,
+                }
+            }
+            2 => {
+                let v2: StoredStateV2 = authority::decode_body(&body[5..]).map_err(|e| e.to_string())?;
+                StoredState {
+                    revocations: v2.revocations,
+                    trust_doc: v2.trust_doc,
+                    last_sync: v2.last_sync,
+                    heartbeat: v2.heartbeat,
+                    revocation_doc: None,
                 }
             }
             _ => authority::decode_body(&body[5..]).map_err(|e| e.to_string())?,
         };
         let revocations = RevocationState::from_snapshot(&stored.revocations).map_err(|e| e.to_string())?;
-        Ok(Self { revocations, trust_doc: stored.trust_doc, last_sync: stored.last_sync, heartbeat: stored.heartbeat })
+        Ok(Self {
+            revocations,
+            trust_doc: stored.trust_doc,
+            last_sync: stored.last_sync,
+            heartbeat: stored.heartbeat,
+            revocation_doc: stored.revocation_doc,
+        })
     }
 
     /// The contents of the state file (the current version of the format).
@@ -119,6 +156,7 @@ impl LocalState {
             trust_doc: self.trust_doc.clone(),
             last_sync: self.last_sync,
             heartbeat: self.heartbeat.clone(),
+            revocation_doc: self.revocation_doc.clone(),
         };
         let mut bytes = MAGIC.to_vec();
         bytes.push(VERSION);
@@ -126,6 +164,31 @@ impl LocalState {
         let sum = Sha256::digest(&bytes);
         bytes.extend_from_slice(&sum);
         bytes
+    }
+
+    /// Loads the state and checks its revocation data against the authority's signature
+    /// ([`LocalState::vouched`]); a state the authority's signatures do not vouch for is
+    /// [`StateError::Damaged`]. Without an authority there is nothing to check against.
+    pub fn load_verified(path: &Path, authority: Option<&PublicKey>) -> Result<Self, StateError> {
+        let state = Self::load(path)?;
+        match authority {
+            Some(authority) if !state.vouched(authority) => Err(StateError::Damaged(
+                path.to_owned(),
+                "its revocation data is not what the authority signed (edited, or from another authority)".into(),
+            )),
+            _ => Ok(state),
+        }
+    }
+
+    /// Whether the authority's signatures vouch for the revocation data held: the empty state
+    /// before any data, the last signed document applied, or a heartbeat naming exactly this
+    /// version and digest.
+    pub fn vouched(&self, authority: &PublicKey) -> bool {
+        self.revocations == RevocationState::default()
+            || self.revocation_doc.as_ref().is_some_and(|doc| self.revocations.signed_by(doc, authority))
+            || self
+                .heartbeat(authority)
+                .is_some_and(|b| b.version == self.revocations.version && b.digest == self.revocations.digest())
     }
 
     /// Saves the state atomically; never over a file that holds a newer revocation version
@@ -256,6 +319,35 @@ mod tests {
 
     use super::*;
     use pass_core::KeyId;
+
+    /// Anyone who can write the state file can recompute its checksum: a revocation removed
+    /// that way (or one added) is caught when the state is loaded, against the authority's
+    /// signature on the last document applied.
+    #[test]
+    fn an_edited_state_file_is_refused_when_loaded() {
+        use pass_core::SecretKey;
+        use pass_core::revocation::sign_snapshot;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.bin");
+        let key = SecretKey::from_seed(&[21; 32]);
+        let authority = key.public_key();
+        let mut data = RevocationState { version: 3, issued_at: 1_000, ..RevocationState::default() };
+        data.add_serials(KeyId([3; 8]), [7, 9]);
+        let mut state = LocalState::default();
+        crate::sync::import(&sign_snapshot(&data.snapshot(), &key), &authority, &mut state, 2_000).expect("imports");
+        state.save(&path).expect("saves");
+        assert_eq!(LocalState::load_verified(&path, Some(&authority)).expect("vouched").revocations, data);
+
+        let mut edited = LocalState::load(&path).expect("loads");
+        edited.revocations = RevocationState { version: 3, issued_at: 1_000, ..RevocationState::default() };
+        edited.revocations.add_serials(KeyId([3; 8]), [9]);
+        std::fs::write(&path, edited.to_bytes()).expect("writes");
+        assert!(matches!(LocalState::load_verified(&path, Some(&authority)), Err(StateError::Damaged(..))));
+        // Signed by another key: not this authority's data either.
+        let other = SecretKey::from_seed(&[22; 32]).public_key();
+        state.save(&dir.path().join("other.bin")).expect("saves");
+        assert!(LocalState::load_verified(&dir.path().join("other.bin"), Some(&other)).is_err());
+    }
 
     #[test]
     fn round_trips_and_detects_damage() {

@@ -144,7 +144,8 @@ impl Station {
         if stamp.is_none() {
             return;
         }
-        match LocalState::load(&path) {
+        let authority = self.settings().local_trust.authority.as_ref().map(|a| a.key);
+        match LocalState::load_verified(&path, authority.as_ref()) {
             Ok(state) => {
                 disk.error = None;
                 if state.revocations.version >= self.settings().state.revocations.version {

@@ -185,6 +185,9 @@ pub fn sync(client: &Client, authority: &PublicKey, state: &mut LocalState, now:
             not_ahead("the revocation data", next.issued_at, now)?;
             report.revocations_current = !changed;
             report.to_version = next.version;
+            if changed {
+                state.revocation_doc = Some(body);
+            }
             state.revocations = next;
         }
     }
@@ -298,6 +301,9 @@ pub fn import(bytes: &[u8], authority: &PublicKey, state: &mut LocalState, now: 
     let changed = next.apply_document(bytes, authority)?;
     not_ahead("the revocation data", next.issued_at, now)?;
     let from = state.revocations.version;
+    if changed {
+        state.revocation_doc = Some(bytes.to_vec());
+    }
     state.revocations = next;
     Ok(if changed {
         format!("revocation data version {from} → {}", state.revocations.version)
@@ -336,7 +342,7 @@ pub fn sync_file(
     now: u64,
 ) -> Result<(LocalState, SyncReport), RoundError> {
     let _lock = crate::state::lock(path)?;
-    let mut state = LocalState::load(path)?;
+    let mut state = LocalState::load_verified(path, Some(authority))?;
     let report = sync(client, authority, &mut state, now)?;
     state.save(path)?;
     Ok((state, report))
