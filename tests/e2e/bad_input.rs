@@ -15,6 +15,12 @@ fn assert_could_not_check(path: &std::path::Path, expect: &str) {
     assert_eq!(run.code, 2, "{}: {} {}", path.display(), run.stdout, run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
     assert!(run.stderr.contains(expect), "{}: {}", path.display(), run.stderr);
+    // --json prints one object per input, this one too.
+    let run = verifier(&["scan", path.to_str().unwrap(), "--trust", &example_trust(), "--at", DURING, "--json"]);
+    assert_eq!(run.code, 2);
+    let answer = run.json();
+    assert_eq!(answer["verdict"], "error", "{answer}");
+    assert!(answer["error"].as_str().is_some_and(|e| e.contains(expect)), "{answer}");
 }
 
 #[test]
@@ -26,7 +32,7 @@ fn broken_files_exit_2_with_a_clear_message() {
 
     let text = dir.path().join("x.png");
     std::fs::write(&text, b"this is not an image\n").unwrap();
-    assert_could_not_check(&text, "not a JPEG, PNG or WebP");
+    assert_could_not_check(&text, "not a JPEG, PNG, WebP or PNM");
 
     let mut jpeg = Vec::new();
     let noise = GrayImage::from_fn(640, 480, |x, y| image::Luma([((x * 7 + y * 13) % 251) as u8]));

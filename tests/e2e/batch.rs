@@ -301,6 +301,9 @@ fn a_failed_print_never_costs_serials_or_issues_twice() {
         crate::util::command("pass-issuer").args(args).env(variable, value).output().unwrap().into()
     };
     let issued = || {
+        if !ledger.exists() {
+            return 0;
+        }
         let run = issuer(&["list", "--json", "--key", &key, "--ledger", ledger.to_str().unwrap()]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         run.json_lines().len()

@@ -204,10 +204,14 @@ fn present(station: &StationProcess, dir: &Path, name: &str, code: &[u8]) -> (Va
         let state = browser.state();
         (state["announcements"] != "0").then_some(())
     });
-    // The code is in view for 2.5 s of the 7 s loop: 4 s after the first announcement it has
-    // been out of view for over a second, and the loop has not yet brought it back.
-    std::thread::sleep(Duration::from_secs(4));
-    (browser.state(), browser)
+    // The code is in view for 2.5 s of the 7 s loop, then blank for 4 s: the presentation is
+    // over when the station says so (its grace after the code was last seen), before the loop
+    // brings the code back.
+    let state = wait_for(&format!("the end of the {name} presentation"), Duration::from_secs(30), || {
+        let state = browser.state();
+        (state["presenting"] == "0").then_some(state)
+    });
+    (state, browser)
 }
 
 #[test]

@@ -72,12 +72,12 @@ pub enum Category {
     Thumb,
     /// No code at all.
     NoCode,
-    /// A phone held up to the webcam, modelled harder (issue 14): curved moiré fringes
+    /// A phone held up to the webcam, modelled harder: curved moiré fringes
     /// drifting across the code at 15–45% contrast, an overexposed screen whose bloom eats thin
     /// dark modules, a lamp or window mirrored on the glass over part of the code, dark mode in
     /// a third of the frames, the phone at an angle so one side is dimmer.
     PhoneHard,
-    /// Glare on a laminated pass or a plastic sleeve, modelled harder (issue 14): a specular
+    /// Glare on a laminated pass or a plastic sleeve, modelled harder: a specular
     /// spot a tenth to a third of the code's width, from mildly bright to clipped at several
     /// times paper white, on a finder pattern in half the frames, and a glossy sheen band.
     GlareHard,

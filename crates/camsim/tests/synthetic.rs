@@ -102,7 +102,7 @@ fn the_generator_is_deterministic() {
     assert_ne!(a.image.as_raw(), other.image.as_raw());
 }
 
-/// The harder phone-screen and glare models (issue 14) at their three severities: nothing
+/// The harder phone-screen and glare models at their three severities: nothing
 /// panics, and each severity decodes and verifies every frame of this small set (floors,
 /// measured; docs/DECODING.md has the full bench, 20 and 40 frames a severity).
 #[test]

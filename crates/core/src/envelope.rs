@@ -139,10 +139,13 @@ pub fn from_text(text: &str) -> Result<Vec<u8>, EnvelopeError> {
     URL_SAFE_NO_PAD.decode(body).map_err(|_| EnvelopeError::BadText)
 }
 
-/// The manual-entry code printed under the QR code: 8 characters (Crockford base32, shown as
-/// `XXXX-XXXX`) derived from the signature, so a checkpoint can confirm a pass by phone with the
-/// issuing office, or type it when the camera fails. It identifies the signed bytes, not just the
-/// serial: a forger who copies the printed fields cannot produce it.
+/// The manual code printed under the QR code: 8 characters (Crockford base32, shown as
+/// `XXXX-XXXX`) derived from the signature. It is for the telephone: when a pass cannot be
+/// checked at the roadside (no camera, a damaged code), the officer reads the pass number and
+/// this code to the issuing office, which finds the pass in its ledger (`pass-issuer show`) and
+/// confirms that the code matches. No program at a checkpoint takes it as input. It identifies
+/// the signed bytes, not just the serial: a forger who copies the printed fields cannot
+/// produce it.
 pub fn manual_code(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";

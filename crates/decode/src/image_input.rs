@@ -27,8 +27,8 @@ pub enum InputError {
     /// The file is larger than [`MAX_FILE_BYTES`].
     #[error("the file is larger than {} MiB", MAX_FILE_BYTES / 1024 / 1024)]
     TooLarge,
-    /// Not a JPEG, PNG or WebP image.
-    #[error("not a JPEG, PNG or WebP image")]
+    /// Not a JPEG, PNG, WebP or PNM image.
+    #[error("not a JPEG, PNG, WebP or PNM image")]
     UnknownFormat,
     /// The image claims dimensions beyond the limits.
     #[error("the image is too large ({width}×{height} pixels; at most {MAX_SIDE} a side)")]

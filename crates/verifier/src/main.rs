@@ -85,6 +85,11 @@ fn run_checks<'a>(args: &CheckArgs, inputs: impl Iterator<Item = Input<'a>>) -> 
                     Ok(image) => (name, scan::scan(&image, &settings.trust, &checkpoint)),
                     Err(e) => {
                         eprintln!("pass-verifier: {name}: {e}");
+                        if args.json {
+                            // One object per input, this one included: it could not be checked.
+                            let error = serde_json::json!({"input": name, "verdict": "error", "error": e.to_string()});
+                            writeln!(stdout, "{error}")?;
+                        }
                         failed = true;
                         continue;
                     }

@@ -187,7 +187,10 @@ impl Station {
         let (verdict, code) = scan::scan_code(image, &settings.trust, &checkpoint, FRAME_BUDGET);
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let Some(code) = code else {
-            return Ok(json!({"type": "result", "source": "camera", "in_view": false, "ms": ms}));
+            let presenting = self.presence.lock().unwrap_or_else(|p| p.into_inner()).presenting(Instant::now());
+            return Ok(
+                json!({"type": "result", "source": "camera", "in_view": false, "presenting": presenting, "ms": ms}),
+            );
         };
         let identity: [u8; 32] = Sha256::digest(&code).into();
         let outcome = verdict.reason.map_or("accepted", Reason::code);
@@ -199,7 +202,9 @@ impl Station {
                     // Best effort: the row exists already; only its last-seen time and count grow.
                     let _ = self.log().update_seen(id, now_ms, frames);
                 }
-                Ok(json!({"type": "result", "source": "camera", "in_view": true, "announce": false, "ms": ms}))
+                Ok(
+                    json!({"type": "result", "source": "camera", "in_view": true, "presenting": true, "announce": false, "ms": ms}),
+                )
             }
             Observation::New => {
                 let (answer, id) = self.announce(&settings, &verdict, checkpoint.now, now_ms, Source::Camera)?;
@@ -207,6 +212,7 @@ impl Station {
                 let mut answer = answer;
                 answer["ms"] = json!(ms);
                 answer["in_view"] = json!(true);
+                answer["presenting"] = json!(true);
                 Ok(answer)
             }
         }

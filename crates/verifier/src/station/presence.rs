@@ -77,6 +77,11 @@ impl Presence {
         Observation::New
     }
 
+    /// Whether a presentation is still open at `now`: a pass seen within the grace.
+    pub fn presenting(&self, now: Instant) -> bool {
+        self.current.as_ref().is_some_and(|c| now.saturating_duration_since(c.last_seen) <= self.grace)
+    }
+
     /// The new presentation's log row.
     pub fn logged(&mut self, log_id: i64) {
         if let Some(current) = &mut self.current {

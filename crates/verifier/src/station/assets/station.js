@@ -160,6 +160,8 @@ function onResult(message) {
     while (frameTimes.length && now - frameTimes[0] > 2000) frameTimes.shift();
     lastMs = message.ms;
     if (message.in_view) lastInView = Date.now();
+    // Whether the station still counts the pass as presented (its grace not yet over).
+    body.dataset.presenting = message.presenting ? '1' : '0';
     nextFrame();
   }
   if (message.announce) show(message.verdict, message.source);
