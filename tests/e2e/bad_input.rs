@@ -44,6 +44,10 @@ fn broken_files_exit_2_with_a_clear_message() {
     let huge = dir.path().join("huge.png");
     std::fs::write(&huge, png_claiming(100_000, 100_000)).unwrap();
     assert_could_not_check(&huge, "too large");
+    // Within the side limit, but 144 megapixels: refused before a byte is decoded.
+    let square = dir.path().join("square.png");
+    std::fs::write(&square, png_claiming(12_000, 12_000)).unwrap();
+    assert_could_not_check(&square, "megapixels");
 
     assert_could_not_check(&dir.path().join("missing.png"), "cannot read file");
 }

@@ -18,16 +18,17 @@
 //! sensor), [`rng`] (the seeded generator), [`video`] (y4m files for a browser's fake webcam).
 
 pub mod camera;
+pub mod qr;
 pub mod rng;
 pub mod scene;
 pub mod video;
 
 use std::f64::consts::PI;
 
+use crate::qr::Qr;
 use image::GrayImage;
 use pass_core::keys::SecretKey;
 use pass_core::{Pass, envelope};
-use pass_issuer::render::Qr;
 
 use crate::camera::{Bend, Light, Optics, Pose, Thumb};
 use crate::rng::Rng;
@@ -246,7 +247,9 @@ fn generate_inner(spec: Spec, supplied: Option<(Pass, Vec<u8>)>) -> Frame {
             (Some(pass), Some(bytes))
         }
     };
-    let qr = code.as_deref().map(|bytes| Qr::new(bytes).unwrap_or_else(|e| panic!("rendering the pass: {e}")));
+    let qr = code
+        .as_deref()
+        .map(|bytes| Qr::new(bytes).unwrap_or_else(|| panic!("a {}-byte code fits no QR version", bytes.len())));
     let page = match (&qr, spec.category) {
         (Some(qr), Category::Phone) => scene::phone(qr, rng.unit() < 0.5),
         (Some(qr), Category::PhoneHard) => scene::phone(qr, rng.unit() < 1.0 / 3.0),

@@ -1,8 +1,8 @@
 //! What the camera looks at, in page space: a printed pass, a phone showing the code, or a
 //! scene with no code in it. Values are albedo (0 black ink … 255 white paper).
 
+use crate::qr::Qr;
 use image::GrayImage;
-use pass_issuer::render::Qr;
 
 use crate::rng::Rng;
 

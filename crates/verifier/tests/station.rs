@@ -73,7 +73,7 @@ async fn start() -> Harness {
     revoked.add_serials(key("issuer.key").public_key().id(), [666]);
     let document = sign_snapshot(&revoked.snapshot(), &key("authority.key"));
     let mut state = LocalState::default();
-    state.revocations.apply_document(&document, &key("authority.key").public_key()).unwrap();
+    pass_verifier::sync::import(&document, &key("authority.key").public_key(), &mut state, 1_649_995_200).unwrap();
     state.save(&state_path).unwrap();
 
     let options = Options {
@@ -259,4 +259,22 @@ async fn other_pages_and_requests_without_the_token_are_refused() {
     assert!(get(&with_token, &[("Host", &host), ("Origin", "http://evil.example")]).await.starts_with("HTTP/1.1 403"));
     let rebound = format!("evil.example:{}", h.addr.port());
     assert!(get(&with_token, &[("Host", &rebound)]).await.starts_with("HTTP/1.1 403"), "DNS rebinding");
+}
+
+/// A connection that sends nothing, or half a request, is closed by the station after its
+/// header timeout, so idle connections cannot pile up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_half_sent_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = start().await;
+    let started = tokio::time::Instant::now();
+    let mut silent = TcpStream::connect(h.addr).await.unwrap();
+    let mut half = TcpStream::connect(h.addr).await.unwrap();
+    half.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+    for stream in [&mut silent, &mut half] {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(web::HEADER_READ_TIMEOUT * 3, stream.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "still open after {:?}", started.elapsed());
+    }
+    assert!(started.elapsed() >= web::HEADER_READ_TIMEOUT - Duration::from_secs(1));
 }

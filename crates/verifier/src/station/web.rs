@@ -85,14 +85,43 @@ pub fn app(station: Arc<Station>, token: &str) -> Router {
         .with_state(shared)
 }
 
-/// Serves until `shutdown` completes.
+/// How long a connection may take to send a request's headers, and stay idle between requests:
+/// a connection that sends nothing (or half a request) is closed after it, so idle ones cannot
+/// pile up. An open WebSocket is not affected (it is no longer HTTP once upgraded).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown` completes (open connections end with the process).
 pub async fn run(
     listener: TcpListener,
     station: Arc<Station>,
     token: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(station, token)).with_graceful_shutdown(shutdown).await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let router = app(station, token);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Out of file descriptors: give closing connections a moment.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()))
+                    .with_upgrades();
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            () = &mut shutdown => return Ok(()),
+        }
+    }
 }
 
 fn forbidden(why: &'static str) -> Response {

@@ -1,7 +1,7 @@
 //! criterion: decode + verify of one 720p webcam frame holding a pass, and of one holding no
 //! code (the live camera's common case), with the default frame budget, as `scan` runs.
 //!
-//!     cargo bench -p pass-camsim --bench decode
+//!     cargo bench -p pass-verifier --bench decode
 
 #![allow(missing_docs)]
 
