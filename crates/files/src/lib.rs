@@ -192,6 +192,47 @@ pub fn probe_writable(dir: &Path) -> io::Result<()> {
     probe.close()
 }
 
+/// Why a database's schema could not be brought up to date.
+#[derive(Debug)]
+pub enum MigrateError {
+    /// The file has a newer schema version than this program knows (a newer checkpass wrote it).
+    Newer(i64),
+    /// SQLite failed; the version the file had is kept (each step is one transaction).
+    Sqlite(rusqlite::Error),
+}
+
+/// Brings a database's schema (`PRAGMA user_version`) up to date: `steps[i]` is the SQL that
+/// takes version `i` to `i + 1`, run with the version bump in one `BEGIN IMMEDIATE`
+/// transaction, so two programs opening a new file at once apply each step once. The one way
+/// the issuance ledger, the server's store and the scan log keep their schemas.
+pub fn migrate(conn: &rusqlite::Connection, steps: &[&str]) -> Result<(), MigrateError> {
+    let version = |conn: &rusqlite::Connection| -> rusqlite::Result<i64> {
+        conn.pragma_query_value(None, "user_version", |r| r.get(0))
+    };
+    let known = steps.len() as i64;
+    let at = version(conn).map_err(MigrateError::Sqlite)?;
+    if at > known {
+        return Err(MigrateError::Newer(at));
+    }
+    for (from, step) in steps.iter().enumerate().skip(usize::try_from(at).unwrap_or(0)) {
+        let from = from as i64;
+        let apply = || -> rusqlite::Result<()> {
+            conn.execute_batch("BEGIN IMMEDIATE;")?;
+            // Another process may have taken this step meanwhile: look again inside the lock.
+            if version(conn)? == from {
+                conn.execute_batch(step)?;
+                conn.pragma_update(None, "user_version", from + 1)?;
+            }
+            conn.execute_batch("COMMIT;")
+        };
+        if let Err(e) = apply() {
+            let _ = conn.execute_batch("ROLLBACK;");
+            return Err(MigrateError::Sqlite(e));
+        }
+    }
+    Ok(())
+}
+
 /// Opens (creating) the SQLite database at `path` as every checkpass database is kept: WAL and
 /// `synchronous=FULL` (a committed write survives a power cut), and a lock held by another
 /// process waited for up to `busy`. Switching to WAL does not go through SQLite's busy handler:
@@ -276,6 +317,25 @@ mod tests {
         let err = write(Path::new("/dev/null"), b"new", 0o644, Mode::Replace).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert_eq!(names(dir.path()), ["link", "target"]);
+    }
+
+    #[test]
+    fn migrations_run_in_order_once_and_refuse_a_newer_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let conn = open_sqlite(&path, std::time::Duration::from_secs(1)).unwrap();
+        let steps = ["CREATE TABLE a (x INTEGER);", "ALTER TABLE a ADD COLUMN y INTEGER;"];
+        migrate(&conn, &steps[..1]).unwrap();
+        migrate(&conn, &steps).unwrap();
+        migrate(&conn, &steps).unwrap();
+        conn.execute("INSERT INTO a (x, y) VALUES (1, 2)", []).unwrap();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, 2);
+        assert!(matches!(migrate(&conn, &steps[..1]), Err(MigrateError::Newer(2))));
+        // A failing step changes nothing.
+        assert!(matches!(migrate(&conn, &[steps[0], steps[1], "NOT SQL"]), Err(MigrateError::Sqlite(_))));
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, 2);
     }
 
     /// A symlink where a lock file or a database is kept is refused, and its target untouched.

@@ -18,7 +18,52 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// File name of the ledger beside the key when none is given.
 pub const DEFAULT_FILE: &str = "ledger.sqlite";
-const SCHEMA_VERSION: i64 = 2;
+/// The schema, one step a version (`pass_files::migrate`).
+const SCHEMA: [&str; 2] = [
+    // 1: serials, passes, revocations to send.
+    "CREATE TABLE IF NOT EXISTS serial_counter (
+                     key_id      TEXT PRIMARY KEY,
+                     next_serial INTEGER NOT NULL CHECK (next_serial >= 1)
+                 );
+                 CREATE TABLE IF NOT EXISTS passes (
+                     key_id       TEXT NOT NULL,
+                     serial       INTEGER NOT NULL,
+                     kind         TEXT NOT NULL,
+                     plate        TEXT NOT NULL,
+                     vehicle_type TEXT NOT NULL,
+                     holder       TEXT NOT NULL,
+                     org_code     TEXT,
+                     driver       TEXT,
+                     origin       TEXT NOT NULL,
+                     destination  TEXT NOT NULL,
+                     zones        TEXT NOT NULL,
+                     cargo        TEXT NOT NULL,
+                     valid_from   INTEGER NOT NULL,
+                     valid_until  INTEGER NOT NULL,
+                     issued_at    INTEGER NOT NULL,
+                     supersedes   INTEGER,
+                     envelope     BLOB NOT NULL,
+                     PRIMARY KEY (key_id, serial)
+                 );
+                 CREATE INDEX IF NOT EXISTS passes_plate ON passes (plate);
+                 CREATE TABLE IF NOT EXISTS revocations (
+                     key_id       TEXT NOT NULL,
+                     serial       INTEGER NOT NULL,
+                     reason       TEXT NOT NULL,
+                     requested_at INTEGER NOT NULL,
+                     sent_at      INTEGER,
+                     PRIMARY KEY (key_id, serial)
+                 );",
+    // 2: the batch files issued (by content hash), so one is not issued twice by mistake.
+    "CREATE TABLE IF NOT EXISTS batches (
+                     sha256     TEXT PRIMARY KEY,
+                     file_name  TEXT NOT NULL,
+                     rows       INTEGER NOT NULL,
+                     issued_at  INTEGER NOT NULL,
+                     serials    TEXT NOT NULL
+                 );",
+];
+const SCHEMA_VERSION: usize = SCHEMA.len();
 
 /// Why the ledger could not do its work.
 #[derive(Debug, thiserror::Error)]
@@ -153,60 +198,10 @@ impl Ledger {
     }
 
     fn migrate(&self) -> Result<(), LedgerError> {
-        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(self.err())?;
-        if version > SCHEMA_VERSION {
-            return Err(LedgerError::NewerSchema(self.path.clone(), version));
-        }
-        if version == SCHEMA_VERSION {
-            return Ok(());
-        }
-        self.conn
-            .execute_batch(
-                "BEGIN IMMEDIATE;
-                 CREATE TABLE IF NOT EXISTS serial_counter (
-                     key_id      TEXT PRIMARY KEY,
-                     next_serial INTEGER NOT NULL CHECK (next_serial >= 1)
-                 );
-                 CREATE TABLE IF NOT EXISTS passes (
-                     key_id       TEXT NOT NULL,
-                     serial       INTEGER NOT NULL,
-                     kind         TEXT NOT NULL,
-                     plate        TEXT NOT NULL,
-                     vehicle_type TEXT NOT NULL,
-                     holder       TEXT NOT NULL,
-                     org_code     TEXT,
-                     driver       TEXT,
-                     origin       TEXT NOT NULL,
-                     destination  TEXT NOT NULL,
-                     zones        TEXT NOT NULL,
-                     cargo        TEXT NOT NULL,
-                     valid_from   INTEGER NOT NULL,
-                     valid_until  INTEGER NOT NULL,
-                     issued_at    INTEGER NOT NULL,
-                     supersedes   INTEGER,
-                     envelope     BLOB NOT NULL,
-                     PRIMARY KEY (key_id, serial)
-                 );
-                 CREATE INDEX IF NOT EXISTS passes_plate ON passes (plate);
-                 CREATE TABLE IF NOT EXISTS revocations (
-                     key_id       TEXT NOT NULL,
-                     serial       INTEGER NOT NULL,
-                     reason       TEXT NOT NULL,
-                     requested_at INTEGER NOT NULL,
-                     sent_at      INTEGER,
-                     PRIMARY KEY (key_id, serial)
-                 );
-                 CREATE TABLE IF NOT EXISTS batches (
-                     sha256     TEXT PRIMARY KEY,
-                     file_name  TEXT NOT NULL,
-                     rows       INTEGER NOT NULL,
-                     issued_at  INTEGER NOT NULL,
-                     serials    TEXT NOT NULL
-                 );
-                 PRAGMA user_version = 2;
-                 COMMIT;",
-            )
-            .map_err(self.err())
+        pass_files::migrate(&self.conn, &SCHEMA).map_err(|e| match e {
+            pass_files::MigrateError::Newer(version) => LedgerError::NewerSchema(self.path.clone(), version),
+            pass_files::MigrateError::Sqlite(source) => LedgerError::Sqlite { path: self.path.clone(), source },
+        })
     }
 
     /// Takes the next serial for `key_id`, calls `build(serial)` to make and sign the pass, and

@@ -16,7 +16,47 @@ use sha2::{Digest, Sha256};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "checkpass-server.sqlite";
-const SCHEMA_VERSION: i64 = 2;
+/// The schema, one step a version (`pass_files::migrate`).
+const SCHEMA: [&str; 2] = [
+    // 1: versions, revocations, revoked keys, tokens, the published snapshot, trust lists.
+    "CREATE TABLE versions (
+                     version      INTEGER PRIMARY KEY,
+                     published_at INTEGER NOT NULL
+                 );
+                 CREATE TABLE revocations (
+                     key_id     TEXT NOT NULL,
+                     serial     INTEGER NOT NULL,
+                     reason     TEXT NOT NULL,
+                     version    INTEGER NOT NULL REFERENCES versions (version),
+                     PRIMARY KEY (key_id, serial)
+                 );
+                 CREATE TABLE revoked_keys (
+                     key_id       TEXT NOT NULL,
+                     issued_after INTEGER,
+                     reason       TEXT NOT NULL,
+                     version      INTEGER NOT NULL REFERENCES versions (version),
+                     PRIMARY KEY (key_id, version)
+                 );
+                 CREATE TABLE tokens (
+                     hash       BLOB PRIMARY KEY,
+                     role       TEXT NOT NULL CHECK (role IN ('admin', 'issuer')),
+                     key_id     TEXT,
+                     created_at INTEGER NOT NULL
+                 );
+                 CREATE TABLE published (
+                     id       INTEGER PRIMARY KEY CHECK (id = 1),
+                     version  INTEGER NOT NULL,
+                     snapshot BLOB NOT NULL
+                 );
+                 CREATE TABLE trust_versions (
+                     version   INTEGER PRIMARY KEY,
+                     sha256    BLOB NOT NULL,
+                     issued_at INTEGER NOT NULL
+                 );",
+    // 2: the issuers of the trust list last served, so tokens are given only for keys the
+    // server knows.
+    "CREATE TABLE IF NOT EXISTS trust_issuers (key_id TEXT PRIMARY KEY);",
+];
 
 /// What one version added.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -89,73 +129,13 @@ impl Store {
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
-        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(self.err())?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::Corrupt(
+        pass_files::migrate(&self.conn, &SCHEMA).map_err(|e| match e {
+            pass_files::MigrateError::Newer(version) => StoreError::Corrupt(
                 self.path.clone(),
-                format!("schema version {version} is newer than this server"),
-            ));
-        }
-        if version == SCHEMA_VERSION {
-            return Ok(());
-        }
-        if version < 1 {
-            self.create_v1()?;
-        }
-        // Version 2: the issuers of the trust list last served, so tokens are given only for
-        // keys the server knows.
-        self.conn
-            .execute_batch(
-                "BEGIN IMMEDIATE;
-                 CREATE TABLE IF NOT EXISTS trust_issuers (key_id TEXT PRIMARY KEY);
-                 PRAGMA user_version = 2;
-                 COMMIT;",
-            )
-            .map_err(self.err())
-    }
-
-    fn create_v1(&self) -> Result<(), StoreError> {
-        self.conn
-            .execute_batch(
-                "BEGIN IMMEDIATE;
-                 CREATE TABLE versions (
-                     version      INTEGER PRIMARY KEY,
-                     published_at INTEGER NOT NULL
-                 );
-                 CREATE TABLE revocations (
-                     key_id     TEXT NOT NULL,
-                     serial     INTEGER NOT NULL,
-                     reason     TEXT NOT NULL,
-                     version    INTEGER NOT NULL REFERENCES versions (version),
-                     PRIMARY KEY (key_id, serial)
-                 );
-                 CREATE TABLE revoked_keys (
-                     key_id       TEXT NOT NULL,
-                     issued_after INTEGER,
-                     reason       TEXT NOT NULL,
-                     version      INTEGER NOT NULL REFERENCES versions (version),
-                     PRIMARY KEY (key_id, version)
-                 );
-                 CREATE TABLE tokens (
-                     hash       BLOB PRIMARY KEY,
-                     role       TEXT NOT NULL CHECK (role IN ('admin', 'issuer')),
-                     key_id     TEXT,
-                     created_at INTEGER NOT NULL
-                 );
-                 CREATE TABLE published (
-                     id       INTEGER PRIMARY KEY CHECK (id = 1),
-                     version  INTEGER NOT NULL,
-                     snapshot BLOB NOT NULL
-                 );
-                 CREATE TABLE trust_versions (
-                     version   INTEGER PRIMARY KEY,
-                     sha256    BLOB NOT NULL,
-                     issued_at INTEGER NOT NULL
-                 );
-                 PRAGMA user_version = 1;
-                 COMMIT;",
-            )
-            .map_err(self.err())
+                format!("schema version {version} is newer than this server's ({})", SCHEMA.len()),
+            ),
+            pass_files::MigrateError::Sqlite(source) => StoreError::Sqlite { path: self.path.clone(), source },
+        })
     }
 
     /// Loads the whole state and the change of every version.

@@ -113,27 +113,8 @@ pub struct ScanLog {
     path: PathBuf,
 }
 
-const SCHEMA_VERSION: i64 = 1;
-
-impl ScanLog {
-    /// The log's file beside the state file.
-    pub fn path_beside(state_path: &Path) -> PathBuf {
-        state_path.with_file_name("scanlog.sqlite")
-    }
-
-    /// Opens (or creates) the log.
-    pub fn open(path: &Path) -> Result<ScanLog, LogError> {
-        let err = |source| LogError::Sqlite { path: path.to_owned(), source };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| LogError::Io { path: path.to_owned(), source })?;
-        }
-        let conn = pass_files::open_sqlite(path, std::time::Duration::from_secs(5)).map_err(err)?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
-        if version > SCHEMA_VERSION {
-            return Err(LogError::NewerSchema(path.to_owned(), version));
-        }
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS scans (
+/// The schema, one step a version (`pass_files::migrate`).
+const SCHEMA: [&str; 1] = ["CREATE TABLE IF NOT EXISTS scans (
                 id INTEGER PRIMARY KEY,
                 at INTEGER NOT NULL,
                 verdict TEXT NOT NULL,
@@ -149,10 +130,25 @@ impl ScanLog {
                 warnings TEXT NOT NULL
             );
             CREATE INDEX IF NOT EXISTS scans_at ON scans(at);
-            CREATE INDEX IF NOT EXISTS scans_pass ON scans(key_id, serial, at);
-            PRAGMA user_version = 1;",
-        )
-        .map_err(err)?;
+            CREATE INDEX IF NOT EXISTS scans_pass ON scans(key_id, serial, at);"];
+
+impl ScanLog {
+    /// The log's file beside the state file.
+    pub fn path_beside(state_path: &Path) -> PathBuf {
+        state_path.with_file_name("scanlog.sqlite")
+    }
+
+    /// Opens (or creates) the log.
+    pub fn open(path: &Path) -> Result<ScanLog, LogError> {
+        let err = |source| LogError::Sqlite { path: path.to_owned(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| LogError::Io { path: path.to_owned(), source })?;
+        }
+        let conn = pass_files::open_sqlite(path, std::time::Duration::from_secs(5)).map_err(err)?;
+        pass_files::migrate(&conn, &SCHEMA).map_err(|e| match e {
+            pass_files::MigrateError::Newer(version) => LogError::NewerSchema(path.to_owned(), version),
+            pass_files::MigrateError::Sqlite(source) => LogError::Sqlite { path: path.to_owned(), source },
+        })?;
         Ok(ScanLog { conn, path: path.to_owned() })
     }
 
