@@ -189,10 +189,9 @@ pub struct Freshness {
 }
 
 /// How far ahead of a checkpoint's clock signed time may be. Sync and import refuse a document
-/// signed later than this (an authority's clock set ahead, or an attack on its time source),
-/// and the trusted time floor never moves checks further ahead than this: one future-dated
-/// signature must not make every pass look expired, or make a pass valid from next week
-/// acceptable today.
+/// signed later than this (an authority's clock set ahead, or an attack on its time source): one
+/// future-dated signature must not make every pass look expired. And a pass is not accepted as
+/// already valid on signed time further than this ahead of the clock ([`Freshness::opened_by`]).
 pub const MAX_SIGNED_AHEAD: u64 = 24 * 3600;
 
 impl Freshness {
@@ -200,7 +199,15 @@ impl Freshness {
     /// Signed data cannot come from the future, so a clock behind it is wrong, and trusting it
     /// would let a clock set back revive expired passes.
     pub fn floor(&self) -> u64 {
-        self.clock.max(self.newest_signed_at.min(self.clock.saturating_add(MAX_SIGNED_AHEAD)))
+        self.clock.max(self.newest_signed_at)
+    }
+
+    /// The latest instant a pass may start to be valid and be accepted: the floor, but never
+    /// more than [`MAX_SIGNED_AHEAD`] past the clock. Signed time proves that an instant has
+    /// passed (a clock set back does not revive an expired pass); it does not open a pass valid
+    /// from next week on a checkpoint whose clock says today.
+    pub fn opened_by(&self) -> u64 {
+        self.floor().min(self.clock.saturating_add(MAX_SIGNED_AHEAD))
     }
 
     /// The warnings this freshness earns at `now`.
@@ -338,7 +345,8 @@ fn verify_pass(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verd
     if let Some(zone) = issuer.zone_outside_authority(&pass.zones) {
         reject(Reason::OutsideZone, format!("{} may not issue passes for {}", issuer.name, zone.label()));
     }
-    if checkpoint.now < pass.valid_from {
+    let opened_by = checkpoint.freshness.as_ref().map_or(checkpoint.now, |f| checkpoint.now.min(f.opened_by()));
+    if opened_by < pass.valid_from {
         reject(Reason::NotYetValid, "the validity window has not started".into());
     }
     if checkpoint.now > pass.valid_until {
@@ -400,10 +408,11 @@ mod tests {
         assert_eq!(never.warnings(1000), vec![Warning::RevocationDataStale]);
         let stale_trust = Freshness { trust_stale: true, ..f };
         assert_eq!(stale_trust.warnings(1050), vec![Warning::TrustListStale]);
-        // Signed time far in the future (an authority's clock a year ahead) moves checks at most
-        // MAX_SIGNED_AHEAD past the clock.
+        // Signed time far ahead of the clock (the clock set back, or an authority's clock a year
+        // ahead) counts for expiry, but opens passes at most MAX_SIGNED_AHEAD past the clock.
         let ahead = Freshness { newest_signed_at: 1050 + 400 * 86_400, ..f };
-        assert_eq!(ahead.floor(), 1050 + MAX_SIGNED_AHEAD);
+        assert_eq!(ahead.floor(), 1050 + 400 * 86_400);
+        assert_eq!(ahead.opened_by(), 1050 + MAX_SIGNED_AHEAD);
     }
 
     /// A pass valid from four days ahead is not accepted because a future-dated signature says
