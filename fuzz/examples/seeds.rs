@@ -1,5 +1,7 @@
-//! Writes seed corpora for the document targets: real, valid documents framed as each target
-//! reads its input, so the fuzzer starts from the structures behind the checks.
+//! Writes seed corpora: for the document targets real, valid documents framed as each target
+//! reads its input, so the fuzzer starts from the structures behind the checks; for the image
+//! targets the real photos of the dev set (`image_bytes`) and the same photos as grey frames
+//! at most 200 pixels wide (`grey_frame`), so the fuzzer starts from real codes.
 //! `cargo +nightly run --example seeds` (from `fuzz/`).
 
 use std::fs;
@@ -92,6 +94,28 @@ fn main() {
                 let name = vector.file_name().to_string_lossy().replace(".toml", "-bytes");
                 write("pass_text", &name, &bytes);
             }
+        }
+    }
+    let photos = Path::new("../crates/decode/tests/data/qr-photos-dev");
+    for set in fs::read_dir(photos).expect("the dev photo set").flatten().filter(|e| e.path().is_dir()) {
+        for photo in fs::read_dir(set.path()).expect("a set").flatten() {
+            let path = photo.path();
+            if !path.extension().is_some_and(|e| e == "png" || e == "jpg") {
+                continue;
+            }
+            let name = format!("{}-{}", set.file_name().to_string_lossy(), photo.file_name().to_string_lossy());
+            let bytes = fs::read(&path).expect("photo");
+            write("image_bytes", &name, &bytes);
+            let Ok(image) = pass_decode::image_input::load_bytes(&bytes) else { continue };
+            let image = if image.width() > 200 {
+                let height = (image.height() * 200 / image.width()).max(1);
+                image::imageops::resize(&image, 200, height, image::imageops::FilterType::Triangle)
+            } else {
+                image
+            };
+            let mut frame = (image.width() as u16 - 1).to_le_bytes().to_vec();
+            frame.extend_from_slice(image.as_raw());
+            write("grey_frame", &name, &frame);
         }
     }
     println!("seeds written under fuzz/corpus/");

@@ -57,11 +57,13 @@ fn make_held_state() -> LocalState {
     revocations.issued_at = 1_780_000_000;
     let trust_doc = authority::TrustDoc { version: 2, issued_at: 1_780_000_000, toml: trust_toml() };
     let beat = authority::Heartbeat { version: 3, digest: revocations.digest(), issued_at: 1_780_000_300, trust: None };
+    let revocations_snapshot = revocations.snapshot();
     LocalState {
         revocations,
         trust_doc: Some(authority::sign(DocKind::TrustList, &authority::encode_body(&trust_doc), &key)),
         last_sync: Some(1_780_000_300),
         heartbeat: Some(beat.sign(&key)),
+        revocation_doc: Some(pass_core::revocation::sign_snapshot(&revocations_snapshot, &key)),
     }
 }
 

@@ -28,8 +28,9 @@ fn rows(n: usize, offset: usize) -> String {
     text
 }
 
-fn key() -> String {
-    root().join("keys-example/issuer.key").to_str().unwrap().to_owned()
+/// The example key, copied into `dir` (a key issues from one ledger: each test has its own).
+fn key(dir: &Path) -> String {
+    crate::util::example_key(dir).to_str().unwrap().to_owned()
 }
 
 fn trust() -> String {
@@ -39,7 +40,7 @@ fn trust() -> String {
 /// `pass-issuer batch CSV --json` with the example key, PNGs into `dir/png`.
 pub fn batch(csv: &Path, dir: &Path, ledger: &Path, extra: &[&str]) -> crate::util::Run {
     let out = dir.join("png");
-    let key = key();
+    let key = key(dir);
     let mut args = vec![
         "batch",
         csv.to_str().unwrap(),
@@ -251,7 +252,7 @@ fn ledger_commands() {
         "reissue",
         "2",
         "--key",
-        &key(),
+        &key(dir.path()),
         "--ledger",
         l,
         "--plate",
@@ -268,7 +269,7 @@ fn ledger_commands() {
     let old = issuer(&["show", "2", "--ledger", l, "--json"]).json();
     assert_eq!(old["revocation"]["sent"], false, "{old}");
 
-    let entry = issuer(&["trust-entry", "--key", &key(), "--zone", "440000"]);
+    let entry = issuer(&["trust-entry", "--key", &key(dir.path()), "--zone", "440000"]);
     assert_eq!(entry.code, 0, "{}", entry.stderr);
     assert!(entry.stdout.starts_with("[[issuer]]"));
     assert!(entry.stdout.contains("zones = [\"440000\"]"));
@@ -290,7 +291,7 @@ fn a_failed_print_never_costs_serials_or_issues_twice() {
     std::fs::write(&csv, rows(3, 700)).unwrap();
     let ledger = dir.path().join("ledger.sqlite");
     let pdf = dir.path().join("passes.pdf");
-    let key = key();
+    let key = key(dir.path());
     let png = dir.path().join("png");
     let batch_with = |variable: &str, value: &str| -> crate::util::Run {
         #[rustfmt::skip]

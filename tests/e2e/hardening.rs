@@ -26,7 +26,7 @@ fn terminal_escapes_are_shown_not_obeyed() {
 #[test]
 fn spreadsheet_formulas_are_neutralised() {
     let dir = tempfile::tempdir().unwrap();
-    let key = root().join("keys-example/issuer.key");
+    let key = crate::util::example_key(dir.path());
     let ledger = dir.path().join("ledger.sqlite");
     let png = dir.path().join("p.png");
     let holder = "=HYPERLINK(\"http://x.example\",\"点击\")";
@@ -140,7 +140,7 @@ fn tokens_are_withdrawn_at_once_and_kept_off_command_lines() {
     let server = crate::util::Server::start(&dir.path().join("server"));
     let token = server.token(&["--issuer", "f3c3dcf66c87927e"]);
     let (serial, _) = crate::util::issue_now(dir.path(), "粤A12345");
-    let key = root().join("keys-example/issuer.key");
+    let key = crate::util::example_key(dir.path());
     let ledger = dir.path().join("ledger.sqlite");
     let revoke = |serial: u64, token_source: &str| {
         let mut child = Command::new(crate::util::bin("pass-issuer"))

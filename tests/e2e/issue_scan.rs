@@ -191,3 +191,39 @@ fn the_verifier_under_test_is_a_checkpoint_build() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("checkpoint build: no signing code"), "{}", run.stdout);
 }
+
+/// A key issues from one ledger. `--ledger other.sqlite` with the same key used to hand out
+/// serial 1 again (and revoking one pass then revoked both); it is refused, until the key is
+/// moved there with `import-ledger`, after which serials go on and the old ledger is refused.
+#[test]
+fn a_second_ledger_for_a_key_is_refused_unless_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    office(dir.path(), "花都区工信局");
+    let key = dir.path().join("issuer.key");
+    let (first, second) = (dir.path().join("ledger.sqlite"), dir.path().join("other.sqlite"));
+    let png = dir.path().join("p.png");
+    let issue = |ledger: &std::path::Path| {
+        let key = key.to_str().unwrap();
+        #[rustfmt::skip]
+        let run = util::issuer_at("2022-03-31 01:30:00", &[
+            "issue", "--key", key, "--ledger", ledger.to_str().unwrap(), "--plate", "粤A12345",
+            "--vehicle-type", "heavy-truck", "--holder", "东风日产乘用车公司花都工厂", "--origin", "440114",
+            "--destination", "310115", "--zone", "440114", "--cargo", "汽车零部件", "--from", "2022-04-01",
+            "--until", "2022-04-30", "--out", png.to_str().unwrap(), "--json",
+        ]);
+        run
+    };
+    assert_eq!(issue(&first).json()["serial"], 1);
+    let refused = issue(&second);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(refused.stderr.contains("already issues from the ledger"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("ledger.sqlite"), "names the key's ledger: {}", refused.stderr);
+
+    #[rustfmt::skip]
+    let moved = util::issuer(&[
+        "import-ledger", first.to_str().unwrap(), "--key", key.to_str().unwrap(), "--ledger", second.to_str().unwrap(),
+    ]);
+    assert_eq!(moved.code, 0, "{}", moved.stderr);
+    assert_eq!(issue(&second).json()["serial"], 2, "serials go on after the imported ones");
+    assert_eq!(issue(&first).code, 2, "the old ledger is refused for this key now");
+}

@@ -7,8 +7,8 @@ use crate::util::{issuer, root, verifier};
 
 const AT: &str = "2026-12-10T12:00:00+08:00";
 
-fn key() -> String {
-    root().join("keys-example/issuer.key").to_str().unwrap().to_owned()
+fn key(dir: &std::path::Path) -> String {
+    crate::util::example_key(dir).to_str().unwrap().to_owned()
 }
 
 fn trust() -> String {
@@ -20,7 +20,7 @@ fn names_in_codes_signed_names_on_the_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("ledger.sqlite");
     let png = dir.path().join("pass.png");
-    let key = key();
+    let key = key(dir.path());
     #[rustfmt::skip]
     let run = issuer(&[
         "issue", "--key", &key, "--ledger", ledger.to_str().unwrap(),

@@ -19,12 +19,13 @@ fn example_trust() -> String {
     root().join("keys-example/trust.toml").to_str().unwrap().to_owned()
 }
 
-fn example_key() -> String {
-    root().join("keys-example/issuer.key").to_str().unwrap().to_owned()
+/// The example key, copied into `dir` (a key issues from one ledger: each test has its own).
+fn example_key(dir: &Path) -> String {
+    crate::util::example_key(dir).to_str().unwrap().to_owned()
 }
 
 fn example_key_id() -> KeyId {
-    let pem = std::fs::read_to_string(example_key()).unwrap();
+    let pem = std::fs::read_to_string(root().join("keys-example/issuer.key")).unwrap();
     SecretKey::from_pem(&pem).unwrap().public_key().id()
 }
 
@@ -42,7 +43,7 @@ fn issue(dir: &Path, name: &str, issued_at: &str) -> (u64, PathBuf) {
         &[
             "issue",
             "--key",
-            &example_key(),
+            &example_key(dir),
             "--ledger",
             ledger.to_str().unwrap(),
             "--plate",
@@ -142,7 +143,7 @@ fn issue_revoke_sync_scan_and_key_cut_off() {
             "--reason",
             "vehicle sold",
             "--key",
-            &example_key(),
+            &example_key(dir.path()),
             "--ledger",
             ledger.to_str().unwrap(),
         ])
@@ -571,7 +572,7 @@ fn revoke_trusts_only_an_answer_that_confirms() {
     let dir = tempfile::tempdir().unwrap();
     let (serial, _) = issue(dir.path(), "p", "2026-06-01");
     let ledger = dir.path().join("ledger.sqlite");
-    let key = example_key();
+    let key = example_key(dir.path());
     let revoke = |url: &str| {
         #[rustfmt::skip]
         let run = issuer(&[

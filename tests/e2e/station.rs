@@ -231,7 +231,7 @@ fn a_pass_held_up_to_the_camera_gives_one_verdict_on_screen_and_in_the_log() {
     let data = dir.path().join("server");
     let server = Server::start(&data);
     let token = server.token(&["--issuer", "f3c3dcf66c87927e"]);
-    let key = root().join("keys-example/issuer.key");
+    let key = crate::util::example_key(dir.path());
     let ledger = dir.path().join("ledger.sqlite");
     #[rustfmt::skip]
     let run = issuer(&[

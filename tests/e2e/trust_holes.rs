@@ -27,7 +27,7 @@ fn export_and_import(server: &Server, dir: &std::path::Path, extra: &[&str]) -> 
 /// Revokes `serial` (issued with the example key, ledger in `dir`) on `server`.
 fn revoke(server: &Server, dir: &std::path::Path, serial: u64) {
     let token = server.token(&["--issuer", "f3c3dcf66c87927e"]);
-    let key = root().join("keys-example/issuer.key");
+    let key = crate::util::example_key(dir);
     let ledger = dir.join("ledger.sqlite");
     #[rustfmt::skip]
     let run = issuer(&[
@@ -132,7 +132,7 @@ fn a_backdated_pass_from_a_cut_off_key_is_rejected() {
 #[test]
 fn the_issuer_cannot_backdate_or_overextend() {
     let dir = tempfile::tempdir().unwrap();
-    let key = root().join("keys-example/issuer.key");
+    let key = crate::util::example_key(dir.path());
     let ledger = dir.path().join("ledger.sqlite");
     let png = dir.path().join("p.png");
     #[rustfmt::skip]

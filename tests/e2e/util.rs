@@ -319,7 +319,7 @@ pub fn issue_between(dir: &Path, plate: &str, from: i64, until: i64, wrapper: &[
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let rfc3339 = |secs: i64| jiff::Timestamp::from_second(secs).unwrap().to_string();
     let (from, until) = (rfc3339(now + from), rfc3339(now + until));
-    let key = root().join("keys-example/issuer.key");
+    let key = example_key(dir);
     let ledger = dir.join("ledger.sqlite");
     let png = dir.join(format!("{plate}.png"));
     #[rustfmt::skip]
@@ -339,6 +339,23 @@ pub fn issue_between(dir: &Path, plate: &str, from: i64, until: i64, wrapper: &[
     assert_eq!(run.code, 0, "{}", run.stderr);
     let issued = run.json();
     (issued["serial"].as_u64().unwrap(), pass_core::envelope::from_text(issued["text"].as_str().unwrap()).unwrap())
+}
+
+/// The example issuer key, copied (mode 0600, with its `.pub`) into `dir/example-key/`: a key
+/// issues from one ledger only (its `issuer.ledger` marker names it), so each test's ledger
+/// needs a key of its own, as each office has.
+pub fn example_key(dir: &Path) -> PathBuf {
+    let keys = dir.join("example-key");
+    let key = keys.join("issuer.key");
+    if !key.exists() {
+        std::fs::create_dir_all(&keys).unwrap();
+        std::fs::copy(root().join("keys-example/issuer.pub"), keys.join("issuer.pub")).unwrap();
+        let pem = std::fs::read(root().join("keys-example/issuer.key")).unwrap();
+        let mut file = std::fs::OpenOptions::new();
+        std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+        std::io::Write::write_all(&mut file.write(true).create_new(true).open(&key).unwrap(), &pem).unwrap();
+    }
+    key
 }
 
 /// A test that cannot run on this machine for want of `what` (a kernel module, a FUSE device).

@@ -40,6 +40,20 @@ pub enum Command {
     /// QA failing), never issuing them again: by serial, or every pass of a batch file by the
     /// SHA-256 the batch printed.
     Print(PrintArgs),
+    /// Move a key to another issuance ledger: copy the key's passes, revocations and batches
+    /// from the ledger it issued from (FROM), continue its serials after them, and make the
+    /// new ledger (--ledger, or ledger.sqlite beside the key) the only one the key issues from.
+    /// Without this a second ledger for a key is refused: it would hand out serial 1 again.
+    ImportLedger {
+        /// The ledger the key issued from until now.
+        from: PathBuf,
+        /// The issuer's secret key.
+        #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
+        key: PathBuf,
+        /// The ledger to issue from from now on; default: ledger.sqlite beside the key.
+        #[arg(long)]
+        ledger: Option<PathBuf>,
+    },
     /// List issued passes from the ledger.
     List {
         /// Issuance ledger.

@@ -19,7 +19,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 /// File name of the ledger beside the key when none is given.
 pub const DEFAULT_FILE: &str = "ledger.sqlite";
 /// The schema, one step a version (`pass_files::migrate`).
-const SCHEMA: [&str; 2] = [
+const SCHEMA: [&str; 3] = [
     // 1: serials, passes, revocations to send.
     "CREATE TABLE IF NOT EXISTS serial_counter (
                      key_id      TEXT PRIMARY KEY,
@@ -62,6 +62,8 @@ const SCHEMA: [&str; 2] = [
                      issued_at  INTEGER NOT NULL,
                      serials    TEXT NOT NULL
                  );",
+    // 3: the ledger's own id and the key it issues for (`Ledger::bind`).
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 const SCHEMA_VERSION: usize = SCHEMA.len();
 
@@ -94,6 +96,61 @@ pub enum LedgerError {
     /// Building the pass for a serial failed; nothing was recorded.
     #[error(transparent)]
     Build(#[from] anyhow::Error),
+    /// The ledger issues for another key.
+    #[error("ledger {path} issues for key {bound}, not {key}: use that key, or this key's own ledger")]
+    OtherKey {
+        /// The ledger.
+        path: PathBuf,
+        /// The key it is bound to.
+        bound: String,
+        /// The key given.
+        key: KeyId,
+    },
+    /// The key already issues from another ledger: serials from a second one would repeat.
+    #[error(
+        "key {key} already issues from the ledger at {other} ({marker} says so): a second ledger would hand \
+         out its serials again. Use --ledger {other}, or move to this ledger with \
+         `pass-issuer import-ledger {other} --key KEY --ledger {this}`"
+    )]
+    SecondLedger {
+        /// The key.
+        key: KeyId,
+        /// The ledger it issues from.
+        other: String,
+        /// This ledger.
+        this: String,
+        /// The file beside the key that names its ledger.
+        marker: String,
+    },
+}
+
+/// The file beside a key that names the one ledger it issues from: `issuer.key` →
+/// `issuer.ledger`.
+pub fn marker_path(key: &Path) -> PathBuf {
+    key.with_extension("ledger")
+}
+
+/// What the marker beside a key says.
+struct Marker {
+    ledger_id: String,
+    ledger: String,
+}
+
+impl Marker {
+    fn parse(text: &str) -> Option<Marker> {
+        let field = |name: &str| {
+            text.lines().find_map(|l| l.strip_prefix(name)?.trim().strip_prefix('=')).map(|v| v.trim().to_owned())
+        };
+        Some(Marker { ledger_id: field("ledger_id")?, ledger: field("ledger")? })
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "# The one issuance ledger this key issues from (pass-issuer): never two, or serials repeat.\n\
+             ledger_id = {}\nledger = {}\n",
+            self.ledger_id, self.ledger
+        )
+    }
 }
 
 /// A pass as recorded in the ledger.
@@ -162,6 +219,26 @@ fn insert_pass(tx: &rusqlite::Transaction<'_>, key_id: &str, pass: &Pass, envelo
     Ok(())
 }
 
+/// Copies every pass, revocation and batch of `key` from the attached database `old`, and
+/// continues the serial counter after the higher of the two, in one transaction.
+fn copy_key(conn: &mut Connection, key: &str) -> rusqlite::Result<usize> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute("INSERT OR IGNORE INTO main.meta (name, value) VALUES ('key_id', ?1)", [key])?;
+    let copied = tx.execute("INSERT OR IGNORE INTO main.passes SELECT * FROM old.passes WHERE key_id = ?1", [key])?;
+    tx.execute("INSERT OR IGNORE INTO main.revocations SELECT * FROM old.revocations WHERE key_id = ?1", [key])?;
+    tx.execute("INSERT OR IGNORE INTO main.batches SELECT * FROM old.batches", [])?;
+    tx.execute(
+        "INSERT INTO main.serial_counter (key_id, next_serial)
+         SELECT ?1, max(coalesce((SELECT next_serial FROM old.serial_counter WHERE key_id = ?1), 1),
+                        coalesce((SELECT next_serial FROM main.serial_counter WHERE key_id = ?1), 1))
+         WHERE true
+         ON CONFLICT (key_id) DO UPDATE SET next_serial = excluded.next_serial",
+        [key],
+    )?;
+    tx.commit()?;
+    Ok(copied)
+}
+
 /// Marks `serial` for revocation (idempotent; the first reason is kept).
 fn insert_revocation(
     tx: &rusqlite::Transaction<'_>,
@@ -202,6 +279,103 @@ impl Ledger {
             pass_files::MigrateError::Newer(version) => LedgerError::NewerSchema(self.path.clone(), version),
             pass_files::MigrateError::Sqlite(source) => LedgerError::Sqlite { path: self.path.clone(), source },
         })
+    }
+
+    /// This ledger's id, made at random the first time it is asked for.
+    pub fn id(&self) -> Result<String, LedgerError> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(|e| self.corrupt(format!("no random id: {e}")))?;
+        let fresh: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.conn
+            .execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('ledger_id', ?1)", [&fresh])
+            .map_err(self.err())?;
+        self.meta("ledger_id")?.ok_or_else(|| self.corrupt("no ledger id".into()))
+    }
+
+    fn meta(&self, name: &str) -> Result<Option<String>, LedgerError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Binds this ledger and the key at `key_path` to each other before anything is issued or
+    /// revoked with them: the ledger records the key on first use and refuses any other, and
+    /// the file beside the key ([`marker_path`], made once, never overwritten) names this
+    /// ledger, so a second ledger for the same key (`--ledger other.sqlite`), which would hand
+    /// out serial 1 again, is refused. [`Ledger::import`] moves a key to another ledger.
+    pub fn bind(&mut self, key_id: KeyId, key_path: &Path) -> Result<(), LedgerError> {
+        let key = key_id.to_string();
+        self.conn
+            .execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('key_id', ?1)", [&key])
+            .map_err(self.err())?;
+        let bound = self.meta("key_id")?.unwrap_or_default();
+        if bound != key {
+            return Err(LedgerError::OtherKey { path: self.path.clone(), bound, key: key_id });
+        }
+        let id = self.id()?;
+        let marker = marker_path(key_path);
+        let mine = Marker { ledger_id: id.clone(), ledger: self.absolute_path() };
+        let claimed = pass_files::write(&marker, mine.text().as_bytes(), 0o644, pass_files::Mode::CreateNew);
+        match claimed {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let text = pass_files::read_to_string_capped(&marker, 4096)
+                    .map_err(|e| self.corrupt(format!("{}: {e}", marker.display())))?;
+                let held = Marker::parse(&text)
+                    .ok_or_else(|| self.corrupt(format!("{}: not a ledger marker", marker.display())))?;
+                if held.ledger_id == id {
+                    Ok(())
+                } else {
+                    Err(LedgerError::SecondLedger {
+                        key: key_id,
+                        other: held.ledger,
+                        this: self.absolute_path(),
+                        marker: marker.display().to_string(),
+                    })
+                }
+            }
+            Err(e) => Err(self.corrupt(format!("{}: {e}", marker.display()))),
+        }
+    }
+
+    /// Takes over key `key_id` from the ledger at `from`: every pass, revocation and batch of
+    /// that key is copied here, the serial counter continues after the higher of the two, and
+    /// the key's marker names this ledger from now on. The old ledger is left as it was (and
+    /// refused for this key afterwards).
+    pub fn import(&mut self, from: &Path, key_id: KeyId, key_path: &Path) -> Result<usize, LedgerError> {
+        let old = Ledger::open(from)?;
+        let key = key_id.to_string();
+        if let Some(bound) = old.meta("key_id")?
+            && bound != key
+        {
+            return Err(LedgerError::OtherKey { path: from.to_owned(), bound, key: key_id });
+        }
+        if old.id()? == self.id()? {
+            return Ok(0);
+        }
+        drop(old);
+        let path = self.path.clone();
+        let err = |source| LedgerError::Sqlite { path: path.clone(), source };
+        // Attached outside the transaction (SQLite attaches no file inside one), and detached
+        // whatever happens.
+        self.conn.execute("ATTACH DATABASE ?1 AS old", [from.to_string_lossy()]).map_err(err)?;
+        let copied = copy_key(&mut self.conn, &key);
+        let detached = self.conn.execute("DETACH DATABASE old", []);
+        let copied = copied.map_err(err)?;
+        detached.map_err(err)?;
+        let bound = self.meta("key_id")?.unwrap_or_default();
+        if bound != key {
+            return Err(LedgerError::OtherKey { path: self.path.clone(), bound, key: key_id });
+        }
+        let mine = Marker { ledger_id: self.id()?, ledger: self.absolute_path() };
+        pass_files::write(&marker_path(key_path), mine.text().as_bytes(), 0o644, pass_files::Mode::Replace)
+            .map_err(|e| self.corrupt(format!("{}: {e}", marker_path(key_path).display())))?;
+        Ok(copied)
+    }
+
+    fn absolute_path(&self) -> String {
+        std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone()).display().to_string()
     }
 
     /// Takes the next serial for `key_id`, calls `build(serial)` to make and sign the pass, and
@@ -459,5 +633,33 @@ mod tests {
         let mut reopened = Ledger::open(&path).expect("reopens");
         assert_eq!(reopened.issue(id, "", 0, pass).expect("issues").pass.serial, 3);
         assert_eq!(reopened.envelopes(id).expect("lists").len(), 3);
+    }
+
+    /// A key issues from one ledger: a second ledger for it is refused (it would hand out
+    /// serial 1 again, and revoking one pass would revoke both), a ledger refuses another key,
+    /// and `import` moves a key to another ledger with its serials continuing.
+    #[test]
+    fn a_key_issues_from_one_ledger() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key_path = dir.path().join("issuer.key");
+        let key = KeyId([1; 8]);
+        let pass = |serial| Ok((crate::issue::tests::request().into_pass(serial, 1_648_700_000), vec![1]));
+        let first_path = dir.path().join("ledger.sqlite");
+        let mut first = Ledger::open(&first_path).expect("opens");
+        first.bind(key, &key_path).expect("binds");
+        first.issue(key, "", 0, pass).expect("serial 1");
+        first.issue(key, "", 0, pass).expect("serial 2");
+        first.bind(key, &key_path).expect("the same ledger again");
+        assert!(matches!(first.bind(KeyId([2; 8]), &dir.path().join("other.key")), Err(LedgerError::OtherKey { .. })));
+
+        let mut second = Ledger::open(&dir.path().join("other.sqlite")).expect("opens");
+        let refused = second.bind(key, &key_path).expect_err("a second ledger");
+        assert!(matches!(refused, LedgerError::SecondLedger { .. }), "{refused}");
+        assert!(refused.to_string().contains("ledger.sqlite"), "{refused}");
+
+        assert_eq!(second.import(&first_path, key, &key_path).expect("imports"), 2);
+        second.bind(key, &key_path).expect("now the key's ledger");
+        assert_eq!(second.issue(key, "", 0, pass).expect("issues").pass.serial, 3, "serials go on");
+        assert!(matches!(first.bind(key, &key_path), Err(LedgerError::SecondLedger { .. })));
     }
 }

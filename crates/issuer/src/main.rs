@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Command::Show { serial, ledger, key, tz, json } => show(serial, ledger.as_deref(), key.as_deref(), &tz, json),
         Command::Reissue(args) => reissue(args),
         Command::Print(args) => print(args),
+        Command::ImportLedger { from, key, ledger } => import_ledger(&from, &key, ledger.as_deref()),
         Command::TrustEntry { key, name, zones, not_before, not_after } => {
             trust_entry(&key, name, &zones, not_before.as_deref(), not_after.as_deref())
         }
@@ -97,6 +98,7 @@ fn revoke(
 ) -> Result<()> {
     let key_id = keyfile::load_secret(key)?.public_key().id();
     let mut ledger = Ledger::open(&ledger_path(key, ledger))?;
+    ledger.bind(key_id, key)?;
     let unknown = ledger.unknown_serials(key_id, serials)?;
     if !unknown.is_empty() && !force {
         anyhow::bail!("this ledger never issued serial(s) {unknown:?} for key {key_id}; check them, or pass --force");
@@ -144,6 +146,7 @@ fn issue(args: IssueArgs) -> Result<()> {
         files::check_writable(out).with_context(|| format!("cannot write {}", out.display()))?;
     }
     let mut ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
+    ledger.bind(key.public_key().id(), &args.key)?;
     let request = PassRequest {
         kind: args.kind,
         plate: args.plate,
@@ -279,6 +282,7 @@ fn batch(args: BatchArgs) -> Result<()> {
     // Nor may a missing printer tool: a batch is printed whole or its serials are not taken.
     let tools = args.pdf.as_ref().map(|_| print::Tools::find()).transpose()?;
     let mut ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
+    ledger.bind(public.id(), &args.key)?;
     let info = BatchInfo {
         sha256: Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),
         file_name: args.file.display().to_string(),
@@ -506,6 +510,7 @@ fn reissue(args: ReissueArgs) -> Result<()> {
     let key = load_key(&args.key)?;
     let key_id = key.public_key().id();
     let mut ledger = Ledger::open(&ledger_path(&args.key, args.ledger.as_deref()))?;
+    ledger.bind(key_id, &args.key)?;
     let old = ledger
         .list(&pass_issuer::ledger::ListFilter { serial: Some(args.serial), ..Default::default() })?
         .into_iter()
@@ -551,6 +556,22 @@ fn reissue(args: ReissueArgs) -> Result<()> {
     eprintln!(
         "pass-issuer: serial {serial} replaces {}; {} is marked for revocation: send it with `pass-issuer revoke {}`",
         p.serial, p.serial, p.serial
+    );
+    Ok(())
+}
+
+fn import_ledger(from: &Path, key: &Path, ledger: Option<&Path>) -> Result<()> {
+    let key_id = load_key(key)?.public_key().id();
+    if !from.is_file() {
+        anyhow::bail!("{}: no ledger there", from.display());
+    }
+    let mut target = Ledger::open(&ledger_path(key, ledger))?;
+    let copied = target.import(from, key_id, key)?;
+    target.bind(key_id, key)?;
+    eprintln!(
+        "pass-issuer: key {key_id} now issues from {} ({copied} pass(es) copied from {}; its serials go on from there)",
+        ledger_path(key, ledger).display(),
+        from.display()
     );
     Ok(())
 }
