@@ -380,48 +380,8 @@ fn list(
     use std::io::Write as _;
     if csv {
         let mut writer = csv::Writer::from_writer(&mut out);
-        writer.write_record([
-            "serial",
-            "plate",
-            "vehicle_type",
-            "holder",
-            "org_code",
-            "driver",
-            "origin",
-            "destination",
-            "zones",
-            "cargo",
-            "valid_from",
-            "valid_until",
-            "issued_at",
-            "supersedes",
-            "origin_name",
-            "destination_name",
-            "zone_names",
-        ])?;
         for r in &records {
-            let p = &r.pass;
-            let zones: Vec<String> = p.zones.iter().map(ToString::to_string).collect();
-            let fields = [
-                p.serial.to_string(),
-                p.plate.clone(),
-                p.vehicle_type.name().into(),
-                p.holder.clone(),
-                p.org_code.clone().unwrap_or_default(),
-                p.driver.clone().unwrap_or_default(),
-                p.origin.to_string(),
-                p.destination.to_string(),
-                zones.join(" "),
-                p.cargo.clone(),
-                time::rfc3339(p.valid_from, &tz),
-                time::rfc3339(p.valid_until, &tz),
-                time::rfc3339(p.issued_at, &tz),
-                p.supersedes.map(|s| s.to_string()).unwrap_or_default(),
-                place_name(p.origin),
-                place_name(p.destination),
-                p.zones.iter().map(|z| place_name(*z)).collect::<Vec<_>>().join(" "),
-            ];
-            writer.write_record(fields.iter().map(|f| pass_core::view::csv_cell(f).into_owned()))?;
+            writer.serialize(PassRow::new(&r.pass, &tz))?;
         }
         writer.flush()?;
     } else if json {
@@ -558,6 +518,55 @@ fn reissue(args: ReissueArgs) -> Result<()> {
         p.serial, p.serial, p.serial
     );
     Ok(())
+}
+
+/// One row of `list --csv`: the batch columns and the place names. Every text cell goes
+/// through `csv_cell`, so a value a spreadsheet would run as a formula is shown as text.
+#[derive(serde::Serialize)]
+struct PassRow {
+    serial: u64,
+    plate: String,
+    vehicle_type: &'static str,
+    holder: String,
+    org_code: String,
+    driver: String,
+    origin: String,
+    destination: String,
+    zones: String,
+    cargo: String,
+    valid_from: String,
+    valid_until: String,
+    issued_at: String,
+    supersedes: Option<u64>,
+    origin_name: String,
+    destination_name: String,
+    zone_names: String,
+}
+
+impl PassRow {
+    fn new(p: &pass_core::Pass, tz: &jiff::tz::TimeZone) -> PassRow {
+        let cell = |text: &str| pass_core::view::csv_cell(text).into_owned();
+        let joined = |parts: Vec<String>| cell(&parts.join(" "));
+        PassRow {
+            serial: p.serial,
+            plate: cell(&p.plate),
+            vehicle_type: p.vehicle_type.name(),
+            holder: cell(&p.holder),
+            org_code: cell(p.org_code.as_deref().unwrap_or_default()),
+            driver: cell(p.driver.as_deref().unwrap_or_default()),
+            origin: p.origin.to_string(),
+            destination: p.destination.to_string(),
+            zones: joined(p.zones.iter().map(ToString::to_string).collect()),
+            cargo: cell(&p.cargo),
+            valid_from: time::rfc3339(p.valid_from, tz),
+            valid_until: time::rfc3339(p.valid_until, tz),
+            issued_at: time::rfc3339(p.issued_at, tz),
+            supersedes: p.supersedes,
+            origin_name: cell(&place_name(p.origin)),
+            destination_name: cell(&place_name(p.destination)),
+            zone_names: joined(p.zones.iter().map(|z| place_name(*z)).collect()),
+        }
+    }
 }
 
 fn import_ledger(from: &Path, key: &Path, ledger: Option<&Path>) -> Result<()> {

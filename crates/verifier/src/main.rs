@@ -345,6 +345,25 @@ fn background_sync(station: &Station, client: &sync::Client, state_path: &Path, 
     })
 }
 
+/// One row of `log --csv` (text cells through `csv_cell`: a plate crafted as a formula is
+/// shown as text in a spreadsheet).
+#[derive(serde::Serialize)]
+struct LogRow {
+    id: i64,
+    at: String,
+    verdict: String,
+    reason: String,
+    serial: Option<u64>,
+    key_id: String,
+    plate: String,
+    first_seen: String,
+    last_seen: String,
+    frames: u64,
+    source: &'static str,
+    revocation_age_s: Option<u64>,
+    warnings: String,
+}
+
 fn open_browser(url: &str) {
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
     if let Err(e) = std::process::Command::new(opener).arg(url).spawn() {
@@ -380,38 +399,23 @@ fn export_log(
     let stdout = std::io::stdout().lock();
     if csv {
         let mut out = ::csv::Writer::from_writer(stdout);
-        out.write_record([
-            "id",
-            "at",
-            "verdict",
-            "reason",
-            "serial",
-            "key_id",
-            "plate",
-            "first_seen",
-            "last_seen",
-            "frames",
-            "source",
-            "revocation_age_s",
-            "warnings",
-        ])?;
         for e in &entries {
-            let cells = [
-                e.id.to_string(),
-                time(e.at),
-                e.verdict.clone(),
-                e.reason.clone().unwrap_or_default(),
-                e.serial.map(|s| s.to_string()).unwrap_or_default(),
-                e.key_id.clone().unwrap_or_default(),
-                e.plate.clone().unwrap_or_default(),
-                time_ms(e.first_seen_ms),
-                time_ms(e.last_seen_ms),
-                e.frames.to_string(),
-                e.source.name().to_owned(),
-                e.revocation_age.map(|a| a.to_string()).unwrap_or_default(),
-                e.warnings.clone(),
-            ];
-            out.write_record(cells.iter().map(|c| pass_core::view::csv_cell(c).into_owned()))?;
+            let cell = |text: &str| pass_core::view::csv_cell(text).into_owned();
+            out.serialize(LogRow {
+                id: e.id,
+                at: time(e.at),
+                verdict: cell(&e.verdict),
+                reason: cell(e.reason.as_deref().unwrap_or_default()),
+                serial: e.serial,
+                key_id: cell(e.key_id.as_deref().unwrap_or_default()),
+                plate: cell(e.plate.as_deref().unwrap_or_default()),
+                first_seen: time_ms(e.first_seen_ms),
+                last_seen: time_ms(e.last_seen_ms),
+                frames: e.frames,
+                source: e.source.name(),
+                revocation_age_s: e.revocation_age,
+                warnings: cell(&e.warnings),
+            })?;
         }
         out.flush()?;
     } else {
