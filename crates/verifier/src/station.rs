@@ -7,10 +7,12 @@
 //! - this module: [`Station`], the part without a network: one input (camera frame, text form,
 //!   photo) in, one answer out, with announcements, the scan log and the status line.
 //! - [`presence`]: one announcement per presentation of a pass.
-//! - [`web`]: the axum server, the per-run token and `Origin` checks, the WebSocket protocol.
+//! - [`web`]: the axum server, the per-run token and `Origin` checks, the WebSocket session.
+//! - [`protocol`]: the messages to the page, as types.
 //! - `station/assets/`: the page (HTML, CSS, JS), embedded in the binary.
 
 pub mod presence;
+pub mod protocol;
 pub mod web;
 
 use std::sync::{Mutex, RwLock};
@@ -21,7 +23,7 @@ use pass_core::time::{clock as clock_time, day_start, human};
 use pass_core::verdict::{Reason, Verdict};
 use pass_core::view::verdict_json;
 use pass_decode::image_input;
-use serde_json::{Value, json};
+
 use sha2::{Digest, Sha256};
 
 use crate::scan;
@@ -30,6 +32,7 @@ use crate::settings::Settings;
 use crate::state::LocalState;
 
 use self::presence::{Observation, Presence};
+use self::protocol::{Answer, Shown, Status};
 
 /// How long a pass may be out of view (missed frames while the hand moves) and still be the
 /// same presentation.
@@ -179,7 +182,7 @@ impl Station {
 
     /// Checks one camera frame. The answer says whether a code was in view, and carries the
     /// verdict when this frame starts a new presentation (an announcement).
-    pub fn frame(&self, image: &GrayImage) -> Result<Value, StationError> {
+    pub fn frame(&self, image: &GrayImage) -> Result<Answer, StationError> {
         let start = Instant::now();
         self.refresh();
         let settings = self.settings();
@@ -188,9 +191,7 @@ impl Station {
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let Some(code) = code else {
             let presenting = self.presence.lock().unwrap_or_else(|p| p.into_inner()).presenting(Instant::now());
-            return Ok(
-                json!({"type": "result", "source": "camera", "in_view": false, "presenting": presenting, "ms": ms}),
-            );
+            return Ok(Answer::frame(false, presenting, ms));
         };
         let identity: [u8; 32] = Sha256::digest(&code).into();
         let outcome = verdict.reason.map_or("accepted", Reason::code);
@@ -202,25 +203,19 @@ impl Station {
                     // Best effort: the row exists already; only its last-seen time and count grow.
                     let _ = self.log().update_seen(id, now_ms, frames);
                 }
-                Ok(
-                    json!({"type": "result", "source": "camera", "in_view": true, "presenting": true, "announce": false, "ms": ms}),
-                )
+                Ok(Answer::frame(true, true, ms))
             }
             Observation::New => {
                 let (answer, id) = self.announce(&settings, &verdict, checkpoint.now, now_ms, Source::Camera)?;
                 presence.logged(id);
-                let mut answer = answer;
-                answer["ms"] = json!(ms);
-                answer["in_view"] = json!(true);
-                answer["presenting"] = json!(true);
-                Ok(answer)
+                Ok(Answer { in_view: Some(true), presenting: Some(true), ms: Some(ms), ..answer })
             }
         }
     }
 
     /// Checks a text form (`CP:...`), typed, pasted or from a keyboard-wedge scanner: every
     /// submission is announced.
-    pub fn text(&self, text: &str) -> Result<Value, StationError> {
+    pub fn text(&self, text: &str) -> Result<Answer, StationError> {
         self.refresh();
         let settings = self.settings();
         let checkpoint = settings.checkpoint_at(settings.clock());
@@ -230,7 +225,7 @@ impl Station {
 
     /// Checks an uploaded photo (the fallback for a broken camera): every upload is announced,
     /// `no_code_found` included, so the officer knows the photo was looked at.
-    pub fn photo(&self, bytes: &[u8]) -> Result<Value, StationError> {
+    pub fn photo(&self, bytes: &[u8]) -> Result<Answer, StationError> {
         let image = image_input::load_bytes(bytes)?;
         self.refresh();
         let settings = self.settings();
@@ -251,7 +246,7 @@ impl Station {
         now: u64,
         now_ms: u64,
         source: Source,
-    ) -> Result<(Value, i64), StationError> {
+    ) -> Result<(Answer, i64), StationError> {
         let log = self.log();
         let key_id = verdict.issuer.as_ref().map(|i| i.key_id.to_string());
         let serial = verdict.pass.as_ref().map(|p| p.serial);
@@ -276,25 +271,32 @@ impl Station {
             warnings: verdict.warnings.iter().map(|w| w.code()).collect::<Vec<_>>().join(","),
         };
         let id = log.record(&entry)?;
-        let mut shown = verdict_json(source.name(), verdict, &settings.tz);
-        shown["message"] = json!(verdict.reason.map(Reason::message));
-        shown["warning_messages"] = json!(verdict.warnings.iter().map(|w| w.message()).collect::<Vec<_>>());
-        if let Some(pass) = &verdict.pass {
-            shown["valid_text"] =
-                json!(format!("{} → {}", human(pass.valid_from, &settings.tz), human(pass.valid_until, &settings.tz)));
-            shown["issued_text"] = json!(human(pass.issued_at, &settings.tz));
-        }
-        if let Some(seen) = seen_before {
-            shown["seen_before"] = json!({
-                "count": seen.count,
-                "first": clock_time(seen.first_at, &settings.tz),
-            });
-        }
-        Ok((json!({"type": "result", "source": source.name(), "announce": true, "log_id": id, "verdict": shown}), id))
+        let tz = &settings.tz;
+        let pass = verdict.pass.as_ref();
+        let shown = Shown {
+            verdict: verdict_json(source.name(), verdict, tz),
+            message: verdict.reason.map(Reason::message),
+            warning_messages: verdict.warnings.iter().map(|w| w.message()).collect(),
+            valid_text: pass.map(|p| format!("{} → {}", human(p.valid_from, tz), human(p.valid_until, tz))),
+            issued_text: pass.map(|p| human(p.issued_at, tz)),
+            seen_before: seen_before
+                .map(|seen| protocol::SeenBefore { count: seen.count, first: clock_time(seen.first_at, tz) }),
+        };
+        let answer = Answer {
+            source: source.name(),
+            announce: true,
+            in_view: None,
+            presenting: None,
+            ms: None,
+            station_ms: None,
+            log_id: Some(id),
+            verdict: Some(shown),
+        };
+        Ok((answer, id))
     }
 
     /// The status line: zone, trusted issuers, revocation data age, last sync, today's counts.
-    pub fn status(&self) -> Value {
+    pub fn status(&self) -> Status {
         self.refresh();
         let state_error = self.disk.lock().unwrap_or_else(|p| p.into_inner()).error.clone();
         let settings = self.settings();
@@ -302,19 +304,18 @@ impl Station {
         let (accepted, rejected) = self.log().counts_since(day_start(now, &settings.tz)).unwrap_or((0, 0));
         let sync = self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let revocations = &settings.state.revocations;
-        json!({
-            "type": "status",
-            "zone": settings.zone.map(|z| z.to_string()),
-            "issuers": settings.trust.issuers.len(),
-            "revocation": settings.trust.authority.as_ref().map(|_| json!({
-                "version": revocations.version,
-                "revoked": revocations.revoked_count(),
-                "age_s": settings.confirmed_at().map(|t| now.saturating_sub(t)),
-                "stale": settings.confirmed_at().is_none_or(|t| now.saturating_sub(t) > settings.max_age),
-            })),
-            "last_sync": sync.at.map(|t| clock_time(t, &settings.tz)),
-            "sync_error": sync.error.or(state_error),
-            "today": {"accepted": accepted, "rejected": rejected},
-        })
+        Status {
+            zone: settings.zone.map(|z| z.to_string()),
+            issuers: settings.trust.issuers.len(),
+            revocation: settings.trust.authority.as_ref().map(|_| protocol::Revocation {
+                version: revocations.version,
+                revoked: revocations.revoked_count(),
+                age_s: settings.confirmed_at().map(|t| now.saturating_sub(t)),
+                stale: settings.confirmed_at().is_none_or(|t| now.saturating_sub(t) > settings.max_age),
+            }),
+            last_sync: sync.at.map(|t| clock_time(t, &settings.tz)),
+            sync_error: sync.error.or(state_error),
+            today: protocol::Today { accepted, rejected },
+        }
     }
 }

@@ -32,11 +32,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use image::GrayImage;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::protocol::ToPage;
 use super::{MAX_FRAME_SIDE, Station};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -244,12 +244,12 @@ fn parse(message: Message) -> Result<Option<Job>, String> {
     }
 }
 
-fn error_answer(source: &str, message: &str) -> Value {
-    json!({"type": "error", "source": source, "message": message})
+fn error_answer(source: &'static str, message: &str) -> ToPage {
+    ToPage::Error { source, message: message.to_owned() }
 }
 
 /// Runs `job` on a blocking thread.
-fn start(station: &Arc<Station>, job: Job) -> JoinHandle<Value> {
+fn start(station: &Arc<Station>, job: Job) -> JoinHandle<ToPage> {
     let station = Arc::clone(station);
     tokio::task::spawn_blocking(move || {
         let (source, result) = match job {
@@ -257,12 +257,15 @@ fn start(station: &Arc<Station>, job: Job) -> JoinHandle<Value> {
             Job::Text(text) => ("text", station.text(&text)),
             Job::Photo(bytes) => ("photo", station.photo(&bytes)),
         };
-        result.unwrap_or_else(|e| error_answer(source, &e.to_string()))
+        result.map_or_else(|e| error_answer(source, &e.to_string()), ToPage::Result)
     })
 }
 
-async fn send(socket: &mut WebSocket, value: &Value) -> bool {
-    socket.send(Message::Text(value.to_string().into())).await.is_ok()
+async fn send(socket: &mut WebSocket, message: &ToPage) -> bool {
+    match serde_json::to_string(message) {
+        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Err(_) => false,
+    }
 }
 
 /// One page's session: read messages, keep the newest frame, decode one job at a time.
@@ -270,7 +273,7 @@ async fn send(socket: &mut WebSocket, value: &Value) -> bool {
 async fn session(mut socket: WebSocket, station: Arc<Station>) {
     let mut frame: Option<(GrayImage, Instant)> = None;
     let mut queue: VecDeque<(Job, Instant)> = VecDeque::new();
-    let mut running: Option<(JoinHandle<Value>, Instant)> = None;
+    let mut running: Option<(JoinHandle<ToPage>, Instant)> = None;
     let mut status = tokio::time::interval(Duration::from_secs(2));
     loop {
         if running.is_none() {
@@ -297,18 +300,21 @@ async fn session(mut socket: WebSocket, station: Arc<Station>) {
             done = async { (&mut running.as_mut().expect("guarded by the branch condition").0).await }, if running.is_some() => {
                 let received = running.take().map_or_else(Instant::now, |(_, at)| at);
                 let mut answer = done.unwrap_or_else(|e| error_answer("camera", &format!("the check failed: {e}")));
-                answer["station_ms"] = json!(received.elapsed().as_secs_f64() * 1000.0);
-                let announced = answer["announce"] == json!(true);
+                let mut announced = false;
+                if let ToPage::Result(result) = &mut answer {
+                    result.station_ms = Some(received.elapsed().as_secs_f64() * 1000.0);
+                    announced = result.announce;
+                }
                 if !send(&mut socket, &answer).await { break }
                 if announced {
-                    let status = station.status();
+                    let status = ToPage::Status(station.status());
                     if !send(&mut socket, &status).await { break }
                 }
             }
             _ = status.tick() => {
                 let station = Arc::clone(&station);
                 let Ok(status) = tokio::task::spawn_blocking(move || station.status()).await else { break };
-                if !send(&mut socket, &status).await { break }
+                if !send(&mut socket, &ToPage::Status(status)).await { break }
             }
         }
     }
