@@ -230,15 +230,9 @@ pub struct BatchArgs {
     /// Also write a print-ready PDF (checked page by page before it is written).
     #[arg(long)]
     pub pdf: Option<PathBuf>,
-    /// PDF layout: a4 (one pass per page) or a5x2 (two A5 passes per A4 sheet).
-    #[arg(long, default_value = "a4")]
-    pub layout: String,
-    /// Title printed on each pass.
-    #[arg(long, default_value = pass_issuer::print::DEFAULT_TITLE)]
-    pub title: String,
-    /// Issuing office printed on each pass (default: the name in issuer.pub beside the key).
-    #[arg(long)]
-    pub office: Option<String>,
+    /// How the pages look.
+    #[command(flatten)]
+    pub page: PageArgs,
     /// File encoding: utf-8 or gb18030 (default: detected).
     #[arg(long)]
     pub encoding: Option<String>,
@@ -254,6 +248,20 @@ pub struct BatchArgs {
     /// Summary as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How printed pages look (`batch --pdf` and `print`).
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// PDF layout: a4 (one pass per page) or a5x2 (two A5 passes per A4 sheet).
+    #[arg(long, default_value = "a4")]
+    pub layout: String,
+    /// Title printed on each pass.
+    #[arg(long, default_value = pass_issuer::print::DEFAULT_TITLE)]
+    pub title: String,
+    /// Issuing office printed on each pass (default: the name in issuer.pub beside the key).
+    #[arg(long)]
+    pub office: Option<String>,
 }
 
 /// Arguments of `print`.
@@ -274,15 +282,9 @@ pub struct PrintArgs {
     /// The PDF to write (checked page by page before it is written).
     #[arg(long)]
     pub pdf: PathBuf,
-    /// PDF layout: a4 (one pass per page) or a5x2 (two A5 passes per A4 sheet).
-    #[arg(long, default_value = "a4")]
-    pub layout: String,
-    /// Title printed on each pass.
-    #[arg(long, default_value = pass_issuer::print::DEFAULT_TITLE)]
-    pub title: String,
-    /// Issuing office printed on each pass (default: the name in issuer.pub beside the key).
-    #[arg(long)]
-    pub office: Option<String>,
+    /// How the pages look.
+    #[command(flatten)]
+    pub page: PageArgs,
     /// Time zone for the page.
     #[arg(long, default_value = pass_core::time::DEFAULT_TZ)]
     pub tz: String,

@@ -233,11 +233,11 @@ fn file_stem(serial: u64, plate: &str) -> String {
 fn batch(args: BatchArgs) -> Result<()> {
     use pass_issuer::csv_import::{self, Encoding};
     use pass_issuer::ledger::BatchInfo;
-    use pass_issuer::print::{self, Layout, PageInfo};
+    use pass_issuer::print::{self, Layout};
     use sha2::{Digest, Sha256};
 
     let tz = time::zone(&args.tz)?;
-    let layout: Layout = args.layout.parse().map_err(anyhow::Error::msg)?;
+    let layout: Layout = args.page.layout.parse().map_err(anyhow::Error::msg)?;
     let encoding = args.encoding.as_deref().map(str::parse::<Encoding>).transpose().map_err(anyhow::Error::msg)?;
     let meta = std::fs::metadata(&args.file).with_context(|| args.file.display().to_string())?;
     if meta.len() > csv_import::MAX_FILE_BYTES as u64 {
@@ -312,11 +312,7 @@ fn batch(args: BatchArgs) -> Result<()> {
     }
     let mut pages = None;
     if let (Some(pdf), Some(tools)) = (&args.pdf, &tools) {
-        let page_info = PageInfo {
-            title: args.title.clone(),
-            office: args.office.clone().or_else(|| office_name(&args.key)).unwrap_or_else(|| public.id().to_string()),
-            tz: tz.clone(),
-        };
+        let page_info = page_info(&args.page, &args.key, &public, &tz);
         eprintln!("pass-issuer: rendering {} pass(es) to PDF and checking every page ...", records.len());
         let printed = print::print_pdf(tools, &records, &page_info, layout, &public, pdf).with_context(|| {
             format!(
@@ -569,6 +565,21 @@ impl PassRow {
     }
 }
 
+/// What every printed page says besides the passes: the title, and the issuing office (given,
+/// or the name in the `.pub` beside the key, or the key id).
+fn page_info(
+    page: &crate::cli::PageArgs,
+    key: &Path,
+    public: &pass_core::PublicKey,
+    tz: &jiff::tz::TimeZone,
+) -> pass_issuer::print::PageInfo {
+    pass_issuer::print::PageInfo {
+        title: page.title.clone(),
+        office: page.office.clone().or_else(|| office_name(key)).unwrap_or_else(|| public.id().to_string()),
+        tz: tz.clone(),
+    }
+}
+
 fn import_ledger(from: &Path, key: &Path, ledger: Option<&Path>) -> Result<()> {
     let key_id = load_key(key)?.public_key().id();
     if !from.is_file() {
@@ -586,9 +597,9 @@ fn import_ledger(from: &Path, key: &Path, ledger: Option<&Path>) -> Result<()> {
 }
 
 fn print(args: PrintArgs) -> Result<()> {
-    use pass_issuer::print::{self, Layout, PageInfo};
+    use pass_issuer::print::{self, Layout};
     let tz = time::zone(&args.tz)?;
-    let layout: Layout = args.layout.parse().map_err(anyhow::Error::msg)?;
+    let layout: Layout = args.page.layout.parse().map_err(anyhow::Error::msg)?;
     let public = load_key(&args.key)?.public_key();
     files::check_writable(&args.pdf).with_context(|| format!("cannot write {}", args.pdf.display()))?;
     let tools = print::Tools::find()?;
@@ -604,11 +615,7 @@ fn print(args: PrintArgs) -> Result<()> {
         anyhow::bail!("this ledger never issued serial(s) {unknown:?} for key {}", public.id());
     }
     let records = ledger.records(public.id(), &serials)?;
-    let info = PageInfo {
-        title: args.title.clone(),
-        office: args.office.clone().or_else(|| office_name(&args.key)).unwrap_or_else(|| public.id().to_string()),
-        tz,
-    };
+    let info = page_info(&args.page, &args.key, &public, &tz);
     eprintln!("pass-issuer: rendering {} pass(es) to PDF and checking every page ...", records.len());
     let pages = print::print_pdf(&tools, &records, &info, layout, &public, &args.pdf)?;
     eprintln!("pass-issuer: printed {} pass(es) already issued; PDF {pages} page(s), all checked", records.len());
