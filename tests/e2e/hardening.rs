@@ -61,6 +61,36 @@ fn a_sync_loop_cannot_hammer() {
     assert!(run.stderr.contains("not a duration"), "{}", run.stderr);
 }
 
+/// `sync --every` goes on after any failure, saying each one: a damaged state file (which it
+/// used to end on, as on a lock or settings error, while only network errors were retried) is
+/// reported every round and left as it is for the operator, never replaced.
+#[test]
+fn a_sync_loop_reports_a_damaged_state_and_goes_on() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.bin");
+    std::fs::write(&state, b"CPVS damaged on the disk").unwrap();
+    let trust = root().join("keys-example/trust.toml");
+    let mut child = crate::util::command("pass-verifier")
+        .args(["sync", "--server", "http://127.0.0.1:9", "--every", "30s", "--trust"])
+        .arg(&trust)
+        .arg("--state")
+        .arg(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("damaged") && line.contains("next try in"), "{line}");
+    // Still running: the loop waits for its next round instead of ending.
+    assert!(child.try_wait().unwrap().is_none(), "the sync loop ended");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(std::fs::read(&state).unwrap(), b"CPVS damaged on the disk", "left for the operator");
+}
+
 /// Operator mistakes that used to start a broken server are refused at start-up, one line each.
 #[test]
 fn a_broken_server_configuration_refuses_to_start() {
