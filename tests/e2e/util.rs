@@ -52,7 +52,21 @@ fn build_binaries(profile_dir: &Path) -> Result<(), String> {
     let target_dir = profile_dir.parent().ok_or("no target directory")?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let build = |packages: &[&str], target_dir: &Path| -> Result<(), String> {
-        let status = Command::new(&cargo)
+        let mut command = Command::new(&cargo);
+        // Without what `cargo test` sets for this test: ring's build script tracks
+        // CARGO_MANIFEST_DIR, so inheriting it rebuilt ring and all above it, every run.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            let set_for_tests = ["CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_CRATE_NAME", "CARGO_BIN_NAME"]
+                .contains(&name.as_ref())
+                || ["CARGO_PKG_", "CARGO_PRIMARY_", "CARGO_TARGET_TMPDIR", "OUT_DIR"]
+                    .iter()
+                    .any(|p| name.starts_with(p));
+            if set_for_tests {
+                command.env_remove(name.as_ref());
+            }
+        }
+        let status = command
             .current_dir(root())
             .args(["build", "--locked", "--quiet", "--bins"])
             .args(packages.iter().flat_map(|p| ["-p", p]))
