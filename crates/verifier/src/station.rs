@@ -159,11 +159,6 @@ impl Station {
         }
     }
 
-    /// A copy of the synced state, for a background sync to start from.
-    pub fn state(&self) -> LocalState {
-        self.settings().state.clone()
-    }
-
     /// Takes newly synced data: from the next frame on, verdicts use it (a pass in view whose
     /// verdict changes is announced again).
     pub fn set_state(&self, state: LocalState) {
