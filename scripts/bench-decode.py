@@ -12,6 +12,9 @@ best time over the rounds, for both. Not a test: run it by hand.
 
     scripts/bench-decode.py [MANIFEST]     (default crates/decode/tests/data/qr-photos-dev/manifest.json)
 
+CHECKPASS_EXE=path/to/pass-verifier runs that build instead of building this checkout's (an
+earlier commit's build, for a before-and-after comparison).
+
 Synthetic webcam frames of real passes (per category, plus 1920×1080 frames for the budget):
 
     cargo run --release -p pass-camsim -- write target/frames && scripts/bench-decode.py target/frames/manifest.json
@@ -69,8 +72,10 @@ for line in sys.stdin:
 
 
 def run_ours(files, first):
-    exe = ROOT / "target" / "release" / "pass-verifier"
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "pass-verifier"], cwd=ROOT, check=True)
+    exe = os.environ.get("CHECKPASS_EXE")
+    if exe is None:
+        exe = ROOT / "target" / "release" / "pass-verifier"
+        subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "pass-verifier"], cwd=ROOT, check=True)
     out = subprocess.run([exe, "decode", "--json", *(["--first"] if first else []), *files], capture_output=True, text=True)
     results = {}
     for line in out.stdout.splitlines():

@@ -271,7 +271,7 @@ fn freshness_cannot_be_faked_without_the_key() {
     };
     let fake = fake_304_server();
     let run = later(&["sync", "--server", &fake, "--trust", &trust(), "--state", state]);
-    assert!(run.stdout.contains("current"), "{}", run.stdout);
+    assert!(run.stdout.contains("current"), "exit {:?}\nstdout: {}\nstderr: {}", run.code, run.stdout, run.stderr);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("warning: no valid signed heartbeat"), "a line of its output: {}", run.stdout);
     let scan = later(&["scan", png.to_str().unwrap(), "--trust", &trust(), "--state", state, "--json"]);

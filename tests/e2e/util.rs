@@ -103,7 +103,11 @@ impl Run {
 impl From<Output> for Run {
     fn from(o: Output) -> Self {
         let run = Run {
-            code: o.status.code().unwrap_or(-1),
+            // Killed by a signal: 128 + the signal, as a shell reports it.
+            code: o.status.code().unwrap_or_else(|| {
+                use std::os::unix::process::ExitStatusExt;
+                128 + o.status.signal().unwrap_or(0)
+            }),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         };

@@ -6,7 +6,7 @@
 //! in one [`Category`] of trouble at a severity between 0 and 1:
 //!
 //! - the page: position, perspective tilt up to 45°, any rotation, distance (1.5–3 pixels a
-//!   module), paper curl or a fold, a thumb over a corner;
+//!   module), small and turned 30–45° with a tilt, paper curl or a fold, a thumb over a corner;
 //! - the light: low light with sensor noise, uneven light and a shadow edge, a glare spot,
 //!   a phone screen's pixel grid and reflections (and dark mode);
 //! - the lens and sensor: defocus, motion blur, JPEG quality 20–50.
@@ -82,6 +82,10 @@ pub enum Category {
     /// spot a tenth to a third of the code's width, from mildly bright to clipped at several
     /// times paper white, on a finder pattern in half the frames, and a glossy sheen band.
     GlareHard,
+    /// A small code turned in its plane and tilted, modelled harder: about 2.5 down to 2.1
+    /// pixels a module, turned 30–45° from upright (in any quadrant), tilted 5–20° away from
+    /// the camera in a random direction. A pass held low at arm's length, at an angle.
+    SmallTurned,
 }
 
 impl Category {
@@ -104,7 +108,7 @@ impl Category {
 
     /// The harder models, generated at the three [`SEVERITIES`] by [`hard_set`]. They are not
     /// in [`Category::ALL`], so the fixed set's frames stay exactly as they were.
-    pub const HARD: [Category; 2] = [Category::PhoneHard, Category::GlareHard];
+    pub const HARD: [Category; 3] = [Category::PhoneHard, Category::GlareHard, Category::SmallTurned];
 
     /// A short name (the bench's set name).
     pub fn name(self) -> &'static str {
@@ -124,6 +128,7 @@ impl Category {
             Category::NoCode => "no-code",
             Category::PhoneHard => "phone-hard",
             Category::GlareHard => "glare-hard",
+            Category::SmallTurned => "small-turned",
         }
     }
 }
@@ -346,6 +351,14 @@ fn generate_inner(spec: Spec, supplied: Option<(Pass, Vec<u8>)>) -> Frame {
             light.reflection = 0.0;
         }
         Category::GlareHard => {}
+        Category::SmallTurned => {
+            px_per_module = (2.6 - 0.5 * s + rng.range(-0.1, 0.1)) * spec.size.0 as f64 / 1280.0;
+            let quadrant = rng.below(4) as f64 * 90.0;
+            roll = (quadrant + rng.sign() * rng.range(30.0, 45.0)).to_radians();
+            let tilt = rng.range(5.0, 5.0 + 15.0 * s.max(1.0 / 3.0)).to_radians();
+            let direction = rng.range(0.0, 2.0 * PI);
+            (yaw, pitch) = (tilt * direction.cos(), tilt * direction.sin());
+        }
     }
     let scale = px_per_module / PAGE_MODULE;
     // Keep the code (and its quiet zone) in the frame.

@@ -2,8 +2,8 @@
 //! frames) as PNG files with a manifest in the format of the dev photo set, for
 //! `scripts/bench-decode.py`.
 //!
-//! `camsim hard DIR [PER_SEVERITY]`: the harder phone-screen and glare models at three
-//! severities (20 frames each by default), the same way.
+//! `camsim hard DIR [PER_SEVERITY] [MODEL]`: the harder models (phone screen, glare, small and
+//! turned) at three severities (20 frames each by default), or only the one named, the same way.
 //!
 //! `camsim y4m OUT.y4m CP:...`: a 7-second looped video of that pass held up to a webcam, for
 //! Chromium's fake camera (`--use-file-for-fake-video-capture`), to try the station without one.
@@ -27,13 +27,25 @@ fn main() -> Result<()> {
     }
     anyhow::ensure!(
         cmd == "write" || cmd == "hard",
-        "unknown command {cmd:?}; usage: camsim write DIR [PER_CATEGORY] | camsim hard DIR [PER_SEVERITY]"
+        "unknown command {cmd:?}; usage: camsim write DIR [PER_CATEGORY] | camsim hard DIR [PER_SEVERITY] [MODEL]"
     );
     let count: Option<usize> = args.next().map(|n| n.parse()).transpose().context("the number of frames")?;
+    let only = args.next();
+    if let Some(name) = &only {
+        anyhow::ensure!(
+            Category::HARD.iter().any(|c| c.name() == name),
+            "no harder model is called {name:?}; they are: {}",
+            Category::HARD.map(Category::name).join(", ")
+        );
+    }
     let dir = PathBuf::from(dir);
     let mut manifest = Vec::new();
     let sets = if cmd == "hard" {
-        vec![("synthetic-hard", hard_set(count.unwrap_or(20)))]
+        let specs = hard_set(count.unwrap_or(20));
+        vec![(
+            "synthetic-hard",
+            specs.into_iter().filter(|s| only.as_deref().is_none_or(|n| n == s.category.name())).collect(),
+        )]
     } else {
         vec![("synthetic-720p", fixed_set(count.unwrap_or(10))), ("synthetic-1080p", full_hd_set())]
     };

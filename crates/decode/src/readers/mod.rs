@@ -62,6 +62,11 @@ pub struct Found {
     /// Whether at least one finder pattern was seen that belongs to no symbol decoded here: a
     /// weaker sign, enough for a cheap second look.
     pub finder_seen: bool,
+    /// Where finder patterns of small modules (under [`SMALL_MODULE`] pixels) were seen that
+    /// belong to no symbol decoded here and to no pair: everything a symbol with one of them at
+    /// a corner could cover. A distant code turned 30–45° often shows one finder in the cheap
+    /// views and loses the other two to the blur; a sharpened view finds them.
+    pub small_finder: Option<Region>,
     /// Whether a symbol was sampled whose timing patterns held (a real symbol, not texture: at
     /// least 80% of them right) but that did not decode.
     pub symbol_seen: bool,
@@ -95,6 +100,13 @@ impl Region {
         }
     }
 
+    /// Everything a symbol of up to [`SMALL_REACH`] modules a side with finder pattern `p` at
+    /// a corner could cover, turned any way.
+    fn around_small(p: &ConcentricPattern) -> Region {
+        let reach = SMALL_REACH * p.size as f32 / 7.0;
+        Region { left: p.p.x - reach, top: p.p.y - reach, right: p.p.x + reach, bottom: p.p.y + reach }
+    }
+
     /// The smallest region holding both.
     pub fn union(self, other: Region) -> Region {
         Region {
@@ -115,6 +127,16 @@ impl Region {
         }
     }
 }
+
+/// A finder pattern with modules under this many pixels is a small one ([`Found::small_finder`]).
+pub const SMALL_MODULE: f32 = 3.0;
+
+/// How far (in modules) from a small finder pattern a symbol is looked for: the far corner of
+/// a version 10 symbol (57 modules) from its finder's centre, diagonally, with room for tilt.
+const SMALL_REACH: f32 = 90.0;
+
+/// At most this many small finder patterns left over make a [`Found::small_finder`].
+const MAX_SMALL: usize = 2;
 
 /// What the symbols sampled from one matrix have given so far.
 #[derive(Default)]
@@ -252,7 +274,21 @@ pub fn zxing(matrix: &BitMatrix, grey: Option<&GrayImage>, thorough: bool, tried
             finder_pair = Some(finder_pair.map_or(region, |r| r.union(region)));
         }
     }
-    Found { codes: reading.codes, finder_pair, finder_seen: !rest.is_empty(), symbol_seen: reading.symbol_seen }
+    // One or two: a distant symbol shows one or two of its three finders; more than that, and
+    // none of them a pair, is texture (printed text at that scale shows dozens).
+    let small: Vec<&&ConcentricPattern> = rest.iter().filter(|p| (p.size as f32) < 7.0 * SMALL_MODULE).collect();
+    let small_finder = if finder_pair.is_some() || small.len() > MAX_SMALL {
+        None
+    } else {
+        small.iter().map(|p| Region::around_small(p)).reduce(Region::union)
+    };
+    Found {
+        codes: reading.codes,
+        finder_pair,
+        finder_seen: !rest.is_empty(),
+        small_finder,
+        symbol_seen: reading.symbol_seen,
+    }
 }
 
 #[cfg(test)]
