@@ -1,29 +1,33 @@
-//! The signed envelope, format v1, and its text form.
+//! The signed envelope, format v2 (and v1, still read), and its text form.
 //!
 //! ```text
 //! offset  size  field
 //! 0       2     magic "CP" (0x43 0x50)
-//! 2       1     format version (0x01)
+//! 2       1     format version (0x02; 0x01 for passes signed before the crew)
 //! 3       8     issuer key id
-//! 11      n     payload: postcard encoding of [`Pass`]
-//! 11+n    64    Ed25519 signature over  "checkpass pass v1\0" ‖ bytes 0..11+n
+//! 11      n     payload: postcard encoding of [`Pass`] (v1: of [`PassV1`])
+//! 11+n    64    Ed25519 signature over  "checkpass pass v2\0" ‖ bytes 0..11+n  (v1: "… v1\0")
 //! ```
 //!
 //! The QR code holds these bytes in byte mode. The text form is `CP:` followed by the same bytes
 //! in base64url without padding. Decoding is strict: a size cap, the magic, the version, no
-//! truncation and no trailing bytes are checked before any signature work.
+//! truncation and no trailing bytes are checked before any signature work. Each version has
+//! its own signing label, so a v2 signature never verifies as v1 and the reverse, whatever the
+//! version byte says.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::Signature;
 
 use crate::keys::{KEY_ID_LEN, KeyId, PublicKey};
-use crate::model::{FieldError, Pass};
+use crate::model::{FieldError, Pass, PassV1};
 
 /// The two magic bytes that open every envelope.
 pub const MAGIC: [u8; 2] = *b"CP";
-/// The format version this crate writes and reads.
-pub const VERSION: u8 = 1;
+/// The format version this crate writes.
+pub const VERSION: u8 = 2;
+/// The first format version (one optional driver), still read.
+pub const VERSION_1: u8 = 1;
 /// Bytes before the payload: magic, version, key id.
 pub const HEADER_LEN: usize = MAGIC.len() + 1 + KEY_ID_LEN;
 /// Length of the Ed25519 signature at the end.
@@ -34,7 +38,9 @@ pub const MAX_ENVELOPE_LEN: usize = 1024;
 pub const TEXT_PREFIX: &str = "CP:";
 /// Domain-separation label signed before the envelope bytes, so a pass signature can never be
 /// replayed as a signature on anything else the same key might sign.
-pub const SIGNING_DOMAIN: &[u8] = b"checkpass pass v1\0";
+pub const SIGNING_DOMAIN: &[u8] = b"checkpass pass v2\0";
+/// The label of format v1.
+pub const SIGNING_DOMAIN_V1: &[u8] = b"checkpass pass v1\0";
 
 /// Why bytes could not be read as an envelope.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -47,7 +53,7 @@ pub enum EnvelopeError {
     #[error("not a checkpass pass (wrong magic)")]
     WrongMagic,
     /// A format version this code does not know.
-    #[error("format version {0} is not supported (this verifier reads version {VERSION})")]
+    #[error("format version {0} is not supported (this verifier reads versions {VERSION_1} and {VERSION})")]
     UnsupportedVersion(u8),
     /// The bytes end before the envelope does.
     #[error("the pass is truncated")]
@@ -69,6 +75,8 @@ pub enum EnvelopeError {
 /// A structurally valid envelope whose signature has **not** been checked yet.
 #[derive(Clone, Debug)]
 pub struct Envelope<'a> {
+    /// The format version in the header: [`VERSION`] or [`VERSION_1`].
+    pub version: u8,
     /// Key id of the signer named in the header.
     pub key_id: KeyId,
     /// The decoded payload (its field limits are not checked yet either).
@@ -86,20 +94,22 @@ impl<'a> Envelope<'a> {
         if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
             return Err(EnvelopeError::WrongMagic);
         }
-        match bytes.get(MAGIC.len()) {
+        let version = match bytes.get(MAGIC.len()) {
             None => return Err(EnvelopeError::Truncated),
-            Some(&VERSION) => {}
+            Some(&version @ (VERSION | VERSION_1)) => version,
             Some(&other) => return Err(EnvelopeError::UnsupportedVersion(other)),
-        }
+        };
         if bytes.len() < HEADER_LEN + SIGNATURE_LEN {
             return Err(EnvelopeError::Truncated);
         }
         let mut id = [0; KEY_ID_LEN];
         id.copy_from_slice(&bytes[MAGIC.len() + 1..HEADER_LEN]);
         let (signed, signature) = bytes.split_at(bytes.len() - SIGNATURE_LEN);
-        let pass = decode_payload(&signed[HEADER_LEN..])?;
+        let payload = &signed[HEADER_LEN..];
+        let pass =
+            if version == VERSION_1 { decode_payload::<PassV1>(payload)?.into() } else { decode_payload(payload)? };
         let signature = Signature::from_slice(signature).map_err(|_| EnvelopeError::Truncated)?;
-        Ok(Self { key_id: KeyId(id), pass, signed, signature })
+        Ok(Self { version, key_id: KeyId(id), pass, signed, signature })
     }
 
     /// Checks the signature with `verify_strict` (no malleable or small-order signatures).
@@ -108,13 +118,14 @@ impl<'a> Envelope<'a> {
         if key.id() != self.key_id {
             return false;
         }
-        let message = [SIGNING_DOMAIN, self.signed].concat();
+        let domain = if self.version == VERSION_1 { SIGNING_DOMAIN_V1 } else { SIGNING_DOMAIN };
+        let message = [domain, self.signed].concat();
         key.verifying_key().verify_strict(&message, &self.signature).is_ok()
     }
 }
 
-fn decode_payload(payload: &[u8]) -> Result<Pass, EnvelopeError> {
-    match postcard::take_from_bytes::<Pass>(payload) {
+fn decode_payload<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, EnvelopeError> {
+    match postcard::take_from_bytes::<T>(payload) {
         Ok((pass, [])) => Ok(pass),
         Ok((_, rest)) => Err(EnvelopeError::TrailingBytes(rest.len())),
         Err(postcard::Error::DeserializeUnexpectedEnd) => Err(EnvelopeError::Truncated),
@@ -156,7 +167,7 @@ pub fn manual_code(bytes: &[u8]) -> String {
     format!("{}-{}", &chars[..4], &chars[4..])
 }
 
-/// Signs a pass: checks its fields, then builds the envelope bytes.
+/// Signs a pass in format v2: checks its fields, then builds the envelope bytes.
 #[cfg(feature = "sign")]
 pub fn sign(pass: &Pass, key: &crate::keys::SecretKey) -> Result<Vec<u8>, EnvelopeError> {
     use ed25519_dalek::Signer as _;
@@ -199,7 +210,7 @@ mod tests {
             plate in "[粤沪苏京A-Z0-9]{2,12}",
             vehicle_type in prop::sample::select(VehicleType::ALL),
             holder in "[\\p{Han}A-Za-z0-9（）()]{1,64}",
-            driver in prop::option::of("[\\p{Han}]{1,32}"),
+            crew in prop::collection::vec("[\\p{Han}]{1,32}", 0..=3),
             origin in division(),
             destination in division(),
             zones in prop::collection::btree_set(division(), 1..=8),
@@ -210,7 +221,7 @@ mod tests {
             supersedes in prop::option::of(1u64..=crate::model::MAX_SERIAL),
         ) -> Pass {
             Pass {
-                serial, kind, plate, vehicle_type, holder, org_code: None, driver, origin, destination,
+                serial, kind, plate, vehicle_type, holder, org_code: None, crew, origin, destination,
                 zones: zones.into_iter().collect(), cargo, valid_from, valid_until: valid_from + span,
                 issued_at: valid_from.saturating_sub(issued_back),
                 supersedes: supersedes.filter(|s| *s != serial),
@@ -222,7 +233,7 @@ mod tests {
         #[test]
         fn payload_round_trips(pass in any_pass()) {
             let bytes = postcard::to_allocvec(&pass).expect("encodes");
-            prop_assert_eq!(decode_payload(&bytes).expect("decodes"), pass);
+            prop_assert_eq!(decode_payload::<Pass>(&bytes).expect("decodes"), pass);
         }
 
         #[test]
@@ -242,6 +253,8 @@ mod tests {
             let mut with_header = b"CP\x01".to_vec();
             with_header.extend_from_slice(&bytes);
             let _ = Envelope::decode(&with_header);
+            with_header[2] = VERSION_1;
+            let _ = Envelope::decode(&with_header);
         }
     }
 
@@ -259,8 +272,8 @@ mod tests {
         assert_eq!(Envelope::decode(&good[..20]).err(), Some(EnvelopeError::Truncated));
         assert_eq!(Envelope::decode(b"CP").err(), Some(EnvelopeError::Truncated));
         let mut version = good.clone();
-        version[2] = 2;
-        assert_eq!(Envelope::decode(&version).err(), Some(EnvelopeError::UnsupportedVersion(2)));
+        version[2] = 3;
+        assert_eq!(Envelope::decode(&version).err(), Some(EnvelopeError::UnsupportedVersion(3)));
         assert_eq!(Envelope::decode(b"https://example.com").err(), Some(EnvelopeError::WrongMagic));
         assert_eq!(Envelope::decode(&[0; 2000]).err(), Some(EnvelopeError::TooLarge(2000)));
         assert_eq!(from_text("CP:@@@").err(), Some(EnvelopeError::BadText));
@@ -277,6 +290,29 @@ mod tests {
         assert_eq!(a.len(), 9);
         assert_eq!(&a[4..5], "-");
         assert_ne!(a, b);
+    }
+
+    /// A v2 pass with its version byte set to 1 (or a v1 pass set to 2) decodes, as the
+    /// payloads of a crew of one and of one driver are the same bytes, but never verifies:
+    /// the version byte is signed, and each version signs under its own label.
+    #[test]
+    fn a_relabelled_version_never_verifies() {
+        let key = SecretKey::from_seed(&[42; 32]);
+        let good = sign(&crate::model::tests::sample(), &key).expect("signs");
+        assert_eq!(good[2], VERSION);
+        let mut relabelled = good.clone();
+        relabelled[2] = VERSION_1;
+        let envelope = Envelope::decode(&relabelled).expect("decodes as v1");
+        assert_eq!(envelope.version, VERSION_1);
+        assert!(!envelope.verify(&key.public_key()));
+        // The same bytes signed as v1 verify only as v1.
+        use ed25519_dalek::Signer as _;
+        let mut v1 = relabelled[..relabelled.len() - SIGNATURE_LEN].to_vec();
+        let signature = key.signing_key().sign(&[SIGNING_DOMAIN_V1, &v1].concat());
+        v1.extend_from_slice(&signature.to_bytes());
+        assert!(Envelope::decode(&v1).expect("decodes").verify(&key.public_key()));
+        v1[2] = VERSION;
+        assert!(!Envelope::decode(&v1).expect("decodes as v2").verify(&key.public_key()));
     }
 
     #[test]

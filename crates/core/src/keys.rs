@@ -164,19 +164,38 @@ pub struct PublicKeyFile {
     pub key_id: KeyId,
     /// The public key, base64url.
     pub public_key: String,
+    /// An issuing office's home division (six digits): the first six digits of its pass
+    /// numbers, carried into its trust-list entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub division: Option<String>,
 }
 
 impl PublicKeyFile {
-    /// Describes `key` under `name`.
-    pub fn new(name: &str, key: &PublicKey) -> Self {
-        Self { name: name.to_owned(), key_id: key.id(), public_key: key.encode() }
+    /// Describes `key` under `name`, of an office at `division` when given.
+    pub fn new(name: &str, key: &PublicKey, division: Option<crate::Division>) -> Self {
+        Self {
+            name: name.to_owned(),
+            key_id: key.id(),
+            public_key: key.encode(),
+            division: division.map(|d| d.to_string()),
+        }
     }
 
-    /// Parses a `.pub` file and checks that its key id matches its key.
+    /// Parses a `.pub` file and checks that its key id matches its key and that its division,
+    /// if any, is a valid code.
     pub fn parse(text: &str) -> Result<(Self, PublicKey), KeyError> {
         let file: Self = toml::from_str(text).map_err(|e| KeyError::BadPublicKeyFile(e.message().to_owned()))?;
         let key = PublicKey::parse(&file.public_key, Some(file.key_id))?;
+        file.division()?;
         Ok((file, key))
+    }
+
+    /// The office's home division, if the file names one.
+    pub fn division(&self) -> Result<Option<crate::Division>, KeyError> {
+        self.division
+            .as_deref()
+            .map(|d| d.parse().map_err(|e| KeyError::BadPublicKeyFile(format!("division: {e}"))))
+            .transpose()
     }
 
     /// The file's text, with a comment saying what it is.
@@ -264,7 +283,7 @@ mod tests {
     #[test]
     fn pub_file_round_trip() {
         let key = SecretKey::from_seed(&[3; 32]).public_key();
-        let text = PublicKeyFile::new("花都区工信局", &key).to_toml();
+        let text = PublicKeyFile::new("花都区工信局", &key, crate::Division::new(440_114).ok()).to_toml();
         let (file, parsed) = PublicKeyFile::parse(&text).expect("parses");
         assert_eq!(file.name, "花都区工信局");
         assert_eq!(parsed, key);

@@ -1,8 +1,8 @@
 //! The pass payload: what a pass says, its enums and the limits every field must respect.
 //!
 //! Limits are checked when signing and again when verifying ([`Pass::validate`]); they are
-//! listed in `docs/FORMAT.md`. Field order and enum discriminants are part of format v1:
-//! never reorder them, only append.
+//! listed in `docs/FORMAT.md`. Field order and enum discriminants are part of the format
+//! (v2, and v1 which differs only in field 7): never reorder them, only append.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,8 +19,10 @@ pub const MAX_SERIAL: u64 = 99_999_999;
 pub const MIN_PLATE_CHARS: usize = 2;
 /// Longest holder organisation name, in characters.
 pub const MAX_HOLDER_CHARS: usize = 64;
-/// Longest driver name, in characters.
-pub const MAX_DRIVER_CHARS: usize = 32;
+/// Longest name of one of the crew, in characters.
+pub const MAX_NAME_CHARS: usize = 32;
+/// Most names on one pass: the driver and two more (司乘人员).
+pub const MAX_CREW: usize = 3;
 /// Longest cargo description, in characters.
 pub const MAX_CARGO_CHARS: usize = 32;
 /// Most zones on one pass.
@@ -121,7 +123,8 @@ named_enum!(VehicleType, "vehicle type",
 
 /// A pass: the payload the issuer signs. Times are Unix seconds (UTC instants).
 ///
-/// Field order is the postcard wire order of format v1.
+/// Field order is the postcard wire order of format v2. A format v1 pass (one optional driver
+/// in place of the crew) reads as a pass with a crew of none or one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pass {
     /// Unique per issuer key, never reused; at least 1.
@@ -136,8 +139,9 @@ pub struct Pass {
     pub holder: String,
     /// Holder's 18-character unified social credit code, when given.
     pub org_code: Option<String>,
-    /// Driver name, when given (never an ID number: the QR is readable by anyone).
-    pub driver: Option<String>,
+    /// The crew (司乘人员): the driver first, then up to two more; names only, never ID numbers
+    /// (the QR is readable by anyone). May be empty.
+    pub crew: Vec<String>,
     /// Where the trip starts.
     pub origin: Division,
     /// Where the trip ends.
@@ -156,7 +160,76 @@ pub struct Pass {
     pub supersedes: Option<u64>,
 }
 
-/// A field that breaks the limits of format v1.
+/// A pass in format v1: the same fields, with one optional driver where v2 has the crew.
+/// Only read (a checkpoint accepts v1 passes for as long as they are valid); never signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassV1 {
+    /// See [`Pass`].
+    pub serial: u64,
+    /// See [`Pass`].
+    pub kind: PassKind,
+    /// See [`Pass`].
+    pub plate: String,
+    /// See [`Pass`].
+    pub vehicle_type: VehicleType,
+    /// See [`Pass`].
+    pub holder: String,
+    /// See [`Pass`].
+    pub org_code: Option<String>,
+    /// The driver, when given.
+    pub driver: Option<String>,
+    /// See [`Pass`].
+    pub origin: Division,
+    /// See [`Pass`].
+    pub destination: Division,
+    /// See [`Pass`].
+    pub zones: Vec<Division>,
+    /// See [`Pass`].
+    pub cargo: String,
+    /// See [`Pass`].
+    pub valid_from: u64,
+    /// See [`Pass`].
+    pub valid_until: u64,
+    /// See [`Pass`].
+    pub issued_at: u64,
+    /// See [`Pass`].
+    pub supersedes: Option<u64>,
+}
+
+impl From<PassV1> for Pass {
+    fn from(v1: PassV1) -> Pass {
+        Pass {
+            serial: v1.serial,
+            kind: v1.kind,
+            plate: v1.plate,
+            vehicle_type: v1.vehicle_type,
+            holder: v1.holder,
+            org_code: v1.org_code,
+            crew: v1.driver.into_iter().collect(),
+            origin: v1.origin,
+            destination: v1.destination,
+            zones: v1.zones,
+            cargo: v1.cargo,
+            valid_from: v1.valid_from,
+            valid_until: v1.valid_until,
+            issued_at: v1.issued_at,
+            supersedes: v1.supersedes,
+        }
+    }
+}
+
+/// The pass number officers read out over the phone: the issuing office's six-digit division
+/// code (from its trust-list entry) and the serial zero-padded to six digits, 440114000195. A
+/// serial above 999,999 makes it longer (4401141000000); an office without a division has
+/// the bare serial.
+pub fn pass_number(division: Option<Division>, serial: u64) -> String {
+    match division {
+        Some(division) => format!("{division}{serial:06}"),
+        None => serial.to_string(),
+    }
+}
+
+/// A field that breaks the limits of the format.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FieldError {
@@ -206,7 +279,7 @@ impl Pass {
             vehicle_type: VehicleType::HeavyTruck,
             holder: "东风日产乘用车公司花都工厂".into(),
             org_code: None,
-            driver: Some("张三".into()),
+            crew: vec!["张三".into()],
             origin: d(440_114),
             destination: d(310_115),
             zones: vec![d(440_114), d(310_000), d(320_500)],
@@ -218,7 +291,12 @@ impl Pass {
         }
     }
 
-    /// Checks every field against the limits of format v1.
+    /// The driver: the first of the crew.
+    pub fn driver(&self) -> Option<&str> {
+        self.crew.first().map(String::as_str)
+    }
+
+    /// Checks every field against the limits of the format.
     pub fn validate(&self) -> Result<(), FieldError> {
         if !(1..=MAX_SERIAL).contains(&self.serial) {
             return Err(FieldError::Serial(self.serial));
@@ -228,8 +306,17 @@ impl Pass {
         if let Some(code) = &self.org_code {
             check_org_code(code)?;
         }
-        if let Some(driver) = &self.driver {
-            check_text("driver", driver, MAX_DRIVER_CHARS)?;
+        if self.crew.len() > MAX_CREW {
+            return Err(FieldError::Text {
+                field: "crew",
+                problem: format!(
+                    "{} names; a pass names at most {MAX_CREW} (the driver and two more)",
+                    self.crew.len()
+                ),
+            });
+        }
+        for name in &self.crew {
+            check_text("crew", name, MAX_NAME_CHARS)?;
         }
         check_text("cargo", &self.cargo, MAX_CARGO_CHARS)?;
         self.origin.validate().map_err(|source| FieldError::Division { field: "origin", source })?;
@@ -357,7 +444,10 @@ pub(crate) mod tests {
             ("holder with newline", Box::new(|p| p.holder = "a\nb".into())),
             ("holder with RLO", Box::new(|p| p.holder = "ab\u{202E}c".into())),
             ("padded cargo", Box::new(|p| p.cargo = " 零部件".into())),
-            ("empty driver", Box::new(|p| p.driver = Some(String::new()))),
+            ("empty driver", Box::new(|p| p.crew = vec![String::new()])),
+            ("four crew", Box::new(|p| p.crew = vec!["张三".into(), "李四".into(), "王五".into(), "赵六".into()])),
+            ("co-driver with newline", Box::new(|p| p.crew.push("李\n四".into()))),
+            ("long name", Box::new(|p| p.crew.push("名".repeat(33)))),
             ("no zones", Box::new(|p| p.zones.clear())),
             ("repeated zone", Box::new(|p| p.zones.push(p.zones[0]))),
             ("reversed validity", Box::new(|p| p.valid_until = p.valid_from)),
@@ -371,6 +461,39 @@ pub(crate) mod tests {
             change(&mut pass);
             assert!(pass.validate().is_err(), "{what} accepted");
         }
+    }
+
+    #[test]
+    fn pass_numbers_are_the_division_and_six_digits() {
+        let huadu = Division::new(440_114).ok();
+        assert_eq!(pass_number(huadu, 195), "440114000195");
+        assert_eq!(pass_number(huadu, 999_999), "440114999999");
+        assert_eq!(pass_number(huadu, 1_000_000), "4401141000000");
+        assert_eq!(pass_number(None, 195), "195");
+    }
+
+    #[test]
+    fn a_v1_pass_reads_as_a_crew_of_its_driver() {
+        let v2 = sample();
+        let v1 = PassV1 {
+            serial: v2.serial,
+            kind: v2.kind,
+            plate: v2.plate.clone(),
+            vehicle_type: v2.vehicle_type,
+            holder: v2.holder.clone(),
+            org_code: None,
+            driver: Some("张三".into()),
+            origin: v2.origin,
+            destination: v2.destination,
+            zones: v2.zones.clone(),
+            cargo: v2.cargo.clone(),
+            valid_from: v2.valid_from,
+            valid_until: v2.valid_until,
+            issued_at: v2.issued_at,
+            supersedes: None,
+        };
+        assert_eq!(Pass::from(v1.clone()), v2);
+        assert_eq!(Pass::from(PassV1 { driver: None, ..v1 }).crew, Vec::<String>::new());
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! not_after = "2023-12-31"          # optional: passes issued after are refused
 //! zones = ["440000", "310000"]      # optional: the zones this office may issue passes for
 //! max_lifetime_days = 92            # optional (default 92): longest time from issue to expiry
+//! division = "440114"              # optional: the office's county or city, the first six digits of its pass numbers
 //! ```
 //!
 //! `max_lifetime_days` bounds what a leaked or withdrawn key can do: `issued_at` is chosen by
@@ -70,6 +71,9 @@ pub struct TrustedIssuer {
     pub zones: Option<Vec<Division>>,
     /// Longest time from `issued_at` to `valid_until` this office's passes may have, seconds.
     pub max_lifetime: u64,
+    /// The office's home division (its county or city), signed with the entry by the
+    /// authority: the first six digits of the office's pass numbers.
+    pub division: Option<Division>,
 }
 
 /// The default bound on a pass's lifetime (issue to expiry), in days: a quarter, well under
@@ -142,6 +146,7 @@ struct IssuerEntry {
     not_after: Option<String>,
     zones: Option<Vec<String>>,
     max_lifetime_days: Option<u32>,
+    division: Option<String>,
 }
 
 impl TrustList {
@@ -182,6 +187,11 @@ impl TrustList {
                         return Err(problem(format!("max_lifetime_days = {days}: must be 1 to {MAX_LIFETIME_DAYS}")));
                     }
                 },
+                division: entry
+                    .division
+                    .as_deref()
+                    .map(|d| d.parse::<Division>().map_err(|e| problem(format!("division: {e}"))))
+                    .transpose()?,
                 name: entry.name.clone(),
             };
             if issuers.iter().any(|i| i.key.id() == issuer.key.id()) {

@@ -233,6 +233,16 @@ pub struct IssuerRef {
     pub name: String,
     /// Key id.
     pub key_id: KeyId,
+    /// The office's home division from the trust list, the first six digits of its pass
+    /// numbers ([`crate::model::pass_number`]).
+    pub division: Option<crate::division::Division>,
+}
+
+impl IssuerRef {
+    /// The number of `pass` as its office writes it: division and serial, or the bare serial.
+    pub fn pass_number(&self, pass: &crate::model::Pass) -> String {
+        crate::model::pass_number(self.division, pass.serial)
+    }
 }
 
 /// The outcome of checking one pass.
@@ -307,7 +317,7 @@ fn verify_pass(bytes: &[u8], trust: &TrustList, checkpoint: &Checkpoint) -> Verd
     let mut verdict = Verdict {
         reason: None,
         detail: None,
-        issuer: Some(IssuerRef { name: issuer.name.clone(), key_id: issuer.key.id() }),
+        issuer: Some(IssuerRef { name: issuer.name.clone(), key_id: issuer.key.id(), division: issuer.division }),
         pass: None,
         warnings: Vec::new(),
     };

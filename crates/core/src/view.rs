@@ -26,10 +26,22 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     text.chars().map(|c| if unsafe_char(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect()
 }
 
+/// The crew as every printed and shown form writes it (司乘人员): the names in order, the
+/// first marked as the driver, e.g. `张三（驾驶员）、李四`; `—` when the pass names nobody.
+pub fn crew_text(crew: &[String]) -> String {
+    match crew.split_first() {
+        None => "—".into(),
+        Some((driver, rest)) => {
+            std::iter::once(format!("{driver}（驾驶员）")).chain(rest.iter().cloned()).collect::<Vec<_>>().join("、")
+        }
+    }
+}
+
 /// A pass as JSON; times are RFC 3339 in `tz`.
 pub fn pass_json(pass: &Pass, issuer: Option<&IssuerRef>, tz: &TimeZone) -> Value {
     json!({
         "serial": pass.serial,
+        "pass_number": crate::model::pass_number(issuer.and_then(|i| i.division), pass.serial),
         "kind": pass.kind.name(),
         "kind_label": pass.kind.label(),
         "plate": pass.plate,
@@ -37,7 +49,8 @@ pub fn pass_json(pass: &Pass, issuer: Option<&IssuerRef>, tz: &TimeZone) -> Valu
         "vehicle_type_label": pass.vehicle_type.label(),
         "holder": pass.holder,
         "org_code": pass.org_code,
-        "driver": pass.driver,
+        "crew": pass.crew,
+        "driver": pass.driver(),
         "origin": pass.origin.to_string(),
         "destination": pass.destination.to_string(),
         "zones": pass.zones.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -79,5 +92,12 @@ mod tests {
         }
         assert_eq!(csv_cell("东风日产"), "东风日产");
         assert_eq!(csv_cell("2026-12-01"), "2026-12-01");
+    }
+
+    #[test]
+    fn the_crew_names_the_driver_first() {
+        assert_eq!(crew_text(&["张三".into(), "李四".into()]), "张三（驾驶员）、李四");
+        assert_eq!(crew_text(&["张三".into()]), "张三（驾驶员）");
+        assert_eq!(crew_text(&[]), "—");
     }
 }

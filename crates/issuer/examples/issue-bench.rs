@@ -64,6 +64,7 @@ fn main() -> anyhow::Result<()> {
     let info = PageInfo {
         title: print::DEFAULT_TITLE.into(),
         office: "Bench Office".into(),
+        division: pass_core::Division::new(440_114).ok(),
         tz: pass_core::time::default_zone(),
     };
     let out = tempfile::tempdir()?;

@@ -29,6 +29,10 @@ pub enum Command {
         /// Write authority.key / authority.pub instead (the key that signs revocation data).
         #[arg(long)]
         authority: bool,
+        /// The office's home division, its county or city (a code such as 440114, or a name such
+        /// as 花都区): the first six digits of its pass numbers (440114000195).
+        #[arg(long, value_parser = pass_core::division::parse_place, conflicts_with = "authority")]
+        division: Option<Division>,
     },
     /// Issue one pass: take a serial from the ledger, sign, and write the QR code as PNG (and SVG).
     Issue(IssueArgs),
@@ -83,8 +87,9 @@ pub enum Command {
     },
     /// Show one issued pass, with its text form and manual code.
     Show {
-        /// Serial.
-        serial: u64,
+        /// The serial, or the pass number officers read out (440114000195: the office's
+        /// division and the serial).
+        number: String,
         /// Issuance ledger.
         #[arg(long)]
         ledger: Option<PathBuf>,
@@ -112,6 +117,10 @@ pub enum Command {
         /// Zones the office may issue for (repeat; a code or a name).
         #[arg(long = "zone", value_parser = pass_core::division::parse_place)]
         zones: Vec<Division>,
+        /// The office's home division (default: the one in issuer.pub beside the key): the first
+        /// six digits of its pass numbers.
+        #[arg(long, value_parser = pass_core::division::parse_place)]
+        division: Option<Division>,
         /// Passes issued before this are refused (RFC 3339 or date).
         #[arg(long)]
         not_before: Option<String>,
@@ -177,6 +186,10 @@ pub struct IssueArgs {
     /// Driver name (never an ID number).
     #[arg(long)]
     pub driver: Option<String>,
+    /// A co-driver or other crew member riding along (repeat for two; names only, and only
+    /// with --driver).
+    #[arg(long = "co-driver", requires = "driver")]
+    pub co_drivers: Vec<String>,
     /// Origin: a GB/T 2260 code such as 440114, or a name such as 花都区 or 广州市花都区.
     #[arg(long, value_parser = pass_core::division::parse_place)]
     pub origin: Division,
@@ -307,9 +320,12 @@ pub struct ReissueArgs {
     /// New vehicle type.
     #[arg(long, value_parser = parse_vehicle_type)]
     pub vehicle_type: Option<VehicleType>,
-    /// New driver.
+    /// New driver (the co-drivers stay unless --co-driver is given).
     #[arg(long)]
     pub driver: Option<String>,
+    /// New co-drivers, in place of the old ones (repeat for two).
+    #[arg(long = "co-driver")]
+    pub co_drivers: Vec<String>,
     /// New destination (a code or a name).
     #[arg(long, value_parser = pass_core::division::parse_place)]
     pub destination: Option<Division>,

@@ -10,6 +10,7 @@
 //! | `holder` | 持证单位, 单位名称, 企业名称, 单位 |
 //! | `org_code` (optional) | 统一社会信用代码, 信用代码 |
 //! | `driver` (optional) | 驾驶员, 驾驶人, 司机 |
+//! | `co_drivers` (optional) | 副驾驶/随车人员, 副驾驶, 随车人员 (up to two names separated by 、 or ;), only with a driver |
 //! | `origin` | 起点, 出发地, 始发地 |
 //! | `destination` | 终点, 目的地 |
 //! | `zones` | 通行区域, 区域 (codes or names separated by spaces or semicolons) |
@@ -101,6 +102,7 @@ const COLUMNS: &[(&str, &[&str])] = &[
     ("holder", &["持证单位", "单位名称", "企业名称", "单位"]),
     ("org_code", &["统一社会信用代码", "信用代码"]),
     ("driver", &["驾驶员", "驾驶人", "司机"]),
+    ("co_drivers", &["副驾驶/随车人员", "副驾驶", "随车人员"]),
     ("origin", &["起点", "出发地", "始发地"]),
     ("destination", &["终点", "目的地"]),
     ("zones", &["通行区域", "区域"]),
@@ -260,6 +262,20 @@ fn parse_row(line: u64, fields: &Fields<'_>, tz: &TimeZone) -> Result<PassReques
     };
     let valid_from = when("valid_from", Bound::StartOfDay);
     let valid_until = when("valid_until", Bound::EndOfDay);
+    let co_drivers = split_names(get("co_drivers"));
+    let crew: Vec<String> = optional("driver").into_iter().chain(co_drivers.iter().cloned()).collect();
+    if !co_drivers.is_empty() && optional("driver").is_none() {
+        fail("co_drivers", "a co-driver is listed but no driver (驾驶员): the driver comes first".into());
+    } else if co_drivers.len() > pass_core::model::MAX_CREW - 1 {
+        fail(
+            "co_drivers",
+            format!(
+                "{} names; a pass names the driver and at most {} more",
+                co_drivers.len(),
+                pass_core::model::MAX_CREW - 1
+            ),
+        );
+    }
     let (Some(vehicle_type), Some(origin), Some(destination), Some(valid_from), Some(valid_until), true) =
         (vehicle_type, origin, destination, valid_from, valid_until, errors.is_empty())
     else {
@@ -271,7 +287,7 @@ fn parse_row(line: u64, fields: &Fields<'_>, tz: &TimeZone) -> Result<PassReques
         vehicle_type,
         holder,
         org_code: optional("org_code"),
-        driver: optional("driver"),
+        crew,
         origin,
         destination,
         zones,
@@ -284,10 +300,16 @@ fn parse_row(line: u64, fields: &Fields<'_>, tz: &TimeZone) -> Result<PassReques
     if let Err(e) = request.clone().into_pass(1, valid_from.min(request.valid_until)).validate() {
         let text = e.to_string();
         let column = text.split(':').next().unwrap_or("row").trim().to_owned();
+        let column = if column == "crew" { "co_drivers".to_owned() } else { column };
         let column = if COLUMNS.iter().any(|(c, _)| *c == column) { column } else { "row".to_owned() };
         return Err(vec![RowError { line, column, reason: text }]);
     }
     Ok(request)
+}
+
+/// Names in one cell, separated by 、 or a semicolon (ASCII or full width), trimmed.
+pub fn split_names(cell: &str) -> Vec<String> {
+    cell.split(['、', ';', '；']).map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect()
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ pub struct PassRequest {
     pub holder: String,
     /// Unified social credit code.
     pub org_code: Option<String>,
-    /// Driver name.
-    pub driver: Option<String>,
+    /// The crew: the driver first, then up to two more (names only).
+    pub crew: Vec<String>,
     /// Origin division.
     pub origin: Division,
     /// Destination division.
@@ -58,7 +58,7 @@ impl PassRequest {
             vehicle_type: pass.vehicle_type,
             holder: pass.holder.clone(),
             org_code: pass.org_code.clone(),
-            driver: pass.driver.clone(),
+            crew: pass.crew.clone(),
             origin: pass.origin,
             destination: pass.destination,
             zones: pass.zones.clone(),
@@ -78,7 +78,7 @@ impl PassRequest {
             vehicle_type: self.vehicle_type,
             holder: self.holder,
             org_code: self.org_code,
-            driver: self.driver,
+            crew: self.crew,
             origin: self.origin,
             destination: self.destination,
             zones: self.zones,

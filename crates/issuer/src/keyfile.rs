@@ -53,12 +53,18 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyFileError + '_ {
 
 /// Generates a key pair into `dir` (`issuer.key`, `issuer.pub`) and returns the public key.
 /// Fails without touching anything when either file exists.
-pub fn generate(dir: &Path, name: &str) -> Result<PublicKey, KeyFileError> {
-    generate_named(dir, name, SECRET_FILE, PUBLIC_FILE)
+pub fn generate(dir: &Path, name: &str, division: Option<pass_core::Division>) -> Result<PublicKey, KeyFileError> {
+    generate_named(dir, name, division, SECRET_FILE, PUBLIC_FILE)
 }
 
 /// Like [`generate`], with chosen file names (the authority's key pair uses `authority.*`).
-pub fn generate_named(dir: &Path, name: &str, secret_file: &str, public_file: &str) -> Result<PublicKey, KeyFileError> {
+pub fn generate_named(
+    dir: &Path,
+    name: &str,
+    division: Option<pass_core::Division>,
+    secret_file: &str,
+    public_file: &str,
+) -> Result<PublicKey, KeyFileError> {
     let secret_path = dir.join(secret_file);
     let public_path = dir.join(public_file);
     for path in [&secret_path, &public_path] {
@@ -73,7 +79,7 @@ pub fn generate_named(dir: &Path, name: &str, secret_file: &str, public_file: &s
     let pem = key.to_pem().map_err(|source| KeyFileError::Key { path: secret_path.clone(), source })?;
     write_new(&secret_path, pem.as_bytes(), 0o600)?;
     let public = key.public_key();
-    write_new(&public_path, PublicKeyFile::new(name, &public).to_toml().as_bytes(), 0o644)?;
+    write_new(&public_path, PublicKeyFile::new(name, &public, division).to_toml().as_bytes(), 0o644)?;
     Ok(public)
 }
 
@@ -106,7 +112,7 @@ mod tests {
     #[test]
     fn generates_0600_and_never_overwrites() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let public = generate(dir.path(), "office").expect("generates");
+        let public = generate(dir.path(), "office", None).expect("generates");
         let secret_path = dir.path().join(SECRET_FILE);
         #[cfg(unix)]
         {
@@ -115,7 +121,7 @@ mod tests {
             assert_eq!(mode, 0o600);
         }
         let before = fs::read(&secret_path).expect("reads");
-        assert!(matches!(generate(dir.path(), "again"), Err(KeyFileError::Exists(_))));
+        assert!(matches!(generate(dir.path(), "again", None), Err(KeyFileError::Exists(_))));
         assert_eq!(fs::read(&secret_path).expect("reads"), before);
         assert_eq!(load_secret(&secret_path).expect("loads").public_key(), public);
         let leftovers: Vec<_> = fs::read_dir(dir.path()).expect("lists").collect();

@@ -33,7 +33,7 @@ const SCHEMA: [&str; 3] = [
                      vehicle_type TEXT NOT NULL,
                      holder       TEXT NOT NULL,
                      org_code     TEXT,
-                     driver       TEXT,
+                     driver       TEXT, -- the crew's names, joined with 、 (the pass itself is the envelope)
                      origin       TEXT NOT NULL,
                      destination  TEXT NOT NULL,
                      zones        TEXT NOT NULL,
@@ -205,7 +205,7 @@ fn insert_pass(tx: &rusqlite::Transaction<'_>, key_id: &str, pass: &Pass, envelo
         pass.vehicle_type.name(),
         pass.holder,
         pass.org_code,
-        pass.driver,
+        (!pass.crew.is_empty()).then(|| pass.crew.join("、")),
         pass.origin.to_string(),
         pass.destination.to_string(),
         zones.join(" "),

@@ -21,18 +21,18 @@ use crate::cli::{BatchArgs, Cli, Command, IssueArgs, PrintArgs, ReissueArgs};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Keygen { out, name, authority } => keygen(&out, &name, authority),
+        Command::Keygen { out, name, authority, division } => keygen(&out, &name, authority, division),
         Command::Issue(args) => issue(args),
         Command::Batch(args) => batch(args),
         Command::List { ledger, key, plate, holder, valid_at, tz, json, csv } => {
             list(ledger.as_deref(), key.as_deref(), plate, holder, valid_at.as_deref(), &tz, json, csv)
         }
-        Command::Show { serial, ledger, key, tz, json } => show(serial, ledger.as_deref(), key.as_deref(), &tz, json),
+        Command::Show { number, ledger, key, tz, json } => show(&number, ledger.as_deref(), key.as_deref(), &tz, json),
         Command::Reissue(args) => reissue(args),
         Command::Print(args) => print(args),
         Command::ImportLedger { from, key, ledger } => import_ledger(&from, &key, ledger.as_deref()),
-        Command::TrustEntry { key, name, zones, not_before, not_after } => {
-            trust_entry(&key, name, &zones, not_before.as_deref(), not_after.as_deref())
+        Command::TrustEntry { key, name, zones, division, not_before, not_after } => {
+            trust_entry(&key, name, &zones, division, not_before.as_deref(), not_after.as_deref())
         }
         Command::Revoke { serials, server, token, token_file, reason, key, ledger, force } => {
             read_token(token, token_file.as_deref())
@@ -49,11 +49,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn keygen(out: &Path, name: &str, authority: bool) -> Result<()> {
+fn keygen(out: &Path, name: &str, authority: bool, division: Option<pass_core::Division>) -> Result<()> {
     let public = if authority {
-        keyfile::generate_named(out, name, "authority.key", "authority.pub")?
+        keyfile::generate_named(out, name, None, "authority.key", "authority.pub")?
     } else {
-        keyfile::generate(out, name)?
+        keyfile::generate(out, name, division)?
     };
     eprintln!("pass-issuer: wrote a new key pair to {}; keep the .key file secret", out.display());
     println!("{}", public.id());
@@ -153,7 +153,7 @@ fn issue(args: IssueArgs) -> Result<()> {
         vehicle_type: args.vehicle_type,
         holder: args.holder,
         org_code: args.org_code,
-        driver: args.driver,
+        crew: args.driver.into_iter().chain(args.co_drivers).collect(),
         origin: args.origin,
         destination: args.destination,
         zones: args.zones,
@@ -207,8 +207,18 @@ fn load_key(path: &Path) -> Result<pass_core::SecretKey> {
 }
 
 fn office_name(key: &Path) -> Option<String> {
+    office_file(key).map(|file| file.name)
+}
+
+/// The office's home division from the `.pub` file beside a secret key, if it names one: the
+/// first six digits of its pass numbers.
+fn office_division(key: &Path) -> Option<pass_core::Division> {
+    office_file(key).and_then(|file| file.division().ok().flatten())
+}
+
+fn office_file(key: &Path) -> Option<pass_core::keys::PublicKeyFile> {
     let text = files::read_to_string_capped(&key.with_extension("pub"), files::MAX_KEY_FILE).ok()?;
-    pass_core::keys::PublicKeyFile::parse(&text).ok().map(|(file, _)| file.name)
+    pass_core::keys::PublicKeyFile::parse(&text).ok().map(|(file, _)| file)
 }
 
 fn progress(done: usize, total: usize, what: &str) {
@@ -370,6 +380,7 @@ fn list(
     let tz = time::zone(tz)?;
     let valid_at =
         valid_at.map(|t| time::parse_instant(t, &tz, Bound::StartOfDay)).transpose().context("--valid-at")?;
+    let division = ledger_division(ledger, key);
     let ledger = open_ledger(ledger, key)?;
     let records = ledger.list(&pass_issuer::ledger::ListFilter { plate, holder, valid_at, serial: None })?;
     let mut out = std::io::stdout().lock();
@@ -377,23 +388,24 @@ fn list(
     if csv {
         let mut writer = csv::Writer::from_writer(&mut out);
         for r in &records {
-            writer.serialize(PassRow::new(&r.pass, &tz))?;
+            writer.serialize(PassRow::new(&r.pass, division, &tz))?;
         }
         writer.flush()?;
     } else if json {
         for r in &records {
-            writeln!(out, "{}", record_json(&ledger, r, &tz)?)?;
+            writeln!(out, "{}", record_json(&ledger, r, division, &tz)?)?;
         }
     } else {
         for r in &records {
             let p = &r.pass;
             writeln!(
                 out,
-                "{:>6}  {:<10} {:<8} {}  {} → {}  {} → {}",
-                p.serial,
+                "{:>12}  {:<10} {:<8} {}  {}  {} → {}  {} → {}",
+                pass_core::model::pass_number(division, p.serial),
                 p.plate,
                 p.vehicle_type.label(),
                 p.holder,
+                pass_core::view::crew_text(&p.crew),
                 place_name(p.origin),
                 place_name(p.destination),
                 time::human(p.valid_from, &tz),
@@ -410,8 +422,14 @@ fn place_name(division: pass_core::Division) -> String {
     division.full_name().unwrap_or_else(|| division.to_string())
 }
 
-fn record_json(ledger: &Ledger, r: &pass_issuer::ledger::Record, tz: &jiff::tz::TimeZone) -> Result<serde_json::Value> {
+fn record_json(
+    ledger: &Ledger,
+    r: &pass_issuer::ledger::Record,
+    division: Option<pass_core::Division>,
+    tz: &jiff::tz::TimeZone,
+) -> Result<serde_json::Value> {
     let mut value = pass_core::view::pass_json(&r.pass, None, tz);
+    value["pass_number"] = serde_json::json!(pass_core::model::pass_number(division, r.pass.serial));
     value["key_id"] = serde_json::json!(r.key_id.to_string());
     value["text"] = serde_json::json!(pass_core::envelope::to_text(&r.envelope));
     value["manual_code"] = serde_json::json!(pass_core::envelope::manual_code(&r.envelope));
@@ -422,26 +440,54 @@ fn record_json(ledger: &Ledger, r: &pass_issuer::ledger::Record, tz: &jiff::tz::
     Ok(value)
 }
 
-fn show(serial: u64, ledger: Option<&Path>, key: Option<&Path>, tz: &str, json: bool) -> Result<()> {
+/// The serial a number typed at the office names: a bare serial, or a pass number (the
+/// office's division, then the serial) as an officer reads it out over the phone.
+fn serial_of(number: &str, division: Option<pass_core::Division>) -> Result<u64> {
+    let number = number.trim();
+    if !number.bytes().all(|b| b.is_ascii_digit()) || number.is_empty() {
+        anyhow::bail!("{number:?} is neither a serial nor a pass number (digits only)");
+    }
+    if number.len() >= 12 {
+        let division = division.context(
+            "a pass number, but this office's division is not known: give --key with an issuer.pub that names it",
+        )?;
+        let Some(serial) = number.strip_prefix(&division.to_string()) else {
+            anyhow::bail!("pass number {number} is not this office's: its numbers start with {division}");
+        };
+        return serial.parse().with_context(|| format!("pass number {number}"));
+    }
+    number.parse().with_context(|| format!("serial {number}"))
+}
+
+/// The office's division for a ledger: from the `.pub` beside the key, or beside the ledger.
+fn ledger_division(ledger: Option<&Path>, key: Option<&Path>) -> Option<pass_core::Division> {
+    key.and_then(office_division).or_else(|| {
+        let dir = ledger?.parent()?;
+        office_division(&dir.join(pass_issuer::keyfile::SECRET_FILE))
+    })
+}
+
+fn show(number: &str, ledger_file: Option<&Path>, key: Option<&Path>, tz: &str, json: bool) -> Result<()> {
     let tz = time::zone(tz)?;
-    let ledger = open_ledger(ledger, key)?;
+    let division = ledger_division(ledger_file, key);
+    let serial = serial_of(number, division)?;
+    let ledger = open_ledger(ledger_file, key)?;
     let records = ledger.list(&pass_issuer::ledger::ListFilter { serial: Some(serial), ..Default::default() })?;
     if records.is_empty() {
         anyhow::bail!("no pass with serial {serial} in this ledger");
     }
     for r in &records {
-        let value = record_json(&ledger, r, &tz)?;
+        let value = record_json(&ledger, r, division, &tz)?;
         if json {
             println!("{value}");
         } else {
             let p = &r.pass;
+            println!("pass number   {}", pass_core::model::pass_number(division, p.serial));
             println!("serial        {}  (key {})", p.serial, r.key_id);
             println!("plate         {}", p.plate);
             println!("vehicle       {} ({})", p.vehicle_type.label(), p.vehicle_type.name());
             println!("holder        {}{}", p.holder, p.org_code.as_ref().map_or(String::new(), |c| format!(" [{c}]")));
-            if let Some(d) = &p.driver {
-                println!("driver        {d}");
-            }
+            println!("crew 司乘人员  {}", pass_core::view::crew_text(&p.crew));
             let zones: Vec<String> = p.zones.iter().map(|z| z.label()).collect();
             println!("route         {} → {}", p.origin.label(), p.destination.label());
             println!("zones         {}", zones.join(", "));
@@ -479,7 +525,7 @@ fn reissue(args: ReissueArgs) -> Result<()> {
         vehicle_type: args.vehicle_type.unwrap_or(p.vehicle_type),
         holder: p.holder,
         org_code: p.org_code,
-        driver: args.driver.or(p.driver),
+        crew: reissued_crew(&p.crew, args.driver, args.co_drivers),
         origin: p.origin,
         destination: args.destination.unwrap_or(p.destination),
         zones: if args.zones.is_empty() { p.zones } else { args.zones },
@@ -516,16 +562,26 @@ fn reissue(args: ReissueArgs) -> Result<()> {
     Ok(())
 }
 
+/// The crew of a reissued pass: the old one, with the driver and the co-drivers each replaced
+/// when given.
+fn reissued_crew(old: &[String], driver: Option<String>, co_drivers: Vec<String>) -> Vec<String> {
+    let driver = driver.or_else(|| old.first().cloned());
+    let co_drivers = if co_drivers.is_empty() { old.iter().skip(1).cloned().collect() } else { co_drivers };
+    driver.into_iter().chain(co_drivers).collect()
+}
+
 /// One row of `list --csv`: the batch columns and the place names. Every text cell goes
 /// through `csv_cell`, so a value a spreadsheet would run as a formula is shown as text.
 #[derive(serde::Serialize)]
 struct PassRow {
+    pass_number: String,
     serial: u64,
     plate: String,
     vehicle_type: &'static str,
     holder: String,
     org_code: String,
     driver: String,
+    co_drivers: String,
     origin: String,
     destination: String,
     zones: String,
@@ -540,16 +596,18 @@ struct PassRow {
 }
 
 impl PassRow {
-    fn new(p: &pass_core::Pass, tz: &jiff::tz::TimeZone) -> PassRow {
+    fn new(p: &pass_core::Pass, division: Option<pass_core::Division>, tz: &jiff::tz::TimeZone) -> PassRow {
         let cell = |text: &str| pass_core::view::csv_cell(text).into_owned();
         let joined = |parts: Vec<String>| cell(&parts.join(" "));
         PassRow {
+            pass_number: pass_core::model::pass_number(division, p.serial),
             serial: p.serial,
             plate: cell(&p.plate),
             vehicle_type: p.vehicle_type.name(),
             holder: cell(&p.holder),
             org_code: cell(p.org_code.as_deref().unwrap_or_default()),
-            driver: cell(p.driver.as_deref().unwrap_or_default()),
+            driver: cell(p.driver().unwrap_or_default()),
+            co_drivers: cell(&p.crew.iter().skip(1).cloned().collect::<Vec<_>>().join("、")),
             origin: p.origin.to_string(),
             destination: p.destination.to_string(),
             zones: joined(p.zones.iter().map(ToString::to_string).collect()),
@@ -576,6 +634,7 @@ fn page_info(
     pass_issuer::print::PageInfo {
         title: page.title.clone(),
         office: page.office.clone().or_else(|| office_name(key)).unwrap_or_else(|| public.id().to_string()),
+        division: office_division(key),
         tz: tz.clone(),
     }
 }
@@ -626,17 +685,23 @@ fn trust_entry(
     key: &Path,
     name: Option<String>,
     zones: &[pass_core::Division],
+    division: Option<pass_core::Division>,
     not_before: Option<&str>,
     not_after: Option<&str>,
 ) -> Result<()> {
     let text = files::read_to_string_capped(key, files::MAX_KEY_FILE).with_context(|| key.display().to_string())?;
-    let (file_name, public) = if text.contains("PRIVATE KEY") {
+    let (file, public) = if text.contains("PRIVATE KEY") {
         drop(zeroize::Zeroizing::new(text));
-        (office_name(key), keyfile::load_secret(key)?.public_key())
+        (office_file(key), keyfile::load_secret(key)?.public_key())
     } else {
         let (file, public) = pass_core::keys::PublicKeyFile::parse(&text)?;
-        (Some(file.name), public)
+        (Some(file), public)
     };
+    let division = match division {
+        Some(division) => Some(division),
+        None => file.as_ref().map(|f| f.division()).transpose()?.flatten(),
+    };
+    let file_name = file.map(|f| f.name);
     let name = name.or(file_name).context("no office name: pass --name")?;
     let tz = time::default_zone();
     for (flag, t, bound) in
@@ -662,6 +727,9 @@ fn trust_entry(
     if !zones.is_empty() {
         let list: Vec<String> = zones.iter().map(|z| format!("\"{z}\"")).collect();
         entry.push_str(&format!("zones = [{}]\n", list.join(", ")));
+    }
+    if let Some(division) = division {
+        entry.push_str(&format!("division = \"{division}\"\n"));
     }
     // The entry must parse as a trust list before anyone pastes it.
     pass_core::TrustList::from_toml(&entry)?;

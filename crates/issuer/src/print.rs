@@ -51,6 +51,8 @@ pub struct PageInfo {
     pub title: String,
     /// Issuing office name.
     pub office: String,
+    /// The office's home division: the first six digits of its pass numbers.
+    pub division: Option<pass_core::Division>,
     /// Display time zone.
     pub tz: TimeZone,
 }
@@ -93,9 +95,7 @@ fn pass_html(record: &Record, info: &PageInfo) -> Result<String, PrintError> {
     if let Some(code) = &pass.org_code {
         row_html("信用代码", &escape(code), "");
     }
-    if let Some(driver) = &pass.driver {
-        row_html("驾驶员", &escape(driver), "");
-    }
+    row_html("司乘人员", &escape(&pass_core::view::crew_text(&pass.crew)), "");
     // Names for people, each code small beside its name (a code not in the table shows alone).
     let place = |d: pass_core::Division| match d.full_name() {
         Some(name) => format!("{} <small class=\"dcode\">{d}</small>", escape(&name)),
@@ -108,7 +108,8 @@ fn pass_html(record: &Record, info: &PageInfo) -> Result<String, PrintError> {
     let from = human(pass.valid_from, &info.tz);
     let from = from.split(" (").next().unwrap_or(&from);
     row_html("有效期", &escape(&format!("{from} 至 {}", human(pass.valid_until, &info.tz))), "");
-    row_html("编号", &escape(&format!("{} · 签发 {}", pass.serial, human(pass.issued_at, &info.tz))), "");
+    let number = pass_core::model::pass_number(info.division, pass.serial);
+    row_html("编号", &escape(&format!("{number} · 签发 {}", human(pass.issued_at, &info.tz))), "");
     row_html("签发机关", &escape(&info.office), "");
     if let Some(old) = pass.supersedes {
         row_html("替换", &escape(&format!("编号 {old} 的通行证（原证作废）")), "");
@@ -280,6 +281,7 @@ pub fn qa(
             zones: None,
             // Print QA checks what was printed, whatever its lifetime (issuing bounded it).
             max_lifetime: u64::MAX,
+            division: None,
         }],
     };
     let per_page = if layout == Layout::A5x2 { 2 } else { 1 };

@@ -81,20 +81,23 @@ pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> St
             "    车牌 PLATE   {}",
             paint(style, "1;7", &format!(" {} ", spaced_plate(&printable(&pass.plate))))
         );
-        let _ = writeln!(out, "    核对车牌 — compare the plate with the vehicle");
+        let crew = pass_core::view::crew_text(&pass.crew);
+        let _ = writeln!(out, "    司乘人员 Crew   {}", printable(&crew));
+        let _ = writeln!(
+            out,
+            "    核对车牌与司乘人员身份证 — compare the plate with the vehicle, the crew with their ID cards"
+        );
         let _ = writeln!(out);
         let mut field = |label: &str, value: &str| {
             let pad = " ".repeat(16usize.saturating_sub(display_width(label)));
             let _ = writeln!(out, "    {label}{pad}{}", printable(value));
         };
+        let number = verdict.issuer.as_ref().map_or_else(|| pass.serial.to_string(), |i| i.pass_number(pass));
         field("通行证 Pass", pass.kind.label());
         field("车型 Vehicle", pass.vehicle_type.label());
         field("单位 Holder", &pass.holder);
         if let Some(code) = &pass.org_code {
             field("信用代码 Code", code);
-        }
-        if let Some(driver) = &pass.driver {
-            field("驾驶员 Driver", driver);
         }
         field("路线 Route", &format!("{} → {}", pass.origin.label(), pass.destination.label()));
         let zones: Vec<String> = pass.zones.iter().map(|z| z.label()).collect();
@@ -102,7 +105,7 @@ pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> St
         field("货物 Cargo", &pass.cargo);
         field("有效 Valid", &format!("{} → {}", human(pass.valid_from, tz), human(pass.valid_until, tz)));
         let issuer = verdict.issuer.as_ref().map_or_else(String::new, |i| format!(" by {} ({})", i.name, i.key_id));
-        field("编号 Serial", &format!("{}, issued {}{issuer}", pass.serial, human(pass.issued_at, tz)));
+        field("编号 No.", &format!("{number}, issued {}{issuer}", human(pass.issued_at, tz)));
         if let Some(old) = pass.supersedes {
             field("替换 Replaces", &format!("serial {old}"));
         }
@@ -146,6 +149,7 @@ mod tests {
             issuer: Some(pass_core::verdict::IssuerRef {
                 name: "Office\u{1b}[1A\u{1b}[2K\u{1b}[42m ✔ ACCEPTED 通过".into(),
                 key_id: pass_core::KeyId([1; 8]),
+                division: None,
             }),
             warnings: Vec::new(),
         };
