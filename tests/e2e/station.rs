@@ -45,7 +45,8 @@ impl Browser {
                 "--autoplay-policy=no-user-gesture-required",
                 "--remote-debugging-port=0",
                 "--remote-allow-origins=*",
-                "--window-size=1600,900",
+                // A laptop's screen: the whole verdict must fit it.
+                "--window-size=1366,768",
             ])
             .arg(format!("--use-file-for-fake-video-capture={}", video.display()))
             .arg(format!("--user-data-dir={}", profile.path().display()))
@@ -107,6 +108,12 @@ impl Browser {
             let result = self.try_call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true}));
             result.ok().map(|r| r["result"]["value"].clone()).filter(|v| v.is_object())
         })
+    }
+
+    /// Evaluates `expression` in the page; its value.
+    fn eval(&mut self, expression: &str) -> Value {
+        self.call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true}))["result"]["value"]
+            .clone()
     }
 
     fn screenshot(&mut self, path: &Path) {
@@ -214,6 +221,31 @@ fn present(station: &StationProcess, dir: &Path, name: &str, code: &[u8]) -> (Va
     (state, browser)
 }
 
+/// The whole verdict fits a 1366×768 laptop screen: no element of it below the fold (the
+/// footer's top) or past the right edge, nothing to scroll, and the validity on one line.
+fn the_verdict_fits_the_screen(browser: &mut Browser) {
+    let fold = browser.eval(
+        "(() => { const out = []; const w = window.innerWidth;
+           // Above the footer (the manual input bar), which lies over the bottom of the page.
+           const h = Math.min(window.innerHeight, document.querySelector('footer').getBoundingClientRect().top);
+           for (const el of document.querySelectorAll('#verdict *')) {
+             const r = el.getBoundingClientRect();
+             if (r.width === 0 && r.height === 0) continue;
+             if (r.bottom > h + 0.5 || r.right > w + 0.5) out.push(`${el.id || el.tagName} ${r.bottom}x${r.right}`);
+           }
+           const verdict = document.getElementById('verdict');
+           if (verdict.scrollHeight > verdict.clientHeight + 1) out.push(`scrolls ${verdict.scrollHeight}>${verdict.clientHeight}`);
+           const valid = document.getElementById('v-valid');
+           const one_line = valid.getBoundingClientRect().height < 1.6 * parseFloat(getComputedStyle(valid).fontSize);
+           return {outside: out, size: [w, h], one_line}; })()",
+    );
+    // The window is 1366×768; the page gets what the browser's own frame leaves of it.
+    assert_eq!(fold["size"][0], 1366, "{fold}");
+    assert!(fold["size"][1].as_f64().unwrap() <= 768.0, "{fold}");
+    assert_eq!(fold["one_line"], true, "the validity wraps: {fold}");
+    assert_eq!(fold["outside"], json!([]), "parts of the verdict off the screen: {fold}");
+}
+
 #[test]
 fn a_pass_held_up_to_the_camera_gives_one_verdict_on_screen_and_in_the_log() {
     let dir = tempfile::tempdir().unwrap();
@@ -261,12 +293,18 @@ fn a_pass_held_up_to_the_camera_gives_one_verdict_on_screen_and_in_the_log() {
     assert_eq!(page["plate"], "粤A12345", "{page}");
     assert_eq!(page["announcements"], "1", "one announcement for one presentation: {page}");
     assert!(!page["sync"].as_str().unwrap_or("").contains("failed"), "the background sync ran: {page}");
-    // The screen as the officer sees it (README): shown again by the second look, so take it now.
+    // The screen as the officer sees it (README): shown again by the second look, so take it now,
+    // and before the checks below, so that a failing one can be looked at.
     let shot_dir = root().join("target/screenshots");
     std::fs::create_dir_all(&shot_dir).unwrap();
     let shot = shot_dir.join("station-accepted.png");
     browser.screenshot(&shot);
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a real screenshot");
+    // The crew under the plate, and the pass number officers read out over the phone.
+    let text = |browser: &mut Browser, id: &str| browser.eval(&format!("document.getElementById('{id}').textContent"));
+    assert_eq!(text(&mut browser, "v-crew"), "张三（驾驶员）、李四");
+    assert_eq!(text(&mut browser, "v-number"), format!("440114{good_serial:06}").as_str());
+    the_verdict_fits_the_screen(&mut browser);
     drop(browser);
 
     let (page, mut browser) = present(&station, dir.path(), "revoked", &revoked);
@@ -274,6 +312,7 @@ fn a_pass_held_up_to_the_camera_gives_one_verdict_on_screen_and_in_the_log() {
     assert_eq!(page["plate"], "粤B54321");
     assert_eq!(page["announcements"], "1", "{page}");
     browser.screenshot(&shot_dir.join("station-rejected.png"));
+    the_verdict_fits_the_screen(&mut browser);
     drop(browser);
 
     let (page, browser) = present(&station, dir.path(), "forged", &forged);
@@ -308,6 +347,8 @@ fn a_pass_held_up_to_the_camera_gives_one_verdict_on_screen_and_in_the_log() {
     let csv = verifier(&["log", "--csv", "--state", state_arg]);
     assert_eq!(csv.stdout.lines().count(), 4, "{}", csv.stdout);
     assert!(csv.stdout.starts_with("id,at,verdict,reason,serial"), "{}", csv.stdout);
+    assert!(csv.stdout.lines().next().unwrap().contains("pass_number,crew"), "{}", csv.stdout);
+    assert!(csv.stdout.contains(&format!("440114{good_serial:06},张三（驾驶员）、李四")), "{}", csv.stdout);
     assert_eq!(verifier(&["log", "--json", "--state", state_arg, "--since", "2000-01-01"]).json_lines().len(), 3);
     assert_eq!(verifier(&["log", "--json", "--state", state_arg, "--since", "2100-01-01"]).stdout, "");
 }

@@ -344,7 +344,7 @@ pub fn issue_between(dir: &Path, plate: &str, from: i64, until: i64, wrapper: &[
     let args = [
         "issue", "--key", key.to_str().unwrap(), "--ledger", ledger.to_str().unwrap(),
         "--plate", plate, "--vehicle-type", "heavy-truck", "--holder", "东风日产乘用车公司花都工厂",
-        "--driver", "张三", "--origin", "440114", "--destination", "310115",
+        "--driver", "张三", "--co-driver", "李四", "--origin", "440114", "--destination", "310115",
         "--zone", "440114", "--zone", "310000", "--zone", "320500", "--cargo", "汽车零部件",
         "--from", &from, "--until", &until, "--out", png.to_str().unwrap(), "--json",
     ];

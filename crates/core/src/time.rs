@@ -96,6 +96,22 @@ pub fn human(secs: u64, tz: &TimeZone) -> String {
     }
 }
 
+/// `2026-12-05 20:33`: an instant to the minute in `tz`, for a screen short of room.
+pub fn human_minute(secs: u64, tz: &TimeZone) -> String {
+    zoned(secs, tz).map_or_else(|| format!("@{secs}"), |z| z.strftime("%Y-%m-%d %H:%M").to_string())
+}
+
+/// A validity window on one short line, the zone said once: `2026-12-01 00:00 → 2027-02-28
+/// 23:59 (UTC+08:00)`.
+pub fn human_span(from: u64, until: u64, tz: &TimeZone) -> String {
+    let short = |secs| match zoned(secs, tz) {
+        None => format!("@{secs}"),
+        Some(z) => z.strftime("%Y-%m-%d %H:%M").to_string(),
+    };
+    let zone = zoned(until, tz).map_or_else(String::new, |z| z.strftime(" (UTC%:z)").to_string());
+    format!("{} → {}{zone}", short(from), short(until))
+}
+
 /// `08:12`: a time of day, for "seen before at 08:12".
 pub fn clock(secs: u64, tz: &TimeZone) -> String {
     zoned(secs, tz).map_or_else(|| format!("@{secs}"), |z| z.strftime("%H:%M").to_string())

@@ -84,6 +84,10 @@ pub struct Entry {
     pub key_id: Option<String>,
     /// The plate, when the pass could be read.
     pub plate: Option<String>,
+    /// The pass number (the office's division and the serial), when the pass could be read.
+    pub pass_number: Option<String>,
+    /// The crew as shown (`张三（驾驶员）、李四`), when the pass could be read.
+    pub crew: Option<String>,
     /// First frame with the pass in view, Unix milliseconds.
     pub first_seen_ms: u64,
     /// Last frame with the pass in view, Unix milliseconds.
@@ -114,7 +118,8 @@ pub struct ScanLog {
 }
 
 /// The schema, one step a version (`pass_files::migrate`).
-const SCHEMA: [&str; 1] = ["CREATE TABLE IF NOT EXISTS scans (
+const SCHEMA: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS scans (
                 id INTEGER PRIMARY KEY,
                 at INTEGER NOT NULL,
                 verdict TEXT NOT NULL,
@@ -130,7 +135,11 @@ const SCHEMA: [&str; 1] = ["CREATE TABLE IF NOT EXISTS scans (
                 warnings TEXT NOT NULL
             );
             CREATE INDEX IF NOT EXISTS scans_at ON scans(at);
-            CREATE INDEX IF NOT EXISTS scans_pass ON scans(key_id, serial, at);"];
+            CREATE INDEX IF NOT EXISTS scans_pass ON scans(key_id, serial, at);",
+    // 2: the pass number and the crew, as the screen showed them.
+    "ALTER TABLE scans ADD COLUMN pass_number TEXT;
+     ALTER TABLE scans ADD COLUMN crew TEXT;",
+];
 
 impl ScanLog {
     /// The log's file beside the state file.
@@ -161,8 +170,8 @@ impl ScanLog {
         self.conn
             .execute(
                 "INSERT INTO scans (at, verdict, reason, serial, key_id, plate, first_seen_ms, last_seen_ms,
-                                    frames, source, revocation_age, warnings)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                    frames, source, revocation_age, warnings, pass_number, crew)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     entry.at as i64,
                     entry.verdict,
@@ -176,6 +185,8 @@ impl ScanLog {
                     entry.source.name(),
                     entry.revocation_age.map(|a| a as i64),
                     entry.warnings,
+                    entry.pass_number,
+                    entry.crew,
                 ],
             )
             .map_err(self.err())?;
@@ -230,7 +241,7 @@ impl ScanLog {
             .conn
             .prepare(
                 "SELECT id, at, verdict, reason, serial, key_id, plate, first_seen_ms, last_seen_ms, frames, source,
-                        revocation_age, warnings
+                        revocation_age, warnings, pass_number, crew
                  FROM scans WHERE at >= ?1 ORDER BY id",
             )
             .map_err(self.err())?;
@@ -250,6 +261,8 @@ impl ScanLog {
                     source: Source::from_name(&r.get::<_, String>(10)?),
                     revocation_age: r.get::<_, Option<i64>>(11)?.map(|a| a.max(0) as u64),
                     warnings: r.get(12)?,
+                    pass_number: r.get(13)?,
+                    crew: r.get(14)?,
                 })
             })
             .map_err(self.err())?;
@@ -272,6 +285,8 @@ mod tests {
             serial: Some(serial),
             key_id: Some("f3c3dcf66c87927e".into()),
             plate: Some("粤A12345".into()),
+            pass_number: Some(format!("440114{serial:06}")),
+            crew: Some("张三（驾驶员）、李四".into()),
             first_seen_ms: at * 1000,
             last_seen_ms: at * 1000,
             frames: 1,

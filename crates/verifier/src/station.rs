@@ -19,7 +19,7 @@ use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use image::GrayImage;
-use pass_core::time::{clock as clock_time, day_start, human};
+use pass_core::time::{clock as clock_time, day_start};
 use pass_core::verdict::{Reason, Verdict};
 use pass_core::view::verdict_json;
 use pass_decode::image_input;
@@ -250,6 +250,7 @@ impl Station {
             (Some(key_id), Some(serial)) => log.seen_since(key_id, serial, day_start)?,
             _ => None,
         };
+        let crew_text = verdict.pass.as_ref().map(|p| pass_core::view::crew_text(&p.crew));
         let entry = Entry {
             id: 0,
             at: now,
@@ -258,6 +259,8 @@ impl Station {
             serial,
             key_id,
             plate: verdict.pass.as_ref().map(|p| p.plate.clone()),
+            pass_number: verdict.pass.as_ref().zip(verdict.issuer.as_ref()).map(|(p, i)| i.pass_number(p)),
+            crew: crew_text.clone(),
             first_seen_ms: now_ms,
             last_seen_ms: now_ms,
             frames: 1,
@@ -272,8 +275,9 @@ impl Station {
             verdict: verdict_json(source.name(), verdict, tz),
             message: verdict.reason.map(Reason::message),
             warning_messages: verdict.warnings.iter().map(|w| w.message()).collect(),
-            valid_text: pass.map(|p| format!("{} → {}", human(p.valid_from, tz), human(p.valid_until, tz))),
-            issued_text: pass.map(|p| human(p.issued_at, tz)),
+            valid_text: pass.map(|p| pass_core::time::human_span(p.valid_from, p.valid_until, tz)),
+            issued_text: pass.map(|p| pass_core::time::human_minute(p.issued_at, tz)),
+            crew_text,
             seen_before: seen_before
                 .map(|seen| protocol::SeenBefore { count: seen.count, first: clock_time(seen.first_at, tz) }),
         };

@@ -81,6 +81,9 @@ pub struct Shown {
     /// When the pass was issued, in local time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issued_text: Option<String>,
+    /// The crew as every form writes it, the driver marked (`pass_core::view::crew_text`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crew_text: Option<String>,
     /// Whether this pass was checked here before today.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seen_before: Option<SeenBefore>,

@@ -4,7 +4,7 @@
 'use strict';
 
 const SHOW_AFTER_VIEW_MS = 10000; // the verdict stays this long after the pass leaves the view
-const HIDE_DRIVER_MS = 30000;     // the driver's name is personal data: hidden again after this
+const HIDE_CREW_MS = 30000;       // the crew's names are personal data: hidden again after this
 const body = document.body;
 const token = body.dataset.token;
 const $ = (id) => document.getElementById(id);
@@ -203,14 +203,15 @@ function show(verdict, source) {
     set('v-plate', pass.plate);
     set('v-vehicle', pass.vehicle_type_label);
     set('v-holder', pass.holder + (pass.org_code ? `（${pass.org_code}）` : ''));
-    set('v-driver', pass.driver || '—');
+    set('v-crew', verdict.crew_text || '—');
     const place = (name, code) => (name ? `${name} (${code})` : code);
     set('v-route', `${place(pass.origin_name, pass.origin)} → ${place(pass.destination_name, pass.destination)}`);
     set('v-zones', pass.zones.map((z, i) => place(pass.zone_names[i], z)).join('、'));
     set('v-cargo', pass.cargo);
     set('v-valid', verdict.valid_text || `${pass.valid_from} → ${pass.valid_until}`);
-    set('v-serial', `${pass.serial}` + (pass.supersedes ? ` (替换 replaces ${pass.supersedes})` : ''));
-    set('v-issuer', `${pass.issuer || ''} · ${pass.key_id || ''} · ${verdict.issued_text || ''}`);
+    set('v-number', `${pass.pass_number || pass.serial}` + (pass.supersedes ? ` (替换 replaces ${pass.supersedes})` : ''));
+    set('v-issuer', `${pass.issuer || ''} · ${verdict.issued_text || ''}`);
+    $('v-issuer').title = `key ${pass.key_id || ''}`;
   }
   const seen = verdict.seen_before;
   $('v-seen').hidden = !seen;
@@ -241,7 +242,7 @@ setInterval(() => {
   if (body.dataset.verdict === 'idle') return;
   const now = Date.now();
   if (now - Math.max(lastInView, shownAt) > SHOW_AFTER_VIEW_MS) idle();
-  else if (now - shownAt > HIDE_DRIVER_MS) set('v-driver', '（已隐藏 hidden）');
+  else if (now - shownAt > HIDE_CREW_MS) set('v-crew', '（已隐藏 hidden）');
 }, 250);
 
 function onStatus(s) {
