@@ -61,10 +61,14 @@ fn serials(run: &crate::util::Run) -> Vec<u64> {
 }
 
 fn rasterise(pdf: &Path, dir: &Path) -> Vec<PathBuf> {
+    rasterise_at(pdf, dir, 150)
+}
+
+fn rasterise_at(pdf: &Path, dir: &Path, dpi: u32) -> Vec<PathBuf> {
     let prefix = dir.join("page");
     // JPEG at quality 90, as a scanner or phone would save it (pdftoppm's PNG encoder is slow).
     let status = Command::new("pdftoppm")
-        .args(["-r", "150", "-jpeg", "-jpegopt", "quality=90"])
+        .args(["-r", &dpi.to_string(), "-jpeg", "-jpegopt", "quality=90"])
         .arg(pdf)
         .arg(&prefix)
         .status()
@@ -96,6 +100,115 @@ fn scan_all(pages: &[PathBuf]) -> Vec<u64> {
         assert_eq!(v["verdict"], "accepted", "{v}");
     }
     verdicts.iter().map(|v| v["pass"]["serial"].as_u64().unwrap()).collect()
+}
+
+/// The national pass: a batch with co-drivers, an 8-character new-energy plate and a
+/// 64-character holder, printed on the green A4 sheet; every page rasterised at 100 and at 150
+/// dpi is ACCEPTED with its pass number and crew.
+#[test]
+fn a_batch_with_co_drivers_prints_the_national_pass_and_scans_at_100_and_150_dpi() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.sqlite");
+    let long_holder = "广州市花都区".repeat(10) + "汽车零件";
+    assert_eq!(long_holder.chars().count(), 64);
+    let csv = format!(
+        "车牌号,车辆类型,持证单位,驾驶员,副驾驶/随车人员,起点,终点,通行区域,货物,有效期起,有效期止\n\
+         粤AD12345,半挂牵引车,{long_holder},张三,李四、王五,440114,310115,440114;310000,汽车零部件,2026-12-01,2026-12-31\n\
+         粤A00002,重型货车,东风日产乘用车公司花都工厂,赵六,钱七,花都区,浦东新区,440000;310000,汽车零部件,2026-12-01,2026-12-31\n\
+         粤A00003,van,东风日产乘用车公司花都工厂,孙八,,440114,320505,440114;320500,汽车零部件,2026-12-01,2026-12-31\n"
+    );
+    let file = dir.path().join("crew.csv");
+    std::fs::write(&file, csv).unwrap();
+    let pdf = dir.path().join("crew.pdf");
+    let run = batch(&file, dir.path(), &ledger, &["--pdf", pdf.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(serials(&run), [1, 2, 3]);
+
+    for dpi in [100, 150] {
+        let pages_dir = dir.path().join(format!("dpi{dpi}"));
+        std::fs::create_dir_all(&pages_dir).unwrap();
+        let pages = rasterise_at(&pdf, &pages_dir, dpi);
+        assert_eq!(pages.len(), 3);
+        let run = verify_all("scan", pages.iter().map(|p| p.to_str().unwrap().to_owned()));
+        let verdicts = run.json_lines();
+        let seen: Vec<(String, String, Vec<String>)> = verdicts
+            .iter()
+            .map(|v| {
+                assert_eq!(v["verdict"], "accepted", "{dpi} dpi: {v}");
+                let pass = &v["pass"];
+                let crew = pass["crew"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_owned()).collect();
+                (pass["pass_number"].as_str().unwrap().to_owned(), pass["plate"].as_str().unwrap().to_owned(), crew)
+            })
+            .collect();
+        let crew = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            seen,
+            [
+                ("440114000001".into(), "粤AD12345".into(), crew(&["张三", "李四", "王五"])),
+                ("440114000002".into(), "粤A00002".into(), crew(&["赵六", "钱七"])),
+                ("440114000003".into(), "粤A00003".into(), crew(&["孙八"])),
+            ],
+            "{dpi} dpi"
+        );
+        if dpi == 150 {
+            std::fs::copy(&pages[0], root().join("target/pass-a4.jpg")).ok();
+        }
+    }
+    // The terminal verdict names the crew, the driver marked, and the number.
+    let page = dir.path().join("dpi150/page-1.jpg");
+    let text = verifier(&["scan", page.to_str().unwrap(), "--trust", &trust(), "--at", AT, "--zone", "440114"]);
+    assert!(text.stdout.contains("张三（驾驶员）、李四、王五"), "{}", text.stdout);
+    assert!(text.stdout.contains("440114000001"), "{}", text.stdout);
+    // The footer tells the truth about copies.
+    let words = Command::new("pdftotext").arg(&pdf).arg("-").output().unwrap();
+    let words = String::from_utf8_lossy(&words.stdout).replace(char::is_whitespace, "");
+    assert!(words.contains("复印件与原件核验结果相同"), "{words}");
+    assert!(!words.contains("复印件二维码无法通过核验"), "{words}");
+}
+
+/// The longest plate (8 characters, new energy) and a 64-character holder fit their boxes on
+/// the rendered page: Chromium lays out the very HTML that is printed, and a script measures
+/// every box for overflow (a clipped or spilling text is wider than its box).
+#[test]
+fn the_longest_plate_and_holder_fit_their_boxes() {
+    use pass_issuer::print::{Layout, PageInfo};
+    let dir = tempfile::tempdir().unwrap();
+    let key = pass_core::SecretKey::from_pem(&std::fs::read_to_string(root().join("keys-example/issuer.key")).unwrap())
+        .unwrap();
+    let mut pass = pass_core::Pass::realistic_example();
+    pass.plate = "粤AD12345".into();
+    pass.holder = "广州市花都区".repeat(10) + "汽车零件";
+    pass.crew = vec!["欧阳".repeat(4), "司马".repeat(4), "诸葛".repeat(4)];
+    let envelope = pass_core::envelope::sign(&pass, &key).unwrap();
+    let record = pass_issuer::ledger::Record { key_id: key.public_key().id(), pass, envelope };
+    let info = PageInfo {
+        title: pass_issuer::print::DEFAULT_TITLE.into(),
+        office: "广州市花都区工业和信息化局".into(),
+        division: pass_core::Division::new(440_114).ok(),
+        tz: pass_core::time::default_zone(),
+    };
+    for layout in [Layout::A4, Layout::A5x2] {
+        let html = pass_issuer::print::document(&[record.clone(), record.clone()], &info, layout).unwrap();
+        let probe = "<script>addEventListener('load', () => { const bad = [];
+            for (const el of document.querySelectorAll('.plate, td, th, .title, .number, .pass, .footer')) {
+              if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1)
+                bad.push(el.className + ':' + el.textContent.slice(0, 12) + ':' + el.scrollWidth + '>' + el.clientWidth);
+            }
+            document.body.setAttribute('data-overflow', JSON.stringify(bad)); });</script>";
+        let file = dir.path().join(format!("{layout:?}.html"));
+        std::fs::write(&file, html.replace("</body>", &format!("{probe}</body>"))).unwrap();
+        let out = Command::new("chromium")
+            .arg("--headless")
+            .args(pass_issuer::print::CHROMIUM_QUIET)
+            .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
+            .args(["--window-size=794,1123", "--virtual-time-budget=3000", "--dump-dom"])
+            .arg(format!("file://{}", file.display()))
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&out.stdout);
+        let overflow = dom.split("data-overflow=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("missing");
+        assert_eq!(overflow.replace("&quot;", "\""), "[]", "{layout:?}: boxes overflow");
+    }
 }
 
 #[test]

@@ -11,7 +11,6 @@ use std::process::Command;
 use base64::Engine as _;
 use jiff::tz::TimeZone;
 use pass_core::envelope::manual_code;
-use pass_core::time::human;
 use pass_core::trust::TrustedIssuer;
 use pass_core::verdict::{self, Checkpoint};
 use pass_core::{PublicKey, TrustList};
@@ -82,6 +81,15 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// What the footer of every pass says: how it is checked, and what a copy does. The signature
+/// covers the data, not the paper: a photocopy verifies exactly like the original, so the
+/// officer's defence against a copy is the plate and the crew's ID cards, and the pass must
+/// not teach anything else.
+pub const FOOTER: &str = "本证二维码由签发机关数字签名，检查站离线核验签名。复印件与原件核验结果相同：\
+     核验通过只说明内容未被改动，请核对车牌号与车辆、司乘人员与身份证。\
+     Checked offline by its signature. A copy verifies exactly like the original: compare the plate with the \
+     vehicle and the crew with their ID cards.";
+
 /// The HTML of one pass.
 fn pass_html(record: &Record, info: &PageInfo) -> Result<String, PrintError> {
     let pass = &record.pass;
@@ -95,7 +103,7 @@ fn pass_html(record: &Record, info: &PageInfo) -> Result<String, PrintError> {
     if let Some(code) = &pass.org_code {
         row_html("信用代码", &escape(code), "");
     }
-    row_html("司乘人员", &escape(&pass_core::view::crew_text(&pass.crew)), "");
+    row_html("司乘人员", &escape(&pass_core::view::crew_text(&pass.crew)), "crew");
     // Names for people, each code small beside its name (a code not in the table shows alone).
     let place = |d: pass_core::Division| match d.full_name() {
         Some(name) => format!("{} <small class=\"dcode\">{d}</small>", escape(&name)),
@@ -105,27 +113,29 @@ fn pass_html(record: &Record, info: &PageInfo) -> Result<String, PrintError> {
     let zones: Vec<String> = pass.zones.iter().map(|z| place(*z)).collect();
     row_html("通行区域", &zones.join("、"), "");
     row_html("运输物资", &escape(&pass.cargo), "");
-    let from = human(pass.valid_from, &info.tz);
-    let from = from.split(" (").next().unwrap_or(&from);
-    row_html("有效期", &escape(&format!("{from} 至 {}", human(pass.valid_until, &info.tz))), "");
-    let number = pass_core::model::pass_number(info.division, pass.serial);
-    row_html("编号", &escape(&format!("{number} · 签发 {}", human(pass.issued_at, &info.tz))), "");
+    row_html("有效期", &escape(&pass_core::time::human_span(pass.valid_from, pass.valid_until, &info.tz)), "");
     row_html("签发机关", &escape(&info.office), "");
+    row_html("签发日期", &escape(&pass_core::time::human_minute(pass.issued_at, &info.tz)), "");
     if let Some(old) = pass.supersedes {
+        let old = pass_core::model::pass_number(info.division, old);
         row_html("替换", &escape(&format!("编号 {old} 的通行证（原证作废）")), "");
     }
     Ok(format!(
         concat!(
             "<section class=\"pass\" data-serial=\"{serial}\">",
-            "<div class=\"title\">{title}</div><div class=\"kind\">{kind}</div>",
-            "<div class=\"top\"><div class=\"qr\">{svg}<div class=\"code\">{code}<small>人工核验码 · manual code</small></div></div>",
-            "<div class=\"plate-box\"><div class=\"plate-label\">车牌号 Plate</div><div class=\"{plate_class}\">{plate}</div>",
-            "<div class=\"compare\">检查站请核对车牌号与车辆一致 — Checkpoint: compare this plate with the vehicle.</div></div></div>",
+            "<div class=\"head\"><div class=\"title\">{title}</div>",
+            "<div class=\"number\"><small>编号 No.</small>{number}</div></div>",
+            "<div class=\"kind\">{kind}</div>",
+            "<div class=\"top\"><div class=\"plate-box\"><div class=\"plate-label\">车牌号 Plate</div><div class=\"{plate_class}\">{plate}</div>",
+            "<div class=\"compare\">检查站请核对车牌号与车辆一致、司乘人员与身份证一致 — compare the plate with the vehicle and the crew with their ID cards.</div></div>",
+            "<div class=\"qr\">{svg}<div class=\"code\">{code}<small>人工核验码 · manual code (电话核验 · for a call to the office)</small></div></div></div>",
             "<table>{rows}</table>",
-            "<div class=\"footer\">扫码核验：数字签名离线验证。涂改、复印件二维码无法通过核验。Key {key_id} · {text_len}-byte signed pass</div>",
+            "<div class=\"footer\">{footer} Key {key_id} · {text_len}-byte signed pass</div>",
             "</section>"
         ),
         serial = pass.serial,
+        number = escape(&pass_core::model::pass_number(info.division, pass.serial)),
+        footer = FOOTER,
         title = escape(&info.title),
         kind = if pass.kind.label() == info.title { String::new() } else { escape(pass.kind.label()) },
         plate_class = if pass.plate.chars().count() > 7 { "plate long" } else { "plate" },
