@@ -154,6 +154,15 @@ fn a_batch_with_co_drivers_prints_the_national_pass_and_scans_at_100_and_150_dpi
             std::fs::copy(&pages[0], root().join("target/pass-a4.jpg")).ok();
         }
     }
+    // The office finds a pass by the number an officer reads out over the phone.
+    let key = key(dir.path());
+    let show = issuer(&["show", "440114000002", "--key", &key, "--ledger", ledger.to_str().unwrap(), "--json"]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert_eq!(show.json()["plate"], "粤A00002", "{}", show.stdout);
+    assert_eq!(show.json()["pass_number"], "440114000002", "{}", show.stdout);
+    let other = issuer(&["show", "310115000002", "--key", &key, "--ledger", ledger.to_str().unwrap()]);
+    assert_ne!(other.code, 0, "another office's number: {}", other.stdout);
+    assert!(other.stderr.contains("not this office's"), "{}", other.stderr);
     // The terminal verdict names the crew, the driver marked, and the number.
     let page = dir.path().join("dpi150/page-1.jpg");
     let text = verifier(&["scan", page.to_str().unwrap(), "--trust", &trust(), "--at", AT, "--zone", "440114"]);
@@ -164,6 +173,23 @@ fn a_batch_with_co_drivers_prints_the_national_pass_and_scans_at_100_and_150_dpi
     let words = String::from_utf8_lossy(&words.stdout).replace(char::is_whitespace, "");
     assert!(words.contains("复印件与原件核验结果相同"), "{words}");
     assert!(!words.contains("复印件二维码无法通过核验"), "{words}");
+}
+
+/// A format v1 pass made by the release before v2 (`keys-example/v1-pass.*`) is still
+/// ACCEPTED, from its image and its text, with its driver as a crew of one.
+#[test]
+fn a_v1_pass_from_the_previous_release_is_still_accepted() {
+    let at = "2027-01-15T12:00:00+08:00";
+    let png = root().join("keys-example/v1-pass.png");
+    let text = std::fs::read_to_string(root().join("keys-example/v1-pass.txt")).unwrap();
+    assert_eq!(pass_core::envelope::from_text(&text).unwrap()[2], 1, "a version 1 envelope");
+    for (command, input) in [("scan", png.to_str().unwrap()), ("check", text.trim())] {
+        let run = verifier(&[command, input, "--trust", &trust(), "--at", at, "--zone", "440114", "--json"]);
+        let verdict = run.json();
+        assert_eq!(verdict["verdict"], "accepted", "{command}: {verdict}");
+        assert_eq!(verdict["pass"]["crew"], serde_json::json!(["张三"]), "{verdict}");
+        assert_eq!(verdict["pass"]["pass_number"], "440114000001", "{verdict}");
+    }
 }
 
 /// The longest plate (8 characters, new energy) and a 64-character holder fit their boxes on
