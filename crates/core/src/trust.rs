@@ -238,6 +238,16 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_names_its_division() {
+        let list = TrustList::from_toml(&entry(1, "division = \"440114\"")).expect("parses");
+        assert_eq!(list.issuers[0].division, Division::new(440_114).ok());
+        assert_eq!(TrustList::from_toml(&entry(1, "")).expect("parses").issuers[0].division, None);
+        for bad in ["division = \"99\"", "division = \"990000\"", "division = 440114"] {
+            assert!(TrustList::from_toml(&entry(1, bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn refuses_bad_lists() {
         let dup = format!("{}{}", entry(1, ""), entry(1, "").replace("office 1", "again"));
         assert!(matches!(TrustList::from_toml(&dup), Err(TrustError::DuplicateKeyId(_))));
