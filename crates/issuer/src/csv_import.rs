@@ -184,7 +184,7 @@ pub fn parse(text: &str, tz: &TimeZone) -> Result<Vec<Row>, CsvError> {
             continue;
         }
         let fields = Fields { index: &index, record: &record };
-        rows.push((line, parse_row(line, &fields, tz)));
+        rows.push((line, parse_fields(line, |name| fields.get(name), tz)));
     }
     if rows.is_empty() {
         return Err(CsvError::Empty);
@@ -203,8 +203,11 @@ impl Fields<'_> {
     }
 }
 
-fn parse_row(line: u64, fields: &Fields<'_>, tz: &TimeZone) -> Result<PassRequest, Vec<RowError>> {
-    let get = |name: &str| fields.get(name);
+/// One vehicle's fields, by column name (`plate`, `vehicle_type`, …, as in the table above;
+/// missing ones read as empty), checked as a whole: the request, or every problem with the
+/// column it concerns. The batch reads each CSV row through it, the office console each form:
+/// one set of rules for every way in.
+pub fn parse_fields<'a>(line: u64, get: impl Fn(&str) -> &'a str, tz: &TimeZone) -> Result<PassRequest, Vec<RowError>> {
     let mut errors = Vec::new();
     let mut fail = |column: &str, reason: String| errors.push(RowError { line, column: column.into(), reason });
     let required = |column: &str, fail: &mut dyn FnMut(&str, String)| {

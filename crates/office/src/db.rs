@@ -1,0 +1,439 @@
+//! The console's own database (`office.sqlite` in the data directory): settings, accounts,
+//! sessions, applications and the audit trail. Passes themselves live in the issuance ledger
+//! (`ledger.sqlite`, pass-issuer's), which this database only refers to by serial.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+
+/// The schema, one step a version (`pass_files::migrate`).
+const SCHEMA: [&str; 1] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        login TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'reviewer', 'clerk', 'enterprise')),
+        password_hash TEXT NOT NULL,
+        must_change INTEGER NOT NULL,
+        org_name TEXT,
+        org_code TEXT,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        id_hash BLOB PRIMARY KEY,
+        account INTEGER NOT NULL REFERENCES accounts(id),
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+    );
+    CREATE TABLE applications (
+        id INTEGER PRIMARY KEY,
+        enterprise INTEGER NOT NULL REFERENCES accounts(id),
+        entered_by INTEGER NOT NULL REFERENCES accounts(id),
+        edited_by INTEGER NOT NULL REFERENCES accounts(id),
+        state TEXT NOT NULL CHECK (state IN ('submitted', 'rejected', 'issued', 'printed')),
+        submitted_at INTEGER NOT NULL,
+        decided_by INTEGER REFERENCES accounts(id),
+        decided_at INTEGER,
+        reason TEXT,
+        serials TEXT
+    );
+    CREATE INDEX applications_queue ON applications (state, submitted_at);
+    CREATE TABLE vehicles (
+        application INTEGER NOT NULL REFERENCES applications(id),
+        position INTEGER NOT NULL,
+        fields TEXT NOT NULL,
+        plate TEXT NOT NULL,
+        PRIMARY KEY (application, position)
+    );
+    CREATE INDEX vehicles_plate ON vehicles (plate);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"];
+
+/// A role: what an account may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Accounts, office settings.
+    Admin,
+    /// Approves (which signs) and rejects.
+    Reviewer,
+    /// Enters applications for enterprises that walk in or phone.
+    Clerk,
+    /// One enterprise: its own applications and passes only.
+    Enterprise,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Reviewer => "reviewer",
+            Role::Clerk => "clerk",
+            Role::Enterprise => "enterprise",
+        }
+    }
+
+    /// The role with this stored name.
+    pub fn from_name(name: &str) -> Option<Role> {
+        [Role::Admin, Role::Reviewer, Role::Clerk, Role::Enterprise].into_iter().find(|r| r.name() == name)
+    }
+
+    /// The label shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "管理员 admin",
+            Role::Reviewer => "审核人 reviewer",
+            Role::Clerk => "窗口人员 clerk",
+            Role::Enterprise => "企业 enterprise",
+        }
+    }
+}
+
+/// An account.
+#[derive(Clone, Debug)]
+pub struct Account {
+    /// Row id.
+    pub id: i64,
+    /// Login name.
+    pub login: String,
+    /// Role.
+    pub role: Role,
+    /// The argon2id hash (PHC string).
+    pub password_hash: String,
+    /// Must change the password before anything else.
+    pub must_change: bool,
+    /// An enterprise's name (the holder on its passes).
+    pub org_name: Option<String>,
+    /// An enterprise's unified social credit code.
+    pub org_code: Option<String>,
+    /// Failed logins in a row.
+    pub failed_logins: i64,
+    /// Locked until this Unix time.
+    pub locked_until: u64,
+}
+
+/// An application's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for a reviewer.
+    Submitted,
+    /// Rejected with a reason.
+    Rejected,
+    /// Approved and issued, the PDF not (yet) made: printing failed, retry.
+    Issued,
+    /// Issued and its PDF made and checked.
+    Printed,
+}
+
+impl State {
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Submitted => "submitted",
+            State::Rejected => "rejected",
+            State::Issued => "issued",
+            State::Printed => "printed",
+        }
+    }
+
+    fn from_name(name: &str) -> State {
+        match name {
+            "rejected" => State::Rejected,
+            "issued" => State::Issued,
+            "printed" => State::Printed,
+            _ => State::Submitted,
+        }
+    }
+
+    /// The label shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Submitted => "待审核 waiting for review",
+            State::Rejected => "未通过 rejected",
+            State::Issued => "已签发，待打印 issued, not printed",
+            State::Printed => "已签发 issued",
+        }
+    }
+}
+
+/// An application: one enterprise's request for one or more vehicles.
+#[derive(Clone, Debug)]
+pub struct Application {
+    /// Row id.
+    pub id: i64,
+    /// The enterprise account it is for.
+    pub enterprise: i64,
+    /// The enterprise's name.
+    pub enterprise_name: String,
+    /// Who entered it.
+    pub entered_by: i64,
+    /// Who last edited it.
+    pub edited_by: i64,
+    /// State.
+    pub state: State,
+    /// When it was submitted.
+    pub submitted_at: u64,
+    /// Who approved or rejected it, and when.
+    pub decided: Option<(String, u64)>,
+    /// The reason of a rejection.
+    pub reason: Option<String>,
+    /// The serials issued, in vehicle order.
+    pub serials: Vec<u64>,
+    /// Each vehicle's fields, by column name (as the CSV import reads them).
+    pub vehicles: Vec<std::collections::BTreeMap<String, String>>,
+}
+
+/// Creates the schema in a new database, or checks an existing one's version.
+pub fn migrate(conn: &Connection) -> Result<(), pass_files::MigrateError> {
+    pass_files::migrate(conn, &SCHEMA)
+}
+
+/// A setting.
+pub fn setting(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| r.get(0)).optional()
+}
+
+/// Sets a setting.
+pub fn set_setting(conn: &Connection, name: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = ?2",
+        params![name, value],
+    )?;
+    Ok(())
+}
+
+fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: r.get(0)?,
+        login: r.get(1)?,
+        role: Role::from_name(&r.get::<_, String>(2)?).unwrap_or(Role::Enterprise),
+        password_hash: r.get(3)?,
+        must_change: r.get::<_, i64>(4)? != 0,
+        org_name: r.get(5)?,
+        org_code: r.get(6)?,
+        failed_logins: r.get(7)?,
+        locked_until: r.get::<_, i64>(8)?.max(0) as u64,
+    })
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "id, login, role, password_hash, must_change, org_name, org_code, failed_logins, locked_until";
+
+/// The account with this login.
+pub fn account_by_login(conn: &Connection, login: &str) -> rusqlite::Result<Option<Account>> {
+    conn.query_row(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE login = ?1"), [login], account_row).optional()
+}
+
+/// The account with this id.
+pub fn account(conn: &Connection, id: i64) -> rusqlite::Result<Option<Account>> {
+    conn.query_row(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"), [id], account_row).optional()
+}
+
+/// Every account, by login.
+pub fn accounts(conn: &Connection) -> rusqlite::Result<Vec<Account>> {
+    let mut statement = conn.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY login"))?;
+    statement.query_map([], account_row)?.collect()
+}
+
+/// A new account; its id.
+#[allow(clippy::too_many_arguments)]
+pub fn create_account(
+    tx: &Transaction<'_>,
+    login: &str,
+    role: Role,
+    password_hash: &str,
+    must_change: bool,
+    org: Option<(&str, Option<&str>)>,
+    now: u64,
+) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO accounts (login, role, password_hash, must_change, org_name, org_code, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![login, role.name(), password_hash, must_change, org.map(|o| o.0), org.and_then(|o| o.1), now as i64],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Appends one row to the audit trail: who, when, what, chained to the row before by its hash.
+pub fn audit(tx: &Transaction<'_>, at: u64, actor: &str, action: &str, detail: &str) -> rusqlite::Result<()> {
+    let prev: String = tx
+        .query_row("SELECT hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+        .optional()?
+        .unwrap_or_else(|| GENESIS.to_owned());
+    let hash = audit_hash(&prev, at, actor, action, detail);
+    tx.execute(
+        "INSERT INTO audit (at, actor, action, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![at as i64, actor, action, detail, prev, hash],
+    )?;
+    tx.execute(
+        "INSERT INTO settings (name, value) VALUES ('audit_head', ?1) ON CONFLICT(name) DO UPDATE SET value = ?1",
+        [format!("{}:{hash}", tx.last_insert_rowid())],
+    )?;
+    Ok(())
+}
+
+/// The `prev_hash` of the first audit row.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// SHA-256 over the previous row's hash and this row's fields, each length-prefixed.
+fn audit_hash(prev: &str, at: u64, actor: &str, action: &str, detail: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"checkpass office audit v1\0");
+    for part in [prev.as_bytes(), &at.to_le_bytes(), actor.as_bytes(), action.as_bytes(), detail.as_bytes()] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What `audit verify` found wrong, row by row; empty when the trail is whole.
+pub fn verify_audit(conn: &Connection) -> rusqlite::Result<(usize, Vec<String>)> {
+    let mut statement = conn.prepare("SELECT id, at, actor, action, detail, prev_hash, hash FROM audit ORDER BY id")?;
+    let rows = statement.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?.max(0) as u64,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, String>(6)?,
+        ))
+    })?;
+    let mut problems = Vec::new();
+    let (mut prev, mut last_id, mut count) = (GENESIS.to_owned(), 0i64, 0usize);
+    for row in rows {
+        let (id, at, actor, action, detail, prev_hash, hash) = row?;
+        count += 1;
+        if id != last_id + 1 {
+            problems.push(format!("rows {} to {} are missing (deleted)", last_id + 1, id - 1));
+        }
+        if prev_hash != prev {
+            problems.push(format!("row {id} does not follow the row before it (a row was deleted or inserted)"));
+        }
+        if audit_hash(&prev_hash, at, &actor, &action, &detail) != hash {
+            problems.push(format!("row {id} was edited: its hash does not match its contents"));
+        }
+        (prev, last_id) = (hash, id);
+    }
+    match setting(conn, "audit_head")? {
+        Some(head) if head != format!("{last_id}:{prev}") => problems
+            .push(format!("the trail ends at row {last_id}, but its last row was {head} (rows deleted at the end)")),
+        None if count > 0 => problems.push("the trail's recorded end is missing".into()),
+        _ => {}
+    }
+    Ok((count, problems))
+}
+
+fn application_row(conn: &Connection, r: &rusqlite::Row<'_>) -> rusqlite::Result<Application> {
+    let id: i64 = r.get(0)?;
+    let serials: Option<String> = r.get(9)?;
+    let decided_by: Option<String> = r.get(7)?;
+    let decided_at: Option<i64> = r.get(8)?;
+    Ok(Application {
+        id,
+        enterprise: r.get(1)?,
+        enterprise_name: r.get(2)?,
+        entered_by: r.get(3)?,
+        edited_by: r.get(4)?,
+        state: State::from_name(&r.get::<_, String>(5)?),
+        submitted_at: r.get::<_, i64>(6)?.max(0) as u64,
+        decided: decided_by.zip(decided_at.map(|t| t.max(0) as u64)),
+        reason: r.get(10)?,
+        serials: serials.map(|s| s.split(' ').filter_map(|n| n.parse().ok()).collect()).unwrap_or_default(),
+        vehicles: vehicles(conn, id)?,
+    })
+}
+
+const APPLICATION_QUERY: &str = "SELECT a.id, a.enterprise, e.org_name, a.entered_by, a.edited_by, a.state,
+        a.submitted_at, d.login, a.decided_at, a.serials, a.reason
+    FROM applications a JOIN accounts e ON e.id = a.enterprise LEFT JOIN accounts d ON d.id = a.decided_by";
+
+fn vehicles(conn: &Connection, application: i64) -> rusqlite::Result<Vec<std::collections::BTreeMap<String, String>>> {
+    let mut statement = conn.prepare_cached("SELECT fields FROM vehicles WHERE application = ?1 ORDER BY position")?;
+    let rows = statement.query_map([application], |r| r.get::<_, String>(0))?;
+    rows.map(|fields| Ok(serde_json::from_str(&fields?).unwrap_or_default())).collect()
+}
+
+/// The application with this id.
+pub fn application(conn: &Connection, id: i64) -> rusqlite::Result<Option<Application>> {
+    conn.query_row(&format!("{APPLICATION_QUERY} WHERE a.id = ?1"), [id], |r| application_row(conn, r)).optional()
+}
+
+/// Applications: of one enterprise (newest first), or in a state (oldest first: the queue).
+pub fn applications(
+    conn: &Connection,
+    enterprise: Option<i64>,
+    state: Option<State>,
+) -> rusqlite::Result<Vec<Application>> {
+    let (sql, order) = match (enterprise, state) {
+        (Some(_), _) => (format!("{APPLICATION_QUERY} WHERE a.enterprise = ?1"), "DESC"),
+        (None, Some(_)) => (format!("{APPLICATION_QUERY} WHERE a.state = ?1"), "ASC"),
+        (None, None) => (format!("{APPLICATION_QUERY} WHERE ?1 IS NOT NULL OR 1"), "DESC"),
+    };
+    let mut statement = conn.prepare(&format!("{sql} ORDER BY a.submitted_at {order}, a.id {order} LIMIT 500"))?;
+    let key: rusqlite::types::Value = match (enterprise, state) {
+        (Some(e), _) => e.into(),
+        (None, Some(s)) => s.name().to_owned().into(),
+        (None, None) => rusqlite::types::Value::Null,
+    };
+    let rows = statement.query_map([key], |r| application_row(conn, r))?;
+    rows.collect()
+}
+
+/// Records a new application with its vehicles; its id.
+pub fn insert_application(
+    tx: &Transaction<'_>,
+    enterprise: i64,
+    entered_by: i64,
+    vehicles: &[std::collections::BTreeMap<String, String>],
+    now: u64,
+) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO applications (enterprise, entered_by, edited_by, state, submitted_at) VALUES (?1, ?2, ?2, 'submitted', ?3)",
+        params![enterprise, entered_by, now as i64],
+    )?;
+    let id = tx.last_insert_rowid();
+    for (position, fields) in vehicles.iter().enumerate() {
+        let plate = fields.get("plate").cloned().unwrap_or_default();
+        tx.execute(
+            "INSERT INTO vehicles (application, position, fields, plate) VALUES (?1, ?2, ?3, ?4)",
+            params![id, position as i64, serde_json::to_string(fields).unwrap_or_default(), plate],
+        )?;
+    }
+    Ok(id)
+}
+
+/// Sets an application's state after a decision.
+pub fn decide(
+    tx: &Transaction<'_>,
+    id: i64,
+    state: State,
+    by: i64,
+    now: u64,
+    reason: Option<&str>,
+    serials: &[u64],
+) -> rusqlite::Result<()> {
+    let serials = (!serials.is_empty()).then(|| serials.iter().map(u64::to_string).collect::<Vec<_>>().join(" "));
+    tx.execute(
+        "UPDATE applications SET state = ?2, decided_by = ?3, decided_at = ?4, reason = ?5, serials = ?6 WHERE id = ?1",
+        params![id, state.name(), by, now as i64, reason, serials],
+    )?;
+    Ok(())
+}
+
+/// Marks an issued application printed.
+pub fn mark_printed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE applications SET state = 'printed' WHERE id = ?1 AND state = 'issued'", [id])?;
+    Ok(())
+}

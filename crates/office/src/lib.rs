@@ -1,0 +1,140 @@
+//! `pass-office`: the issuing office's web console. Enterprises apply for passes, a reviewer
+//! who did not enter an application approves it (which signs, through pass-issuer's ledger and
+//! issuing code: there is no second way to sign or take a serial), and the enterprise
+//! downloads the printed passes. Every action goes into a hash-chained audit trail.
+//!
+//! - [`db`]: the console's SQLite database (accounts, sessions, applications, audit).
+//! - [`auth`]: passwords (argon2id), session ids (stored hashed), CSRF tokens, lockout.
+//! - [`web`]: the routes; [`pages`]: the HTML, escaped at compile time (maud).
+//!
+//! A data directory holds `office.sqlite`, `ledger.sqlite` (the issuance ledger, bound to the
+//! office key) and `pdf/`. The key stays where the office keeps it; its path is a setting.
+
+pub mod auth;
+pub mod db;
+pub mod pages;
+pub mod web;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use rusqlite::Connection;
+
+/// The console's database file in the data directory.
+pub const DB_FILE: &str = "office.sqlite";
+/// The issuance ledger in the data directory.
+pub const LEDGER_FILE: &str = "ledger.sqlite";
+/// The login of the account `init` makes.
+pub const ADMIN_LOGIN: &str = "admin";
+
+/// The time source: Unix seconds. The binary uses the system clock; tests drive their own.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+}
+
+/// Creates the data directory's database and ledger for the office key at `key`, and the
+/// admin account; its one-time password (shown once, stored only as a hash). Refuses a
+/// directory already set up.
+pub fn init(data: &Path, key: &Path, office: &str, now: u64) -> anyhow::Result<String> {
+    std::fs::create_dir_all(data).with_context(|| data.display().to_string())?;
+    pass_files::probe_writable(data).with_context(|| format!("cannot write into {}", data.display()))?;
+    let key = std::fs::canonicalize(key).with_context(|| key.display().to_string())?;
+    let secret = pass_issuer::keyfile::load_secret(&key)?;
+    let key_id = secret.public_key().id();
+    drop(secret);
+    let mut conn = open_db(data)?;
+    if db::setting(&conn, "office")?.is_some() {
+        anyhow::bail!("{} is already set up for an office; nothing changed", data.display());
+    }
+    let mut ledger = pass_issuer::ledger::Ledger::open(&data.join(LEDGER_FILE))?;
+    ledger.bind(key_id, &key)?;
+    let password = auth::one_time_password().context("no randomness for a password")?;
+    let hash = auth::hash_password(&password)?;
+    let tx = conn.transaction()?;
+    db::set_setting(&tx, "office", office)?;
+    db::set_setting(&tx, "key", &key.to_string_lossy())?;
+    db::create_account(&tx, ADMIN_LOGIN, db::Role::Admin, &hash, true, None, now)?;
+    db::audit(&tx, now, "init", "init", &format!("office {office:?}, key {key_id}"))?;
+    tx.commit()?;
+    Ok(password)
+}
+
+fn open_db(data: &Path) -> anyhow::Result<Connection> {
+    let path = data.join(DB_FILE);
+    let conn = pass_files::open_sqlite(&path, std::time::Duration::from_secs(5))
+        .with_context(|| path.display().to_string())?;
+    db::migrate(&conn).map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
+    Ok(conn)
+}
+
+/// A running console's state.
+pub struct Office {
+    db: Mutex<Connection>,
+    data: PathBuf,
+    key: PathBuf,
+    name: String,
+    /// Cookies carry `Secure` (served over TLS, or behind a TLS proxy).
+    secure_cookies: bool,
+    clock: Clock,
+    /// Failed logins by address, their times: the per-address throttle.
+    failures: Mutex<HashMap<IpAddr, Vec<u64>>>,
+    _lock: std::fs::File,
+}
+
+impl Office {
+    /// Opens a data directory set up by [`init`], holding its lock: a second console on the
+    /// same directory is refused.
+    pub fn open(data: &Path, secure_cookies: bool, clock: Clock) -> anyhow::Result<Office> {
+        let conn = open_db(data)?;
+        let name = db::setting(&conn, "office")?
+            .with_context(|| format!("{} is not set up: run pass-office init first", data.display()))?;
+        let key = PathBuf::from(db::setting(&conn, "key")?.context("no key setting")?);
+        let lock_path = data.join("serve.lock");
+        let lock = pass_files::open_lock(&lock_path).with_context(|| lock_path.display().to_string())?;
+        if lock.try_lock().is_err() {
+            anyhow::bail!("another pass-office serve is running on {}", data.display());
+        }
+        Ok(Office {
+            db: Mutex::new(conn),
+            data: data.to_owned(),
+            key,
+            name,
+            secure_cookies,
+            clock,
+            failures: Mutex::new(HashMap::new()),
+            _lock: lock,
+        })
+    }
+
+    /// Now, by the office's clock.
+    pub fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    /// The office's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The database, locked (a poisoned lock is an internal error, never a pass).
+    pub fn db(&self) -> anyhow::Result<std::sync::MutexGuard<'_, Connection>> {
+        self.db.lock().map_err(|_| anyhow::anyhow!("the database lock is poisoned"))
+    }
+
+    /// Where an application's PDF is kept.
+    pub fn pdf_path(&self, application: i64) -> PathBuf {
+        self.data.join("pdf").join(format!("application-{application}.pdf"))
+    }
+}
+
+/// Serves the console on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, office: Arc<Office>) -> std::io::Result<()> {
+    let app = web::router(office);
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+}

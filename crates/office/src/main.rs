@@ -1,0 +1,119 @@
+//! `pass-office`: the issuing office's web console (see the crate docs and the README).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "pass-office", version, about = "checkpass issuing office console")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Set up a data directory for an office key: the database, the ledger and an admin
+    /// account, whose one-time password is printed once.
+    Init {
+        /// Data directory (created when missing).
+        #[arg(long)]
+        data: PathBuf,
+        /// The office's secret key (it stays where it is; its path is recorded).
+        #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
+        key: PathBuf,
+        /// The office's name, shown on every page and pass.
+        #[arg(long)]
+        office: String,
+    },
+    /// Serve the console.
+    Serve {
+        /// Data directory made by init.
+        #[arg(long)]
+        data: PathBuf,
+        /// Address to listen on. Anything but loopback needs --behind-proxy (a TLS proxy such
+        /// as nginx in front; cookies are then marked Secure).
+        #[arg(long, default_value = "127.0.0.1:8480")]
+        listen: SocketAddr,
+        /// A TLS-terminating reverse proxy is in front: cookies are marked Secure.
+        #[arg(long)]
+        behind_proxy: bool,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain: finds an edited, inserted or deleted row.
+    Verify {
+        /// Data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pass-office: error: {}", pass_core::one_line_error(e.as_ref()));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Init { data, key, office } => {
+            let now = (pass_office::system_clock())();
+            let password = pass_office::init(&data, &key, &office, now)?;
+            println!("login: {}", pass_office::ADMIN_LOGIN);
+            println!("one-time password: {password}");
+            eprintln!(
+                "pass-office: set up {}; the password above is shown once and must be changed at first login",
+                data.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { data, listen, behind_proxy } => {
+            if !listen.ip().is_loopback() && !behind_proxy {
+                anyhow::bail!(
+                    "--listen {listen} is not loopback: passwords and sessions would cross the network in clear; \
+                     put a TLS proxy in front and pass --behind-proxy, or listen on 127.0.0.1"
+                );
+            }
+            let office = Arc::new(pass_office::Office::open(&data, behind_proxy, pass_office::system_clock())?);
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let listener =
+                    tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+                println!("pass-office: serving http://{}/", listener.local_addr()?);
+                pass_office::serve(listener, office).await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command: AuditCommand::Verify { data } } => {
+            let conn = pass_files::open_sqlite(&data.join(pass_office::DB_FILE), std::time::Duration::from_secs(5))?;
+            let (rows, problems) = pass_office::db::verify_audit(&conn)?;
+            if problems.is_empty() {
+                println!("audit trail whole: {rows} row(s)");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for p in &problems {
+                    println!("{p}");
+                }
+                println!("audit trail BROKEN: {} problem(s) in {rows} row(s)", problems.len());
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}

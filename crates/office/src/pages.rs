@@ -1,0 +1,303 @@
+//! The console's pages. maud escapes every value at compile time: a holder or cargo typed as
+//! `<script>` is shown as text. Forms work without script (there is none); every form that
+//! changes state carries the session's CSRF token.
+
+use std::collections::BTreeMap;
+
+use maud::{DOCTYPE, Markup, html};
+
+use crate::db::{Account, Application, Role, State};
+
+/// Who is looking, for the header and the forms.
+pub struct Viewer<'a> {
+    /// The account.
+    pub account: &'a Account,
+    /// The session's CSRF token.
+    pub csrf: &'a str,
+    /// The office's name.
+    pub office: &'a str,
+}
+
+fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf); }
+}
+
+/// A whole page.
+pub fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · checkpass" }
+                link rel="stylesheet" href="/static/office.css";
+            }
+            body {
+                header {
+                    strong { "通行证签发 · Pass office" }
+                    @if let Some(v) = viewer {
+                        span.office { (v.office) }
+                        nav {
+                            @match v.account.role {
+                                Role::Admin => { a href="/accounts" { "账户 Accounts" } a href="/queue" { "审核队列 Queue" } }
+                                Role::Reviewer | Role::Clerk => {
+                                    a href="/queue" { "审核队列 Queue" }
+                                    a href="/applications" { "全部申请 Applications" }
+                                    a href="/applications/new" { "代录申请 New application" }
+                                }
+                                Role::Enterprise => {
+                                    a href="/applications" { "我的申请 My applications" }
+                                    a href="/applications/new" { "申请通行证 Apply" }
+                                }
+                            }
+                        }
+                        form.logout method="post" action="/logout" {
+                            (csrf_field(v.csrf))
+                            span { (v.account.login) " · " (v.account.role.label()) }
+                            button type="submit" { "退出 Log out" }
+                        }
+                    }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    }
+}
+
+/// The login form.
+pub fn login(message: Option<&str>) -> Markup {
+    layout(
+        "登录 Log in",
+        None,
+        html! {
+            @if let Some(m) = message { p.error { (m) } }
+            form method="post" action="/login" {
+                label { "账号 Login" input name="login" autocomplete="username" required; }
+                label { "密码 Password" input name="password" type="password" autocomplete="current-password" required; }
+                button type="submit" { "登录 Log in" }
+            }
+        },
+    )
+}
+
+/// The password change form (required at first login).
+pub fn password(viewer: &Viewer<'_>, message: Option<&str>) -> Markup {
+    layout(
+        "设置密码 Set your password",
+        Some(viewer),
+        html! {
+            @if viewer.account.must_change { p { "首次登录请设置自己的密码。 Set a password of your own before anything else." } }
+            @if let Some(m) = message { p.error { (m) } }
+            form method="post" action="/password" {
+                (csrf_field(viewer.csrf))
+                label { "当前密码 Current password" input name="current" type="password" autocomplete="current-password" required; }
+                label { "新密码（至少10位） New password (10 characters or more)" input name="new" type="password" autocomplete="new-password" required; }
+                button type="submit" { "保存 Save" }
+            }
+        },
+    )
+}
+
+/// The accounts page (admin), with the one-time password of an account just made.
+pub fn accounts(
+    viewer: &Viewer<'_>,
+    accounts: &[Account],
+    created: Option<(&str, &str)>,
+    message: Option<&str>,
+) -> Markup {
+    layout(
+        "账户 Accounts",
+        Some(viewer),
+        html! {
+            @if let Some((login, password)) = created {
+                p.notice {
+                    "账户 " strong { (login) } " 已创建。一次性密码（只显示这一次，首次登录须修改）: "
+                    code.otp { (password) }
+                    br; "Account created. One-time password (shown once; it must be changed at first login)."
+                }
+            }
+            @if let Some(m) = message { p.error { (m) } }
+            table {
+                thead { tr { th { "账号 Login" } th { "角色 Role" } th { "单位 Organisation" } th { "统一社会信用代码 Code" } } }
+                tbody {
+                    @for a in accounts {
+                        tr { td { (a.login) } td { (a.role.label()) } td { (a.org_name.as_deref().unwrap_or("")) } td { (a.org_code.as_deref().unwrap_or("")) } }
+                    }
+                }
+            }
+            h2 { "新建账户 New account" }
+            form method="post" action="/accounts" {
+                (csrf_field(viewer.csrf))
+                label { "账号 Login" input name="login" required; }
+                label { "角色 Role"
+                    select name="role" {
+                        @for r in [Role::Enterprise, Role::Clerk, Role::Reviewer, Role::Admin] { option value=(r.name()) { (r.label()) } }
+                    }
+                }
+                label { "企业名称（企业账户） Enterprise name (enterprise accounts)" input name="org_name"; }
+                label { "统一社会信用代码 Unified social credit code" input name="org_code"; }
+                button type="submit" { "创建 Create" }
+            }
+        },
+    )
+}
+
+/// The fields of the application form: name, label, input type, hint.
+const FIELDS: [(&str, &str, &str, &str); 9] = [
+    ("plate", "车牌号 Plate", "text", "粤A12345"),
+    ("driver", "驾驶员 Driver", "text", "张三"),
+    ("co_drivers", "副驾驶/随车人员 Co-drivers", "text", "李四、王五"),
+    ("origin", "起点 Origin", "text", "花都区 或 440114"),
+    ("destination", "终点 Destination", "text", "浦东新区"),
+    ("zones", "通行区域 Zones", "text", "440114；310000"),
+    ("cargo", "运输物资 Cargo", "text", "汽车零部件"),
+    ("valid_from", "有效期起 Valid from", "date", ""),
+    ("valid_until", "有效期止 Valid until", "date", ""),
+];
+
+/// The application form: one vehicle, each error next to its field.
+pub fn application_form(
+    viewer: &Viewer<'_>,
+    enterprises: &[Account],
+    values: &BTreeMap<String, String>,
+    errors: &BTreeMap<String, String>,
+) -> Markup {
+    let value = |name: &str| values.get(name).map(String::as_str).unwrap_or("");
+    layout(
+        "申请通行证 Apply for a pass",
+        Some(viewer),
+        html! {
+            @if !errors.is_empty() { p.error { "请改正标出的项目。 Please correct the fields marked below." } }
+            form method="post" action="/applications" {
+                (csrf_field(viewer.csrf))
+                @if viewer.account.role != Role::Enterprise {
+                    label { "企业 Enterprise"
+                        select name="enterprise" {
+                            @for e in enterprises {
+                                option value=(e.id) selected[value("enterprise") == e.id.to_string()] { (e.org_name.as_deref().unwrap_or(&e.login)) }
+                            }
+                        }
+                    }
+                } @else {
+                    p { "持证单位 Holder: " strong { (viewer.account.org_name.as_deref().unwrap_or("")) } }
+                }
+                label { "车辆类型 Vehicle type"
+                    select name="vehicle_type" {
+                        @for t in pass_core::VehicleType::ALL {
+                            option value=(t.name()) selected[value("vehicle_type") == t.name()] { (t.label()) }
+                        }
+                    }
+                    @if let Some(e) = errors.get("vehicle_type") { span.field-error { (e) } }
+                }
+                @for (name, label, kind, hint) in FIELDS {
+                    label {
+                        (label)
+                        input name=(name) type=(kind) value=(value(name)) placeholder=(hint);
+                        @if let Some(e) = errors.get(name) { span.field-error { (e) } }
+                    }
+                }
+                @if let Some(e) = errors.get("row") { p.error { (e) } }
+                button type="submit" { "提交申请 Submit" }
+            }
+        },
+    )
+}
+
+fn age(seconds: u64) -> String {
+    match seconds {
+        s if s < 3600 => format!("{} 分钟 min", s / 60),
+        s if s < 86_400 => format!("{} 小时 h", s / 3600),
+        s => format!("{} 天 d", s / 86_400),
+    }
+}
+
+/// A list of applications: the queue (oldest first, with each one's age) or an enterprise's.
+pub fn application_list(viewer: &Viewer<'_>, title: &str, list: &[Application], now: u64) -> Markup {
+    layout(
+        title,
+        Some(viewer),
+        html! {
+            @if list.is_empty() { p { "没有申请。 No applications." } }
+            @else {
+                table {
+                    thead { tr { th { "编号 No." } th { "企业 Enterprise" } th { "车辆 Vehicles" } th { "状态 State" } th { "等待 Age" } } }
+                    tbody {
+                        @for a in list {
+                            tr {
+                                td { a href=(format!("/applications/{}", a.id)) { "#" (a.id) } }
+                                td { (a.enterprise_name) }
+                                td { (a.vehicles.iter().filter_map(|v| v.get("plate").cloned()).collect::<Vec<_>>().join("、")) }
+                                td { (a.state.label()) }
+                                td { (age(now.saturating_sub(a.submitted_at))) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// One application: every field with place names, and what the viewer may do with it.
+pub fn application(viewer: &Viewer<'_>, a: &Application, numbers: &[String], message: Option<&str>) -> Markup {
+    let staff = matches!(viewer.account.role, Role::Reviewer | Role::Admin);
+    let place = |text: &str| {
+        text.split([' ', ';', '；', ',', '，'])
+            .filter(|p| !p.is_empty())
+            .map(|p| match pass_core::division::parse_place(p) {
+                Ok(d) => format!("{} ({d})", d.full_name().unwrap_or_default()),
+                Err(_) => p.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("、")
+    };
+    layout(
+        &format!("申请 #{} Application", a.id),
+        Some(viewer),
+        html! {
+            @if let Some(m) = message { p.error { (m) } }
+            p { "企业 Enterprise: " strong { (a.enterprise_name) } " · 状态 State: " strong.state { (a.state.label()) } }
+            @if let Some(reason) = &a.reason { p.reason { "未通过原因 Reason: " (reason) } }
+            @for (i, v) in a.vehicles.iter().enumerate() {
+                section.vehicle {
+                    h2 { (v.get("plate").map(String::as_str).unwrap_or("")) @if let Some(n) = numbers.get(i) { " · 编号 No. " (n) } }
+                    dl {
+                        dt { "车辆类型 Vehicle" } dd { (v.get("vehicle_type").and_then(|t| t.parse::<pass_core::VehicleType>().ok()).map_or("", |t| t.label())) }
+                        dt { "司乘人员 Crew" } dd { (v.get("driver").map(String::as_str).unwrap_or("")) @if let Some(c) = v.get("co_drivers").filter(|c| !c.is_empty()) { "、" (c) } }
+                        dt { "起点 → 终点 Route" } dd { (place(v.get("origin").map(String::as_str).unwrap_or(""))) " → " (place(v.get("destination").map(String::as_str).unwrap_or(""))) }
+                        dt { "通行区域 Zones" } dd { (place(v.get("zones").map(String::as_str).unwrap_or(""))) }
+                        dt { "运输物资 Cargo" } dd { (v.get("cargo").map(String::as_str).unwrap_or("")) }
+                        dt { "有效期 Valid" } dd { (v.get("valid_from").map(String::as_str).unwrap_or("")) " → " (v.get("valid_until").map(String::as_str).unwrap_or("")) }
+                    }
+                }
+            }
+            @if a.state == State::Submitted && viewer.account.role == Role::Reviewer {
+                form method="post" action=(format!("/applications/{}/approve", a.id)) {
+                    (csrf_field(viewer.csrf))
+                    button.approve type="submit" { "批准并签发 Approve and issue" }
+                }
+                form method="post" action=(format!("/applications/{}/reject", a.id)) {
+                    (csrf_field(viewer.csrf))
+                    label { "不通过原因（企业可见） Reason (the enterprise reads it)" input name="reason" required; }
+                    button.reject type="submit" { "不通过 Reject" }
+                }
+            }
+            @if a.state == State::Issued && staff {
+                form method="post" action=(format!("/applications/{}/print", a.id)) {
+                    (csrf_field(viewer.csrf))
+                    p { "已签发，打印未完成（不会重复签发）。 Issued; printing did not finish (retrying never issues again)." }
+                    button type="submit" { "重新打印 Print again" }
+                }
+            }
+            @if a.state == State::Printed {
+                p { a.download href=(format!("/applications/{}/pdf", a.id)) { "下载通行证 PDF · Download the passes (PDF)" } }
+            }
+        },
+    )
+}
+
+/// An error page.
+pub fn error(viewer: Option<&Viewer<'_>>, title: &str, message: &str) -> Markup {
+    layout(title, viewer, html! { p.error { (message) } p { a href="/" { "返回 Back" } } })
+}

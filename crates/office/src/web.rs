@@ -1,0 +1,765 @@
+//! The console's routes. Every handler runs its database and hashing work on a blocking
+//! thread; every response carries a strict Content-Security-Policy (no script at all, nothing
+//! from another host) and `Cache-Control: no-store`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, Path, State as AxumState};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::Markup;
+
+use crate::Office;
+use crate::auth;
+use crate::db::{self, Account, Role, State};
+use crate::pages::{self, Viewer};
+
+const COOKIE: &str = "office_session";
+const CSS: &str = include_str!("../assets/office.css");
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+type Shared = Arc<Office>;
+type Fields = BTreeMap<String, String>;
+
+/// The routes.
+pub fn router(office: Shared) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/password", get(password_page).post(password))
+        .route("/accounts", get(accounts_page).post(create_account))
+        .route("/queue", get(queue))
+        .route("/applications", get(applications).post(submit))
+        .route("/applications/new", get(new_application))
+        .route("/applications/{id}", get(application))
+        .route("/applications/{id}/approve", post(approve))
+        .route("/applications/{id}/reject", post(reject))
+        .route("/applications/{id}/print", post(print_again))
+        .route("/applications/{id}/pdf", get(download))
+        .route("/static/office.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }))
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .with_state(office)
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A handler's outcome: a page, a redirect, or an error page with its status.
+enum Reply {
+    Page(StatusCode, Markup),
+    Redirect(String, Option<String>),
+    File(String, Vec<u8>),
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        match self {
+            Reply::Page(status, markup) => {
+                (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
+            }
+            Reply::Redirect(to, cookie) => {
+                let mut response = Redirect::to(&to).into_response();
+                if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                    response.headers_mut().insert(header::SET_COOKIE, cookie);
+                }
+                response
+            }
+            Reply::File(name, bytes) => (
+                [
+                    (header::CONTENT_TYPE, "application/pdf".to_owned()),
+                    (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+                ],
+                bytes,
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// Runs `work` on a blocking thread (SQLite, argon2, signing, printing). An internal error is
+/// logged and answered 500, never shown in detail.
+async fn run(office: Shared, work: impl FnOnce(&Office) -> anyhow::Result<Reply> + Send + 'static) -> Reply {
+    let result = tokio::task::spawn_blocking(move || work(&office)).await;
+    match result {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => {
+            eprintln!("pass-office: error: {e:#}");
+            Reply::Page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                pages::error(None, "出错了 Error", "内部错误，已记录。 Internal error (logged)."),
+            )
+        }
+        Err(_) => Reply::Page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            pages::error(None, "出错了 Error", "内部错误。 Internal error."),
+        ),
+    }
+}
+
+/// A logged-in session.
+struct Session {
+    account: Account,
+    csrf: String,
+    id_hash: Vec<u8>,
+}
+
+impl Session {
+    fn viewer<'a>(&'a self, office: &'a Office) -> Viewer<'a> {
+        Viewer { account: &self.account, csrf: &self.csrf, office: office.name() }
+    }
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_owned))
+}
+
+/// The session the request's cookie names, if it is live (and then its idle time restarts).
+fn session(office: &Office, headers: &HeaderMap) -> anyhow::Result<Option<Session>> {
+    let Some(id) = cookie_value(headers) else { return Ok(None) };
+    let id_hash = auth::session_hash(&id);
+    let now = office.now();
+    let conn = office.db()?;
+    let row: Option<(i64, String, i64, i64)> = rusqlite::OptionalExtension::optional(conn.query_row(
+        "SELECT account, csrf, created_at, last_seen FROM sessions WHERE id_hash = ?1",
+        [&id_hash],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    ))?;
+    let Some((account, csrf, created, seen)) = row else { return Ok(None) };
+    let (created, seen) = (created.max(0) as u64, seen.max(0) as u64);
+    if now.saturating_sub(seen) > auth::IDLE || now.saturating_sub(created) > auth::ABSOLUTE {
+        conn.execute("DELETE FROM sessions WHERE id_hash = ?1", [&id_hash])?;
+        return Ok(None);
+    }
+    conn.execute("UPDATE sessions SET last_seen = ?2 WHERE id_hash = ?1", rusqlite::params![&id_hash, now as i64])?;
+    let Some(account) = db::account(&conn, account)? else { return Ok(None) };
+    Ok(Some(Session { account, csrf, id_hash }))
+}
+
+/// The session for a page that needs one: `Err(reply)` sends the visitor to log in, or to
+/// change a one-time password first.
+fn require(office: &Office, headers: &HeaderMap, roles: &[Role]) -> anyhow::Result<Result<Session, Reply>> {
+    let Some(session) = session(office, headers)? else {
+        return Ok(Err(Reply::Redirect("/login".into(), None)));
+    };
+    if session.account.must_change {
+        return Ok(Err(Reply::Redirect("/password".into(), None)));
+    }
+    if !roles.contains(&session.account.role) {
+        return Ok(Err(forbidden(office, &session, "此操作不属于您的角色。 Your role may not do this.")));
+    }
+    Ok(Ok(session))
+}
+
+fn forbidden(office: &Office, session: &Session, message: &str) -> Reply {
+    Reply::Page(StatusCode::FORBIDDEN, pages::error(Some(&session.viewer(office)), "不允许 Forbidden", message))
+}
+
+fn not_found(office: &Office, session: &Session) -> Reply {
+    Reply::Page(
+        StatusCode::NOT_FOUND,
+        pages::error(Some(&session.viewer(office)), "未找到 Not found", "没有这个申请。 No such application."),
+    )
+}
+
+/// A state-changing form's CSRF token checked against the session's: 403 when wrong or missing.
+fn check_csrf(office: &Office, session: &Session, form: &Fields) -> Option<Reply> {
+    match form.get("csrf") {
+        Some(token) if auth::csrf_matches(token, &session.csrf) => None,
+        _ => Some(forbidden(
+            office,
+            session,
+            "表单已过期，请刷新后重试。 The form's security token is missing or wrong: reload and try again.",
+        )),
+    }
+}
+
+fn audit(office: &Office, actor: &str, action: &str, detail: &str) -> anyhow::Result<()> {
+    let mut conn = office.db()?;
+    let tx = conn.transaction()?;
+    db::audit(&tx, office.now(), actor, action, detail)?;
+    tx.commit()?;
+    Ok(())
+}
+
+macro_rules! session_or_reply {
+    ($office:expr, $headers:expr, $roles:expr) => {
+        match require($office, &$headers, $roles)? {
+            Ok(session) => session,
+            Err(reply) => return Ok(reply),
+        }
+    };
+}
+
+const STAFF: &[Role] = &[Role::Admin, Role::Reviewer, Role::Clerk];
+const ANYONE: &[Role] = &[Role::Admin, Role::Reviewer, Role::Clerk, Role::Enterprise];
+/// Who may enter an application: the enterprise for itself, staff for an enterprise that
+/// walks in or phones (a reviewer who does cannot approve it: four eyes).
+const ENTER: &[Role] = &[Role::Enterprise, Role::Clerk, Role::Reviewer];
+
+async fn home(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, ANYONE);
+        Ok(Reply::Redirect(
+            match session.account.role {
+                Role::Admin => "/accounts",
+                Role::Reviewer | Role::Clerk => "/queue",
+                Role::Enterprise => "/applications",
+            }
+            .into(),
+            None,
+        ))
+    })
+    .await
+}
+
+async fn login_page() -> Reply {
+    Reply::Page(StatusCode::OK, pages::login(None))
+}
+
+async fn login(
+    AxumState(office): AxumState<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Form<Fields>,
+) -> Reply {
+    run(office, move |office| {
+        let login = form.get("login").map(|l| l.trim().to_owned()).unwrap_or_default();
+        let password = form.get("password").cloned().unwrap_or_default();
+        let now = office.now();
+        let refused = |message: &str| Reply::Page(StatusCode::UNAUTHORIZED, pages::login(Some(message)));
+        let wrong = "账号或密码错误。 Wrong login or password.";
+        {
+            let mut failures = office.failures.lock().map_err(|_| anyhow::anyhow!("throttle lock poisoned"))?;
+            let list = failures.entry(peer.ip()).or_default();
+            list.retain(|t| now.saturating_sub(*t) < auth::LOCKOUT);
+            if list.len() >= auth::MAX_FAILED_PER_ADDRESS {
+                return Ok(Reply::Page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    pages::login(Some("此地址登录失败次数过多，请15分钟后再试。 Too many failed logins from this address: try again in 15 minutes.")),
+                ));
+            }
+        }
+        let account = db::account_by_login(&*office.db()?, &login)?;
+        let Some(account) = account else {
+            auth::verify_password(&password, auth::dummy_hash());
+            note_failure(office, peer, now)?;
+            audit(office, &login, "login_failed", "unknown login")?;
+            return Ok(refused(wrong));
+        };
+        if account.locked_until > now {
+            audit(office, &login, "login_refused", "account locked")?;
+            return Ok(refused("账户已锁定15分钟（连续5次失败）。 The account is locked for 15 minutes after 5 failed logins."));
+        }
+        if !auth::verify_password(&password, &account.password_hash) {
+            note_failure(office, peer, now)?;
+            let failed = account.failed_logins + 1;
+            let locked_until = if failed >= auth::MAX_FAILED { now + auth::LOCKOUT } else { 0 };
+            office.db()?.execute(
+                "UPDATE accounts SET failed_logins = ?2, locked_until = ?3 WHERE id = ?1",
+                rusqlite::params![account.id, if locked_until > 0 { 0 } else { failed }, locked_until as i64],
+            )?;
+            audit(office, &login, "login_failed", if locked_until > 0 { "wrong password; account locked" } else { "wrong password" })?;
+            return Ok(refused(wrong));
+        }
+        let id = auth::random_token().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
+        let csrf = auth::random_token().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
+        {
+            let conn = office.db()?;
+            conn.execute("UPDATE accounts SET failed_logins = 0, locked_until = 0 WHERE id = ?1", [account.id])?;
+            conn.execute(
+                "INSERT INTO sessions (id_hash, account, csrf, created_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)",
+                rusqlite::params![auth::session_hash(&id), account.id, csrf, now as i64],
+            )?;
+        }
+        audit(office, &login, "login", &format!("from {}", peer.ip()))?;
+        let secure = if office.secure_cookies { "; Secure" } else { "" };
+        let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", auth::ABSOLUTE);
+        Ok(Reply::Redirect(if account.must_change { "/password" } else { "/" }.into(), Some(cookie)))
+    })
+    .await
+}
+
+fn note_failure(office: &Office, peer: SocketAddr, now: u64) -> anyhow::Result<()> {
+    office
+        .failures
+        .lock()
+        .map_err(|_| anyhow::anyhow!("throttle lock poisoned"))?
+        .entry(peer.ip())
+        .or_default()
+        .push(now);
+    Ok(())
+}
+
+async fn logout(AxumState(office): AxumState<Shared>, headers: HeaderMap, Form(form): Form<Fields>) -> Reply {
+    run(office, move |office| {
+        let Some(session) = session(office, &headers)? else { return Ok(Reply::Redirect("/login".into(), None)) };
+        if let Some(reply) = check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        office.db()?.execute("DELETE FROM sessions WHERE id_hash = ?1", [&session.id_hash])?;
+        audit(office, &session.account.login, "logout", "")?;
+        Ok(Reply::Redirect("/login".into(), Some(format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"))))
+    })
+    .await
+}
+
+async fn password_page(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply {
+    run(office, move |office| {
+        let Some(session) = session(office, &headers)? else { return Ok(Reply::Redirect("/login".into(), None)) };
+        Ok(Reply::Page(StatusCode::OK, pages::password(&session.viewer(office), None)))
+    })
+    .await
+}
+
+async fn password(AxumState(office): AxumState<Shared>, headers: HeaderMap, Form(form): Form<Fields>) -> Reply {
+    run(office, move |office| {
+        let Some(session) = session(office, &headers)? else { return Ok(Reply::Redirect("/login".into(), None)) };
+        if let Some(reply) = check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        let current = form.get("current").map(String::as_str).unwrap_or("");
+        let new = form.get("new").map(String::as_str).unwrap_or("");
+        let again = |message: &str| {
+            Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, pages::password(&session.viewer(office), Some(message)))
+        };
+        if !auth::verify_password(current, &session.account.password_hash) {
+            return Ok(again("当前密码错误。 The current password is wrong."));
+        }
+        if new == current {
+            return Ok(again("新密码须与当前密码不同。 The new password must differ from the current one."));
+        }
+        let hash = match auth::hash_password(new) {
+            Ok(hash) => hash,
+            Err(auth::PasswordError::TooShort) => return Ok(again("新密码至少10位。 At least 10 characters.")),
+            Err(e) => return Err(e.into()),
+        };
+        {
+            let conn = office.db()?;
+            conn.execute(
+                "UPDATE accounts SET password_hash = ?2, must_change = 0 WHERE id = ?1",
+                rusqlite::params![session.account.id, hash],
+            )?;
+            // Every other session of the account ends with the old password.
+            conn.execute(
+                "DELETE FROM sessions WHERE account = ?1 AND id_hash != ?2",
+                rusqlite::params![session.account.id, session.id_hash],
+            )?;
+        }
+        audit(office, &session.account.login, "password_changed", "")?;
+        Ok(Reply::Redirect("/".into(), None))
+    })
+    .await
+}
+
+async fn accounts_page(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, &[Role::Admin]);
+        let list = db::accounts(&*office.db()?)?;
+        Ok(Reply::Page(StatusCode::OK, pages::accounts(&session.viewer(office), &list, None, None)))
+    })
+    .await
+}
+
+async fn create_account(AxumState(office): AxumState<Shared>, headers: HeaderMap, Form(form): Form<Fields>) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, &[Role::Admin]);
+        if let Some(reply) = check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        let get = |name: &str| form.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let login = get("login").unwrap_or_default();
+        let role = get("role").and_then(|r| Role::from_name(&r));
+        let org_name = get("org_name");
+        let org_code = get("org_code");
+        let problem = if login.is_empty()
+            || login.chars().count() > 64
+            || login.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            Some("账号须为1至64个字符，不含空格。 A login is 1 to 64 characters, without spaces.".to_owned())
+        } else if role.is_none() {
+            Some("未知角色。 Unknown role.".into())
+        } else if role == Some(Role::Enterprise) && org_name.is_none() {
+            Some("企业账户须填写企业名称。 An enterprise account needs the enterprise's name.".into())
+        } else if let Some(code) = org_code.as_deref().and_then(|c| pass_core::model::check_org_code(c).err()) {
+            Some(code.to_string())
+        } else if db::account_by_login(&*office.db()?, &login)?.is_some() {
+            Some("该账号已存在。 That login exists already.".into())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let list = db::accounts(&*office.db()?)?;
+            return Ok(Reply::Page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::accounts(&session.viewer(office), &list, None, Some(&problem)),
+            ));
+        }
+        let role = role.unwrap_or(Role::Enterprise);
+        let password = auth::one_time_password().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
+        let hash = auth::hash_password(&password)?;
+        {
+            let mut conn = office.db()?;
+            let tx = conn.transaction()?;
+            let org =
+                if role == Role::Enterprise { org_name.as_deref().map(|n| (n, org_code.as_deref())) } else { None };
+            db::create_account(&tx, &login, role, &hash, true, org, office.now())?;
+            db::audit(
+                &tx,
+                office.now(),
+                &session.account.login,
+                "account_created",
+                &format!("{login} ({})", role.name()),
+            )?;
+            tx.commit()?;
+        }
+        let list = db::accounts(&*office.db()?)?;
+        Ok(Reply::Page(
+            StatusCode::OK,
+            pages::accounts(&session.viewer(office), &list, Some((&login, &password)), None),
+        ))
+    })
+    .await
+}
+
+async fn queue(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, STAFF);
+        let list = db::applications(&*office.db()?, None, Some(State::Submitted))?;
+        Ok(Reply::Page(
+            StatusCode::OK,
+            pages::application_list(&session.viewer(office), "审核队列 Review queue", &list, office.now()),
+        ))
+    })
+    .await
+}
+
+async fn applications(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, ANYONE);
+        let own = (session.account.role == Role::Enterprise).then_some(session.account.id);
+        let list = db::applications(&*office.db()?, own, None)?;
+        Ok(Reply::Page(
+            StatusCode::OK,
+            pages::application_list(&session.viewer(office), "申请 Applications", &list, office.now()),
+        ))
+    })
+    .await
+}
+
+fn enterprises(office: &Office) -> anyhow::Result<Vec<Account>> {
+    Ok(db::accounts(&*office.db()?)?.into_iter().filter(|a| a.role == Role::Enterprise).collect())
+}
+
+async fn new_application(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, ENTER);
+        let list = enterprises(office)?;
+        Ok(Reply::Page(
+            StatusCode::OK,
+            pages::application_form(&session.viewer(office), &list, &Fields::new(), &Fields::new()),
+        ))
+    })
+    .await
+}
+
+/// The names of the form's vehicle fields, as the CSV import reads them.
+const VEHICLE_FIELDS: [&str; 10] = [
+    "plate",
+    "vehicle_type",
+    "driver",
+    "co_drivers",
+    "origin",
+    "destination",
+    "zones",
+    "cargo",
+    "valid_from",
+    "valid_until",
+];
+
+/// The request a vehicle's fields make for `enterprise` (its name is the holder): checked by
+/// the CSV import's rules, the same as `pass-issuer batch`.
+fn request(
+    fields: &Fields,
+    enterprise: &Account,
+) -> Result<pass_issuer::issue::PassRequest, Vec<pass_issuer::csv_import::RowError>> {
+    let holder = enterprise.org_name.clone().unwrap_or_default();
+    let org_code = enterprise.org_code.clone().unwrap_or_default();
+    pass_issuer::csv_import::parse_fields(
+        1,
+        |name| match name {
+            "holder" => holder.as_str(),
+            "org_code" => org_code.as_str(),
+            "kind" => "",
+            _ => fields.get(name).map(String::as_str).unwrap_or(""),
+        },
+        &pass_core::time::default_zone(),
+    )
+}
+
+async fn submit(AxumState(office): AxumState<Shared>, headers: HeaderMap, Form(form): Form<Fields>) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, ENTER);
+        if let Some(reply) = check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        let enterprise = match session.account.role {
+            Role::Enterprise => session.account.clone(),
+            _ => {
+                let id: i64 = form.get("enterprise").and_then(|e| e.parse().ok()).unwrap_or(-1);
+                match db::account(&*office.db()?, id)?.filter(|a| a.role == Role::Enterprise) {
+                    Some(account) => account,
+                    None => return Ok(not_found(office, &session)),
+                }
+            }
+        };
+        let fields: Fields = VEHICLE_FIELDS
+            .iter()
+            .map(|&name| (name.to_owned(), form.get(name).map(|v| v.trim().to_owned()).unwrap_or_default()))
+            .collect();
+        if let Err(errors) = request(&fields, &enterprise) {
+            let errors: Fields = errors.into_iter().map(|e| (e.column, e.reason)).collect();
+            let mut values = fields.clone();
+            values.insert("enterprise".into(), enterprise.id.to_string());
+            let list = enterprises(office)?;
+            return Ok(Reply::Page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::application_form(&session.viewer(office), &list, &values, &errors),
+            ));
+        }
+        let id = {
+            let mut conn = office.db()?;
+            let tx = conn.transaction()?;
+            let id = db::insert_application(
+                &tx,
+                enterprise.id,
+                session.account.id,
+                std::slice::from_ref(&fields),
+                office.now(),
+            )?;
+            db::audit(
+                &tx,
+                office.now(),
+                &session.account.login,
+                "submit",
+                &format!("application {id}: {}", fields["plate"]),
+            )?;
+            tx.commit()?;
+            id
+        };
+        Ok(Reply::Redirect(format!("/applications/{id}"), None))
+    })
+    .await
+}
+
+/// The application `id` as `session` may see it: an enterprise only its own (anything else
+/// is 404, as if it did not exist).
+fn visible(office: &Office, session: &Session, id: i64) -> anyhow::Result<Option<db::Application>> {
+    let application = db::application(&*office.db()?, id)?;
+    Ok(application.filter(|a| session.account.role != Role::Enterprise || a.enterprise == session.account.id))
+}
+
+/// The pass numbers of `serials`: the office's division (from the `.pub` beside its key).
+fn numbers(office: &Office, serials: &[u64]) -> Vec<String> {
+    let division = numbers_division(office);
+    serials.iter().map(|s| pass_core::model::pass_number(division, *s)).collect()
+}
+
+async fn application(AxumState(office): AxumState<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, ANYONE);
+        let Some(application) = visible(office, &session, id)? else { return Ok(not_found(office, &session)) };
+        let numbers = numbers(office, &application.serials);
+        Ok(Reply::Page(StatusCode::OK, pages::application(&session.viewer(office), &application, &numbers, None)))
+    })
+    .await
+}
+
+async fn approve(
+    AxumState(office): AxumState<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<Fields>,
+) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, &[Role::Reviewer]);
+        if let Some(reply) = check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        let Some(application) = visible(office, &session, id)? else { return Ok(not_found(office, &session)) };
+        // Four eyes: whoever entered or last edited an application cannot approve it.
+        if application.entered_by == session.account.id || application.edited_by == session.account.id {
+            audit(office, &session.account.login, "approve_refused", &format!("application {id}: own entry"))?;
+            return Ok(forbidden(office, &session, "不能批准自己录入或修改的申请（双人审核）。 You entered or edited this application: another reviewer approves it."));
+        }
+        if application.state != State::Submitted {
+            return Ok(Reply::Redirect(format!("/applications/{id}"), None));
+        }
+        let enterprise = db::account(&*office.db()?, application.enterprise)?.ok_or_else(|| anyhow::anyhow!("enterprise gone"))?;
+        let requests = application
+            .vehicles
+            .iter()
+            .map(|v| request(v, &enterprise))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("application {id} no longer validates: {:?}", e.first().map(|e| &e.reason)))?;
+        let now = office.now();
+        for r in &requests {
+            if let Err(e) = r.check_lifetime(now) {
+                let message = format!("{}: {e}", r.plate);
+                let numbers = numbers(office, &[]);
+                return Ok(Reply::Page(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    pages::application(&session.viewer(office), &application, &numbers, Some(&message)),
+                ));
+            }
+        }
+        // The printer tools are looked for before a serial is taken.
+        let tools = pass_issuer::print::Tools::find();
+        let key = pass_issuer::keyfile::load_secret(&office.key)?;
+        let mut ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+        ledger.bind(key.public_key().id(), &office.key)?;
+        // All the vehicles in one ledger transaction; the application's batch name makes a
+        // second approval of the same application a refused repeat, never a second issue.
+        let batch = pass_issuer::ledger::BatchInfo {
+            sha256: format!("office-application-{id}"),
+            file_name: format!("application {id}"),
+            again: false,
+            now,
+        };
+        let records = ledger.issue_batch(key.public_key().id(), &batch, requests.len(), |serial, index| {
+            let pass = requests[index].clone().into_pass(serial, now);
+            let bytes = pass_core::envelope::sign(&pass, &key)?;
+            Ok((pass, bytes))
+        })?;
+        let serials: Vec<u64> = records.iter().map(|r| r.pass.serial).collect();
+        {
+            let mut conn = office.db()?;
+            let tx = conn.transaction()?;
+            db::decide(&tx, id, State::Issued, session.account.id, now, None, &serials)?;
+            db::audit(&tx, now, &session.account.login, "approve", &format!("application {id}"))?;
+            db::audit(&tx, now, &session.account.login, "issue", &format!("application {id}: serials {serials:?}"))?;
+            tx.commit()?;
+        }
+        print(office, &session, id, &records, tools.map_err(|e| e.to_string()))?;
+        Ok(Reply::Redirect(format!("/applications/{id}"), None))
+    })
+    .await
+}
+
+/// Prints an issued application's passes to its PDF with print QA; a failure leaves it issued
+/// (retry from its page) and is recorded.
+fn print(
+    office: &Office,
+    session: &Session,
+    id: i64,
+    records: &[pass_issuer::ledger::Record],
+    tools: Result<pass_issuer::print::Tools, String>,
+) -> anyhow::Result<()> {
+    let key = pass_issuer::keyfile::load_secret(&office.key)?;
+    let public = key.public_key();
+    drop(key);
+    let info = pass_issuer::print::PageInfo {
+        title: pass_issuer::print::DEFAULT_TITLE.into(),
+        office: office.name().to_owned(),
+        division: numbers_division(office),
+        tz: pass_core::time::default_zone(),
+    };
+    let path = office.pdf_path(id);
+    let result = tools.and_then(|tools| {
+        std::fs::create_dir_all(path.parent().unwrap_or(&office.data)).map_err(|e| e.to_string())?;
+        pass_issuer::print::print_pdf(&tools, records, &info, pass_issuer::print::Layout::A4, &public, &path)
+            .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(pages) => {
+            db::mark_printed(&*office.db()?, id)?;
+            audit(office, &session.account.login, "print", &format!("application {id}: {pages} page(s)"))
+        }
+        Err(e) => audit(office, &session.account.login, "print_failed", &format!("application {id}: {e}")),
+    }
+}
+
+fn numbers_division(office: &Office) -> Option<pass_core::Division> {
+    let text = std::fs::read_to_string(office.key.with_extension("pub")).ok()?;
+    pass_core::keys::PublicKeyFile::parse(&text).ok()?.0.division().ok().flatten()
+}
+
+async fn print_again(
+    AxumState(office): AxumState<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<Fields>,
+) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, &[Role::Reviewer, Role::Admin]);
+        if let Some(reply) = check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        let Some(application) = visible(office, &session, id)? else { return Ok(not_found(office, &session)) };
+        if application.state == State::Issued {
+            let key = pass_issuer::keyfile::load_secret(&office.key)?;
+            let ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+            let records = ledger.records(key.public_key().id(), &application.serials)?;
+            drop(key);
+            print(office, &session, id, &records, pass_issuer::print::Tools::find().map_err(|e| e.to_string()))?;
+        }
+        Ok(Reply::Redirect(format!("/applications/{id}"), None))
+    })
+    .await
+}
+
+async fn reject(
+    AxumState(office): AxumState<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<Fields>,
+) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, &[Role::Reviewer]);
+        if let Some(reply) = check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        let Some(application) = visible(office, &session, id)? else { return Ok(not_found(office, &session)) };
+        let reason = form.get("reason").map(|r| r.trim()).unwrap_or("");
+        if application.state == State::Submitted && !reason.is_empty() {
+            let mut conn = office.db()?;
+            let tx = conn.transaction()?;
+            db::decide(&tx, id, State::Rejected, session.account.id, office.now(), Some(reason), &[])?;
+            db::audit(&tx, office.now(), &session.account.login, "reject", &format!("application {id}: {reason}"))?;
+            tx.commit()?;
+        }
+        Ok(Reply::Redirect(format!("/applications/{id}"), None))
+    })
+    .await
+}
+
+async fn download(AxumState(office): AxumState<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, ANYONE);
+        let Some(application) = visible(office, &session, id)? else { return Ok(not_found(office, &session)) };
+        if application.state != State::Printed {
+            return Ok(not_found(office, &session));
+        }
+        let bytes = std::fs::read(office.pdf_path(id))?;
+        audit(office, &session.account.login, "download", &format!("application {id}"))?;
+        Ok(Reply::File(format!("passes-{id}.pdf"), bytes))
+    })
+    .await
+}

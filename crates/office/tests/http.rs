@@ -1,0 +1,411 @@
+//! The console over real HTTP on 127.0.0.1:0, with a real SQLite data directory, the example
+//! office key and a clock the test drives: accounts, the application flow with four eyes,
+//! isolation between enterprises, CSRF, lockout, sessions, escaping, the audit trail.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// 2026-12-01 09:00 (+08:00): passes in the form below are valid from that day.
+const START: u64 = 1_796_086_800;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A console on 127.0.0.1:0 over a fresh data directory with the example key.
+struct Console {
+    base: String,
+    clock: Arc<AtomicU64>,
+    admin_password: String,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn example_key(dir: &Path) -> PathBuf {
+    let keys = dir.join("key");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::copy(root().join("keys-example/issuer.pub"), keys.join("issuer.pub")).unwrap();
+    let key = keys.join("issuer.key");
+    std::fs::copy(root().join("keys-example/issuer.key"), &key).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    key
+}
+
+fn start(secure_cookies: bool) -> Console {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = example_key(dir.path());
+    let admin_password = pass_office::init(&data, &key, "花都区工业和信息化局", START).unwrap();
+    let clock = Arc::new(AtomicU64::new(START));
+    let time = clock.clone();
+    let office =
+        pass_office::Office::open(&data, secure_cookies, Arc::new(move || time.load(Ordering::SeqCst))).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            pass_office::serve(listener, Arc::new(office)).await.unwrap();
+        });
+    });
+    let addr = rx.recv().unwrap();
+    Console { base: format!("http://{addr}"), clock, admin_password, data, _dir: dir }
+}
+
+/// One browser: its cookie, no redirects followed.
+struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    cookie: Option<String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+impl Page {
+    /// The CSRF token of the page's first form that has one.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+        self.body[at..].split('"').next().unwrap().to_owned()
+    }
+
+    /// The one-time password the accounts page shows once.
+    fn one_time_password(&self) -> String {
+        let at = self.body.find("<code class=\"otp\">").expect("a one-time password") + 18;
+        self.body[at..].split('<').next().unwrap().to_owned()
+    }
+}
+
+impl Browser {
+    fn new(console: &Console) -> Browser {
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+        Browser { agent, base: console.base.clone(), cookie: None }
+    }
+
+    fn page(&mut self, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Page {
+        let mut response = response.unwrap();
+        let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (location, set_cookie) = (header("location"), header("set-cookie"));
+        assert!(header("content-security-policy").is_some_and(|csp| csp.contains("default-src 'none'")));
+        if let Some(cookie) = &set_cookie {
+            let pair = cookie.split(';').next().unwrap().to_owned();
+            self.cookie = (!pair.ends_with('=')).then_some(pair);
+        }
+        let status = response.status().as_u16();
+        let bytes = response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_vec().unwrap_or_default();
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        Page { status, location, set_cookie, body }
+    }
+
+    fn get(&mut self, path: &str) -> Page {
+        let mut request = self.agent.get(&format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("Cookie", cookie);
+        }
+        let response = request.call();
+        self.page(response)
+    }
+
+    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut request = self.agent.post(&format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("Cookie", cookie);
+        }
+        let response = request.send_form(form.iter().copied());
+        self.page(response)
+    }
+
+    /// Logs in; a one-time password is replaced by `login` + "-password-1" first.
+    fn login(console: &Console, login: &str, password: &str) -> Browser {
+        let mut browser = Browser::new(console);
+        let page = browser.post("/login", &[("login", login), ("password", password)]);
+        assert_eq!(page.status, 303, "{}", page.body);
+        if page.location.as_deref() == Some("/password") {
+            let csrf = browser.get("/password").csrf();
+            let new = format!("{login}-password-1");
+            let page = browser.post("/password", &[("csrf", &csrf), ("current", password), ("new", &new)]);
+            assert_eq!(page.status, 303, "{}", page.body);
+        }
+        browser
+    }
+
+    /// Creates an account as admin; its one-time password.
+    fn create(&mut self, login: &str, role: &str, org: Option<(&str, &str)>) -> String {
+        let csrf = self.get("/accounts").csrf();
+        let (name, code) = org.unwrap_or(("", ""));
+        let page = self.post(
+            "/accounts",
+            &[("csrf", &csrf), ("login", login), ("role", role), ("org_name", name), ("org_code", code)],
+        );
+        assert_eq!(page.status, 200, "{}", page.body);
+        page.one_time_password()
+    }
+
+    /// Submits one vehicle; the application's path.
+    fn apply(&mut self, plate: &str, extra: &[(&str, &str)]) -> Page {
+        let csrf = self.get("/applications/new").csrf();
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("plate", plate),
+            ("vehicle_type", "heavy-truck"),
+            ("driver", "张三"),
+            ("co_drivers", "李四"),
+            ("origin", "花都区"),
+            ("destination", "浦东新区"),
+            ("zones", "440114；310000"),
+            ("cargo", "汽车零部件"),
+            ("valid_from", "2026-12-01"),
+            ("valid_until", "2026-12-31"),
+        ];
+        for (name, value) in extra {
+            form.retain(|(n, _)| n != name);
+            form.push((name, value));
+        }
+        self.post("/applications", &form)
+    }
+}
+
+/// The admin, two enterprises, a clerk and two reviewers, logged in.
+struct Office {
+    console: Console,
+    a: Browser,
+    b: Browser,
+    reviewer: Browser,
+    second_reviewer: Browser,
+}
+
+fn office() -> Office {
+    let console = start(false);
+    let mut admin = Browser::login(&console, "admin", &console.admin_password);
+    let a = admin.create("dongfeng", "enterprise", Some(("东风日产乘用车公司花都工厂", "914403001922038216")));
+    let b = admin.create("other", "enterprise", Some(("另一家物流公司", "")));
+    let r1 = admin.create("reviewer", "reviewer", None);
+    let r2 = admin.create("reviewer2", "reviewer", None);
+    let a = Browser::login(&console, "dongfeng", &a);
+    let b = Browser::login(&console, "other", &b);
+    let reviewer = Browser::login(&console, "reviewer", &r1);
+    let second_reviewer = Browser::login(&console, "reviewer2", &r2);
+    Office { console, a, b, reviewer, second_reviewer }
+}
+
+#[test]
+fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger() {
+    let Office { console, mut a, mut b, mut reviewer, mut second_reviewer, .. } = office();
+    let page = a.apply("粤A12345", &[]);
+    assert_eq!(page.status, 303, "{}", page.body);
+    let path = page.location.unwrap();
+    // Enterprise B sees nothing of A's application (404, as if it did not exist).
+    assert_eq!(b.get(&path).status, 404);
+    assert!(!b.get("/applications").body.contains("粤A12345"));
+    // An enterprise cannot approve (403), with or without a token.
+    let csrf = a.get(&path).csrf();
+    assert_eq!(a.post(&format!("{path}/approve"), &[("csrf", &csrf)]).status, 403);
+    // The queue shows it, oldest first, with its age.
+    console.clock.fetch_add(20 * 60, Ordering::SeqCst);
+    let queue = reviewer.get("/queue");
+    assert!(queue.body.contains("粤A12345") && queue.body.contains("20 分钟 min"), "{}", queue.body);
+    // A missing or wrong CSRF token: 403, nothing done.
+    assert_eq!(reviewer.post(&format!("{path}/approve"), &[]).status, 403);
+    assert_eq!(reviewer.post(&format!("{path}/approve"), &[("csrf", "x".repeat(43).as_str())]).status, 403);
+    assert!(reviewer.get(&path).body.contains("待审核"), "still waiting");
+
+    // Four eyes: a reviewer who entered an application (for a walk-in) cannot approve it.
+    let csrf = reviewer.get("/applications/new").csrf();
+    let enterprise_id = {
+        let form = reviewer.get("/applications/new").body;
+        let at = form.find("<option value=\"").unwrap() + 15;
+        form[at..].split('"').next().unwrap().to_owned()
+    };
+    #[rustfmt::skip]
+    let own = reviewer.post("/applications", &[
+        ("csrf", &csrf), ("enterprise", &enterprise_id), ("plate", "粤B22222"), ("vehicle_type", "van"),
+        ("driver", "王五"), ("origin", "440114"), ("destination", "310115"), ("zones", "440114"),
+        ("cargo", "汽车零部件"), ("valid_from", "2026-12-01"), ("valid_until", "2026-12-31"),
+    ]);
+    assert_eq!(own.status, 303, "{}", own.body);
+    let own = own.location.unwrap();
+    let csrf = reviewer.get(&own).csrf();
+    let refused = reviewer.post(&format!("{own}/approve"), &[("csrf", &csrf)]);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("双人审核"), "{}", refused.body);
+
+    // The second reviewer approves A's application: issued through the ledger, with the
+    // office's pass number, and printed (or, without Chromium here, issued and printable later).
+    let csrf = second_reviewer.get(&path).csrf();
+    let approved = second_reviewer.post(&format!("{path}/approve"), &[("csrf", &csrf)]);
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let page = a.get(&path);
+    assert!(page.body.contains("440114000001"), "{}", page.body);
+    let ledger = pass_issuer::ledger::Ledger::open(&console.data.join("ledger.sqlite")).unwrap();
+    let records = ledger.list(&pass_issuer::ledger::ListFilter::default()).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].pass.holder, "东风日产乘用车公司花都工厂", "the holder is the enterprise's account");
+    assert_eq!(records[0].pass.crew, ["张三", "李四"]);
+    // Approving again issues nothing more.
+    let csrf = second_reviewer.get(&path).csrf();
+    second_reviewer.post(&format!("{path}/approve"), &[("csrf", &csrf)]);
+    assert_eq!(ledger.list(&pass_issuer::ledger::ListFilter::default()).unwrap().len(), 1);
+    if page.body.contains("下载通行证") {
+        let pdf = a.get(&format!("{path}/pdf"));
+        assert_eq!(pdf.status, 200);
+        assert!(pdf.body.starts_with("%PDF"), "a PDF");
+        assert_eq!(b.get(&format!("{path}/pdf")).status, 404, "B cannot download A's passes");
+    } else {
+        assert!(page.body.contains("待打印"), "issued, waiting to be printed: {}", page.body);
+    }
+    // The trail is whole and names every step.
+    let conn = rusqlite::Connection::open(console.data.join("office.sqlite")).unwrap();
+    let (rows, problems) = pass_office::db::verify_audit(&conn).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let actions: Vec<String> = conn
+        .prepare("SELECT action FROM audit")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for action in ["init", "login", "account_created", "submit", "approve_refused", "approve", "issue"] {
+        assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+    }
+    assert!(rows > 10);
+}
+
+#[test]
+fn text_from_applicants_is_shown_as_text() {
+    let console = start(false);
+    let mut admin = Browser::login(&console, "admin", &console.admin_password);
+    let hostile = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
+    let password = admin.create("evil", "enterprise", Some((hostile, "")));
+    let accounts = admin.get("/accounts").body;
+    assert!(!accounts.contains("<script>alert(1)") && !accounts.contains("<img src=x"), "{accounts}");
+    assert!(accounts.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{accounts}");
+    let mut evil = Browser::login(&console, "evil", &password);
+    // A cargo with markup, and a plate with SQL in it: refused by the pass rules, shown escaped,
+    // and the database intact.
+    let page = evil.apply("粤A'; DROP TABLE accounts;--", &[("cargo", "<b onmouseover=x>")]);
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(page.body.contains("&lt;b onmouseover=x&gt;") && !page.body.contains("<b onmouseover"), "{}", page.body);
+    assert!(page.body.contains("field-error"), "the error next to its field: {}", page.body);
+    let page = evil.apply("粤A12345", &[("cargo", "<b onmouseover=x>")]);
+    assert_eq!(page.status, 303, "{}", page.body);
+    let shown = evil.get(&page.location.unwrap()).body;
+    assert!(shown.contains("&lt;b onmouseover=x&gt;") && !shown.contains("<b onmouseover"), "{shown}");
+    assert!(admin.get("/accounts").body.contains("evil"), "accounts table intact");
+}
+
+#[test]
+fn five_failed_logins_lock_an_account_for_fifteen_minutes() {
+    let console = start(false);
+    let mut browser = Browser::new(&console);
+    for _ in 0..5 {
+        assert_eq!(browser.post("/login", &[("login", "admin"), ("password", "wrong password!")]).status, 401);
+    }
+    let locked = browser.post("/login", &[("login", "admin"), ("password", &console.admin_password)]);
+    assert_eq!(locked.status, 401, "the right password is refused while locked");
+    assert!(locked.body.contains("15"), "{}", locked.body);
+    console.clock.fetch_add(15 * 60 + 1, Ordering::SeqCst);
+    assert_eq!(browser.post("/login", &[("login", "admin"), ("password", &console.admin_password)]).status, 303);
+    // An unknown login answers exactly as a wrong password does.
+    let unknown = Browser::new(&console).post("/login", &[("login", "nobody"), ("password", "whatever123")]);
+    assert_eq!(unknown.status, 401);
+}
+
+#[test]
+fn sessions_are_strict_cookies_that_end() {
+    let console = start(false);
+    let mut browser = Browser::new(&console);
+    let page = browser.post("/login", &[("login", "admin"), ("password", &console.admin_password)]);
+    let cookie = page.set_cookie.unwrap();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain loopback: {cookie}");
+    // The stored session is a hash, never the cookie's id.
+    let id = browser.cookie.clone().unwrap().split_once('=').unwrap().1.to_owned();
+    let conn = rusqlite::Connection::open(console.data.join("office.sqlite")).unwrap();
+    let stored: Vec<u8> = conn.query_row("SELECT id_hash FROM sessions", [], |r| r.get(0)).unwrap();
+    assert_ne!(stored, id.as_bytes());
+    // A one-time password must be changed before anything else.
+    assert_eq!(browser.get("/accounts").location.as_deref(), Some("/password"));
+    // 31 minutes idle: logged out.
+    console.clock.fetch_add(31 * 60, Ordering::SeqCst);
+    assert_eq!(browser.get("/accounts").location.as_deref(), Some("/login"));
+    // Logout ends a session at once.
+    let mut admin = Browser::login(&console, "admin", &console.admin_password);
+    assert_eq!(admin.get("/accounts").status, 200);
+    let kept = admin.cookie.clone();
+    let csrf = admin.get("/accounts").csrf();
+    assert_eq!(admin.post("/logout", &[("csrf", &csrf)]).status, 303);
+    admin.cookie = kept;
+    assert_eq!(admin.get("/accounts").location.as_deref(), Some("/login"), "the old cookie is dead");
+    // 12 hours in all, however busy.
+    let mut busy = Browser::login(&console, "admin", "admin-password-1");
+    for _ in 0..25 {
+        console.clock.fetch_add(29 * 60, Ordering::SeqCst);
+        busy.get("/accounts");
+    }
+    assert_eq!(busy.get("/accounts").location.as_deref(), Some("/login"));
+    // Behind a TLS proxy the cookie is Secure.
+    let secure = start(true);
+    let page = Browser::new(&secure).post("/login", &[("login", "admin"), ("password", &secure.admin_password)]);
+    assert!(page.set_cookie.unwrap().contains("; Secure"));
+}
+
+#[test]
+fn the_audit_verify_finds_an_edited_and_a_deleted_row() {
+    let Office { console, .. } = office();
+    let path = console.data.join("office.sqlite");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert!(pass_office::db::verify_audit(&conn).unwrap().1.is_empty());
+    // The trail refuses changes through SQL; someone with the file drops the guards first.
+    assert!(conn.execute("UPDATE audit SET actor = 'x' WHERE id = 2", []).is_err());
+    conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").unwrap();
+    conn.execute("UPDATE audit SET detail = 'nothing happened' WHERE id = 3", []).unwrap();
+    let problems = pass_office::db::verify_audit(&conn).unwrap().1;
+    assert!(problems.iter().any(|p| p.contains("row 3 was edited")), "{problems:?}");
+
+    let other = office();
+    let conn = rusqlite::Connection::open(other.console.data.join("office.sqlite")).unwrap();
+    conn.execute_batch("DROP TRIGGER audit_no_delete;").unwrap();
+    conn.execute("DELETE FROM audit WHERE id = 4", []).unwrap();
+    let problems = pass_office::db::verify_audit(&conn).unwrap().1;
+    assert!(problems.iter().any(|p| p.contains("missing")), "{problems:?}");
+    // And the last row, deleted: the recorded end no longer matches.
+    let last: i64 = conn.query_row("SELECT MAX(id) FROM audit", [], |r| r.get(0)).unwrap();
+    conn.execute("DELETE FROM audit WHERE id = ?1", [last]).unwrap();
+    let problems = pass_office::db::verify_audit(&conn).unwrap().1;
+    assert!(problems.iter().any(|p| p.contains("deleted at the end")), "{problems:?}");
+    // The command says so too, and fails.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_pass-office"))
+        .args(["audit", "verify", "--data", other.console.data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("BROKEN"));
+}
+
+#[test]
+fn start_up_refuses_what_would_be_unsafe() {
+    let console = start(false);
+    // A second console on the same data directory.
+    let second = pass_office::Office::open(&console.data, false, pass_office::system_clock());
+    assert!(second.err().unwrap().to_string().contains("another pass-office serve"));
+    // A second init of the same directory.
+    let key = example_key(console.data.parent().unwrap());
+    assert!(pass_office::init(&console.data, &key, "x", START).is_err());
+    // Listening beyond loopback without a TLS proxy in front.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_pass-office"))
+        .args(["serve", "--data", console.data.to_str().unwrap(), "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("not loopback"), "{}", String::from_utf8_lossy(&run.stderr));
+}
