@@ -549,6 +549,19 @@ impl Ledger {
         tx.commit().map_err(err)
     }
 
+    /// Revocations of `key_id` recorded but not yet acknowledged by the server: serial and
+    /// reason, oldest first.
+    pub fn pending_revocations(&self, key_id: KeyId) -> Result<Vec<(u64, String)>, LedgerError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT serial, reason FROM revocations WHERE key_id = ?1 AND sent_at IS NULL ORDER BY requested_at, serial")
+            .map_err(self.err())?;
+        let rows = statement
+            .query_map([key_id.to_string()], |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get::<_, String>(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
     /// Marks revocations as acknowledged by the server.
     pub fn mark_sent(&mut self, key_id: KeyId, serials: &[u64], now: u64) -> Result<(), LedgerError> {
         let path = self.path.clone();

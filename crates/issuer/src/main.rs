@@ -108,22 +108,8 @@ fn revoke(
     if let Some(warning) = revoke::plain_http_warning(&url) {
         eprintln!("pass-issuer: warning: {warning}");
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(std::time::Duration::from_secs(30)))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let body = serde_json::json!({"key_id": key_id.to_string(), "serials": serials, "reason": reason});
-    let mut response = agent
-        .post(&url)
-        .header("Authorization", &format!("Bearer {token}"))
-        .header("Content-Type", "application/json")
-        .send(body.to_string())
-        .with_context(|| format!("{url}: recorded in the ledger, not sent; run the same command again"))?;
-    let status = response.status().as_u16();
-    let text = response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
-    let answer = revoke::check_answer(status, &text, key_id, serials)
-        .with_context(|| format!("{url}: recorded in the ledger, not confirmed as sent; run the same command again"))?;
+    let answer = revoke::send(server, token, key_id, serials, reason)
+        .context("recorded in the ledger, not confirmed as sent; run the same command again")?;
     ledger.mark_sent(key_id, serials, now())?;
     println!(
         "revoked {} serial(s) of key {key_id} (new: {}, already revoked: {}); server version {}",

@@ -255,6 +255,86 @@ pub fn print_pdf(
     Ok(pages)
 }
 
+/// The phone e-pass of one pass, as HTML (a page the driver opens, and the source of its PNG):
+/// the QR code 80% of the screen's width on white, the plate very large, the pass number, the
+/// crew, the validity and the office; `cancelled` shows it cancelled (revoked) in place of
+/// the code, as the national platform's grey code did. Every field is escaped.
+pub fn phone_html(record: &Record, info: &PageInfo, cancelled: bool) -> Result<String, PrintError> {
+    let pass = &record.pass;
+    let qr = Qr::new(&record.envelope)?;
+    let code = if cancelled {
+        "<div class=\"cancelled\">已注销<br><small>CANCELLED</small></div>".to_owned()
+    } else {
+        format!(
+            "<img class=\"qr\" alt=\"QR\" src=\"data:image/png;base64,{}\">",
+            base64::engine::general_purpose::STANDARD.encode(qr.to_png(8)?)
+        )
+    };
+    Ok(format!(
+        concat!(
+            "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">",
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+            "<title>{title} {plate}</title><style>{css}</style></head><body class=\"{state}\">",
+            "<div class=\"title\">{title}</div><div class=\"plate\">{plate}</div>{code}",
+            "<div class=\"number\">编号 No. <b>{number}</b></div>",
+            "<div class=\"crew\">司乘人员 {crew}</div><div class=\"valid\">有效期 {valid}</div>",
+            "<div class=\"office\">{office}</div></body></html>"
+        ),
+        title = escape(&info.title),
+        css = PHONE_CSS,
+        state = if cancelled { "revoked" } else { "valid" },
+        plate = escape(&pass.plate),
+        code = code,
+        number = escape(&pass_core::model::pass_number(info.division, pass.serial)),
+        crew = escape(&pass_core::view::crew_text(&pass.crew)),
+        valid = escape(&pass_core::time::human_span(pass.valid_from, pass.valid_until, &info.tz)),
+        office = escape(&info.office),
+    ))
+}
+
+/// The phone e-pass's style: a 9:16 screen, the green of the printed pass around a white code.
+pub const PHONE_CSS: &str = "html,body{margin:0}body{font-family:\"WenQuanYi Zen Hei\",\"Noto Sans CJK SC\",sans-serif;\
+    background:#8cc99b;color:#000;text-align:center;padding:4vw;min-height:100vh;box-sizing:border-box}\
+    .title{font-size:6vw;font-weight:bold}.plate{font-size:15vw;font-weight:bold;background:#fff;border:1vw solid #000;\
+    border-radius:2vw;margin:3vw 0;letter-spacing:.5vw}.qr{width:80vw;background:#fff;padding:3vw;image-rendering:pixelated}\
+    .number{font-size:6vw;margin-top:3vw}.crew,.valid,.office{font-size:4.2vw;margin-top:2vw}\
+    .cancelled{font-size:16vw;font-weight:bold;color:#fff;background:#a3141c;padding:10vw 0}\
+    .cancelled small{font-size:7vw}body.revoked{background:#bbb}";
+
+/// Renders the phone e-pass of `record` to a PNG at `out` (1080×1920: a phone's screen) with
+/// headless Chromium, and checks it like a printed page: its code must decode and verify with
+/// `issuer` before the file is written.
+pub fn phone_png(
+    tools: &Tools,
+    record: &Record,
+    info: &PageInfo,
+    issuer: &PublicKey,
+    out: &Path,
+) -> Result<(), PrintError> {
+    let work = tempfile::tempdir().map_err(|e| PrintError::Io(std::env::temp_dir(), e))?;
+    let html_path = work.path().join("epass.html");
+    std::fs::write(&html_path, phone_html(record, info, false)?).map_err(|e| PrintError::Io(html_path.clone(), e))?;
+    let png_path = work.path().join("epass.png");
+    let output = Command::new(&tools.chromium)
+        .arg("--headless")
+        .args(CHROMIUM_QUIET)
+        .args(["--hide-scrollbars", "--window-size=540,960", "--force-device-scale-factor=2"])
+        .arg(format!("--user-data-dir={}", work.path().join("profile").display()))
+        .arg(format!("--screenshot={}", png_path.display()))
+        .arg(format!("file://{}", html_path.display()))
+        .output()
+        .map_err(|e| PrintError::Tool(tools.chromium.display().to_string(), e.to_string()))?;
+    if !png_path.exists() {
+        return Err(PrintError::Tool("chromium".into(), String::from_utf8_lossy(&output.stderr).into_owned()));
+    }
+    let trust = qa_trust(issuer);
+    if !page_verifies(&png_path, std::slice::from_ref(record), &trust) {
+        return Err(PrintError::Qa(vec![1]));
+    }
+    let bytes = std::fs::read(&png_path).map_err(|e| PrintError::Io(png_path.clone(), e))?;
+    pass_files::write(out, &bytes, 0o644, pass_files::Mode::Replace).map_err(|e| PrintError::Io(out.to_owned(), e))
+}
+
 /// Rasterises every page at 150 dpi, blurs it slightly, and checks that exactly the passes
 /// meant for that page decode and verify. Returns the page count.
 pub fn qa(
@@ -281,19 +361,7 @@ pub fn qa(
         .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("page-")))
         .collect();
     pages.sort();
-    let trust = TrustList {
-        authority: None,
-        issuers: vec![TrustedIssuer {
-            name: "print QA".into(),
-            key: *issuer,
-            not_before: None,
-            not_after: None,
-            zones: None,
-            // Print QA checks what was printed, whatever its lifetime (issuing bounded it).
-            max_lifetime: u64::MAX,
-            division: None,
-        }],
-    };
+    let trust = qa_trust(issuer);
     let per_page = if layout == Layout::A5x2 { 2 } else { 1 };
     let expected: Vec<&[Record]> = records.chunks(per_page).collect();
     let mut bad = Vec::new();
@@ -307,6 +375,23 @@ pub fn qa(
         bad.extend(pages.len().min(expected.len()) + 1..=pages.len().max(expected.len()));
     }
     if bad.is_empty() { Ok(pages.len()) } else { Err(PrintError::Qa(bad)) }
+}
+
+/// The trust list print QA checks against: the office's own key alone.
+fn qa_trust(issuer: &PublicKey) -> TrustList {
+    TrustList {
+        authority: None,
+        issuers: vec![TrustedIssuer {
+            name: "print QA".into(),
+            key: *issuer,
+            not_before: None,
+            not_after: None,
+            zones: None,
+            // Print QA checks what was printed, whatever its lifetime (issuing bounded it).
+            max_lifetime: u64::MAX,
+            division: None,
+        }],
+    }
 }
 
 fn page_verifies(page: &Path, want: &[Record], trust: &TrustList) -> bool {

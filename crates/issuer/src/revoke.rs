@@ -130,3 +130,48 @@ mod tests {
         assert!(plain_http_warning("https://revocations.example/v1/revocations").is_none());
     }
 }
+
+/// Why sending revocations failed: they stay recorded in the ledger, unsent, for the next try.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// No answer (connection, timeout).
+    #[error("{url}: no answer: {reason}")]
+    Network {
+        /// Where it was sent.
+        url: String,
+        /// Why there was no answer.
+        reason: String,
+    },
+    /// An answer that does not confirm them.
+    #[error("{url}: {source}")]
+    Answer {
+        /// Where it was sent.
+        url: String,
+        /// What was wrong with the answer.
+        source: AnswerError,
+    },
+}
+
+/// Sends `serials` of `key_id` to the revocation server at `server` with the issuer's bearer
+/// `token`, and checks that the answer confirms exactly them: the one way every tool sends
+/// revocations (`pass-issuer revoke`, the office console). The caller marks them sent in the
+/// ledger only on `Ok`.
+pub fn send(server: &str, token: &str, key_id: KeyId, serials: &[u64], reason: &str) -> Result<Answer, SendError> {
+    let url = format!("{}/v1/revocations", server.trim_end_matches('/'));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let body = serde_json::json!({"key_id": key_id.to_string(), "serials": serials, "reason": reason});
+    let mut response = agent
+        .post(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .map_err(|e| SendError::Network { url: url.clone(), reason: e.to_string() })?;
+    let status = response.status().as_u16();
+    let text = response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
+    check_answer(status, &text, key_id, serials).map_err(|source| SendError::Answer { url, source })
+}

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
 /// The schema, one step a version (`pass_files::migrate`).
-const SCHEMA: [&str; 1] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+const SCHEMA: [&str; 2] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE accounts (
         id INTEGER PRIMARY KEY,
         login TEXT NOT NULL UNIQUE,
@@ -57,7 +57,15 @@ const SCHEMA: [&str; 1] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value 
         hash TEXT NOT NULL
     );
     CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"];
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
+    // 2: phone e-passes: the driver's link, one per issued pass.
+    "CREATE TABLE epasses (
+        token TEXT PRIMARY KEY,
+        application INTEGER NOT NULL REFERENCES applications(id),
+        serial INTEGER NOT NULL UNIQUE,
+        valid_until INTEGER NOT NULL
+    );",
+];
 
 /// A role: what an account may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -296,6 +304,45 @@ fn audit_hash(prev: &str, at: u64, actor: &str, action: &str, detail: &str) -> S
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One audit row as `audit export --csv` writes it: every text cell through `csv_cell`, so a
+/// login or detail a spreadsheet would run as a formula is shown as text.
+#[derive(Debug, serde::Serialize)]
+pub struct AuditRow {
+    /// Row id.
+    pub id: i64,
+    /// When, RFC 3339 in Asia/Shanghai.
+    pub at: String,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// Details.
+    pub detail: String,
+    /// The hash of the row before.
+    pub prev_hash: String,
+    /// This row's hash.
+    pub hash: String,
+}
+
+/// Every audit row, oldest first, for export.
+pub fn audit_rows(conn: &Connection) -> rusqlite::Result<Vec<AuditRow>> {
+    let tz = pass_core::time::default_zone();
+    let cell = |text: String| pass_core::view::csv_cell(&text).into_owned();
+    let mut statement = conn.prepare("SELECT id, at, actor, action, detail, prev_hash, hash FROM audit ORDER BY id")?;
+    let rows = statement.query_map([], |r| {
+        Ok(AuditRow {
+            id: r.get(0)?,
+            at: pass_core::time::rfc3339(r.get::<_, i64>(1)?.max(0) as u64, &tz),
+            actor: cell(r.get(2)?),
+            action: cell(r.get(3)?),
+            detail: cell(r.get(4)?),
+            prev_hash: r.get(5)?,
+            hash: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
 /// What `audit verify` found wrong, row by row; empty when the trail is whole.
 pub fn verify_audit(conn: &Connection) -> rusqlite::Result<(usize, Vec<String>)> {
     let mut statement = conn.prepare("SELECT id, at, actor, action, detail, prev_hash, hash FROM audit ORDER BY id")?;
@@ -430,6 +477,36 @@ pub fn decide(
         params![id, state.name(), by, now as i64, reason, serials],
     )?;
     Ok(())
+}
+
+/// Records the e-pass link of an issued pass.
+pub fn insert_epass(
+    tx: &Transaction<'_>,
+    token: &str,
+    application: i64,
+    serial: u64,
+    valid_until: u64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO epasses (token, application, serial, valid_until) VALUES (?1, ?2, ?3, ?4)",
+        params![token, application, serial as i64, valid_until as i64],
+    )?;
+    Ok(())
+}
+
+/// The e-pass a link's token names: its application, serial and expiry.
+pub fn epass(conn: &Connection, token: &str) -> rusqlite::Result<Option<(i64, u64, u64)>> {
+    conn.query_row("SELECT application, serial, valid_until FROM epasses WHERE token = ?1", [token], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64, r.get::<_, i64>(2)?.max(0) as u64))
+    })
+    .optional()
+}
+
+/// An application's e-pass links: serial and token, in serial order.
+pub fn epasses(conn: &Connection, application: i64) -> rusqlite::Result<Vec<(u64, String)>> {
+    let mut statement = conn.prepare("SELECT serial, token FROM epasses WHERE application = ?1 ORDER BY serial")?;
+    let rows = statement.query_map([application], |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?)))?;
+    rows.collect()
 }
 
 /// Marks an issued application printed.

@@ -127,14 +127,37 @@ impl Office {
         self.db.lock().map_err(|_| anyhow::anyhow!("the database lock is poisoned"))
     }
 
+    /// Where a pass's phone e-pass PNG is kept.
+    pub fn epass_png_path(&self, serial: u64) -> PathBuf {
+        self.data.join("epass").join(format!("{serial}.png"))
+    }
+
     /// Where an application's PDF is kept.
     pub fn pdf_path(&self, application: i64) -> PathBuf {
         self.data.join("pdf").join(format!("application-{application}.pdf"))
     }
 }
 
-/// Serves the console on `listener` until the process ends.
+/// Serves the console on `listener` until the process ends, and sends the revocations not
+/// yet sent every minute (backing off to 15 minutes while the server does not answer).
 pub async fn serve(listener: tokio::net::TcpListener, office: Arc<Office>) -> std::io::Result<()> {
+    let sender = office.clone();
+    tokio::spawn(async move {
+        let mut wait = std::time::Duration::from_secs(60);
+        loop {
+            tokio::time::sleep(wait).await;
+            let office = sender.clone();
+            let sent = tokio::task::spawn_blocking(move || web::send_pending(&office)).await;
+            wait = match sent {
+                Ok(Ok(true)) => std::time::Duration::from_secs(60),
+                Ok(Err(e)) => {
+                    eprintln!("pass-office: sending revocations: {e:#}");
+                    (wait * 2).min(std::time::Duration::from_secs(900))
+                }
+                _ => (wait * 2).min(std::time::Duration::from_secs(900)),
+            };
+        }
+    });
     let app = web::router(office);
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
 }

@@ -58,6 +58,15 @@ enum AuditCommand {
         #[arg(long)]
         data: PathBuf,
     },
+    /// Write the trail as CSV to standard output (every text cell formula-safe).
+    Export {
+        /// Data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// CSV (the only format; say it so scripts read well).
+        #[arg(long, required = true)]
+        csv: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -99,6 +108,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 pass_office::serve(listener, office).await?;
                 Ok::<_, anyhow::Error>(())
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command: AuditCommand::Export { data, csv: _ } } => {
+            let conn = pass_files::open_sqlite(&data.join(pass_office::DB_FILE), std::time::Duration::from_secs(5))?;
+            let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+            for row in pass_office::db::audit_rows(&conn)? {
+                out.serialize(row)?;
+            }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { command: AuditCommand::Verify { data } } => {

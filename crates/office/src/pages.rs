@@ -40,7 +40,7 @@ pub fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup 
                         span.office { (v.office) }
                         nav {
                             @match v.account.role {
-                                Role::Admin => { a href="/accounts" { "账户 Accounts" } a href="/queue" { "审核队列 Queue" } }
+                                Role::Admin => { a href="/accounts" { "账户 Accounts" } a href="/queue" { "审核队列 Queue" } a href="/settings" { "设置 Settings" } }
                                 Role::Reviewer | Role::Clerk => {
                                     a href="/queue" { "审核队列 Queue" }
                                     a href="/applications" { "全部申请 Applications" }
@@ -240,7 +240,14 @@ pub fn application_list(viewer: &Viewer<'_>, title: &str, list: &[Application], 
 }
 
 /// One application: every field with place names, and what the viewer may do with it.
-pub fn application(viewer: &Viewer<'_>, a: &Application, numbers: &[String], message: Option<&str>) -> Markup {
+pub fn application(
+    viewer: &Viewer<'_>,
+    a: &Application,
+    numbers: &[String],
+    epasses: &[(u64, String)],
+    revoked: &[Option<(String, bool)>],
+    message: Option<&str>,
+) -> Markup {
     let staff = matches!(viewer.account.role, Role::Reviewer | Role::Admin);
     let place = |text: &str| {
         text.split([' ', ';', '；', ',', '，'])
@@ -262,6 +269,26 @@ pub fn application(viewer: &Viewer<'_>, a: &Application, numbers: &[String], mes
             @for (i, v) in a.vehicles.iter().enumerate() {
                 section.vehicle {
                     h2 { (v.get("plate").map(String::as_str).unwrap_or("")) @if let Some(n) = numbers.get(i) { " · 编号 No. " (n) } }
+                    @if let Some(Some((reason, sent))) = revoked.get(i) {
+                        p.revoked {
+                            "已注销 Revoked: " (reason) " · "
+                            @if *sent { "已发送至注销服务器 sent to the revocation server" } @else { "待发送（每分钟重试） waiting to be sent (retried every minute)" }
+                        }
+                    } @else if staff && let Some(serial) = a.serials.get(i) {
+                        form.revoke method="post" action=(format!("/applications/{}/revoke", a.id)) {
+                            (csrf_field(viewer.csrf))
+                            input type="hidden" name="serial" value=(serial);
+                            label { "注销原因 Reason to revoke" input name="reason" required; }
+                            button.reject type="submit" { "注销此证 Revoke this pass" }
+                        }
+                    }
+                    @if let Some((_, token)) = a.serials.get(i).and_then(|s| epasses.iter().find(|(serial, _)| serial == s)) {
+                        p.epass {
+                            "电子通行证（发给司机，无需账号，至有效期止） Phone e-pass for the driver (no account needed, until it expires): "
+                            a href=(format!("/e/{token}")) { "页面 page" } " · "
+                            @if a.state == State::Printed { a href=(format!("/e/{token}/png")) { "图片 PNG" } }
+                        }
+                    }
                     dl {
                         dt { "车辆类型 Vehicle" } dd { (v.get("vehicle_type").and_then(|t| t.parse::<pass_core::VehicleType>().ok()).map_or("", |t| t.label())) }
                         dt { "司乘人员 Crew" } dd { (v.get("driver").map(String::as_str).unwrap_or("")) @if let Some(c) = v.get("co_drivers").filter(|c| !c.is_empty()) { "、" (c) } }
@@ -292,6 +319,23 @@ pub fn application(viewer: &Viewer<'_>, a: &Application, numbers: &[String], mes
             }
             @if a.state == State::Printed {
                 p { a.download href=(format!("/applications/{}/pdf", a.id)) { "下载通行证 PDF · Download the passes (PDF)" } }
+            }
+        },
+    )
+}
+
+/// The admin's settings: the revocation server and the office's token for it (never shown).
+pub fn settings(viewer: &Viewer<'_>, server: Option<&str>, message: Option<&str>) -> Markup {
+    layout(
+        "设置 Settings",
+        Some(viewer),
+        html! {
+            @if let Some(m) = message { p.error { (m) } }
+            form method="post" action="/settings" {
+                (csrf_field(viewer.csrf))
+                label { "注销服务器 Revocation server" input name="server" value=(server.unwrap_or("")) placeholder="https://revocations.example.gov.cn"; }
+                label { "签发机关令牌 The office's token (pass-server token --issuer …)" input name="token" type="password" autocomplete="off"; }
+                button type="submit" { "保存 Save" }
             }
         },
     )

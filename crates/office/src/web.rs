@@ -42,6 +42,10 @@ pub fn router(office: Shared) -> Router {
         .route("/applications/{id}/reject", post(reject))
         .route("/applications/{id}/print", post(print_again))
         .route("/applications/{id}/pdf", get(download))
+        .route("/applications/{id}/revoke", post(revoke))
+        .route("/settings", get(settings_page).post(save_settings))
+        .route("/e/{token}", get(epass_page))
+        .route("/e/{token}/png", get(epass_png))
         .route("/static/office.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
@@ -50,7 +54,9 @@ pub fn router(office: Shared) -> Router {
 
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -61,6 +67,9 @@ async fn security_headers(mut response: Response) -> Response {
 /// A handler's outcome: a page, a redirect, or an error page with its status.
 enum Reply {
     Page(StatusCode, Markup),
+    /// The phone e-pass: its own HTML, its one style allowed by hash.
+    Epass(StatusCode, String),
+    Png(Vec<u8>),
     Redirect(String, Option<String>),
     File(String, Vec<u8>),
 }
@@ -78,6 +87,25 @@ impl IntoResponse for Reply {
                 }
                 response
             }
+            Reply::Epass(status, html) => {
+                use base64::Engine as _;
+                use sha2::Digest as _;
+                let style = base64::engine::general_purpose::STANDARD
+                    .encode(sha2::Sha256::digest(pass_issuer::print::PHONE_CSS.as_bytes()));
+                let csp = format!(
+                    "default-src 'none'; style-src 'sha256-{style}'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
+                );
+                (
+                    status,
+                    [
+                        (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+                        (header::CONTENT_SECURITY_POLICY, csp),
+                    ],
+                    html,
+                )
+                    .into_response()
+            }
+            Reply::Png(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes).into_response(),
             Reply::File(name, bytes) => (
                 [
                     (header::CONTENT_TYPE, "application/pdf".to_owned()),
@@ -587,7 +615,12 @@ async fn application(AxumState(office): AxumState<Shared>, headers: HeaderMap, P
         let session = session_or_reply!(office, headers, ANYONE);
         let Some(application) = visible(office, &session, id)? else { return Ok(not_found(office, &session)) };
         let numbers = numbers(office, &application.serials);
-        Ok(Reply::Page(StatusCode::OK, pages::application(&session.viewer(office), &application, &numbers, None)))
+        let links = db::epasses(&*office.db()?, id)?;
+        let revoked = revocations(office, &application.serials)?;
+        Ok(Reply::Page(
+            StatusCode::OK,
+            pages::application(&session.viewer(office), &application, &numbers, &links, &revoked, None),
+        ))
     })
     .await
 }
@@ -623,10 +656,9 @@ async fn approve(
         for r in &requests {
             if let Err(e) = r.check_lifetime(now) {
                 let message = format!("{}: {e}", r.plate);
-                let numbers = numbers(office, &[]);
                 return Ok(Reply::Page(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    pages::application(&session.viewer(office), &application, &numbers, Some(&message)),
+                    pages::application(&session.viewer(office), &application, &[], &[], &[], Some(&message)),
                 ));
             }
         }
@@ -653,6 +685,10 @@ async fn approve(
             let mut conn = office.db()?;
             let tx = conn.transaction()?;
             db::decide(&tx, id, State::Issued, session.account.id, now, None, &serials)?;
+            for record in &records {
+                let token = auth::random_token().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
+                db::insert_epass(&tx, &token, id, record.pass.serial, record.pass.valid_until)?;
+            }
             db::audit(&tx, now, &session.account.login, "approve", &format!("application {id}"))?;
             db::audit(&tx, now, &session.account.login, "issue", &format!("application {id}: serials {serials:?}"))?;
             tx.commit()?;
@@ -675,17 +711,19 @@ fn print(
     let key = pass_issuer::keyfile::load_secret(&office.key)?;
     let public = key.public_key();
     drop(key);
-    let info = pass_issuer::print::PageInfo {
-        title: pass_issuer::print::DEFAULT_TITLE.into(),
-        office: office.name().to_owned(),
-        division: numbers_division(office),
-        tz: pass_core::time::default_zone(),
-    };
+    let info = page_info(office);
     let path = office.pdf_path(id);
     let result = tools.and_then(|tools| {
         std::fs::create_dir_all(path.parent().unwrap_or(&office.data)).map_err(|e| e.to_string())?;
-        pass_issuer::print::print_pdf(&tools, records, &info, pass_issuer::print::Layout::A4, &public, &path)
-            .map_err(|e| e.to_string())
+        let pages =
+            pass_issuer::print::print_pdf(&tools, records, &info, pass_issuer::print::Layout::A4, &public, &path)
+                .map_err(|e| e.to_string())?;
+        for record in records {
+            let png = office.epass_png_path(record.pass.serial);
+            std::fs::create_dir_all(png.parent().unwrap_or(&office.data)).map_err(|e| e.to_string())?;
+            pass_issuer::print::phone_png(&tools, record, &info, &public, &png).map_err(|e| e.to_string())?;
+        }
+        Ok(pages)
     });
     match result {
         Ok(pages) => {
@@ -694,6 +732,174 @@ fn print(
         }
         Err(e) => audit(office, &session.account.login, "print_failed", &format!("application {id}: {e}")),
     }
+}
+
+/// Each serial's revocation in the ledger: its reason and whether the server has it.
+fn revocations(office: &Office, serials: &[u64]) -> anyhow::Result<Vec<Option<(String, bool)>>> {
+    if serials.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key_id = pass_issuer::keyfile::load_secret(&office.key)?.public_key().id();
+    let ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+    serials.iter().map(|s| Ok(ledger.revocation(key_id, *s)?)).collect()
+}
+
+/// A reviewer or admin revokes one pass of an application, with a reason: recorded in the
+/// ledger at once (the e-pass says cancelled from then on), then sent to the revocation server
+/// through pass-issuer's revoke path; what cannot be sent now is retried (`send_pending`).
+async fn revoke(
+    AxumState(office): AxumState<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<Fields>,
+) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, &[Role::Reviewer, Role::Admin]);
+        if let Some(reply) = check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        let Some(application) = visible(office, &session, id)? else { return Ok(not_found(office, &session)) };
+        let serial: u64 = form.get("serial").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let reason = form.get("reason").map(|r| r.trim()).unwrap_or("");
+        if !application.serials.contains(&serial) || reason.is_empty() {
+            return Ok(Reply::Redirect(format!("/applications/{id}"), None));
+        }
+        let key_id = pass_issuer::keyfile::load_secret(&office.key)?.public_key().id();
+        let mut ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+        ledger.record_revocations(key_id, &[serial], reason, office.now())?;
+        audit(office, &session.account.login, "revoke", &format!("application {id}: serial {serial}: {reason}"))?;
+        send_pending(office)?;
+        Ok(Reply::Redirect(format!("/applications/{id}"), None))
+    })
+    .await
+}
+
+/// Sends every revocation recorded but not yet acknowledged to the configured server, one
+/// request per reason, marking each sent only when the server confirms it. Whether all were
+/// sent (true when there was nothing to send, or no server is set: they wait).
+pub fn send_pending(office: &Office) -> anyhow::Result<bool> {
+    let (server, token) = {
+        let conn = office.db()?;
+        (db::setting(&conn, "revocation_server")?, db::setting(&conn, "revocation_token")?)
+    };
+    let (Some(server), Some(token)) = (server, token) else { return Ok(true) };
+    let key_id = pass_issuer::keyfile::load_secret(&office.key)?.public_key().id();
+    let mut ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+    let pending = ledger.pending_revocations(key_id)?;
+    let mut by_reason: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (serial, reason) in pending {
+        by_reason.entry(reason).or_default().push(serial);
+    }
+    let mut all = true;
+    for (reason, serials) in by_reason {
+        match pass_issuer::revoke::send(&server, &token, key_id, &serials, &reason) {
+            Ok(answer) => {
+                ledger.mark_sent(key_id, &serials, office.now())?;
+                audit(
+                    office,
+                    "revocation-sender",
+                    "revocation_sent",
+                    &format!("serials {serials:?}, server version {}", answer.version),
+                )?;
+            }
+            Err(e) => {
+                all = false;
+                eprintln!("pass-office: revocations {serials:?} not sent yet (will retry): {e}");
+            }
+        }
+    }
+    Ok(all)
+}
+
+async fn settings_page(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, &[Role::Admin]);
+        let server = db::setting(&*office.db()?, "revocation_server")?;
+        Ok(Reply::Page(StatusCode::OK, pages::settings(&session.viewer(office), server.as_deref(), None)))
+    })
+    .await
+}
+
+async fn save_settings(AxumState(office): AxumState<Shared>, headers: HeaderMap, Form(form): Form<Fields>) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, &[Role::Admin]);
+        if let Some(reply) = check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        let server = form.get("server").map(|s| s.trim().to_owned()).unwrap_or_default();
+        let token = form.get("token").map(|s| s.trim().to_owned()).unwrap_or_default();
+        if !(server.starts_with("https://") || server.starts_with("http://")) || token.is_empty() {
+            return Ok(Reply::Page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::settings(&session.viewer(office), Some(&server), Some("请填写服务器地址（http(s)://…）和令牌。 Give the server's address (http(s)://…) and the token.")),
+            ));
+        }
+        {
+            let mut conn = office.db()?;
+            let tx = conn.transaction()?;
+            db::set_setting(&tx, "revocation_server", &server)?;
+            db::set_setting(&tx, "revocation_token", &token)?;
+            db::audit(&tx, office.now(), &session.account.login, "settings_changed", &format!("revocation server {server}"))?;
+            tx.commit()?;
+        }
+        let warning = pass_issuer::revoke::plain_http_warning(&format!("{server}/v1/revocations"));
+        Ok(Reply::Page(StatusCode::OK, pages::settings(&session.viewer(office), Some(&server), warning.as_deref())))
+    })
+    .await
+}
+
+fn page_info(office: &Office) -> pass_issuer::print::PageInfo {
+    pass_issuer::print::PageInfo {
+        title: pass_issuer::print::DEFAULT_TITLE.into(),
+        office: office.name().to_owned(),
+        division: numbers_division(office),
+        tz: pass_core::time::default_zone(),
+    }
+}
+
+/// The issued pass an e-pass link names, while it is valid (a link ends with its pass), and
+/// whether it has been revoked since.
+fn epass_record(office: &Office, token: &str) -> anyhow::Result<Option<(pass_issuer::ledger::Record, bool)>> {
+    let Some((_, serial, valid_until)) = db::epass(&*office.db()?, token)? else { return Ok(None) };
+    if office.now() > valid_until {
+        return Ok(None);
+    }
+    let key_id = pass_issuer::keyfile::load_secret(&office.key)?.public_key().id();
+    let ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+    let Some(record) = ledger.records(key_id, &[serial])?.into_iter().next() else { return Ok(None) };
+    let revoked = ledger.revocation(key_id, serial)?.is_some();
+    Ok(Some((record, revoked)))
+}
+
+fn no_epass() -> Reply {
+    Reply::Page(
+        StatusCode::NOT_FOUND,
+        pages::error(None, "未找到 Not found", "此电子通行证不存在或已过期。 No such e-pass, or it has expired."),
+    )
+}
+
+/// The driver's e-pass page: no account, only the link's unguessable token. Checking the QR
+/// stays offline; the page only says when the pass has been cancelled.
+async fn epass_page(AxumState(office): AxumState<Shared>, Path(token): Path<String>) -> Reply {
+    run(office, move |office| {
+        let Some((record, revoked)) = epass_record(office, &token)? else { return Ok(no_epass()) };
+        Ok(Reply::Epass(StatusCode::OK, pass_issuer::print::phone_html(&record, &page_info(office), revoked)?))
+    })
+    .await
+}
+
+/// The e-pass as a PNG for the phone's photo album (made and checked when the passes were
+/// printed); gone once the pass is cancelled.
+async fn epass_png(AxumState(office): AxumState<Shared>, Path(token): Path<String>) -> Reply {
+    run(office, move |office| {
+        let Some((record, revoked)) = epass_record(office, &token)? else { return Ok(no_epass()) };
+        let path = office.epass_png_path(record.pass.serial);
+        if revoked || !path.exists() {
+            return Ok(no_epass());
+        }
+        Ok(Reply::Png(std::fs::read(path)?))
+    })
+    .await
 }
 
 fn numbers_division(office: &Office) -> Option<pass_core::Division> {

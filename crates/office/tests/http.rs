@@ -253,7 +253,19 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
     let csrf = second_reviewer.get(&path).csrf();
     second_reviewer.post(&format!("{path}/approve"), &[("csrf", &csrf)]);
     assert_eq!(ledger.list(&pass_issuer::ledger::ListFilter::default()).unwrap().len(), 1);
+    // The driver's e-pass: a link with an unguessable token, no account needed.
+    let at = page.body.find("href=\"/e/").expect("an e-pass link") + 6;
+    let link = page.body[at..].split('"').next().unwrap().to_owned();
+    assert!(link.len() >= 3 + 43, "{link}");
+    let mut driver = Browser::new(&console);
+    let epass = driver.get(&link);
+    assert_eq!(epass.status, 200, "{}", epass.body);
+    assert!(epass.body.contains("粤A12345") && epass.body.contains("440114000001"), "{}", epass.body);
+    assert_eq!(driver.get("/e/not-a-token").status, 404);
     if page.body.contains("下载通行证") {
+        let png = driver.get(&format!("{link}/png"));
+        assert_eq!(png.status, 200);
+        assert!(png.body.as_bytes().starts_with(b"\x89PNG") || png.body.starts_with("\u{FFFD}PNG"), "a PNG");
         let pdf = a.get(&format!("{path}/pdf"));
         assert_eq!(pdf.status, 200);
         assert!(pdf.body.starts_with("%PDF"), "a PDF");
