@@ -549,6 +549,19 @@ impl Ledger {
         tx.commit().map_err(err)
     }
 
+    /// How many passes of `key_id` are valid at `at` and not marked for revocation.
+    pub fn count_valid_at(&self, key_id: KeyId, at: u64) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM passes p WHERE p.key_id = ?1 AND p.valid_from <= ?2 AND p.valid_until >= ?2
+                 AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.key_id = p.key_id AND r.serial = p.serial)",
+                params![key_id.to_string(), at as i64],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(self.err())
+    }
+
     /// Revocations of `key_id` recorded but not yet acknowledged by the server: serial and
     /// reason, oldest first.
     pub fn pending_revocations(&self, key_id: KeyId) -> Result<Vec<(u64, String)>, LedgerError> {

@@ -509,6 +509,42 @@ pub fn epasses(conn: &Connection, application: i64) -> rusqlite::Result<Vec<(u64
     rows.collect()
 }
 
+/// The review figures: applications waiting and the oldest's submission time, and the median
+/// seconds from submission to issue of those issued since `today` and since `week`.
+pub struct Figures {
+    /// Applications waiting for review.
+    pub waiting: u64,
+    /// When the oldest waiting one was submitted.
+    pub oldest: Option<u64>,
+    /// Median seconds from submission to issue, issued since the start of today.
+    pub median_today: Option<u64>,
+    /// The same since the start of the week.
+    pub median_week: Option<u64>,
+}
+
+/// The review figures (see [`Figures`]).
+pub fn figures(conn: &Connection, today: u64, week: u64) -> rusqlite::Result<Figures> {
+    let (waiting, oldest): (i64, Option<i64>) = conn.query_row(
+        "SELECT COUNT(*), MIN(submitted_at) FROM applications WHERE state = 'submitted'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let median = |since: u64| -> rusqlite::Result<Option<u64>> {
+        let mut statement = conn.prepare_cached(
+            "SELECT decided_at - submitted_at FROM applications
+             WHERE state IN ('issued', 'printed') AND decided_at >= ?1 ORDER BY 1",
+        )?;
+        let times: Vec<i64> = statement.query_map([since as i64], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        Ok(times.get(times.len() / 2).map(|t| (*t).max(0) as u64))
+    };
+    Ok(Figures {
+        waiting: waiting.max(0) as u64,
+        oldest: oldest.map(|t| t.max(0) as u64),
+        median_today: median(today)?,
+        median_week: median(week)?,
+    })
+}
+
 /// Marks an issued application printed.
 pub fn mark_printed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     conn.execute("UPDATE applications SET state = 'printed' WHERE id = ?1 AND state = 'issued'", [id])?;

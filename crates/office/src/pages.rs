@@ -40,8 +40,9 @@ pub fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup 
                         span.office { (v.office) }
                         nav {
                             @match v.account.role {
-                                Role::Admin => { a href="/accounts" { "账户 Accounts" } a href="/queue" { "审核队列 Queue" } a href="/settings" { "设置 Settings" } }
+                                Role::Admin => { a href="/dashboard" { "概况 Dashboard" } a href="/accounts" { "账户 Accounts" } a href="/queue" { "审核队列 Queue" } a href="/settings" { "设置 Settings" } }
                                 Role::Reviewer | Role::Clerk => {
+                                    a href="/dashboard" { "概况 Dashboard" }
                                     a href="/queue" { "审核队列 Queue" }
                                     a href="/applications" { "全部申请 Applications" }
                                     a href="/applications/new" { "代录申请 New application" }
@@ -200,6 +201,25 @@ pub fn application_form(
                 @if let Some(e) = errors.get("row") { p.error { (e) } }
                 button type="submit" { "提交申请 Submit" }
             }
+        },
+    )
+}
+
+/// The dashboard: what waits, how fast passes go out, what is valid, what is not yet sent.
+pub fn dashboard(viewer: &Viewer<'_>, figures: &crate::db::Figures, valid_now: u64, unsent: usize, now: u64) -> Markup {
+    let duration = |t: Option<u64>| t.map_or_else(|| "—".to_owned(), age);
+    layout(
+        "概况 Dashboard",
+        Some(viewer),
+        html! {
+            dl.dashboard {
+                dt { "待审核申请 Applications waiting" } dd { (figures.waiting) " · 最早等待 oldest waiting " (duration(figures.oldest.map(|t| now.saturating_sub(t)))) }
+                dt { "提交到签发（中位数）今日 Submission to issue, median, today" } dd { (duration(figures.median_today)) }
+                dt { "本周 this week" } dd { (duration(figures.median_week)) }
+                dt { "当前有效通行证 Passes valid now" } dd { (valid_now) }
+                dt { "待发送的注销 Revocations not yet sent" } dd { (unsent) }
+            }
+            p { a href="/queue" { "审核队列 Review queue" } }
         },
     )
 }

@@ -35,6 +35,7 @@ pub fn router(office: Shared) -> Router {
         .route("/password", get(password_page).post(password))
         .route("/accounts", get(accounts_page).post(create_account))
         .route("/queue", get(queue))
+        .route("/dashboard", get(dashboard))
         .route("/applications", get(applications).post(submit))
         .route("/applications/new", get(new_application))
         .route("/applications/{id}", get(application))
@@ -248,8 +249,8 @@ async fn home(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply
         let session = session_or_reply!(office, headers, ANYONE);
         Ok(Reply::Redirect(
             match session.account.role {
-                Role::Admin => "/accounts",
-                Role::Reviewer | Role::Clerk => "/queue",
+                Role::Admin | Role::Reviewer => "/dashboard",
+                Role::Clerk => "/queue",
                 Role::Enterprise => "/applications",
             }
             .into(),
@@ -463,6 +464,26 @@ async fn create_account(AxumState(office): AxumState<Shared>, headers: HeaderMap
             StatusCode::OK,
             pages::accounts(&session.viewer(office), &list, Some((&login, &password)), None),
         ))
+    })
+    .await
+}
+
+async fn dashboard(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, STAFF);
+        let now = office.now();
+        let tz = pass_core::time::default_zone();
+        let today = pass_core::time::day_start(now, &tz);
+        // Monday: days since Monday, from the local weekday of today's start.
+        let weekday = jiff::Timestamp::from_second(today as i64)
+            .map(|t| tz.to_datetime(t).weekday().to_monday_zero_offset())
+            .unwrap_or(0);
+        let week = today.saturating_sub(u64::try_from(weekday).unwrap_or(0) * 86_400);
+        let figures = db::figures(&*office.db()?, today, week)?;
+        let key_id = pass_issuer::keyfile::load_secret(&office.key)?.public_key().id();
+        let ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+        let (valid, unsent) = (ledger.count_valid_at(key_id, now)?, ledger.pending_revocations(key_id)?.len());
+        Ok(Reply::Page(StatusCode::OK, pages::dashboard(&session.viewer(office), &figures, valid, unsent, now)))
     })
     .await
 }

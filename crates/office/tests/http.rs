@@ -249,6 +249,13 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].pass.holder, "东风日产乘用车公司花都工厂", "the holder is the enterprise's account");
     assert_eq!(records[0].pass.crew, ["张三", "李四"]);
+    // The dashboard: one waiting (the reviewer's own entry), one valid pass, issued 20
+    // minutes after submission, nothing to send.
+    let dash = second_reviewer.get("/dashboard").body;
+    assert!(dash.contains("Applications waiting</dt><dd>1 "), "{dash}");
+    assert!(dash.contains("Passes valid now</dt><dd>1</dd>"), "{dash}");
+    assert!(dash.contains("today</dt><dd>20 分钟 min</dd>"), "{dash}");
+    assert!(dash.contains("not yet sent</dt><dd>0</dd>"), "{dash}");
     // Approving again issues nothing more.
     let csrf = second_reviewer.get(&path).csrf();
     second_reviewer.post(&format!("{path}/approve"), &[("csrf", &csrf)]);
