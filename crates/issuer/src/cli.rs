@@ -36,7 +36,7 @@ pub enum Command {
     },
     /// Issue one pass: take a serial from the ledger, sign, and write the QR code as PNG (and SVG).
     Issue(IssueArgs),
-    /// Issue a pass for every row of a spreadsheet (CSV, UTF-8 or GB18030): every row is checked
+    /// Issue a pass for every row of a spreadsheet (CSV in UTF-8 or GB18030, or .xlsx): every row is checked
     /// first, and nothing is issued unless all are valid (or --skip-invalid). The same file is
     /// refused a second time unless --again.
     Batch(BatchArgs),

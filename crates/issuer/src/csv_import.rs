@@ -74,6 +74,9 @@ pub enum CsvError {
     /// No rows.
     #[error("the file has no rows")]
     Empty,
+    /// Not a workbook calamine can read.
+    #[error("not a readable .xlsx workbook: {0}")]
+    Workbook(String),
 }
 
 /// A problem with one row.
@@ -144,10 +147,79 @@ fn canonical(header: &str) -> Option<&'static str> {
 
 /// Parses CSV text into one entry per row.
 pub fn parse(text: &str, tz: &TimeZone) -> Result<Vec<Row>, CsvError> {
+    parse_with(text, tz, &[])
+}
+
+/// Parses CSV text into one entry per row, with `fixed` columns given for every row instead of
+/// by the file (the office console: the holder is the enterprise's account, and a file that
+/// has such a column is refused).
+pub fn parse_with(text: &str, tz: &TimeZone, fixed: &[(&str, &str)]) -> Result<Vec<Row>, CsvError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| CsvError::Header(e.to_string()))?.clone();
+    let headers: Vec<String> =
+        reader.headers().map_err(|e| CsvError::Header(e.to_string()))?.iter().map(str::to_owned).collect();
+    let records = reader.records().enumerate().map(|(i, record)| match record {
+        Ok(record) => {
+            let line = record.position().map_or(i as u64 + 2, |p| p.line());
+            Ok((line, record.iter().map(str::to_owned).collect()))
+        }
+        Err(e) => {
+            let line = e.position().map_or(i as u64 + 2, |p| p.line());
+            Err(RowError { line, column: "row".into(), reason: e.to_string() })
+        }
+    });
+    parse_table(&headers, records, tz, fixed)
+}
+
+/// Reads the first sheet of an .xlsx workbook (as enterprises keep their fleet lists) into one
+/// entry per row, by the same columns and rules as CSV; `fixed` as for [`parse_with`]. Dates
+/// may be date cells or text; codes typed as numbers (440114) read as their digits. Row numbers
+/// are the sheet's.
+pub fn parse_xlsx(bytes: &[u8], tz: &TimeZone, fixed: &[(&str, &str)]) -> Result<Vec<Row>, CsvError> {
+    use calamine::{Data, Reader as _};
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(CsvError::TooLarge);
+    }
+    let mut workbook =
+        calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| CsvError::Workbook(e.to_string()))?;
+    let range = workbook
+        .worksheet_range_at(0)
+        .ok_or_else(|| CsvError::Workbook("the workbook has no sheet".into()))?
+        .map_err(|e| CsvError::Workbook(e.to_string()))?;
+    let first_row = range.start().map_or(0, |(row, _)| u64::from(row));
+    let cell = |data: &Data| -> String {
+        match data {
+            Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+            Data::Int(i) => i.to_string(),
+            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+            Data::Float(f) => f.to_string(),
+            Data::Bool(b) => b.to_string(),
+            // Excel counts days from 1899-12-30 (its 1900 leap-year bug included).
+            Data::DateTime(d) => {
+                let days = d.as_f64().floor() as i64;
+                jiff::civil::date(1899, 12, 30)
+                    .checked_add(jiff::Span::new().days(days))
+                    .map_or_else(|_| d.as_f64().to_string(), |date| date.to_string())
+            }
+            Data::Error(e) => format!("#{e:?}"),
+            Data::Empty => String::new(),
+        }
+    };
+    let mut rows = range.rows();
+    let headers: Vec<String> = rows.next().ok_or(CsvError::Empty)?.iter().map(cell).collect();
+    let records = rows.enumerate().map(|(i, row)| Ok((first_row + i as u64 + 2, row.iter().map(cell).collect())));
+    parse_table(&headers, records, tz, fixed)
+}
+
+/// Parses a table (a header row, then rows with their line numbers, or a row that could not
+/// be read) into one entry per row: the one reader behind CSV and .xlsx files.
+pub fn parse_table(
+    headers: &[String],
+    records: impl Iterator<Item = Result<(u64, Vec<String>), RowError>>,
+    tz: &TimeZone,
+    fixed: &[(&str, &str)],
+) -> Result<Vec<Row>, CsvError> {
     let mut index: Vec<Option<&'static str>> = Vec::new();
-    for h in &headers {
+    for h in headers {
         let column = canonical(h);
         if h.trim().is_empty() {
             index.push(None);
@@ -159,48 +231,46 @@ pub fn parse(text: &str, tz: &TimeZone) -> Result<Vec<Row>, CsvError> {
         if index.contains(&Some(column)) {
             return Err(CsvError::Header(format!("column {column} appears twice")));
         }
+        if fixed.iter().any(|(name, _)| *name == column) {
+            return Err(CsvError::Header(format!("column {column} is given by your account: remove it from the file")));
+        }
         index.push(Some(column));
     }
-    let missing: Vec<&str> = REQUIRED.iter().copied().filter(|c| !index.contains(&Some(c))).collect();
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|c| !index.contains(&Some(c)) && !fixed.iter().any(|(name, _)| name == c))
+        .collect();
     if !missing.is_empty() {
         return Err(CsvError::Header(format!("missing column(s): {}", missing.join(", "))));
     }
     let mut rows = Vec::new();
-    for record in reader.records() {
+    for record in records {
         if rows.len() >= MAX_ROWS {
             return Err(CsvError::TooManyRows);
         }
-        let line = rows.len() as u64 + 2;
-        let record = match record {
-            Ok(r) => r,
+        let (line, cells) = match record {
+            Ok(record) => record,
             Err(e) => {
-                let line = e.position().map_or(line, |p| p.line());
-                rows.push((line, Err(vec![RowError { line, column: "row".into(), reason: e.to_string() }])));
+                rows.push((e.line, Err(vec![e])));
                 continue;
             }
         };
-        let line = record.position().map_or(line, |p| p.line());
-        if record.iter().all(str::is_empty) {
+        if cells.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        let fields = Fields { index: &index, record: &record };
-        rows.push((line, parse_fields(line, |name| fields.get(name), tz)));
+        let get = |name: &str| -> &str {
+            if let Some((_, value)) = fixed.iter().find(|(n, _)| *n == name) {
+                return value;
+            }
+            index.iter().position(|c| *c == Some(name)).and_then(|i| cells.get(i)).map_or("", |v| v.trim())
+        };
+        rows.push((line, parse_fields(line, get, tz)));
     }
     if rows.is_empty() {
         return Err(CsvError::Empty);
     }
     Ok(rows)
-}
-
-struct Fields<'a> {
-    index: &'a [Option<&'static str>],
-    record: &'a csv::StringRecord,
-}
-
-impl Fields<'_> {
-    fn get(&self, name: &str) -> &str {
-        self.index.iter().position(|c| *c == Some(name)).and_then(|i| self.record.get(i)).unwrap_or("")
-    }
 }
 
 /// One vehicle's fields, by column name (`plate`, `vehicle_type`, …, as in the table above;
@@ -318,6 +388,69 @@ pub fn split_names(cell: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A workbook as an enterprise keeps it: Chinese headers, dates as date cells, division
+    /// codes typed as numbers, no holder column (the console gives it), one bad row.
+    fn workbook(rows: usize) -> Vec<u8> {
+        use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        let date = Format::new().set_num_format("yyyy-mm-dd");
+        let headers = [
+            "车牌号",
+            "车辆类型",
+            "驾驶员",
+            "副驾驶/随车人员",
+            "起点",
+            "终点",
+            "通行区域",
+            "货物",
+            "有效期起",
+            "有效期止",
+        ];
+        for (c, h) in headers.iter().enumerate() {
+            sheet.write_string(0, c as u16, *h).expect("header");
+        }
+        for i in 0..rows {
+            let r = i as u32 + 1;
+            let plate = if i == 7 { "粤a0000".to_owned() } else { format!("粤A{:05}", i) };
+            sheet.write_string(r, 0, &plate).expect("plate");
+            sheet.write_string(r, 1, "重型货车").expect("type");
+            sheet.write_string(r, 2, "张三").expect("driver");
+            sheet.write_string(r, 3, "李四、王五").expect("crew");
+            sheet.write_number(r, 4, 440114.0).expect("origin");
+            sheet.write_number(r, 5, 310115.0).expect("destination");
+            sheet.write_string(r, 6, "440114；310000").expect("zones");
+            sheet.write_string(r, 7, "汽车零部件").expect("cargo");
+            let from = ExcelDateTime::from_ymd(2026, 12, 1).expect("date");
+            let until = ExcelDateTime::from_ymd(2026, 12, 31).expect("date");
+            sheet.write_datetime_with_format(r, 8, &from, &date).expect("from");
+            sheet.write_datetime_with_format(r, 9, &until, &date).expect("until");
+        }
+        book.save_to_buffer().expect("xlsx")
+    }
+
+    #[test]
+    fn an_xlsx_sheet_reads_by_the_same_rules_with_fixed_columns() {
+        let tz = pass_core::time::default_zone();
+        let holder = [("holder", "东风日产乘用车公司花都工厂")];
+        let rows = parse_xlsx(&workbook(50), &tz, &holder).expect("reads");
+        assert_eq!(rows.len(), 50);
+        let (good, bad): (Vec<_>, Vec<_>) = rows.iter().partition(|(_, r)| r.is_ok());
+        assert_eq!(good.len(), 49);
+        let (line, errors) = (bad[0].0, bad[0].1.as_ref().expect_err("bad"));
+        assert_eq!((line, errors[0].column.as_str()), (9, "plate"), "{errors:?}");
+        let request = good[0].1.as_ref().expect("ok");
+        assert_eq!(request.holder, "东风日产乘用车公司花都工厂");
+        assert_eq!(request.crew, ["张三", "李四", "王五"]);
+        assert_eq!(request.origin.to_string(), "440114");
+        assert_eq!(request.valid_from, time::parse_instant("2026-12-01", &tz, Bound::StartOfDay).expect("time"));
+        // A holder column in a file for an account that fixes the holder is refused.
+        let text = "车牌号,车辆类型,持证单位,起点,终点,通行区域,货物,有效期起,有效期止\n";
+        assert!(matches!(parse_with(text, &tz, &holder), Err(CsvError::Header(_))));
+        // Garbage is an error, not a panic.
+        assert!(matches!(parse_xlsx(b"PK\x03\x04 not a zip", &tz, &[]), Err(CsvError::Workbook(_))));
+    }
 
     const HEADER: &str = "车牌号,车辆类型,持证单位,统一社会信用代码,驾驶员,起点,终点,通行区域,货物,有效期起,有效期止\n";
 

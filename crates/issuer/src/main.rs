@@ -241,8 +241,14 @@ fn batch(args: BatchArgs) -> Result<()> {
     }
     let bytes = files::read_capped(&args.file, csv_import::MAX_FILE_BYTES as u64)
         .with_context(|| args.file.display().to_string())?;
-    let (text, _) = csv_import::decode_text(&bytes, encoding).with_context(|| args.file.display().to_string())?;
-    let rows = csv_import::parse(&text, &tz).with_context(|| args.file.display().to_string())?;
+    let xlsx = args.file.extension().is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    let rows = if xlsx {
+        csv_import::parse_xlsx(&bytes, &tz, &[])
+    } else {
+        let (text, _) = csv_import::decode_text(&bytes, encoding).with_context(|| args.file.display().to_string())?;
+        csv_import::parse(&text, &tz)
+    }
+    .with_context(|| args.file.display().to_string())?;
     let errors: Vec<_> = rows.iter().filter_map(|(_, r)| r.as_ref().err()).flatten().cloned().collect();
     let valid: Vec<_> = rows.iter().filter_map(|(_, r)| r.as_ref().ok()).cloned().collect();
     for e in &errors {

@@ -524,11 +524,10 @@ pub struct Figures {
 
 /// The review figures (see [`Figures`]).
 pub fn figures(conn: &Connection, today: u64, week: u64) -> rusqlite::Result<Figures> {
-    let (waiting, oldest): (i64, Option<i64>) = conn.query_row(
-        "SELECT COUNT(*), MIN(submitted_at) FROM applications WHERE state = 'submitted'",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (waiting, oldest): (i64, Option<i64>) =
+        conn.query_row("SELECT COUNT(*), MIN(submitted_at) FROM applications WHERE state = 'submitted'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     let median = |since: u64| -> rusqlite::Result<Option<u64>> {
         let mut statement = conn.prepare_cached(
             "SELECT decided_at - submitted_at FROM applications

@@ -46,10 +46,12 @@ pub fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup 
                                     a href="/queue" { "审核队列 Queue" }
                                     a href="/applications" { "全部申请 Applications" }
                                     a href="/applications/new" { "代录申请 New application" }
+                                    a href="/applications/upload" { "批量代录 Upload a list" }
                                 }
                                 Role::Enterprise => {
                                     a href="/applications" { "我的申请 My applications" }
                                     a href="/applications/new" { "申请通行证 Apply" }
+                                    a href="/applications/upload" { "批量申请 Upload a list" }
                                 }
                             }
                         }
@@ -224,6 +226,41 @@ pub fn dashboard(viewer: &Viewer<'_>, figures: &crate::db::Figures, valid_now: u
     )
 }
 
+/// The spreadsheet upload: many trucks at once, errors by row and column.
+pub fn upload(
+    viewer: &Viewer<'_>,
+    enterprises: &[Account],
+    errors: &[pass_issuer::csv_import::RowError],
+    message: Option<&str>,
+) -> Markup {
+    layout(
+        "批量申请 Many vehicles at once",
+        Some(viewer),
+        html! {
+            p { "上传车辆表（.xlsx，或 UTF-8/GB18030 的 CSV）。列：车牌号、车辆类型、驾驶员、副驾驶/随车人员、起点、终点、通行区域、货物、有效期起、有效期止；持证单位取自账户。"
+                br; "Upload the vehicle list (.xlsx, or CSV in UTF-8 or GB18030), one row a vehicle; the holder is your account's." }
+            @if let Some(m) = message { p.error { (m) } }
+            @if !errors.is_empty() {
+                p.error { "以下各行有误，未提交任何车辆。 Nothing was submitted: these rows need correcting." }
+                table.errors {
+                    thead { tr { th { "行 Row" } th { "列 Column" } th { "问题 Problem" } } }
+                    tbody { @for e in errors { tr { td { (e.line) } td { (e.column) } td { (e.reason) } } } }
+                }
+            }
+            form method="post" action="/applications/upload" enctype="multipart/form-data" {
+                (csrf_field(viewer.csrf))
+                @if viewer.account.role != Role::Enterprise {
+                    label { "企业 Enterprise"
+                        select name="enterprise" { @for e in enterprises { option value=(e.id) { (e.org_name.as_deref().unwrap_or(&e.login)) } } }
+                    }
+                }
+                label { "文件 File" input type="file" name="file" accept=".xlsx,.csv,text/csv" required; }
+                button type="submit" { "上传并提交 Upload and submit" }
+            }
+        },
+    )
+}
+
 fn age(seconds: u64) -> String {
     match seconds {
         s if s < 3600 => format!("{} 分钟 min", s / 60),
@@ -306,7 +343,7 @@ pub fn application(
                         p.epass {
                             "电子通行证（发给司机，无需账号，至有效期止） Phone e-pass for the driver (no account needed, until it expires): "
                             a href=(format!("/e/{token}")) { "页面 page" } " · "
-                            @if a.state == State::Printed { a href=(format!("/e/{token}/png")) { "图片 PNG" } }
+                            a href=(format!("/e/{token}/png")) { "图片 PNG" }
                         }
                     }
                     dl {

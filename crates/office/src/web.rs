@@ -38,6 +38,7 @@ pub fn router(office: Shared) -> Router {
         .route("/dashboard", get(dashboard))
         .route("/applications", get(applications).post(submit))
         .route("/applications/new", get(new_application))
+        .route("/applications/upload", get(upload_page).post(upload))
         .route("/applications/{id}", get(application))
         .route("/applications/{id}/approve", post(approve))
         .route("/applications/{id}/reject", post(reject))
@@ -49,7 +50,7 @@ pub fn router(office: Shared) -> Router {
         .route("/e/{token}/png", get(epass_png))
         .route("/static/office.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }))
         .layer(axum::middleware::map_response(security_headers))
-        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(pass_issuer::csv_import::MAX_FILE_BYTES + 64 * 1024))
         .with_state(office)
 }
 
@@ -618,6 +619,136 @@ async fn submit(AxumState(office): AxumState<Shared>, headers: HeaderMap, Form(f
     .await
 }
 
+/// Most vehicles in one uploaded application.
+pub const MAX_UPLOAD_VEHICLES: usize = 1000;
+
+async fn upload_page(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, ENTER);
+        let list = enterprises(office)?;
+        Ok(Reply::Page(StatusCode::OK, pages::upload(&session.viewer(office), &list, &[], None)))
+    })
+    .await
+}
+
+/// The fields a checked request came from, as the application stores them (re-checked by the
+/// same rules when it is approved).
+fn fields_of(request: &pass_issuer::issue::PassRequest) -> Fields {
+    let tz = pass_core::time::default_zone();
+    let mut fields = Fields::new();
+    let mut put = |name: &str, value: String| {
+        fields.insert(name.to_owned(), value);
+    };
+    put("plate", request.plate.clone());
+    put("vehicle_type", request.vehicle_type.name().to_owned());
+    put("driver", request.crew.first().cloned().unwrap_or_default());
+    put("co_drivers", request.crew.iter().skip(1).cloned().collect::<Vec<_>>().join("、"));
+    put("origin", request.origin.to_string());
+    put("destination", request.destination.to_string());
+    put("zones", request.zones.iter().map(ToString::to_string).collect::<Vec<_>>().join(";"));
+    put("cargo", request.cargo.clone());
+    put("valid_from", pass_core::time::rfc3339(request.valid_from, &tz));
+    put("valid_until", pass_core::time::rfc3339(request.valid_until, &tz));
+    fields
+}
+
+/// Many trucks at once: the spreadsheet the enterprise already has (CSV in UTF-8 or GB18030,
+/// or .xlsx), the holder given by the account. Every row is checked; any error is reported by
+/// row and column and nothing is submitted.
+async fn upload(
+    AxumState(office): AxumState<Shared>,
+    headers: HeaderMap,
+    mut multipart: axum::extract::Multipart,
+) -> Reply {
+    let mut form = Fields::new();
+    let mut file: Option<(String, Vec<u8>)> = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_owned();
+                let file_name = field.file_name().map(str::to_owned);
+                let Ok(bytes) = field.bytes().await else { break };
+                match file_name {
+                    Some(file_name) if name == "file" => file = Some((file_name, bytes.to_vec())),
+                    _ => {
+                        form.insert(name, String::from_utf8_lossy(&bytes).into_owned());
+                    }
+                }
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, ENTER);
+        if let Some(reply) = check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        let enterprise = match session.account.role {
+            Role::Enterprise => session.account.clone(),
+            _ => {
+                let id: i64 = form.get("enterprise").and_then(|e| e.parse().ok()).unwrap_or(-1);
+                match db::account(&*office.db()?, id)?.filter(|a| a.role == Role::Enterprise) {
+                    Some(account) => account,
+                    None => return Ok(not_found(office, &session)),
+                }
+            }
+        };
+        let refuse = |errors: &[pass_issuer::csv_import::RowError], message: Option<&str>| -> anyhow::Result<Reply> {
+            let list = enterprises(office)?;
+            Ok(Reply::Page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::upload(&session.viewer(office), &list, errors, message),
+            ))
+        };
+        let Some((file_name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+            return refuse(&[], Some("请选择文件。 Choose a file."));
+        };
+        let tz = pass_core::time::default_zone();
+        let holder = enterprise.org_name.clone().unwrap_or_default();
+        let org_code = enterprise.org_code.clone().unwrap_or_default();
+        let fixed = [("holder", holder.as_str()), ("org_code", org_code.as_str())];
+        let rows = if file_name.to_ascii_lowercase().ends_with(".xlsx") {
+            pass_issuer::csv_import::parse_xlsx(&bytes, &tz, &fixed)
+        } else {
+            pass_issuer::csv_import::decode_text(&bytes, None)
+                .and_then(|(text, _)| pass_issuer::csv_import::parse_with(&text, &tz, &fixed))
+        };
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => return refuse(&[], Some(&e.to_string())),
+        };
+        let errors: Vec<_> = rows.iter().filter_map(|(_, r)| r.as_ref().err()).flatten().cloned().collect();
+        if !errors.is_empty() {
+            return refuse(&errors, None);
+        }
+        if rows.len() > MAX_UPLOAD_VEHICLES {
+            return refuse(
+                &[],
+                Some(&format!(
+                    "一次最多 {MAX_UPLOAD_VEHICLES} 辆。 At most {MAX_UPLOAD_VEHICLES} vehicles an application."
+                )),
+            );
+        }
+        let vehicles: Vec<Fields> = rows.iter().filter_map(|(_, r)| r.as_ref().ok()).map(fields_of).collect();
+        let id = {
+            let mut conn = office.db()?;
+            let tx = conn.transaction()?;
+            let id = db::insert_application(&tx, enterprise.id, session.account.id, &vehicles, office.now())?;
+            db::audit(
+                &tx,
+                office.now(),
+                &session.account.login,
+                "submit",
+                &format!("application {id}: {} vehicles from {file_name}", vehicles.len()),
+            )?;
+            tx.commit()?;
+            id
+        };
+        Ok(Reply::Redirect(format!("/applications/{id}"), None))
+    })
+    .await
+}
+
 /// The application `id` as `session` may see it: an enterprise only its own (anything else
 /// is 404, as if it did not exist).
 fn visible(office: &Office, session: &Session, id: i64) -> anyhow::Result<Option<db::Application>> {
@@ -739,11 +870,6 @@ fn print(
         let pages =
             pass_issuer::print::print_pdf(&tools, records, &info, pass_issuer::print::Layout::A4, &public, &path)
                 .map_err(|e| e.to_string())?;
-        for record in records {
-            let png = office.epass_png_path(record.pass.serial);
-            std::fs::create_dir_all(png.parent().unwrap_or(&office.data)).map_err(|e| e.to_string())?;
-            pass_issuer::print::phone_png(&tools, record, &info, &public, &png).map_err(|e| e.to_string())?;
-        }
         Ok(pages)
     });
     match result {
@@ -915,8 +1041,16 @@ async fn epass_png(AxumState(office): AxumState<Shared>, Path(token): Path<Strin
     run(office, move |office| {
         let Some((record, revoked)) = epass_record(office, &token)? else { return Ok(no_epass()) };
         let path = office.epass_png_path(record.pass.serial);
-        if revoked || !path.exists() {
+        if revoked {
             return Ok(no_epass());
+        }
+        // Made on first request (a 200-truck approval does not wait for 200 renderings) and
+        // checked like a printed page before it is kept.
+        if !path.exists() {
+            let tools = pass_issuer::print::Tools::find()?;
+            let public = pass_issuer::keyfile::load_secret(&office.key)?.public_key();
+            std::fs::create_dir_all(path.parent().unwrap_or(&office.data))?;
+            pass_issuer::print::phone_png(&tools, &record, &page_info(office), &public, &path)?;
         }
         Ok(Reply::Png(std::fs::read(path)?))
     })

@@ -149,6 +149,30 @@ impl Browser {
         page.one_time_password()
     }
 
+    /// Uploads a spreadsheet as multipart/form-data, as a browser's file input sends it.
+    fn upload(&mut self, file_name: &str, bytes: &[u8]) -> Page {
+        let csrf = self.get("/applications/upload").csrf();
+        let boundary = "----checkpass-test-boundary-7f3a";
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n").as_bytes(),
+        );
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut request = self
+            .agent
+            .post(&format!("{}/applications/upload", self.base))
+            .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("Cookie", cookie);
+        }
+        let response = request.send(&body[..]);
+        self.page(response)
+    }
+
     /// Submits one vehicle; the application's path.
     fn apply(&mut self, plate: &str, extra: &[(&str, &str)]) -> Page {
         let csrf = self.get("/applications/new").csrf();
@@ -295,6 +319,60 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
         assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
     }
     assert!(rows > 10);
+}
+
+/// A fleet list as an enterprise keeps it in Excel: Chinese headers, date cells, division
+/// codes typed as numbers; `bad_row` (a sheet row) gets a lower-case plate.
+fn fleet_xlsx(rows: usize, bad_row: Option<u32>) -> Vec<u8> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let headers =
+        ["车牌号", "车辆类型", "驾驶员", "副驾驶/随车人员", "起点", "终点", "通行区域", "货物", "有效期起", "有效期止"];
+    for (c, h) in headers.iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for i in 0..rows as u32 {
+        let r = i + 1;
+        let plate = if Some(r + 1) == bad_row { "粤a00000".to_owned() } else { format!("粤B{:05}", i) };
+        sheet.write_string(r, 0, &plate).unwrap();
+        sheet.write_string(r, 1, "半挂牵引车").unwrap();
+        sheet.write_string(r, 2, "张三").unwrap();
+        sheet.write_string(r, 3, "李四").unwrap();
+        sheet.write_number(r, 4, 440114.0).unwrap();
+        sheet.write_number(r, 5, 310115.0).unwrap();
+        sheet.write_string(r, 6, "440114;310000").unwrap();
+        sheet.write_string(r, 7, "汽车零部件").unwrap();
+        sheet.write_datetime_with_format(r, 8, &ExcelDateTime::from_ymd(2026, 12, 1).unwrap(), &date).unwrap();
+        sheet.write_datetime_with_format(r, 9, &ExcelDateTime::from_ymd(2026, 12, 31).unwrap(), &date).unwrap();
+    }
+    book.save_to_buffer().unwrap()
+}
+
+#[test]
+fn fifty_trucks_by_spreadsheet_are_one_application_issued_in_one_batch() {
+    let Office { console, mut a, mut second_reviewer, .. } = office();
+    // One bad row: reported by row and column, and nothing submitted.
+    let refused = a.upload("fleet.xlsx", &fleet_xlsx(50, Some(9)));
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("<td>9</td><td>plate</td>"), "{}", refused.body);
+    assert!(a.get("/applications").body.contains("没有申请"), "nothing submitted");
+    // Garbage is a clear refusal, not a crash.
+    assert_eq!(a.upload("fleet.xlsx", b"PK\x03\x04garbage").status, 422);
+    let page = a.upload("fleet.xlsx", &fleet_xlsx(50, None));
+    assert_eq!(page.status, 303, "{}", page.body);
+    let path = page.location.unwrap();
+    let body = a.get(&path).body;
+    assert_eq!(body.matches("<section class=\"vehicle\">").count(), 50, "{body}");
+    let csrf = second_reviewer.get(&path).csrf();
+    assert_eq!(second_reviewer.post(&format!("{path}/approve"), &[("csrf", &csrf)]).status, 303);
+    let ledger = pass_issuer::ledger::Ledger::open(&console.data.join("ledger.sqlite")).unwrap();
+    let records = ledger.list(&pass_issuer::ledger::ListFilter::default()).unwrap();
+    assert_eq!(records.len(), 50);
+    assert!(records.iter().all(|r| r.pass.holder == "东风日产乘用车公司花都工厂" && r.pass.crew == ["张三", "李四"]));
+    assert_eq!(records.iter().map(|r| r.pass.serial).collect::<Vec<_>>(), (1..=50).collect::<Vec<_>>());
+    assert!(a.get(&path).body.contains("440114000050"));
 }
 
 #[test]
