@@ -662,20 +662,15 @@ async fn upload(
 ) -> Reply {
     let mut form = Fields::new();
     let mut file: Option<(String, Vec<u8>)> = None;
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_owned();
-                let file_name = field.file_name().map(str::to_owned);
-                let Ok(bytes) = field.bytes().await else { break };
-                match file_name {
-                    Some(file_name) if name == "file" => file = Some((file_name, bytes.to_vec())),
-                    _ => {
-                        form.insert(name, String::from_utf8_lossy(&bytes).into_owned());
-                    }
-                }
+    while let Ok(Some(field)) = multipart.next_field().await {
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let Ok(bytes) = field.bytes().await else { break };
+        match file_name {
+            Some(file_name) if name == "file" => file = Some((file_name, bytes.to_vec())),
+            _ => {
+                form.insert(name, String::from_utf8_lossy(&bytes).into_owned());
             }
-            Ok(None) | Err(_) => break,
         }
     }
     run(office, move |office| {

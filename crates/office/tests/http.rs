@@ -344,8 +344,8 @@ fn fleet_xlsx(rows: usize, bad_row: Option<u32>) -> Vec<u8> {
         sheet.write_number(r, 5, 310115.0).unwrap();
         sheet.write_string(r, 6, "440114;310000").unwrap();
         sheet.write_string(r, 7, "汽车零部件").unwrap();
-        sheet.write_datetime_with_format(r, 8, &ExcelDateTime::from_ymd(2026, 12, 1).unwrap(), &date).unwrap();
-        sheet.write_datetime_with_format(r, 9, &ExcelDateTime::from_ymd(2026, 12, 31).unwrap(), &date).unwrap();
+        sheet.write_datetime_with_format(r, 8, ExcelDateTime::from_ymd(2026, 12, 1).unwrap(), &date).unwrap();
+        sheet.write_datetime_with_format(r, 9, ExcelDateTime::from_ymd(2026, 12, 31).unwrap(), &date).unwrap();
     }
     book.save_to_buffer().unwrap()
 }
