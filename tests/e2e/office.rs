@@ -206,3 +206,125 @@ fn an_approved_pass_is_accepted_then_revoked_from_the_console() {
     assert!(cancelled.text().contains("已注销") && !cancelled.text().contains("<img"), "{}", cancelled.text());
     assert_eq!(driver.get(&format!("{link}/png")).status, 404);
 }
+
+/// A real browser clicks through the console: forms filled and submitted by their buttons, no
+/// request made by the test itself. Screenshots of each screen go to `target/screenshots/`
+/// (the README's). Hostile text typed into an enterprise's name runs no script.
+#[test]
+fn a_browser_clicks_through_the_console() {
+    use std::time::Duration;
+
+    use crate::station::{Browser, wait_for};
+    use serde_json::Value;
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = crate::util::example_key(dir.path());
+    let (base, password) = start_office(&dir.path().join("office"), &key);
+    let shots = root().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let video = dir.path().join("none.y4m");
+    std::fs::write(&video, b"").unwrap();
+    let mut browser = Browser::launch(&format!("{base}/login"), &video);
+
+    let js = |value: &str| serde_json::to_string(value).unwrap();
+    // The page's path once it has loaded.
+    let loaded = |browser: &mut Browser| -> String {
+        wait_for("a page to load", Duration::from_secs(20), || {
+            let state = browser.eval("document.readyState === 'complete' && !window.__submitted && location.protocol === 'http:' ? location.pathname : null");
+            state.as_str().map(str::to_owned)
+        })
+    };
+    // Fills the form whose action is `action` and clicks its submit button; the next page's path.
+    let submit = |browser: &mut Browser, action: &str, values: &[(&str, &str)]| -> String {
+        let fill: Vec<String> =
+            values.iter().map(|(n, v)| format!("f.elements[{}].value = {};", js(n), js(v))).collect();
+        let script = format!(
+            "(() => {{ const f = [...document.forms].find(f => f.getAttribute('action') === {}); if (!f) return false;
+               {} window.__submitted = true; f.querySelector('button[type=submit]').click(); return true; }})()",
+            js(action),
+            fill.join(" ")
+        );
+        assert_eq!(browser.eval(&script), Value::Bool(true), "a form posting to {action}");
+        loaded(browser)
+    };
+    let go = |browser: &mut Browser, path: &str| -> String {
+        browser.call("Page.navigate", serde_json::json!({"url": format!("{base}{path}")}));
+        std::thread::sleep(Duration::from_millis(100));
+        loaded(browser)
+    };
+    let text = |browser: &mut Browser, selector: &str| -> String {
+        browser
+            .eval(&format!("document.querySelector({})?.textContent ?? ''", js(selector)))
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+
+    assert_eq!(loaded(&mut browser), "/login");
+    browser.screenshot(&shots.join("office-login.png"));
+    assert_eq!(submit(&mut browser, "/login", &[("login", "admin"), ("password", &password)]), "/password");
+    let admin_password = "admin-password-1";
+    assert_eq!(submit(&mut browser, "/password", &[("current", &password), ("new", admin_password)]), "/dashboard");
+
+    // Accounts, by the admin's form; one enterprise named with markup.
+    let mut create = |browser: &mut Browser, login: &str, role: &str, org: &str| -> String {
+        go(browser, "/accounts");
+        let values = [("login", login), ("role", role), ("org_name", org)];
+        assert_eq!(submit(browser, "/accounts", &values), "/accounts");
+        text(browser, "code.otp")
+    };
+    let enterprise = create(&mut browser, "dongfeng", "enterprise", "东风日产乘用车公司花都工厂");
+    let reviewer = create(&mut browser, "reviewer", "reviewer", "");
+    create(&mut browser, "evil", "enterprise", "<img src=x onerror=\"document.title='pwned'\">");
+    go(&mut browser, "/accounts");
+    assert_ne!(browser.eval("document.title"), "pwned", "no script ran");
+    assert_eq!(browser.eval("document.querySelectorAll('img').length"), 0, "the markup is text");
+    assert!(text(&mut browser, "tbody").contains("<img src=x"), "shown as typed");
+
+    let logout = |browser: &mut Browser| assert_eq!(submit(browser, "/logout", &[]), "/login");
+    let login = |browser: &mut Browser, name: &str, one_time: &str| {
+        assert_eq!(submit(browser, "/login", &[("login", name), ("password", one_time)]), "/password");
+        let new = format!("{name}-password-1");
+        submit(browser, "/password", &[("current", one_time), ("new", &new)]);
+    };
+    logout(&mut browser);
+    login(&mut browser, "dongfeng", &enterprise);
+    go(&mut browser, "/applications/new");
+    #[rustfmt::skip]
+    let form = [
+        ("plate", "粤AD12345"), ("vehicle_type", "tractor"), ("driver", "张三"), ("co_drivers", "李四"),
+        ("origin", "花都区"), ("destination", "浦东新区"), ("zones", "440114；310000"), ("cargo", "汽车零部件"),
+        ("valid_from", "2026-12-01"), ("valid_until", "2026-12-20"),
+    ];
+    let fill: Vec<String> =
+        form.iter().map(|(n, v)| format!("document.forms[1].elements[{}].value = {};", js(n), js(v))).collect();
+    browser.eval(&fill.join(" "));
+    browser.screenshot(&shots.join("office-application-form.png"));
+    let page = submit(&mut browser, "/applications", &form);
+    assert!(page.starts_with("/applications/"), "{page}");
+    assert!(text(&mut browser, "strong.state").contains("待审核"));
+
+    logout(&mut browser);
+    login(&mut browser, "reviewer", &reviewer);
+    go(&mut browser, "/queue");
+    assert!(text(&mut browser, "tbody").contains("粤AD12345"));
+    browser.screenshot(&shots.join("office-queue.png"));
+    go(&mut browser, &page);
+    assert_eq!(submit(&mut browser, &format!("{page}/approve"), &[]), page);
+    let state = text(&mut browser, "strong.state");
+    assert!(state.contains("已签发"), "{state}");
+    browser.screenshot(&shots.join("office-approved.png"));
+
+    // The driver's phone e-pass, on a phone-sized screen, no account.
+    let link = browser.eval("document.querySelector('p.epass a').getAttribute('href')").as_str().unwrap().to_owned();
+    logout(&mut browser);
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        serde_json::json!({"width": 400, "height": 820, "deviceScaleFactor": 2, "mobile": true}),
+    );
+    go(&mut browser, &link);
+    assert!(text(&mut browser, ".plate").contains("粤AD12345"));
+    let qr_share = browser.eval("document.querySelector('img.qr').getBoundingClientRect().width / window.innerWidth");
+    assert!(qr_share.as_f64().unwrap() >= 0.6, "the QR code fills {qr_share} of the width");
+    browser.screenshot(&shots.join("office-epass.png"));
+}

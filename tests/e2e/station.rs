@@ -21,7 +21,7 @@ fn video(path: &Path, code: &[u8]) {
 }
 
 /// A headless Chromium on `url` with `video` as its webcam; killed (with its children) on drop.
-struct Browser {
+pub(crate) struct Browser {
     child: Child,
     devtools: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
     next_id: u64,
@@ -29,7 +29,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn launch(url: &str, video: &Path) -> Browser {
+    pub(crate) fn launch(url: &str, video: &Path) -> Browser {
         let chromium = ["chromium", "chromium-browser"]
             .into_iter()
             .find(|name| Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success()))
@@ -79,12 +79,12 @@ impl Browser {
     }
 
     /// One DevTools call; its `result`.
-    fn call(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) fn call(&mut self, method: &str, params: Value) -> Value {
         self.try_call(method, params).unwrap_or_else(|e| panic!("{method}: {e}"))
     }
 
     /// One DevTools call; its `result`, or the error it answered.
-    fn try_call(&mut self, method: &str, params: Value) -> Result<Value, String> {
+    pub(crate) fn try_call(&mut self, method: &str, params: Value) -> Result<Value, String> {
         self.next_id += 1;
         let id = self.next_id;
         let message = json!({"id": id, "method": method, "params": params}).to_string();
@@ -111,12 +111,12 @@ impl Browser {
     }
 
     /// Evaluates `expression` in the page; its value.
-    fn eval(&mut self, expression: &str) -> Value {
+    pub(crate) fn eval(&mut self, expression: &str) -> Value {
         self.call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true}))["result"]["value"]
             .clone()
     }
 
-    fn screenshot(&mut self, path: &Path) {
+    pub(crate) fn screenshot(&mut self, path: &Path) {
         use base64::Engine as _;
         let shot = self.call("Page.captureScreenshot", json!({"format": "png"}));
         let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
@@ -132,7 +132,7 @@ impl Drop for Browser {
     }
 }
 
-fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(value) = probe() {

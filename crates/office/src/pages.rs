@@ -348,7 +348,10 @@ pub fn application(
                     }
                     dl {
                         dt { "车辆类型 Vehicle" } dd { (v.get("vehicle_type").and_then(|t| t.parse::<pass_core::VehicleType>().ok()).map_or("", |t| t.label())) }
-                        dt { "司乘人员 Crew" } dd { (v.get("driver").map(String::as_str).unwrap_or("")) @if let Some(c) = v.get("co_drivers").filter(|c| !c.is_empty()) { "、" (c) } }
+                        dt { "司乘人员 Crew" } dd {
+                            @if let Some(d) = v.get("driver").filter(|d| !d.is_empty()) { (d) "（驾驶员）" } @else { "—" }
+                            @if let Some(c) = v.get("co_drivers").filter(|c| !c.is_empty()) { "、" (c) }
+                        }
                         dt { "起点 → 终点 Route" } dd { (place(v.get("origin").map(String::as_str).unwrap_or(""))) " → " (place(v.get("destination").map(String::as_str).unwrap_or(""))) }
                         dt { "通行区域 Zones" } dd { (place(v.get("zones").map(String::as_str).unwrap_or(""))) }
                         dt { "运输物资 Cargo" } dd { (v.get("cargo").map(String::as_str).unwrap_or("")) }
