@@ -267,7 +267,7 @@ fn a_browser_clicks_through_the_console() {
     assert_eq!(submit(&mut browser, "/password", &[("current", &password), ("new", admin_password)]), "/dashboard");
 
     // Accounts, by the admin's form; one enterprise named with markup.
-    let mut create = |browser: &mut Browser, login: &str, role: &str, org: &str| -> String {
+    let create = |browser: &mut Browser, login: &str, role: &str, org: &str| -> String {
         go(browser, "/accounts");
         let values = [("login", login), ("role", role), ("org_name", org)];
         assert_eq!(submit(browser, "/accounts", &values), "/accounts");
