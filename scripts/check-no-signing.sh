@@ -16,3 +16,15 @@ if features pass-verifier | grep -q '^pass-core feature "sign"'; then
   exit 1
 fi
 echo "check-no-signing: pass-verifier links pass-core without signing code"
+
+# The office console signs only through pass-issuer, and carries no checkpoint or authority code.
+if cargo tree --locked -p pass-office -e normal --prefix none | grep -Eq '^pass-(verifier|server) '; then
+  echo "check-no-signing: pass-office depends on pass-verifier or pass-server:" >&2
+  cargo tree --locked -p pass-office -e normal -i pass-verifier -i pass-server >&2 || true
+  exit 1
+fi
+if ! cargo tree --locked -p pass-office -e normal --prefix none | grep -q '^pass-issuer '; then
+  echo "check-no-signing: cargo tree no longer shows pass-office's dependencies; fix this check" >&2
+  exit 1
+fi
+echo "check-no-signing: pass-office depends on pass-issuer, not on pass-verifier or pass-server"

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
 /// The schema, one step a version (`pass_files::migrate`).
-const SCHEMA: [&str; 2] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+const SCHEMA: [&str; 3] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE accounts (
         id INTEGER PRIMARY KEY,
         login TEXT NOT NULL UNIQUE,
@@ -64,6 +64,15 @@ const SCHEMA: [&str; 2] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value 
         application INTEGER NOT NULL REFERENCES applications(id),
         serial INTEGER NOT NULL UNIQUE,
         valid_until INTEGER NOT NULL
+    );",
+    // 3: an enterprise's requests to cancel a pass (vehicle sold, driver changed), for a
+    // reviewer to confirm.
+    "CREATE TABLE cancellations (
+        serial INTEGER PRIMARY KEY,
+        application INTEGER NOT NULL REFERENCES applications(id),
+        reason TEXT NOT NULL,
+        requested_by INTEGER NOT NULL REFERENCES accounts(id),
+        requested_at INTEGER NOT NULL
     );",
 ];
 
@@ -542,6 +551,44 @@ pub fn figures(conn: &Connection, today: u64, week: u64) -> rusqlite::Result<Fig
         median_today: median(today)?,
         median_week: median(week)?,
     })
+}
+
+/// Records an enterprise's request to cancel `serial` (a repeated request keeps the first).
+pub fn request_cancellation(
+    tx: &Transaction<'_>,
+    serial: u64,
+    application: i64,
+    reason: &str,
+    by: i64,
+    now: u64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO cancellations (serial, application, reason, requested_by, requested_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![serial as i64, application, reason, by, now as i64],
+    )?;
+    Ok(())
+}
+
+/// The cancellation requests of an application: serial and reason.
+pub fn cancellations(conn: &Connection, application: i64) -> rusqlite::Result<Vec<(u64, String)>> {
+    let mut statement =
+        conn.prepare("SELECT serial, reason FROM cancellations WHERE application = ?1 ORDER BY serial")?;
+    let rows = statement.query_map([application], |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// Applications with a cancellation request, oldest request first.
+pub fn applications_with_cancellations(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
+    let mut statement =
+        conn.prepare("SELECT application FROM cancellations GROUP BY application ORDER BY MIN(requested_at)")?;
+    let rows = statement.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Forgets the cancellation request of `serial` (it was revoked).
+pub fn cancellation_done(conn: &Connection, serial: u64) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM cancellations WHERE serial = ?1", [serial as i64])?;
+    Ok(())
 }
 
 /// Marks an issued application printed.

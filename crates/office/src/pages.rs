@@ -269,12 +269,29 @@ fn age(seconds: u64) -> String {
     }
 }
 
-/// A list of applications: the queue (oldest first, with each one's age) or an enterprise's.
-pub fn application_list(viewer: &Viewer<'_>, title: &str, list: &[Application], now: u64) -> Markup {
+/// The review queue: applications waiting (oldest first, with their age), then those with a
+/// cancellation request from their enterprise.
+pub fn queue(viewer: &Viewer<'_>, waiting: &[Application], cancellations: &[Application], now: u64) -> Markup {
     layout(
-        title,
+        "审核队列 Review queue",
         Some(viewer),
         html! {
+            (list_table(waiting, now))
+            @if !cancellations.is_empty() {
+                h2 { "企业申请注销 Cancellations asked for" }
+                (list_table(cancellations, now))
+            }
+        },
+    )
+}
+
+/// A list of applications: the queue (oldest first, with each one's age) or an enterprise's.
+pub fn application_list(viewer: &Viewer<'_>, title: &str, list: &[Application], now: u64) -> Markup {
+    layout(title, Some(viewer), list_table(list, now))
+}
+
+fn list_table(list: &[Application], now: u64) -> Markup {
+    html! {
             @if list.is_empty() { p { "没有申请。 No applications." } }
             @else {
                 table {
@@ -292,8 +309,7 @@ pub fn application_list(viewer: &Viewer<'_>, title: &str, list: &[Application], 
                     }
                 }
             }
-        },
-    )
+    }
 }
 
 /// One application: every field with place names, and what the viewer may do with it.
@@ -303,6 +319,7 @@ pub fn application(
     numbers: &[String],
     epasses: &[(u64, String)],
     revoked: &[Option<(String, bool)>],
+    requests: &[(u64, String)],
     message: Option<&str>,
 ) -> Markup {
     let staff = matches!(viewer.account.role, Role::Reviewer | Role::Admin);
@@ -331,12 +348,23 @@ pub fn application(
                             "已注销 Revoked: " (reason) " · "
                             @if *sent { "已发送至注销服务器 sent to the revocation server" } @else { "待发送（每分钟重试） waiting to be sent (retried every minute)" }
                         }
-                    } @else if staff && let Some(serial) = a.serials.get(i) {
-                        form.revoke method="post" action=(format!("/applications/{}/revoke", a.id)) {
-                            (csrf_field(viewer.csrf))
-                            input type="hidden" name="serial" value=(serial);
-                            label { "注销原因 Reason to revoke" input name="reason" required; }
-                            button.reject type="submit" { "注销此证 Revoke this pass" }
+                    } @else if let Some(serial) = a.serials.get(i) {
+                        @let request = requests.iter().find(|(s, _)| s == serial).map(|(_, r)| r.as_str());
+                        @if let Some(r) = request { p.request { "企业申请注销 Cancellation asked for: " (r) } }
+                        @if staff {
+                            form.revoke method="post" action=(format!("/applications/{}/revoke", a.id)) {
+                                (csrf_field(viewer.csrf))
+                                input type="hidden" name="serial" value=(serial);
+                                label { "注销原因 Reason to revoke" input name="reason" value=(request.unwrap_or("")) required; }
+                                button.reject type="submit" { @if request.is_some() { "确认注销 Confirm the cancellation" } @else { "注销此证 Revoke this pass" } }
+                            }
+                        } @else if viewer.account.role == Role::Enterprise && request.is_none() {
+                            form.cancel method="post" action=(format!("/applications/{}/cancel", a.id)) {
+                                (csrf_field(viewer.csrf))
+                                input type="hidden" name="serial" value=(serial);
+                                label { "申请注销（如车辆已售、更换司机） Ask to cancel (vehicle sold, driver changed)" input name="reason" required maxlength="200"; }
+                                button.reject type="submit" { "申请注销 Ask to cancel" }
+                            }
                         }
                     }
                     @if let Some((_, token)) = a.serials.get(i).and_then(|s| epasses.iter().find(|(serial, _)| serial == s)) {

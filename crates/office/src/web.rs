@@ -45,6 +45,7 @@ pub fn router(office: Shared) -> Router {
         .route("/applications/{id}/print", post(print_again))
         .route("/applications/{id}/pdf", get(download))
         .route("/applications/{id}/revoke", post(revoke))
+        .route("/applications/{id}/cancel", post(request_cancellation))
         .route("/settings", get(settings_page).post(save_settings))
         .route("/e/{token}", get(epass_page))
         .route("/e/{token}/png", get(epass_png))
@@ -492,11 +493,16 @@ async fn dashboard(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> 
 async fn queue(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply {
     run(office, move |office| {
         let session = session_or_reply!(office, headers, STAFF);
-        let list = db::applications(&*office.db()?, None, Some(State::Submitted))?;
-        Ok(Reply::Page(
-            StatusCode::OK,
-            pages::application_list(&session.viewer(office), "审核队列 Review queue", &list, office.now()),
-        ))
+        let (list, cancellations) = {
+            let conn = office.db()?;
+            let ids = db::applications_with_cancellations(&conn)?;
+            let cancellations = ids
+                .into_iter()
+                .filter_map(|id| db::application(&conn, id).transpose())
+                .collect::<Result<Vec<_>, _>>()?;
+            (db::applications(&conn, None, Some(State::Submitted))?, cancellations)
+        };
+        Ok(Reply::Page(StatusCode::OK, pages::queue(&session.viewer(office), &list, &cancellations, office.now())))
     })
     .await
 }
@@ -764,9 +770,10 @@ async fn application(AxumState(office): AxumState<Shared>, headers: HeaderMap, P
         let numbers = numbers(office, &application.serials);
         let links = db::epasses(&*office.db()?, id)?;
         let revoked = revocations(office, &application.serials)?;
+        let requests = db::cancellations(&*office.db()?, id)?;
         Ok(Reply::Page(
             StatusCode::OK,
-            pages::application(&session.viewer(office), &application, &numbers, &links, &revoked, None),
+            pages::application(&session.viewer(office), &application, &numbers, &links, &revoked, &requests, None),
         ))
     })
     .await
@@ -805,7 +812,7 @@ async fn approve(
                 let message = format!("{}: {e}", r.plate);
                 return Ok(Reply::Page(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    pages::application(&session.viewer(office), &application, &[], &[], &[], Some(&message)),
+                    pages::application(&session.viewer(office), &application, &[], &[], &[], &[], Some(&message)),
                 ));
             }
         }
@@ -909,8 +916,43 @@ async fn revoke(
         let key_id = pass_issuer::keyfile::load_secret(&office.key)?.public_key().id();
         let mut ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
         ledger.record_revocations(key_id, &[serial], reason, office.now())?;
+        db::cancellation_done(&*office.db()?, serial)?;
         audit(office, &session.account.login, "revoke", &format!("application {id}: serial {serial}: {reason}"))?;
         send_pending(office)?;
+        Ok(Reply::Redirect(format!("/applications/{id}"), None))
+    })
+    .await
+}
+
+/// An enterprise asks to cancel one of its passes (vehicle sold, driver changed); a reviewer
+/// confirms it by revoking.
+async fn request_cancellation(
+    AxumState(office): AxumState<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<Fields>,
+) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, &[Role::Enterprise]);
+        if let Some(reply) = check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        let Some(application) = visible(office, &session, id)? else { return Ok(not_found(office, &session)) };
+        let serial: u64 = form.get("serial").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let reason = form.get("reason").map(|r| r.trim()).unwrap_or("");
+        if application.serials.contains(&serial) && !reason.is_empty() && reason.chars().count() <= 200 {
+            let mut conn = office.db()?;
+            let tx = conn.transaction()?;
+            db::request_cancellation(&tx, serial, id, reason, session.account.id, office.now())?;
+            db::audit(
+                &tx,
+                office.now(),
+                &session.account.login,
+                "cancellation_requested",
+                &format!("application {id}: serial {serial}: {reason}"),
+            )?;
+            tx.commit()?;
+        }
         Ok(Reply::Redirect(format!("/applications/{id}"), None))
     })
     .await

@@ -304,6 +304,27 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
     } else {
         assert!(page.body.contains("待打印"), "issued, waiting to be printed: {}", page.body);
     }
+    // The enterprise asks to cancel the pass (the vehicle was sold); B cannot; a reviewer
+    // confirms by revoking, and the driver's e-pass says cancelled from then on.
+    let serial = "1";
+    let csrf = b.get("/applications").csrf();
+    assert_eq!(b.post(&format!("{path}/cancel"), &[("csrf", &csrf), ("serial", serial), ("reason", "x")]).status, 404);
+    let csrf = a.get(&path).csrf();
+    let asked =
+        a.post(&format!("{path}/cancel"), &[("csrf", &csrf), ("serial", serial), ("reason", "车辆已售 vehicle sold")]);
+    assert_eq!((asked.status, asked.location.as_deref()), (303, Some(path.as_str())));
+    let queue = second_reviewer.get("/queue").body;
+    assert!(queue.contains("企业申请注销"), "{queue}");
+    let page = second_reviewer.get(&path);
+    assert!(page.body.contains("Cancellation asked for: 车辆已售 vehicle sold"), "{}", page.body);
+    let csrf = page.csrf();
+    let revoked = second_reviewer
+        .post(&format!("{path}/revoke"), &[("csrf", &csrf), ("serial", serial), ("reason", "车辆已售 vehicle sold")]);
+    assert_eq!(revoked.status, 303);
+    assert!(second_reviewer.get(&path).body.contains("已注销 Revoked: 车辆已售"), "recorded, waiting to be sent");
+    assert!(driver.get(&link).body.contains("已注销"), "the e-pass says cancelled");
+    assert_eq!(driver.get(&format!("{link}/png")).status, 404);
+    assert!(!second_reviewer.get("/queue").body.contains("企业申请注销"), "the request is done");
     // The trail is whole and names every step.
     let conn = rusqlite::Connection::open(console.data.join("office.sqlite")).unwrap();
     let (rows, problems) = pass_office::db::verify_audit(&conn).unwrap();
@@ -315,7 +336,17 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    for action in ["init", "login", "account_created", "submit", "approve_refused", "approve", "issue"] {
+    for action in [
+        "init",
+        "login",
+        "account_created",
+        "submit",
+        "approve_refused",
+        "approve",
+        "issue",
+        "cancellation_requested",
+        "revoke",
+    ] {
         assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
     }
     assert!(rows > 10);
