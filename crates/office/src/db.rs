@@ -426,24 +426,46 @@ pub fn application(conn: &Connection, id: i64) -> rusqlite::Result<Option<Applic
     conn.query_row(&format!("{APPLICATION_QUERY} WHERE a.id = ?1"), [id], |r| application_row(conn, r)).optional()
 }
 
-/// Applications: of one enterprise (newest first), or in a state (oldest first: the queue).
-pub fn applications(
-    conn: &Connection,
-    enterprise: Option<i64>,
-    state: Option<State>,
-) -> rusqlite::Result<Vec<Application>> {
-    let (sql, order) = match (enterprise, state) {
-        (Some(_), _) => (format!("{APPLICATION_QUERY} WHERE a.enterprise = ?1"), "DESC"),
-        (None, Some(_)) => (format!("{APPLICATION_QUERY} WHERE a.state = ?1"), "ASC"),
-        (None, None) => (format!("{APPLICATION_QUERY} WHERE ?1 IS NOT NULL OR 1"), "DESC"),
-    };
-    let mut statement = conn.prepare(&format!("{sql} ORDER BY a.submitted_at {order}, a.id {order} LIMIT 500"))?;
-    let key: rusqlite::types::Value = match (enterprise, state) {
-        (Some(e), _) => e.into(),
-        (None, Some(s)) => s.name().to_owned().into(),
-        (None, None) => rusqlite::types::Value::Null,
-    };
-    let rows = statement.query_map([key], |r| application_row(conn, r))?;
+/// Which applications a list shows.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Only this enterprise's.
+    pub enterprise: Option<i64>,
+    /// Only in this state (the queue: oldest first; otherwise newest first).
+    pub state: Option<State>,
+    /// Only those with a vehicle whose plate contains this text (taken literally: `%` and `_`
+    /// are not wildcards, and the text is a bound parameter, never SQL).
+    pub plate: Option<String>,
+}
+
+/// Most applications a list shows.
+pub const LIST_LIMIT: usize = 200;
+
+/// Applications as `filter` says, at most [`LIST_LIMIT`].
+pub fn applications(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Application>> {
+    let mut conditions = Vec::new();
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(enterprise) = filter.enterprise {
+        values.push(enterprise.into());
+        conditions.push(format!("a.enterprise = ?{}", values.len()));
+    }
+    if let Some(state) = filter.state {
+        values.push(state.name().to_owned().into());
+        conditions.push(format!("a.state = ?{}", values.len()));
+    }
+    if let Some(plate) = filter.plate.as_deref().filter(|p| !p.is_empty()) {
+        let literal = plate.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        values.push(format!("%{literal}%").into());
+        conditions
+            .push(format!("a.id IN (SELECT application FROM vehicles WHERE plate LIKE ?{} ESCAPE '\\')", values.len()));
+    }
+    let condition = if conditions.is_empty() { "1".to_owned() } else { conditions.join(" AND ") };
+    let order = if filter.state == Some(State::Submitted) { "ASC" } else { "DESC" };
+    let sql = format!(
+        "{APPLICATION_QUERY} WHERE {condition} ORDER BY a.submitted_at {order}, a.id {order} LIMIT {LIST_LIMIT}"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let rows = statement.query_map(rusqlite::params_from_iter(values), |r| application_row(conn, r))?;
     rows.collect()
 }
 

@@ -285,9 +285,19 @@ pub fn queue(viewer: &Viewer<'_>, waiting: &[Application], cancellations: &[Appl
     )
 }
 
-/// A list of applications: the queue (oldest first, with each one's age) or an enterprise's.
-pub fn application_list(viewer: &Viewer<'_>, title: &str, list: &[Application], now: u64) -> Markup {
-    layout(title, Some(viewer), list_table(list, now))
+/// Applications (an enterprise's own, or all for staff), newest first, searchable by plate.
+pub fn applications(viewer: &Viewer<'_>, list: &[Application], plate: &str, now: u64) -> Markup {
+    layout(
+        "申请 Applications",
+        Some(viewer),
+        html! {
+            form.search method="get" action="/applications" {
+                label { "按车牌查找 Find by plate" input name="plate" value=(plate) placeholder="粤A123"; }
+                button type="submit" { "查找 Find" }
+            }
+            (list_table(list, now))
+        },
+    )
 }
 
 fn list_table(list: &[Application], now: u64) -> Markup {

@@ -500,21 +500,28 @@ async fn queue(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Repl
                 .into_iter()
                 .filter_map(|id| db::application(&conn, id).transpose())
                 .collect::<Result<Vec<_>, _>>()?;
-            (db::applications(&conn, None, Some(State::Submitted))?, cancellations)
+            let waiting = db::Filter { state: Some(State::Submitted), ..db::Filter::default() };
+            (db::applications(&conn, &waiting)?, cancellations)
         };
         Ok(Reply::Page(StatusCode::OK, pages::queue(&session.viewer(office), &list, &cancellations, office.now())))
     })
     .await
 }
 
-async fn applications(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply {
+async fn applications(
+    AxumState(office): AxumState<Shared>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<Fields>,
+) -> Reply {
     run(office, move |office| {
         let session = session_or_reply!(office, headers, ANYONE);
         let own = (session.account.role == Role::Enterprise).then_some(session.account.id);
-        let list = db::applications(&*office.db()?, own, None)?;
+        let plate = query.get("plate").map(|p| p.trim().chars().take(20).collect::<String>());
+        let filter = db::Filter { enterprise: own, state: None, plate: plate.clone() };
+        let list = db::applications(&*office.db()?, &filter)?;
         Ok(Reply::Page(
             StatusCode::OK,
-            pages::application_list(&session.viewer(office), "申请 Applications", &list, office.now()),
+            pages::applications(&session.viewer(office), &list, plate.as_deref().unwrap_or(""), office.now()),
         ))
     })
     .await

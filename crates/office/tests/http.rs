@@ -15,6 +15,12 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
 /// A console on 127.0.0.1:0 over a fresh data directory with the example key.
 struct Console {
     base: String,
@@ -427,6 +433,15 @@ fn text_from_applicants_is_shown_as_text() {
     let shown = evil.get(&page.location.unwrap()).body;
     assert!(shown.contains("&lt;b onmouseover=x&gt;") && !shown.contains("<b onmouseover"), "{shown}");
     assert!(admin.get("/accounts").body.contains("evil"), "accounts table intact");
+    // Search by plate: SQL and LIKE wildcards are taken literally, and shown as text.
+    for hostile in ["' OR 1=1 --", "%", "_", "\\", "粤A'; DROP TABLE applications;--"] {
+        let page = evil.get(&format!("/applications?plate={}", url_encode(hostile)));
+        assert_eq!(page.status, 200, "{hostile}");
+        assert!(page.body.contains("没有申请"), "{hostile} matches nothing: {}", page.body);
+    }
+    let found = evil.get(&format!("/applications?plate={}", url_encode("A123")));
+    assert!(found.body.contains("粤A12345"), "{}", found.body);
+    assert!(admin.get("/accounts").body.contains("evil"), "tables intact");
 }
 
 #[test]
