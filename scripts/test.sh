@@ -16,6 +16,8 @@ command -v faketime >/dev/null || need+=(faketime)
 # The FAT stick test: a FAT image, mounted with the kernel's vfat where it has one, else fusefat.
 command -v mkfs.vfat >/dev/null || need+=(dosfstools)
 command -v fusefat >/dev/null || need+=(fusefat)
+# The office console behind a TLS proxy: Debian's nginx.
+[ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} ..."
   sudo_cmd=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")

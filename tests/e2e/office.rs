@@ -328,3 +328,117 @@ fn a_browser_clicks_through_the_console() {
     assert!(qr_share.as_f64().unwrap() >= 0.6, "the QR code fills {qr_share} of the width");
     browser.screenshot(&shots.join("office-epass.png"));
 }
+
+/// The console behind Debian's nginx with TLS, configured by `docs/nginx-office.conf` (the
+/// README's): pages come over https, the session cookie is `Secure`, the security headers pass
+/// through; the console itself listens on loopback with `--behind-proxy`.
+#[test]
+fn the_console_behind_nginx_with_tls() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::process::{Command, Stdio};
+
+    let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists()) else {
+        crate::util::missing_prerequisite(
+            "the_console_behind_nginx_with_tls",
+            "nginx (Debian's nginx package; ./scripts/test.sh installs it)",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // nginx's workers run as an unprivileged user: they must reach the prefix.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let prefix = dir.path().join("nginx");
+    std::fs::create_dir_all(&prefix).unwrap();
+    std::fs::set_permissions(&prefix, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (cert, key_pem) = (prefix.join("cert.pem"), prefix.join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key_pem)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+
+    // The console on loopback, behind the proxy.
+    let key = crate::util::example_key(dir.path());
+    let data = dir.path().join("office");
+    let password = pass_office::init(&data, &key, "示例签发机关", (pass_office::system_clock())()).unwrap();
+    let office = pass_office::Office::open(&data, true, pass_office::system_clock()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            pass_office::serve(listener, Arc::new(office)).await.unwrap();
+        });
+    });
+    let upstream = rx.recv().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let template = std::fs::read_to_string(root().join("docs/nginx-office.conf")).unwrap();
+    let config = template
+        .replace("@PREFIX@", prefix.to_str().unwrap())
+        .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
+        .replace("@CERT@", cert.to_str().unwrap())
+        .replace("@KEY@", key_pem.to_str().unwrap())
+        .replace("@UPSTREAM@", &upstream.to_string());
+    let config_path = prefix.join("nginx.conf");
+    std::fs::write(&config_path, config).unwrap();
+    let mut child = Command::new(nginx)
+        .args(["-e", prefix.join("error.log").to_str().unwrap(), "-p", prefix.to_str().unwrap(), "-c"])
+        .arg(&config_path)
+        .args(["-g", "daemon off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = std::fs::read_to_string(prefix.join("error.log")).unwrap_or_default();
+            panic!("nginx ended ({status}): {log}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "nginx did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _nginx = Kill(child);
+
+    let pem = std::fs::read(&cert).unwrap();
+    let roots = ureq::tls::RootCerts::new_with_certs(&[ureq::tls::Certificate::from_pem(&pem).unwrap().to_owned()]);
+    let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).max_redirects(0).build().into();
+    let base = format!("https://127.0.0.1:{port}");
+    let page = agent.get(&format!("{base}/login")).call().unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().get("content-security-policy").is_some(), "the console's headers pass through");
+    assert!(page.headers().get("strict-transport-security").is_some());
+    let login =
+        agent.post(&format!("{base}/login")).send_form([("login", "admin"), ("password", password.as_str())]).unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap();
+    let next = agent.get(&format!("{base}/password")).header("Cookie", session).call().unwrap();
+    assert_eq!(next.status(), 200, "the session works through the proxy");
+}

@@ -266,12 +266,24 @@ async fn login_page() -> Reply {
     Reply::Page(StatusCode::OK, pages::login(None))
 }
 
+/// The client's address: the peer's, or behind a TLS proxy the one it says in `X-Real-IP`
+/// (set by the proxy; the console listens only where the proxy can reach it).
+fn client_address(office: &Office, peer: SocketAddr, headers: &HeaderMap) -> SocketAddr {
+    let forwarded = || headers.get("x-real-ip")?.to_str().ok()?.trim().parse::<std::net::IpAddr>().ok();
+    match forwarded().filter(|_| office.secure_cookies) {
+        Some(ip) => SocketAddr::new(ip, 0),
+        None => peer,
+    }
+}
+
 async fn login(
     AxumState(office): AxumState<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Form(form): Form<Fields>,
 ) -> Reply {
     run(office, move |office| {
+        let peer = client_address(office, peer, &headers);
         let login = form.get("login").map(|l| l.trim().to_owned()).unwrap_or_default();
         let password = form.get("password").cloned().unwrap_or_default();
         let now = office.now();
