@@ -4,7 +4,6 @@
 //! driver's e-pass page says cancelled.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::util::{Server, root, verifier};
 
@@ -99,16 +98,8 @@ impl Client {
 fn start_office(data: &Path, key: &Path) -> (String, String) {
     let password = pass_office::init(data, key, "示例签发机关", (pass_office::system_clock())()).unwrap();
     let office = pass_office::Office::open(data, false, pass_office::system_clock()).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            pass_office::serve(listener, Arc::new(office)).await.unwrap();
-        });
-    });
-    (format!("http://{}", rx.recv().unwrap()), password)
+    let addr = pass_office::spawn_on_loopback(office);
+    (format!("http://{addr}"), password)
 }
 
 #[test]
@@ -374,16 +365,8 @@ fn the_console_behind_nginx_with_tls() {
     let data = dir.path().join("office");
     let password = pass_office::init(&data, &key, "示例签发机关", (pass_office::system_clock())()).unwrap();
     let office = pass_office::Office::open(&data, true, pass_office::system_clock()).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            pass_office::serve(listener, Arc::new(office)).await.unwrap();
-        });
-    });
-    let upstream = rx.recv().unwrap();
+    let addr = pass_office::spawn_on_loopback(office);
+    let upstream = addr;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let template = std::fs::read_to_string(root().join("docs/nginx-office.conf")).unwrap();
     let config = template

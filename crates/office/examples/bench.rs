@@ -6,7 +6,6 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const PASSES: usize = 100_000;
@@ -116,16 +115,8 @@ fn main() {
     let db_secs = started.elapsed().as_secs_f64();
 
     let office = pass_office::Office::open(&data, false, pass_office::system_clock()).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            pass_office::serve(listener, Arc::new(office)).await.unwrap();
-        });
-    });
-    let base = format!("http://{}", rx.recv().unwrap());
+    let addr = pass_office::spawn_on_loopback(office);
+    let base = format!("http://{addr}");
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
     let login =
         agent.post(&format!("{base}/login")).send_form([("login", "reviewer"), ("password", password)]).unwrap();

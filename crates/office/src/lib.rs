@@ -78,6 +78,10 @@ pub struct Office {
     db: Mutex<Connection>,
     data: PathBuf,
     key: PathBuf,
+    /// The office key's public half, read once at start-up.
+    public: pass_core::PublicKey,
+    /// The office's division from the `.pub` beside its key, read once at start-up.
+    division: Option<pass_core::Division>,
     name: String,
     /// Cookies carry `Secure` (served over TLS, or behind a TLS proxy).
     secure_cookies: bool,
@@ -95,6 +99,11 @@ impl Office {
         let name = db::setting(&conn, "office")?
             .with_context(|| format!("{} is not set up: run pass-office init first", data.display()))?;
         let key = PathBuf::from(db::setting(&conn, "key")?.context("no key setting")?);
+        let public = pass_issuer::keyfile::load_secret(&key)?.public_key();
+        let division = std::fs::read_to_string(key.with_extension("pub"))
+            .ok()
+            .and_then(|text| pass_core::keys::PublicKeyFile::parse(&text).ok())
+            .and_then(|(file, _)| file.division().ok().flatten());
         let lock_path = data.join("serve.lock");
         let lock = pass_files::open_lock(&lock_path).with_context(|| lock_path.display().to_string())?;
         if lock.try_lock().is_err() {
@@ -104,6 +113,8 @@ impl Office {
             db: Mutex::new(conn),
             data: data.to_owned(),
             key,
+            public,
+            division,
             name,
             secure_cookies,
             clock,
@@ -127,6 +138,26 @@ impl Office {
         self.db.lock().map_err(|_| anyhow::anyhow!("the database lock is poisoned"))
     }
 
+    /// The office key's id.
+    pub fn key_id(&self) -> pass_core::KeyId {
+        self.public.id()
+    }
+
+    /// The office key's public half (print QA checks against it).
+    pub fn public_key(&self) -> &pass_core::PublicKey {
+        &self.public
+    }
+
+    /// The office's division: the first six digits of its pass numbers.
+    pub fn division(&self) -> Option<pass_core::Division> {
+        self.division
+    }
+
+    /// The issuance ledger.
+    pub fn ledger(&self) -> anyhow::Result<pass_issuer::ledger::Ledger> {
+        Ok(pass_issuer::ledger::Ledger::open(&self.data.join(LEDGER_FILE))?)
+    }
+
     /// Where a pass's phone e-pass PNG is kept.
     pub fn epass_png_path(&self, serial: u64) -> PathBuf {
         self.data.join("epass").join(format!("{serial}.png"))
@@ -136,6 +167,21 @@ impl Office {
     pub fn pdf_path(&self, application: i64) -> PathBuf {
         self.data.join("pdf").join(format!("application-{application}.pdf"))
     }
+}
+
+/// Serves `office` on a new 127.0.0.1 port from a thread of its own (for tests, examples and
+/// benches that drive it over HTTP); its address.
+pub fn spawn_on_loopback(office: Office) -> std::net::SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let _ = tx.send(listener.local_addr()?);
+            serve(listener, Arc::new(office)).await
+        })
+    });
+    rx.recv().unwrap_or_else(|_| panic!("the console did not start on 127.0.0.1"))
 }
 
 /// Serves the console on `listener` until the process ends, and sends the revocations not

@@ -494,8 +494,8 @@ async fn dashboard(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> 
             .unwrap_or(0);
         let week = today.saturating_sub(u64::try_from(weekday).unwrap_or(0) * 86_400);
         let figures = db::figures(&*office.db()?, today, week)?;
-        let key_id = pass_issuer::keyfile::load_secret(&office.key)?.public_key().id();
-        let ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+        let key_id = office.key_id();
+        let ledger = office.ledger()?;
         let (valid, unsent) = (ledger.count_valid_at(key_id, now)?, ledger.pending_revocations(key_id)?.len());
         Ok(Reply::Page(StatusCode::OK, pages::dashboard(&session.viewer(office), &figures, valid, unsent, now)))
     })
@@ -555,6 +555,16 @@ async fn new_application(AxumState(office): AxumState<Shared>, headers: HeaderMa
     .await
 }
 
+/// The enterprise an application is for: the session's own, or for staff entering one the
+/// enterprise the form names (`None`: no such enterprise).
+fn applicant(office: &Office, session: &Session, form: &Fields) -> anyhow::Result<Option<Account>> {
+    if session.account.role == Role::Enterprise {
+        return Ok(Some(session.account.clone()));
+    }
+    let id: i64 = form.get("enterprise").and_then(|e| e.parse().ok()).unwrap_or(-1);
+    Ok(db::account(&*office.db()?, id)?.filter(|a| a.role == Role::Enterprise))
+}
+
 /// The names of the form's vehicle fields, as the CSV import reads them.
 const VEHICLE_FIELDS: [&str; 10] = [
     "plate",
@@ -595,16 +605,7 @@ async fn submit(AxumState(office): AxumState<Shared>, headers: HeaderMap, Form(f
         if let Some(reply) = check_csrf(office, &session, &form) {
             return Ok(reply);
         }
-        let enterprise = match session.account.role {
-            Role::Enterprise => session.account.clone(),
-            _ => {
-                let id: i64 = form.get("enterprise").and_then(|e| e.parse().ok()).unwrap_or(-1);
-                match db::account(&*office.db()?, id)?.filter(|a| a.role == Role::Enterprise) {
-                    Some(account) => account,
-                    None => return Ok(not_found(office, &session)),
-                }
-            }
-        };
+        let Some(enterprise) = applicant(office, &session, &form)? else { return Ok(not_found(office, &session)) };
         let fields: Fields = VEHICLE_FIELDS
             .iter()
             .map(|&name| (name.to_owned(), form.get(name).map(|v| v.trim().to_owned()).unwrap_or_default()))
@@ -703,16 +704,7 @@ async fn upload(
         if let Some(reply) = check_csrf(office, &session, &form) {
             return Ok(reply);
         }
-        let enterprise = match session.account.role {
-            Role::Enterprise => session.account.clone(),
-            _ => {
-                let id: i64 = form.get("enterprise").and_then(|e| e.parse().ok()).unwrap_or(-1);
-                match db::account(&*office.db()?, id)?.filter(|a| a.role == Role::Enterprise) {
-                    Some(account) => account,
-                    None => return Ok(not_found(office, &session)),
-                }
-            }
-        };
+        let Some(enterprise) = applicant(office, &session, &form)? else { return Ok(not_found(office, &session)) };
         let refuse = |errors: &[pass_issuer::csv_import::RowError], message: Option<&str>| -> anyhow::Result<Reply> {
             let list = enterprises(office)?;
             Ok(Reply::Page(
@@ -778,7 +770,7 @@ fn visible(office: &Office, session: &Session, id: i64) -> anyhow::Result<Option
 
 /// The pass numbers of `serials`: the office's division (from the `.pub` beside its key).
 fn numbers(office: &Office, serials: &[u64]) -> Vec<String> {
-    let division = numbers_division(office);
+    let division = office.division();
     serials.iter().map(|s| pass_core::model::pass_number(division, *s)).collect()
 }
 
@@ -838,7 +830,7 @@ async fn approve(
         // The printer tools are looked for before a serial is taken.
         let tools = pass_issuer::print::Tools::find();
         let key = pass_issuer::keyfile::load_secret(&office.key)?;
-        let mut ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+        let mut ledger = office.ledger()?;
         ledger.bind(key.public_key().id(), &office.key)?;
         // All the vehicles in one ledger transaction; the application's batch name makes a
         // second approval of the same application a refused repeat, never a second issue.
@@ -881,9 +873,7 @@ fn print(
     records: &[pass_issuer::ledger::Record],
     tools: Result<pass_issuer::print::Tools, String>,
 ) -> anyhow::Result<()> {
-    let key = pass_issuer::keyfile::load_secret(&office.key)?;
-    let public = key.public_key();
-    drop(key);
+    let public = *office.public_key();
     let info = page_info(office);
     let path = office.pdf_path(id);
     let result = tools.and_then(|tools| {
@@ -907,8 +897,8 @@ fn revocations(office: &Office, serials: &[u64]) -> anyhow::Result<Vec<Option<(S
     if serials.is_empty() {
         return Ok(Vec::new());
     }
-    let key_id = pass_issuer::keyfile::load_secret(&office.key)?.public_key().id();
-    let ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+    let key_id = office.key_id();
+    let ledger = office.ledger()?;
     serials.iter().map(|s| Ok(ledger.revocation(key_id, *s)?)).collect()
 }
 
@@ -932,8 +922,8 @@ async fn revoke(
         if !application.serials.contains(&serial) || reason.is_empty() {
             return Ok(Reply::Redirect(format!("/applications/{id}"), None));
         }
-        let key_id = pass_issuer::keyfile::load_secret(&office.key)?.public_key().id();
-        let mut ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+        let key_id = office.key_id();
+        let mut ledger = office.ledger()?;
         ledger.record_revocations(key_id, &[serial], reason, office.now())?;
         db::cancellation_done(&*office.db()?, serial)?;
         audit(office, &session.account.login, "revoke", &format!("application {id}: serial {serial}: {reason}"))?;
@@ -986,8 +976,8 @@ pub fn send_pending(office: &Office) -> anyhow::Result<bool> {
         (db::setting(&conn, "revocation_server")?, db::setting(&conn, "revocation_token")?)
     };
     let (Some(server), Some(token)) = (server, token) else { return Ok(true) };
-    let key_id = pass_issuer::keyfile::load_secret(&office.key)?.public_key().id();
-    let mut ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+    let key_id = office.key_id();
+    let mut ledger = office.ledger()?;
     let pending = ledger.pending_revocations(key_id)?;
     let mut by_reason: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for (serial, reason) in pending {
@@ -1055,7 +1045,7 @@ fn page_info(office: &Office) -> pass_issuer::print::PageInfo {
     pass_issuer::print::PageInfo {
         title: pass_issuer::print::DEFAULT_TITLE.into(),
         office: office.name().to_owned(),
-        division: numbers_division(office),
+        division: office.division(),
         tz: pass_core::time::default_zone(),
     }
 }
@@ -1067,8 +1057,8 @@ fn epass_record(office: &Office, token: &str) -> anyhow::Result<Option<(pass_iss
     if office.now() > valid_until {
         return Ok(None);
     }
-    let key_id = pass_issuer::keyfile::load_secret(&office.key)?.public_key().id();
-    let ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
+    let key_id = office.key_id();
+    let ledger = office.ledger()?;
     let Some(record) = ledger.records(key_id, &[serial])?.into_iter().next() else { return Ok(None) };
     let revoked = ledger.revocation(key_id, serial)?.is_some();
     Ok(Some((record, revoked)))
@@ -1104,18 +1094,13 @@ async fn epass_png(AxumState(office): AxumState<Shared>, Path(token): Path<Strin
         // checked like a printed page before it is kept.
         if !path.exists() {
             let tools = pass_issuer::print::Tools::find()?;
-            let public = pass_issuer::keyfile::load_secret(&office.key)?.public_key();
+            let public = *office.public_key();
             std::fs::create_dir_all(path.parent().unwrap_or(&office.data))?;
             pass_issuer::print::phone_png(&tools, &record, &page_info(office), &public, &path)?;
         }
         Ok(Reply::Png(std::fs::read(path)?))
     })
     .await
-}
-
-fn numbers_division(office: &Office) -> Option<pass_core::Division> {
-    let text = std::fs::read_to_string(office.key.with_extension("pub")).ok()?;
-    pass_core::keys::PublicKeyFile::parse(&text).ok()?.0.division().ok().flatten()
 }
 
 async fn print_again(
@@ -1131,10 +1116,7 @@ async fn print_again(
         }
         let Some(application) = visible(office, &session, id)? else { return Ok(not_found(office, &session)) };
         if application.state == State::Issued {
-            let key = pass_issuer::keyfile::load_secret(&office.key)?;
-            let ledger = pass_issuer::ledger::Ledger::open(&office.data.join(crate::LEDGER_FILE))?;
-            let records = ledger.records(key.public_key().id(), &application.serials)?;
-            drop(key);
+            let records = office.ledger()?.records(office.key_id(), &application.serials)?;
             print(office, &session, id, &records, pass_issuer::print::Tools::find().map_err(|e| e.to_string()))?;
         }
         Ok(Reply::Redirect(format!("/applications/{id}"), None))

@@ -49,16 +49,7 @@ fn start(secure_cookies: bool) -> Console {
     let time = clock.clone();
     let office =
         pass_office::Office::open(&data, secure_cookies, Arc::new(move || time.load(Ordering::SeqCst))).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            pass_office::serve(listener, Arc::new(office)).await.unwrap();
-        });
-    });
-    let addr = rx.recv().unwrap();
+    let addr = pass_office::spawn_on_loopback(office);
     Console { base: format!("http://{addr}"), clock, admin_password, data, _dir: dir }
 }
 
