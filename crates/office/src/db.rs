@@ -613,6 +613,32 @@ pub fn cancellation_done(conn: &Connection, serial: u64) -> rusqlite::Result<()>
     Ok(())
 }
 
+/// Replaces one vehicle of an application that is waiting or was rejected, and records who
+/// edited it (the four-eyes rule reads it): a rejected application goes back to the queue.
+/// `false`: the application is decided (or has no such vehicle) and nothing changed.
+pub fn edit_vehicle(
+    tx: &Transaction<'_>,
+    id: i64,
+    position: i64,
+    fields: &std::collections::BTreeMap<String, String>,
+    editor: i64,
+) -> rusqlite::Result<bool> {
+    let open = tx.execute(
+        "UPDATE applications SET edited_by = ?2, state = 'submitted', decided_by = NULL, decided_at = NULL, reason = NULL
+         WHERE id = ?1 AND state IN ('submitted', 'rejected')",
+        params![id, editor],
+    )?;
+    if open == 0 {
+        return Ok(false);
+    }
+    let plate = fields.get("plate").cloned().unwrap_or_default();
+    let changed = tx.execute(
+        "UPDATE vehicles SET fields = ?3, plate = ?4 WHERE application = ?1 AND position = ?2",
+        params![id, position, serde_json::to_string(fields).unwrap_or_default(), plate],
+    )?;
+    Ok(changed == 1)
+}
+
 /// Marks an issued application printed.
 pub fn mark_printed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     conn.execute("UPDATE applications SET state = 'printed' WHERE id = ?1 AND state = 'issued'", [id])?;

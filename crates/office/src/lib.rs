@@ -88,6 +88,9 @@ pub struct Office {
     clock: Clock,
     /// Failed logins by address, their times: the per-address throttle.
     failures: Mutex<HashMap<IpAddr, Vec<u64>>>,
+    /// Held while an application's state is read and changed (approve, reject, edit), so an
+    /// edit cannot slip between a reviewer's check and the signing.
+    decisions: Mutex<()>,
     _lock: std::fs::File,
 }
 
@@ -119,6 +122,7 @@ impl Office {
             secure_cookies,
             clock,
             failures: Mutex::new(HashMap::new()),
+            decisions: Mutex::new(()),
             _lock: lock,
         })
     }
@@ -131,6 +135,11 @@ impl Office {
     /// The office's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The lock over application decisions (see the field).
+    pub(crate) fn decisions(&self) -> anyhow::Result<std::sync::MutexGuard<'_, ()>> {
+        self.decisions.lock().map_err(|_| anyhow::anyhow!("the decisions lock is poisoned"))
     }
 
     /// The database, locked (a poisoned lock is an internal error, never a pass).

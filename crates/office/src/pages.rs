@@ -159,22 +159,49 @@ const FIELDS: [(&str, &str, &str, &str); 9] = [
     ("valid_until", "有效期止 Valid until", "date", ""),
 ];
 
+/// What the application form does: a new application, or an edit of one vehicle of an
+/// application (its enterprise fixed).
+pub enum FormTarget<'a> {
+    /// A new application.
+    New,
+    /// One vehicle of application `id` at `position`, for the enterprise named.
+    Edit {
+        /// The application.
+        id: i64,
+        /// The vehicle's place in it, from 0.
+        position: usize,
+        /// The enterprise's name (the holder, which an edit cannot change).
+        enterprise: &'a str,
+    },
+}
+
 /// The application form: one vehicle, each error next to its field.
 pub fn application_form(
     viewer: &Viewer<'_>,
     enterprises: &[Account],
     values: &BTreeMap<String, String>,
     errors: &BTreeMap<String, String>,
+    target: &FormTarget<'_>,
 ) -> Markup {
     let value = |name: &str| values.get(name).map(String::as_str).unwrap_or("");
+    let (title, action, button) = match target {
+        FormTarget::New => ("申请通行证 Apply for a pass".to_owned(), "/applications".to_owned(), "提交申请 Submit"),
+        FormTarget::Edit { id, position, .. } => (
+            format!("修改申请 #{id} Edit application"),
+            format!("/applications/{id}/vehicles/{position}"),
+            "保存并重新提交 Save and submit again",
+        ),
+    };
     layout(
-        "申请通行证 Apply for a pass",
+        &title,
         Some(viewer),
         html! {
             @if !errors.is_empty() { p.error { "请改正标出的项目。 Please correct the fields marked below." } }
-            form method="post" action="/applications" {
+            form method="post" action=(action) {
                 (csrf_field(viewer.csrf))
-                @if viewer.account.role != Role::Enterprise {
+                @if let FormTarget::Edit { enterprise, .. } = target {
+                    p { "持证单位 Holder: " strong { (enterprise) } }
+                } @else if viewer.account.role != Role::Enterprise {
                     label { "企业 Enterprise"
                         select name="enterprise" {
                             @for e in enterprises {
@@ -201,7 +228,7 @@ pub fn application_form(
                     }
                 }
                 @if let Some(e) = errors.get("row") { p.error { (e) } }
-                button type="submit" { "提交申请 Submit" }
+                button type="submit" { (button) }
             }
         },
     )
@@ -353,6 +380,9 @@ pub fn application(
             @for (i, v) in a.vehicles.iter().enumerate() {
                 section.vehicle {
                     h2 { (v.get("plate").map(String::as_str).unwrap_or("")) @if let Some(n) = numbers.get(i) { " · 编号 No. " (n) } }
+                    @if matches!(a.state, State::Submitted | State::Rejected) && viewer.account.role != Role::Admin {
+                        p { a.edit href=(format!("/applications/{}/vehicles/{i}", a.id)) { "修改 Edit" } }
+                    }
                     @if let Some(Some((reason, sent))) = revoked.get(i) {
                         p.revoked {
                             "已注销 Revoked: " (reason) " · "

@@ -40,6 +40,7 @@ pub fn router(office: Shared) -> Router {
         .route("/applications/new", get(new_application))
         .route("/applications/upload", get(upload_page).post(upload))
         .route("/applications/{id}", get(application))
+        .route("/applications/{id}/vehicles/{position}", get(edit_page).post(edit))
         .route("/applications/{id}/approve", post(approve))
         .route("/applications/{id}/reject", post(reject))
         .route("/applications/{id}/print", post(print_again))
@@ -549,7 +550,13 @@ async fn new_application(AxumState(office): AxumState<Shared>, headers: HeaderMa
         let list = enterprises(office)?;
         Ok(Reply::Page(
             StatusCode::OK,
-            pages::application_form(&session.viewer(office), &list, &Fields::new(), &Fields::new()),
+            pages::application_form(
+                &session.viewer(office),
+                &list,
+                &Fields::new(),
+                &Fields::new(),
+                &pages::FormTarget::New,
+            ),
         ))
     })
     .await
@@ -617,7 +624,7 @@ async fn submit(AxumState(office): AxumState<Shared>, headers: HeaderMap, Form(f
             let list = enterprises(office)?;
             return Ok(Reply::Page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                pages::application_form(&session.viewer(office), &list, &values, &errors),
+                pages::application_form(&session.viewer(office), &list, &values, &errors, &pages::FormTarget::New),
             ));
         }
         let id = {
@@ -640,6 +647,97 @@ async fn submit(AxumState(office): AxumState<Shared>, headers: HeaderMap, Form(f
             tx.commit()?;
             id
         };
+        Ok(Reply::Redirect(format!("/applications/{id}"), None))
+    })
+    .await
+}
+
+/// The vehicle at `position` of an application its viewer may still edit (waiting or
+/// rejected), with the application.
+fn editable(
+    office: &Office,
+    session: &Session,
+    id: i64,
+    position: usize,
+) -> anyhow::Result<Option<(db::Application, Fields)>> {
+    let Some(application) = visible(office, session, id)? else { return Ok(None) };
+    if !matches!(application.state, State::Submitted | State::Rejected) {
+        return Ok(None);
+    }
+    let Some(mut fields) = application.vehicles.get(position).cloned() else { return Ok(None) };
+    // A date field holds the day (a spreadsheet's times of day read as that day).
+    for name in ["valid_from", "valid_until"] {
+        if let Some(value) = fields.get_mut(name) {
+            value.truncate(value.char_indices().nth(10).map_or(value.len(), |(i, _)| i));
+        }
+    }
+    Ok(Some((application, fields)))
+}
+
+async fn edit_page(
+    AxumState(office): AxumState<Shared>,
+    headers: HeaderMap,
+    Path((id, position)): Path<(i64, usize)>,
+) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, ENTER);
+        let Some((application, fields)) = editable(office, &session, id, position)? else {
+            return Ok(not_found(office, &session));
+        };
+        let target = pages::FormTarget::Edit { id, position, enterprise: &application.enterprise_name };
+        Ok(Reply::Page(
+            StatusCode::OK,
+            pages::application_form(&session.viewer(office), &[], &fields, &Fields::new(), &target),
+        ))
+    })
+    .await
+}
+
+/// Saves an edit of one vehicle: checked by the same rules as a new application; the editor
+/// is recorded (and so cannot approve it), and a rejected application waits again.
+async fn edit(
+    AxumState(office): AxumState<Shared>,
+    headers: HeaderMap,
+    Path((id, position)): Path<(i64, usize)>,
+    Form(form): Form<Fields>,
+) -> Reply {
+    run(office, move |office| {
+        let session = session_or_reply!(office, headers, ENTER);
+        if let Some(reply) = check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        let _decisions = office.decisions()?;
+        let Some((application, _)) = editable(office, &session, id, position)? else {
+            return Ok(not_found(office, &session));
+        };
+        let enterprise =
+            db::account(&*office.db()?, application.enterprise)?.ok_or_else(|| anyhow::anyhow!("enterprise gone"))?;
+        let fields: Fields = VEHICLE_FIELDS
+            .iter()
+            .map(|&name| (name.to_owned(), form.get(name).map(|v| v.trim().to_owned()).unwrap_or_default()))
+            .collect();
+        if let Err(errors) = request(&fields, &enterprise) {
+            let errors: Fields = errors.into_iter().map(|e| (e.column, e.reason)).collect();
+            let target = pages::FormTarget::Edit { id, position, enterprise: &application.enterprise_name };
+            return Ok(Reply::Page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::application_form(&session.viewer(office), &[], &fields, &errors, &target),
+            ));
+        }
+        let mut conn = office.db()?;
+        let tx = conn.transaction()?;
+        let position = i64::try_from(position)?;
+        if !db::edit_vehicle(&tx, id, position, &fields, session.account.id)? {
+            return Err(anyhow::anyhow!("application {id} changed while it was edited"));
+        }
+        db::audit(
+            &tx,
+            office.now(),
+            &session.account.login,
+            "edit",
+            &format!("application {id}, vehicle {}: {}", position + 1, fields["plate"]),
+        )?;
+        tx.commit()?;
         Ok(Reply::Redirect(format!("/applications/{id}"), None))
     })
     .await
@@ -801,6 +899,7 @@ async fn approve(
         if let Some(reply) = check_csrf(office, &session, &form) {
             return Ok(reply);
         }
+        let _decisions = office.decisions()?;
         let Some(application) = visible(office, &session, id)? else { return Ok(not_found(office, &session)) };
         // Four eyes: whoever entered or last edited an application cannot approve it.
         if application.entered_by == session.account.id || application.edited_by == session.account.id {
@@ -1135,6 +1234,7 @@ async fn reject(
         if let Some(reply) = check_csrf(office, &session, &form) {
             return Ok(reply);
         }
+        let _decisions = office.decisions()?;
         let Some(application) = visible(office, &session, id)? else { return Ok(not_found(office, &session)) };
         let reason = form.get("reason").map(|r| r.trim()).unwrap_or("");
         if application.state == State::Submitted && !reason.is_empty() {

@@ -349,6 +349,72 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
     assert!(rows > 10);
 }
 
+/// Editing: a rejected application is corrected by its enterprise and waits again; whoever
+/// last edited it cannot approve it; nobody edits another's application or a decided one.
+#[test]
+fn an_edited_application_waits_again_and_its_editor_cannot_approve_it() {
+    let Office { console, mut a, mut b, mut reviewer, mut second_reviewer, .. } = office();
+    let path = a.apply("粤A12345", &[("cargo", "汽车零部件")]).location.unwrap();
+    let csrf = reviewer.get(&path).csrf();
+    let rejected =
+        reviewer.post(&format!("{path}/reject"), &[("csrf", &csrf), ("reason", "请写明货物 name the cargo")]);
+    assert_eq!(rejected.status, 303);
+    let page = a.get(&path).body;
+    assert!(page.contains("未通过") && page.contains("name the cargo"), "{page}");
+
+    // The enterprise's edit form holds the stored values; B cannot open or post it.
+    let vehicle = format!("{path}/vehicles/0");
+    let form = a.get(&vehicle);
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("value=\"粤A12345\"") && form.body.contains("value=\"2026-12-01\""), "{}", form.body);
+    assert_eq!(b.get(&vehicle).status, 404);
+    let csrf_b = b.get("/applications").csrf();
+    assert_eq!(b.post(&vehicle, &[("csrf", &csrf_b), ("plate", "粤A99999")]).status, 404);
+    assert_eq!(a.get(&format!("{path}/vehicles/1")).status, 404, "no second vehicle");
+    #[rustfmt::skip]
+    let fields = |cargo: &'static str, plate: &'static str| vec![
+        ("plate", plate), ("vehicle_type", "heavy-truck"), ("driver", "张三"), ("co_drivers", ""),
+        ("origin", "花都区"), ("destination", "浦东新区"), ("zones", "440114"), ("cargo", cargo),
+        ("valid_from", "2026-12-01"), ("valid_until", "2026-12-31"),
+    ];
+    // Without a token: 403. A bad plate: the error next to its field, nothing saved.
+    assert_eq!(a.post(&vehicle, &fields("x", "粤A12345")).status, 403);
+    let csrf = a.get(&vehicle).csrf();
+    let mut bad = fields("发动机总成", "not a plate");
+    bad.push(("csrf", &csrf));
+    let refused = a.post(&vehicle, &bad);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("field-error"), "{}", refused.body);
+    let mut good = fields("发动机总成", "粤A12345");
+    good.push(("csrf", &csrf));
+    assert_eq!(a.post(&vehicle, &good).status, 303);
+    let page = a.get(&path).body;
+    assert!(page.contains("待审核") && page.contains("发动机总成") && !page.contains("name the cargo"), "{page}");
+
+    // A reviewer who edits it cannot approve it; the other can, and the pass has the edit.
+    let csrf = reviewer.get(&vehicle).csrf();
+    let mut fixed = fields("发动机总成（12箱）", "粤A12345");
+    fixed.push(("csrf", &csrf));
+    assert_eq!(reviewer.post(&vehicle, &fixed).status, 303);
+    let csrf = reviewer.get(&path).csrf();
+    assert_eq!(reviewer.post(&format!("{path}/approve"), &[("csrf", &csrf)]).status, 403);
+    let csrf = second_reviewer.get(&path).csrf();
+    assert_eq!(second_reviewer.post(&format!("{path}/approve"), &[("csrf", &csrf)]).status, 303);
+    let ledger = pass_issuer::ledger::Ledger::open(&console.data.join("ledger.sqlite")).unwrap();
+    let records = ledger.list(&pass_issuer::ledger::ListFilter::default()).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].pass.cargo, "发动机总成（12箱）");
+    // Decided: no more edits.
+    assert_eq!(a.get(&vehicle).status, 404);
+    let csrf = a.get(&path).csrf();
+    good.retain(|(n, _)| *n != "csrf");
+    good.push(("csrf", &csrf));
+    assert_eq!(a.post(&vehicle, &good).status, 404);
+    let conn = rusqlite::Connection::open(console.data.join("office.sqlite")).unwrap();
+    let edits: i64 = conn.query_row("SELECT count(*) FROM audit WHERE action = 'edit'", [], |r| r.get(0)).unwrap();
+    assert_eq!(edits, 2);
+}
+
 /// A fleet list as an enterprise keeps it in Excel: Chinese headers, date cells, division
 /// codes typed as numbers; `bad_row` (a sheet row) gets a lower-case plate.
 fn fleet_xlsx(rows: usize, bad_row: Option<u32>) -> Vec<u8> {
