@@ -77,7 +77,8 @@ impl Client {
     /// Logs in with a one-time password and sets `login`-password-1.
     fn login(base: &str, login: &str, password: &str) -> Client {
         let mut client = Client::new(base);
-        assert_eq!(client.post("/login", &[("login", login), ("password", password)]).status, 303);
+        let token = client.get("/login").csrf();
+        assert_eq!(client.post("/login", &[("csrf", &token), ("login", login), ("password", password)]).status, 303);
         let csrf = client.get("/password").csrf();
         let new = format!("{login}-password-1");
         assert_eq!(client.post("/password", &[("csrf", &csrf), ("current", password), ("new", &new)]).status, 303);
@@ -409,12 +410,20 @@ fn the_console_behind_nginx_with_tls() {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).max_redirects(0).build().into();
     let base = format!("https://127.0.0.1:{port}");
-    let page = agent.get(&format!("{base}/login")).call().unwrap();
+    let mut page = agent.get(&format!("{base}/login")).call().unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.headers().get("content-security-policy").is_some(), "the console's headers pass through");
     assert!(page.headers().get("strict-transport-security").is_some());
-    let login =
-        agent.post(&format!("{base}/login")).send_form([("login", "admin"), ("password", password.as_str())]).unwrap();
+    let login_cookie = page.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(login_cookie.contains("; Secure"), "{login_cookie}");
+    let login_cookie = login_cookie.split(';').next().unwrap().to_owned();
+    let body = page.body_mut().read_to_string().unwrap();
+    let token = body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let login = agent
+        .post(&format!("{base}/login"))
+        .header("Cookie", &login_cookie)
+        .send_form([("csrf", token.as_str()), ("login", "admin"), ("password", password.as_str())])
+        .unwrap();
     assert_eq!(login.status(), 303);
     let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(

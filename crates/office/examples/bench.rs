@@ -118,8 +118,16 @@ fn main() {
     let addr = pass_office::spawn_on_loopback(office);
     let base = format!("http://{addr}");
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
-    let login =
-        agent.post(&format!("{base}/login")).send_form([("login", "reviewer"), ("password", password)]).unwrap();
+    let mut form = agent.get(&format!("{base}/login")).call().unwrap();
+    let login_cookie =
+        form.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let body = form.body_mut().read_to_string().unwrap();
+    let token = body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let login = agent
+        .post(&format!("{base}/login"))
+        .header("Cookie", &login_cookie)
+        .send_form([("csrf", token.as_str()), ("login", "reviewer"), ("password", password)])
+        .unwrap();
     let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
     let get = |path: &str| -> (Duration, String) {
         let started = Instant::now();

@@ -69,13 +69,14 @@ pub fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup 
 }
 
 /// The login form.
-pub fn login(message: Option<&str>) -> Markup {
+pub fn login(message: Option<&str>, csrf: &str) -> Markup {
     layout(
         "登录 Log in",
         None,
         html! {
             @if let Some(m) = message { p.error { (m) } }
             form method="post" action="/login" {
+                (csrf_field(csrf))
                 label { "账号 Login" input name="login" autocomplete="username" required; }
                 label { "密码 Password" input name="password" type="password" autocomplete="current-password" required; }
                 button type="submit" { "登录 Log in" }

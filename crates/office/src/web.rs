@@ -75,6 +75,8 @@ enum Reply {
     Epass(StatusCode, String),
     Png(Vec<u8>),
     Redirect(String, Option<String>),
+    /// The login page and its CSRF cookie.
+    Login(StatusCode, Markup, String),
     File(String, Vec<u8>),
 }
 
@@ -83,6 +85,13 @@ impl IntoResponse for Reply {
         match self {
             Reply::Page(status, markup) => {
                 (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
+            }
+            Reply::Login(status, markup, cookie) => {
+                let mut response = Reply::Page(status, markup).into_response();
+                if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+                    response.headers_mut().insert(header::SET_COOKIE, cookie);
+                }
+                response
             }
             Reply::Redirect(to, cookie) => {
                 let mut response = Redirect::to(&to).into_response();
@@ -156,12 +165,28 @@ impl Session {
 }
 
 fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    cookie_named(headers, COOKIE)
+}
+
+fn cookie_named(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_owned))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
+}
+
+/// The login form's CSRF cookie: a random token the form repeats, only sent to `/login`
+/// and only from this site (so another site cannot log a browser into its own account).
+const LOGIN_COOKIE: &str = "office_login";
+
+/// A login page with a fresh token in the form and its cookie.
+fn login_form(office: &Office, status: StatusCode, message: Option<&str>) -> anyhow::Result<Reply> {
+    let token = auth::random_token().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
+    let secure = if office.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!("{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict{secure}");
+    Ok(Reply::Login(status, pages::login(message, &token), cookie))
 }
 
 /// The session the request's cookie names, if it is live (and then its idle time restarts).
@@ -263,8 +288,8 @@ async fn home(AxumState(office): AxumState<Shared>, headers: HeaderMap) -> Reply
     .await
 }
 
-async fn login_page() -> Reply {
-    Reply::Page(StatusCode::OK, pages::login(None))
+async fn login_page(AxumState(office): AxumState<Shared>) -> Reply {
+    run(office, |office| login_form(office, StatusCode::OK, None)).await
 }
 
 /// The client's address: the peer's, or behind a TLS proxy the one it says in `X-Real-IP`
@@ -288,7 +313,13 @@ async fn login(
         let login = form.get("login").map(|l| l.trim().to_owned()).unwrap_or_default();
         let password = form.get("password").cloned().unwrap_or_default();
         let now = office.now();
-        let refused = |message: &str| Reply::Page(StatusCode::UNAUTHORIZED, pages::login(Some(message)));
+        let expected = cookie_named(&headers, LOGIN_COOKIE).unwrap_or_default();
+        let given = form.get("csrf").map(String::as_str).unwrap_or("");
+        if expected.is_empty() || !auth::csrf_matches(given, &expected) {
+            let message = "登录页面已过期，请重新登录。 The login page expired (or came from another site): log in again.";
+            return login_form(office, StatusCode::FORBIDDEN, Some(message));
+        }
+        let refused = |message: &str| Reply::Page(StatusCode::UNAUTHORIZED, pages::login(Some(message), &expected));
         let wrong = "账号或密码错误。 Wrong login or password.";
         {
             let mut failures = office.failures.lock().map_err(|_| anyhow::anyhow!("throttle lock poisoned"))?;
@@ -297,7 +328,7 @@ async fn login(
             if list.len() >= auth::MAX_FAILED_PER_ADDRESS {
                 return Ok(Reply::Page(
                     StatusCode::TOO_MANY_REQUESTS,
-                    pages::login(Some("此地址登录失败次数过多，请15分钟后再试。 Too many failed logins from this address: try again in 15 minutes.")),
+                    pages::login(Some("此地址登录失败次数过多，请15分钟后再试。 Too many failed logins from this address: try again in 15 minutes."), &expected),
                 ));
             }
         }

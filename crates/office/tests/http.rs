@@ -120,10 +120,16 @@ impl Browser {
         self.page(response)
     }
 
+    /// Posts the login form, with the token and cookie of the login page.
+    fn log_in(&mut self, login: &str, password: &str) -> Page {
+        let csrf = self.get("/login").csrf();
+        self.post("/login", &[("csrf", &csrf), ("login", login), ("password", password)])
+    }
+
     /// Logs in; a one-time password is replaced by `login` + "-password-1" first.
     fn login(console: &Console, login: &str, password: &str) -> Browser {
         let mut browser = Browser::new(console);
-        let page = browser.post("/login", &[("login", login), ("password", password)]);
+        let page = browser.log_in(login, password);
         assert_eq!(page.status, 303, "{}", page.body);
         if page.location.as_deref() == Some("/password") {
             let csrf = browser.get("/password").csrf();
@@ -506,23 +512,41 @@ fn five_failed_logins_lock_an_account_for_fifteen_minutes() {
     let console = start(false);
     let mut browser = Browser::new(&console);
     for _ in 0..5 {
-        assert_eq!(browser.post("/login", &[("login", "admin"), ("password", "wrong password!")]).status, 401);
+        assert_eq!(browser.log_in("admin", "wrong password!").status, 401);
     }
-    let locked = browser.post("/login", &[("login", "admin"), ("password", &console.admin_password)]);
+    let locked = browser.log_in("admin", &console.admin_password);
     assert_eq!(locked.status, 401, "the right password is refused while locked");
     assert!(locked.body.contains("15"), "{}", locked.body);
     console.clock.fetch_add(15 * 60 + 1, Ordering::SeqCst);
-    assert_eq!(browser.post("/login", &[("login", "admin"), ("password", &console.admin_password)]).status, 303);
+    assert_eq!(browser.log_in("admin", &console.admin_password).status, 303);
     // An unknown login answers exactly as a wrong password does.
-    let unknown = Browser::new(&console).post("/login", &[("login", "nobody"), ("password", "whatever123")]);
+    let unknown = Browser::new(&console).log_in("nobody", "whatever123");
     assert_eq!(unknown.status, 401);
 }
 
 #[test]
 fn sessions_are_strict_cookies_that_end() {
     let console = start(false);
+    // Login CSRF: the login form's token must match its strict cookie, or the right password
+    // is refused (another site cannot log a browser into an account of its choosing).
     let mut browser = Browser::new(&console);
-    let page = browser.post("/login", &[("login", "admin"), ("password", &console.admin_password)]);
+    let form = browser.get("/login");
+    let login_cookie = form.set_cookie.clone().unwrap();
+    for flag in ["office_login=", "HttpOnly", "SameSite=Strict", "Path=/login"] {
+        assert!(login_cookie.contains(flag), "{login_cookie}");
+    }
+    let right = [("login", "admin"), ("password", console.admin_password.as_str())];
+    let mut fresh = Browser::new(&console);
+    assert_eq!(fresh.post("/login", &right).status, 403, "no token, no cookie");
+    let mut forged = right.to_vec();
+    forged.push(("csrf", "A".repeat(43).leak()));
+    assert_eq!(browser.post("/login", &forged).status, 403, "a token not the cookie's");
+    let stolen = form.csrf();
+    let mut elsewhere = right.to_vec();
+    elsewhere.push(("csrf", &stolen));
+    assert_eq!(Browser::new(&console).post("/login", &elsewhere).status, 403, "the token without its cookie");
+
+    let page = browser.log_in("admin", &console.admin_password);
     let cookie = page.set_cookie.unwrap();
     for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(cookie.contains(flag), "{cookie}");
@@ -555,7 +579,7 @@ fn sessions_are_strict_cookies_that_end() {
     assert_eq!(busy.get("/accounts").location.as_deref(), Some("/login"));
     // Behind a TLS proxy the cookie is Secure.
     let secure = start(true);
-    let page = Browser::new(&secure).post("/login", &[("login", "admin"), ("password", &secure.admin_password)]);
+    let page = Browser::new(&secure).log_in("admin", &secure.admin_password);
     assert!(page.set_cookie.unwrap().contains("; Secure"));
 }
 
