@@ -18,6 +18,8 @@ command -v mkfs.vfat >/dev/null || need+=(dosfstools)
 command -v fusefat >/dev/null || need+=(fusefat)
 # The office console behind a TLS proxy: Debian's nginx.
 [ -x /usr/sbin/nginx ] || need+=(nginx)
+# Test certificates for the console's own TLS and nginx's.
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} ..."
   sudo_cmd=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")

@@ -98,7 +98,7 @@ impl Client {
 
 fn start_office(data: &Path, key: &Path) -> (String, String) {
     let password = pass_office::init(data, key, "示例签发机关", (pass_office::system_clock())()).unwrap();
-    let office = pass_office::Office::open(data, false, pass_office::system_clock()).unwrap();
+    let office = pass_office::Office::open(data, pass_office::Transport::Plain, pass_office::system_clock()).unwrap();
     let addr = pass_office::spawn_on_loopback(office);
     (format!("http://{addr}"), password)
 }
@@ -365,7 +365,8 @@ fn the_console_behind_nginx_with_tls() {
     let key = crate::util::example_key(dir.path());
     let data = dir.path().join("office");
     let password = pass_office::init(&data, &key, "示例签发机关", (pass_office::system_clock())()).unwrap();
-    let office = pass_office::Office::open(&data, true, pass_office::system_clock()).unwrap();
+    let office =
+        pass_office::Office::open(&data, pass_office::Transport::BehindProxy, pass_office::system_clock()).unwrap();
     let addr = pass_office::spawn_on_loopback(office);
     let upstream = addr;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -114,7 +114,7 @@ fn main() {
     drop(conn);
     let db_secs = started.elapsed().as_secs_f64();
 
-    let office = pass_office::Office::open(&data, false, pass_office::system_clock()).unwrap();
+    let office = pass_office::Office::open(&data, pass_office::Transport::Plain, pass_office::system_clock()).unwrap();
     let addr = pass_office::spawn_on_loopback(office);
     let base = format!("http://{addr}");
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();

@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod db;
 pub mod pages;
+pub mod tls;
 pub mod web;
 
 use std::collections::HashMap;
@@ -73,6 +74,25 @@ fn open_db(data: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
+/// How browsers reach the console: what its cookies and its login throttle may assume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain HTTP on loopback.
+    Plain,
+    /// The console's own TLS: cookies are `Secure`.
+    Tls,
+    /// A TLS-terminating proxy in front: cookies are `Secure`, and the proxy's `X-Real-IP`
+    /// names the client (only the proxy reaches the console).
+    BehindProxy,
+}
+
+impl Transport {
+    /// Browsers reach the console over TLS: cookies carry `Secure`.
+    pub fn secure(self) -> bool {
+        self != Transport::Plain
+    }
+}
+
 /// A running console's state.
 pub struct Office {
     db: Mutex<Connection>,
@@ -83,8 +103,8 @@ pub struct Office {
     /// The office's division from the `.pub` beside its key, read once at start-up.
     division: Option<pass_core::Division>,
     name: String,
-    /// Cookies carry `Secure` (served over TLS, or behind a TLS proxy).
-    secure_cookies: bool,
+    /// How browsers reach the console.
+    transport: Transport,
     clock: Clock,
     /// Failed logins by address, their times: the per-address throttle.
     failures: Mutex<HashMap<IpAddr, Vec<u64>>>,
@@ -97,7 +117,7 @@ pub struct Office {
 impl Office {
     /// Opens a data directory set up by [`init`], holding its lock: a second console on the
     /// same directory is refused.
-    pub fn open(data: &Path, secure_cookies: bool, clock: Clock) -> anyhow::Result<Office> {
+    pub fn open(data: &Path, transport: Transport, clock: Clock) -> anyhow::Result<Office> {
         let conn = open_db(data)?;
         let name = db::setting(&conn, "office")?
             .with_context(|| format!("{} is not set up: run pass-office init first", data.display()))?;
@@ -119,7 +139,7 @@ impl Office {
             public,
             division,
             name,
-            secure_cookies,
+            transport,
             clock,
             failures: Mutex::new(HashMap::new()),
             decisions: Mutex::new(()),
@@ -195,7 +215,11 @@ pub fn spawn_on_loopback(office: Office) -> std::net::SocketAddr {
 
 /// Serves the console on `listener` until the process ends, and sends the revocations not
 /// yet sent every minute (backing off to 15 minutes while the server does not answer).
-pub async fn serve(listener: tokio::net::TcpListener, office: Arc<Office>) -> std::io::Result<()> {
+pub async fn serve<L>(listener: L, office: Arc<Office>) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    use axum::serve::ListenerExt as _;
     let sender = office.clone();
     tokio::spawn(async move {
         let mut wait = std::time::Duration::from_secs(60);
@@ -214,5 +238,6 @@ pub async fn serve(listener: tokio::net::TcpListener, office: Arc<Office>) -> st
         }
     });
     let app = web::router(office);
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    // `tap_io` gives any listener with socket addresses the peer's address as `ConnectInfo`.
+    axum::serve(listener.tap_io(|_| ()), app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
 }

@@ -35,11 +35,18 @@ enum Command {
         /// Data directory made by init.
         #[arg(long)]
         data: PathBuf,
-        /// Address to listen on. Anything but loopback needs --behind-proxy (a TLS proxy such
-        /// as nginx in front; cookies are then marked Secure).
+        /// Address to listen on. Anything but loopback needs TLS: --tls-cert and --tls-key, or
+        /// --behind-proxy (a TLS proxy such as nginx in front).
         #[arg(long, default_value = "127.0.0.1:8480")]
         listen: SocketAddr,
-        /// A TLS-terminating reverse proxy is in front: cookies are marked Secure.
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Cookies are Secure.
+        #[arg(long, requires = "tls_key", conflicts_with = "behind_proxy")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// A TLS-terminating reverse proxy is in front: cookies are marked Secure, and the
+        /// proxy's X-Real-IP names the client for the login throttle.
         #[arg(long)]
         behind_proxy: bool,
     },
@@ -92,20 +99,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { data, listen, behind_proxy } => {
-            if !listen.ip().is_loopback() && !behind_proxy {
+        Command::Serve { data, listen, tls_cert, tls_key, behind_proxy } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(pass_office::tls::config(&cert, &key)?),
+                _ => None,
+            };
+            if !listen.ip().is_loopback() && !behind_proxy && tls.is_none() {
                 anyhow::bail!(
                     "--listen {listen} is not loopback: passwords and sessions would cross the network in clear; \
-                     put a TLS proxy in front and pass --behind-proxy, or listen on 127.0.0.1"
+                     pass --tls-cert and --tls-key, or put a TLS proxy in front and pass --behind-proxy, \
+                     or listen on 127.0.0.1"
                 );
             }
-            let office = Arc::new(pass_office::Office::open(&data, behind_proxy, pass_office::system_clock())?);
+            let transport = match (&tls, behind_proxy) {
+                (Some(_), _) => pass_office::Transport::Tls,
+                (None, true) => pass_office::Transport::BehindProxy,
+                (None, false) => pass_office::Transport::Plain,
+            };
+            let office = Arc::new(pass_office::Office::open(&data, transport, pass_office::system_clock())?);
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let listener =
                     tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
-                println!("pass-office: serving http://{}/", listener.local_addr()?);
-                pass_office::serve(listener, office).await?;
+                let address = listener.local_addr()?;
+                match tls {
+                    Some(config) => {
+                        println!("pass-office: serving https://{address}/");
+                        pass_office::serve(pass_office::tls::TlsListener::new(listener, config)?, office).await?;
+                    }
+                    None => {
+                        println!("pass-office: serving http://{address}/");
+                        pass_office::serve(listener, office).await?;
+                    }
+                }
                 Ok::<_, anyhow::Error>(())
             })?;
             Ok(ExitCode::SUCCESS)

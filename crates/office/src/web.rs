@@ -184,7 +184,7 @@ const LOGIN_COOKIE: &str = "office_login";
 /// A login page with a fresh token in the form and its cookie.
 fn login_form(office: &Office, status: StatusCode, message: Option<&str>) -> anyhow::Result<Reply> {
     let token = auth::random_token().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
-    let secure = if office.secure_cookies { "; Secure" } else { "" };
+    let secure = if office.transport.secure() { "; Secure" } else { "" };
     let cookie = format!("{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict{secure}");
     Ok(Reply::Login(status, pages::login(message, &token), cookie))
 }
@@ -296,7 +296,7 @@ async fn login_page(AxumState(office): AxumState<Shared>) -> Reply {
 /// (set by the proxy; the console listens only where the proxy can reach it).
 fn client_address(office: &Office, peer: SocketAddr, headers: &HeaderMap) -> SocketAddr {
     let forwarded = || headers.get("x-real-ip")?.to_str().ok()?.trim().parse::<std::net::IpAddr>().ok();
-    match forwarded().filter(|_| office.secure_cookies) {
+    match forwarded().filter(|_| office.transport == crate::Transport::BehindProxy) {
         Some(ip) => SocketAddr::new(ip, 0),
         None => peer,
     }
@@ -365,7 +365,7 @@ async fn login(
             )?;
         }
         audit(office, &login, "login", &format!("from {}", peer.ip()))?;
-        let secure = if office.secure_cookies { "; Secure" } else { "" };
+        let secure = if office.transport.secure() { "; Secure" } else { "" };
         let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", auth::ABSOLUTE);
         Ok(Reply::Redirect(if account.must_change { "/password" } else { "/" }.into(), Some(cookie)))
     })

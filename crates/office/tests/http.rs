@@ -40,15 +40,14 @@ fn example_key(dir: &Path) -> PathBuf {
     key
 }
 
-fn start(secure_cookies: bool) -> Console {
+fn start(transport: pass_office::Transport) -> Console {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let key = example_key(dir.path());
     let admin_password = pass_office::init(&data, &key, "花都区工业和信息化局", START).unwrap();
     let clock = Arc::new(AtomicU64::new(START));
     let time = clock.clone();
-    let office =
-        pass_office::Office::open(&data, secure_cookies, Arc::new(move || time.load(Ordering::SeqCst))).unwrap();
+    let office = pass_office::Office::open(&data, transport, Arc::new(move || time.load(Ordering::SeqCst))).unwrap();
     let addr = pass_office::spawn_on_loopback(office);
     Console { base: format!("http://{addr}"), clock, admin_password, data, _dir: dir }
 }
@@ -210,7 +209,7 @@ struct Office {
 }
 
 fn office() -> Office {
-    let console = start(false);
+    let console = start(pass_office::Transport::Plain);
     let mut admin = Browser::login(&console, "admin", &console.admin_password);
     let a = admin.create("dongfeng", "enterprise", Some(("东风日产乘用车公司花都工厂", "914403001922038216")));
     let b = admin.create("other", "enterprise", Some(("另一家物流公司", "")));
@@ -477,7 +476,7 @@ fn fifty_trucks_by_spreadsheet_are_one_application_issued_in_one_batch() {
 
 #[test]
 fn text_from_applicants_is_shown_as_text() {
-    let console = start(false);
+    let console = start(pass_office::Transport::Plain);
     let mut admin = Browser::login(&console, "admin", &console.admin_password);
     let hostile = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
     let password = admin.create("evil", "enterprise", Some((hostile, "")));
@@ -509,7 +508,7 @@ fn text_from_applicants_is_shown_as_text() {
 
 #[test]
 fn five_failed_logins_lock_an_account_for_fifteen_minutes() {
-    let console = start(false);
+    let console = start(pass_office::Transport::Plain);
     let mut browser = Browser::new(&console);
     for _ in 0..5 {
         assert_eq!(browser.log_in("admin", "wrong password!").status, 401);
@@ -526,7 +525,7 @@ fn five_failed_logins_lock_an_account_for_fifteen_minutes() {
 
 #[test]
 fn sessions_are_strict_cookies_that_end() {
-    let console = start(false);
+    let console = start(pass_office::Transport::Plain);
     // Login CSRF: the login form's token must match its strict cookie, or the right password
     // is refused (another site cannot log a browser into an account of its choosing).
     let mut browser = Browser::new(&console);
@@ -578,7 +577,7 @@ fn sessions_are_strict_cookies_that_end() {
     }
     assert_eq!(busy.get("/accounts").location.as_deref(), Some("/login"));
     // Behind a TLS proxy the cookie is Secure.
-    let secure = start(true);
+    let secure = start(pass_office::Transport::BehindProxy);
     let page = Browser::new(&secure).log_in("admin", &secure.admin_password);
     assert!(page.set_cookie.unwrap().contains("; Secure"));
 }
@@ -618,9 +617,9 @@ fn the_audit_verify_finds_an_edited_and_a_deleted_row() {
 
 #[test]
 fn start_up_refuses_what_would_be_unsafe() {
-    let console = start(false);
+    let console = start(pass_office::Transport::Plain);
     // A second console on the same data directory.
-    let second = pass_office::Office::open(&console.data, false, pass_office::system_clock());
+    let second = pass_office::Office::open(&console.data, pass_office::Transport::Plain, pass_office::system_clock());
     assert!(second.err().unwrap().to_string().contains("another pass-office serve"));
     // A second init of the same directory.
     let key = example_key(console.data.parent().unwrap());
@@ -632,4 +631,93 @@ fn start_up_refuses_what_would_be_unsafe() {
         .unwrap();
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("not loopback"), "{}", String::from_utf8_lossy(&run.stderr));
+}
+
+/// A self-signed certificate for 127.0.0.1 (openssl): its PEM files.
+fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (scripts/test.sh installs it)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    (cert, key)
+}
+
+/// `pass-office serve --tls-cert --tls-key`: the console's own HTTPS (rustls). Pages come
+/// over TLS with Secure cookies, plain HTTP gets no page, and a certificate with another's key,
+/// half a pair or TLS and a proxy at once are refused at start-up.
+#[test]
+fn the_console_serves_its_own_tls() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = example_key(dir.path());
+    let password = pass_office::init(&data, &key, "花都区工业和信息化局", START).unwrap();
+    let (cert, cert_key) = certificate(dir.path(), "console");
+    let (_, other_key) = certificate(dir.path(), "other");
+    let serve = |extra: &[&std::ffi::OsStr]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pass-office"));
+        command.args(["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]).args(extra);
+        command
+    };
+    let refused = |extra: &[&std::ffi::OsStr], says: &str| {
+        let run = serve(extra).output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{says} in {stderr}");
+    };
+    let flag = |text: &'static str| std::ffi::OsStr::new(text);
+    refused(
+        &[flag("--tls-cert"), cert.as_os_str(), flag("--tls-key"), other_key.as_os_str()],
+        "do not make a TLS identity",
+    );
+    refused(&[flag("--tls-cert"), cert.as_os_str()], "--tls-key");
+    refused(
+        &[flag("--tls-cert"), cert.as_os_str(), flag("--tls-key"), cert_key.as_os_str(), flag("--behind-proxy")],
+        "cannot be used with",
+    );
+    refused(&[flag("--tls-cert"), key.as_os_str(), flag("--tls-key"), cert_key.as_os_str()], "certificate");
+
+    let mut child = serve(&[flag("--tls-cert"), cert.as_os_str(), flag("--tls-key"), cert_key.as_os_str()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _child = Kill(child);
+    let base = line.trim().strip_prefix("pass-office: serving ").expect(&line).trim_end_matches('/').to_owned();
+    assert!(base.starts_with("https://127.0.0.1:"), "{base}");
+
+    let pem = std::fs::read(&cert).unwrap();
+    let roots = ureq::tls::RootCerts::new_with_certs(&[ureq::tls::Certificate::from_pem(&pem).unwrap().to_owned()]);
+    let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).max_redirects(0).build().into();
+    let mut browser = Browser { agent, base: base.clone(), cookie: None };
+    let form = browser.get("/login");
+    assert_eq!(form.status, 200);
+    assert!(form.set_cookie.unwrap().contains("; Secure"), "the login cookie is Secure");
+    let page = browser.log_in("admin", &password);
+    assert_eq!(page.status, 303, "{}", page.body);
+    let cookie = page.set_cookie.unwrap();
+    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    // Plain HTTP to the same port gets no page.
+    let plain = ureq::get(&base.replace("https://", "http://")).call();
+    assert!(plain.is_err() || plain.unwrap().status() != 200);
+    // A client that does not trust the certificate does not get through either.
+    assert!(ureq::get(&format!("{base}/login")).call().is_err());
 }
