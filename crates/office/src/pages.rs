@@ -147,6 +147,9 @@ pub fn accounts(
     )
 }
 
+/// The fields typed as places, which the form's script offers suggestions for.
+const PLACE_FIELDS: [&str; 3] = ["origin", "destination", "zones"];
+
 /// The fields of the application form: name, label, input type, hint.
 const FIELDS: [(&str, &str, &str, &str); 9] = [
     ("plate", "车牌号 Plate", "text", "粤A12345"),
@@ -224,13 +227,20 @@ pub fn application_form(
                 @for (name, label, kind, hint) in FIELDS {
                     label {
                         (label)
-                        input name=(name) type=(kind) value=(value(name)) placeholder=(hint);
+                        @if PLACE_FIELDS.contains(&name) {
+                            input name=(name) type=(kind) value=(value(name)) placeholder=(hint)
+                                list=(format!("places-{name}")) data-places autocomplete="off";
+                            datalist id=(format!("places-{name}")) {}
+                        } @else {
+                            input name=(name) type=(kind) value=(value(name)) placeholder=(hint);
+                        }
                         @if let Some(e) = errors.get(name) { span.field-error { (e) } }
                     }
                 }
                 @if let Some(e) = errors.get("row") { p.error { (e) } }
                 button type="submit" { (button) }
             }
+            script src="/static/places.js" defer {}
         },
     )
 }

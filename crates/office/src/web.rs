@@ -20,8 +20,11 @@ use crate::pages::{self, Viewer};
 
 const COOKIE: &str = "office_session";
 const CSS: &str = include_str!("../assets/office.css");
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
+const PLACES_JS: &str = include_str!("../assets/places.js");
+/// Only this host's stylesheet, images and one script file (place suggestions); no inline
+/// script or style, nothing from another host.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 type Shared = Arc<Office>;
 type Fields = BTreeMap<String, String>;
@@ -50,6 +53,11 @@ pub fn router(office: Shared) -> Router {
         .route("/settings", get(settings_page).post(save_settings))
         .route("/e/{token}", get(epass_page))
         .route("/e/{token}/png", get(epass_png))
+        .route("/places", get(places))
+        .route(
+            "/static/places.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], PLACES_JS) }),
+        )
         .route("/static/office.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(pass_issuer::csv_import::MAX_FILE_BYTES + 64 * 1024))
@@ -75,6 +83,8 @@ enum Reply {
     Epass(StatusCode, String),
     Png(Vec<u8>),
     Redirect(String, Option<String>),
+    /// Data for the page's script.
+    Json(serde_json::Value),
     /// The login page and its CSRF cookie.
     Login(StatusCode, Markup, String),
     File(String, Vec<u8>),
@@ -86,6 +96,7 @@ impl IntoResponse for Reply {
             Reply::Page(status, markup) => {
                 (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response()
             }
+            Reply::Json(value) => axum::Json(value).into_response(),
             Reply::Login(status, markup, cookie) => {
                 let mut response = Reply::Page(status, markup).into_response();
                 if let Ok(cookie) = HeaderValue::from_str(&cookie) {
@@ -681,6 +692,29 @@ async fn submit(AxumState(office): AxumState<Shared>, headers: HeaderMap, Form(f
         Ok(Reply::Redirect(format!("/applications/{id}"), None))
     })
     .await
+}
+
+/// Most suggestions for one typed place.
+const MAX_SUGGESTIONS: usize = 12;
+
+/// Place suggestions for the form's script: divisions whose code starts with, or whose full
+/// name contains, what was typed (at most 20 characters), as JSON `[{code, name}]`.
+async fn places(
+    AxumState(office): AxumState<Shared>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<Fields>,
+) -> Response {
+    let reply = run(office, move |office| {
+        let _session = session_or_reply!(office, headers, ANYONE);
+        let typed: String = query.get("q").map(|q| q.trim().chars().take(20).collect()).unwrap_or_default();
+        let found: Vec<serde_json::Value> = pass_core::division::search(&typed, MAX_SUGGESTIONS)
+            .into_iter()
+            .map(|d| serde_json::json!({"code": d.to_string(), "name": d.full_name().unwrap_or_default()}))
+            .collect();
+        Ok(Reply::Json(serde_json::Value::Array(found)))
+    })
+    .await;
+    reply.into_response()
 }
 
 /// The vehicle at `position` of an application its viewer may still edit (waiting or

@@ -420,6 +420,28 @@ fn an_edited_application_waits_again_and_its_editor_cannot_approve_it() {
     assert_eq!(edits, 2);
 }
 
+/// The form's place suggestions: divisions by name or code, a shared name showing each place,
+/// only for someone logged in; the form names the script, which the CSP allows from here only.
+#[test]
+fn places_are_suggested_by_name_or_code() {
+    let Office { console, mut a, .. } = office();
+    let found = a.get(&format!("/places?q={}", url_encode("花都")));
+    assert_eq!(found.status, 200);
+    let list: serde_json::Value = serde_json::from_str(&found.body).unwrap();
+    assert_eq!(list[0]["code"], "440114", "{list}");
+    assert_eq!(list[0]["name"], "广州市花都区");
+    let shared: serde_json::Value =
+        serde_json::from_str(&a.get(&format!("/places?q={}", url_encode("朝阳区"))).body).unwrap();
+    let names: Vec<&str> = shared.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"北京市朝阳区") && names.contains(&"长春市朝阳区"), "{names:?}");
+    let by_code: serde_json::Value = serde_json::from_str(&a.get("/places?q=3101").body).unwrap();
+    assert!(by_code.as_array().unwrap().iter().all(|p| p["code"].as_str().unwrap().starts_with("3101")));
+    assert_eq!(a.get(&format!("/places?q={}", url_encode("<script>"))).body, "[]");
+    let form = a.get("/applications/new").body;
+    assert!(form.contains("<script src=\"/static/places.js\" defer></script>") && form.contains("data-places"));
+    assert_eq!(Browser::new(&console).get("/places?q=440").location.as_deref(), Some("/login"));
+}
+
 /// A fleet list as an enterprise keeps it in Excel: Chinese headers, date cells, division
 /// codes typed as numbers; `bad_row` (a sheet row) gets a lower-case plate.
 fn fleet_xlsx(rows: usize, bad_row: Option<u32>) -> Vec<u8> {
