@@ -199,17 +199,25 @@ fn an_approved_pass_is_accepted_then_revoked_from_the_console() {
     assert_eq!(driver.get(&format!("{link}/png")).status, 404);
 }
 
-/// A real browser clicks through the console: forms filled and submitted by their buttons, no
-/// request made by the test itself. Screenshots of each screen go to `target/screenshots/`
-/// (the README's). Hostile text typed into an enterprise's name runs no script.
+/// A real browser clicks through the console, as the issue's acceptance says: the admin makes
+/// an enterprise, a clerk and a reviewer and sets the revocation server; the enterprise applies
+/// for 2 trucks by the form (place suggestions shown as it types) and 50 by an .xlsx; the
+/// reviewer approves; the enterprise downloads the PDF and two phone e-passes; the checkpoint
+/// binary ACCEPTS a rasterised page, an e-pass PNG and webcam frames of the e-pass on a phone
+/// screen; the reviewer revokes one pass, a real `pass-server` gets it, and after `sync` the
+/// pass is REJECTED `revoked` and its e-pass page says cancelled. Forms are filled and submitted
+/// by their buttons. Hostile text typed into an enterprise's name and a cargo runs no script.
+/// Screenshots of each screen go to `target/screenshots/` (the README's).
 #[test]
 fn a_browser_clicks_through_the_console() {
     use std::time::Duration;
 
     use crate::station::{Browser, wait_for};
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let server_token = server.token(&["--issuer", "f3c3dcf66c87927e"]);
     let key = crate::util::example_key(dir.path());
     let (base, password) = start_office(&dir.path().join("office"), &key);
     let shots = root().join("target/screenshots");
@@ -221,7 +229,7 @@ fn a_browser_clicks_through_the_console() {
     let js = |value: &str| serde_json::to_string(value).unwrap();
     // The page's path once it has loaded.
     let loaded = |browser: &mut Browser| -> String {
-        wait_for("a page to load", Duration::from_secs(20), || {
+        wait_for("a page to load", Duration::from_secs(90), || {
             let state = browser.eval("document.readyState === 'complete' && !window.__submitted && location.protocol === 'http:' ? location.pathname : null");
             state.as_str().map(str::to_owned)
         })
@@ -240,7 +248,7 @@ fn a_browser_clicks_through_the_console() {
         loaded(browser)
     };
     let go = |browser: &mut Browser, path: &str| -> String {
-        browser.call("Page.navigate", serde_json::json!({"url": format!("{base}{path}")}));
+        browser.call("Page.navigate", json!({"url": format!("{base}{path}")}));
         std::thread::sleep(Duration::from_millis(100));
         loaded(browser)
     };
@@ -251,12 +259,27 @@ fn a_browser_clicks_through_the_console() {
             .unwrap_or("")
             .to_owned()
     };
+    // What the page's own fetch of `path` gets (with its cookies), as bytes.
+    let fetch = |browser: &mut Browser, path: &str| -> Vec<u8> {
+        use base64::Engine as _;
+        let script = format!(
+            "fetch({}).then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status)).then(b => {{
+               let s = ''; const u = new Uint8Array(b); for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192)); return btoa(s); }})",
+            js(path)
+        );
+        let answer = browser
+            .call("Runtime.evaluate", json!({"expression": script, "awaitPromise": true, "returnByValue": true}));
+        let data = answer["result"]["value"].as_str().unwrap_or_else(|| panic!("fetching {path}: {answer}"));
+        base64::engine::general_purpose::STANDARD.decode(data).unwrap()
+    };
 
     assert_eq!(loaded(&mut browser), "/login");
     browser.screenshot(&shots.join("office-login.png"));
     assert_eq!(submit(&mut browser, "/login", &[("login", "admin"), ("password", &password)]), "/password");
     let admin_password = "admin-password-1";
     assert_eq!(submit(&mut browser, "/password", &[("current", &password), ("new", admin_password)]), "/dashboard");
+    go(&mut browser, "/settings");
+    assert_eq!(submit(&mut browser, "/settings", &[("server", &server.url), ("token", &server_token)]), "/settings");
 
     // Accounts, by the admin's form; one enterprise named with markup.
     let create = |browser: &mut Browser, login: &str, role: &str, org: &str| -> String {
@@ -266,59 +289,269 @@ fn a_browser_clicks_through_the_console() {
         text(browser, "code.otp")
     };
     let enterprise = create(&mut browser, "dongfeng", "enterprise", "东风日产乘用车公司花都工厂");
+    let clerk = create(&mut browser, "clerk", "clerk", "");
     let reviewer = create(&mut browser, "reviewer", "reviewer", "");
     create(&mut browser, "evil", "enterprise", "<img src=x onerror=\"document.title='pwned'\">");
     go(&mut browser, "/accounts");
     assert_ne!(browser.eval("document.title"), "pwned", "no script ran");
     assert_eq!(browser.eval("document.querySelectorAll('img').length"), 0, "the markup is text");
-    assert!(text(&mut browser, "tbody").contains("<img src=x"), "shown as typed");
+    let accounts = text(&mut browser, "tbody");
+    assert!(accounts.contains("<img src=x") && accounts.contains("clerk"), "shown as typed: {accounts}");
 
     let logout = |browser: &mut Browser| assert_eq!(submit(browser, "/logout", &[]), "/login");
-    let login = |browser: &mut Browser, name: &str, one_time: &str| {
-        assert_eq!(submit(browser, "/login", &[("login", name), ("password", one_time)]), "/password");
-        let new = format!("{name}-password-1");
-        submit(browser, "/password", &[("current", one_time), ("new", &new)]);
+    let login = |browser: &mut Browser, name: &str, password: &str| {
+        go(browser, "/login");
+        let next = submit(browser, "/login", &[("login", name), ("password", password)]);
+        if next == "/password" {
+            let new = format!("{name}-password-1");
+            submit(browser, "/password", &[("current", password), ("new", &new)]);
+        }
     };
+    // The clerk's first login: a one-time password replaced, then the queue (empty).
     logout(&mut browser);
+    login(&mut browser, "clerk", &clerk);
+    go(&mut browser, "/queue");
+    logout(&mut browser);
+
+    // Valid from two days ago for a month, so the checkpoint's real clock is inside it.
+    let now = jiff::Timestamp::now().as_second();
+    let day = |secs: i64| jiff::Timestamp::from_second(secs).unwrap().strftime("%Y-%m-%d").to_string();
+    let (from, until) = (day(now - 2 * 86_400), day(now + 30 * 86_400));
     login(&mut browser, "dongfeng", &enterprise);
     go(&mut browser, "/applications/new");
+    // Typing part of a name offers the places it may be, code and full name.
+    browser.eval(
+        "(() => { const i = document.forms[1].elements.origin; i.value = '花都'; i.dispatchEvent(new Event('input')); })()",
+    );
+    let offered = wait_for("place suggestions", Duration::from_secs(10), || {
+        let options = browser.eval(
+            "[...document.querySelectorAll('#places-origin option')].map(o => o.value + ' ' + o.label).join('|')",
+        );
+        options.as_str().filter(|o| !o.is_empty()).map(str::to_owned)
+    });
+    assert!(offered.contains("440114 广州市花都区"), "{offered}");
     #[rustfmt::skip]
-    let form = [
-        ("plate", "粤AD12345"), ("vehicle_type", "tractor"), ("driver", "张三"), ("co_drivers", "李四"),
-        ("origin", "花都区"), ("destination", "浦东新区"), ("zones", "440114；310000"), ("cargo", "汽车零部件"),
-        ("valid_from", "2026-12-01"), ("valid_until", "2026-12-20"),
-    ];
+    let truck = |plate: &'static str, cargo: &'static str| -> Vec<(&'static str, String)> { vec![
+        ("plate", plate.into()), ("vehicle_type", "tractor".into()), ("driver", "张三".into()), ("co_drivers", "李四".into()),
+        ("origin", "440114".into()), ("destination", "浦东新区".into()), ("zones", "440114；310000".into()),
+        ("cargo", cargo.into()), ("valid_from", from.clone()), ("valid_until", until.clone()),
+    ]};
+    let pairs = |fields: &[(&'static str, String)]| fields.iter().map(|(n, v)| (*n, v.clone())).collect::<Vec<_>>();
+    let first = pairs(&truck("粤AD12345", "汽车零部件"));
+    let first: Vec<(&str, &str)> = first.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let fill: Vec<String> =
-        form.iter().map(|(n, v)| format!("document.forms[1].elements[{}].value = {};", js(n), js(v))).collect();
+        first.iter().map(|(n, v)| format!("document.forms[1].elements[{}].value = {};", js(n), js(v))).collect();
     browser.eval(&fill.join(" "));
     browser.screenshot(&shots.join("office-application-form.png"));
-    let page = submit(&mut browser, "/applications", &form);
-    assert!(page.starts_with("/applications/"), "{page}");
+    let one = submit(&mut browser, "/applications", &first);
+    assert!(one.starts_with("/applications/"), "{one}");
     assert!(text(&mut browser, "strong.state").contains("待审核"));
+    // A cargo of markup (at most 32 characters): shown as text, and `title` never set.
+    let hostile = "<script>title=2</script><b>x</b>";
+    go(&mut browser, "/applications/new");
+    let second = pairs(&truck("粤AD67890", "x"));
+    let mut second: Vec<(&str, &str)> = second.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    second.retain(|(n, _)| *n != "cargo");
+    second.push(("cargo", hostile));
+    let two = submit(&mut browser, "/applications", &second);
+    assert!(two.starts_with("/applications/") && two != one, "{two}: {}", text(&mut browser, "main"));
+    assert_eq!(browser.eval("typeof window.title"), "undefined", "no script ran");
+    assert_eq!(browser.eval("document.querySelectorAll('main b, main script').length"), 0, "the markup is text");
+    assert!(text(&mut browser, "main").contains(hostile), "the cargo shown as typed");
 
+    // 50 trucks by the spreadsheet the enterprise keeps, chosen in the file input.
+    let xlsx = dir.path().join("车队.xlsx");
+    std::fs::write(&xlsx, fleet_xlsx(50, &from, &until)).unwrap();
+    go(&mut browser, "/applications/upload");
+    let document = browser.call("DOM.getDocument", json!({}));
+    let input = browser
+        .call("DOM.querySelector", json!({"nodeId": document["root"]["nodeId"], "selector": "input[type=file]"}));
+    browser.call("DOM.setFileInputFiles", json!({"files": [xlsx.to_str().unwrap()], "nodeId": input["nodeId"]}));
+    let fifty = submit(&mut browser, "/applications/upload", &[]);
+    assert!(fifty.starts_with("/applications/") && fifty != two, "{fifty}: {}", text(&mut browser, "main"));
+    assert_eq!(browser.eval("document.querySelectorAll('section.vehicle').length"), 50);
     logout(&mut browser);
+
+    // The reviewer: the queue, then each application approved (signed, printed, checked).
     login(&mut browser, "reviewer", &reviewer);
     go(&mut browser, "/queue");
-    assert!(text(&mut browser, "tbody").contains("粤AD12345"));
+    let queue = text(&mut browser, "tbody");
+    assert!(queue.contains("粤AD12345") && queue.contains("粤AD67890"), "{queue}");
     browser.screenshot(&shots.join("office-queue.png"));
-    go(&mut browser, &page);
-    assert_eq!(submit(&mut browser, &format!("{page}/approve"), &[]), page);
-    let state = text(&mut browser, "strong.state");
-    assert!(state.contains("已签发"), "{state}");
+    for page in [&two, &fifty, &one] {
+        go(&mut browser, page);
+        assert_eq!(submit(&mut browser, &format!("{page}/approve"), &[]), *page);
+        let state = text(&mut browser, "strong.state");
+        assert!(state.contains("已签发") || state.contains("已打印"), "{page}: {state}");
+        assert!(text(&mut browser, "main").contains("下载通行证"), "{page} printed");
+    }
     browser.screenshot(&shots.join("office-approved.png"));
+    logout(&mut browser);
+
+    // The enterprise downloads the PDF (a real download) and two phone e-passes.
+    login(&mut browser, "dongfeng", "dongfeng-password-1");
+    let downloads = dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    browser.call("Page.setDownloadBehavior", json!({"behavior": "allow", "downloadPath": downloads.to_str().unwrap()}));
+    go(&mut browser, &one);
+    assert_eq!(
+        browser.eval("(() => { const a = document.querySelector('a.download'); a?.click(); return !!a; })()"),
+        true
+    );
+    let pdf = wait_for("the PDF download", Duration::from_secs(30), || {
+        let file = std::fs::read_dir(&downloads)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "pdf"))?;
+        let bytes = std::fs::read(&file).ok()?;
+        (bytes.starts_with(b"%PDF") && bytes.trim_ascii_end().ends_with(b"%%EOF")).then_some(file)
+    });
+    let link = |browser: &mut Browser, page: &str, png: bool| -> String {
+        go(browser, page);
+        let selector = if png { "p.epass a[href$='/png']" } else { "p.epass a:not([href$='/png'])" };
+        browser
+            .eval(&format!("document.querySelector({}).getAttribute('href')", js(selector)))
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let epass_page = link(&mut browser, &one, false);
+    let png_one = dir.path().join("epass-1.png");
+    let png_path = link(&mut browser, &one, true);
+    std::fs::write(&png_one, fetch(&mut browser, &png_path)).unwrap();
+    let png_two = dir.path().join("epass-2.png");
+    let png_path = link(&mut browser, &two, true);
+    std::fs::write(&png_two, fetch(&mut browser, &png_path)).unwrap();
+    logout(&mut browser);
 
     // The driver's phone e-pass, on a phone-sized screen, no account.
-    let link = browser.eval("document.querySelector('p.epass a').getAttribute('href')").as_str().unwrap().to_owned();
-    logout(&mut browser);
     browser.call(
         "Emulation.setDeviceMetricsOverride",
-        serde_json::json!({"width": 400, "height": 820, "deviceScaleFactor": 2, "mobile": true}),
+        json!({"width": 400, "height": 820, "deviceScaleFactor": 2, "mobile": true}),
     );
-    go(&mut browser, &link);
+    go(&mut browser, &epass_page);
     assert!(text(&mut browser, ".plate").contains("粤AD12345"));
     let qr_share = browser.eval("document.querySelector('img.qr').getBoundingClientRect().width / window.innerWidth");
     assert!(qr_share.as_f64().unwrap() >= 0.6, "the QR code fills {qr_share} of the width");
     browser.screenshot(&shots.join("office-epass.png"));
+    browser.call("Emulation.clearDeviceMetricsOverride", json!({}));
+
+    // The checkpoint: a page of the PDF at 150 dpi, both e-pass PNGs, and the e-pass on a phone
+    // held up to the webcam (camsim's phone-screen models over the real PNG) are ACCEPTED.
+    let status = std::process::Command::new("pdftoppm")
+        .args(["-r", "150", "-png", "-f", "1", "-l", "1"])
+        .arg(&pdf)
+        .arg(dir.path().join("page"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let page = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.path()).find(|p| {
+        p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("page-"))
+            && p.extension().is_some_and(|e| e == "png")
+    });
+    let page = page.expect("a rasterised page");
+    let frames = phone_frames(&png_one, dir.path());
+    std::fs::copy(frames.last().unwrap(), shots.join("office-epass-webcam.png")).unwrap();
+    let trust = root().join("keys-example/trust.toml");
+    let trust = trust.to_str().unwrap();
+    let state = dir.path().join("state.bin");
+    let state = state.to_str().unwrap();
+    let scan = |image: &Path| {
+        verifier(&["scan", image.to_str().unwrap(), "--trust", trust, "--state", state, "--zone", "440114", "--json"])
+            .json()
+    };
+    let mut expected =
+        vec![(page.clone(), "粤AD12345"), (png_one.clone(), "粤AD12345"), (png_two.clone(), "粤AD67890")];
+    expected.extend(frames.iter().map(|f| (f.clone(), "粤AD12345")));
+    for (image, plate) in &expected {
+        let verdict = scan(image);
+        assert_eq!(verdict["verdict"], "accepted", "{}: {verdict}", image.display());
+        assert_eq!(verdict["pass"]["plate"], *plate, "{}", image.display());
+        assert_eq!(verdict["pass"]["crew"], json!(["张三", "李四"]));
+    }
+
+    // The reviewer revokes the first truck's pass; the console sends it to the real server.
+    login(&mut browser, "reviewer", "reviewer-password-1");
+    go(&mut browser, &one);
+    assert_eq!(submit(&mut browser, &format!("{one}/revoke"), &[("reason", "车辆已售 vehicle sold")]), one);
+    let revoked = text(&mut browser, "p.revoked");
+    assert!(revoked.contains("已发送至注销服务器"), "sent: {revoked}");
+    logout(&mut browser);
+    // The checkpoint syncs and rejects it; the second truck's pass still passes.
+    let run = verifier(&["sync", "--server", &server.url, "--trust", trust, "--state", state]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for image in [&png_one, &frames[0], &page] {
+        let verdict = scan(image);
+        assert_eq!(
+            (verdict["verdict"].as_str(), verdict["reason"].as_str()),
+            (Some("rejected"), Some("revoked")),
+            "{verdict}"
+        );
+    }
+    assert_eq!(scan(&png_two)["verdict"], "accepted");
+    // The driver's page says cancelled, in the browser.
+    go(&mut browser, &epass_page);
+    let body = text(&mut browser, "body");
+    assert!(body.contains("已注销") && body.contains("CANCELLED"), "{body}");
+    assert_eq!(browser.eval("document.querySelectorAll('img.qr').length"), 0, "no code left to show");
+}
+
+/// A fleet list as an enterprise keeps it in Excel: Chinese headers, division codes typed as
+/// numbers, dates as text.
+fn fleet_xlsx(rows: u32, from: &str, until: &str) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let headers =
+        ["车牌号", "车辆类型", "驾驶员", "副驾驶/随车人员", "起点", "终点", "通行区域", "货物", "有效期起", "有效期止"];
+    for (c, h) in headers.iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for r in 1..=rows {
+        sheet.write_string(r, 0, format!("粤B{r:05}")).unwrap();
+        sheet.write_string(r, 1, "半挂牵引车").unwrap();
+        sheet.write_string(r, 2, "王五").unwrap();
+        sheet.write_string(r, 3, "").unwrap();
+        sheet.write_number(r, 4, 440114.0).unwrap();
+        sheet.write_number(r, 5, 320583.0).unwrap();
+        sheet.write_string(r, 6, "440000;320000").unwrap();
+        sheet.write_string(r, 7, "汽车零部件").unwrap();
+        sheet.write_string(r, 8, from).unwrap();
+        sheet.write_string(r, 9, until).unwrap();
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// Webcam frames of the e-pass `png` shown on a phone held up to the camera: camsim's
+/// phone-screen model (pixel grid, reflections) and its harder one (moiré, tilt, glare), at
+/// the mild and moderate severities; written beside it, their paths.
+fn phone_frames(png: &Path, dir: &Path) -> Vec<std::path::PathBuf> {
+    let screen = image::open(png).unwrap().to_luma8();
+    // Where the code is: rqrr's grid bounds on the clean screenshot.
+    let mut prepared = rqrr::PreparedImage::prepare(screen.clone());
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one code on the e-pass");
+    let bounds = grids[0].bounds;
+    let (xs, ys) = (bounds.map(|p| f64::from(p.x)), bounds.map(|p| f64::from(p.y)));
+    let centre = (xs.iter().sum::<f64>() / 4.0, ys.iter().sum::<f64>() / 4.0);
+    let side = ((xs[1] - xs[0]).hypot(ys[1] - ys[0]) + (xs[2] - xs[1]).hypot(ys[2] - ys[1])) / 2.0;
+    let code = pass_camsim::ScreenCode { centre, side, modules: rqrr::BitGrid::size(&grids[0].grid) };
+    let mut frames = Vec::new();
+    for (i, (category, severity)) in [
+        (pass_camsim::Category::Phone, 1.0 / 3.0),
+        (pass_camsim::Category::Phone, 2.0 / 3.0),
+        (pass_camsim::Category::PhoneHard, 1.0 / 3.0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let spec = pass_camsim::Spec { category, severity, seed: 7 + i as u64, size: (1280, 720) };
+        let frame = pass_camsim::photograph_screen(spec, &screen, code);
+        let path = dir.join(format!("phone-frame-{i}.png"));
+        frame.image.save(&path).unwrap();
+        frames.push(path);
+    }
+    frames
 }
 
 /// The console behind Debian's nginx with TLS, configured by `docs/nginx-office.conf` (the

@@ -242,8 +242,6 @@ pub fn generate_with(spec: Spec, pass: Pass, bytes: Vec<u8>) -> Frame {
 
 fn generate_inner(spec: Spec, supplied: Option<(Pass, Vec<u8>)>) -> Frame {
     let mut rng = Rng::new(spec.seed);
-    let s = spec.severity.clamp(0.0, 1.0);
-    let (w, h) = (f64::from(spec.size.0), f64::from(spec.size.1));
     let (pass, code) = match spec.category {
         Category::NoCode => (None, None),
         _ => {
@@ -261,6 +259,47 @@ fn generate_inner(spec: Spec, supplied: Option<(Pass, Vec<u8>)>) -> Frame {
         (Some(qr), _) => scene::printed(qr, &mut rng),
         (None, _) => scene::no_code(&mut rng),
     };
+    photograph(spec, &page, rng, pass, code)
+}
+
+/// Where the code is in a screenshot given to [`photograph_screen`], in its pixels.
+#[derive(Clone, Copy, Debug)]
+pub struct ScreenCode {
+    /// The code's centre.
+    pub centre: (f64, f64),
+    /// The code's side, quiet zone excluded.
+    pub side: f64,
+    /// Modules a side.
+    pub modules: usize,
+}
+
+/// A real screenshot (a phone e-pass PNG as the driver's phone shows it) held up to the
+/// webcam: the screen in a dark bezel, emitting light, photographed as `spec` says (use
+/// [`Category::Phone`] or [`Category::PhoneHard`]: pixel grid, reflections, moiré, tilt).
+/// Unlike [`generate`], the frame carries no pass of its own (`pass` and `code` are `None`).
+pub fn photograph_screen(spec: Spec, screen: &GrayImage, code: ScreenCode) -> Frame {
+    let rng = Rng::new(spec.seed);
+    // The screenshot scaled so a module is PAGE_MODULE wide, as the modelled screens are.
+    let k = PAGE_MODULE * code.modules as f64 / code.side;
+    let (sw, sh) = ((screen.width() as f64 * k).round().max(1.0), (screen.height() as f64 * k).round().max(1.0));
+    let shown = image::imageops::resize(screen, sw as u32, sh as u32, image::imageops::FilterType::Triangle);
+    let bezel = 4.0 * PAGE_MODULE;
+    let mut albedo = GrayImage::from_pixel((sw + 2.0 * bezel) as u32, (sh + 2.0 * bezel) as u32, image::Luma([18]));
+    image::imageops::replace(&mut albedo, &shown, bezel as i64, bezel as i64);
+    let page = scene::Page {
+        albedo,
+        code_centre: (bezel + code.centre.0 * k, bezel + code.centre.1 * k),
+        code_side: code.modules as f64 * PAGE_MODULE,
+        modules: code.modules,
+        screen: true,
+    };
+    photograph(spec, &page, rng, None, None)
+}
+
+/// The webcam's photograph of `page` as `spec` says, its random draws from `rng`.
+fn photograph(spec: Spec, page: &scene::Page, mut rng: Rng, pass: Option<Pass>, code: Option<Vec<u8>>) -> Frame {
+    let s = spec.severity.clamp(0.0, 1.0);
+    let (w, h) = (f64::from(spec.size.0), f64::from(spec.size.1));
     let modules = if page.modules == 0 { 57.0 } else { page.modules as f64 };
 
     // Defaults: a pass held 30–45 cm from a 720p webcam, roughly square on, decent light,
@@ -376,7 +415,7 @@ fn generate_inner(spec: Spec, supplied: Option<(Pass, Vec<u8>)>) -> Frame {
     let code_px = modules * px_per_module;
     // A point of the code, in modules from its centre, as it lands in the frame.
     let in_code = |mx: f64, my: f64| {
-        pose.project(&page, page.code_centre.0 + mx * PAGE_MODULE, page.code_centre.1 + my * PAGE_MODULE)
+        pose.project(page, page.code_centre.0 + mx * PAGE_MODULE, page.code_centre.1 + my * PAGE_MODULE)
     };
     if category == Category::PhoneHard {
         let half = modules / 2.0;
@@ -406,7 +445,7 @@ fn generate_inner(spec: Spec, supplied: Option<(Pass, Vec<u8>)>) -> Frame {
             ));
         }
     }
-    let image = camera::expose(&page, &pose, bend, thumb, &light, &optics, &mut rng, spec.size);
+    let image = camera::expose(page, &pose, bend, thumb, &light, &optics, &mut rng, spec.size);
     let name = format!("{}-{:03}-s{:02}", spec.category.name(), spec.seed % 1000, (s * 100.0).round() as u32);
     Frame { spec, name, image, pass, code }
 }

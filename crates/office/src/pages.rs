@@ -338,6 +338,9 @@ pub fn applications(viewer: &Viewer<'_>, list: &[Application], plate: &str, now:
     )
 }
 
+/// Plates shown for one application in a list (a 200-truck list would fill the screen).
+const SHOWN_PLATES: usize = 6;
+
 fn list_table(list: &[Application], now: u64) -> Markup {
     html! {
             @if list.is_empty() { p { "没有申请。 No applications." } }
@@ -349,7 +352,10 @@ fn list_table(list: &[Application], now: u64) -> Markup {
                             tr {
                                 td { a href=(format!("/applications/{}", a.id)) { "#" (a.id) } }
                                 td { (a.enterprise_name) }
-                                td { (a.vehicles.iter().filter_map(|v| v.get("plate").cloned()).collect::<Vec<_>>().join("、")) }
+                                td {
+                                    (a.vehicles.iter().take(SHOWN_PLATES).filter_map(|v| v.get("plate").cloned()).collect::<Vec<_>>().join("、"))
+                                    @if a.vehicles.len() > SHOWN_PLATES { " … 共 " (a.vehicles.len()) " 辆 (" (a.vehicles.len()) " vehicles)" }
+                                }
                                 td { (a.state.label()) }
                                 td { (age(now.saturating_sub(a.submitted_at))) }
                             }
