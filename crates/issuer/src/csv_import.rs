@@ -33,6 +33,13 @@ use crate::issue::PassRequest;
 pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
 /// Most rows in one batch.
 pub const MAX_ROWS: usize = 50_000;
+/// Most bytes an .xlsx workbook may unpack to, all its parts together (a 50,000-row fleet
+/// list unpacks to about 20 MiB).
+pub const MAX_UNPACKED_BYTES: u64 = 64 * 1024 * 1024;
+/// Most parts in an .xlsx archive.
+pub const MAX_PARTS: usize = 1_000;
+/// Columns read from a sheet (the format has 13; a cell of text further right is refused).
+pub const MAX_COLUMNS: u32 = 64;
 
 /// The text encoding of a CSV file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +84,12 @@ pub enum CsvError {
     /// Not a workbook calamine can read.
     #[error("not a readable .xlsx workbook: {0}")]
     Workbook(String),
+    /// A workbook that unpacks to too much (a zip bomb, or not a fleet list).
+    #[error("the workbook unpacks to more than {MAX_UNPACKED_BYTES} bytes or has more than {MAX_PARTS} parts")]
+    Unpacked,
+    /// Text in a column beyond the format's.
+    #[error("a cell in column {0} of the sheet: the list has at most {MAX_COLUMNS} columns")]
+    TooWide(u32),
 }
 
 /// A problem with one row.
@@ -175,39 +188,91 @@ pub fn parse_with(text: &str, tz: &TimeZone, fixed: &[(&str, &str)]) -> Result<V
 /// may be date cells or text; codes typed as numbers (440114) read as their digits. Row numbers
 /// are the sheet's.
 pub fn parse_xlsx(bytes: &[u8], tz: &TimeZone, fixed: &[(&str, &str)]) -> Result<Vec<Row>, CsvError> {
-    use calamine::{Data, Reader as _};
+    use calamine::{DataRef, Reader as _};
     if bytes.len() > MAX_FILE_BYTES {
         return Err(CsvError::TooLarge);
     }
+    check_archive(bytes)?;
     let mut workbook =
         calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| CsvError::Workbook(e.to_string()))?;
-    let range = workbook
-        .worksheet_range_at(0)
-        .ok_or_else(|| CsvError::Workbook("the workbook has no sheet".into()))?
-        .map_err(|e| CsvError::Workbook(e.to_string()))?;
-    let first_row = range.start().map_or(0, |(row, _)| u64::from(row));
-    let cell = |data: &Data| -> String {
+    let sheet = workbook
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| CsvError::Workbook("the workbook has no sheet".into()))?;
+    let cell = |data: &DataRef<'_>| -> String {
         match data {
-            Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-            Data::Int(i) => i.to_string(),
-            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-            Data::Float(f) => f.to_string(),
-            Data::Bool(b) => b.to_string(),
+            DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
+            DataRef::SharedString(s) => (*s).to_owned(),
+            DataRef::Int(i) => i.to_string(),
+            DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+            DataRef::Float(f) => f.to_string(),
+            DataRef::Bool(b) => b.to_string(),
             // Excel counts days from 1899-12-30 (its 1900 leap-year bug included).
-            Data::DateTime(d) => {
+            DataRef::DateTime(d) => {
                 let days = d.as_f64().floor() as i64;
                 jiff::civil::date(1899, 12, 30)
                     .checked_add(jiff::Span::new().days(days))
                     .map_or_else(|_| d.as_f64().to_string(), |date| date.to_string())
             }
-            Data::Error(e) => format!("#{e:?}"),
-            Data::Empty => String::new(),
+            DataRef::Error(e) => format!("#{e:?}"),
+            DataRef::Empty => String::new(),
         }
     };
-    let mut rows = range.rows();
-    let headers: Vec<String> = rows.next().ok_or(CsvError::Empty)?.iter().map(cell).collect();
-    let records = rows.enumerate().map(|(i, row)| Ok((first_row + i as u64 + 2, row.iter().map(cell).collect())));
+    // Cell by cell, never the sheet's whole rectangle: one cell at XFD1048576 would make a
+    // dense range of 17 billion cells.
+    let mut reader = workbook.worksheet_cells_reader(&sheet).map_err(|e| CsvError::Workbook(e.to_string()))?;
+    let mut table: std::collections::BTreeMap<u32, Vec<String>> = std::collections::BTreeMap::new();
+    while let Some(found) = reader.next_cell().map_err(|e| CsvError::Workbook(e.to_string()))? {
+        let (row, column) = found.get_position();
+        let text = cell(found.get_value());
+        if text.trim().is_empty() {
+            continue;
+        }
+        if column >= MAX_COLUMNS {
+            return Err(CsvError::TooWide(column + 1));
+        }
+        if table.len() > MAX_ROWS && !table.contains_key(&row) {
+            return Err(CsvError::TooManyRows);
+        }
+        let cells = table.entry(row).or_default();
+        let column = column as usize;
+        if cells.len() <= column {
+            cells.resize(column + 1, String::new());
+        }
+        cells[column] = text;
+    }
+    let mut rows = table.into_iter();
+    let (_, headers) = rows.next().ok_or(CsvError::Empty)?;
+    // Sheet rows count from 1.
+    let records = rows.map(|(row, cells)| Ok((u64::from(row) + 1, cells)));
     parse_table(&headers, records, tz, fixed)
+}
+
+/// Refuses an .xlsx archive that unpacks to more than [`MAX_UNPACKED_BYTES`] or has more than
+/// [`MAX_PARTS`] parts, by unpacking every part with a running count (a part's stated size may
+/// lie); calamine then reads the same bytes.
+fn check_archive(bytes: &[u8]) -> Result<(), CsvError> {
+    use std::io::Read as _;
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| CsvError::Workbook(e.to_string()))?;
+    if archive.len() > MAX_PARTS {
+        return Err(CsvError::Unpacked);
+    }
+    let mut left = MAX_UNPACKED_BYTES;
+    let mut sink = [0u8; 64 * 1024];
+    for i in 0..archive.len() {
+        let part = archive.by_index(i).map_err(|e| CsvError::Workbook(e.to_string()))?;
+        let mut limited = part.take(left + 1);
+        loop {
+            let n = limited.read(&mut sink).map_err(|e| CsvError::Workbook(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            left = left.checked_sub(n as u64).ok_or(CsvError::Unpacked)?;
+        }
+    }
+    Ok(())
 }
 
 /// Parses a table (a header row, then rows with their line numbers, or a row that could not
@@ -450,6 +515,69 @@ mod tests {
         assert!(matches!(parse_with(text, &tz, &holder), Err(CsvError::Header(_))));
         // Garbage is an error, not a panic.
         assert!(matches!(parse_xlsx(b"PK\x03\x04 not a zip", &tz, &[]), Err(CsvError::Workbook(_))));
+    }
+
+    /// Hostile workbooks are refused with a specific error, quickly and without the memory
+    /// they ask for: a cell at XFD1048576 (a dense range would be 17 billion cells), a part
+    /// that unpacks to 100 MiB from 100 KiB, too many parts.
+    #[test]
+    fn hostile_workbooks_are_refused_before_they_are_unpacked() {
+        use std::io::{Read as _, Write as _};
+        let tz = pass_core::time::default_zone();
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "车牌号").expect("cell");
+        sheet.write_string(1_048_575, 16_383, "far away").expect("cell");
+        let far = book.save_to_buffer().expect("xlsx");
+        let started = std::time::Instant::now();
+        assert!(matches!(parse_xlsx(&far, &tz, &[]), Err(CsvError::TooWide(16_384))));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "refused without the dense range");
+        // A far row in column A is one more row, not a problem of size.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "车牌号").expect("cell");
+        sheet.write_string(1_048_575, 0, "粤A12345").expect("cell");
+        assert!(matches!(parse_xlsx(&book.save_to_buffer().expect("xlsx"), &tz, &[]), Err(CsvError::Header(_))));
+
+        // The good workbook repacked with extra parts.
+        type Writer = zip::ZipWriter<std::io::Cursor<Vec<u8>>>;
+        let repack = |extra: &dyn Fn(&mut Writer)| -> Vec<u8> {
+            let good = workbook(3);
+            let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&good[..])).expect("zip");
+            let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+            for i in 0..archive.len() {
+                let mut part = archive.by_index(i).expect("part");
+                let mut bytes = Vec::new();
+                part.read_to_end(&mut bytes).expect("read");
+                out.start_file(part.name().to_owned(), options).expect("start");
+                out.write_all(&bytes).expect("write");
+            }
+            extra(&mut out);
+            out.finish().expect("finish").into_inner()
+        };
+        assert_eq!(
+            parse_xlsx(&repack(&|_| {}), &tz, &[("holder", "某公司")]).expect("the repacked book reads").len(),
+            3
+        );
+        let bomb = repack(&|out| {
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .large_file(true);
+            out.start_file("xl/media/bomb.bin", options).expect("start");
+            let zeros = vec![0u8; 1 << 20];
+            for _ in 0..100 {
+                out.write_all(&zeros).expect("write");
+            }
+        });
+        assert!(bomb.len() < 1 << 20, "{} bytes packed", bomb.len());
+        assert!(matches!(parse_xlsx(&bomb, &tz, &[]), Err(CsvError::Unpacked)));
+        let many = repack(&|out| {
+            for i in 0..MAX_PARTS {
+                out.start_file(format!("xl/media/{i}.bin"), zip::write::SimpleFileOptions::default()).expect("start");
+            }
+        });
+        assert!(matches!(parse_xlsx(&many, &tz, &[]), Err(CsvError::Unpacked)));
     }
 
     const HEADER: &str = "车牌号,车辆类型,持证单位,统一社会信用代码,驾驶员,起点,终点,通行区域,货物,有效期起,有效期止\n";
