@@ -230,8 +230,10 @@ fn a_browser_clicks_through_the_console() {
     // The page's path once it has loaded.
     let loaded = |browser: &mut Browser| -> String {
         wait_for("a page to load", Duration::from_secs(90), || {
-            let state = browser.eval("document.readyState === 'complete' && !window.__submitted && location.protocol === 'http:' ? location.pathname : null");
-            state.as_str().map(str::to_owned)
+            // Asked while a page is going away, the answer is an error: not loaded yet.
+            let expression = "document.readyState === 'complete' && !window.__submitted && location.protocol === 'http:' ? location.pathname : null";
+            let state = browser.try_call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true}));
+            state.ok()?["result"]["value"].as_str().map(str::to_owned)
         })
     };
     // Fills the form whose action is `action` and clicks its submit button; the next page's path.
@@ -240,7 +242,8 @@ fn a_browser_clicks_through_the_console() {
             values.iter().map(|(n, v)| format!("f.elements[{}].value = {};", js(n), js(v))).collect();
         let script = format!(
             "(() => {{ const f = [...document.forms].find(f => f.getAttribute('action') === {}); if (!f) return false;
-               {} window.__submitted = true; f.querySelector('button[type=submit]').click(); return true; }})()",
+               {} window.__submitted = true; const b = f.querySelector('button[type=submit]');
+               setTimeout(() => b.click(), 0); return true; }})()",
             js(action),
             fill.join(" ")
         );
