@@ -5,7 +5,8 @@
 //! offset  size  field
 //! 0       2     magic "CA" (0x43 0x41)
 //! 2       1     format version (0x01)
-//! 3       1     document kind: 1 snapshot, 2 delta, 3 trust list, 4 heartbeat
+//! 3       1     document kind: 1 snapshot, 2 delta, 3 trust list, 4 heartbeat,
+//!                 5 authority list (signed by the root key, `authorities.rs`)
 //! 4       8     authority key id
 //! 12      n     body: postcard (see revocation.rs, and TrustDoc below)
 //! 12+n    64    Ed25519 signature over "checkpass authority v1\0" ‖ bytes 0..12+n
@@ -39,6 +40,8 @@ pub enum DocKind {
     TrustList = 3,
     /// A heartbeat: "revocation data version V (digest D) is current as of T".
     Heartbeat = 4,
+    /// The root's list of authorities (`crate::authorities`), signed by the root key.
+    AuthorityList = 5,
 }
 
 /// Why a document was refused.
@@ -106,6 +109,7 @@ pub fn open<'a>(bytes: &'a [u8], authority: &PublicKey) -> Result<(DocKind, &'a 
         2 => DocKind::Delta,
         3 => DocKind::TrustList,
         4 => DocKind::Heartbeat,
+        5 => DocKind::AuthorityList,
         other => return Err(DocError::WrongKind(other)),
     };
     let mut id = [0; KEY_ID_LEN];

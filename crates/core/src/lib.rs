@@ -10,6 +10,7 @@
 //! - [`rice`]: Golomb-Rice coding of sorted serial sets.
 //! - [`revocation`]: revocation state, signed snapshots and deltas.
 //! - [`authority`]: documents signed by the authority key (revocations, trust lists).
+//! - [`authorities`]: the root's signed list of authorities (nationwide recognition).
 //! - [`trust`]: the trust list (TOML) naming trusted issuers.
 //! - [`verdict`]: reason codes and the checkpoint's decision.
 //! - [`time`]: parsing and formatting instants in a time zone (Asia/Shanghai by default).
@@ -17,6 +18,7 @@
 //!
 //! The byte layout is documented in `docs/FORMAT.md` with golden vectors under `tests/vectors/`.
 
+pub mod authorities;
 pub mod authority;
 pub mod division;
 pub mod envelope;

@@ -114,8 +114,11 @@ pub struct Authority {
 /// A parsed, checked trust list.
 #[derive(Clone, Debug, Default)]
 pub struct TrustList {
-    /// The authority, when configured.
+    /// The authority, when configured (single-authority mode).
     pub authority: Option<Authority>,
+    /// The national root, when configured instead (`[root]`: many authorities, each listed in
+    /// the root's signed authority list, `crate::authorities`).
+    pub root: Option<Authority>,
     /// The trusted issuers, with distinct key ids.
     pub issuers: Vec<TrustedIssuer>,
 }
@@ -124,6 +127,7 @@ pub struct TrustList {
 #[serde(deny_unknown_fields)]
 struct File {
     authority: Option<KeyEntry>,
+    root: Option<KeyEntry>,
     #[serde(default, rename = "issuer")]
     issuers: Vec<IssuerEntry>,
 }
@@ -160,6 +164,15 @@ impl TrustList {
             Some(a) => Some(Authority { key: key(&a.name, &a.public_key, a.key_id)?, name: a.name }),
             None => None,
         };
+        let root = match file.root {
+            Some(r) => Some(Authority { key: key(&r.name, &r.public_key, r.key_id)?, name: r.name }),
+            None => None,
+        };
+        if authority.is_some() && root.is_some() {
+            return Err(TrustError::Syntax(
+                "name either [authority] (one authority) or [root] (the authorities the root lists), not both".into(),
+            ));
+        }
         let tz = time::default_zone();
         let mut issuers: Vec<TrustedIssuer> = Vec::with_capacity(file.issuers.len());
         for entry in file.issuers {
@@ -199,7 +212,7 @@ impl TrustList {
             }
             issuers.push(issuer);
         }
-        Ok(Self { authority, issuers })
+        Ok(Self { authority, root, issuers })
     }
 
     /// The issuer with this key id.
@@ -245,6 +258,18 @@ mod tests {
         for bad in ["division = \"99\"", "division = \"990000\"", "division = 440114"] {
             assert!(TrustList::from_toml(&entry(1, bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_root_instead_of_an_authority() {
+        let key = SecretKey::from_seed(&[7; 32]).public_key();
+        let section = |name: &str| {
+            format!("[{name}]\nname = \"国家\"\nkey_id = \"{}\"\npublic_key = \"{}\"\n", key.id(), key.encode())
+        };
+        let rooted = TrustList::from_toml(&section("root")).expect("parses");
+        assert_eq!((rooted.root.map(|r| r.key), rooted.authority.is_none()), (Some(key), true));
+        let both = format!("{}{}", section("root"), section("authority"));
+        assert!(TrustList::from_toml(&both).expect_err("both").to_string().contains("not both"));
     }
 
     #[test]

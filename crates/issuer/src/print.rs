@@ -381,6 +381,7 @@ pub fn qa(
 fn qa_trust(issuer: &PublicKey) -> TrustList {
     TrustList {
         authority: None,
+        root: None,
         issuers: vec![TrustedIssuer {
             name: "print QA".into(),
             key: *issuer,
