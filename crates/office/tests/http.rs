@@ -262,6 +262,22 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
     let refused = reviewer.post(&format!("{own}/approve"), &[("csrf", &csrf)]);
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert!(refused.body.contains("双人审核"), "{}", refused.body);
+    // A clerk enters an application for a walk-in enterprise and cannot approve it (nor any).
+    let mut admin = Browser::login(&console, "admin", "admin-password-1");
+    let clerk = admin.create("clerk", "clerk", None);
+    let mut clerk = Browser::login(&console, "clerk", &clerk);
+    let csrf = clerk.get("/applications/new").csrf();
+    #[rustfmt::skip]
+    let entered = clerk.post("/applications", &[
+        ("csrf", &csrf), ("enterprise", &enterprise_id), ("plate", "粤B33333"), ("vehicle_type", "van"),
+        ("driver", "赵六"), ("origin", "440114"), ("destination", "310115"), ("zones", "440114"),
+        ("cargo", "汽车零部件"), ("valid_from", "2026-12-01"), ("valid_until", "2026-12-31"),
+    ]);
+    assert_eq!(entered.status, 303, "{}", entered.body);
+    let entered = entered.location.unwrap();
+    let csrf = clerk.get(&entered).csrf();
+    assert_eq!(clerk.post(&format!("{entered}/approve"), &[("csrf", &csrf)]).status, 403);
+    assert!(clerk.get(&entered).body.contains("待审核"), "still waiting");
 
     // The second reviewer approves A's application: issued through the ledger, with the
     // office's pass number, and printed (or, without Chromium here, issued and printable later).
@@ -275,10 +291,10 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].pass.holder, "东风日产乘用车公司花都工厂", "the holder is the enterprise's account");
     assert_eq!(records[0].pass.crew, ["张三", "李四"]);
-    // The dashboard: one waiting (the reviewer's own entry), one valid pass, issued 20
-    // minutes after submission, nothing to send.
+    // The dashboard: two waiting (the reviewer's and the clerk's entries), one valid pass,
+    // issued 20 minutes after submission, nothing to send.
     let dash = second_reviewer.get("/dashboard").body;
-    assert!(dash.contains("Applications waiting</dt><dd>1 "), "{dash}");
+    assert!(dash.contains("Applications waiting</dt><dd>2 "), "{dash}");
     assert!(dash.contains("Passes valid now</dt><dd>1</dd>"), "{dash}");
     assert!(dash.contains("today</dt><dd>20 分钟 min</dd>"), "{dash}");
     assert!(dash.contains("not yet sent</dt><dd>0</dd>"), "{dash}");
