@@ -64,6 +64,7 @@ fn make_held_state() -> LocalState {
         last_sync: Some(1_780_000_300),
         heartbeat: Some(beat.sign(&key)),
         revocation_doc: Some(pass_core::revocation::sign_snapshot(&revocations_snapshot, &key)),
+        ..LocalState::default()
     }
 }
 

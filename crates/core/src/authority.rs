@@ -291,10 +291,85 @@ pub fn unbundle(bytes: &[u8]) -> Result<Vec<&[u8]>, DocError> {
     Ok(docs)
 }
 
+/// Magic of a combined heartbeat file (a mirror's `v1/heartbeats`: the newest heartbeat of
+/// every authority it carries, each still signed by its own authority).
+pub const HEARTBEATS_MAGIC: [u8; 2] = *b"CH";
+/// Most heartbeats in a combined file (as many as authorities in a list).
+pub const MAX_COMBINED_HEARTBEATS: usize = crate::authorities::MAX_AUTHORITIES;
+/// Longest heartbeat in a combined file (a heartbeat with a trust list is 156 bytes).
+pub const MAX_HEARTBEAT_LEN: usize = 1024;
+
+/// Packs heartbeats into one file: `"CH" | 0x01 | count u8 | (length u16 LE | heartbeat)*`.
+/// Heartbeats over [`MAX_HEARTBEAT_LEN`] and any past [`MAX_COMBINED_HEARTBEATS`] are left out.
+pub fn combine_heartbeats(beats: &[&[u8]]) -> Vec<u8> {
+    let kept: Vec<&[u8]> =
+        beats.iter().copied().filter(|b| b.len() <= MAX_HEARTBEAT_LEN).take(MAX_COMBINED_HEARTBEATS).collect();
+    let mut out = HEARTBEATS_MAGIC.to_vec();
+    out.push(VERSION);
+    out.push(kept.len() as u8);
+    for beat in kept {
+        out.extend_from_slice(&(beat.len() as u16).to_le_bytes());
+        out.extend_from_slice(beat);
+    }
+    out
+}
+
+/// Splits a combined heartbeat file (each heartbeat still to be opened with its authority's
+/// key); strict: no trailing bytes, no heartbeat over [`MAX_HEARTBEAT_LEN`].
+pub fn split_heartbeats(bytes: &[u8]) -> Result<Vec<&[u8]>, DocError> {
+    let [b0, b1, version, count, tail @ ..] = bytes else { return Err(DocError::Truncated) };
+    if [*b0, *b1] != HEARTBEATS_MAGIC {
+        return Err(DocError::WrongMagic);
+    }
+    if *version != VERSION {
+        return Err(DocError::UnsupportedVersion(*version));
+    }
+    if usize::from(*count) > MAX_COMBINED_HEARTBEATS {
+        return Err(DocError::Malformed(format!("{count} heartbeats in a combined file")));
+    }
+    let mut rest: &[u8] = tail;
+    let mut beats = Vec::with_capacity(usize::from(*count));
+    for _ in 0..*count {
+        let [l0, l1, after @ ..] = rest else { return Err(DocError::Truncated) };
+        let after: &[u8] = after;
+        let len = usize::from(u16::from_le_bytes([*l0, *l1]));
+        if len > MAX_HEARTBEAT_LEN {
+            return Err(DocError::TooLarge(len));
+        }
+        if after.len() < len {
+            return Err(DocError::Truncated);
+        }
+        let (beat, next) = after.split_at(len);
+        beats.push(beat);
+        rest = next;
+    }
+    if !rest.is_empty() {
+        return Err(DocError::Malformed(format!("{} trailing bytes after the heartbeats", rest.len())));
+    }
+    Ok(beats)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::keys::SecretKey;
+
+    #[test]
+    fn combined_heartbeats_round_trip_and_refuse_garbage() {
+        let beats: Vec<Vec<u8>> = (0..34u8).map(|i| vec![i; 114]).collect();
+        let refs: Vec<&[u8]> = beats.iter().map(Vec::as_slice).collect();
+        let combined = combine_heartbeats(&refs);
+        assert_eq!(combined.len(), 4 + 34 * 116);
+        assert_eq!(split_heartbeats(&combined).expect("splits"), refs);
+        assert!(split_heartbeats(&combined[..combined.len() - 1]).is_err());
+        let mut extra = combined.clone();
+        extra.push(0);
+        assert!(split_heartbeats(&extra).is_err());
+        assert!(split_heartbeats(b"CB\x01\x00").is_err());
+        let mut too_many = combined;
+        too_many[3] = 65;
+        assert!(split_heartbeats(&too_many).is_err());
+    }
 
     #[test]
     fn documents_open_only_with_their_authority() {

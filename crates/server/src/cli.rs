@@ -26,6 +26,12 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The national root's authority list (run where the root key is, never on a server).
+    Authorities {
+        /// Operation.
+        #[command(subcommand)]
+        command: AuthoritiesCommand,
+    },
     /// Write the current signed revocation snapshot to a file (for a USB stick).
     Export {
         /// Data directory.
@@ -39,6 +45,24 @@ pub enum Command {
         /// confirmed as of its own signing time.
         #[arg(long, env = "CHECKPASS_AUTHORITY_KEY")]
         authority_key: Option<PathBuf>,
+    },
+}
+
+/// Authority-list operations.
+#[derive(Debug, Subcommand)]
+pub enum AuthoritiesCommand {
+    /// Sign an authority list (TOML: `version`, then `[[authority]]` entries with name, key_id,
+    /// public_key, provinces, urls, optional not_before/not_after) with the root key, signed at
+    /// this machine's clock. Refuses a list that breaks a rule, and an output file that exists.
+    Sign {
+        /// The root's secret key (PKCS#8 PEM, made by keygen like any other key).
+        #[arg(long)]
+        root_key: PathBuf,
+        /// The list (TOML).
+        list: PathBuf,
+        /// Where to write the signed list (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -95,6 +119,10 @@ pub struct ServeArgs {
     /// Trust list (TOML) to sign and publish at /v1/trust.
     #[arg(long, env = "CHECKPASS_SERVER_TRUST")]
     pub trust: Option<PathBuf>,
+    /// The national root's signed authority list (`pass-server authorities sign`) to serve at
+    /// /v1/authorities, for checkpoints with a `[root]` trust file.
+    #[arg(long, env = "CHECKPASS_AUTHORITIES")]
+    pub authorities: Option<PathBuf>,
     /// Log as JSON lines.
     #[arg(long)]
     pub log_json: bool,

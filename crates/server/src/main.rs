@@ -18,7 +18,7 @@ use pass_server::store::{Role, Store};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::cli::{Cli, Command, ServeArgs, TokenCommand};
+use crate::cli::{AuthoritiesCommand, Cli, Command, ServeArgs, TokenCommand};
 
 /// Loads the authority key (PKCS#8 PEM); the PEM text is zeroized after parsing.
 fn load_secret(path: &Path) -> Result<SecretKey> {
@@ -42,6 +42,9 @@ fn main() -> ExitCode {
         Command::Token { command: TokenCommand::List { data } } => token_list(&data),
         Command::Token { command: TokenCommand::Remove { data, id } } => token_remove(&data, &id),
         Command::Export { data, out, authority_key } => export(&data, &out, authority_key.as_deref()),
+        Command::Authorities { command: AuthoritiesCommand::Sign { root_key, list, out } } => {
+            sign_authorities(&root_key, &list, &out)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -124,7 +127,11 @@ fn serve(args: ServeArgs) -> Result<()> {
         }
         None => None,
     };
-    let state = Arc::new(AppState::new(store, authority, trust)?);
+    let mut state = AppState::new(store, authority, trust)?;
+    if let Some(path) = &args.authorities {
+        state.authorities = Some(served_authority_list(path)?);
+    }
+    let state = Arc::new(state);
     let limits = pass_server::limits::Limits::new(args.max_connections_per_address);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -238,6 +245,42 @@ fn token_remove(data: &Path, id: &str) -> Result<()> {
         bail!("no token with id {id:?} (16 hex digits from `pass-server token list`)");
     }
     eprintln!("pass-server: token {id} removed; it is refused from the next request on");
+    Ok(())
+}
+
+/// A signed authority list to serve: read whole, its header and body checked (the root's
+/// signature is for each checkpoint to check with its own root key), and its ETag.
+fn served_authority_list(path: &Path) -> Result<(Arc<[u8]>, String)> {
+    use pass_core::authority::{DocKind, HEADER_LEN, MAGIC};
+    let bytes = files::read_capped(path, pass_core::authority::MAX_DOC_LEN as u64)
+        .with_context(|| path.display().to_string())?;
+    if bytes.len() < HEADER_LEN + 64 || bytes[..2] != MAGIC || bytes[3] != DocKind::AuthorityList as u8 {
+        bail!("{}: not a signed authority list (pass-server authorities sign makes one)", path.display());
+    }
+    let list: pass_core::authorities::AuthorityList =
+        pass_core::authority::decode_body(&bytes[HEADER_LEN..bytes.len() - 64])
+            .with_context(|| path.display().to_string())?;
+    list.check().with_context(|| path.display().to_string())?;
+    Ok((bytes.into(), format!("\"a{}\"", list.version)))
+}
+
+/// Signs the root's authority list: the rules checked before signing, the output never
+/// overwritten (a signed list is a published fact: a new one takes a new version).
+fn sign_authorities(root_key: &Path, list: &Path, out: &Path) -> Result<()> {
+    let root = load_secret(root_key)?;
+    let text = files::read_to_string_capped(list, files::MAX_TEXT_FILE).with_context(|| list.display().to_string())?;
+    let list = pass_core::authorities::AuthorityList::from_toml(&text, app::system_clock())
+        .with_context(|| list.display().to_string())?;
+    let signed = list.sign(&root);
+    files::write(out, &signed, 0o644, Mode::CreateNew).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "pass-server: signed authority list version {} ({} authorities, {} bytes) with root key {} to {}",
+        list.version,
+        list.authorities.len(),
+        signed.len(),
+        root.public_key().id(),
+        out.display()
+    );
     Ok(())
 }
 

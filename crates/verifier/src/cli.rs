@@ -53,15 +53,24 @@ pub enum Command {
     /// DURATION with jitter and backoff. Everything is checked against the authority key of
     /// the local trust list before it is kept; on any failure the last good state is kept.
     Sync {
-        /// Server base URL, e.g. http://revocations.example:8080
-        #[arg(long, env = "CHECKPASS_SERVER")]
-        server: String,
+        /// Server base URL, e.g. http://revocations.example:8080. With a `[root]` trust file,
+        /// give it once per server (or comma-separated): mirrors, static copies or authorities'
+        /// own servers; each authority is also fetched from the URLs the root's list gives.
+        #[arg(long, env = "CHECKPASS_SERVER", value_delimiter = ',', required = true)]
+        server: Vec<String>,
         /// Sync every DURATION (30s, 5m, 1h) until stopped, instead of once.
         #[arg(long)]
         every: Option<String>,
         /// Give up on a request after this long.
         #[arg(long, default_value = "20s")]
         timeout: String,
+        /// Settings shared with `scan`.
+        #[command(flatten)]
+        check: CheckArgs,
+    },
+    /// Show what this checkpoint holds: its revocation data and trust list, or with a `[root]`
+    /// trust file each authority's version and age, and issuer entries refused.
+    Status {
         /// Settings shared with `scan`.
         #[command(flatten)]
         check: CheckArgs,

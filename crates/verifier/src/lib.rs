@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod report;
+pub mod rooted;
 pub mod scan;
 pub mod scanlog;
 pub mod settings;

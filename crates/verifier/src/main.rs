@@ -17,6 +17,7 @@ use jiff::tz::TimeZone;
 use pass_core::Verdict;
 use pass_core::view::verdict_json;
 use pass_decode::{self as decode, image_input};
+use pass_verifier::config;
 use pass_verifier::report::{self, Style};
 use pass_verifier::scan;
 use pass_verifier::scanlog::ScanLog;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Command::Check { texts, check } => run_checks(&check, texts.iter().map(|t| Input::Text(t))),
         Command::Decode { images, json, first } => decode_images(&images, json, first),
         Command::Sync { server, every, timeout, check } => sync(&check, &server, every.as_deref(), &timeout),
+        Command::Status { check } => status(&check),
         Command::Import { file, check } => import(&check, &file),
         Command::Station { listen, open, sync, every, timeout, log, check } => {
             station(&check, listen, open, sync.as_deref(), &every, &timeout, log.as_deref())
@@ -72,17 +74,19 @@ fn run_checks<'a>(args: &CheckArgs, inputs: impl Iterator<Item = Input<'a>>) -> 
     } else {
         Style::Plain
     };
-    let checkpoint = settings.checkpoint();
-    let freshness = settings.freshness_line();
+    let clock = settings.now;
     let mut stdout = std::io::stdout().lock();
     let (mut rejected, mut failed) = (false, false);
     for input in inputs {
         let (name, verdict) = match input {
-            Input::Text(text) => ("text".to_owned(), scan::check_text(text, &settings.trust, &checkpoint)),
+            Input::Text(text) => ("text".to_owned(), scan::check_text_with(text, |code| settings.check(code, clock))),
             Input::Image(path) => {
                 let name = report::printable(&path.display().to_string()).into_owned();
                 match image_input::load_path(path) {
-                    Ok(image) => (name, scan::scan(&image, &settings.trust, &checkpoint)),
+                    Ok(image) => {
+                        let budget = decode::DEFAULT_BUDGET;
+                        (name, scan::scan_code_with(&image, budget, |code| settings.check(code, clock)).0)
+                    }
                     Err(e) => {
                         eprintln!("pass-verifier: {name}: {e}");
                         if args.json {
@@ -99,7 +103,7 @@ fn run_checks<'a>(args: &CheckArgs, inputs: impl Iterator<Item = Input<'a>>) -> 
         rejected |= !verdict.accepted();
         write_verdict(&mut stdout, &name, &verdict, &settings.tz, style, args.json)?;
         if !args.json
-            && let Some(line) = &freshness
+            && let Some(line) = &settings.freshness_line_for(&verdict)
         {
             writeln!(stdout, "    {line}")?;
         }
@@ -113,7 +117,81 @@ fn run_checks<'a>(args: &CheckArgs, inputs: impl Iterator<Item = Input<'a>>) -> 
     }))
 }
 
-fn sync(args: &CheckArgs, server: &str, every: Option<&str>, timeout: &str) -> Result<ExitCode> {
+/// `status`: what the checkpoint holds, one line per authority in root mode.
+fn status(args: &CheckArgs) -> Result<ExitCode> {
+    let settings = settings(args)?;
+    match settings.rooted() {
+        None => match settings.freshness_line() {
+            Some(line) => println!("{line}"),
+            None => println!("no authority configured: revocations are not checked"),
+        },
+        Some(view) => {
+            println!("{}", settings.freshness_line().unwrap_or_default());
+            for authority in &view.authorities {
+                let window =
+                    if authority.active { "" } else { " (outside its validity window: its passes are not trusted)" };
+                println!("  {}{window}", report::printable(&settings.authority_line(authority)));
+            }
+            for refused in &view.refused {
+                println!("  warning: {}", report::printable(refused));
+            }
+        }
+    }
+    println!("{} trusted issuers", settings.trust.issuers.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A root-mode sync: the root's authority list, then every authority (each line says where its
+/// data came from, or why it could not be brought up to date).
+fn sync_rooted(args: &CheckArgs, servers: &[String], timeout: std::time::Duration) -> Result<bool, sync::RoundError> {
+    let options = args.options();
+    let path = pass_verifier::config::state_path(options.state.as_deref())
+        .map_err(|e| sync::RoundError::Settings(e.to_string()))?;
+    let _lock = state::lock(&path)?;
+    let settings = Settings::load(&options).map_err(|e| match e {
+        pass_verifier::settings::SettingsError::State(e) => sync::RoundError::State(e),
+        e => sync::RoundError::Settings(e.to_string()),
+    })?;
+    let root =
+        settings.trust.root.as_ref().map(|r| r.key).ok_or(sync::RoundError::Sync(sync::SyncError::NoAuthority))?;
+    let mut state = settings.state.clone();
+    let report = pass_verifier::rooted::sync_rooted(servers, timeout, &root, &mut state, unix_now())?;
+    state.save(&path)?;
+    println!(
+        "synced: authority list version {}; {} requests, {} bytes",
+        report.list_version, report.requests, report.bytes
+    );
+    if let Some(error) = &report.list_error {
+        eprintln!("pass-verifier: authority list refused, keeping the last good one: {}", report::printable(error));
+    }
+    for line in &report.authorities {
+        let confirmed = line.confirmed_at.map_or_else(
+            || "not confirmed by signed time".to_owned(),
+            |at| format!("confirmed current as of {} (signed)", pass_core::time::human(at, &settings.tz)),
+        );
+        match (&line.source, &line.error) {
+            (Some(source), _) => println!(
+                "  {}: version {} → {} from {}; {confirmed}",
+                report::printable(&line.name),
+                line.from_version,
+                line.to_version,
+                report::printable(source)
+            ),
+            (None, error) => println!(
+                "  warning: {}: not brought up to date, keeping version {} ({confirmed}): {}",
+                report::printable(&line.name),
+                line.to_version,
+                report::printable(error.as_deref().unwrap_or(""))
+            ),
+        }
+    }
+    for id in &report.dropped {
+        println!("  authority {id} is no longer in the root's list: its data was dropped");
+    }
+    Ok(report.list_error.is_none() && report.authorities.iter().all(|a| a.error.is_none()))
+}
+
+fn sync(args: &CheckArgs, servers: &[String], every: Option<&str>, timeout: &str) -> Result<ExitCode> {
     let timeout = sync::parse_duration(timeout).map_err(anyhow::Error::msg).context("--timeout")?;
     let every = every.map(sync::parse_duration).transpose().map_err(anyhow::Error::msg).context("--every")?;
     if let Some(every) = every
@@ -125,6 +203,26 @@ fn sync(args: &CheckArgs, server: &str, every: Option<&str>, timeout: &str) -> R
             sync::MIN_SYNC_INTERVAL.as_secs()
         );
     }
+    let rooted = config::load_config(args.config.as_deref())
+        .and_then(|c| config::load_trust(&config::trust_path(args.trust.as_deref(), &c)?))
+        .is_ok_and(|t| t.root.is_some());
+    if rooted {
+        let round = || sync_rooted(args, servers, timeout);
+        return match every {
+            None => Ok(ExitCode::from(match round() {
+                Ok(true) => 0,
+                Ok(false) => COULD_NOT_CHECK,
+                Err(e) => {
+                    eprintln!("pass-verifier: {}", report::printable(&e.to_string()));
+                    COULD_NOT_CHECK
+                }
+            })),
+            Some(every) => sync::run_every(every, round),
+        };
+    }
+    let [server] = servers else {
+        anyhow::bail!("--server: one server for a single authority (a [root] trust file takes several)");
+    };
     let client = sync::Client::new(server, timeout);
     // Settings are re-read each round: another process may have imported in between, or the
     // operator fixed the trust file.

@@ -30,9 +30,19 @@ pub fn scan_code(
     checkpoint: &Checkpoint,
     budget: Duration,
 ) -> (Verdict, Option<Vec<u8>>) {
+    scan_code_with(image, budget, |code| verdict::verify(code, trust, checkpoint))
+}
+
+/// [`scan_code`] with the check of each code found given by the caller (root mode picks each
+/// pass's authority's data: `Settings::check`).
+pub fn scan_code_with(
+    image: &GrayImage,
+    budget: Duration,
+    mut check: impl FnMut(&[u8]) -> Verdict,
+) -> (Verdict, Option<Vec<u8>>) {
     let mut best: Option<(Verdict, Vec<u8>)> = None;
     decode::decode_until(image, budget, |code| {
-        let verdict = verdict::verify(code, trust, checkpoint);
+        let verdict = check(code);
         let accepted = verdict.accepted();
         if best.as_ref().is_none_or(|(b, _)| verdict.stage() > b.stage()) {
             best = Some((verdict, code.to_vec()));
@@ -47,8 +57,13 @@ pub fn scan_code(
 
 /// Checks the text form (`CP:...`) typed or pasted by hand.
 pub fn check_text(text: &str, trust: &TrustList, checkpoint: &Checkpoint) -> Verdict {
+    check_text_with(text, |bytes| verdict::verify(bytes, trust, checkpoint))
+}
+
+/// [`check_text`] with the check given by the caller.
+pub fn check_text_with(text: &str, check: impl FnOnce(&[u8]) -> Verdict) -> Verdict {
     match envelope::from_text(text) {
-        Ok(bytes) => verdict::verify(&bytes, trust, checkpoint),
+        Ok(bytes) => check(&bytes),
         Err(e @ envelope::EnvelopeError::WrongMagic) => Verdict::rejected(Reason::NotAPass, e.to_string()),
         Err(e) => Verdict::rejected(Reason::Malformed, e.to_string()),
     }

@@ -7,10 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use jiff::tz::TimeZone;
 use pass_core::time::{self, Bound};
+use pass_core::verdict::{self, Reason, Verdict};
 use pass_core::{Checkpoint, Division, Freshness, TrustList};
 
 use crate::config;
 use crate::report;
+use crate::rooted::RootedView;
 use crate::state::{self, LocalState};
 use crate::sync::{self, SyncError};
 
@@ -75,6 +77,8 @@ pub struct Settings {
     newest_signed_at: u64,
     /// Whether the newest heartbeat names a newer trust list than the one held.
     trust_stale: bool,
+    /// Root mode (`[root]` in the trust file): each authority's part.
+    rooted: Option<RootedView>,
 }
 
 /// The system clock in Unix seconds.
@@ -92,7 +96,10 @@ impl Settings {
         };
         let local_trust = config::load_trust(&config::trust_path(options.trust.as_deref(), &config)?)?;
         let state_path = config::state_path(options.state.as_deref())?;
-        let state = LocalState::load_verified(&state_path, local_trust.authority.as_ref().map(|a| &a.key))?;
+        let state = match &local_trust.root {
+            Some(root) => LocalState::load_rooted(&state_path, &root.key)?,
+            None => LocalState::load_verified(&state_path, local_trust.authority.as_ref().map(|a| &a.key))?,
+        };
         let trust = state::effective_trust(&local_trust, &state);
         let max_age =
             sync::parse_duration(&options.max_age).map_err(|e| SettingsError::Invalid(format!("--max-age: {e}")))?;
@@ -118,6 +125,7 @@ impl Settings {
             confirmed: None,
             newest_signed_at: 0,
             trust_stale: false,
+            rooted: None,
         };
         settings.set_state(state);
         Ok(settings)
@@ -125,6 +133,14 @@ impl Settings {
 
     /// Takes a newly synced or imported state: the trust list in force follows it.
     pub fn set_state(&mut self, state: LocalState) {
+        if let Some(root) = &self.local_trust.root {
+            let (trust, view) = RootedView::new(&self.local_trust, &state, &root.key, self.clock());
+            self.trust = trust;
+            self.newest_signed_at = view.newest_signed_at;
+            self.rooted = Some(view);
+            self.state = state;
+            return;
+        }
         self.trust = state::effective_trust(&self.local_trust, &state);
         let authority = self.local_trust.authority.as_ref().map(|a| &a.key);
         self.confirmed = authority.and_then(|a| state.confirmed_at(a));
@@ -166,13 +182,116 @@ impl Settings {
         Checkpoint { now, zone: self.zone, revocations: Some(&self.state.revocations), freshness }
     }
 
+    /// The instant a check made when the clock says `clock` is made at (see
+    /// [`Settings::checkpoint_at`]).
+    pub fn now_at(&self, clock: u64) -> u64 {
+        match &self.rooted {
+            Some(_) if self.fixed_now => self.now,
+            Some(view) => clock.max(view.newest_signed_at),
+            None => self.checkpoint_at(clock).now,
+        }
+    }
+
+    /// Checks one code when the clock says `clock`. In root mode against the data of the
+    /// authority that vouches for its issuer (its revocations, its freshness); an unknown issuer
+    /// names the authorities no data has come from yet.
+    pub fn check(&self, code: &[u8], clock: u64) -> Verdict {
+        let Some(view) = &self.rooted else { return verdict::verify(code, &self.trust, &self.checkpoint_at(clock)) };
+        let owner = pass_core::envelope::Envelope::decode(code)
+            .ok()
+            .and_then(|e| view.owner.get(&e.key_id).copied())
+            .and_then(|i| view.authorities.get(i));
+        let now = self.now_at(clock);
+        let checkpoint = match owner {
+            Some(authority) => Checkpoint {
+                now,
+                zone: self.zone,
+                revocations: self.state.authorities.get(&authority.key.id()).map(|s| &s.revocations),
+                freshness: Some(Freshness {
+                    confirmed_at: authority.confirmed_at,
+                    max_age: self.max_age,
+                    newest_signed_at: view.newest_signed_at,
+                    clock,
+                    trust_stale: authority.trust_stale,
+                }),
+            },
+            // An issuer of the local trust file (no authority vouches for it), or none known.
+            None => Checkpoint { now, zone: self.zone, revocations: None, freshness: None },
+        };
+        let mut verdict = verdict::verify(code, &self.trust, &checkpoint);
+        if verdict.reason == Some(Reason::UnknownIssuer) {
+            let missing = view.never_synced();
+            if !missing.is_empty() {
+                let detail = verdict.detail.take().unwrap_or_default();
+                verdict.detail = Some(format!("{detail}; no data from {} yet", missing.join("、")));
+            }
+        }
+        verdict
+    }
+
+    /// Root mode: each authority as held (`None` in single-authority mode).
+    pub fn rooted(&self) -> Option<&RootedView> {
+        self.rooted.as_ref()
+    }
+
     /// The clock for a check made now: the system clock, or the fixed `--at` time.
     pub fn clock(&self) -> u64 {
         if self.fixed_now { self.now } else { unix_now() }
     }
 
+    /// The freshness line for one verdict: in root mode the data of the pass's authority (by
+    /// name, and whether it is stale), else [`Settings::freshness_line`].
+    pub fn freshness_line_for(&self, verdict: &Verdict) -> Option<String> {
+        let Some(view) = &self.rooted else { return self.freshness_line() };
+        let owner =
+            verdict.issuer.as_ref().and_then(|i| view.owner.get(&i.key_id)).and_then(|&i| view.authorities.get(i));
+        match owner {
+            Some(a) => Some(self.authority_line(a)),
+            None => self.freshness_line(),
+        }
+    }
+
+    /// One authority's line: "注销名单 Revocation data 广东省: version 3, confirmed 2 min ago".
+    pub fn authority_line(&self, a: &crate::rooted::AuthorityStatus) -> String {
+        match a.confirmed_at {
+            None => format!("注销名单 Revocation data {}: none yet — run `pass-verifier sync`", a.name),
+            Some(at) => {
+                let age = self.now.saturating_sub(at);
+                let stale = if age > self.max_age {
+                    format!(" — revocation_data_stale: {} last confirmed {} ago", a.name, report::age(age))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "注销名单 Revocation data {}: version {}, confirmed {} ago{stale}",
+                    a.name,
+                    a.version,
+                    report::age(age)
+                )
+            }
+        }
+    }
+
     /// "revocation data: version 12, confirmed 3 min ago" for the human output.
     pub fn freshness_line(&self) -> Option<String> {
+        if let Some(view) = &self.rooted {
+            let synced = view.authorities.iter().filter(|a| a.synced).count();
+            let stale: Vec<&str> = view
+                .authorities
+                .iter()
+                .filter(|a| a.active && a.confirmed_at.is_none_or(|at| self.now.saturating_sub(at) > self.max_age))
+                .map(|a| a.name.as_str())
+                .collect();
+            let mut line = format!(
+                "注销名单 Revocation data: authority list version {}, {synced} of {} authorities synced",
+                view.list_version,
+                view.authorities.len()
+            );
+            if !stale.is_empty() {
+                line.push_str(&format!("; not current: {}", stale.join("、")));
+            }
+            return Some(line);
+        }
         self.trust.authority.as_ref()?;
         let r = &self.state.revocations;
         Some(match self.confirmed_at() {

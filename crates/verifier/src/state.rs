@@ -13,19 +13,21 @@
 //! list and heartbeat are kept as received and verified on every use. Versions 1 and 2 of
 //! the file (without the signed document) still load, vouched for by their heartbeat.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use pass_core::authorities::AuthorityList;
 use pass_core::authority::{self, DocKind, Heartbeat, TrustDoc};
 use pass_core::revocation::{RevocationState, Snapshot};
 use pass_core::trust::TrustedIssuer;
-use pass_core::{PublicKey, TrustList};
+use pass_core::{KeyId, PublicKey, TrustList};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use pass_files::{self as files, Mode};
 
 const MAGIC: &[u8; 4] = b"CPVS";
-const VERSION: u8 = 3;
+const VERSION: u8 = 4;
 /// Largest state file read.
 pub const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -56,6 +58,15 @@ struct StoredState {
     last_sync: Option<u64>,
     heartbeat: Option<Vec<u8>>,
     revocation_doc: Option<Vec<u8>>,
+}
+
+/// Version 4: the single authority's state as in version 3, then (root mode) the root's
+/// authority list and each authority's state by its key id.
+#[derive(Serialize, Deserialize)]
+struct StoredStateV4 {
+    own: StoredState,
+    authority_list: Option<Vec<u8>>,
+    authorities: Vec<(KeyId, StoredState)>,
 }
 
 /// Version 2 of the file, before the signed revocation document was kept.
@@ -90,6 +101,12 @@ pub struct LocalState {
     /// The last signed revocation document (snapshot or delta) applied, as received: it vouches
     /// for `revocations` ([`RevocationState::signed_by`]).
     pub revocation_doc: Option<Vec<u8>>,
+    /// Root mode (`[root]` in the trust file): the root's signed authority list last accepted,
+    /// as received. The fields above then stay empty.
+    pub authority_list: Option<Vec<u8>>,
+    /// Root mode: each listed authority's own state (revocations, trust list, heartbeat), by
+    /// the authority's key id.
+    pub authorities: BTreeMap<KeyId, LocalState>,
 }
 
 impl LocalState {
@@ -109,7 +126,7 @@ impl LocalState {
     /// Parses the contents of a state file (magic, version, checksum, then the structure of
     /// the revocation data); the error says what is wrong.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
-        if bytes.len() < MAGIC.len() + 1 + 32 || &bytes[..4] != MAGIC || !matches!(bytes[4], 1 | 2 | VERSION) {
+        if bytes.len() < MAGIC.len() + 1 + 32 || &bytes[..4] != MAGIC || !matches!(bytes[4], 1..=VERSION) {
             return Err("not a checkpass state file".into());
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
@@ -137,8 +154,21 @@ impl LocalState {
                     revocation_doc: None,
                 }
             }
-            _ => authority::decode_body(&body[5..]).map_err(|e| e.to_string())?,
+            3 => authority::decode_body(&body[5..]).map_err(|e| e.to_string())?,
+            _ => {
+                let v4: StoredStateV4 = authority::decode_body(&body[5..]).map_err(|e| e.to_string())?;
+                let mut state = Self::from_stored(v4.own)?;
+                state.authority_list = v4.authority_list;
+                for (id, stored) in v4.authorities {
+                    state.authorities.insert(id, Self::from_stored(stored)?);
+                }
+                return Ok(state);
+            }
         };
+        Self::from_stored(stored)
+    }
+
+    fn from_stored(stored: StoredState) -> Result<Self, String> {
         let revocations = RevocationState::from_snapshot(&stored.revocations).map_err(|e| e.to_string())?;
         Ok(Self {
             revocations,
@@ -146,17 +176,27 @@ impl LocalState {
             last_sync: stored.last_sync,
             heartbeat: stored.heartbeat,
             revocation_doc: stored.revocation_doc,
+            authority_list: None,
+            authorities: BTreeMap::new(),
         })
     }
 
-    /// The contents of the state file (the current version of the format).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let stored = StoredState {
+    fn to_stored(&self) -> StoredState {
+        StoredState {
             revocations: self.revocations.snapshot(),
             trust_doc: self.trust_doc.clone(),
             last_sync: self.last_sync,
             heartbeat: self.heartbeat.clone(),
             revocation_doc: self.revocation_doc.clone(),
+        }
+    }
+
+    /// The contents of the state file (the current version of the format).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let stored = StoredStateV4 {
+            own: self.to_stored(),
+            authority_list: self.authority_list.clone(),
+            authorities: self.authorities.iter().map(|(id, state)| (*id, state.to_stored())).collect(),
         };
         let mut bytes = MAGIC.to_vec();
         bytes.push(VERSION);
@@ -180,6 +220,37 @@ impl LocalState {
         }
     }
 
+    /// Root mode: loads the state and checks it against the root: the authority list against
+    /// the root's signature, and each authority's data against that authority's key from the
+    /// list ([`LocalState::vouched`]). Anything that does not verify is [`StateError::Damaged`];
+    /// the state of an authority the list no longer names is dropped (its passes no longer
+    /// verify, and its data vouches for nothing).
+    pub fn load_rooted(path: &Path, root: &PublicKey) -> Result<Self, StateError> {
+        let mut state = Self::load(path)?;
+        let damaged = |why: String| StateError::Damaged(path.to_owned(), why);
+        let list = match &state.authority_list {
+            None if state.authorities.is_empty() => return Ok(state),
+            None => return Err(damaged("authority data without the root's authority list".into())),
+            Some(bytes) => AuthorityList::open(bytes, root).map_err(|e| damaged(e.to_string()))?,
+        };
+        let mut kept = BTreeMap::new();
+        for (id, held) in std::mem::take(&mut state.authorities) {
+            let Some(entry) = list.authority(id) else { continue };
+            let key = entry.public_key().map_err(|e| damaged(e.to_string()))?;
+            if !held.vouched(&key) {
+                return Err(damaged(format!("the revocation data of {} is not what it signed", entry.name)));
+            }
+            kept.insert(id, held);
+        }
+        state.authorities = kept;
+        Ok(state)
+    }
+
+    /// Root mode: the root's authority list held, re-verified with the root key.
+    pub fn authority_list(&self, root: &PublicKey) -> Option<AuthorityList> {
+        AuthorityList::open(self.authority_list.as_ref()?, root).ok()
+    }
+
     /// Whether the authority's signatures vouch for the revocation data held: the empty state
     /// before any data, the last signed document applied, or a heartbeat naming exactly this
     /// version and digest.
@@ -194,10 +265,17 @@ impl LocalState {
     /// Saves the state atomically; never over a file that holds a newer revocation version
     /// (hold [`lock`] from load to save so that cannot even be attempted).
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
-        if let Ok(on_disk) = Self::load(path)
-            && on_disk.revocations.version > self.revocations.version
-        {
-            return Err(StateError::Older(path.to_owned(), on_disk.revocations.version, self.revocations.version));
+        if let Ok(on_disk) = Self::load(path) {
+            if on_disk.revocations.version > self.revocations.version {
+                return Err(StateError::Older(path.to_owned(), on_disk.revocations.version, self.revocations.version));
+            }
+            for (id, held) in &on_disk.authorities {
+                let ours = self.authorities.get(id).map_or(0, |s| s.revocations.version);
+                // An authority dropped from the list may go; one kept never goes back.
+                if self.authorities.contains_key(id) && held.revocations.version > ours {
+                    return Err(StateError::Older(path.to_owned(), held.revocations.version, ours));
+                }
+            }
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StateError::Io { path: dir.to_owned(), source })?;

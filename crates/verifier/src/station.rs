@@ -181,8 +181,8 @@ impl Station {
         let start = Instant::now();
         self.refresh();
         let settings = self.settings();
-        let checkpoint = settings.checkpoint_at(settings.clock());
-        let (verdict, code) = scan::scan_code(image, &settings.trust, &checkpoint, FRAME_BUDGET);
+        let clock = settings.clock();
+        let (verdict, code) = scan::scan_code_with(image, FRAME_BUDGET, |code| settings.check(code, clock));
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let Some(code) = code else {
             let presenting = self.presence.lock().unwrap_or_else(|p| p.into_inner()).presenting(Instant::now());
@@ -201,7 +201,8 @@ impl Station {
                 Ok(Answer::frame(true, true, ms))
             }
             Observation::New => {
-                let (answer, id) = self.announce(&settings, &verdict, checkpoint.now, now_ms, Source::Camera)?;
+                let (answer, id) =
+                    self.announce(&settings, &verdict, settings.now_at(clock), now_ms, Source::Camera)?;
                 presence.logged(id);
                 Ok(Answer { in_view: Some(true), presenting: Some(true), ms: Some(ms), ..answer })
             }
@@ -213,9 +214,9 @@ impl Station {
     pub fn text(&self, text: &str) -> Result<Answer, StationError> {
         self.refresh();
         let settings = self.settings();
-        let checkpoint = settings.checkpoint_at(settings.clock());
-        let verdict = scan::check_text(text.trim(), &settings.trust, &checkpoint);
-        Ok(self.announce(&settings, &verdict, checkpoint.now, unix_ms(), Source::Text)?.0)
+        let clock = settings.clock();
+        let verdict = scan::check_text_with(text.trim(), |code| settings.check(code, clock));
+        Ok(self.announce(&settings, &verdict, settings.now_at(clock), unix_ms(), Source::Text)?.0)
     }
 
     /// Checks an uploaded photo (the fallback for a broken camera): every upload is announced,
@@ -224,9 +225,9 @@ impl Station {
         let image = image_input::load_bytes(bytes)?;
         self.refresh();
         let settings = self.settings();
-        let checkpoint = settings.checkpoint_at(settings.clock());
-        let verdict = scan::scan(&image, &settings.trust, &checkpoint);
-        Ok(self.announce(&settings, &verdict, checkpoint.now, unix_ms(), Source::Photo)?.0)
+        let clock = settings.clock();
+        let verdict = scan::scan_code_with(&image, pass_decode::DEFAULT_BUDGET, |code| settings.check(code, clock)).0;
+        Ok(self.announce(&settings, &verdict, settings.now_at(clock), unix_ms(), Source::Photo)?.0)
     }
 
     fn log(&self) -> std::sync::MutexGuard<'_, ScanLog> {
@@ -299,7 +300,7 @@ impl Station {
         self.refresh();
         let state_error = self.disk.lock().unwrap_or_else(|p| p.into_inner()).error.clone();
         let settings = self.settings();
-        let now = settings.checkpoint_at(settings.clock()).now;
+        let now = settings.now_at(settings.clock());
         let (accepted, rejected) = self.log().counts_since(day_start(now, &settings.tz)).unwrap_or((0, 0));
         let sync = self.sync.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let revocations = &settings.state.revocations;

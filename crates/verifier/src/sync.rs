@@ -81,7 +81,7 @@ pub enum SyncError {
 }
 
 /// Refuses a document signed more than [`MAX_SIGNED_AHEAD`] after `clock`.
-fn not_ahead(what: &'static str, signed_at: u64, clock: u64) -> Result<(), SyncError> {
+pub(crate) fn not_ahead(what: &'static str, signed_at: u64, clock: u64) -> Result<(), SyncError> {
     if signed_at > clock.saturating_add(MAX_SIGNED_AHEAD) {
         return Err(SyncError::FromTheFuture { what, signed_at, clock });
     }
@@ -123,7 +123,7 @@ pub struct Client {
     base: String,
 }
 
-enum Fetched {
+pub(crate) enum Fetched {
     NotModified,
     Body(Vec<u8>),
 }
@@ -140,7 +140,7 @@ impl Client {
         Self { agent, base: base.trim_end_matches('/').to_owned() }
     }
 
-    fn get(&self, path: &str, etag: Option<String>) -> Result<Fetched, SyncError> {
+    pub(crate) fn get(&self, path: &str, etag: Option<String>) -> Result<Fetched, SyncError> {
         let url = format!("{}{path}", self.base);
         let mut request = self.agent.get(&url);
         if let Some(etag) = etag {

@@ -113,6 +113,35 @@ pub(super) async fn get_revocations(
     })
 }
 
+/// `/v1/delta/V`: the same answer as `/v1/revocations?since=V`, by a path a static copy of
+/// the documents can also have (docs/FORMAT.md, "Static layout").
+pub(super) async fn get_delta(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(since): axum::extract::Path<u64>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    get_revocations(State(state), Ok(Query(Since { since: Some(since) })), headers).await
+}
+
+/// `/v1/authorities`: the root's signed authority list this server was given, for checkpoints
+/// in root mode; `404` when it has none.
+pub(super) async fn get_authorities(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let Some((doc, etag)) = &state.authorities else {
+        return Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "no_authority_list",
+            "this server publishes no authority list",
+        ));
+    };
+    if not_modified(&headers, etag) {
+        return Ok(not_modified_response(etag));
+    }
+    Ok(signed_response(doc.clone(), etag))
+}
+
 pub(super) async fn get_trust(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, AppError> {
     let Some(trust) = &state.trust else {
         return Err(AppError::new(StatusCode::NOT_FOUND, "no_trust_list", "this server publishes no trust list"));

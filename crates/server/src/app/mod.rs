@@ -52,6 +52,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/revocations", get(handlers::get_revocations).post(handlers::post_revocations))
         .route("/v1/revoked-keys", axum::routing::post(handlers::post_revoked_keys))
         .route("/v1/trust", get(handlers::get_trust))
+        .route("/v1/delta/{since}", get(handlers::get_delta))
+        .route("/v1/authorities", get(handlers::get_authorities))
         .route("/v1/heartbeat", get(handlers::get_heartbeat))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics::metrics))

@@ -61,6 +61,9 @@ pub struct AppState {
     pub published: RwLock<Arc<Published>>,
     /// The signed trust list, when configured.
     pub trust: Option<TrustServed>,
+    /// The national root's signed authority list, served as given (`--authorities`): the
+    /// signed document and `"a<version>"`.
+    pub authorities: Option<(Arc<[u8]>, String)>,
     /// The signed heartbeat.
     pub beat: RwLock<Arc<Beat>>,
     /// Counters.
@@ -105,6 +108,7 @@ impl AppState {
             history: RwLock::new(History { state, changes }),
             published: RwLock::new(published),
             trust,
+            authorities: None,
             beat: RwLock::new(beat),
             metrics: Metrics::default(),
             clock: system_clock,

@@ -1,0 +1,423 @@
+//! Root mode: a checkpoint that recognises every authority the national root lists (trust
+//! file `[root]`). One sync takes the root's signed authority list, then brings each listed
+//! authority's own documents up to date, each checked with that authority's key exactly as a
+//! single-authority sync checks them (docs/FORMAT.md, "Authority list" and "Static layout").
+//!
+//! Where documents come from, for each authority, first that works:
+//! 1. a combined heartbeat file (`v1/heartbeats`) on a `--server` base: when the heartbeat it
+//!    holds for the authority names exactly the data held, nothing more is fetched;
+//! 2. each `--server` base: the authority's own URL as is, any other as a mirror holding the
+//!    authority's copy under `authorities/<key id>/`;
+//! 3. the URLs the authority list gives for it.
+//!
+//! At each, heartbeat first: revocations (a delta `v1/delta/<held version>` when the source
+//! has it, else `v1/revocations`) only when the heartbeat names other data than held, the
+//! trust list only when it names another one. A source whose documents are older than its
+//! own heartbeat, or that do not verify, is passed over; an authority no source could bring up
+//! to date keeps its last good state, and the sync says so by name.
+
+use std::time::Duration;
+
+use pass_core::authorities::{AuthorityEntry, AuthorityList};
+use pass_core::authority;
+use pass_core::{KeyId, PublicKey};
+
+use crate::state::LocalState;
+use crate::sync::{self, Client, Fetched, SyncError};
+
+/// What one authority's part of a sync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthorityReport {
+    /// The authority's name from the list.
+    pub name: String,
+    /// Its key id.
+    pub key_id: Option<KeyId>,
+    /// Where its data came from this time ("combined heartbeat", or a base URL).
+    pub source: Option<String>,
+    /// Revocation version before and after.
+    pub from_version: u64,
+    /// Revocation version after.
+    pub to_version: u64,
+    /// Up to when its data is confirmed by its own signed time.
+    pub confirmed_at: Option<u64>,
+    /// Why no source brought it up to date (its last good state is kept).
+    pub error: Option<String>,
+}
+
+/// What a root-mode sync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RootedReport {
+    /// The authority list's version held after the sync.
+    pub list_version: u64,
+    /// Why a newer authority list offered was refused (the one held is kept).
+    pub list_error: Option<String>,
+    /// Each listed authority, in the list's order.
+    pub authorities: Vec<AuthorityReport>,
+    /// Authorities whose state was dropped: no longer in the list.
+    pub dropped: Vec<KeyId>,
+    /// HTTP requests made.
+    pub requests: usize,
+    /// Bytes received in answer bodies.
+    pub bytes: usize,
+}
+
+/// Counts requests and bytes over the clients of one sync.
+struct Counter {
+    timeout: Duration,
+    requests: usize,
+    bytes: usize,
+}
+
+impl Counter {
+    fn get(&mut self, base: &str, path: &str, etag: Option<String>) -> Result<Fetched, SyncError> {
+        self.requests += 1;
+        let fetched = Client::new(base, self.timeout).get(path, etag)?;
+        if let Fetched::Body(body) = &fetched {
+            self.bytes += body.len();
+        }
+        Ok(fetched)
+    }
+
+    /// A body, or `None` for a 404 (the source does not carry it).
+    fn body(&mut self, base: &str, path: &str) -> Result<Option<Vec<u8>>, SyncError> {
+        match self.get(base, path, None) {
+            Ok(Fetched::Body(body)) => Ok(Some(body)),
+            Ok(Fetched::NotModified) => Err(SyncError::Status { url: format!("{base}{path}"), status: 304 }),
+            Err(SyncError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The path of an authority's documents under a mirror base.
+pub fn mirror_prefix(key_id: KeyId) -> String {
+    format!("/authorities/{key_id}")
+}
+
+/// One root-mode sync of `state` from `bases` (the `--server` URLs: mirrors or authorities'
+/// own servers). `Err` only when no authority list is held or could be had; otherwise every
+/// authority's outcome is in the report, and the caller saves `state`.
+pub fn sync_rooted(
+    bases: &[String],
+    timeout: Duration,
+    root: &PublicKey,
+    state: &mut LocalState,
+    now: u64,
+) -> Result<RootedReport, SyncError> {
+    let bases: Vec<String> = bases.iter().map(|b| b.trim_end_matches('/').to_owned()).collect();
+    let mut counter = Counter { timeout, requests: 0, bytes: 0 };
+    let mut report = RootedReport::default();
+
+    // The authority list: the newest that verifies, never older than the one held.
+    let held = state.authority_list(root);
+    let mut best: Option<(AuthorityList, Vec<u8>)> = None;
+    let mut errors = Vec::new();
+    for base in &bases {
+        let etag = held.as_ref().map(|l| format!("\"a{}\"", l.version));
+        let bytes = match counter.get(base, "/v1/authorities", etag) {
+            Ok(Fetched::Body(bytes)) => bytes,
+            Ok(Fetched::NotModified) => continue,
+            Err(SyncError::Status { status: 404, .. }) => continue,
+            Err(e) => {
+                errors.push(e.to_string());
+                continue;
+            }
+        };
+        let list = match AuthorityList::open(&bytes, root) {
+            Ok(list) => list,
+            Err(e) => {
+                errors.push(format!("{base}: {e}"));
+                continue;
+            }
+        };
+        if let Err(e) = sync::not_ahead("the authority list", list.issued_at, now) {
+            errors.push(format!("{base}: {e}"));
+            continue;
+        }
+        if let Some(held) = &held
+            && let Err(e) = held.may_be_replaced_by(&list)
+        {
+            errors.push(format!("{base}: {e}"));
+            continue;
+        }
+        match &best {
+            Some((b, _)) if b.version > list.version => {}
+            Some((b, _)) if b.version == list.version && *b != list => {
+                errors.push(format!("{base}: version {} offered with other content by another server", list.version));
+            }
+            _ => best = Some((list, bytes)),
+        }
+    }
+    if !errors.is_empty() {
+        report.list_error = Some(errors.join("; "));
+    }
+    let list = match (best, held) {
+        (Some((list, bytes)), _) => {
+            state.authority_list = Some(bytes);
+            list
+        }
+        (None, Some(held)) => held,
+        (None, None) => {
+            return Err(SyncError::Trust(format!(
+                "no authority list signed by the root from any server{}",
+                report.list_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+            )));
+        }
+    };
+    report.list_version = list.version;
+
+    // An authority the list no longer names: its data goes, its issuers stop verifying.
+    let listed: Vec<KeyId> = list.authorities.iter().filter_map(AuthorityEntry::key_id).collect();
+    report.dropped = state.authorities.keys().copied().filter(|id| !listed.contains(id)).collect();
+    state.authorities.retain(|id, _| listed.contains(id));
+
+    // Combined heartbeats, from every base that has them.
+    let mut combined: Vec<Vec<u8>> = Vec::new();
+    for base in &bases {
+        if let Ok(Some(bytes)) = counter.body(base, "/v1/heartbeats")
+            && let Ok(beats) = authority::split_heartbeats(&bytes)
+        {
+            combined.extend(beats.into_iter().map(<[u8]>::to_vec));
+        }
+    }
+
+    for entry in &list.authorities {
+        let mut line = AuthorityReport { name: entry.name.clone(), key_id: entry.key_id(), ..Default::default() };
+        let (Some(id), Ok(key)) = (entry.key_id(), entry.public_key()) else { continue };
+        let held = state.authorities.get(&id).cloned().unwrap_or_default();
+        line.from_version = held.revocations.version;
+        if !entry.active_at(now) {
+            line.error = Some("outside its validity window in the authority list".into());
+            line.to_version = held.revocations.version;
+            report.authorities.push(line);
+            continue;
+        }
+        let mut next = held.clone();
+        for beat in &combined {
+            let _ = sync::apply_heartbeat(&mut next, beat, &key, now);
+        }
+        let mut result = Err("no source".to_owned());
+        if current(&next, &key) && next.heartbeat.is_some() {
+            result = Ok("combined heartbeat".to_owned());
+        } else {
+            let mut tried = Vec::new();
+            for base in sources(&bases, entry, id) {
+                let mut attempt = next.clone();
+                match fetch(&mut counter, &base, &key, &mut attempt, now) {
+                    Ok(()) => {
+                        next = attempt;
+                        result = Ok(base);
+                        break;
+                    }
+                    Err(e) => tried.push(format!("{base}: {e}")),
+                }
+            }
+            if result.is_err() {
+                result = Err(tried.join("; "));
+            }
+        }
+        match result {
+            Ok(source) => {
+                next.last_sync = Some(now);
+                line.source = Some(source);
+                state.authorities.insert(id, next);
+            }
+            Err(e) => line.error = Some(e),
+        }
+        let kept = state.authorities.get(&id);
+        line.to_version = kept.map_or(0, |s| s.revocations.version);
+        line.confirmed_at = kept.and_then(|s| s.confirmed_at(&key));
+        report.authorities.push(line);
+    }
+    report.requests = counter.requests;
+    report.bytes = counter.bytes;
+    Ok(report)
+}
+
+/// Where to look for an authority's documents, in order: each `--server` base (the authority's
+/// own URL as is, any other as a mirror), then its own URLs from the list.
+fn sources(bases: &[String], entry: &AuthorityEntry, id: KeyId) -> Vec<String> {
+    let own: Vec<String> = entry.urls.iter().map(|u| u.trim_end_matches('/').to_owned()).collect();
+    let mut out: Vec<String> = Vec::new();
+    for base in bases {
+        let url = if own.contains(base) { base.clone() } else { format!("{base}{}", mirror_prefix(id)) };
+        if !out.contains(&url) {
+            out.push(url);
+        }
+    }
+    for url in own {
+        if !out.contains(&url) {
+            out.push(url);
+        }
+    }
+    out
+}
+
+/// Whether the newest heartbeat held names exactly the revocation data and trust list held.
+fn current(state: &LocalState, key: &PublicKey) -> bool {
+    let Some(beat) = state.heartbeat(key) else { return false };
+    let revocations = beat.version == state.revocations.version && beat.digest == state.revocations.digest();
+    let trust = match beat.trust {
+        None => true,
+        Some(named) => state.trust_doc.as_ref().is_some_and(|doc| authority::trust_digest(doc) == named.digest),
+    };
+    revocations && trust
+}
+
+/// Brings one authority's state up to date from one source: heartbeat first, then what it
+/// says is missing. Errors when the source's documents do not verify or do not reach its own
+/// heartbeat.
+fn fetch(
+    counter: &mut Counter,
+    base: &str,
+    key: &PublicKey,
+    state: &mut LocalState,
+    now: u64,
+) -> Result<(), SyncError> {
+    let beat = counter
+        .body(base, "/v1/heartbeat")?
+        .ok_or_else(|| SyncError::Status { url: format!("{base}/v1/heartbeat"), status: 404 })?;
+    sync::apply_heartbeat(state, &beat, key, now)?;
+    let named = state.heartbeat(key).ok_or_else(|| SyncError::Heartbeat("no heartbeat kept".into()))?;
+    if named.version != state.revocations.version || named.digest != state.revocations.digest() {
+        let held = state.revocations.version;
+        let mut applied = false;
+        if held > 0
+            && let Ok(Some(delta)) = counter.body(base, &format!("/v1/delta/{held}"))
+        {
+            let mut next = state.revocations.clone();
+            if next.apply_document(&delta, key).is_ok() {
+                sync::not_ahead("the revocation data", next.issued_at, now)?;
+                state.revocation_doc = Some(delta);
+                state.revocations = next;
+                applied = true;
+            }
+        }
+        if !applied {
+            let doc = counter
+                .body(base, &format!("/v1/revocations?since={held}"))?
+                .ok_or_else(|| SyncError::Status { url: format!("{base}/v1/revocations"), status: 404 })?;
+            let mut next = state.revocations.clone();
+            if next.apply_document(&doc, key)? {
+                state.revocation_doc = Some(doc);
+            }
+            sync::not_ahead("the revocation data", next.issued_at, now)?;
+            state.revocations = next;
+        }
+    }
+    if let Some(trust) = named.trust
+        && state.trust_doc.as_ref().is_none_or(|doc| authority::trust_digest(doc) != trust.digest)
+    {
+        let doc = counter
+            .body(base, "/v1/trust")?
+            .ok_or_else(|| SyncError::Trust("the heartbeat names a trust list the source does not have".into()))?;
+        sync::apply_trust(state, &doc, key, now)?;
+    }
+    if !current(state, key) {
+        return Err(SyncError::Heartbeat(format!(
+            "the documents reach version {}, older than the source's own heartbeat (version {})",
+            state.revocations.version, named.version
+        )));
+    }
+    Ok(())
+}
+
+/// One authority as the checkpoint holds it.
+#[derive(Clone, Debug)]
+pub struct AuthorityStatus {
+    /// Its name from the list.
+    pub name: String,
+    /// Its key.
+    pub key: PublicKey,
+    /// Within its validity window now.
+    pub active: bool,
+    /// Whether any data from it is held.
+    pub synced: bool,
+    /// Its revocation data version held.
+    pub version: u64,
+    /// Up to when its data is confirmed by its own signed time.
+    pub confirmed_at: Option<u64>,
+    /// Its newest signed time held.
+    pub newest_signed_at: u64,
+    /// Its heartbeat names a newer trust list than the one held.
+    pub trust_stale: bool,
+}
+
+/// What root mode makes of the state: the trust list in force and who vouches for each issuer.
+#[derive(Clone, Debug, Default)]
+pub struct RootedView {
+    /// The authority list's version held (0: none yet).
+    pub list_version: u64,
+    /// The authorities, in the list's order.
+    pub authorities: Vec<AuthorityStatus>,
+    /// The authority (index into `authorities`) of each synced issuer.
+    pub owner: std::collections::HashMap<KeyId, usize>,
+    /// Issuer entries refused: `issuer_outside_authority` and the like, one line each.
+    pub refused: Vec<String>,
+    /// The newest signed time held across the list and every authority.
+    pub newest_signed_at: u64,
+}
+
+impl RootedView {
+    /// The view of `state` under `root`, and the trust list in force: the local file's issuers,
+    /// then each active authority's synced issuers whose home division lies in its provinces
+    /// (a local entry for the same key wins).
+    pub fn new(
+        local: &pass_core::TrustList,
+        state: &LocalState,
+        root: &PublicKey,
+        now: u64,
+    ) -> (pass_core::TrustList, RootedView) {
+        let mut trust = local.clone();
+        let mut view = RootedView::default();
+        let Some(list) = state.authority_list(root) else { return (trust, view) };
+        view.list_version = list.version;
+        view.newest_signed_at = list.issued_at;
+        for entry in &list.authorities {
+            let (Some(id), Ok(key)) = (entry.key_id(), entry.public_key()) else { continue };
+            let held = state.authorities.get(&id);
+            let status = AuthorityStatus {
+                name: entry.name.clone(),
+                key,
+                active: entry.active_at(now),
+                synced: held.is_some_and(|h| h.heartbeat.is_some() || h.revocation_doc.is_some()),
+                version: held.map_or(0, |h| h.revocations.version),
+                confirmed_at: held.and_then(|h| h.confirmed_at(&key)),
+                newest_signed_at: held.map_or(0, |h| h.newest_signed_at(Some(&key))),
+                trust_stale: held.is_some_and(|h| h.trust_stale(&key)),
+            };
+            view.newest_signed_at = view.newest_signed_at.max(status.newest_signed_at);
+            let index = view.authorities.len();
+            if status.active
+                && let Some(doc) = held.and_then(|h| h.trust_doc(&key))
+                && let Ok(synced) = pass_core::TrustList::from_toml(&doc.toml)
+            {
+                for issuer in synced.issuers {
+                    match issuer.division {
+                        Some(d) if entry.governs(d) => {}
+                        division => {
+                            let home = division.map_or_else(|| "no division".to_owned(), |d| d.to_string());
+                            view.refused.push(format!(
+                                "issuer_outside_authority: {} ({home}) is not in {}'s provinces",
+                                issuer.name, entry.name
+                            ));
+                            continue;
+                        }
+                    }
+                    if trust.issuer(issuer.key.id()).is_some() || view.owner.contains_key(&issuer.key.id()) {
+                        continue;
+                    }
+                    view.owner.insert(issuer.key.id(), index);
+                    trust.issuers.push(issuer);
+                }
+            }
+            view.authorities.push(status);
+        }
+        (trust, view)
+    }
+
+    /// Authorities no data has come from yet (active ones).
+    pub fn never_synced(&self) -> Vec<&str> {
+        self.authorities.iter().filter(|a| a.active && !a.synced).map(|a| a.name.as_str()).collect()
+    }
+}
