@@ -10,6 +10,7 @@ mod hardening;
 mod issue_scan;
 mod keys;
 mod names;
+mod nationwide;
 mod office;
 mod revocation;
 mod station;

@@ -562,23 +562,12 @@ fn phone_frames(png: &Path, dir: &Path) -> Vec<std::path::PathBuf> {
 /// through; the console itself listens on loopback with `--behind-proxy`.
 #[test]
 fn the_console_behind_nginx_with_tls() {
-    use std::os::unix::fs::PermissionsExt as _;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
-    let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists()) else {
-        crate::util::missing_prerequisite(
-            "the_console_behind_nginx_with_tls",
-            "nginx (Debian's nginx package; ./scripts/test.sh installs it)",
-        );
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
-    // nginx's workers run as an unprivileged user: they must reach the prefix.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let prefix = dir.path().join("nginx");
-    std::fs::create_dir_all(&prefix).unwrap();
-    std::fs::set_permissions(&prefix, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let (cert, key_pem) = (prefix.join("cert.pem"), prefix.join("key.pem"));
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let (cert, key_pem) = (certs.join("cert.pem"), certs.join("key.pem"));
     let made = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
         .args([
@@ -604,42 +593,14 @@ fn the_console_behind_nginx_with_tls() {
     let office =
         pass_office::Office::open(&data, pass_office::Transport::BehindProxy, pass_office::system_clock()).unwrap();
     let addr = pass_office::spawn_on_loopback(office);
-    let upstream = addr;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let template = std::fs::read_to_string(root().join("docs/nginx-office.conf")).unwrap();
-    let config = template
-        .replace("@PREFIX@", prefix.to_str().unwrap())
-        .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
-        .replace("@CERT@", cert.to_str().unwrap())
-        .replace("@KEY@", key_pem.to_str().unwrap())
-        .replace("@UPSTREAM@", &upstream.to_string());
-    let config_path = prefix.join("nginx.conf");
-    std::fs::write(&config_path, config).unwrap();
-    let mut child = Command::new(nginx)
-        .args(["-e", prefix.join("error.log").to_str().unwrap(), "-p", prefix.to_str().unwrap(), "-c"])
-        .arg(&config_path)
-        .args(["-g", "daemon off;"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            let log = std::fs::read_to_string(prefix.join("error.log")).unwrap_or_default();
-            panic!("nginx ended ({status}): {log}");
-        }
-        assert!(started.elapsed() < std::time::Duration::from_secs(20), "nginx did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let _nginx = Kill(child);
+    let fill =
+        [("@CERT@", cert.to_str().unwrap()), ("@KEY@", key_pem.to_str().unwrap()), ("@UPSTREAM@", &addr.to_string())];
+    let Some(nginx) =
+        crate::util::Nginx::start("the_console_behind_nginx_with_tls", dir.path(), "docs/nginx-office.conf", &fill)
+    else {
+        return;
+    };
+    let port = nginx.port;
 
     let pem = std::fs::read(&cert).unwrap();
     let roots = ureq::tls::RootCerts::new_with_certs(&[ureq::tls::Certificate::from_pem(&pem).unwrap().to_owned()]);

@@ -238,6 +238,11 @@ impl Server {
     /// Starts the server binary with the example authority key and `trust` (or none: a server
     /// that publishes only revocation data).
     pub fn start_with(data: &Path, trust: Option<&Path>) -> Server {
+        Server::start_as(data, &root().join("keys-example/authority.key"), trust, &[])
+    }
+
+    /// Starts the server binary with the authority key `key`, `trust` and `extra` arguments.
+    pub fn start_as(data: &Path, key: &Path, trust: Option<&Path>, extra: &[&str]) -> Server {
         use std::io::BufRead;
         let stderr_log = data.with_extension("log");
         let log = std::fs::File::create(&stderr_log).unwrap();
@@ -245,8 +250,9 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .arg("--authority-key")
-            .arg(root().join("keys-example/authority.key"))
+            .arg(key)
             .args(trust.map(|t| vec![std::ffi::OsString::from("--trust"), t.into()]).unwrap_or_default())
+            .args(extra)
             .stdout(std::process::Stdio::piped())
             .stderr(log)
             .spawn()
@@ -388,5 +394,69 @@ pub fn missing_prerequisite(test: &str, what: &str) {
     let log = root().join("target/test-skips.txt");
     if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
         let _ = std::io::Write::write_all(&mut file, format!("{test}: {what}\n").as_bytes());
+    }
+}
+
+/// Debian's nginx, run from a config template in `docs/` with its `@...@` fields filled in
+/// (`@PREFIX@` and `@LISTEN@` by this helper, on a free loopback port); killed when dropped.
+pub struct Nginx {
+    child: std::process::Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+}
+
+impl Nginx {
+    /// Starts nginx under `dir` (made traversable for its unprivileged workers) from
+    /// `template` (a path under the repository root) with `fill`; `None` when nginx is not
+    /// installed (a failure in CI: [`missing_prerequisite`]).
+    pub fn start(test: &str, dir: &Path, template: &str, fill: &[(&str, &str)]) -> Option<Nginx> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists()) else {
+            missing_prerequisite(test, "nginx (Debian's nginx package; ./scripts/test.sh installs it)");
+            return None;
+        };
+        // nginx's workers run as an unprivileged user: they must reach the prefix.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let prefix = dir.join("nginx");
+        std::fs::create_dir_all(&prefix).unwrap();
+        std::fs::set_permissions(&prefix, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut config = std::fs::read_to_string(root().join(template)).unwrap();
+        config = config.replace("@PREFIX@", prefix.to_str().unwrap()).replace("@LISTEN@", &format!("127.0.0.1:{port}"));
+        for (field, value) in fill {
+            config = config.replace(field, value);
+        }
+        let config_path = prefix.join("nginx.conf");
+        std::fs::write(&config_path, config).unwrap();
+        let mut child = Command::new(nginx)
+            .args(["-e", prefix.join("error.log").to_str().unwrap(), "-p", prefix.to_str().unwrap(), "-c"])
+            .arg(&config_path)
+            .args(["-g", "daemon off;"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(prefix.join("error.log")).unwrap_or_default();
+                panic!("nginx ended ({status}): {log}");
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "nginx did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Some(Nginx { child, port })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

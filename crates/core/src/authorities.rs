@@ -29,6 +29,12 @@ pub const MAX_URL_LEN: usize = 256;
 /// Longest authority name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 
+/// The digest a combined heartbeat file gives for a signed authority list.
+pub fn list_digest(signed: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::new().chain_update(b"checkpass authority list v1\0").chain_update(signed).finalize().into()
+}
+
 /// One authority in the list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorityEntry {

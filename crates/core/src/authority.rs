@@ -296,16 +296,37 @@ pub fn unbundle(bytes: &[u8]) -> Result<Vec<&[u8]>, DocError> {
 pub const HEARTBEATS_MAGIC: [u8; 2] = *b"CH";
 /// Most heartbeats in a combined file (as many as authorities in a list).
 pub const MAX_COMBINED_HEARTBEATS: usize = crate::authorities::MAX_AUTHORITIES;
-/// Longest heartbeat in a combined file (a heartbeat with a trust list is 156 bytes).
+/// Longest heartbeat in a combined file (one naming a trust list is 147 bytes).
 pub const MAX_HEARTBEAT_LEN: usize = 1024;
 
-/// Packs heartbeats into one file: `"CH" | 0x01 | count u8 | (length u16 LE | heartbeat)*`.
-/// Heartbeats over [`MAX_HEARTBEAT_LEN`] and any past [`MAX_COMBINED_HEARTBEATS`] are left out.
-pub fn combine_heartbeats(beats: &[&[u8]]) -> Vec<u8> {
+/// A combined heartbeat file: the version and digest ([`crate::authorities::list_digest`]) of
+/// the authority list the mirror serves beside it, unsigned (a checkpoint holding that very
+/// list need not fetch it again; a lie can only withhold a list, as a stuck cache could), and
+/// the heartbeats, each to be opened with its own authority's key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Combined<'a> {
+    /// The authority list served beside it: version and digest.
+    pub list: Option<(u64, [u8; 32])>,
+    /// The heartbeats.
+    pub beats: Vec<&'a [u8]>,
+}
+
+/// Packs a combined heartbeat file: `"CH" | 0x01 | 0x00, or 0x01 and the list's version (u64
+/// LE) and digest (32 bytes) | count u8 | (length u16 LE | heartbeat)*`. Heartbeats over
+/// [`MAX_HEARTBEAT_LEN`] and any past [`MAX_COMBINED_HEARTBEATS`] are left out.
+pub fn combine_heartbeats(list: Option<(u64, [u8; 32])>, beats: &[&[u8]]) -> Vec<u8> {
     let kept: Vec<&[u8]> =
         beats.iter().copied().filter(|b| b.len() <= MAX_HEARTBEAT_LEN).take(MAX_COMBINED_HEARTBEATS).collect();
     let mut out = HEARTBEATS_MAGIC.to_vec();
     out.push(VERSION);
+    match list {
+        None => out.push(0),
+        Some((version, digest)) => {
+            out.push(1);
+            out.extend_from_slice(&version.to_le_bytes());
+            out.extend_from_slice(&digest);
+        }
+    }
     out.push(kept.len() as u8);
     for beat in kept {
         out.extend_from_slice(&(beat.len() as u16).to_le_bytes());
@@ -314,20 +335,38 @@ pub fn combine_heartbeats(beats: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// Splits a combined heartbeat file (each heartbeat still to be opened with its authority's
-/// key); strict: no trailing bytes, no heartbeat over [`MAX_HEARTBEAT_LEN`].
-pub fn split_heartbeats(bytes: &[u8]) -> Result<Vec<&[u8]>, DocError> {
-    let [b0, b1, version, count, tail @ ..] = bytes else { return Err(DocError::Truncated) };
+/// Splits a combined heartbeat file; strict: no trailing bytes, no heartbeat over
+/// [`MAX_HEARTBEAT_LEN`], at most [`MAX_COMBINED_HEARTBEATS`].
+pub fn split_heartbeats(bytes: &[u8]) -> Result<Combined<'_>, DocError> {
+    let [b0, b1, version, flag, tail @ ..] = bytes else { return Err(DocError::Truncated) };
     if [*b0, *b1] != HEARTBEATS_MAGIC {
         return Err(DocError::WrongMagic);
     }
     if *version != VERSION {
         return Err(DocError::UnsupportedVersion(*version));
     }
+    let mut rest: &[u8] = tail;
+    let list = match flag {
+        0 => None,
+        1 => {
+            if rest.len() < 40 {
+                return Err(DocError::Truncated);
+            }
+            let (head, after) = rest.split_at(40);
+            rest = after;
+            let mut v = [0u8; 8];
+            v.copy_from_slice(&head[..8]);
+            let mut digest = [0u8; 32];
+            digest.copy_from_slice(&head[8..]);
+            Some((u64::from_le_bytes(v), digest))
+        }
+        other => return Err(DocError::Malformed(format!("list flag {other}"))),
+    };
+    let [count, after @ ..] = rest else { return Err(DocError::Truncated) };
+    rest = after;
     if usize::from(*count) > MAX_COMBINED_HEARTBEATS {
         return Err(DocError::Malformed(format!("{count} heartbeats in a combined file")));
     }
-    let mut rest: &[u8] = tail;
     let mut beats = Vec::with_capacity(usize::from(*count));
     for _ in 0..*count {
         let [l0, l1, after @ ..] = rest else { return Err(DocError::Truncated) };
@@ -346,7 +385,7 @@ pub fn split_heartbeats(bytes: &[u8]) -> Result<Vec<&[u8]>, DocError> {
     if !rest.is_empty() {
         return Err(DocError::Malformed(format!("{} trailing bytes after the heartbeats", rest.len())));
     }
-    Ok(beats)
+    Ok(Combined { list, beats })
 }
 
 #[cfg(test)]
@@ -358,16 +397,21 @@ mod tests {
     fn combined_heartbeats_round_trip_and_refuse_garbage() {
         let beats: Vec<Vec<u8>> = (0..34u8).map(|i| vec![i; 114]).collect();
         let refs: Vec<&[u8]> = beats.iter().map(Vec::as_slice).collect();
-        let combined = combine_heartbeats(&refs);
-        assert_eq!(combined.len(), 4 + 34 * 116);
-        assert_eq!(split_heartbeats(&combined).expect("splits"), refs);
+        let combined = combine_heartbeats(Some((3, [7; 32])), &refs);
+        assert_eq!(combined.len(), 5 + 40 + 34 * 116);
+        assert_eq!(
+            split_heartbeats(&combined).expect("splits"),
+            Combined { list: Some((3, [7; 32])), beats: refs.clone() }
+        );
+        let bare = combine_heartbeats(None, &refs[..2]);
+        assert_eq!(split_heartbeats(&bare).expect("splits"), Combined { list: None, beats: refs[..2].to_vec() });
         assert!(split_heartbeats(&combined[..combined.len() - 1]).is_err());
         let mut extra = combined.clone();
         extra.push(0);
         assert!(split_heartbeats(&extra).is_err());
         assert!(split_heartbeats(b"CB\x01\x00").is_err());
         let mut too_many = combined;
-        too_many[3] = 65;
+        too_many[44] = 65;
         assert!(split_heartbeats(&too_many).is_err());
     }
 

@@ -32,6 +32,28 @@ pub enum Command {
         #[command(subcommand)]
         command: AuthoritiesCommand,
     },
+    /// Mirror every authority the root lists into a directory any static web server can serve
+    /// (docs/FORMAT.md, "Static layout"): each document verified against its authority's key
+    /// from the root's list, never older than the copy held; plus the list and a combined
+    /// heartbeat file, so an up-to-date checkpoint syncs in two requests.
+    Mirror {
+        /// The root's public key: its .pub file, or a trust file with a [root] section.
+        #[arg(long)]
+        root: PathBuf,
+        /// The root's signed authority list (else fetched from the --from bases).
+        #[arg(long)]
+        authorities: Option<PathBuf>,
+        /// Other mirrors to copy from first (each authority is also fetched from the URLs the
+        /// list gives it). Repeat, or separate with commas.
+        #[arg(long, value_delimiter = ',')]
+        from: Vec<String>,
+        /// The directory to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Mirror every DURATION (30s, 5m) until stopped, instead of once.
+        #[arg(long)]
+        every: Option<String>,
+    },
     /// Write the current signed revocation snapshot to a file (for a USB stick).
     Export {
         /// Data directory.
@@ -123,6 +145,10 @@ pub struct ServeArgs {
     /// /v1/authorities, for checkpoints with a `[root]` trust file.
     #[arg(long, env = "CHECKPASS_AUTHORITIES")]
     pub authorities: Option<PathBuf>,
+    /// Also write the signed documents as plain files into this directory after every commit
+    /// and heartbeat (docs/FORMAT.md, "Static layout"), for any web server or CDN to serve.
+    #[arg(long, env = "CHECKPASS_PUBLISH")]
+    pub publish: Option<PathBuf>,
     /// Log as JSON lines.
     #[arg(long)]
     pub log_json: bool,

@@ -12,6 +12,7 @@
 
 pub mod app;
 pub mod limits;
+pub mod mirror;
 pub mod publish;
 pub mod store;
 

@@ -42,6 +42,9 @@ fn main() -> ExitCode {
         Command::Token { command: TokenCommand::List { data } } => token_list(&data),
         Command::Token { command: TokenCommand::Remove { data, id } } => token_remove(&data, &id),
         Command::Export { data, out, authority_key } => export(&data, &out, authority_key.as_deref()),
+        Command::Mirror { root, authorities, from, out, every } => {
+            mirror(&root, authorities.as_deref(), &from, &out, every.as_deref())
+        }
         Command::Authorities { command: AuthoritiesCommand::Sign { root_key, list, out } } => {
             sign_authorities(&root_key, &list, &out)
         }
@@ -130,6 +133,11 @@ fn serve(args: ServeArgs) -> Result<()> {
     let mut state = AppState::new(store, authority, trust)?;
     if let Some(path) = &args.authorities {
         state.authorities = Some(served_authority_list(path)?);
+    }
+    if let Some(dir) = &args.publish {
+        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+        state.publish = Some((dir.clone(), std::sync::Mutex::new(())));
+        state.publish_static();
     }
     let state = Arc::new(state);
     let limits = pass_server::limits::Limits::new(args.max_connections_per_address);
@@ -246,6 +254,67 @@ fn token_remove(data: &Path, id: &str) -> Result<()> {
     }
     eprintln!("pass-server: token {id} removed; it is refused from the next request on");
     Ok(())
+}
+
+/// The root's public key from its .pub file or a trust file's [root] section.
+fn root_key(path: &Path) -> Result<pass_core::PublicKey> {
+    let text = files::read_to_string_capped(path, files::MAX_TEXT_FILE).with_context(|| path.display().to_string())?;
+    if let Ok((_, key)) = pass_core::keys::PublicKeyFile::parse(&text) {
+        return Ok(key);
+    }
+    let trust = TrustList::from_toml(&text).with_context(|| path.display().to_string())?;
+    trust
+        .root
+        .map(|r| r.key)
+        .with_context(|| format!("{}: neither a .pub file nor a trust file with [root]", path.display()))
+}
+
+/// `pass-server mirror`: one round, or one every `every`.
+fn mirror(root: &Path, authorities: Option<&Path>, from: &[String], out: &Path, every: Option<&str>) -> Result<()> {
+    use pass_server::mirror;
+    let root = root_key(root)?;
+    let every = every.map(parse_every).transpose()?;
+    let fetcher = mirror::Fetcher::new(std::time::Duration::from_secs(20));
+    loop {
+        let round = mirror::authority_list(&fetcher, &root, authorities, from, out)
+            .and_then(|(list, bytes)| Ok((list.version, mirror::mirror_round(&fetcher, &list, &bytes, from, out)?)));
+        let all_ok = match round {
+            Ok((version, lines)) => {
+                eprintln!("pass-server: mirrored authority list version {version} into {}", out.display());
+                for line in &lines {
+                    match &line.outcome {
+                        Ok(source) => eprintln!("  {}: version {} from {source}", line.name, line.version),
+                        Err(e) => eprintln!("  warning: {}: keeping version {}: {e}", line.name, line.version),
+                    }
+                }
+                lines.iter().all(|l| l.outcome.is_ok())
+            }
+            Err(e) => {
+                eprintln!("pass-server: mirror: {}", pass_core::one_line_error(e.as_ref()));
+                false
+            }
+        };
+        match every {
+            Some(every) => std::thread::sleep(every),
+            None if all_ok => return Ok(()),
+            None => bail!("some authorities could not be mirrored (their copies held are kept)"),
+        }
+    }
+}
+
+fn parse_every(text: &str) -> Result<std::time::Duration> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = number.parse().with_context(|| format!("--every {text}: e.g. 30s, 5m"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => bail!("--every {text}: e.g. 30s, 5m, 1h"),
+    };
+    if seconds < 10 {
+        bail!("--every {text}: at least 10s");
+    }
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 /// A signed authority list to serve: read whole, its header and body checked (the root's

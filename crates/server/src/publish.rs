@@ -121,7 +121,8 @@ impl History {
         }
     }
 
-    fn delta_since(&self, since: u64) -> Delta {
+    /// The delta from `since` to the current version (unsigned).
+    pub fn delta_since(&self, since: u64) -> Delta {
         let mut added: BTreeMap<KeyId, BTreeSet<u64>> = BTreeMap::new();
         let mut keys: BTreeSet<KeyId> = BTreeSet::new();
         for (_, change) in self.changes.range(since + 1..) {

@@ -158,8 +158,11 @@ fn sync_rooted(args: &CheckArgs, servers: &[String], timeout: std::time::Duratio
     let report = pass_verifier::rooted::sync_rooted(servers, timeout, &root, &mut state, unix_now())?;
     state.save(&path)?;
     println!(
-        "synced: authority list version {}; {} requests, {} bytes",
-        report.list_version, report.requests, report.bytes
+        "synced: authority list version {}; {} HTTP request{}, {} bytes",
+        report.list_version,
+        report.requests,
+        if report.requests == 1 { "" } else { "s" },
+        report.bytes
     );
     if let Some(error) = &report.list_error {
         eprintln!("pass-verifier: authority list refused, keeping the last good one: {}", report::printable(error));

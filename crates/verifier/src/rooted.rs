@@ -18,7 +18,7 @@
 
 use std::time::Duration;
 
-use pass_core::authorities::{AuthorityEntry, AuthorityList};
+use pass_core::authorities::{AuthorityEntry, AuthorityList, list_digest};
 use pass_core::authority;
 use pass_core::{KeyId, PublicKey};
 
@@ -89,6 +89,9 @@ impl Counter {
     }
 }
 
+/// An authority list named by a combined heartbeat file: its version and digest.
+type ListRef = (u64, [u8; 32]);
+
 /// The path of an authority's documents under a mirror base.
 pub fn mirror_prefix(key_id: KeyId) -> String {
     format!("/authorities/{key_id}")
@@ -108,11 +111,27 @@ pub fn sync_rooted(
     let mut counter = Counter { timeout, requests: 0, bytes: 0 };
     let mut report = RootedReport::default();
 
+    // Combined heartbeats first, from every base that has them: they may say the list held is
+    // the one served there, and they bring every authority's heartbeat in one request.
+    let mut combined: Vec<(String, Option<ListRef>, Vec<Vec<u8>>)> = Vec::new();
+    for base in &bases {
+        if let Ok(Some(bytes)) = counter.body(base, "/v1/heartbeats")
+            && let Ok(file) = authority::split_heartbeats(&bytes)
+        {
+            combined.push((base.clone(), file.list, file.beats.into_iter().map(<[u8]>::to_vec).collect()));
+        }
+    }
+
     // The authority list: the newest that verifies, never older than the one held.
     let held = state.authority_list(root);
+    let held_ref = held.as_ref().zip(state.authority_list.as_deref()).map(|(l, bytes)| (l.version, list_digest(bytes)));
     let mut best: Option<(AuthorityList, Vec<u8>)> = None;
     let mut errors = Vec::new();
     for base in &bases {
+        let names_held = combined.iter().any(|(b, list, _)| b == base && list.is_some() && *list == held_ref);
+        if names_held {
+            continue;
+        }
         let etag = held.as_ref().map(|l| format!("\"a{}\"", l.version));
         let bytes = match counter.get(base, "/v1/authorities", etag) {
             Ok(Fetched::Body(bytes)) => bytes,
@@ -171,16 +190,6 @@ pub fn sync_rooted(
     report.dropped = state.authorities.keys().copied().filter(|id| !listed.contains(id)).collect();
     state.authorities.retain(|id, _| listed.contains(id));
 
-    // Combined heartbeats, from every base that has them.
-    let mut combined: Vec<Vec<u8>> = Vec::new();
-    for base in &bases {
-        if let Ok(Some(bytes)) = counter.body(base, "/v1/heartbeats")
-            && let Ok(beats) = authority::split_heartbeats(&bytes)
-        {
-            combined.extend(beats.into_iter().map(<[u8]>::to_vec));
-        }
-    }
-
     for entry in &list.authorities {
         let mut line = AuthorityReport { name: entry.name.clone(), key_id: entry.key_id(), ..Default::default() };
         let (Some(id), Ok(key)) = (entry.key_id(), entry.public_key()) else { continue };
@@ -193,7 +202,7 @@ pub fn sync_rooted(
             continue;
         }
         let mut next = held.clone();
-        for beat in &combined {
+        for beat in combined.iter().flat_map(|(_, _, beats)| beats) {
             let _ = sync::apply_heartbeat(&mut next, beat, &key, now);
         }
         let mut result = Err("no source".to_owned());

@@ -260,7 +260,9 @@ pub fn apply_trust(state: &mut LocalState, bytes: &[u8], authority: &PublicKey, 
 pub fn apply_heartbeat(state: &mut LocalState, bytes: &[u8], authority: &PublicKey, now: u64) -> Result<(), SyncError> {
     let beat = Heartbeat::open(bytes, authority).map_err(|e| SyncError::Heartbeat(e.to_string()))?;
     not_ahead("the heartbeat", beat.issued_at, now)?;
-    if state.heartbeat(authority).is_none_or(|held| beat.issued_at > held.issued_at) {
+    // Newer: signed later, or in the same second for a newer version (a commit right after a
+    // heartbeat re-signed in that second).
+    if state.heartbeat(authority).is_none_or(|held| (beat.issued_at, beat.version) > (held.issued_at, held.version)) {
         state.heartbeat = Some(bytes.to_vec());
     }
     Ok(())

@@ -64,6 +64,9 @@ pub struct AppState {
     /// The national root's signed authority list, served as given (`--authorities`): the
     /// signed document and `"a<version>"`.
     pub authorities: Option<(Arc<[u8]>, String)>,
+    /// Where to write the signed documents as plain files after every commit and heartbeat
+    /// (`--publish`), and the lock that keeps two writers from interleaving.
+    pub publish: Option<(std::path::PathBuf, Mutex<()>)>,
     /// The signed heartbeat.
     pub beat: RwLock<Arc<Beat>>,
     /// Counters.
@@ -109,6 +112,7 @@ impl AppState {
             published: RwLock::new(published),
             trust,
             authorities: None,
+            publish: None,
             beat: RwLock::new(beat),
             metrics: Metrics::default(),
             clock: system_clock,
@@ -127,6 +131,8 @@ impl AppState {
         if beat.version == version {
             *beat = fresh;
         }
+        drop(beat);
+        self.publish_static();
     }
 
     /// How heartbeats name the trust list served, if one is.
@@ -213,6 +219,39 @@ impl AppState {
             Arc::new(sign_beat(next.version, next.digest(), self.trust_ref(), now, &self.authority));
         history.state = next;
         *self.published.write().map_err(|e| internal(&e))? = published;
-        Ok((history.state.version, added))
+        let version = history.state.version;
+        drop(history);
+        self.publish_static();
+        Ok((version, added))
+    }
+
+    /// Writes the current signed documents as plain files (`--publish`): the snapshot, the
+    /// heartbeat, the trust list and a delta from each of the last versions. A failure is
+    /// logged; the server goes on serving.
+    pub fn publish_static(&self) {
+        let Some((dir, lock)) = &self.publish else { return };
+        let _one_writer = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let published = self.current();
+        let beat = self.beat.read().unwrap_or_else(|p| p.into_inner()).doc.clone();
+        let deltas = {
+            let history = self.history.read().unwrap_or_else(|p| p.into_inner());
+            let version = history.state.version;
+            if version != published.version {
+                // A commit landed between the reads: it publishes again itself.
+                return;
+            }
+            (version.saturating_sub(crate::mirror::STATIC_DELTAS).max(1)..version)
+                .map(|from| (from, pass_core::revocation::sign_delta(&history.delta_since(from), &self.authority)))
+                .collect()
+        };
+        let docs = crate::mirror::StaticDocs {
+            snapshot: &published.snapshot,
+            heartbeat: &beat,
+            trust: self.trust.as_ref().map(|t| &t.doc[..]),
+            deltas,
+        };
+        if let Err(e) = crate::mirror::write_static(dir, &docs) {
+            tracing::error!(dir = %dir.display(), error = %e, "publishing the documents as files failed");
+        }
     }
 }

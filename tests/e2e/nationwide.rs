@@ -1,0 +1,422 @@
+//! Nationwide recognition (全国互认): a national root lists three authorities (广东 440000,
+//! 上海 310000, 江苏 320000), each with its own keys, issuers and `pass-server`; a mirror copies
+//! every authority's signed documents into a directory that Debian's nginx serves as static
+//! files; a Shanghai checkpoint with a `[root]` trust file syncs only from that nginx. And
+//! nginx as a caching proxy in front of one `pass-server`, and a server publishing its own
+//! documents as files.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::util::{Nginx, Run, Server, http, issuer, server, verifier};
+
+/// A key made by `pass-issuer keygen` in `dir`: an authority's (or the root's) with
+/// `division` `None`, else an office's.
+fn keygen(dir: &Path, name: &str, division: Option<&str>) -> PathBuf {
+    let mut args = vec!["keygen", "--out", dir.to_str().unwrap(), "--name", name];
+    match division {
+        Some(division) => args.extend(["--division", division]),
+        None => args.push("--authority"),
+    }
+    let run = issuer(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    dir.join(if division.is_some() { "issuer.key" } else { "authority.key" })
+}
+
+/// The public key beside a secret key.
+fn public(key: &Path) -> pass_core::PublicKey {
+    let text = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    pass_core::keys::PublicKeyFile::parse(&text).unwrap().1
+}
+
+/// The `[[issuer]]` entry an authority adds for an office's key.
+fn trust_entry(key: &Path) -> String {
+    let run = issuer(&["trust-entry", "--key", key.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.stdout
+}
+
+/// Issues a pass with `key` (ledger beside it), valid from yesterday for 30 days; its PNG.
+fn issue(key: &Path, plate: &str, origin: &str, zones: &[&str]) -> PathBuf {
+    let now = jiff::Timestamp::now().as_second();
+    let rfc3339 = |secs: i64| jiff::Timestamp::from_second(secs).unwrap().to_string();
+    let (from, until) = (rfc3339(now - 86_400), rfc3339(now + 30 * 86_400));
+    let dir = key.parent().unwrap();
+    let png = dir.join(format!("{plate}.png"));
+    let ledger = dir.join("ledger.sqlite");
+    #[rustfmt::skip]
+    let mut args = vec![
+        "issue", "--key", key.to_str().unwrap(), "--ledger", ledger.to_str().unwrap(),
+        "--plate", plate, "--vehicle-type", "heavy-truck", "--holder", "某运输公司", "--driver", "张三",
+        "--origin", origin, "--destination", "310115", "--cargo", "汽车零部件",
+        "--from", &from, "--until", &until, "--out", png.to_str().unwrap(),
+    ];
+    for zone in zones {
+        args.extend(["--zone", zone]);
+    }
+    let run = issuer(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    png
+}
+
+/// The authority list TOML for `entries` (name, key, province, URL).
+fn list_toml(version: u64, entries: &[(&str, &Path, &str, &str)]) -> String {
+    let mut text = format!("version = {version}\n");
+    for (name, key, province, url) in entries {
+        let key = public(key);
+        text.push_str(&format!(
+            "\n[[authority]]\nname = \"{name}\"\nkey_id = \"{}\"\npublic_key = \"{}\"\nprovinces = [\"{province}\"]\nurls = [\"{url}\"]\n",
+            key.id(),
+            key.encode()
+        ));
+    }
+    text
+}
+
+/// Signs `text` with the root key into `out`.
+fn sign_list(root_key: &Path, text: &str, out: &Path) {
+    let toml = out.with_extension("toml");
+    std::fs::write(&toml, text).unwrap();
+    let run = server(&[
+        "authorities",
+        "sign",
+        "--root-key",
+        root_key.to_str().unwrap(),
+        toml.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// One checkpoint: its trust file and state.
+struct Checkpoint {
+    trust: PathBuf,
+    state: PathBuf,
+}
+
+impl Checkpoint {
+    fn sync(&self, servers: &[&str]) -> Run {
+        let mut args = vec!["sync", "--trust", self.trust.to_str().unwrap(), "--state", self.state.to_str().unwrap()];
+        for s in servers {
+            args.extend(["--server", s]);
+        }
+        verifier(&args)
+    }
+
+    fn scan(&self, png: &Path) -> Value {
+        let args = [
+            "scan",
+            png.to_str().unwrap(),
+            "--trust",
+            self.trust.to_str().unwrap(),
+            "--state",
+            self.state.to_str().unwrap(),
+            "--zone",
+            "310115",
+            "--json",
+        ];
+        verifier(&args).json()
+    }
+
+    fn verdict(&self, png: &Path) -> (String, String) {
+        let v = self.scan(png);
+        (v["verdict"].as_str().unwrap_or("").to_owned(), v["reason"].as_str().unwrap_or("").to_owned())
+    }
+
+    fn status(&self) -> String {
+        let run =
+            verifier(&["status", "--trust", self.trust.to_str().unwrap(), "--state", self.state.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stdout
+    }
+}
+
+/// What a compromised or mistaken mirror does: serves `list` (whatever signed it) and names it
+/// in its combined heartbeat file.
+fn serve_list(out: &Path, list: &Path, version: u64) {
+    use pass_core::authority::{combine_heartbeats, split_heartbeats};
+    let bytes = std::fs::read(list).unwrap();
+    std::fs::write(out.join("v1/authorities"), &bytes).unwrap();
+    let combined = std::fs::read(out.join("v1/heartbeats")).unwrap();
+    let beats = split_heartbeats(&combined).unwrap().beats;
+    let named = Some((version, pass_core::authorities::list_digest(&bytes)));
+    std::fs::write(out.join("v1/heartbeats"), combine_heartbeats(named, &beats)).unwrap();
+}
+
+fn mirror(root_pub: &Path, list: &Path, out: &Path) -> Run {
+    server(&[
+        "mirror",
+        "--root",
+        root_pub.to_str().unwrap(),
+        "--authorities",
+        list.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+/// The issue's acceptance, end to end: a Shanghai checkpoint syncing only from the mirror
+/// behind nginx accepts a Huadu pass, rejects a Kunshan pass revoked on the Jiangsu server,
+/// stays fresh from the mirror's copies with the Guangdong server stopped, and refuses (keeping
+/// its last good state) a forged list, a rolled-back list, an issuer outside its authority's
+/// provinces, a mirror serving tampered or older documents, and a removed authority's passes.
+#[test]
+fn three_authorities_one_mirror_behind_nginx() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root_key = keygen(&d.join("root"), "国家通行证根", None);
+    let gd_key = keygen(&d.join("gd"), "广东省交通运输厅", None);
+    let sh_key = keygen(&d.join("sh"), "上海市交通委员会", None);
+    let js_key = keygen(&d.join("js"), "江苏省交通运输厅", None);
+    let huadu = keygen(&d.join("huadu"), "广州市花都区工业和信息化局", Some("440114"));
+    let kunshan = keygen(&d.join("kunshan"), "昆山市工业和信息化局", Some("320583"));
+    // Listed by Jiangsu, but at home in Guangzhou: outside Jiangsu's provinces.
+    let rogue = keygen(&d.join("rogue"), "越权签发机关", Some("440106"));
+
+    let gd_trust = d.join("gd-trust.toml");
+    std::fs::write(&gd_trust, trust_entry(&huadu)).unwrap();
+    let js_trust = d.join("js-trust.toml");
+    std::fs::write(&js_trust, format!("{}\n{}", trust_entry(&kunshan), trust_entry(&rogue))).unwrap();
+    let gd = Server::start_as(&d.join("gd-data"), &gd_key, Some(&gd_trust), &[]);
+    let sh = Server::start_as(&d.join("sh-data"), &sh_key, None, &[]);
+    let js = Server::start_as(&d.join("js-data"), &js_key, Some(&js_trust), &[]);
+
+    let gd_url = gd.url.clone();
+    let entries = |version| {
+        list_toml(
+            version,
+            &[
+                ("广东省", gd_key.as_path(), "440000", gd_url.as_str()),
+                ("上海市", sh_key.as_path(), "310000", sh.url.as_str()),
+                ("江苏省", js_key.as_path(), "320000", js.url.as_str()),
+            ],
+        )
+    };
+    let list_v1 = d.join("authorities-v1.signed");
+    sign_list(&root_key, &entries(1), &list_v1);
+
+    let huadu_pass = issue(&huadu, "粤A12345", "440114", &["440114", "310000"]);
+    let kunshan_pass = issue(&kunshan, "苏E54321", "320583", &["320583", "310000"]);
+    let rogue_pass = issue(&rogue, "粤A99999", "440106", &["310000"]);
+
+    // The mirror, and nginx serving it as static files.
+    let out = d.join("mirror");
+    let root_pub = root_key.with_extension("pub");
+    let run = mirror(&root_pub, &list_v1, &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let Some(nginx) = Nginx::start(
+        "three_authorities_one_mirror_behind_nginx",
+        d,
+        "docs/nginx-static.conf",
+        &[("@ROOT@", out.to_str().unwrap())],
+    ) else {
+        return;
+    };
+    let mirror_url = nginx.url();
+
+    // The Shanghai checkpoint: a [root] trust file, nothing else.
+    let root_pub_text = std::fs::read_to_string(&root_pub).unwrap();
+    let root_lines: String = root_pub_text.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    let trust = d.join("checkpoint-trust.toml");
+    std::fs::write(&trust, format!("[root]\n{root_lines}")).unwrap();
+    let cp = Checkpoint { trust, state: d.join("checkpoint-state.bin") };
+    // Never synced: a pass is unknown, and the checkpoint says from whom no data came yet.
+    let never = cp.scan(&huadu_pass);
+    assert_eq!(never["reason"], "unknown_issuer", "{never}");
+    let run = cp.sync(&[&mirror_url]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("authority list version 1"), "{}", run.stdout);
+    assert_eq!(cp.verdict(&huadu_pass), ("accepted".into(), String::new()));
+    assert_eq!(cp.verdict(&kunshan_pass), ("accepted".into(), String::new()));
+    // Jiangsu's list names an office at home in Guangzhou: refused, the rest of the list kept.
+    assert_eq!(cp.verdict(&rogue_pass).1, "unknown_issuer");
+    let status = cp.status();
+    for name in ["广东省", "上海市", "江苏省"] {
+        assert!(status.contains(&format!("Revocation data {name}: version")), "{status}");
+    }
+    assert!(status.contains("issuer_outside_authority: 越权签发机关 (440106)"), "{status}");
+
+    // Up to date: one sync is one request (the combined heartbeats, which name the list held).
+    let run = cp.sync(&[&mirror_url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("; 1 HTTP request,"), "{}", run.stdout);
+
+    // Jiangsu revokes a Kunshan pass on its own server; the mirror copies it; the checkpoint
+    // syncs from the mirror only and rejects the pass.
+    let admin = js.token(&["--admin"]);
+    let kunshan_id = public(&kunshan).id();
+    let body = format!("{{\"key_id\":\"{kunshan_id}\",\"serials\":[1],\"reason\":\"车辆已售\"}}");
+    let (status_code, answer) = http(&js.url, "POST", "/v1/revocations", Some(&admin), Some(&body));
+    assert_eq!(status_code, 200, "{answer}");
+    let run = mirror(&root_pub, &list_v1, &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = cp.sync(&[&mirror_url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains(&format!("from {mirror_url}/authorities/")), "{}", run.stdout);
+    assert_eq!(cp.verdict(&kunshan_pass), ("rejected".into(), "revoked".into()));
+
+    // Guangdong's server stops: the mirror keeps its copy, and the checkpoint stays fresh.
+    drop(gd);
+    let run = mirror(&root_pub, &list_v1, &out);
+    assert_ne!(run.code, 0, "the mirror says what it could not refresh");
+    assert!(run.stderr.contains("warning: 广东省: keeping version"), "{}", run.stderr);
+    let run = cp.sync(&[&mirror_url]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let verdict = cp.scan(&huadu_pass);
+    assert_eq!(verdict["verdict"], "accepted", "{verdict}");
+    assert!(verdict["warnings"].as_array().unwrap().is_empty(), "fresh: {verdict}");
+
+    // A forged list (signed by an authority's key, not the root's) on the mirror: refused,
+    // the last good list kept, passes still checked.
+    let forged = d.join("forged.signed");
+    sign_list(&js_key, &entries(5), &forged);
+    serve_list(&out, &forged, 5);
+    let run = cp.sync(&[&mirror_url]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("authority list refused"), "{}", run.stderr);
+    assert!(cp.status().contains("authority list version 1"));
+    assert_eq!(cp.verdict(&huadu_pass).0, "accepted");
+
+    // Version 2, then version 1 again (a rollback): refused.
+    let list_v2 = d.join("authorities-v2.signed");
+    sign_list(&root_key, &entries(2), &list_v2);
+    serve_list(&out, &list_v2, 2);
+    cp.sync(&[&mirror_url]);
+    assert!(cp.status().contains("authority list version 2"), "{}", cp.status());
+    serve_list(&out, &list_v1, 1);
+    let run = cp.sync(&[&mirror_url]);
+    assert!(run.stderr.contains("older than the version held"), "{}", run.stderr);
+    assert!(cp.status().contains("authority list version 2"));
+
+    // The mirror serves tampered documents for Jiangsu (after a new revocation): the checkpoint
+    // refuses them and fetches from Jiangsu's own server instead.
+    serve_list(&out, &list_v2, 2);
+    let body = format!("{{\"key_id\":\"{kunshan_id}\",\"serials\":[7],\"reason\":\"换驾驶员\"}}");
+    assert_eq!(http(&js.url, "POST", "/v1/revocations", Some(&admin), Some(&body)).0, 200);
+    let _ = mirror(&root_pub, &list_v2, &out);
+    let js_dir = out.join("authorities").join(public(&js_key).id().to_string()).join("v1");
+    let older_snapshot = std::fs::read(js_dir.join("revocations")).unwrap();
+    for file in
+        std::fs::read_dir(js_dir.join("delta")).unwrap().flatten().map(|e| e.path()).chain([js_dir.join("revocations")])
+    {
+        let mut bytes = std::fs::read(&file).unwrap();
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x40;
+        std::fs::write(&file, bytes).unwrap();
+    }
+    let run = cp.sync(&[&mirror_url]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains(&format!("江苏省: version 1 → 2 from {}", js.url)), "{}", run.stdout);
+    // An older snapshot put back on the mirror changes nothing held.
+    std::fs::write(js_dir.join("revocations"), &older_snapshot).unwrap();
+    let run = cp.sync(&[&mirror_url]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(cp.status().contains("Revocation data 江苏省: version 2"), "{}", cp.status());
+    assert_eq!(cp.verdict(&kunshan_pass), ("rejected".into(), "revoked".into()));
+
+    // Jiangsu is removed from the list: its passes are no longer trusted.
+    let list_v3 = d.join("authorities-v3.signed");
+    let without_js = list_toml(
+        3,
+        &[
+            ("广东省", gd_key.as_path(), "440000", "http://127.0.0.1:9/"),
+            ("上海市", sh_key.as_path(), "310000", sh.url.as_str()),
+        ],
+    );
+    sign_list(&root_key, &without_js, &list_v3);
+    let _ = mirror(&root_pub, &list_v3, &out);
+    let run = cp.sync(&[&mirror_url]);
+    assert!(run.stdout.contains("is no longer in the root's list"), "{}", run.stdout);
+    let verdict = cp.scan(&kunshan_pass);
+    assert_eq!(verdict["reason"], "unknown_issuer", "{verdict}");
+    assert_eq!(cp.verdict(&huadu_pass).0, "accepted");
+    drop((sh, js, nginx));
+}
+
+/// A single authority's checkpoint (the existing `[authority]` setup) syncing through nginx as
+/// a caching proxy in front of `pass-server` (docs/nginx-cache.conf), and from the files
+/// `pass-server serve --publish` writes, served by nginx as static files
+/// (docs/nginx-static.conf). With `pass-server` stopped, the cache keeps answering.
+#[test]
+fn a_caching_proxy_and_published_files_carry_one_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let published = d.join("published");
+    let example = crate::util::root().join("keys-example");
+    let authority_server = Server::start_as(
+        &d.join("data"),
+        &example.join("authority.key"),
+        Some(&example.join("trust.toml")),
+        &["--publish", published.to_str().unwrap()],
+    );
+    let cache_dir = d.join("cache");
+    std::fs::create_dir_all(&cache_dir).unwrap();
+    let upstream = authority_server.url.trim_start_matches("http://").to_owned();
+    let Some(cache) = Nginx::start(
+        "a_caching_proxy_and_published_files_carry_one_authority",
+        &cache_dir,
+        "docs/nginx-cache.conf",
+        &[("@UPSTREAM@", &upstream)],
+    ) else {
+        return;
+    };
+    let static_dir = d.join("static");
+    std::fs::create_dir_all(&static_dir).unwrap();
+    let Some(files) = Nginx::start(
+        "a_caching_proxy_and_published_files_carry_one_authority",
+        &static_dir,
+        "docs/nginx-static.conf",
+        &[("@ROOT@", published.to_str().unwrap())],
+    ) else {
+        return;
+    };
+    let (serial, bytes) = crate::util::issue_now(&d.join("issuer"), "粤A12345");
+    let png = d.join("issuer/粤A12345.png");
+    assert!(!bytes.is_empty());
+    let trust = example.join("trust.toml");
+    let check = |state: &Path| {
+        crate::util::scan(&png, &trust, &["--state", state.to_str().unwrap(), "--zone", "440114"]).json()
+    };
+    let sync = |state: &Path, url: &str| {
+        verifier(&["sync", "--server", url, "--trust", trust.to_str().unwrap(), "--state", state.to_str().unwrap()])
+    };
+    let via_cache = d.join("via-cache.bin");
+    let via_files = d.join("via-files.bin");
+    for (state, url) in [(&via_cache, cache.url()), (&via_files, files.url())] {
+        let run = sync(state, &url);
+        assert_eq!(run.code, 0, "{url}: {}{}", run.stdout, run.stderr);
+        assert_eq!(check(state)["verdict"], "accepted");
+    }
+    // A revocation is posted through the cache to the server; both ways carry it.
+    let admin = authority_server.token(&["--admin"]);
+    let body = format!("{{\"key_id\":\"f3c3dcf66c87927e\",\"serials\":[{serial}],\"reason\":\"vehicle sold\"}}");
+    let (code, answer) = http(&cache.url(), "POST", "/v1/revocations", Some(&admin), Some(&body));
+    assert_eq!(code, 200, "{answer}");
+    // The cache keeps answers 5 s: wait that out, as a checkpoint's next round would.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    for (state, url) in [(&via_cache, cache.url()), (&via_files, files.url())] {
+        let run = sync(state, &url);
+        assert_eq!(run.code, 0, "{url}: {}{}", run.stdout, run.stderr);
+        let verdict = check(state);
+        assert_eq!(
+            (verdict["verdict"].as_str(), verdict["reason"].as_str()),
+            (Some("rejected"), Some("revoked")),
+            "{url} (cache {}, files {}): {}{}: {verdict}",
+            cache.url(),
+            files.url(),
+            run.stdout,
+            run.stderr
+        );
+    }
+    assert!(published.join("v1/delta/1").exists() || published.join("v1/revocations").exists());
+    // An up-to-date round (what thousands of checkpoints ask, so the cache holds it); then the
+    // server stops: the cache still answers (stale but signed), and the sync succeeds.
+    assert_eq!(sync(&via_cache, &cache.url()).code, 0);
+    drop(authority_server);
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let run = sync(&via_cache, &cache.url());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(check(&via_cache)["reason"], "revoked");
+}
