@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use anyhow::{Context, bail, ensure};
-use common::SplitMix;
+use common::{SplitMix, percentile, request};
 use pass_core::authority::{self, DocKind};
 use pass_core::revocation::{Delta, RevocationState, Snapshot};
 use pass_core::{KeyId, PublicKey};
@@ -39,35 +39,6 @@ const REVOCATIONS: usize = 10_000;
 const BATCH: usize = 100;
 const IDLE: usize = 1_000;
 const HEALTH_EVERY: Duration = Duration::from_millis(50);
-/// Longest a single request may take before it counts as an error.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-struct Reply {
-    status: u16,
-    etag: Option<String>,
-    body: Vec<u8>,
-}
-
-/// One HTTP/1.1 request on a new connection (`Connection: close`, so the body ends at EOF).
-async fn request(addr: &str, head: &str, body: &[u8]) -> anyhow::Result<Reply> {
-    let run = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        stream.write_all(format!("{head}Host: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
-        stream.write_all(body).await?;
-        let mut bytes = Vec::new();
-        stream.read_to_end(&mut bytes).await?;
-        let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").context("no end of headers")?;
-        let head = std::str::from_utf8(&bytes[..split]).context("headers not UTF-8")?;
-        let status = head.get(9..12).and_then(|s| s.parse().ok()).context("no status")?;
-        let etag = head
-            .lines()
-            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("etag")))
-            .map(|(_, v)| v.trim().to_owned());
-        Ok(Reply { status, etag, body: bytes[split + 4..].to_vec() })
-    };
-    tokio::time::timeout(REQUEST_TIMEOUT, run).await.context("timed out")?
-}
-
 #[derive(Default)]
 struct Tally {
     sync_ms: Mutex<Vec<f64>>,
@@ -235,14 +206,6 @@ async fn health(addr: Arc<str>, tally: Arc<Tally>, until: Instant) {
             Err(e) => tally.error(format!("healthz: {e:#}")),
         }
     }
-}
-
-fn percentile(values: &mut [f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    values[((values.len() - 1) as f64 * p).round() as usize]
 }
 
 #[tokio::main(flavor = "current_thread")]
