@@ -37,7 +37,8 @@ fn trust_entry(key: &Path) -> String {
     run.stdout
 }
 
-/// Issues a pass with `key` (ledger beside it), valid from yesterday for 30 days; its PNG.
+/// Issues a pass with `key` (ledger beside it), valid from yesterday for 30 days; its PNG (its
+/// text form beside it, `PLATE.txt`).
 fn issue(key: &Path, plate: &str, origin: &str, zones: &[&str]) -> PathBuf {
     let now = jiff::Timestamp::now().as_second();
     let rfc3339 = |secs: i64| jiff::Timestamp::from_second(secs).unwrap().to_string();
@@ -50,13 +51,14 @@ fn issue(key: &Path, plate: &str, origin: &str, zones: &[&str]) -> PathBuf {
         "issue", "--key", key.to_str().unwrap(), "--ledger", ledger.to_str().unwrap(),
         "--plate", plate, "--vehicle-type", "heavy-truck", "--holder", "某运输公司", "--driver", "张三",
         "--origin", origin, "--destination", "310115", "--cargo", "汽车零部件",
-        "--from", &from, "--until", &until, "--out", png.to_str().unwrap(),
+        "--from", &from, "--until", &until, "--out", png.to_str().unwrap(), "--json",
     ];
     for zone in zones {
         args.extend(["--zone", zone]);
     }
     let run = issuer(&args);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    std::fs::write(png.with_extension("txt"), run.json()["text"].as_str().unwrap()).unwrap();
     png
 }
 
@@ -315,6 +317,67 @@ fn three_authorities_one_mirror_behind_nginx() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(cp.status().contains("Revocation data 江苏省: version 2"), "{}", cp.status());
     assert_eq!(cp.verdict(&kunshan_pass), ("rejected".into(), "revoked".into()));
+
+    // A station in root mode syncing from the mirror in the background (its first round at
+    // start): its verdicts use each pass's own authority's data.
+    let station_state = d.join("station-state.bin");
+    let station = crate::station::start_station(&[
+        "--trust",
+        cp.trust.to_str().unwrap(),
+        "--state",
+        station_state.to_str().unwrap(),
+        "--zone",
+        "310115",
+        "--sync",
+        &mirror_url,
+        "--every",
+        "30s",
+    ]);
+    let text = |png: &Path| std::fs::read_to_string(png.with_extension("txt")).unwrap();
+    let mut socket = station.connect();
+    let answer = crate::station::wait_for("the station's first sync", std::time::Duration::from_secs(30), || {
+        let answer = socket.check_text(&text(&kunshan_pass));
+        (answer["verdict"]["reason"] == "revoked").then_some(answer)
+    });
+    assert_eq!(answer["verdict"]["verdict"], "rejected", "{answer}");
+    let huadu_answer = socket.check_text(&text(&huadu_pass));
+    assert_eq!(huadu_answer["verdict"]["verdict"], "accepted", "{huadu_answer}");
+    drop((socket, station));
+
+    // A checkpoint with no network takes the same files from a USB stick, one by one: the
+    // list first (nothing else is taken before it), then Guangdong's documents, checked with
+    // Guangdong's key from the list; a document signed by a key the list does not name is refused.
+    let usb = Checkpoint { trust: cp.trust.clone(), state: d.join("usb-state.bin") };
+    let import = |file: &Path| {
+        verifier(&[
+            "import",
+            file.to_str().unwrap(),
+            "--trust",
+            usb.trust.to_str().unwrap(),
+            "--state",
+            usb.state.to_str().unwrap(),
+        ])
+    };
+    let gd_dir = out.join("authorities").join(public(&gd_key).id().to_string()).join("v1");
+    let refused = import(&gd_dir.join("revocations"));
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("import the root's list first"), "{}", refused.stderr);
+    for file in [out.join("v1/authorities"), gd_dir.join("trust"), gd_dir.join("revocations"), gd_dir.join("heartbeat")]
+    {
+        let run = import(&file);
+        assert_eq!(run.code, 0, "{}: {}", file.display(), run.stderr);
+    }
+    assert_eq!(usb.verdict(&huadu_pass).0, "accepted");
+    let stray = d.join("stray.signed");
+    sign_list(&rogue, &entries(9), &stray);
+    let foreign = import(&stray);
+    assert_ne!(foreign.code, 0, "a list signed by an office's key");
+    let mut not_listed = std::fs::read(gd_dir.join("heartbeat")).unwrap();
+    not_listed[4..12].copy_from_slice(&public(&rogue).id().0);
+    std::fs::write(d.join("not-listed.bin"), &not_listed).unwrap();
+    let run = import(&d.join("not-listed.bin"));
+    assert!(run.stderr.contains("which the root's authority list does not name"), "{}", run.stderr);
+    assert!(usb.status().contains("Revocation data 广东省: version"), "{}", usb.status());
 
     // Jiangsu is removed from the list: its passes are no longer trusted.
     let list_v3 = d.join("authorities-v3.signed");

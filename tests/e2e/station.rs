@@ -144,7 +144,7 @@ pub(crate) fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -
 }
 
 /// `pass-verifier station` on 127.0.0.1:0; killed on drop.
-struct StationProcess {
+pub(crate) struct StationProcess {
     child: Child,
     url: String,
 }
@@ -157,10 +157,10 @@ impl Drop for StationProcess {
 }
 
 /// The station's own WebSocket, as its page uses it.
-struct StationSocket(tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>);
+pub(crate) struct StationSocket(tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>);
 
 impl StationProcess {
-    fn connect(&self) -> StationSocket {
+    pub(crate) fn connect(&self) -> StationSocket {
         use tungstenite::client::IntoClientRequest;
         let (base, token) = self.url.split_once("/?token=").unwrap();
         let mut request =
@@ -172,7 +172,7 @@ impl StationProcess {
 
 impl StationSocket {
     /// Submits a text form (typed, pasted or from a keyboard-wedge scanner); the answer.
-    fn check_text(&mut self, text: &str) -> Value {
+    pub(crate) fn check_text(&mut self, text: &str) -> Value {
         self.0.send(tungstenite::Message::Text(json!({"type": "text", "text": text}).to_string().into())).unwrap();
         loop {
             let tungstenite::Message::Text(message) = self.0.read().unwrap() else { continue };
@@ -184,7 +184,7 @@ impl StationSocket {
     }
 }
 
-fn start_station(args: &[&str]) -> StationProcess {
+pub(crate) fn start_station(args: &[&str]) -> StationProcess {
     let mut child = crate::util::command("pass-verifier")
         .arg("station")
         .args(["--listen", "127.0.0.1:0"])

@@ -145,18 +145,14 @@ fn status(args: &CheckArgs) -> Result<ExitCode> {
 /// data came from, or why it could not be brought up to date).
 fn sync_rooted(args: &CheckArgs, servers: &[String], timeout: std::time::Duration) -> Result<bool, sync::RoundError> {
     let options = args.options();
-    let path = pass_verifier::config::state_path(options.state.as_deref())
-        .map_err(|e| sync::RoundError::Settings(e.to_string()))?;
-    let _lock = state::lock(&path)?;
     let settings = Settings::load(&options).map_err(|e| match e {
         pass_verifier::settings::SettingsError::State(e) => sync::RoundError::State(e),
         e => sync::RoundError::Settings(e.to_string()),
     })?;
     let root =
         settings.trust.root.as_ref().map(|r| r.key).ok_or(sync::RoundError::Sync(sync::SyncError::NoAuthority))?;
-    let mut state = settings.state.clone();
-    let report = pass_verifier::rooted::sync_rooted(servers, timeout, &root, &mut state, unix_now())?;
-    state.save(&path)?;
+    let (_, report) =
+        pass_verifier::rooted::sync_rooted_file(servers, timeout, &root, &settings.state_path, unix_now())?;
     println!(
         "synced: authority list version {}; {} HTTP request{}, {} bytes",
         report.list_version,
@@ -291,8 +287,14 @@ fn import(args: &CheckArgs, file: &Path) -> Result<ExitCode> {
     let bytes = pass_files::read_capped(file, sync::MAX_BODY).with_context(|| format!("{}", file.display()))?;
     let _lock = state::lock(&pass_verifier::config::state_path(args.state.as_deref())?)?;
     let mut settings = settings(args)?;
-    let authority = *settings.authority()?;
-    match sync::import(&bytes, &authority, &mut settings.state, unix_now()) {
+    let imported = match settings.trust.root.as_ref().map(|r| r.key) {
+        Some(root) => pass_verifier::rooted::import_rooted(&bytes, &root, &mut settings.state, unix_now()),
+        None => {
+            let authority = *settings.authority()?;
+            sync::import(&bytes, &authority, &mut settings.state, unix_now())
+        }
+    };
+    match imported {
         Ok(what) => {
             settings.state.save(&settings.state_path)?;
             println!("imported: {what}");
@@ -402,8 +404,19 @@ fn station(
 
     if let Some(server) = server {
         let station = Arc::clone(&station);
-        let client = sync::Client::new(server, timeout);
-        std::thread::spawn(move || background_sync(&station, &client, &state_path, every));
+        match station.root() {
+            // Root mode: the --sync bases, comma-separated (mirrors, authorities' servers).
+            Some(root) => {
+                let bases: Vec<String> = server.split(',').map(|b| b.trim().to_owned()).collect();
+                std::thread::spawn(move || {
+                    background_sync_rooted(&station, &bases, timeout, &root, &state_path, every)
+                });
+            }
+            None => {
+                let client = sync::Client::new(server, timeout);
+                std::thread::spawn(move || background_sync(&station, &client, &state_path, every));
+            }
+        }
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -439,6 +452,33 @@ fn background_sync(station: &Station, client: &sync::Client, state_path: &Path, 
                 at: Some(unix_now()),
                 error: report.trust_error.as_ref().map(|e| format!("trust list refused: {e}")),
             },
+            Err(e) => StationSync { at: Some(unix_now()), error: Some(e.to_string()) },
+        };
+        station.set_sync_status(status);
+        result.map(|(state, _)| station.set_state(state))
+    })
+}
+
+/// [`background_sync`] in root mode: every authority the root lists, from `bases`.
+fn background_sync_rooted(
+    station: &Station,
+    bases: &[String],
+    timeout: Duration,
+    root: &pass_core::PublicKey,
+    state_path: &Path,
+    every: Duration,
+) -> ! {
+    sync::run_every(every, || {
+        let result = pass_verifier::rooted::sync_rooted_file(bases, timeout, root, state_path, unix_now());
+        let status = match &result {
+            Ok((_, report)) => {
+                let behind: Vec<&str> =
+                    report.authorities.iter().filter(|a| a.error.is_some()).map(|a| a.name.as_str()).collect();
+                StationSync {
+                    at: Some(unix_now()),
+                    error: (!behind.is_empty()).then(|| format!("not brought up to date: {}", behind.join("、"))),
+                }
+            }
             Err(e) => StationSync { at: Some(unix_now()), error: Some(e.to_string()) },
         };
         station.set_sync_status(status);

@@ -430,3 +430,71 @@ impl RootedView {
         self.authorities.iter().filter(|a| a.active && !a.synced).map(|a| a.name.as_str()).collect()
     }
 }
+
+/// Root mode's import from a file (a USB stick), with the checks of a sync, all or nothing: the
+/// root's authority list (kind 5, never rolled back), or an authority's document (snapshot,
+/// delta, heartbeat, trust list: the authority is the one the list names by the document's key
+/// id, and its own rules apply), or a bundle of them (`pass-server export`). Returns a line.
+pub fn import_rooted(bytes: &[u8], root: &PublicKey, state: &mut LocalState, now: u64) -> Result<String, SyncError> {
+    if bytes.len() as u64 > sync::MAX_BODY {
+        return Err(SyncError::TooLarge("import file".into()));
+    }
+    let refused = |message: String| SyncError::Body { url: "import file".into(), message };
+    if bytes.starts_with(&authority::BUNDLE_MAGIC) {
+        let docs = authority::unbundle(bytes).map_err(|e| refused(e.to_string()))?;
+        let mut next = state.clone();
+        let mut said = Vec::new();
+        for doc in docs {
+            if doc.starts_with(&authority::BUNDLE_MAGIC) {
+                return Err(refused("a bundle inside a bundle".into()));
+            }
+            said.push(import_rooted(doc, root, &mut next, now)?);
+        }
+        *state = next;
+        return Ok(said.join("; "));
+    }
+    if bytes.get(3) == Some(&(authority::DocKind::AuthorityList as u8)) {
+        let list = AuthorityList::open(bytes, root).map_err(|e| SyncError::Trust(e.to_string()))?;
+        sync::not_ahead("the authority list", list.issued_at, now)?;
+        if let Some(held) = state.authority_list(root) {
+            held.may_be_replaced_by(&list).map_err(|e| SyncError::Trust(e.to_string()))?;
+        }
+        let listed: Vec<KeyId> = list.authorities.iter().filter_map(AuthorityEntry::key_id).collect();
+        state.authorities.retain(|id, _| listed.contains(id));
+        state.authority_list = Some(bytes.to_vec());
+        return Ok(format!("authority list version {}", list.version));
+    }
+    let list = state
+        .authority_list(root)
+        .ok_or_else(|| refused("no authority list held yet: import the root's list first".into()))?;
+    let id = bytes
+        .get(4..authority::HEADER_LEN)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(KeyId)
+        .ok_or_else(|| refused("not a checkpass document".into()))?;
+    let entry = list
+        .authority(id)
+        .ok_or_else(|| refused(format!("signed by key {id}, which the root's authority list does not name")))?;
+    let key = entry.public_key().map_err(|e| refused(e.to_string()))?;
+    let mut held = state.authorities.get(&id).cloned().unwrap_or_default();
+    let said = sync::import(bytes, &key, &mut held, now)?;
+    state.authorities.insert(id, held);
+    Ok(format!("{}: {said}", entry.name))
+}
+
+/// One root-mode sync of the state file at `path`, as [`sync::sync_file`] does for one
+/// authority: holds its lock from load to save, loads it checked against the root, syncs and
+/// saves. `Err` when the state file cannot be used or no authority list could be had.
+pub fn sync_rooted_file(
+    bases: &[String],
+    timeout: Duration,
+    root: &PublicKey,
+    path: &std::path::Path,
+    now: u64,
+) -> Result<(LocalState, RootedReport), sync::RoundError> {
+    let _lock = crate::state::lock(path)?;
+    let mut state = LocalState::load_rooted(path, root)?;
+    let report = sync_rooted(bases, timeout, root, &mut state, now)?;
+    state.save(path)?;
+    Ok((state, report))
+}

@@ -170,6 +170,11 @@ impl Station {
         *self.sync.lock().unwrap_or_else(|p| p.into_inner()) = status;
     }
 
+    /// The root key of the trust list in force (root mode), for a background sync.
+    pub fn root(&self) -> Option<pass_core::PublicKey> {
+        self.settings().trust.root.as_ref().map(|r| r.key)
+    }
+
     /// The authority key of the trust list in force, for a background sync.
     pub fn authority(&self) -> Option<pass_core::PublicKey> {
         self.settings().authority().ok().copied()
@@ -307,12 +312,27 @@ impl Station {
         Status {
             zone: settings.zone.map(|z| z.to_string()),
             issuers: settings.trust.issuers.len(),
-            revocation: settings.trust.authority.as_ref().map(|_| protocol::Revocation {
-                version: revocations.version,
-                revoked: revocations.revoked_count(),
-                age_s: settings.confirmed_at().map(|t| now.saturating_sub(t)),
-                stale: settings.confirmed_at().is_none_or(|t| now.saturating_sub(t) > settings.max_age),
-            }),
+            revocation: match settings.rooted() {
+                // Root mode: every authority together: the list's version, all their revoked
+                // serials, and the oldest confirmation among them (stale if any is).
+                Some(view) => {
+                    let active: Vec<_> = view.authorities.iter().filter(|a| a.active).collect();
+                    let oldest = active.iter().map(|a| a.confirmed_at).min().flatten();
+                    let all_confirmed = active.iter().all(|a| a.confirmed_at.is_some());
+                    Some(protocol::Revocation {
+                        version: view.list_version,
+                        revoked: settings.state.authorities.values().map(|s| s.revocations.revoked_count()).sum(),
+                        age_s: oldest.filter(|_| all_confirmed).map(|t| now.saturating_sub(t)),
+                        stale: !all_confirmed || oldest.is_none_or(|t| now.saturating_sub(t) > settings.max_age),
+                    })
+                }
+                None => settings.trust.authority.as_ref().map(|_| protocol::Revocation {
+                    version: revocations.version,
+                    revoked: revocations.revoked_count(),
+                    age_s: settings.confirmed_at().map(|t| now.saturating_sub(t)),
+                    stale: settings.confirmed_at().is_none_or(|t| now.saturating_sub(t) > settings.max_age),
+                }),
+            },
             last_sync: sync.at.map(|t| clock_time(t, &settings.tz)),
             sync_error: sync.error.or(state_error),
             today: protocol::Today { accepted, rejected },
