@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         body.to_vec()
     } else {
         let mut file = b"CPVS".to_vec();
-        file.push([3, 2, 1, 3][usize::from(mode >> 1 & 3)]);
+        file.push([4, 3, 2, 1][usize::from(mode >> 1 & 3)]);
         file.extend_from_slice(body);
         let sum = Sha256::digest(&file);
         file.extend_from_slice(&sum);
@@ -36,4 +36,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = state.trust_stale(&public);
     let _ = state.revocations.revoked_count();
     let _ = effective_trust(trust(), &state);
+    // Root mode: the list and each authority's data, as a root-mode checkpoint reads them.
+    let root = pass_core::SecretKey::from_seed(&[0xB0; 32]).public_key();
+    let _ = state.authority_list(&root);
+    for held in state.authorities.values() {
+        let _ = held.confirmed_at(&public);
+        let _ = held.vouched(&public);
+    }
+    let _ = pass_verifier::rooted::RootedView::new(trust(), &state, &root, 1_780_000_000);
 });

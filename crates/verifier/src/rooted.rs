@@ -442,6 +442,9 @@ pub fn import_rooted(bytes: &[u8], root: &PublicKey, state: &mut LocalState, now
     let refused = |message: String| SyncError::Body { url: "import file".into(), message };
     if bytes.starts_with(&authority::BUNDLE_MAGIC) {
         let docs = authority::unbundle(bytes).map_err(|e| refused(e.to_string()))?;
+        if docs.is_empty() {
+            return Err(refused("the bundle holds no document".into()));
+        }
         let mut next = state.clone();
         let mut said = Vec::new();
         for doc in docs {

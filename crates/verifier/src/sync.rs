@@ -279,6 +279,9 @@ pub fn import(bytes: &[u8], authority: &PublicKey, state: &mut LocalState, now: 
     if bytes.starts_with(&authority::BUNDLE_MAGIC) {
         let docs = authority::unbundle(bytes)
             .map_err(|e| SyncError::Body { url: "import file".into(), message: e.to_string() })?;
+        if docs.is_empty() {
+            return Err(SyncError::Body { url: "import file".into(), message: "the bundle holds no document".into() });
+        }
         let mut next = state.clone();
         let mut said = Vec::new();
         for doc in docs {
