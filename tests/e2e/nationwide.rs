@@ -230,6 +230,11 @@ fn three_authorities_one_mirror_behind_nginx() {
     let run = cp.sync(&[&mirror_url]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("authority list version 1"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("warning: issuer_outside_authority: 越权签发机关 (440106) is not in 江苏省's provinces"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(cp.verdict(&huadu_pass), ("accepted".into(), String::new()));
     assert_eq!(cp.verdict(&kunshan_pass), ("accepted".into(), String::new()));
     // Jiangsu's list names an office at home in Guangzhou: refused, the rest of the list kept.
@@ -378,6 +383,23 @@ fn three_authorities_one_mirror_behind_nginx() {
     let run = import(&d.join("not-listed.bin"));
     assert!(run.stderr.contains("which the root's authority list does not name"), "{}", run.stderr);
     assert!(usb.status().contains("Revocation data 广东省: version"), "{}", usb.status());
+
+    // Stale data is named: with a limit of one second, two seconds on, the verdict says whose.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let args = [
+        "scan",
+        huadu_pass.to_str().unwrap(),
+        "--trust",
+        cp.trust.to_str().unwrap(),
+        "--state",
+        cp.state.to_str().unwrap(),
+        "--zone",
+        "310115",
+        "--max-age",
+        "1s",
+    ];
+    let stale = verifier(&args);
+    assert!(stale.stdout.contains("revocation_data_stale: 广东省 last confirmed"), "{}", stale.stdout);
 
     // Jiangsu is removed from the list: its passes are no longer trusted.
     let list_v3 = d.join("authorities-v3.signed");

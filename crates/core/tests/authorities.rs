@@ -127,3 +127,46 @@ fn refused_authority_lists() {
     newer.authorities.pop();
     assert!(newer.may_be_replaced_by(&list).is_err());
 }
+
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct CombinedVector {
+    description: String,
+    list_version: u64,
+    list_digest_hex: String,
+    combined_hex: String,
+}
+
+/// The combined heartbeat file of a mirror carrying the list above and one authority's
+/// heartbeat (the `heartbeat_v7` vector's): its exact bytes.
+#[test]
+fn the_combined_heartbeat_vector_is_stable() {
+    let root = SecretKey::from_seed(&ROOT_SEED);
+    let list = AuthorityList::from_toml(&three(), 1_795_000_000).unwrap();
+    let signed = list.sign(&root);
+    let beat: toml::Value = toml::from_str(
+        &std::fs::read_to_string(repo().join("crates/core/tests/authority-vectors/heartbeat_v7.toml")).unwrap(),
+    )
+    .unwrap();
+    let beat_hex = beat["heartbeat_hex"].as_str().unwrap();
+    let beat: Vec<u8> =
+        (0..beat_hex.len()).step_by(2).map(|i| u8::from_str_radix(&beat_hex[i..i + 2], 16).unwrap()).collect();
+    let digest = pass_core::authorities::list_digest(&signed);
+    let combined = authority::combine_heartbeats(Some((1, digest)), &[&beat]);
+    let vector = CombinedVector {
+        description: "A mirror's v1/heartbeats: the authority list of authority_list_v1 (version 1 and its digest), \
+                      then the heartbeat of heartbeat_v7."
+            .into(),
+        list_version: 1,
+        list_digest_hex: hex(&digest),
+        combined_hex: hex(&combined),
+    };
+    let path = repo().join("crates/core/tests/authority-vectors/combined_heartbeats_v1.toml");
+    if std::env::var_os("CHECKPASS_BLESS").is_some() {
+        std::fs::write(&path, toml::to_string(&vector).unwrap()).unwrap();
+    }
+    let stored: CombinedVector = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(stored, vector, "the combined heartbeat format changed");
+    assert_eq!(combined.len(), 5 + 40 + 2 + 114);
+    let split = authority::split_heartbeats(&combined).unwrap();
+    assert_eq!((split.list, split.beats), (Some((1, digest)), vec![&beat[..]]));
+}

@@ -151,7 +151,7 @@ fn sync_rooted(args: &CheckArgs, servers: &[String], timeout: std::time::Duratio
     })?;
     let root =
         settings.trust.root.as_ref().map(|r| r.key).ok_or(sync::RoundError::Sync(sync::SyncError::NoAuthority))?;
-    let (_, report) =
+    let (state, report) =
         pass_verifier::rooted::sync_rooted_file(servers, timeout, &root, &settings.state_path, unix_now())?;
     println!(
         "synced: authority list version {}; {} HTTP request{}, {} bytes",
@@ -186,6 +186,10 @@ fn sync_rooted(args: &CheckArgs, servers: &[String], timeout: std::time::Duratio
     }
     for id in &report.dropped {
         println!("  authority {id} is no longer in the root's list: its data was dropped");
+    }
+    let (_, view) = pass_verifier::rooted::RootedView::new(&settings.local_trust, &state, &root, unix_now());
+    for refused in &view.refused {
+        println!("  warning: {}", report::printable(refused));
     }
     Ok(report.list_error.is_none() && report.authorities.iter().all(|a| a.error.is_none()))
 }
