@@ -648,6 +648,19 @@ fn request(
     )
 }
 
+/// One vehicle's fields from a posted form (trimmed), and whether they make a pass request for
+/// `enterprise` by the CSV import's rules: each error by its field.
+fn vehicle(form: &Fields, enterprise: &Account) -> (Fields, Result<(), Fields>) {
+    let fields: Fields = VEHICLE_FIELDS
+        .iter()
+        .map(|&name| (name.to_owned(), form.get(name).map(|v| v.trim().to_owned()).unwrap_or_default()))
+        .collect();
+    let checked = request(&fields, enterprise)
+        .map(|_| ())
+        .map_err(|errors| errors.into_iter().map(|e| (e.column, e.reason)).collect());
+    (fields, checked)
+}
+
 async fn submit(AxumState(office): AxumState<Shared>, headers: HeaderMap, Form(form): Form<Fields>) -> Reply {
     run(office, move |office| {
         let session = session_or_reply!(office, headers, ENTER);
@@ -655,12 +668,8 @@ async fn submit(AxumState(office): AxumState<Shared>, headers: HeaderMap, Form(f
             return Ok(reply);
         }
         let Some(enterprise) = applicant(office, &session, &form)? else { return Ok(not_found(office, &session)) };
-        let fields: Fields = VEHICLE_FIELDS
-            .iter()
-            .map(|&name| (name.to_owned(), form.get(name).map(|v| v.trim().to_owned()).unwrap_or_default()))
-            .collect();
-        if let Err(errors) = request(&fields, &enterprise) {
-            let errors: Fields = errors.into_iter().map(|e| (e.column, e.reason)).collect();
+        let (fields, checked) = vehicle(&form, &enterprise);
+        if let Err(errors) = checked {
             let mut values = fields.clone();
             values.insert("enterprise".into(), enterprise.id.to_string());
             let list = enterprises(office)?;
@@ -777,12 +786,8 @@ async fn edit(
         };
         let enterprise =
             db::account(&*office.db()?, application.enterprise)?.ok_or_else(|| anyhow::anyhow!("enterprise gone"))?;
-        let fields: Fields = VEHICLE_FIELDS
-            .iter()
-            .map(|&name| (name.to_owned(), form.get(name).map(|v| v.trim().to_owned()).unwrap_or_default()))
-            .collect();
-        if let Err(errors) = request(&fields, &enterprise) {
-            let errors: Fields = errors.into_iter().map(|e| (e.column, e.reason)).collect();
+        let (fields, checked) = vehicle(&form, &enterprise);
+        if let Err(errors) = checked {
             let target = pages::FormTarget::Edit { id, position, enterprise: &application.enterprise_name };
             return Ok(Reply::Page(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -210,18 +210,7 @@ fn sync(args: &CheckArgs, servers: &[String], every: Option<&str>, timeout: &str
         .and_then(|c| config::load_trust(&config::trust_path(args.trust.as_deref(), &c)?))
         .is_ok_and(|t| t.root.is_some());
     if rooted {
-        let round = || sync_rooted(args, servers, timeout);
-        return match every {
-            None => Ok(ExitCode::from(match round() {
-                Ok(true) => 0,
-                Ok(false) => COULD_NOT_CHECK,
-                Err(e) => {
-                    eprintln!("pass-verifier: {}", report::printable(&e.to_string()));
-                    COULD_NOT_CHECK
-                }
-            })),
-            Some(every) => sync::run_every(every, round),
-        };
+        return Ok(sync_rounds(every, || sync_rooted(args, servers, timeout)));
     }
     let [server] = servers else {
         anyhow::bail!("--server: one server for a single authority (a [root] trust file takes several)");
@@ -251,15 +240,20 @@ fn sync(args: &CheckArgs, servers: &[String], every: Option<&str>, timeout: &str
         }
         Ok(report.trust_error.is_none())
     };
+    Ok(sync_rounds(every, round))
+}
+
+/// One round (exit 0 when it says all went well, else 2), or a round every `every` for ever.
+fn sync_rounds(every: Option<Duration>, mut round: impl FnMut() -> Result<bool, sync::RoundError>) -> ExitCode {
     match every {
-        None => Ok(ExitCode::from(match round() {
+        None => ExitCode::from(match round() {
             Ok(true) => 0,
             Ok(false) => COULD_NOT_CHECK,
             Err(e) => {
                 eprintln!("pass-verifier: {}", report::printable(&e.to_string()));
                 COULD_NOT_CHECK
             }
-        })),
+        }),
         Some(every) => sync::run_every(every, round),
     }
 }
