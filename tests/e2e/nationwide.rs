@@ -176,13 +176,16 @@ fn three_authorities_one_mirror_behind_nginx() {
     let kunshan = keygen(&d.join("kunshan"), "昆山市工业和信息化局", Some("320583"));
     // Listed by Jiangsu, but at home in Guangzhou: outside Jiangsu's provinces.
     let rogue = keygen(&d.join("rogue"), "越权签发机关", Some("440106"));
+    let pudong = keygen(&d.join("pudong"), "上海市浦东新区商务委员会", Some("310115"));
 
     let gd_trust = d.join("gd-trust.toml");
     std::fs::write(&gd_trust, trust_entry(&huadu)).unwrap();
     let js_trust = d.join("js-trust.toml");
     std::fs::write(&js_trust, format!("{}\n{}", trust_entry(&kunshan), trust_entry(&rogue))).unwrap();
     let gd = Server::start_as(&d.join("gd-data"), &gd_key, Some(&gd_trust), &[]);
-    let sh = Server::start_as(&d.join("sh-data"), &sh_key, None, &[]);
+    let sh_trust = d.join("sh-trust.toml");
+    std::fs::write(&sh_trust, trust_entry(&pudong)).unwrap();
+    let sh = Server::start_as(&d.join("sh-data"), &sh_key, Some(&sh_trust), &[]);
     let js = Server::start_as(&d.join("js-data"), &js_key, Some(&js_trust), &[]);
 
     let gd_url = gd.url.clone();
@@ -202,6 +205,7 @@ fn three_authorities_one_mirror_behind_nginx() {
     let huadu_pass = issue(&huadu, "粤A12345", "440114", &["440114", "310000"]);
     let kunshan_pass = issue(&kunshan, "苏E54321", "320583", &["320583", "310000"]);
     let rogue_pass = issue(&rogue, "粤A99999", "440106", &["310000"]);
+    let pudong_pass = issue(&pudong, "沪D10001", "310115", &["310115"]);
 
     // The mirror, and nginx serving it as static files.
     let out = d.join("mirror");
@@ -237,6 +241,7 @@ fn three_authorities_one_mirror_behind_nginx() {
     );
     assert_eq!(cp.verdict(&huadu_pass), ("accepted".into(), String::new()));
     assert_eq!(cp.verdict(&kunshan_pass), ("accepted".into(), String::new()));
+    assert_eq!(cp.verdict(&pudong_pass), ("accepted".into(), String::new()));
     // Jiangsu's list names an office at home in Guangzhou: refused, the rest of the list kept.
     assert_eq!(cp.verdict(&rogue_pass).1, "unknown_issuer");
     let status = cp.status();
@@ -300,11 +305,12 @@ fn three_authorities_one_mirror_behind_nginx() {
     // The mirror serves tampered documents for Jiangsu (after a new revocation): the checkpoint
     // refuses them and fetches from Jiangsu's own server instead.
     serve_list(&out, &list_v2, 2);
+    let js_dir = out.join("authorities").join(public(&js_key).id().to_string()).join("v1");
+    // Jiangsu's version 1, kept to put back later as an older document.
+    let older_snapshot = std::fs::read(js_dir.join("revocations")).unwrap();
     let body = format!("{{\"key_id\":\"{kunshan_id}\",\"serials\":[7],\"reason\":\"换驾驶员\"}}");
     assert_eq!(http(&js.url, "POST", "/v1/revocations", Some(&admin), Some(&body)).0, 200);
     let _ = mirror(&root_pub, &list_v2, &out);
-    let js_dir = out.join("authorities").join(public(&js_key).id().to_string()).join("v1");
-    let older_snapshot = std::fs::read(js_dir.join("revocations")).unwrap();
     for file in
         std::fs::read_dir(js_dir.join("delta")).unwrap().flatten().map(|e| e.path()).chain([js_dir.join("revocations")])
     {
@@ -316,8 +322,30 @@ fn three_authorities_one_mirror_behind_nginx() {
     let run = cp.sync(&[&mirror_url]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains(&format!("江苏省: version 1 → 2 from {}", js.url)), "{}", run.stdout);
-    // An older snapshot put back on the mirror changes nothing held.
+    // A second mirror copying from the first refuses its tampered documents and takes
+    // Jiangsu's own server instead.
+    let out2 = d.join("mirror2");
+    let second = |list: &Path| {
+        server(&[
+            "mirror",
+            "--root",
+            root_pub.to_str().unwrap(),
+            "--authorities",
+            list.to_str().unwrap(),
+            "--from",
+            &mirror_url,
+            "--out",
+            out2.to_str().unwrap(),
+        ])
+    };
+    let run = second(&list_v2);
+    assert!(run.stderr.contains(&format!("江苏省: version 2 from {}", js.url)), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("上海市: version 0 from {mirror_url}/authorities/")), "{}", run.stderr);
+    // An older snapshot put back on the first mirror: the second mirror never takes it, and
+    // a checkpoint changes nothing it holds.
     std::fs::write(js_dir.join("revocations"), &older_snapshot).unwrap();
+    let run = second(&list_v2);
+    assert!(run.stderr.contains(&format!("江苏省: version 2 from {}", js.url)), "{}", run.stderr);
     let run = cp.sync(&[&mirror_url]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(cp.status().contains("Revocation data 江苏省: version 2"), "{}", cp.status());
