@@ -427,6 +427,74 @@ mod tests {
         assert!(LocalState::load_verified(&dir.path().join("other.bin"), Some(&other)).is_err());
     }
 
+    /// Root mode: the state keeps the root's list and each authority's data; loading checks
+    /// the list against the root and each authority's data against its own key from the list,
+    /// drops an authority the list no longer names, and refuses an edit. A version-3 file (one
+    /// authority) still loads.
+    #[test]
+    fn a_rooted_state_is_checked_against_the_root_and_each_authority() {
+        use pass_core::SecretKey;
+        use pass_core::authorities::AuthorityEntry;
+        use pass_core::revocation::sign_snapshot;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.bin");
+        let root = SecretKey::from_seed(&[40; 32]);
+        let (gd, js) = (SecretKey::from_seed(&[41; 32]), SecretKey::from_seed(&[42; 32]));
+        let entry = |key: &SecretKey, province: u32| AuthorityEntry {
+            name: format!("{province}"),
+            key: key.public_key().verifying_key().to_bytes(),
+            provinces: vec![province],
+            urls: Vec::new(),
+            not_before: None,
+            not_after: None,
+        };
+        let list =
+            AuthorityList { version: 1, issued_at: 1_000, authorities: vec![entry(&gd, 440_000), entry(&js, 320_000)] };
+        let mut state = LocalState { authority_list: Some(list.sign(&root)), ..LocalState::default() };
+        for key in [&gd, &js] {
+            let mut data = RevocationState { version: 2, issued_at: 1_000, ..RevocationState::default() };
+            data.add_serials(KeyId([9; 8]), [5, 6]);
+            let mut held = LocalState::default();
+            crate::sync::import(&sign_snapshot(&data.snapshot(), key), &key.public_key(), &mut held, 2_000)
+                .expect("imports");
+            state.authorities.insert(key.public_key().id(), held);
+        }
+        state.save(&path).expect("saves");
+        let loaded = LocalState::load_rooted(&path, &root.public_key()).expect("loads");
+        assert_eq!(loaded.authorities.len(), 2);
+        assert_eq!(loaded.authority_list(&root.public_key()), Some(list.clone()));
+        // Another root: the list does not verify.
+        assert!(LocalState::load_rooted(&path, &SecretKey::from_seed(&[43; 32]).public_key()).is_err());
+        // Jiangsu's data edited (a serial taken out): refused on load.
+        let mut edited = loaded.clone();
+        let js_state = edited.authorities.get_mut(&js.public_key().id()).expect("held");
+        js_state.revocations = RevocationState { version: 2, issued_at: 1_000, ..RevocationState::default() };
+        js_state.revocations.add_serials(KeyId([9; 8]), [5]);
+        std::fs::write(&path, edited.to_bytes()).expect("writes");
+        assert!(matches!(LocalState::load_rooted(&path, &root.public_key()), Err(StateError::Damaged(..))));
+        // Jiangsu's data moved under Guangdong's key id: not what Guangdong signed.
+        let mut moved = loaded.clone();
+        let js_held = moved.authorities.remove(&js.public_key().id()).expect("held");
+        moved.authorities.insert(gd.public_key().id(), js_held);
+        std::fs::write(&path, moved.to_bytes()).expect("writes");
+        assert!(LocalState::load_rooted(&path, &root.public_key()).is_err());
+        // A list without Jiangsu: its data is dropped on load.
+        let shorter = AuthorityList { version: 2, authorities: vec![entry(&gd, 440_000)], ..list };
+        let mut dropped = loaded;
+        dropped.authority_list = Some(shorter.sign(&root));
+        std::fs::write(&path, dropped.to_bytes()).expect("writes");
+        let reloaded = LocalState::load_rooted(&path, &root.public_key()).expect("loads");
+        assert_eq!(reloaded.authorities.keys().copied().collect::<Vec<_>>(), [gd.public_key().id()]);
+        // A version-3 file: one authority, no list.
+        let mut v3 = b"CPVS\x03".to_vec();
+        let own = LocalState::default();
+        v3.extend(authority::encode_body(&own.to_stored()));
+        let sum = Sha256::digest(&v3);
+        v3.extend_from_slice(&sum);
+        let loaded = LocalState::from_bytes(&v3).expect("a version-3 file loads");
+        assert!(loaded.authorities.is_empty() && loaded.authority_list.is_none());
+    }
+
     #[test]
     fn round_trips_and_detects_damage() {
         let dir = tempfile::tempdir().expect("tempdir");
