@@ -533,3 +533,63 @@ fn a_caching_proxy_and_published_files_carry_one_authority() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(check(&via_cache)["reason"], "revoked");
 }
+
+/// A root-mode checkpoint given only an authority's own `pass-server` (started with
+/// `--authorities`, so it serves the root's list at /v1/authorities): it takes the list from
+/// it, then that authority's documents from the URL the list gives, and accepts its pass.
+#[test]
+fn an_authoritys_own_server_serves_the_root_list() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let example = crate::util::root().join("keys-example");
+    let root_key = keygen(&d.join("root"), "国家通行证根", None);
+    // The example authority governs Guangdong (its issuer's home is 440114), at a port picked
+    // now so the list can name it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let list = d.join("authorities.signed");
+    sign_list(&root_key, &list_toml(1, &[("广东省", &example.join("authority.key"), "440000", &url)]), &list);
+    let mut child = crate::util::command("pass-server")
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(d.join("data"))
+        .arg("--authority-key")
+        .arg(example.join("authority.key"))
+        .arg("--trust")
+        .arg(example.join("trust.toml"))
+        .arg("--authorities")
+        .arg(&list)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(child);
+    assert!(line.contains(&url), "{line}");
+    let (status, _) = http(&url, "GET", "/v1/authorities", None, None);
+    assert_eq!(status, 200);
+
+    let root_pub = std::fs::read_to_string(root_key.with_extension("pub")).unwrap();
+    let root_lines: String = root_pub.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    let trust = d.join("checkpoint-trust.toml");
+    std::fs::write(&trust, format!("[root]\n{root_lines}")).unwrap();
+    let cp = Checkpoint { trust, state: d.join("state.bin") };
+    let run = cp.sync(&[&url]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains(&format!("广东省: version 0 → 0 from {url}")), "{}", run.stdout);
+    crate::util::issue_now(&d.join("issuer"), "粤A12345");
+    let png = d.join("issuer/粤A12345.png");
+    let verdict = cp.scan(&png);
+    assert_eq!(verdict["verdict"], "accepted", "{verdict}");
+    // Up to date: the list answers 304 to its version's ETag, and nothing else changed.
+    let run = cp.sync(&[&url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
