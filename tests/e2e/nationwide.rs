@@ -395,8 +395,13 @@ fn three_authorities_one_mirror_behind_nginx() {
     let refused = import(&gd_dir.join("revocations"));
     assert_ne!(refused.code, 0);
     assert!(refused.stderr.contains("import the root's list first"), "{}", refused.stderr);
-    for file in [out.join("v1/authorities"), gd_dir.join("trust"), gd_dir.join("revocations"), gd_dir.join("heartbeat")]
-    {
+    assert_eq!(import(&out.join("v1/authorities")).code, 0);
+    // The list alone: a Guangdong pass is from an authority no data has come from yet.
+    let nothing_yet = usb.scan(&huadu_pass);
+    assert_eq!(nothing_yet["reason"], "unknown_issuer", "{nothing_yet}");
+    let detail = nothing_yet["detail"].as_str().unwrap_or("");
+    assert!(detail.contains("no data from") && detail.contains("广东省") && detail.ends_with("yet"), "{detail}");
+    for file in [gd_dir.join("trust"), gd_dir.join("revocations"), gd_dir.join("heartbeat")] {
         let run = import(&file);
         assert_eq!(run.code, 0, "{}: {}", file.display(), run.stderr);
     }
