@@ -537,6 +537,24 @@ fn a_caching_proxy_and_published_files_carry_one_authority() {
     let run = sync(&via_cache, &cache.url());
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(check(&via_cache)["reason"], "revoked");
+    // With the server stopped, `pass-server publish` writes the same documents once, with a
+    // heartbeat signed now; the files' checkpoint takes it.
+    let run = server(&[
+        "publish",
+        "--out",
+        published.to_str().unwrap(),
+        "--data",
+        d.join("data").to_str().unwrap(),
+        "--authority-key",
+        example.join("authority.key").to_str().unwrap(),
+        "--trust",
+        example.join("trust.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = sync(&via_files, &files.url());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("confirmed current as of"), "{}", run.stdout);
+    assert_eq!(check(&via_files)["reason"], "revoked");
 }
 
 /// A root-mode checkpoint given only an authority's own `pass-server` (started with

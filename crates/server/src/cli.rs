@@ -32,6 +32,17 @@ pub enum Command {
         #[command(subcommand)]
         command: AuthoritiesCommand,
     },
+    /// Write this authority's signed documents as plain files once (docs/FORMAT.md, "Static
+    /// layout"), with a heartbeat signed now, and exit: for a server that is not running (a
+    /// running one keeps them current with `serve --publish DIR`). Takes the settings of `serve`.
+    Publish {
+        /// The directory to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// As for `serve`.
+        #[command(flatten)]
+        server: ServeArgs,
+    },
     /// Mirror every authority the root lists into a directory any static web server can serve
     /// (docs/FORMAT.md, "Static layout"): each document verified against its authority's key
     /// from the root's list, never older than the copy held; plus the list and a combined

@@ -37,7 +37,11 @@ fn load_secret(path: &Path) -> Result<SecretKey> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(args, false),
+        Command::Publish { out, mut server } => {
+            server.publish = Some(out);
+            serve(server, true)
+        }
         Command::Token { command: TokenCommand::Add { data, issuer, admin } } => token_add(&data, issuer, admin),
         Command::Token { command: TokenCommand::List { data } } => token_list(&data),
         Command::Token { command: TokenCommand::Remove { data, id } } => token_remove(&data, &id),
@@ -68,7 +72,8 @@ struct ConfigFile {
     log_json: Option<bool>,
 }
 
-fn serve(args: ServeArgs) -> Result<()> {
+/// Serves until stopped, or with `once` writes the documents as files (`--publish`) and exits.
+fn serve(args: ServeArgs, once: bool) -> Result<()> {
     let config: ConfigFile = match &args.config {
         Some(path) => toml::from_str(
             &files::read_to_string_capped(path, files::MAX_TEXT_FILE).with_context(|| format!("{}", path.display()))?,
@@ -138,6 +143,10 @@ fn serve(args: ServeArgs) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
         state.publish = Some((dir.clone(), std::sync::Mutex::new(())));
         state.publish_static();
+        if once {
+            eprintln!("pass-server: wrote version {} as files to {}", state.current_version(), dir.display());
+            return Ok(());
+        }
     }
     let state = Arc::new(state);
     let limits = pass_server::limits::Limits::new(args.max_connections_per_address);
