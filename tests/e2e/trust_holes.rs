@@ -77,9 +77,7 @@ fn a_clock_set_back_does_not_revive_an_expired_pass() {
 
     // The checkpoint's clock set back 15 days: inside the pass's validity by its own reading.
     let png = dir.path().join("粤A12345.png");
-    let run: Run = Command::new("faketime")
-        .args(["-f", "-15d"])
-        .arg(bin("pass-verifier"))
+    let run: Run = crate::util::faked(&bin("pass-verifier"), "-15d")
         .args(["scan", png.to_str().unwrap(), "--trust", &trust(), "--state", state, "--json"])
         .env("XDG_CONFIG_HOME", "/nonexistent-checkpass-test")
         .output()
@@ -260,9 +258,7 @@ fn freshness_cannot_be_faked_without_the_key() {
 
     // Two days later, only the fake server answers.
     let later = |args: &[&str]| -> Run {
-        Command::new("faketime")
-            .args(["-f", "+2d"])
-            .arg(bin("pass-verifier"))
+        crate::util::faked(&bin("pass-verifier"), "+2d")
             .args(args)
             .env("XDG_CONFIG_HOME", "/nonexistent-checkpass-test")
             .output()

@@ -200,15 +200,37 @@ pub fn issue_realistic(dir: &Path, png: &Path, extra: &[&str]) -> Value {
 /// there) by libfaketime: how the tests issue passes in the past, with no test door in the
 /// production binary.
 pub fn issuer_at(at: &str, args: &[&str]) -> Run {
-    Command::new("faketime")
-        .args(["-f", &format!("@{at}")])
-        .arg(bin("pass-issuer"))
+    faked(&bin("pass-issuer"), &format!("@{at}"))
         .args(args)
         .env("TZ", "UTC")
         .env("XDG_CONFIG_HOME", "/nonexistent-checkpass-test")
         .output()
         .unwrap_or_else(|e| panic!("faketime: {e} (./scripts/test.sh installs Debian's faketime)"))
         .into()
+}
+
+/// `program` with its clock faked by libfaketime, `spec` as `faketime -f` takes it (`@2022-03-31
+/// 01:30:00`, `-20d`, `+2d`). The library is preloaded directly: the `faketime` wrapper opens a
+/// named semaphore per process id, and one left behind by a killed run made a later run with
+/// the same pid fail ("sem_open: File exists"). The wrapper is the fallback where the library
+/// is elsewhere.
+pub fn faked(program: &Path, spec: &str) -> Command {
+    let library = ["x86_64-linux-gnu", "aarch64-linux-gnu", ""]
+        .into_iter()
+        .map(|arch| PathBuf::from(format!("/usr/lib/{arch}/faketime/libfaketime.so.1").replace("//", "/")))
+        .find(|p| p.exists());
+    match library {
+        Some(library) => {
+            let mut command = Command::new(program);
+            command.env("LD_PRELOAD", library).env("FAKETIME", spec);
+            command
+        }
+        None => {
+            let mut command = Command::new("faketime");
+            command.args(["-f", spec]).arg(program);
+            command
+        }
+    }
 }
 
 /// Inside the realistic pass's validity window.
@@ -356,6 +378,7 @@ pub fn issue_between(dir: &Path, plate: &str, from: i64, until: i64, wrapper: &[
     ];
     let run: Run = match wrapper {
         [] => issuer(&args),
+        ["faketime", "-f", spec] => faked(&bin("pass-issuer"), spec).args(args).output().unwrap().into(),
         [program, wrapper_args @ ..] => {
             Command::new(program).args(wrapper_args).arg(bin("pass-issuer")).args(args).output().unwrap().into()
         }
