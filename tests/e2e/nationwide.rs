@@ -107,8 +107,18 @@ impl Checkpoint {
         verifier(&args)
     }
 
-    fn scan(&self, png: &Path) -> Value {
-        let args = [
+    /// A checkpoint whose trust file names the root of `root_key` as `[root]`, its files in `dir`.
+    fn rooted(dir: &Path, root_key: &Path, state: &str) -> Checkpoint {
+        let root_pub = std::fs::read_to_string(root_key.with_extension("pub")).unwrap();
+        let root_lines: String = root_pub.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+        let trust = dir.join("checkpoint-trust.toml");
+        std::fs::write(&trust, format!("[root]\n{root_lines}")).unwrap();
+        Checkpoint { trust, state: dir.join(state) }
+    }
+
+    /// `scan` at the Shanghai zone with `extra` arguments.
+    fn scan_with(&self, png: &Path, extra: &[&str]) -> Run {
+        let mut args = vec![
             "scan",
             png.to_str().unwrap(),
             "--trust",
@@ -117,9 +127,13 @@ impl Checkpoint {
             self.state.to_str().unwrap(),
             "--zone",
             "310115",
-            "--json",
         ];
-        verifier(&args).json()
+        args.extend_from_slice(extra);
+        verifier(&args)
+    }
+
+    fn scan(&self, png: &Path) -> Value {
+        self.scan_with(png, &["--json"]).json()
     }
 
     fn verdict(&self, png: &Path) -> (String, String) {
@@ -223,11 +237,7 @@ fn three_authorities_one_mirror_behind_nginx() {
     let mirror_url = nginx.url();
 
     // The Shanghai checkpoint: a [root] trust file, nothing else.
-    let root_pub_text = std::fs::read_to_string(&root_pub).unwrap();
-    let root_lines: String = root_pub_text.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
-    let trust = d.join("checkpoint-trust.toml");
-    std::fs::write(&trust, format!("[root]\n{root_lines}")).unwrap();
-    let cp = Checkpoint { trust, state: d.join("checkpoint-state.bin") };
+    let cp = Checkpoint::rooted(d, &root_key, "checkpoint-state.bin");
     // Never synced: a pass is unknown, and the checkpoint says from whom no data came yet.
     let never = cp.scan(&huadu_pass);
     assert_eq!(never["reason"], "unknown_issuer", "{never}");
@@ -419,19 +429,7 @@ fn three_authorities_one_mirror_behind_nginx() {
 
     // Stale data is named: with a limit of one second, two seconds on, the verdict says whose.
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let args = [
-        "scan",
-        huadu_pass.to_str().unwrap(),
-        "--trust",
-        cp.trust.to_str().unwrap(),
-        "--state",
-        cp.state.to_str().unwrap(),
-        "--zone",
-        "310115",
-        "--max-age",
-        "1s",
-    ];
-    let stale = verifier(&args);
+    let stale = cp.scan_with(&huadu_pass, &["--max-age", "1s"]);
     assert!(stale.stdout.contains("revocation_data_stale: 广东省 last confirmed"), "{}", stale.stdout);
 
     // Jiangsu is removed from the list: its passes are no longer trusted.
@@ -600,11 +598,7 @@ fn an_authoritys_own_server_serves_the_root_list() {
     let (status, _) = http(&url, "GET", "/v1/authorities", None, None);
     assert_eq!(status, 200);
 
-    let root_pub = std::fs::read_to_string(root_key.with_extension("pub")).unwrap();
-    let root_lines: String = root_pub.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
-    let trust = d.join("checkpoint-trust.toml");
-    std::fs::write(&trust, format!("[root]\n{root_lines}")).unwrap();
-    let cp = Checkpoint { trust, state: d.join("state.bin") };
+    let cp = Checkpoint::rooted(d, &root_key, "state.bin");
     let run = cp.sync(&[&url]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains(&format!("广东省: version 0 → 0 from {url}")), "{}", run.stdout);
