@@ -11,12 +11,13 @@ rounds=${2:-3}
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq nginx-light wrk >/dev/null
 fi
-cargo build --release --quiet -p pass-server --bin pass-server --example revocation-bench
+cargo build --release --quiet -p pass-server --bin pass-server
+cargo build --release --quiet -p pass-loadtest --bin revocation-bench
 
 work=$(mktemp -d)
 trap 'kill $server_pid 2>/dev/null; nginx -c "$work/nginx.conf" -s stop 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/www/v1" && chmod 755 "$work"
-./target/release/examples/revocation-bench "$work/data" "$work/www/v1/revocations"
+./target/release/revocation-bench "$work/data" "$work/www/v1/revocations"
 echo
 
 ./target/release/pass-server serve --data "$work/data" --authority-key keys-example/authority.key \

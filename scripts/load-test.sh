@@ -6,7 +6,7 @@
 #   ./scripts/load-test.sh nationwide [SECONDS]   (default 60)
 # The nationwide run (issue 26): 10,000 checkpoints syncing 34 authorities once every 10 s (5
 # minutes, compressed) from a mirror's published directory served by Debian's nginx
-# (docs/nginx-static.conf); see crates/server/examples/nationwide-load.rs.
+# (docs/nginx-static.conf); see crates/loadtest/src/bin/nationwide-load.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,7 @@ if [ "${1:-}" = nationwide ]; then
     sudo_cmd=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")
     $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq nginx >/dev/null
   fi
-  cargo build --release --quiet -p pass-server --example nationwide-load
+  cargo build --release --quiet -p pass-loadtest --bin nationwide-load
   ulimit -n "$(ulimit -Hn)"
   work=$(mktemp -d)
   chmod 755 "$work"
@@ -30,13 +30,14 @@ if [ "${1:-}" = nationwide ]; then
   trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null; rm -rf "$work"' EXIT
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
   echo "nginx $(/usr/sbin/nginx -v 2>&1 | sed 's/.*\///') on 127.0.0.1:$port; $(nproc) cores, $(uname -m); open files limit $(ulimit -n)"
-  ./target/release/examples/nationwide-load "$work/mirror" "http://127.0.0.1:$port" "$secs"
+  ./target/release/nationwide-load "$work/mirror" "http://127.0.0.1:$port" "$secs"
   exit
 fi
 
 secs=${1:-60}
 
-cargo build --release --quiet -p pass-server --bin pass-server --example load-test
+cargo build --release --quiet -p pass-server --bin pass-server
+cargo build --release --quiet -p pass-loadtest --bin load-test
 # Room for 1,000 idle connections plus the requests in flight, on both sides.
 ulimit -n 8192
 
@@ -58,7 +59,7 @@ for _ in $(seq 100); do grep -q listening "$work/server.out" 2>/dev/null && brea
 url=$(sed 's/listening on //' "$work/server.out")
 
 echo "pass-server $url; $(nproc) cores, $(uname -m); open files limit $(ulimit -n)"
-./target/release/examples/load-test "$url" keys-example/authority.pub "$secs" "${tokens[@]}"
+./target/release/load-test "$url" keys-example/authority.pub "$secs" "${tokens[@]}"
 echo
 echo "server log: $(grep -c . "$work/server.log") lines, $(grep -ci 'error\|warn' "$work/server.log" || true) warnings or errors"
 grep -i 'error\|warn' "$work/server.log" | head -5 || true

@@ -201,6 +201,27 @@ pub enum MigrateError {
     Sqlite(rusqlite::Error),
 }
 
+impl std::fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MigrateError::Newer(version) => write!(
+                f,
+                "the file has schema version {version}, newer than this program knows: a newer checkpass wrote it"
+            ),
+            MigrateError::Sqlite(e) => write!(f, "SQLite: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for MigrateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MigrateError::Newer(_) => None,
+            MigrateError::Sqlite(e) => Some(e),
+        }
+    }
+}
+
 /// Brings a database's schema (`PRAGMA user_version`) up to date: `steps[i]` is the SQL that
 /// takes version `i` to `i + 1`, run with the version bump in one `BEGIN IMMEDIATE`
 /// transaction, so two programs opening a new file at once apply each step once. The one way

@@ -3,7 +3,7 @@
 use pass_core::envelope::{self, EnvelopeError};
 use pass_core::{Division, Pass, PassKind, SecretKey, VehicleType};
 
-use crate::ledger::{Ledger, LedgerError, Record};
+use crate::ledger::{BatchInfo, Ledger, LedgerError, Record};
 use crate::render::{Qr, RenderError};
 
 /// What the office enters for one pass: everything but the serial and issue time.
@@ -100,7 +100,7 @@ pub enum IssueError {
     Invalid(#[from] EnvelopeError),
     /// The ledger failed; nothing was issued.
     #[error(transparent)]
-    Ledger(LedgerError),
+    Ledger(#[from] LedgerError),
     /// The pass would be valid for longer after its issue than checkpoints accept.
     #[error(
         "valid until {days} days from now; checkpoints accept passes valid at most {} days after issue \
@@ -114,6 +114,14 @@ pub enum IssueError {
     /// The QR code could not be made (the pass is recorded in the ledger).
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// One vehicle of a batch cannot be issued; nothing of the batch was.
+    #[error("{plate}: {source}")]
+    Vehicle {
+        /// The vehicle's plate.
+        plate: String,
+        /// Why.
+        source: Box<IssueError>,
+    },
 }
 
 /// A freshly issued pass.
@@ -136,31 +144,51 @@ pub fn issue(
     reason: &str,
     now: u64,
 ) -> Result<Issued, IssueError> {
-    // Check the fields before taking a serial, so a typo costs no serial and no lock.
+    check(key, &request, now)?;
+    let record = ledger.issue(key.public_key().id(), reason, now, |serial| sign(key, request, serial, now))?;
+    let qr = Qr::new(&record.envelope)?;
+    Ok(Issued { text: envelope::to_text(&record.envelope), qr, record })
+}
+
+/// Checks a request's fields before a serial is taken, so a typo costs no serial and no lock:
+/// its lifetime from `now`, and the format's limits (by signing it as a probe).
+fn check(key: &SecretKey, request: &PassRequest, now: u64) -> Result<(), IssueError> {
     request.check_lifetime(now)?;
     // (Probed as serial 1, or 2 for a reissue of serial 1: a pass never supersedes itself.)
     let probe = if request.supersedes == Some(1) { 2 } else { 1 };
     envelope::sign(&request.clone().into_pass(probe, now), key)?;
-    let record = ledger
-        .issue(key.public_key().id(), reason, now, |serial| {
-            let pass = request.into_pass(serial, now);
-            let bytes = envelope::sign(&pass, key)?;
-            // A QR that cannot be made must not cost a recorded serial either.
-            Qr::new(&bytes)?;
-            Ok((pass, bytes))
-        })
-        .map_err(|e| match e {
-            LedgerError::Build(e) => match e.downcast::<EnvelopeError>() {
-                Ok(e) => IssueError::Invalid(e),
-                Err(e) => match e.downcast::<RenderError>() {
-                    Ok(e) => IssueError::Render(e),
-                    Err(e) => IssueError::Ledger(LedgerError::Build(e)),
-                },
-            },
-            e => IssueError::Ledger(e),
-        })?;
-    let qr = Qr::new(&record.envelope)?;
-    Ok(Issued { text: envelope::to_text(&record.envelope), qr, record })
+    Ok(())
+}
+
+/// Signs `request` as the pass `serial`, issued at `now`, and checks that its QR code can be
+/// made: inside the ledger's transaction, so a pass that cannot be printed costs no serial.
+/// The one place pass-issuer (and so the console) signs a pass.
+fn sign(key: &SecretKey, request: PassRequest, serial: u64, now: u64) -> Result<(Pass, Vec<u8>), IssueError> {
+    let pass = request.into_pass(serial, now);
+    let bytes = envelope::sign(&pass, key)?;
+    Qr::new(&bytes)?;
+    Ok((pass, bytes))
+}
+
+/// Issues a batch (a spreadsheet, an approved application) in one ledger transaction: every
+/// request is checked first (its lifetime at `batch.now`, the format's limits), so a bad row
+/// costs no serial; then consecutive serials are taken and each pass is signed and its QR code
+/// made, as [`issue`] does. The whole batch is recorded or nothing; a batch already issued
+/// (by `batch.sha256`) is refused unless `batch.again`.
+pub fn issue_batch(
+    key: &SecretKey,
+    ledger: &mut Ledger,
+    requests: &[PassRequest],
+    batch: &BatchInfo,
+) -> Result<Vec<Record>, IssueError> {
+    let now = batch.now;
+    for request in requests {
+        check(key, request, now)
+            .map_err(|source| IssueError::Vehicle { plate: request.plate.clone(), source: Box::new(source) })?;
+    }
+    ledger.issue_batch(key.public_key().id(), batch, requests.len(), |serial, index| {
+        sign(key, requests[index].clone(), serial, now)
+    })
 }
 
 #[cfg(test)]

@@ -93,9 +93,6 @@ pub enum LedgerError {
     /// A recorded pass cannot be read back.
     #[error("ledger {0}: {1}")]
     Corrupt(PathBuf, String),
-    /// Building the pass for a serial failed; nothing was recorded.
-    #[error(transparent)]
-    Build(#[from] anyhow::Error),
     /// The ledger issues for another key.
     #[error("ledger {path} issues for key {bound}, not {key}: use that key, or this key's own ledger")]
     OtherKey {
@@ -382,15 +379,16 @@ impl Ledger {
     /// records it, all in one transaction. When `build` fails nothing is recorded. A pass that
     /// supersedes another marks the old serial for revocation in the same transaction, with
     /// `reason` and the new serial: a reissue is recorded whole or not at all.
-    pub fn issue(
+    /// `build`'s own error type comes back as it is (the issuing module's, typed).
+    pub fn issue<E: From<LedgerError>>(
         &mut self,
         key_id: KeyId,
         reason: &str,
         now: u64,
-        build: impl FnOnce(u64) -> anyhow::Result<(Pass, Vec<u8>)>,
-    ) -> Result<Record, LedgerError> {
+        build: impl FnOnce(u64) -> Result<(Pass, Vec<u8>), E>,
+    ) -> Result<Record, E> {
         let path = self.path.clone();
-        let err = |source| LedgerError::Sqlite { path: path.clone(), source };
+        let err = |source| E::from(LedgerError::Sqlite { path: path.clone(), source });
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         let id = key_id.to_string();
         let next: Option<i64> = tx
@@ -417,15 +415,15 @@ impl Ledger {
     /// Issues a batch in one transaction: refuses a file already issued (by content hash)
     /// unless `again`, takes `count` consecutive serials, calls `build(serial, index)` for each,
     /// records every pass and the batch. Either the whole batch is recorded or nothing.
-    pub fn issue_batch(
+    pub fn issue_batch<E: From<LedgerError>>(
         &mut self,
         key_id: KeyId,
         batch: &BatchInfo,
         count: usize,
-        mut build: impl FnMut(u64, usize) -> anyhow::Result<(Pass, Vec<u8>)>,
-    ) -> Result<Vec<Record>, LedgerError> {
+        mut build: impl FnMut(u64, usize) -> Result<(Pass, Vec<u8>), E>,
+    ) -> Result<Vec<Record>, E> {
         let path = self.path.clone();
-        let err = |source| LedgerError::Sqlite { path: path.clone(), source };
+        let err = |source| E::from(LedgerError::Sqlite { path: path.clone(), source });
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         let previous: Option<(String, i64)> = tx
             .query_row("SELECT serials, issued_at FROM batches WHERE sha256 = ?1", [&batch.sha256], |r| {
@@ -436,7 +434,7 @@ impl Ledger {
         if let Some((serials, at)) = &previous
             && !batch.again
         {
-            return Err(LedgerError::RepeatedBatch { serials: serials.clone(), issued_at: *at as u64 });
+            return Err(LedgerError::RepeatedBatch { serials: serials.clone(), issued_at: *at as u64 }.into());
         }
         let id = key_id.to_string();
         let next: Option<i64> = tx
@@ -649,10 +647,10 @@ mod tests {
         let pass = |serial| {
             let mut p = crate::issue::tests::request().into_pass(serial, 1_648_700_000);
             p.serial = serial;
-            Ok((p, vec![serial as u8]))
+            Ok::<_, LedgerError>((p, vec![serial as u8]))
         };
         assert_eq!(ledger.issue(id, "", 0, pass).expect("issues").pass.serial, 1);
-        assert!(ledger.issue(id, "", 0, |_| Err(anyhow::anyhow!("signing failed"))).is_err());
+        assert!(ledger.issue(id, "", 0, |_| Err(LedgerError::Corrupt(path.clone(), "signing failed".into()))).is_err());
         assert_eq!(ledger.issue(id, "", 0, pass).expect("issues").pass.serial, 2);
         assert_eq!(ledger.issue(KeyId([2; 8]), "", 0, pass).expect("issues").pass.serial, 1);
         drop(ledger);
@@ -669,7 +667,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let key_path = dir.path().join("issuer.key");
         let key = KeyId([1; 8]);
-        let pass = |serial| Ok((crate::issue::tests::request().into_pass(serial, 1_648_700_000), vec![1]));
+        let pass =
+            |serial| Ok::<_, LedgerError>((crate::issue::tests::request().into_pass(serial, 1_648_700_000), vec![1]));
         let first_path = dir.path().join("ledger.sqlite");
         let mut first = Ledger::open(&first_path).expect("opens");
         first.bind(key, &key_path).expect("binds");

@@ -291,11 +291,7 @@ fn batch(args: BatchArgs) -> Result<()> {
         again: args.again,
         now: issued_at,
     };
-    let records = ledger.issue_batch(public.id(), &info, valid.len(), |serial, index| {
-        let pass = valid[index].clone().into_pass(serial, issued_at);
-        let bytes = pass_core::envelope::sign(&pass, &key)?;
-        Ok((pass, bytes))
-    })?;
+    let records = issue::issue_batch(&key, &mut ledger, &valid, &info)?;
     std::fs::create_dir_all(&args.out_dir).with_context(|| args.out_dir.display().to_string())?;
     let mut issued = Vec::new();
     for (i, record) in records.iter().enumerate() {

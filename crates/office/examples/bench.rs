@@ -65,13 +65,8 @@ fn main() {
             again: false,
             now,
         };
-        ledger
-            .issue_batch(key.public_key().id(), &info, 10_000, |serial, index| {
-                let pass = request(chunk * 10_000 + index).into_pass(serial, now);
-                let bytes = pass_core::envelope::sign(&pass, &key)?;
-                Ok((pass, bytes))
-            })
-            .unwrap();
+        let requests: Vec<_> = (0..10_000).map(|index| request(chunk * 10_000 + index)).collect();
+        pass_issuer::issue::issue_batch(&key, &mut ledger, &requests, &info).unwrap();
     }
     let ledger_secs = started.elapsed().as_secs_f64();
 

@@ -644,3 +644,74 @@ pub fn mark_printed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     conn.execute("UPDATE applications SET state = 'printed' WHERE id = ?1 AND state = 'issued'", [id])?;
     Ok(())
 }
+
+/// A stored login session (only the hash of its id is kept).
+#[derive(Clone, Debug)]
+pub struct StoredSession {
+    /// The account logged in.
+    pub account: i64,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// When it was made.
+    pub created_at: u64,
+    /// Its last request.
+    pub last_seen: u64,
+}
+
+/// The session whose id hashes to `id_hash`.
+pub fn session(conn: &Connection, id_hash: &[u8]) -> rusqlite::Result<Option<StoredSession>> {
+    conn.query_row("SELECT account, csrf, created_at, last_seen FROM sessions WHERE id_hash = ?1", [id_hash], |r| {
+        Ok(StoredSession {
+            account: r.get(0)?,
+            csrf: r.get(1)?,
+            created_at: r.get::<_, i64>(2)?.max(0) as u64,
+            last_seen: r.get::<_, i64>(3)?.max(0) as u64,
+        })
+    })
+    .optional()
+}
+
+/// A new session for `account`.
+pub fn start_session(conn: &Connection, id_hash: &[u8], account: i64, csrf: &str, now: u64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO sessions (id_hash, account, csrf, created_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)",
+        params![id_hash, account, csrf, now as i64],
+    )?;
+    Ok(())
+}
+
+/// Restarts a session's idle time.
+pub fn touch_session(conn: &Connection, id_hash: &[u8], now: u64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE sessions SET last_seen = ?2 WHERE id_hash = ?1", params![id_hash, now as i64])?;
+    Ok(())
+}
+
+/// Ends one session.
+pub fn end_session(conn: &Connection, id_hash: &[u8]) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
+    Ok(())
+}
+
+/// Ends every session of `account` but `keep`.
+pub fn end_other_sessions(conn: &Connection, account: i64, keep: &[u8]) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM sessions WHERE account = ?1 AND id_hash != ?2", params![account, keep])?;
+    Ok(())
+}
+
+/// Sets an account's password hash (and clears "must change").
+pub fn set_password(conn: &Connection, account: i64, password_hash: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE accounts SET password_hash = ?2, must_change = 0 WHERE id = ?1",
+        params![account, password_hash],
+    )?;
+    Ok(())
+}
+
+/// Sets an account's count of failed logins in a row and the time it is locked until (0: not).
+pub fn set_failed_logins(conn: &Connection, account: i64, failed: i64, locked_until: u64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE accounts SET failed_logins = ?2, locked_until = ?3 WHERE id = ?1",
+        params![account, failed, locked_until as i64],
+    )?;
+    Ok(())
+}

@@ -5,7 +5,11 @@
 //!
 //! - [`db`]: the console's SQLite database (accounts, sessions, applications, audit).
 //! - [`auth`]: passwords (argon2id), session ids (stored hashed), CSRF tokens, lockout.
-//! - [`web`]: the routes; [`pages`]: the HTML, escaped at compile time (maud).
+//! - [`workflow`]: what the console does (submit, edit, approve → issue → print → e-pass,
+//!   reject, revoke, send revocations), with no HTTP types.
+//! - [`web`]: the routes by area, each handler given its checked session; [`pages`]: the
+//!   HTML, escaped at compile time (maud).
+//! - [`tls`]: the console's own TLS listener.
 //!
 //! A data directory holds `office.sqlite`, `ledger.sqlite` (the issuance ledger, bound to the
 //! office key) and `pdf/`. The key stays where the office keeps it; its path is a setting.
@@ -15,6 +19,7 @@ pub mod db;
 pub mod pages;
 pub mod tls;
 pub mod web;
+pub mod workflow;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -70,7 +75,7 @@ fn open_db(data: &Path) -> anyhow::Result<Connection> {
     let path = data.join(DB_FILE);
     let conn = pass_files::open_sqlite(&path, std::time::Duration::from_secs(5))
         .with_context(|| path.display().to_string())?;
-    db::migrate(&conn).map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
+    db::migrate(&conn).with_context(|| path.display().to_string())?;
     Ok(conn)
 }
 
@@ -192,6 +197,16 @@ impl Office {
         self.data.join("epass").join(format!("{serial}.png"))
     }
 
+    /// What the printed pages and the e-pass say about the office.
+    pub fn page_info(&self) -> pass_issuer::print::PageInfo {
+        pass_issuer::print::PageInfo {
+            title: pass_issuer::print::DEFAULT_TITLE.into(),
+            office: self.name().to_owned(),
+            division: self.division(),
+            tz: pass_core::time::default_zone(),
+        }
+    }
+
     /// Where an application's PDF is kept.
     pub fn pdf_path(&self, application: i64) -> PathBuf {
         self.data.join("pdf").join(format!("application-{application}.pdf"))
@@ -226,7 +241,7 @@ where
         loop {
             tokio::time::sleep(wait).await;
             let office = sender.clone();
-            let sent = tokio::task::spawn_blocking(move || web::send_pending(&office)).await;
+            let sent = tokio::task::spawn_blocking(move || workflow::send_pending(&office)).await;
             wait = match sent {
                 Ok(Ok(true)) => std::time::Duration::from_secs(60),
                 Ok(Err(e)) => {

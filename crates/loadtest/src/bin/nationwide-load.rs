@@ -25,14 +25,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod common;
-
 use anyhow::{Context as _, ensure};
-use common::{SplitMix, percentile, request};
 use pass_core::authorities::{AuthorityEntry, AuthorityList, list_digest};
 use pass_core::authority::{self, DocKind, Heartbeat, TrustDoc, TrustRef};
 use pass_core::revocation::{self, Delta, RevocationState};
 use pass_core::{KeyId, SecretKey};
+use pass_loadtest::{SplitMix, percentile, request};
 use pass_server::mirror::{self, StaticDocs};
 use pass_server::publish::History;
 use pass_server::store::Change;
@@ -222,10 +220,10 @@ async fn checkpoint(
     let mut rng = SplitMix(n as u64 * 7919 + 1);
     let mut held: Vec<u64> = start.to_vec();
     let mut held_list = Some(list_ref);
-    tokio::time::sleep(Duration::from_millis(rng.next() % TICK.as_millis() as u64)).await;
+    tokio::time::sleep(Duration::from_millis(rng.draw() % TICK.as_millis() as u64)).await;
     while Instant::now() < until {
         let started = Instant::now();
-        if rng.next().is_multiple_of(FRESH_EVERY) {
+        if rng.draw().is_multiple_of(FRESH_EVERY) {
             held = vec![0; ids.len()];
             held_list = None;
         }
@@ -346,7 +344,7 @@ async fn main() -> anyhow::Result<()> {
             while Instant::now() < until {
                 std::thread::sleep(TICK.min(until.saturating_duration_since(Instant::now())));
                 for _ in 0..CHANGING_PER_TICK {
-                    let i = (rng.next() % authorities.len() as u64) as usize;
+                    let i = (rng.draw() % authorities.len() as u64) as usize;
                     authorities[i].revoke(i, REVOKED_PER_CHANGE);
                     versions += 1;
                 }

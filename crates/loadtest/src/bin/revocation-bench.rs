@@ -5,14 +5,12 @@
 //! random (seeded), committed through the real store; then 100 more; prints the snapshot and
 //! delta sizes with the reference points of BRIEF.md, and writes the final snapshot for nginx.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use common::SplitMix;
 use pass_core::revocation::{self, RevocationState};
 use pass_core::{KeyId, SecretKey};
+use pass_loadtest::SplitMix;
 use pass_server::publish::{Answer, History, Published};
 use pass_server::store::Store;
 
@@ -30,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     let mut rng = SplitMix(20_220_401);
     let mut set = BTreeSet::new();
     while set.len() < REVOKED {
-        set.insert(rng.next() % ISSUED + 1);
+        set.insert(rng.draw() % ISSUED + 1);
     }
     let mut store = Store::open(&data)?;
     let mut state = RevocationState::default();
@@ -41,7 +39,7 @@ fn main() -> anyhow::Result<()> {
     let before = state.clone();
     let mut more = Vec::new();
     while more.len() < 100 {
-        let s = rng.next() % ISSUED + 1;
+        let s = rng.draw() % ISSUED + 1;
         if !state.is_revoked(key, s) && !more.contains(&(key, s)) {
             more.push((key, s));
         }

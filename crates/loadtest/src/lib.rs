@@ -1,6 +1,4 @@
-//! What the server's examples share.
-
-#![allow(dead_code)]
+//! What the load tests and benches share: a seeded generator, a raw HTTP client, percentiles.
 
 use std::time::Duration;
 
@@ -13,7 +11,7 @@ pub struct SplitMix(pub u64);
 
 impl SplitMix {
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub fn draw(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -27,8 +25,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An answer: status, ETag, body.
 pub struct Reply {
+    /// The HTTP status.
     pub status: u16,
+    /// The `ETag` header, if any.
     pub etag: Option<String>,
+    /// The body.
     pub body: Vec<u8>,
 }
 

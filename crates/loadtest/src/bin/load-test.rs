@@ -22,13 +22,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod common;
-
 use anyhow::{Context, bail, ensure};
-use common::{SplitMix, percentile, request};
 use pass_core::authority::{self, DocKind};
 use pass_core::revocation::{Delta, RevocationState, Snapshot};
 use pass_core::{KeyId, PublicKey};
+use pass_loadtest::{SplitMix, percentile, request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -69,11 +67,11 @@ fn ms(since: Instant) -> f64 {
 async fn checkpoint(n: usize, addr: Arc<str>, authority: PublicKey, tally: Arc<Tally>, until: Instant) {
     let mut rng = SplitMix(n as u64);
     // Spread the first syncs over one interval.
-    tokio::time::sleep(SYNC_EVERY.mul_f64((rng.next() % 1000) as f64 / 1000.0)).await;
+    tokio::time::sleep(SYNC_EVERY.mul_f64((rng.draw() % 1000) as f64 / 1000.0)).await;
     let mut held: Option<(u64, String)> = None;
     let mut full = (n < CHECKING).then(RevocationState::default);
     while Instant::now() < until {
-        let lost = rng.next().is_multiple_of(10);
+        let lost = rng.draw().is_multiple_of(10);
         let head = match (&held, lost) {
             (Some((version, etag)), false) => {
                 format!("GET /v1/revocations?since={version} HTTP/1.1\r\nIf-None-Match: {etag}\r\n")
@@ -142,7 +140,7 @@ async fn office(
         let want = BATCH.min(share - posted.len());
         let mut serials = Vec::with_capacity(want);
         while serials.len() < want {
-            let serial = rng.next() % 50_000_000 + 1;
+            let serial = rng.draw() % 50_000_000 + 1;
             if posted.insert(serial) {
                 serials.push(serial);
             }

@@ -1,0 +1,212 @@
+//! Logging in and out, passwords, and the admin's accounts page.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{HeaderMap, StatusCode};
+
+use super::session::{self, Posted, Visitor, may};
+use super::{Fields, Reply, Shared, run};
+use crate::Office;
+use crate::auth;
+use crate::db::{self, Role};
+use crate::pages;
+use crate::workflow::audit;
+
+pub(super) async fn home(Visitor { session, .. }: Visitor<may::Anyone>) -> Reply {
+    Reply::to(match session.account.role {
+        Role::Admin | Role::Reviewer => "/dashboard",
+        Role::Clerk => "/queue",
+        Role::Enterprise => "/applications",
+    })
+}
+
+pub(super) async fn login_page(State(office): State<Shared>) -> Reply {
+    run(office, |office| session::login_form(office, StatusCode::OK, None)).await
+}
+
+pub(super) async fn login(
+    State(office): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Fields>,
+) -> Reply {
+    run(office, move |office| {
+        let peer = session::client_address(office, peer, &headers);
+        let login = form.get("login").map(|l| l.trim().to_owned()).unwrap_or_default();
+        let password = form.get("password").cloned().unwrap_or_default();
+        let now = office.now();
+        let expected = session::login_cookie(&headers);
+        let given = form.get("csrf").map(String::as_str).unwrap_or("");
+        if expected.is_empty() || !auth::csrf_matches(given, &expected) {
+            let message = "登录页面已过期，请重新登录。 The login page expired (or came from another site): log in again.";
+            return session::login_form(office, StatusCode::FORBIDDEN, Some(message));
+        }
+        let refused = |message: &str| Reply::Page(StatusCode::UNAUTHORIZED, pages::login(Some(message), &expected));
+        let wrong = "账号或密码错误。 Wrong login or password.";
+        {
+            let mut failures = office.failures.lock().map_err(|_| anyhow::anyhow!("throttle lock poisoned"))?;
+            let list = failures.entry(peer.ip()).or_default();
+            list.retain(|t| now.saturating_sub(*t) < auth::LOCKOUT);
+            if list.len() >= auth::MAX_FAILED_PER_ADDRESS {
+                return Ok(Reply::Page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    pages::login(Some("此地址登录失败次数过多，请15分钟后再试。 Too many failed logins from this address: try again in 15 minutes."), &expected),
+                ));
+            }
+        }
+        let account = db::account_by_login(&*office.db()?, &login)?;
+        let Some(account) = account else {
+            auth::verify_password(&password, auth::dummy_hash());
+            note_failure(office, peer, now)?;
+            audit(office, &login, "login_failed", "unknown login")?;
+            return Ok(refused(wrong));
+        };
+        if account.locked_until > now {
+            audit(office, &login, "login_refused", "account locked")?;
+            return Ok(refused("账户已锁定15分钟（连续5次失败）。 The account is locked for 15 minutes after 5 failed logins."));
+        }
+        if !auth::verify_password(&password, &account.password_hash) {
+            note_failure(office, peer, now)?;
+            let failed = account.failed_logins + 1;
+            let locked_until = if failed >= auth::MAX_FAILED { now + auth::LOCKOUT } else { 0 };
+            db::set_failed_logins(&*office.db()?, account.id, if locked_until > 0 { 0 } else { failed }, locked_until)?;
+            audit(office, &login, "login_failed", if locked_until > 0 { "wrong password; account locked" } else { "wrong password" })?;
+            return Ok(refused(wrong));
+        }
+        let id = auth::random_token().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
+        let csrf = auth::random_token().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
+        {
+            let conn = office.db()?;
+            db::set_failed_logins(&conn, account.id, 0, 0)?;
+            db::start_session(&conn, &auth::session_hash(&id), account.id, &csrf, now)?;
+        }
+        audit(office, &login, "login", &format!("from {}", peer.ip()))?;
+        let to = if account.must_change { "/password" } else { "/" };
+        Ok(Reply::Redirect(to.into(), Some(session::session_cookie(office, &id))))
+    })
+    .await
+}
+
+fn note_failure(office: &Office, peer: SocketAddr, now: u64) -> anyhow::Result<()> {
+    office
+        .failures
+        .lock()
+        .map_err(|_| anyhow::anyhow!("throttle lock poisoned"))?
+        .entry(peer.ip())
+        .or_default()
+        .push(now);
+    Ok(())
+}
+
+pub(super) async fn logout(State(office): State<Shared>, Posted { session, .. }: Posted<may::Account>) -> Reply {
+    run(office, move |office| {
+        db::end_session(&*office.db()?, &session.id_hash)?;
+        audit(office, &session.account.login, "logout", "")?;
+        Ok(Reply::Redirect("/login".into(), Some(session::ended_cookie())))
+    })
+    .await
+}
+
+pub(super) async fn password_page(
+    State(office): State<Shared>,
+    Visitor { session, .. }: Visitor<may::Account>,
+) -> Reply {
+    Reply::Page(StatusCode::OK, pages::password(&session.viewer(&office), None))
+}
+
+pub(super) async fn password(
+    State(office): State<Shared>,
+    Posted { session, form, .. }: Posted<may::Account>,
+) -> Reply {
+    run(office, move |office| {
+        let current = form.get("current").map(String::as_str).unwrap_or("");
+        let new = form.get("new").map(String::as_str).unwrap_or("");
+        let again = |message: &str| {
+            Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, pages::password(&session.viewer(office), Some(message)))
+        };
+        if !auth::verify_password(current, &session.account.password_hash) {
+            return Ok(again("当前密码错误。 The current password is wrong."));
+        }
+        if new == current {
+            return Ok(again("新密码须与当前密码不同。 The new password must differ from the current one."));
+        }
+        let hash = match auth::hash_password(new) {
+            Ok(hash) => hash,
+            Err(auth::PasswordError::TooShort) => return Ok(again("新密码至少10位。 At least 10 characters.")),
+            Err(e) => return Err(e.into()),
+        };
+        {
+            let conn = office.db()?;
+            db::set_password(&conn, session.account.id, &hash)?;
+            // Every other session of the account ends with the old password.
+            db::end_other_sessions(&conn, session.account.id, &session.id_hash)?;
+        }
+        audit(office, &session.account.login, "password_changed", "")?;
+        Ok(Reply::to("/"))
+    })
+    .await
+}
+
+pub(super) async fn accounts_page(State(office): State<Shared>, Visitor { session, .. }: Visitor<may::Admin>) -> Reply {
+    run(office, move |office| {
+        let list = db::accounts(&*office.db()?)?;
+        Ok(Reply::Page(StatusCode::OK, pages::accounts(&session.viewer(office), &list, None, None)))
+    })
+    .await
+}
+
+pub(super) async fn create_account(
+    State(office): State<Shared>,
+    Posted { session, form, .. }: Posted<may::Admin>,
+) -> Reply {
+    run(office, move |office| {
+        let get = |name: &str| form.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let login = get("login").unwrap_or_default();
+        let role = get("role").and_then(|r| Role::from_name(&r));
+        let org_name = get("org_name");
+        let org_code = get("org_code");
+        let problem = if login.is_empty()
+            || login.chars().count() > 64
+            || login.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            Some("账号须为1至64个字符，不含空格。 A login is 1 to 64 characters, without spaces.".to_owned())
+        } else if role.is_none() {
+            Some("未知角色。 Unknown role.".into())
+        } else if role == Some(Role::Enterprise) && org_name.is_none() {
+            Some("企业账户须填写企业名称。 An enterprise account needs the enterprise's name.".into())
+        } else if let Some(code) = org_code.as_deref().and_then(|c| pass_core::model::check_org_code(c).err()) {
+            Some(code.to_string())
+        } else if db::account_by_login(&*office.db()?, &login)?.is_some() {
+            Some("该账号已存在。 That login exists already.".into())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let list = db::accounts(&*office.db()?)?;
+            return Ok(Reply::Page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::accounts(&session.viewer(office), &list, None, Some(&problem)),
+            ));
+        }
+        let role = role.unwrap_or(Role::Enterprise);
+        let password = auth::one_time_password().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
+        let hash = auth::hash_password(&password)?;
+        {
+            let mut conn = office.db()?;
+            let tx = conn.transaction()?;
+            let org =
+                if role == Role::Enterprise { org_name.as_deref().map(|n| (n, org_code.as_deref())) } else { None };
+            db::create_account(&tx, &login, role, &hash, true, org, office.now())?;
+            let detail = format!("{login} ({})", role.name());
+            db::audit(&tx, office.now(), &session.account.login, "account_created", &detail)?;
+            tx.commit()?;
+        }
+        let list = db::accounts(&*office.db()?)?;
+        Ok(Reply::Page(
+            StatusCode::OK,
+            pages::accounts(&session.viewer(office), &list, Some((&login, &password)), None),
+        ))
+    })
+    .await
+}

@@ -1,0 +1,247 @@
+//! Applications: entering one by the form or a spreadsheet, editing a vehicle, the lists, one
+//! application's page, its PDF, place suggestions, and an enterprise's cancellation request.
+
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::session::{self, Posted, Visitor, may, not_found};
+use super::{Fields, Reply, Shared, run};
+use crate::db::{self, Role, State as Stage};
+use crate::pages;
+use crate::workflow::{self, Refused, audit};
+
+pub(super) async fn list(
+    State(office): State<Shared>,
+    Visitor { session, .. }: Visitor<may::Anyone>,
+    Query(query): Query<Fields>,
+) -> Reply {
+    run(office, move |office| {
+        let own = (session.account.role == Role::Enterprise).then_some(session.account.id);
+        let plate = query.get("plate").map(|p| p.trim().chars().take(20).collect::<String>());
+        let filter = db::Filter { enterprise: own, state: None, plate: plate.clone() };
+        let list = db::applications(&*office.db()?, &filter)?;
+        Ok(Reply::Page(
+            StatusCode::OK,
+            pages::applications(&session.viewer(office), &list, plate.as_deref().unwrap_or(""), office.now()),
+        ))
+    })
+    .await
+}
+
+pub(super) async fn new(State(office): State<Shared>, Visitor { session, .. }: Visitor<may::Enter>) -> Reply {
+    run(office, move |office| {
+        let list = workflow::enterprises(office)?;
+        let (values, errors) = (Fields::new(), Fields::new());
+        let form = pages::application_form(&session.viewer(office), &list, &values, &errors, &pages::FormTarget::New);
+        Ok(Reply::Page(StatusCode::OK, form))
+    })
+    .await
+}
+
+pub(super) async fn submit(State(office): State<Shared>, Posted { session, form, .. }: Posted<may::Enter>) -> Reply {
+    run(office, move |office| {
+        let named = form.get("enterprise").map(String::as_str);
+        let Some(enterprise) = workflow::applicant(office, &session.account, named)? else {
+            return Ok(not_found(office, &session));
+        };
+        let (fields, checked) = workflow::vehicle(&form, &enterprise);
+        if let Err(errors) = checked {
+            let mut values = fields.clone();
+            values.insert("enterprise".into(), enterprise.id.to_string());
+            let list = workflow::enterprises(office)?;
+            return Ok(Reply::Page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::application_form(&session.viewer(office), &list, &values, &errors, &pages::FormTarget::New),
+            ));
+        }
+        let what = fields["plate"].clone();
+        let id = workflow::submit(office, &session.account, &enterprise, std::slice::from_ref(&fields), &what)?;
+        Ok(Reply::to(format!("/applications/{id}")))
+    })
+    .await
+}
+
+/// Most suggestions for one typed place.
+const MAX_SUGGESTIONS: usize = 12;
+
+/// Place suggestions for the form's script: divisions whose code starts with, or whose full
+/// name contains, what was typed (at most 20 characters), as JSON `[{code, name}]`.
+pub(super) async fn places(_visitor: Visitor<may::Anyone>, Query(query): Query<Fields>) -> Response {
+    let typed: String = query.get("q").map(|q| q.trim().chars().take(20).collect()).unwrap_or_default();
+    let found: Vec<serde_json::Value> = pass_core::division::search(&typed, MAX_SUGGESTIONS)
+        .into_iter()
+        .map(|d| serde_json::json!({"code": d.to_string(), "name": d.full_name().unwrap_or_default()}))
+        .collect();
+    Reply::Json(serde_json::Value::Array(found)).into_response()
+}
+
+pub(super) async fn edit_page(
+    State(office): State<Shared>,
+    Path((id, position)): Path<(i64, usize)>,
+    Visitor { session, .. }: Visitor<may::Enter>,
+) -> Reply {
+    run(office, move |office| {
+        let Some((application, fields)) = workflow::editable(office, &session.account, id, position)? else {
+            return Ok(not_found(office, &session));
+        };
+        let target = pages::FormTarget::Edit { id, position, enterprise: &application.enterprise_name };
+        Ok(Reply::Page(
+            StatusCode::OK,
+            pages::application_form(&session.viewer(office), &[], &fields, &Fields::new(), &target),
+        ))
+    })
+    .await
+}
+
+/// Saves an edit of one vehicle (see [`workflow::edit`]).
+pub(super) async fn edit(
+    State(office): State<Shared>,
+    Path((id, position)): Path<(i64, usize)>,
+    Posted { session, form, .. }: Posted<may::Enter>,
+) -> Reply {
+    run(office, move |office| match workflow::edit(office, &session.account, id, position, &form)? {
+        Ok(()) => Ok(Reply::to(format!("/applications/{id}"))),
+        Err((fields, Refused::Fields(errors))) => {
+            let application = workflow::visible(office, &session.account, id)?;
+            let enterprise = application.map(|a| a.enterprise_name).unwrap_or_default();
+            let target = pages::FormTarget::Edit { id, position, enterprise: &enterprise };
+            Ok(Reply::Page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::application_form(&session.viewer(office), &[], &fields, &errors, &target),
+            ))
+        }
+        Err(_) => Ok(not_found(office, &session)),
+    })
+    .await
+}
+
+pub(super) async fn upload_page(State(office): State<Shared>, Visitor { session, .. }: Visitor<may::Enter>) -> Reply {
+    run(office, move |office| {
+        let list = workflow::enterprises(office)?;
+        Ok(Reply::Page(StatusCode::OK, pages::upload(&session.viewer(office), &list, &[], None)))
+    })
+    .await
+}
+
+/// Many trucks at once: the spreadsheet the enterprise already has (CSV in UTF-8 or GB18030,
+/// or .xlsx), the holder given by the account. Every row is checked; any error is reported by
+/// row and column and nothing is submitted. The session is checked before the body is read.
+pub(super) async fn upload(
+    State(office): State<Shared>,
+    Visitor { session, .. }: Visitor<may::Enter>,
+    mut multipart: Multipart,
+) -> Reply {
+    let mut form = Fields::new();
+    let mut file: Option<(String, Vec<u8>)> = None;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let Ok(bytes) = field.bytes().await else { break };
+        match file_name {
+            Some(file_name) if name == "file" => file = Some((file_name, bytes.to_vec())),
+            _ => {
+                form.insert(name, String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+    }
+    run(office, move |office| {
+        if let Err(reply) = session::check_csrf(office, &session, &form) {
+            return Ok(reply);
+        }
+        let named = form.get("enterprise").map(String::as_str);
+        let Some(enterprise) = workflow::applicant(office, &session.account, named)? else {
+            return Ok(not_found(office, &session));
+        };
+        let refuse = |errors: &[pass_issuer::csv_import::RowError], message: Option<&str>| -> anyhow::Result<Reply> {
+            let list = workflow::enterprises(office)?;
+            Ok(Reply::Page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::upload(&session.viewer(office), &list, errors, message),
+            ))
+        };
+        let Some((file_name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+            return refuse(&[], Some("请选择文件。 Choose a file."));
+        };
+        let vehicles = match workflow::read_upload(&enterprise, &file_name, &bytes) {
+            Ok(vehicles) => vehicles,
+            Err((errors, message)) => return refuse(&errors, message.as_deref()),
+        };
+        let what = format!("{} vehicles from {file_name}", vehicles.len());
+        let id = workflow::submit(office, &session.account, &enterprise, &vehicles, &what)?;
+        Ok(Reply::to(format!("/applications/{id}")))
+    })
+    .await
+}
+
+/// The pass numbers of `serials`: the office's division (from the `.pub` beside its key).
+fn numbers(office: &crate::Office, serials: &[u64]) -> Vec<String> {
+    let division = office.division();
+    serials.iter().map(|s| pass_core::model::pass_number(division, *s)).collect()
+}
+
+pub(super) async fn show(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Visitor { session, .. }: Visitor<may::Anyone>,
+) -> Reply {
+    run(office, move |office| {
+        let Some(application) = workflow::visible(office, &session.account, id)? else {
+            return Ok(not_found(office, &session));
+        };
+        Ok(Reply::Page(StatusCode::OK, page(office, &session, &application, None)?))
+    })
+    .await
+}
+
+/// An application's page, with `message` (why an action was refused) at its top.
+pub(super) fn page(
+    office: &crate::Office,
+    session: &session::Session,
+    application: &db::Application,
+    message: Option<&str>,
+) -> anyhow::Result<maud::Markup> {
+    let id = application.id;
+    let numbers = numbers(office, &application.serials);
+    let links = db::epasses(&*office.db()?, id)?;
+    let revoked = workflow::revocations(office, &application.serials)?;
+    let requests = db::cancellations(&*office.db()?, id)?;
+    let viewer = session.viewer(office);
+    Ok(pages::application(&viewer, application, &numbers, &links, &revoked, &requests, message))
+}
+
+pub(super) async fn download(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Visitor { session, .. }: Visitor<may::Anyone>,
+) -> Reply {
+    run(office, move |office| {
+        let Some(application) = workflow::visible(office, &session.account, id)? else {
+            return Ok(not_found(office, &session));
+        };
+        if application.state != Stage::Printed {
+            return Ok(not_found(office, &session));
+        }
+        let bytes = std::fs::read(office.pdf_path(id))?;
+        audit(office, &session.account.login, "download", &format!("application {id}"))?;
+        Ok(Reply::File(format!("passes-{id}.pdf"), bytes))
+    })
+    .await
+}
+
+/// An enterprise asks to cancel one of its passes (see [`workflow::request_cancellation`]).
+pub(super) async fn request_cancellation(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Posted { session, form, .. }: Posted<may::Enterprise>,
+) -> Reply {
+    run(office, move |office| {
+        let serial: u64 = form.get("serial").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let reason = form.get("reason").map(String::as_str).unwrap_or("");
+        match workflow::request_cancellation(office, &session.account, id, serial, reason)? {
+            Ok(()) => Ok(Reply::to(format!("/applications/{id}"))),
+            Err(_) => Ok(not_found(office, &session)),
+        }
+    })
+    .await
+}

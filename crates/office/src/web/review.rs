@@ -1,0 +1,116 @@
+//! The office's side: the dashboard, the queue, approving (which signs), rejecting,
+//! revoking and printing again.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::session::{Posted, Visitor, forbidden, may, not_found};
+use super::{Reply, Shared, run};
+use crate::db::{self, State as Stage};
+use crate::pages;
+use crate::workflow::{self, Refused};
+
+pub(super) async fn dashboard(State(office): State<Shared>, Visitor { session, .. }: Visitor<may::Staff>) -> Reply {
+    run(office, move |office| {
+        let now = office.now();
+        let tz = pass_core::time::default_zone();
+        let today = pass_core::time::day_start(now, &tz);
+        // Monday: days since Monday, from the local weekday of today's start.
+        let weekday = jiff::Timestamp::from_second(today as i64)
+            .map(|t| tz.to_datetime(t).weekday().to_monday_zero_offset())
+            .unwrap_or(0);
+        let week = today.saturating_sub(u64::try_from(weekday).unwrap_or(0) * 86_400);
+        let figures = db::figures(&*office.db()?, today, week)?;
+        let key_id = office.key_id();
+        let ledger = office.ledger()?;
+        let (valid, unsent) = (ledger.count_valid_at(key_id, now)?, ledger.pending_revocations(key_id)?.len());
+        Ok(Reply::Page(StatusCode::OK, pages::dashboard(&session.viewer(office), &figures, valid, unsent, now)))
+    })
+    .await
+}
+
+pub(super) async fn queue(State(office): State<Shared>, Visitor { session, .. }: Visitor<may::Staff>) -> Reply {
+    run(office, move |office| {
+        let (list, cancellations) = {
+            let conn = office.db()?;
+            let ids = db::applications_with_cancellations(&conn)?;
+            let cancellations = ids
+                .into_iter()
+                .filter_map(|id| db::application(&conn, id).transpose())
+                .collect::<Result<Vec<_>, _>>()?;
+            let waiting = db::Filter { state: Some(Stage::Submitted), ..db::Filter::default() };
+            (db::applications(&conn, &waiting)?, cancellations)
+        };
+        Ok(Reply::Page(StatusCode::OK, pages::queue(&session.viewer(office), &list, &cancellations, office.now())))
+    })
+    .await
+}
+
+/// Approves and issues (see [`workflow::approve`]).
+pub(super) async fn approve(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Posted { session, .. }: Posted<may::Review>,
+) -> Reply {
+    run(office, move |office| match workflow::approve(office, &session.account, id)? {
+        Ok(_) => Ok(Reply::to(format!("/applications/{id}"))),
+        Err(Refused::OwnEntry) => Ok(forbidden(
+            office,
+            &session,
+            "不能批准自己录入或修改的申请（双人审核）。 You entered or edited this application: another reviewer approves it.",
+        )),
+        Err(Refused::Invalid(message)) => {
+            let application = workflow::visible(office, &session.account, id)?;
+            let Some(application) = application else { return Ok(not_found(office, &session)) };
+            let viewer = session.viewer(office);
+            let page = pages::application(&viewer, &application, &[], &[], &[], &[], Some(&message));
+            Ok(Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+        Err(_) => Ok(not_found(office, &session)),
+    })
+    .await
+}
+
+pub(super) async fn reject(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Posted { session, form, .. }: Posted<may::Review>,
+) -> Reply {
+    run(office, move |office| {
+        let reason = form.get("reason").map(String::as_str).unwrap_or("");
+        match workflow::reject(office, &session.account, id, reason)? {
+            Ok(()) => Ok(Reply::to(format!("/applications/{id}"))),
+            Err(_) => Ok(not_found(office, &session)),
+        }
+    })
+    .await
+}
+
+/// Revokes one pass of an application (see [`workflow::revoke`]).
+pub(super) async fn revoke(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Posted { session, form, .. }: Posted<may::Revoke>,
+) -> Reply {
+    run(office, move |office| {
+        let serial: u64 = form.get("serial").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let reason = form.get("reason").map(String::as_str).unwrap_or("");
+        match workflow::revoke(office, &session.account, id, serial, reason)? {
+            Ok(()) => Ok(Reply::to(format!("/applications/{id}"))),
+            Err(_) => Ok(not_found(office, &session)),
+        }
+    })
+    .await
+}
+
+pub(super) async fn print_again(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Posted { session, .. }: Posted<may::Revoke>,
+) -> Reply {
+    run(office, move |office| match workflow::print_again(office, &session.account, id)? {
+        Ok(()) => Ok(Reply::to(format!("/applications/{id}"))),
+        Err(_) => Ok(not_found(office, &session)),
+    })
+    .await
+}
