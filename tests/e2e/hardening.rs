@@ -543,3 +543,36 @@ fn one_address_cannot_take_every_connection() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A slowloris client (a request head that never ends, one more header line every 4 s) is
+/// closed within 30 s by each of the three services, all served by pass-http: the office
+/// console (which kept such a connection open for over a minute before), the checkpoint's
+/// station and the revocation server.
+#[test]
+fn a_slowloris_connection_is_closed_by_every_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = crate::util::example_key(dir.path());
+    let data = dir.path().join("office");
+    pass_office::init(&data, &key, "示例签发机关", (pass_office::system_clock())()).unwrap();
+    let office = pass_office::Office::open(&data, pass_office::Transport::Plain, pass_office::system_clock()).unwrap();
+    let console = pass_office::spawn_on_loopback(office);
+    let trust = crate::util::root().join("keys-example/trust.toml");
+    let state = dir.path().join("state.bin");
+    let station =
+        crate::station::start_station(&["--trust", trust.to_str().unwrap(), "--state", state.to_str().unwrap()]);
+    let station_addr = station.address();
+    let server = crate::util::Server::start(&dir.path().join("server"));
+    let server_addr = server.url.trim_start_matches("http://").parse().unwrap();
+    let clients: Vec<_> = [("console", console), ("station", station_addr), ("server", server_addr)]
+        .into_iter()
+        .map(|(name, addr)| std::thread::spawn(move || (name, crate::util::slowloris(addr))))
+        .collect();
+    for client in clients {
+        let (name, closed) = client.join().unwrap();
+        assert!(
+            closed.is_some_and(|after| after < std::time::Duration::from_secs(30)),
+            "{name}: a slowloris connection was {closed:?} (None: still open after 60 s)"
+        );
+    }
+    drop((station, server));
+}

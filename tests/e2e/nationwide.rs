@@ -378,7 +378,7 @@ fn three_authorities_one_mirror_behind_nginx() {
     ]);
     let text = |png: &Path| std::fs::read_to_string(png.with_extension("txt")).unwrap();
     let mut socket = station.connect();
-    let answer = crate::station::wait_for("the station's first sync", std::time::Duration::from_secs(30), || {
+    let answer = crate::util::wait_for("the station's first sync", std::time::Duration::from_secs(30), || {
         let answer = socket.check_text(&text(&kunshan_pass));
         (answer["verdict"]["reason"] == "revoked").then_some(answer)
     });
@@ -526,9 +526,14 @@ fn a_caching_proxy_and_published_files_carry_one_authority() {
             run.stderr
         );
     }
-    // The published files carry the change as a delta from the first version (the snapshot is
-    // always there, so it proves nothing on its own).
-    assert!(published.join("v1/delta/1").is_file(), "no delta from version 1 in {}", published.display());
+    // The published snapshot itself holds the revocation, signed by the authority.
+    let authority =
+        pass_core::keys::PublicKeyFile::parse(&std::fs::read_to_string(example.join("authority.pub")).unwrap())
+            .unwrap()
+            .1;
+    let mut published_state = pass_core::revocation::RevocationState::default();
+    published_state.apply_document(&std::fs::read(published.join("v1/revocations")).unwrap(), &authority).unwrap();
+    assert!(published_state.is_revoked("f3c3dcf66c87927e".parse().unwrap(), serial), "the published snapshot");
     // An up-to-date round (what thousands of checkpoints ask, so the cache holds it); then the
     // server stops: the cache still answers (stale but signed), and the sync succeeds.
     assert_eq!(sync(&via_cache, &cache.url()).code, 0);

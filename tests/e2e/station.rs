@@ -11,7 +11,7 @@ use pass_camsim::video;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 
-use crate::util::{Server, bin, issue_now, issuer, root, verifier};
+use crate::util::{Server, bin, issue_now, issuer, root, verifier, wait_for};
 
 /// A y4m video for Chromium's fake webcam: blank frames, the code for 2.5 s, blank again.
 /// Chromium loops the file; the blank tail (4 s) is longer than the station's grace, so the
@@ -132,17 +132,6 @@ impl Drop for Browser {
     }
 }
 
-pub(crate) fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// `pass-verifier station` on 127.0.0.1:0; killed on drop.
 pub(crate) struct StationProcess {
     child: Child,
@@ -160,6 +149,12 @@ impl Drop for StationProcess {
 pub(crate) struct StationSocket(tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>);
 
 impl StationProcess {
+    /// The address the station listens on.
+    pub(crate) fn address(&self) -> std::net::SocketAddr {
+        let host = self.url.trim_start_matches("http://").split('/').next().unwrap();
+        host.parse().unwrap()
+    }
+
     pub(crate) fn connect(&self) -> StationSocket {
         use tungstenite::client::IntoClientRequest;
         let (base, token) = self.url.split_once("/?token=").unwrap();

@@ -483,3 +483,42 @@ impl Drop for Nginx {
         let _ = self.child.wait();
     }
 }
+
+/// Polls `probe` every 100 ms until it gives a value, failing the test after `limit`: the one
+/// way the end-to-end tests wait for something to happen.
+pub fn wait_for<T>(what: &str, limit: std::time::Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A slowloris client against `addr`: the start of a request, then one more header line every
+/// 4 s, never ending the head. How long until the service closed the connection (`None`: still
+/// open after 60 s).
+pub fn slowloris(addr: std::net::SocketAddr) -> Option<std::time::Duration> {
+    use std::io::{Read as _, Write as _};
+    let started = std::time::Instant::now();
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(4))).ok()?;
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n").ok()?;
+    let mut buf = [0u8; 512];
+    while started.elapsed() < std::time::Duration::from_secs(60) {
+        match stream.read(&mut buf) {
+            // Closed (an answer such as 408 first is fine: the connection is what counts).
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                if stream.write_all(b"X-Slow: 1\r\n").is_err() {
+                    return Some(started.elapsed());
+                }
+            }
+            Err(_) => return Some(started.elapsed()),
+        }
+    }
+    None
+}

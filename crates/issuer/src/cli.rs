@@ -59,32 +59,7 @@ pub enum Command {
         ledger: Option<PathBuf>,
     },
     /// List issued passes from the ledger.
-    List {
-        /// Issuance ledger.
-        #[arg(long)]
-        ledger: Option<PathBuf>,
-        /// The issuer's key (to find the default ledger beside it).
-        #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
-        key: Option<PathBuf>,
-        /// Only this plate.
-        #[arg(long)]
-        plate: Option<String>,
-        /// Only holders whose name contains this.
-        #[arg(long)]
-        holder: Option<String>,
-        /// Only passes valid at this time.
-        #[arg(long)]
-        valid_at: Option<String>,
-        /// Time zone for display and --valid-at.
-        #[arg(long, default_value = pass_core::time::DEFAULT_TZ)]
-        tz: String,
-        /// One JSON object per line.
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
-        /// CSV with the batch columns (UTF-8).
-        #[arg(long)]
-        csv: bool,
-    },
+    List(ListArgs),
     /// Show one issued pass, with its text form and manual code.
     Show {
         /// The serial, or the pass number officers read out (440114000195: the office's
@@ -361,6 +336,56 @@ fn parse_kind(s: &str) -> Result<PassKind, String> {
 
 fn parse_vehicle_type(s: &str) -> Result<VehicleType, String> {
     s.parse()
+}
+
+/// Arguments of `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Issuance ledger.
+    #[arg(long)]
+    pub ledger: Option<PathBuf>,
+    /// The issuer's key (to find the default ledger beside it).
+    #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
+    pub key: Option<PathBuf>,
+    /// Only this plate.
+    #[arg(long)]
+    pub plate: Option<String>,
+    /// Only holders whose name contains this.
+    #[arg(long)]
+    pub holder: Option<String>,
+    /// Only passes valid at this time.
+    #[arg(long)]
+    pub valid_at: Option<String>,
+    /// Time zone for display and --valid-at.
+    #[arg(long, default_value = pass_core::time::DEFAULT_TZ)]
+    pub tz: String,
+    /// One JSON object per line.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with the batch columns (UTF-8).
+    #[arg(long)]
+    pub csv: bool,
+}
+
+impl IssueArgs {
+    /// The request these arguments make, valid from and until the instants given.
+    pub fn request(&self, valid_from: u64, valid_until: u64) -> pass_issuer::issue::PassRequest {
+        pass_issuer::issue::PassRequest {
+            kind: self.kind,
+            plate: self.plate.clone(),
+            vehicle_type: self.vehicle_type,
+            holder: self.holder.clone(),
+            org_code: self.org_code.clone(),
+            crew: self.driver.iter().chain(&self.co_drivers).cloned().collect(),
+            origin: self.origin,
+            destination: self.destination,
+            zones: self.zones.clone(),
+            cargo: self.cargo.clone(),
+            valid_from,
+            valid_until,
+            supersedes: self.supersedes,
+        }
+    }
 }
 
 #[cfg(test)]

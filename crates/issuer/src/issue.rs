@@ -91,6 +91,51 @@ impl PassRequest {
     }
 }
 
+/// What a reissue changes; whatever is not given is kept from the old pass.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    /// A new plate.
+    pub plate: Option<String>,
+    /// A new vehicle type.
+    pub vehicle_type: Option<VehicleType>,
+    /// A new driver (the co-drivers stay unless given).
+    pub driver: Option<String>,
+    /// New co-drivers (empty: kept).
+    pub co_drivers: Vec<String>,
+    /// A new destination.
+    pub destination: Option<Division>,
+    /// New zones (empty: kept).
+    pub zones: Vec<Division>,
+    /// A new cargo category.
+    pub cargo: Option<String>,
+    /// A new start of validity.
+    pub valid_from: Option<u64>,
+    /// A new end of validity.
+    pub valid_until: Option<u64>,
+}
+
+impl PassRequest {
+    /// The request that replaces `old` with `changes`: it supersedes `old`'s serial, so
+    /// issuing it marks `old` for revocation in the same ledger transaction.
+    pub fn reissue_of(old: &Pass, changes: Changes) -> PassRequest {
+        let driver = changes.driver.or_else(|| old.crew.first().cloned());
+        let co_drivers =
+            if changes.co_drivers.is_empty() { old.crew.iter().skip(1).cloned().collect() } else { changes.co_drivers };
+        PassRequest {
+            plate: changes.plate.unwrap_or_else(|| old.plate.clone()),
+            vehicle_type: changes.vehicle_type.unwrap_or(old.vehicle_type),
+            crew: driver.into_iter().chain(co_drivers).collect(),
+            destination: changes.destination.unwrap_or(old.destination),
+            zones: if changes.zones.is_empty() { old.zones.clone() } else { changes.zones },
+            cargo: changes.cargo.unwrap_or_else(|| old.cargo.clone()),
+            valid_from: changes.valid_from.unwrap_or(old.valid_from),
+            valid_until: changes.valid_until.unwrap_or(old.valid_until),
+            supersedes: Some(old.serial),
+            ..PassRequest::from_pass(old)
+        }
+    }
+}
+
 /// Why a pass could not be issued.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -90,6 +90,56 @@ pub fn plain_http_warning(url: &str) -> Option<String> {
     })
 }
 
+/// Revokes `serials` of the key at `key`: recorded in its ledger first (so nothing is lost when
+/// the server cannot be reached), then sent, and marked sent only when the server's answer
+/// confirms them. A serial the ledger never issued is refused unless `force`. Repeating is safe.
+#[allow(clippy::too_many_arguments)]
+pub fn record_and_send(
+    key: &std::path::Path,
+    ledger: Option<&std::path::Path>,
+    serials: &[u64],
+    reason: &str,
+    server: &str,
+    token: &str,
+    force: bool,
+    now: u64,
+) -> anyhow::Result<(KeyId, Answer)> {
+    use anyhow::Context as _;
+    let key_id = crate::keyfile::load_secret(key)?.public_key().id();
+    let mut ledger = crate::ledger::Ledger::open(&crate::office::ledger_path(key, ledger))?;
+    ledger.bind(key_id, key)?;
+    let unknown = ledger.unknown_serials(key_id, serials)?;
+    if !unknown.is_empty() && !force {
+        anyhow::bail!("this ledger never issued serial(s) {unknown:?} for key {key_id}; check them, or pass --force");
+    }
+    ledger.record_revocations(key_id, serials, reason, now)?;
+    let answer = send(server, token, key_id, serials, reason)
+        .context("recorded in the ledger, not confirmed as sent; run the same command again")?;
+    ledger.mark_sent(key_id, serials, now)?;
+    Ok((key_id, answer))
+}
+
+/// The office's bearer token: given (a flag or `CHECKPASS_TOKEN`), or the first line of a
+/// file or of standard input (`-`), so it never needs to be on a command line.
+pub fn read_token(given: Option<String>, file: Option<&std::path::Path>) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    use anyhow::Context as _;
+    let text = match (given, file) {
+        (Some(token), _) => token,
+        (None, Some(path)) if path == std::path::Path::new("-") => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the token from standard input")?;
+            line
+        }
+        (None, Some(path)) => pass_files::read_to_string_capped(path, pass_files::MAX_KEY_FILE)
+            .with_context(|| format!("reading the token from {}", path.display()))?,
+        (None, None) => anyhow::bail!("give the token with CHECKPASS_TOKEN, --token-file FILE or --token-file -"),
+    };
+    let token = zeroize::Zeroizing::new(text.lines().next().unwrap_or("").trim().to_owned());
+    drop(zeroize::Zeroizing::new(text));
+    anyhow::ensure!(!token.is_empty(), "the token is empty");
+    Ok(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -222,21 +222,27 @@ pub fn spawn_on_loopback(office: Office) -> std::net::SocketAddr {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let _ = tx.send(listener.local_addr()?);
-            serve(listener, Arc::new(office)).await
+            serve(listener, Arc::new(office), std::future::pending()).await
         })
     });
     rx.recv().unwrap_or_else(|_| panic!("the console did not start on 127.0.0.1"))
 }
 
-/// Serves the console on `listener` until the process ends, and sends the revocations not
-/// yet sent every minute (backing off to 15 minutes while the server does not answer).
-pub async fn serve<L>(listener: L, office: Arc<Office>) -> std::io::Result<()>
-where
-    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
-{
-    use axum::serve::ListenerExt as _;
+/// Connections one address may hold at once: a browser opens six or so; an office behind a
+/// NAT shares one address among its clerks.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+
+/// Serves the console on `listener` until `shutdown` completes, through [`pass_http::serve`]
+/// (a header-read timeout that closes slowloris connections, connections per address and in
+/// all, a write deadline, a bounded drain), and sends the revocations not yet sent every
+/// minute (backing off to 15 minutes while the server does not answer).
+pub async fn serve<L: pass_http::Accept>(
+    listener: L,
+    office: Arc<Office>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
     let sender = office.clone();
-    tokio::spawn(async move {
+    let sending = tokio::spawn(async move {
         let mut wait = std::time::Duration::from_secs(60);
         loop {
             tokio::time::sleep(wait).await;
@@ -252,7 +258,10 @@ where
             };
         }
     });
-    let app = web::router(office);
-    // `tap_io` gives any listener with socket addresses the peer's address as `ConnectInfo`.
-    axum::serve(listener.tap_io(|_| ()), app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    // Behind a proxy every connection comes from the proxy: only the limit in all applies.
+    let per_address = if office.transport == Transport::BehindProxy { usize::MAX } else { MAX_CONNECTIONS_PER_ADDRESS };
+    let options = pass_http::Options::new(per_address);
+    let served = pass_http::serve(listener, web::router(office), options, shutdown).await;
+    sending.abort();
+    served
 }

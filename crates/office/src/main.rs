@@ -125,11 +125,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 match tls {
                     Some(config) => {
                         println!("pass-office: serving https://{address}/");
-                        pass_office::serve(pass_office::tls::TlsListener::new(listener, config)?, office).await?;
+                        let listener = pass_office::tls::TlsListener::new(listener, config)?;
+                        pass_office::serve(listener, office, ctrl_c()).await?;
                     }
                     None => {
                         println!("pass-office: serving http://{address}/");
-                        pass_office::serve(listener, office).await?;
+                        pass_office::serve(listener, office, ctrl_c()).await?;
                     }
                 }
                 Ok::<_, anyhow::Error>(())
@@ -159,5 +160,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         }
+    }
+}
+
+/// Completes at Ctrl-C (or when the signal cannot be watched: then only a kill stops it).
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }

@@ -77,19 +77,21 @@ impl TlsListener {
     }
 }
 
-impl axum::serve::Listener for TlsListener {
+impl pass_http::Accept for TlsListener {
     type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
 
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+    async fn accept(&mut self) -> std::io::Result<(Self::Io, SocketAddr)> {
         match self.ready.recv().await {
-            Some(connection) => connection,
+            Some(connection) => Ok(connection),
             // The accepting task ended (it does not, short of the runtime shutting down).
             None => std::future::pending().await,
         }
     }
+}
 
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
+impl TlsListener {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
     }
 }

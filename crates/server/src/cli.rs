@@ -171,7 +171,7 @@ pub struct ServeArgs {
     /// Connections one client address may hold at once; more are closed as soon as accepted,
     /// so one client cannot take the connections every checkpoint needs. Raise it behind a
     /// proxy (every connection then comes from the proxy) or for a load test from one machine.
-    #[arg(long, default_value_t = pass_server::limits::DEFAULT_PER_ADDRESS, value_parser = clap::value_parser!(usize))]
+    #[arg(long, default_value_t = pass_http::limits::DEFAULT_PER_ADDRESS, value_parser = clap::value_parser!(usize))]
     pub max_connections_per_address: usize,
 }
 

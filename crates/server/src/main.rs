@@ -149,15 +149,15 @@ fn serve(args: ServeArgs, once: bool) -> Result<()> {
         }
     }
     let state = Arc::new(state);
-    let limits = pass_server::limits::Limits::new(args.max_connections_per_address);
+    let options = pass_http::Options::new(args.max_connections_per_address);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = pass_server::bind(listen).with_context(|| format!("binding {listen}"))?;
+        let listener = pass_http::bind(listen).with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, version = state.current_version(), "serving");
         println!("listening on http://{addr}");
         std::io::stdout().flush()?;
-        pass_server::run(listener, state, limits, shutdown_signal()).await?;
+        pass_server::run(listener, state, options, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
     })

@@ -10,10 +10,13 @@
 //! - [`scanlog`]: the station's log of announced verdicts (SQLite).
 //! - [`state`]: the synced revocation data and trust list, stored atomically.
 //! - [`sync`]: fetching and checking signed data from a server or a file.
+//! - [`rooted`]: root mode: the root's authority list and every authority's data.
+//! - [`rounds`]: one sync round, single or root mode, for the command line and the station.
 
 pub mod config;
 pub mod report;
 pub mod rooted;
+pub mod rounds;
 pub mod scan;
 pub mod scanlog;
 pub mod settings;

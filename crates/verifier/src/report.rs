@@ -113,6 +113,35 @@ pub fn render(input: &str, verdict: &Verdict, tz: &TimeZone, style: Style) -> St
     out
 }
 
+/// The divisions matching `text` (at most 200), one line each (JSON objects when `json`),
+/// and what to tell the user when there are none or too many.
+pub fn zone_lines(text: &str, json: bool) -> (Vec<String>, Option<String>) {
+    const LIMIT: usize = 200;
+    let found = pass_core::division::search(text, LIMIT + 1);
+    let lines = found
+        .iter()
+        .take(LIMIT)
+        .map(|division| {
+            let name = division.full_name().unwrap_or_default();
+            let retired = division.retired_since();
+            if json {
+                serde_json::json!({"code": division.to_string(), "name": name, "retired_since": retired}).to_string()
+            } else {
+                let note = retired.map_or_else(String::new, |year| format!("  (listed until {year})"));
+                format!("{division}  {name}{note}")
+            }
+        })
+        .collect();
+    let problem = if found.len() > LIMIT {
+        Some(format!("more than {LIMIT} divisions match {text:?}; give more of the name"))
+    } else if found.is_empty() {
+        Some(format!("no division matches {text:?}"))
+    } else {
+        None
+    };
+    (lines, problem)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,3 +68,25 @@ pub fn check_text_with(text: &str, check: impl FnOnce(&[u8]) -> Verdict) -> Verd
         Err(e) => Verdict::rejected(Reason::Malformed, e.to_string()),
     }
 }
+
+/// What `pass-verifier decode` found in one image file.
+pub struct DecodedFile {
+    /// The codes' bytes.
+    pub codes: Vec<Vec<u8>>,
+    /// Milliseconds spent decoding (reading the file aside).
+    pub ms: f64,
+    /// The strategies that ran, by name.
+    pub strategies: Vec<&'static str>,
+}
+
+/// Decodes every QR code in the image file at `path` (read under its size cap), or only until
+/// one is found when `first`: a debugging aid, passes not checked.
+pub fn decode_file(path: &std::path::Path, first: bool) -> Result<DecodedFile, String> {
+    let bytes = pass_files::read_capped(path, decode::image_input::MAX_FILE_BYTES)
+        .map_err(|e| format!("cannot read file: {e}"))?;
+    let image = decode::image_input::load_bytes(&bytes).map_err(|e| e.to_string())?;
+    let start = std::time::Instant::now();
+    let decoded = decode::decode_until(&image, decode::DEFAULT_BUDGET, |_| first);
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    Ok(DecodedFile { codes: decoded.codes, ms, strategies: decoded.ran.iter().map(|s| s.name()).collect() })
+}

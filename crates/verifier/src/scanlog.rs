@@ -270,6 +270,114 @@ impl ScanLog {
     }
 }
 
+/// Why entries could not be written out.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Writing failed (a closed pipe, a full disk).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A CSV row could not be written.
+    #[error(transparent)]
+    Csv(#[from] csv::Error),
+    /// An entry could not be made JSON.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+/// How `pass-verifier log` writes entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Export {
+    /// One line each, for people.
+    Lines,
+    /// One JSON object per line, times in RFC 3339.
+    Json,
+    /// CSV, every text cell safe from spreadsheet formulas.
+    Csv,
+}
+
+/// One row of `log --csv` (text cells through `csv_cell`: a plate crafted as a formula is
+/// shown as text in a spreadsheet).
+#[derive(Serialize)]
+struct LogRow<'a> {
+    id: i64,
+    at: String,
+    verdict: String,
+    reason: String,
+    serial: Option<u64>,
+    key_id: String,
+    plate: String,
+    pass_number: String,
+    crew: String,
+    first_seen: String,
+    last_seen: String,
+    frames: u64,
+    source: &'a str,
+    revocation_age_s: Option<u64>,
+    warnings: String,
+}
+
+/// Writes `entries` to `out` as `format` says, times in `tz`.
+pub fn export(
+    entries: &[Entry],
+    format: Export,
+    tz: &jiff::tz::TimeZone,
+    mut out: impl std::io::Write,
+) -> Result<(), ExportError> {
+    let time = |secs: u64| pass_core::time::rfc3339(secs, tz);
+    let time_ms = |ms: u64| pass_core::time::rfc3339(ms / 1000, tz);
+    match format {
+        Export::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            for e in entries {
+                let cell = |text: &str| pass_core::view::csv_cell(text).into_owned();
+                writer.serialize(LogRow {
+                    id: e.id,
+                    at: time(e.at),
+                    verdict: cell(&e.verdict),
+                    reason: cell(e.reason.as_deref().unwrap_or_default()),
+                    serial: e.serial,
+                    key_id: cell(e.key_id.as_deref().unwrap_or_default()),
+                    plate: cell(e.plate.as_deref().unwrap_or_default()),
+                    pass_number: cell(e.pass_number.as_deref().unwrap_or_default()),
+                    crew: cell(e.crew.as_deref().unwrap_or_default()),
+                    first_seen: time_ms(e.first_seen_ms),
+                    last_seen: time_ms(e.last_seen_ms),
+                    frames: e.frames,
+                    source: e.source.name(),
+                    revocation_age_s: e.revocation_age,
+                    warnings: cell(&e.warnings),
+                })?;
+            }
+            writer.flush()?;
+        }
+        Export::Json => {
+            for e in entries {
+                let mut value = serde_json::to_value(e)?;
+                value["at"] = serde_json::json!(time(e.at));
+                value["first_seen"] = serde_json::json!(time_ms(e.first_seen_ms));
+                value["last_seen"] = serde_json::json!(time_ms(e.last_seen_ms));
+                writeln!(out, "{value}")?;
+            }
+        }
+        Export::Lines => {
+            for e in entries {
+                writeln!(
+                    out,
+                    "{}  {:8}  {:22}  {:10}  serial {:>8}  {} frames  {}",
+                    pass_core::time::human(e.at, tz),
+                    e.verdict,
+                    e.reason.as_deref().unwrap_or("-"),
+                    e.plate.as_deref().unwrap_or("-"),
+                    e.serial.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                    e.frames,
+                    e.source.name(),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test

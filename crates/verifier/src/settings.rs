@@ -272,6 +272,34 @@ impl Settings {
         }
     }
 
+    /// What `pass-verifier status` says: the freshness of the data held, one line per
+    /// authority in root mode (and the issuers refused), and how many issuers are trusted.
+    pub fn status_lines(&self) -> Vec<String> {
+        let printable = crate::report::printable;
+        let mut lines = Vec::new();
+        match self.rooted() {
+            None => lines.push(
+                self.freshness_line().unwrap_or_else(|| "no authority configured: revocations are not checked".into()),
+            ),
+            Some(view) => {
+                lines.push(self.freshness_line().unwrap_or_default());
+                for authority in &view.authorities {
+                    let window = if authority.active {
+                        ""
+                    } else {
+                        " (outside its validity window: its passes are not trusted)"
+                    };
+                    lines.push(format!("  {}{window}", printable(&self.authority_line(authority))));
+                }
+                for refused in &view.refused {
+                    lines.push(format!("  warning: {}", printable(refused)));
+                }
+            }
+        }
+        lines.push(format!("{} trusted issuers", self.trust.issuers.len()));
+        lines
+    }
+
     /// "revocation data: version 12, confirmed 3 min ago" for the human output.
     pub fn freshness_line(&self) -> Option<String> {
         if let Some(view) = &self.rooted {

@@ -61,6 +61,8 @@ pub struct Station {
     presence: Mutex<Presence>,
     sync: Mutex<SyncStatus>,
     disk: Mutex<Disk>,
+    /// How long one camera frame may take to decode ([`FRAME_BUDGET`]).
+    frame_budget: Duration,
 }
 
 /// What the station knows of its state file: another process (`pass-verifier import` from a
@@ -120,7 +122,19 @@ impl Station {
             presence: Mutex::new(Presence::new(GRACE)),
             sync: Mutex::new(SyncStatus::default()),
             disk: Mutex::new(disk),
+            frame_budget: FRAME_BUDGET,
         }
+    }
+
+    /// The same station with another frame budget (a test on a loaded machine, where a frame
+    /// that takes longer than [`FRAME_BUDGET`] must still be decoded, not raced).
+    pub fn with_frame_budget(self, budget: Duration) -> Station {
+        Station { frame_budget: budget, ..self }
+    }
+
+    /// The state file it checks with.
+    pub fn state_path(&self) -> std::path::PathBuf {
+        self.settings().state_path.clone()
     }
 
     /// The same station with another grace (tests use a short one).
@@ -187,7 +201,7 @@ impl Station {
         self.refresh();
         let settings = self.settings();
         let clock = settings.clock();
-        let (verdict, code) = scan::scan_code_with(image, FRAME_BUDGET, |code| settings.check(code, clock));
+        let (verdict, code) = scan::scan_code_with(image, self.frame_budget, |code| settings.check(code, clock));
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let Some(code) = code else {
             let presenting = self.presence.lock().unwrap_or_else(|p| p.into_inner()).presenting(Instant::now());

@@ -63,6 +63,9 @@ pub enum SyncError {
     /// The local trust file names no `[authority]`.
     #[error("the local trust list has no [authority] section: cannot check signed data")]
     NoAuthority,
+    /// Several servers were given for a single authority.
+    #[error("--server: one server for a single authority (a [root] trust file takes several)")]
+    OneServer,
     /// A document is signed later than this computer's clock allows (more than
     /// [`MAX_SIGNED_AHEAD`] ahead): the authority's clock, or this one, is wrong.
     #[error(
@@ -332,8 +335,8 @@ pub enum RoundError {
     #[error("{0}")]
     State(#[from] crate::state::StateError),
     /// The settings (config, trust list) could not be read.
-    #[error("{0}")]
-    Settings(String),
+    #[error(transparent)]
+    Settings(Box<crate::settings::SettingsError>),
 }
 
 /// One sync of the state file at `path`: holds its lock from load to save (another process

@@ -90,38 +90,17 @@ pub fn app(station: Arc<Station>, token: &str) -> Router {
 /// pile up. An open WebSocket is not affected (it is no longer HTTP once upgraded).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves until `shutdown` completes (open connections end with the process).
+/// Serves until `shutdown` completes, through `pass_http::serve` (the header-read timeout
+/// above, connections per address, a write deadline, a bounded drain), as the server and the
+/// console are served.
 pub async fn run(
     listener: TcpListener,
     station: Arc<Station>,
     token: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::service::TowerToHyperService;
-
-    let router = app(station, token);
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else {
-                    // Out of file descriptors: give closing connections a moment.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                };
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()))
-                    .with_upgrades();
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-            }
-            () = &mut shutdown => return Ok(()),
-        }
-    }
+    let options = pass_http::Options { header_read_timeout: HEADER_READ_TIMEOUT, ..pass_http::Options::new(64) };
+    pass_http::serve(listener, app(station, token), options, shutdown).await
 }
 
 fn forbidden(why: &'static str) -> Response {

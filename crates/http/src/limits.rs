@@ -25,7 +25,7 @@ pub const DEFAULT_PER_ADDRESS: usize = 64;
 /// File descriptors kept back from connections for the database, the listener and logs.
 const RESERVED_FDS: usize = 64;
 
-/// The limits [`crate::run`] applies to connections.
+/// The limits [`crate::serve`] applies to connections.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Connections one address may hold at once; more are closed as soon as accepted.
