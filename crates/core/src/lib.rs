@@ -18,6 +18,7 @@
 //!
 //! The byte layout is documented in `docs/FORMAT.md` with golden vectors under `tests/vectors/`.
 
+pub mod api;
 pub mod authorities;
 pub mod authority;
 pub mod division;
@@ -26,6 +27,7 @@ pub mod keys;
 pub mod model;
 pub mod revocation;
 pub mod rice;
+pub mod rules;
 pub mod time;
 pub mod trust;
 pub mod verdict;

@@ -5,22 +5,9 @@
 
 use pass_core::KeyId;
 use pass_core::view::printable;
-use serde::Deserialize;
 
-/// What the server confirmed.
-#[derive(Debug, Deserialize)]
-pub struct Answer {
-    /// The issuer key the revocations were filed under.
-    pub key_id: String,
-    /// The serials it took.
-    pub serials: Vec<u64>,
-    /// The revocation data version that holds them.
-    pub version: u64,
-    /// How many were new.
-    pub added: u64,
-    /// How many the server had already.
-    pub already_revoked: u64,
-}
+/// What the server confirmed (the `/v1/revocations` answer, defined once in pass-core).
+pub type Answer = pass_core::api::RevokeAnswer;
 
 /// Why the server's answer does not confirm the revocations.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +40,8 @@ pub fn check_answer(status: u16, body: &str, key_id: KeyId, serials: &[u64]) -> 
     }
     let unconfirmed = |why: String| AnswerError::Unconfirmed { status, why };
     let answer: Answer = serde_json::from_str(body).map_err(|e| unconfirmed(format!("not the expected JSON: {e}")))?;
-    if answer.key_id != key_id.to_string() {
-        return Err(unconfirmed(format!("it names key {}", printable(&answer.key_id))));
+    if answer.key_id != key_id {
+        return Err(unconfirmed(format!("it names key {}", answer.key_id)));
     }
     let (mut asked, mut taken) = (serials.to_vec(), answer.serials.clone());
     asked.sort_unstable();
@@ -214,12 +201,13 @@ pub fn send(server: &str, token: &str, key_id: KeyId, serials: &[u64], reason: &
         .http_status_as_error(false)
         .build()
         .into();
-    let body = serde_json::json!({"key_id": key_id.to_string(), "serials": serials, "reason": reason});
+    let body = pass_core::api::RevokeRequest { key_id, serials: serials.to_vec(), reason: reason.to_owned() };
+    let body = serde_json::to_string(&body).unwrap_or_default();
     let mut response = agent
         .post(&url)
         .header("Authorization", &format!("Bearer {token}"))
         .header("Content-Type", "application/json")
-        .send(body.to_string())
+        .send(body)
         .map_err(|e| SendError::Network { url: url.clone(), reason: e.to_string() })?;
     let status = response.status().as_u16();
     let text = response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();

@@ -285,18 +285,25 @@ fn mirror(root: &Path, authorities: Option<&Path>, from: &[String], out: &Path, 
     let every = every.map(parse_every).transpose()?;
     let fetcher = mirror::Fetcher::new(std::time::Duration::from_secs(20));
     loop {
-        let round = mirror::authority_list(&fetcher, &root, authorities, from, out)
-            .and_then(|(list, bytes)| Ok((list.version, mirror::mirror_round(&fetcher, &list, &bytes, from, out)?)));
+        let now = pass_server::app::system_clock();
+        let round = mirror::authority_list(&fetcher, &root, authorities, from, out, now).and_then(|(list, bytes)| {
+            Ok((list.version, mirror::mirror_round(&fetcher, &list, &bytes, from, out, now)?))
+        });
         let all_ok = match round {
             Ok((version, lines)) => {
                 eprintln!("pass-server: mirrored authority list version {version} into {}", out.display());
                 for line in &lines {
                     match &line.outcome {
-                        Ok(source) => eprintln!("  {}: version {} from {source}", line.name, line.version),
-                        Err(e) => eprintln!("  warning: {}: keeping version {}: {e}", line.name, line.version),
+                        mirror::Outcome::Copied(source) => {
+                            eprintln!("  {}: version {} from {source}", line.name, line.version);
+                        }
+                        mirror::Outcome::Kept(tried) => {
+                            let why: Vec<String> = tried.iter().map(|(source, e)| format!("{source}: {e}")).collect();
+                            eprintln!("  warning: {}: keeping version {}: {}", line.name, line.version, why.join("; "));
+                        }
                     }
                 }
-                lines.iter().all(|l| l.outcome.is_ok())
+                lines.iter().all(|l| matches!(l.outcome, mirror::Outcome::Copied(_)))
             }
             Err(e) => {
                 eprintln!("pass-server: mirror: {}", pass_core::one_line_error(e.as_ref()));

@@ -23,6 +23,7 @@ use anyhow::{Context as _, Result};
 use pass_core::authorities::{AuthorityEntry, AuthorityList};
 use pass_core::authority::{self, DocKind, Heartbeat};
 use pass_core::revocation::RevocationState;
+use pass_core::rules;
 use pass_core::{KeyId, PublicKey};
 use pass_files::{self as files, Mode};
 
@@ -90,9 +91,18 @@ pub struct MirrorLine {
     pub name: String,
     /// The revocation version held after the round.
     pub version: u64,
-    /// Where it came from this round, or why no source gave a document that verifies and is
-    /// not older than what is held (the copy held is kept).
-    pub outcome: Result<String, String>,
+    /// Where it came from this round, or why no source gave it.
+    pub outcome: Outcome,
+}
+
+/// How one authority's copy fared in a mirror round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its documents came from this source, checked.
+    Copied(String),
+    /// No source gave documents that verify and are not older than the copy held (which is
+    /// kept): each source tried, and why it was passed over.
+    Kept(Vec<(String, String)>),
 }
 
 /// An HTTP client for the mirror's fetches.
@@ -138,6 +148,7 @@ pub fn authority_list(
     given: Option<&Path>,
     from: &[String],
     out: &Path,
+    now: u64,
 ) -> Result<(AuthorityList, Vec<u8>)> {
     let mut offered: Vec<Vec<u8>> = Vec::new();
     if let Some(path) = given {
@@ -149,19 +160,12 @@ pub fn authority_list(
             offered.push(bytes);
         }
     }
-    let held =
-        std::fs::read(out.join("v1/authorities")).ok().and_then(|b| Some((AuthorityList::open(&b, root).ok()?, b)));
+    let held = read_doc(&out.join("v1/authorities")).and_then(|b| Some((AuthorityList::open(&b, root).ok()?, b)));
     let mut best = held.clone();
     let mut refused = Vec::new();
     for bytes in offered {
-        match AuthorityList::open(&bytes, root) {
+        match rules::authority_list(held.as_ref().map(|(list, _)| list), &bytes, root, now) {
             Ok(list) => {
-                if let Some((held, _)) = &held
-                    && let Err(e) = held.may_be_replaced_by(&list)
-                {
-                    refused.push(e.to_string());
-                    continue;
-                }
                 if best.as_ref().is_none_or(|(b, _)| list.version > b.version) {
                     best = Some((list, bytes));
                 }
@@ -181,6 +185,7 @@ pub fn mirror_round(
     list_bytes: &[u8],
     from: &[String],
     out: &Path,
+    now: u64,
 ) -> Result<Vec<MirrorLine>> {
     let mut lines = Vec::new();
     let mut beats: Vec<Vec<u8>> = Vec::new();
@@ -192,25 +197,23 @@ pub fn mirror_round(
         let mut sources: Vec<String> =
             from.iter().map(|b| format!("{}/authorities/{id}", b.trim_end_matches('/'))).collect();
         sources.extend(entry.urls.iter().map(|u| u.trim_end_matches('/').to_owned()));
-        let mut outcome = Err("no source".to_owned());
         let mut tried = Vec::new();
+        let mut outcome = None;
         for source in sources {
-            match copy_from(fetcher, &source, &key, &held, &dir) {
+            match copy_from(fetcher, &source, &key, &held, &dir, now) {
                 Ok(()) => {
-                    outcome = Ok(source);
+                    outcome = Some(Outcome::Copied(source));
                     break;
                 }
-                Err(e) => tried.push(format!("{source}: {e:#}")),
+                Err(e) => tried.push((source, format!("{e:#}"))),
             }
         }
-        if outcome.is_err() {
-            outcome = Err(tried.join("; "));
-        }
+        let outcome = outcome.unwrap_or(Outcome::Kept(tried));
         let now_held = Held::read(&dir, &key);
         if let Some(beat) = &now_held.heartbeat_bytes {
             beats.push(beat.clone());
         }
-        lines.push(MirrorLine { name: entry.name.clone(), version: now_held.version, outcome });
+        lines.push(MirrorLine { name: entry.name.clone(), version: now_held.revocations.version, outcome });
     }
     // An authority no longer listed is no longer carried.
     if let Ok(entries) = std::fs::read_dir(out.join("authorities")) {
@@ -239,64 +242,59 @@ pub fn mirror_round(
 /// counts as not held).
 #[derive(Default)]
 struct Held {
-    version: u64,
-    digest: Option<[u8; 32]>,
+    revocations: RevocationState,
     heartbeat: Option<Heartbeat>,
     heartbeat_bytes: Option<Vec<u8>>,
-    trust_version: u64,
+    trust: Option<authority::TrustDoc>,
+}
+
+/// A document file as held, under the size any document may have.
+fn read_doc(path: &Path) -> Option<Vec<u8>> {
+    files::read_capped(path, authority::MAX_DOC_LEN as u64).ok()
 }
 
 impl Held {
     fn read(dir: &Path, key: &PublicKey) -> Held {
         let mut held = Held::default();
-        if let Ok(bytes) = std::fs::read(dir.join("v1/revocations")) {
+        if let Some(bytes) = read_doc(&dir.join("v1/revocations")) {
             let mut state = RevocationState::default();
             if state.apply_document(&bytes, key).is_ok() {
-                held.version = state.version;
-                held.digest = Some(state.digest());
+                held.revocations = state;
             }
         }
-        if let Ok(bytes) = std::fs::read(dir.join("v1/heartbeat"))
+        if let Some(bytes) = read_doc(&dir.join("v1/heartbeat"))
             && let Ok(beat) = Heartbeat::open(&bytes, key)
         {
             held.heartbeat = Some(beat);
             held.heartbeat_bytes = Some(bytes);
         }
-        if let Ok(bytes) = std::fs::read(dir.join("v1/trust"))
+        if let Some(bytes) = read_doc(&dir.join("v1/trust"))
             && let Ok((DocKind::TrustList, body)) = authority::open(&bytes, key)
-            && let Ok(doc) = authority::decode_body::<authority::TrustDoc>(body)
         {
-            held.trust_version = doc.version;
+            held.trust = authority::decode_body::<authority::TrustDoc>(body).ok();
         }
         held
     }
 }
 
-/// Copies one authority's documents from `source` into `dir`, or says why not.
-fn copy_from(fetcher: &Fetcher, source: &str, key: &PublicKey, held: &Held, dir: &Path) -> Result<()> {
+/// Copies one authority's documents from `source` into `dir`, or says why not: each checked by
+/// the rules a checkpoint applies ([`pass_core::rules`], the clock `now` included), and against
+/// each other (the heartbeat names the snapshot and the trust list served with it).
+fn copy_from(fetcher: &Fetcher, source: &str, key: &PublicKey, held: &Held, dir: &Path, now: u64) -> Result<()> {
     let need = |what: &str| -> Result<Vec<u8>> {
         fetcher.get(&format!("{source}/v1/{what}"))?.ok_or_else(|| anyhow::anyhow!("no v1/{what} there"))
     };
     let beat_bytes = need("heartbeat")?;
-    let beat = Heartbeat::open(&beat_bytes, key).context("the heartbeat")?;
-    if held.heartbeat.is_some_and(|h| beat.issued_at < h.issued_at) {
-        anyhow::bail!("its heartbeat is older than the one held");
-    }
+    let beat = match rules::heartbeat(held.heartbeat.as_ref(), &beat_bytes, key, now)? {
+        Some(beat) => beat,
+        None if held.heartbeat_bytes.as_deref() == Some(&beat_bytes[..]) => Heartbeat::open(&beat_bytes, key)?,
+        None => anyhow::bail!("its heartbeat is older than the one held"),
+    };
     let snapshot = need("revocations")?;
-    let mut state = RevocationState::default();
-    state.apply_document(&snapshot, key).context("the revocation snapshot")?;
     if snapshot.get(3) != Some(&(DocKind::Snapshot as u8)) {
         anyhow::bail!("v1/revocations is not a snapshot");
     }
-    if state.version < held.version
-        || (state.version == held.version && held.digest.is_some_and(|d| d != state.digest()))
-    {
-        anyhow::bail!(
-            "its revocation data (version {}) is older than, or differs from, the copy held (version {})",
-            state.version,
-            held.version
-        );
-    }
+    let (state, _) = rules::revocations(&held.revocations, &snapshot, key, now).context("the revocation snapshot")?;
     if beat.version != state.version || beat.digest != state.digest() {
         anyhow::bail!("its heartbeat names version {}, its snapshot is version {}", beat.version, state.version);
     }
@@ -304,13 +302,9 @@ fn copy_from(fetcher: &Fetcher, source: &str, key: &PublicKey, held: &Held, dir:
         None => None,
         Some(named) => {
             let doc = need("trust")?;
-            let (kind, body) = authority::open(&doc, key).context("the trust list")?;
-            let trust: authority::TrustDoc = authority::decode_body(body).context("the trust list")?;
-            if kind != DocKind::TrustList
-                || authority::trust_digest(&doc) != named.digest
-                || trust.version < held.trust_version
-            {
-                anyhow::bail!("its trust list is not the one its heartbeat names, or is older than the copy held");
+            rules::trust(held.trust.as_ref(), Some(named), &doc, key, now).context("the trust list")?;
+            if authority::trust_digest(&doc) != named.digest {
+                anyhow::bail!("its trust list is not the one its heartbeat names");
             }
             Some(doc)
         }

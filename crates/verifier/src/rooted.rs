@@ -22,6 +22,8 @@ use pass_core::authorities::{AuthorityEntry, AuthorityList, list_digest};
 use pass_core::authority;
 use pass_core::{KeyId, PublicKey};
 
+use pass_core::rules;
+
 use crate::state::LocalState;
 use crate::sync::{self, Client, Fetched, SyncError};
 
@@ -142,23 +144,13 @@ pub fn sync_rooted(
                 continue;
             }
         };
-        let list = match AuthorityList::open(&bytes, root) {
+        let list = match rules::authority_list(held.as_ref(), &bytes, root, now) {
             Ok(list) => list,
             Err(e) => {
                 errors.push(format!("{base}: {e}"));
                 continue;
             }
         };
-        if let Err(e) = sync::not_ahead("the authority list", list.issued_at, now) {
-            errors.push(format!("{base}: {e}"));
-            continue;
-        }
-        if let Some(held) = &held
-            && let Err(e) = held.may_be_replaced_by(&list)
-        {
-            errors.push(format!("{base}: {e}"));
-            continue;
-        }
         match &best {
             Some((b, _)) if b.version > list.version => {}
             Some((b, _)) if b.version == list.version && *b != list => {
@@ -293,24 +285,20 @@ fn fetch(
         let mut applied = false;
         if held > 0
             && let Ok(Some(delta)) = counter.body(base, &format!("/v1/delta/{held}"))
+            && let Ok((next, _)) = rules::revocations(&state.revocations, &delta, key, now)
         {
-            let mut next = state.revocations.clone();
-            if next.apply_document(&delta, key).is_ok() {
-                sync::not_ahead("the revocation data", next.issued_at, now)?;
-                state.revocation_doc = Some(delta);
-                state.revocations = next;
-                applied = true;
-            }
+            state.revocation_doc = Some(delta);
+            state.revocations = next;
+            applied = true;
         }
         if !applied {
             let doc = counter
                 .body(base, &format!("/v1/revocations?since={held}"))?
                 .ok_or_else(|| SyncError::Status { url: format!("{base}/v1/revocations"), status: 404 })?;
-            let mut next = state.revocations.clone();
-            if next.apply_document(&doc, key)? {
+            let (next, changed) = rules::revocations(&state.revocations, &doc, key, now)?;
+            if changed {
                 state.revocation_doc = Some(doc);
             }
-            sync::not_ahead("the revocation data", next.issued_at, now)?;
             state.revocations = next;
         }
     }
@@ -457,11 +445,7 @@ pub fn import_rooted(bytes: &[u8], root: &PublicKey, state: &mut LocalState, now
         return Ok(said.join("; "));
     }
     if bytes.get(3) == Some(&(authority::DocKind::AuthorityList as u8)) {
-        let list = AuthorityList::open(bytes, root).map_err(|e| SyncError::Trust(e.to_string()))?;
-        sync::not_ahead("the authority list", list.issued_at, now)?;
-        if let Some(held) = state.authority_list(root) {
-            held.may_be_replaced_by(&list).map_err(|e| SyncError::Trust(e.to_string()))?;
-        }
+        let list = rules::authority_list(state.authority_list(root).as_ref(), bytes, root, now)?;
         let listed: Vec<KeyId> = list.authorities.iter().filter_map(AuthorityEntry::key_id).collect();
         state.authorities.retain(|id, _| listed.contains(id));
         state.authority_list = Some(bytes.to_vec());

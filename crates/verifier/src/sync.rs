@@ -11,8 +11,9 @@
 use std::time::Duration;
 
 use pass_core::PublicKey;
-use pass_core::authority::{self, DocError, DocKind, Heartbeat, TrustDoc};
+use pass_core::authority::{self, DocKind};
 use pass_core::revocation::RevocationError;
+use pass_core::rules;
 use pass_core::verdict::MAX_SIGNED_AHEAD;
 
 use crate::state::LocalState;
@@ -83,12 +84,19 @@ pub enum SyncError {
     },
 }
 
-/// Refuses a document signed more than [`MAX_SIGNED_AHEAD`] after `clock`.
-pub(crate) fn not_ahead(what: &'static str, signed_at: u64, clock: u64) -> Result<(), SyncError> {
-    if signed_at > clock.saturating_add(MAX_SIGNED_AHEAD) {
-        return Err(SyncError::FromTheFuture { what, signed_at, clock });
+impl From<rules::RuleError> for SyncError {
+    fn from(e: rules::RuleError) -> SyncError {
+        match e {
+            rules::RuleError::Revocations(e) => SyncError::Revocations(e),
+            rules::RuleError::Trust(why) => SyncError::Trust(why),
+            rules::RuleError::Heartbeat(why) => SyncError::Heartbeat(why),
+            rules::RuleError::List(why) => SyncError::Trust(why),
+            rules::RuleError::SignedAhead { what, signed_at, clock } => {
+                SyncError::FromTheFuture { what, signed_at, clock }
+            }
+            e => SyncError::Trust(e.to_string()),
+        }
     }
-    Ok(())
 }
 
 /// What a sync did.
@@ -183,9 +191,7 @@ pub fn sync(client: &Client, authority: &PublicKey, state: &mut LocalState, now:
         Fetched::NotModified => report.revocations_current = true,
         Fetched::Body(body) => {
             report.revocation_bytes = body.len();
-            let mut next = state.revocations.clone();
-            let changed = next.apply_document(&body, authority)?;
-            not_ahead("the revocation data", next.issued_at, now)?;
+            let (next, changed) = rules::revocations(&state.revocations, &body, authority, now)?;
             report.revocations_current = !changed;
             report.to_version = next.version;
             if changed {
@@ -228,44 +234,18 @@ pub fn sync(client: &Client, authority: &PublicKey, state: &mut LocalState, now:
 /// version the authority's newest heartbeat names (a replay to a checkpoint that holds none).
 /// `now`: this computer's clock (a document signed too far ahead of it is refused).
 pub fn apply_trust(state: &mut LocalState, bytes: &[u8], authority: &PublicKey, now: u64) -> Result<(), SyncError> {
-    let doc: TrustDoc = match authority::open(bytes, authority) {
-        Ok((DocKind::TrustList, body)) => authority::decode_body(body).map_err(|e| SyncError::Trust(e.to_string()))?,
-        Ok((kind, _)) => return Err(SyncError::Trust(DocError::WrongKind(kind as u8).to_string())),
-        Err(e) => return Err(SyncError::Trust(e.to_string())),
-    };
-    pass_core::TrustList::from_toml(&doc.toml).map_err(|e| SyncError::Trust(e.to_string()))?;
-    not_ahead("the trust list", doc.issued_at, now)?;
-    if let Some(named) = state.heartbeat(authority).and_then(|b| b.trust)
-        && doc.version < named.version
-    {
-        return Err(SyncError::Trust(format!(
-            "version {} is older than the version {} the authority's heartbeat names",
-            doc.version, named.version
-        )));
+    let named = state.heartbeat(authority).and_then(|b| b.trust);
+    if rules::trust(state.trust_doc(authority).as_ref(), named, bytes, authority, now)?.is_some() {
+        state.trust_doc = Some(bytes.to_vec());
     }
-    match state.trust_doc(authority) {
-        Some(held) if doc.version < held.version => {
-            Err(SyncError::Trust(format!("version {} is older than the version held ({})", doc.version, held.version)))
-        }
-        Some(held) if doc.version == held.version && doc != held => {
-            Err(SyncError::Trust(format!("version {} offered with different content than held", doc.version)))
-        }
-        _ => {
-            state.trust_doc = Some(bytes.to_vec());
-            Ok(())
-        }
-    }
+    Ok(())
 }
 
 /// Keeps a signed heartbeat when it is newer than the one held (a replayed older one changes
 /// nothing). Whether it confirms the data held is for [`LocalState::confirmed_at`] to say.
 /// `now`: this computer's clock (a heartbeat signed too far ahead of it is refused).
 pub fn apply_heartbeat(state: &mut LocalState, bytes: &[u8], authority: &PublicKey, now: u64) -> Result<(), SyncError> {
-    let beat = Heartbeat::open(bytes, authority).map_err(|e| SyncError::Heartbeat(e.to_string()))?;
-    not_ahead("the heartbeat", beat.issued_at, now)?;
-    // Newer: signed later, or in the same second for a newer version (a commit right after a
-    // heartbeat re-signed in that second).
-    if state.heartbeat(authority).is_none_or(|held| (beat.issued_at, beat.version) > (held.issued_at, held.version)) {
+    if rules::heartbeat(state.heartbeat(authority).as_ref(), bytes, authority, now)?.is_some() {
         state.heartbeat = Some(bytes.to_vec());
     }
     Ok(())
@@ -305,9 +285,7 @@ pub fn import(bytes: &[u8], authority: &PublicKey, state: &mut LocalState, now: 
         let version = state.trust_doc(authority).map_or(0, |d| d.version);
         return Ok(format!("trust list version {version}"));
     }
-    let mut next = state.revocations.clone();
-    let changed = next.apply_document(bytes, authority)?;
-    not_ahead("the revocation data", next.issued_at, now)?;
+    let (next, changed) = rules::revocations(&state.revocations, bytes, authority, now)?;
     let from = state.revocations.version;
     if changed {
         state.revocation_doc = Some(bytes.to_vec());
@@ -429,6 +407,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
     use pass_core::SecretKey;
+    use pass_core::authority::{Heartbeat, TrustDoc};
     use pass_core::revocation::{RevocationState, sign_snapshot};
 
     /// The clock of these tests: after every signing time they use.

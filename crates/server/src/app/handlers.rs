@@ -9,9 +9,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pass_core::KeyId;
+use pass_core::api::{RevokeAnswer, RevokeKeyAnswer, RevokeKeyRequest, RevokeRequest};
 use pass_core::revocation;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::error::AppError;
 use super::state::AppState;
@@ -188,14 +188,6 @@ fn check_known_issuer(state: &AppState, key_id: KeyId) -> Result<(), AppError> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RevokeRequest {
-    key_id: KeyId,
-    serials: Vec<u64>,
-    reason: String,
-}
-
 pub(super) async fn post_revocations(
     State(state): State<Arc<AppState>>,
     role: axum::Extension<Role>,
@@ -232,23 +224,15 @@ pub(super) async fn post_revocations(
     let (version, added) = commit(state.clone(), serials, Vec::new(), request.reason).await?;
     state.metrics.revocations_added.fetch_add(added as u64, Ordering::Relaxed);
     tracing::info!(key_id = %request.key_id, requested = request.serials.len(), added, version, "revocations committed");
-    Ok(axum::Json(json!({
-        "key_id": request.key_id.to_string(),
-        "serials": request.serials,
-        "version": version,
-        "added": added,
-        "already_revoked": request.serials.len() - added,
-    }))
-    .into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RevokeKeyRequest {
-    key_id: KeyId,
-    /// RFC 3339; passes issued after it are revoked. Absent or null: every pass.
-    issued_after: Option<String>,
-    reason: String,
+    let already_revoked = (request.serials.len() - added) as u64;
+    let answer = RevokeAnswer {
+        key_id: request.key_id,
+        serials: request.serials,
+        version,
+        added: added as u64,
+        already_revoked,
+    };
+    Ok(axum::Json(answer).into_response())
 }
 
 pub(super) async fn post_revoked_keys(
@@ -272,7 +256,7 @@ pub(super) async fn post_revoked_keys(
     let (version, changed) = commit(state.clone(), Vec::new(), vec![(request.key_id, cut)], request.reason).await?;
     state.metrics.keys_revoked.fetch_add(changed as u64, Ordering::Relaxed);
     tracing::info!(key_id = %request.key_id, issued_after = ?cut, version, "key revocation committed");
-    Ok(axum::Json(json!({"version": version, "changed": changed > 0})).into_response())
+    Ok(axum::Json(RevokeKeyAnswer { version, changed: changed > 0 }).into_response())
 }
 
 /// Commits on a blocking thread: a 2xx means on disk and served.

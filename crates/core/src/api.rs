@@ -1,0 +1,75 @@
+//! The revocation server's JSON requests and answers (`POST /v1/revocations`,
+//! `POST /v1/revoked-keys`): one definition, read by the server and written by every tool that
+//! sends revocations (`pass-issuer revoke`, the office console), so the two cannot drift.
+//! Requests refuse unknown fields; answers accept them (a newer server may say more).
+
+use serde::{Deserialize, Serialize};
+
+use crate::KeyId;
+
+/// An issuing office revokes passes: `POST /v1/revocations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// The issuer key the passes were signed with (an office's token may name only its own).
+    pub key_id: KeyId,
+    /// Their serials.
+    pub serials: Vec<u64>,
+    /// Why, for the record.
+    pub reason: String,
+}
+
+/// The server's answer to a [`RevokeRequest`]: what it committed (on disk and served).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeAnswer {
+    /// The issuer key the revocations were filed under.
+    pub key_id: KeyId,
+    /// The serials it took.
+    pub serials: Vec<u64>,
+    /// The revocation data version that holds them.
+    pub version: u64,
+    /// How many were new.
+    pub added: u64,
+    /// How many it had already.
+    pub already_revoked: u64,
+}
+
+/// The authority revokes an issuer key: `POST /v1/revoked-keys` (an admin token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeKeyRequest {
+    /// The issuer key.
+    pub key_id: KeyId,
+    /// RFC 3339; passes issued after it are revoked. Absent or null: every pass.
+    #[serde(default)]
+    pub issued_after: Option<String>,
+    /// Why, for the record.
+    pub reason: String,
+}
+
+/// The server's answer to a [`RevokeKeyRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeKeyAnswer {
+    /// The revocation data version that holds it.
+    pub version: u64,
+    /// Whether anything changed (false: the key was already revoked as asked).
+    pub changed: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_with_an_unknown_field_is_refused_an_answer_with_one_is_read() {
+        let request = r#"{"key_id":"f3c3dcf66c87927e","serials":[1,2],"reason":"sold","extra":1}"#;
+        assert!(serde_json::from_str::<RevokeRequest>(request).is_err());
+        let answer =
+            r#"{"key_id":"f3c3dcf66c87927e","serials":[1],"version":3,"added":1,"already_revoked":0,"note":"x"}"#;
+        let answer: RevokeAnswer = serde_json::from_str(answer).expect("reads");
+        assert_eq!((answer.version, answer.added), (3, 1));
+        let key: RevokeKeyRequest =
+            serde_json::from_str(r#"{"key_id":"f3c3dcf66c87927e","reason":"lost"}"#).expect("issued_after optional");
+        assert_eq!(key.issued_after, None);
+    }
+}
