@@ -114,7 +114,7 @@ fn rooted(args: &CheckArgs) -> bool {
 }
 
 fn duration(text: &str, flag: &str) -> Result<std::time::Duration> {
-    sync::parse_duration(text).map_err(anyhow::Error::msg).with_context(|| flag.to_owned())
+    sync::parse_duration(text).with_context(|| flag.to_owned())
 }
 
 fn sync(args: &CheckArgs, servers: &[String], every: Option<&str>, timeout: &str) -> Result<ExitCode> {

@@ -69,6 +69,17 @@ pub fn check_text_with(text: &str, check: impl FnOnce(&[u8]) -> Verdict) -> Verd
     }
 }
 
+/// Why an image file could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeFileError {
+    /// It could not be read (missing, too large, not a regular file).
+    #[error("cannot read file: {0}")]
+    Read(#[from] std::io::Error),
+    /// It is not an image this program reads.
+    #[error(transparent)]
+    Image(#[from] decode::image_input::InputError),
+}
+
 /// What `pass-verifier decode` found in one image file.
 pub struct DecodedFile {
     /// The codes' bytes.
@@ -81,10 +92,9 @@ pub struct DecodedFile {
 
 /// Decodes every QR code in the image file at `path` (read under its size cap), or only until
 /// one is found when `first`: a debugging aid, passes not checked.
-pub fn decode_file(path: &std::path::Path, first: bool) -> Result<DecodedFile, String> {
-    let bytes = pass_files::read_capped(path, decode::image_input::MAX_FILE_BYTES)
-        .map_err(|e| format!("cannot read file: {e}"))?;
-    let image = decode::image_input::load_bytes(&bytes).map_err(|e| e.to_string())?;
+pub fn decode_file(path: &std::path::Path, first: bool) -> Result<DecodedFile, DecodeFileError> {
+    let bytes = pass_files::read_capped(path, decode::image_input::MAX_FILE_BYTES)?;
+    let image = decode::image_input::load_bytes(&bytes)?;
     let start = std::time::Instant::now();
     let decoded = decode::decode_until(&image, decode::DEFAULT_BUDGET, |_| first);
     let ms = start.elapsed().as_secs_f64() * 1000.0;

@@ -46,9 +46,42 @@ pub enum StateError {
     /// The file on disk holds newer data than what was about to be written over it.
     #[error("state file {0} holds revocation version {1}, newer than {2}: not overwritten")]
     Older(PathBuf, u64, u64),
-    /// The file is damaged (checksum, magic, encoding).
+    /// The file is damaged (checksum, magic, encoding), or holds data its signers do not vouch for.
     #[error("state file {0} is damaged ({1}); move it away and sync again")]
-    Damaged(PathBuf, String),
+    Damaged(PathBuf, Damage),
+}
+
+/// What is wrong with a state file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Damage {
+    /// Larger than [`MAX_STATE_BYTES`].
+    #[error("too large")]
+    TooLarge,
+    /// Not a state file of a version this program reads.
+    #[error("not a checkpass state file")]
+    NotAStateFile,
+    /// The checksum does not match its contents.
+    #[error("checksum mismatch")]
+    Checksum,
+    /// Its structure does not decode.
+    #[error("{0}")]
+    Encoding(#[from] authority::DocError),
+    /// Its revocation data breaks the format's rules.
+    #[error("{0}")]
+    Revocations(#[from] pass_core::revocation::RevocationError),
+    /// Its revocation data is not what the authority signed.
+    #[error("its revocation data is not what the authority signed (edited, or from another authority)")]
+    NotVouched,
+    /// Root mode: authority data without the root's list.
+    #[error("authority data without the root's authority list")]
+    NoAuthorityList,
+    /// Root mode: the root's list does not verify.
+    #[error("{0}")]
+    AuthorityList(String),
+    /// Root mode: an authority's data is not what it signed.
+    #[error("the revocation data of {0} is not what it signed")]
+    AuthorityNotVouched(String),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -116,7 +149,7 @@ impl LocalState {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
-                return Err(StateError::Damaged(path.to_owned(), "too large".into()));
+                return Err(StateError::Damaged(path.to_owned(), Damage::TooLarge));
             }
             Err(source) => return Err(StateError::Io { path: path.to_owned(), source }),
         };
@@ -125,17 +158,17 @@ impl LocalState {
 
     /// Parses the contents of a state file (magic, version, checksum, then the structure of
     /// the revocation data); the error says what is wrong.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Damage> {
         if bytes.len() < MAGIC.len() + 1 + 32 || &bytes[..4] != MAGIC || !matches!(bytes[4], 1..=VERSION) {
-            return Err("not a checkpass state file".into());
+            return Err(Damage::NotAStateFile);
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
         if Sha256::digest(body).as_slice() != sum {
-            return Err("checksum mismatch".into());
+            return Err(Damage::Checksum);
         }
         let stored: StoredState = match bytes[4] {
             1 => {
-                let v1: StoredStateV1 = authority::decode_body(&body[5..]).map_err(|e| e.to_string())?;
+                let v1: StoredStateV1 = authority::decode_body(&body[5..])?;
                 StoredState {
                     revocations: v1.revocations,
                     trust_doc: v1.trust_doc,
@@ -145,7 +178,7 @@ impl LocalState {
                 }
             }
             2 => {
-                let v2: StoredStateV2 = authority::decode_body(&body[5..]).map_err(|e| e.to_string())?;
+                let v2: StoredStateV2 = authority::decode_body(&body[5..])?;
                 StoredState {
                     revocations: v2.revocations,
                     trust_doc: v2.trust_doc,
@@ -154,9 +187,9 @@ impl LocalState {
                     revocation_doc: None,
                 }
             }
-            3 => authority::decode_body(&body[5..]).map_err(|e| e.to_string())?,
+            3 => authority::decode_body(&body[5..])?,
             _ => {
-                let v4: StoredStateV4 = authority::decode_body(&body[5..]).map_err(|e| e.to_string())?;
+                let v4: StoredStateV4 = authority::decode_body(&body[5..])?;
                 let mut state = Self::from_stored(v4.own)?;
                 state.authority_list = v4.authority_list;
                 for (id, stored) in v4.authorities {
@@ -168,8 +201,8 @@ impl LocalState {
         Self::from_stored(stored)
     }
 
-    fn from_stored(stored: StoredState) -> Result<Self, String> {
-        let revocations = RevocationState::from_snapshot(&stored.revocations).map_err(|e| e.to_string())?;
+    fn from_stored(stored: StoredState) -> Result<Self, Damage> {
+        let revocations = RevocationState::from_snapshot(&stored.revocations)?;
         Ok(Self {
             revocations,
             trust_doc: stored.trust_doc,
@@ -212,10 +245,9 @@ impl LocalState {
     pub fn load_verified(path: &Path, authority: Option<&PublicKey>) -> Result<Self, StateError> {
         let state = Self::load(path)?;
         match authority {
-            Some(authority) if !state.vouched(authority) => Err(StateError::Damaged(
-                path.to_owned(),
-                "its revocation data is not what the authority signed (edited, or from another authority)".into(),
-            )),
+            Some(authority) if !state.vouched(authority) => {
+                Err(StateError::Damaged(path.to_owned(), Damage::NotVouched))
+            }
             _ => Ok(state),
         }
     }
@@ -227,18 +259,20 @@ impl LocalState {
     /// verify, and its data vouches for nothing).
     pub fn load_rooted(path: &Path, root: &PublicKey) -> Result<Self, StateError> {
         let mut state = Self::load(path)?;
-        let damaged = |why: String| StateError::Damaged(path.to_owned(), why);
+        let damaged = |why: Damage| StateError::Damaged(path.to_owned(), why);
         let list = match &state.authority_list {
             None if state.authorities.is_empty() => return Ok(state),
-            None => return Err(damaged("authority data without the root's authority list".into())),
-            Some(bytes) => AuthorityList::open(bytes, root).map_err(|e| damaged(e.to_string()))?,
+            None => return Err(damaged(Damage::NoAuthorityList)),
+            Some(bytes) => {
+                AuthorityList::open(bytes, root).map_err(|e| damaged(Damage::AuthorityList(e.to_string())))?
+            }
         };
         let mut kept = BTreeMap::new();
         for (id, held) in std::mem::take(&mut state.authorities) {
             let Some(entry) = list.authority(id) else { continue };
-            let key = entry.public_key().map_err(|e| damaged(e.to_string()))?;
+            let key = entry.public_key().map_err(|e| damaged(Damage::AuthorityList(e.to_string())))?;
             if !held.vouched(&key) {
-                return Err(damaged(format!("the revocation data of {} is not what it signed", entry.name)));
+                return Err(damaged(Damage::AuthorityNotVouched(entry.name.clone())));
             }
             kept.insert(id, held);
         }

@@ -388,11 +388,16 @@ pub fn run_every<T>(every: Duration, mut round: impl FnMut() -> Result<T, RoundE
     }
 }
 
+/// A duration that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a duration like 30s, 5m, 1h, 2d")]
+pub struct BadDuration(pub String);
+
 /// Parses `30s`, `5m`, `1h 30m`, `2d` (jiff's friendly format; days are 24 hours) or a number
 /// of seconds. Negative and out-of-range values are errors, never an overflow.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, BadDuration> {
     let text = text.trim();
-    let bad = || format!("{text:?} is not a duration like 30s, 5m, 1h, 2d");
+    let bad = || BadDuration(text.to_owned());
     let span: jiff::Span = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         let secs: i64 = text.parse().map_err(|_| bad())?;
         jiff::Span::new().try_seconds(secs).map_err(|_| bad())?
