@@ -14,5 +14,6 @@ mod nationwide;
 mod office;
 mod revocation;
 mod station;
+mod tidy;
 mod trust_holes;
 mod util;

@@ -15,7 +15,8 @@
 //! the code's place) check that nothing is read where nothing is.
 //!
 //! Modules: [`scene`] (what is in front of the camera), [`camera`] (pose, light, lens,
-//! sensor), [`rng`] (the seeded generator), [`video`] (y4m files for a browser's fake webcam).
+//! sensor), [`rng`] (the seeded generator), [`video`] (y4m files for a browser's fake webcam),
+//! [`qr`] (the QR symbol drawn into a frame).
 
 pub mod camera;
 pub mod qr;

@@ -6,7 +6,7 @@
 //! - [`division`]: GB/T 2260 administrative division codes and zone coverage.
 //! - [`model`]: the pass payload, its enums and field limits.
 //! - [`keys`]: key ids, public keys, secret keys (feature `sign`), PEM and `.pub` files.
-//! - [`envelope`]: the signed binary envelope (format v1) and its text form.
+//! - [`envelope`]: the signed binary envelope (format v2; v1 still read) and its text form.
 //! - [`rice`]: Golomb-Rice coding of sorted serial sets.
 //! - [`revocation`]: revocation state, signed snapshots and deltas.
 //! - [`authority`]: documents signed by the authority key (revocations, trust lists).
@@ -15,6 +15,9 @@
 //! - [`verdict`]: reason codes and the checkpoint's decision.
 //! - [`time`]: parsing and formatting instants in a time zone (Asia/Shanghai by default).
 //! - [`view`]: the JSON view of a pass shared by every tool's `--json` output.
+//! - [`rules`]: when an authority's offered document replaces what a checkpoint or a mirror
+//!   holds (one validator for both, clock skew included).
+//! - [`api`]: the revocation server's JSON requests and answers, for the server and its clients.
 //!
 //! The byte layout is documented in `docs/FORMAT.md` with golden vectors under `tests/vectors/`.
 

@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`image_input`]: loading JPEG/PNG/WebP/PNM safely (size limits, EXIF orientation).
 //! - [`prepare`], [`binarize`], [`readers`]: the three layers of the pipeline, below.
+//! - [`reed_solomon`]: error correction over GF(256), for the readers.
 //! - this module: the [`Strategy`] list and [`decode_until`], which runs them within a budget.
 //!
 //! Three layers, each in its own module:

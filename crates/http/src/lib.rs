@@ -12,7 +12,8 @@
 //! - a **graceful drain** at shutdown, bounded in time;
 //! - any transport: plain TCP, or the console's TLS, through [`Accept`].
 //!
-//! Handlers see the peer's address as axum's `ConnectInfo<SocketAddr>`.
+//! Handlers see the peer's address as axum's `ConnectInfo<SocketAddr>`. The limits and the
+//! write deadline are in [`limits`].
 
 pub mod limits;
 

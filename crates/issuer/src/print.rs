@@ -22,6 +22,9 @@ use crate::render::Qr;
 pub const DEFAULT_TITLE: &str = "重点物资运输车辆通行证";
 const CSS: &str = include_str!("../templates/pass.css");
 
+/// The largest PDF or e-pass PNG Chromium may hand back (a 1,000-pass PDF is about 60 MB).
+pub const MAX_PRINTED_BYTES: u64 = 512 * 1024 * 1024;
+
 /// Page layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
@@ -229,7 +232,8 @@ pub fn print_pdf(
 ) -> Result<usize, PrintError> {
     let work = tempfile::tempdir().map_err(|e| PrintError::Io(std::env::temp_dir(), e))?;
     let html_path = work.path().join("passes.html");
-    std::fs::write(&html_path, document(records, info, layout)?).map_err(|e| PrintError::Io(html_path.clone(), e))?;
+    pass_files::write(&html_path, document(records, info, layout)?.as_bytes(), 0o600, pass_files::Mode::CreateNew)
+        .map_err(|e| PrintError::Io(html_path.clone(), e))?;
     let pdf_path = work.path().join("passes.pdf");
     let chromium = &tools.chromium;
     let output = Command::new(chromium)
@@ -247,7 +251,7 @@ pub fn print_pdf(
     let pages = qa(&tools.pdftoppm, &pdf_path, records, layout, issuer, work.path())?;
     pass_files::write(
         out,
-        &std::fs::read(&pdf_path).map_err(|e| PrintError::Io(pdf_path.clone(), e))?,
+        &pass_files::read_capped(&pdf_path, MAX_PRINTED_BYTES).map_err(|e| PrintError::Io(pdf_path.clone(), e))?,
         0o644,
         pass_files::Mode::Replace,
     )
@@ -313,7 +317,8 @@ pub fn phone_png(
 ) -> Result<(), PrintError> {
     let work = tempfile::tempdir().map_err(|e| PrintError::Io(std::env::temp_dir(), e))?;
     let html_path = work.path().join("epass.html");
-    std::fs::write(&html_path, phone_html(record, info, false)?).map_err(|e| PrintError::Io(html_path.clone(), e))?;
+    pass_files::write(&html_path, phone_html(record, info, false)?.as_bytes(), 0o600, pass_files::Mode::CreateNew)
+        .map_err(|e| PrintError::Io(html_path.clone(), e))?;
     let png_path = work.path().join("epass.png");
     let output = Command::new(&tools.chromium)
         .arg("--headless")
@@ -331,7 +336,8 @@ pub fn phone_png(
     if !page_verifies(&png_path, std::slice::from_ref(record), &trust) {
         return Err(PrintError::Qa(vec![1]));
     }
-    let bytes = std::fs::read(&png_path).map_err(|e| PrintError::Io(png_path.clone(), e))?;
+    let bytes =
+        pass_files::read_capped(&png_path, MAX_PRINTED_BYTES).map_err(|e| PrintError::Io(png_path.clone(), e))?;
     pass_files::write(out, &bytes, 0o644, pass_files::Mode::Replace).map_err(|e| PrintError::Io(out.to_owned(), e))
 }
 

@@ -128,10 +128,16 @@ impl Office {
             .with_context(|| format!("{} is not set up: run pass-office init first", data.display()))?;
         let key = PathBuf::from(db::setting(&conn, "key")?.context("no key setting")?);
         let public = pass_issuer::keyfile::load_secret(&key)?.public_key();
-        let division = std::fs::read_to_string(key.with_extension("pub"))
-            .ok()
-            .and_then(|text| pass_core::keys::PublicKeyFile::parse(&text).ok())
-            .and_then(|(file, _)| file.division().ok().flatten());
+        // The office's division, from the `.pub` beside its key: the first six digits of its
+        // pass numbers. Without it numbers are bare serials, which the operator must know.
+        let division = pass_issuer::office::office_division(&key);
+        if division.is_none() {
+            eprintln!(
+                "pass-office: warning: {} names no division (or is missing): pass numbers will be bare serials; \
+                 put the office's issuer.pub, made with `pass-issuer keygen --division CODE`, beside the key",
+                key.with_extension("pub").display()
+            );
+        }
         let lock_path = data.join("serve.lock");
         let lock = pass_files::open_lock(&lock_path).with_context(|| lock_path.display().to_string())?;
         if lock.try_lock().is_err() {

@@ -311,7 +311,23 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
     assert_eq!(epass.status, 200, "{}", epass.body);
     assert!(epass.body.contains("粤A12345") && epass.body.contains("440114000001"), "{}", epass.body);
     assert_eq!(driver.get("/e/not-a-token").status, 404);
-    if page.body.contains("下载通行证") {
+    // Printing needs Chromium and pdftoppm: with them the PDF must be there (a failed print is
+    // a failed test); without them CI fails, and elsewhere the unprinted path is checked.
+    let printing = match pass_issuer::print::Tools::find() {
+        Ok(_) => true,
+        Err(e) => {
+            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+            assert!(!ci, "the console's print path needs its tools in CI: {e}");
+            eprintln!("SKIPPED the console's print path: {e}");
+            let skips = root().join("target/test-skips.txt");
+            if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(skips) {
+                let _ = std::io::Write::write_all(&mut file, format!("pass-office print path: {e}\n").as_bytes());
+            }
+            false
+        }
+    };
+    if printing {
+        assert!(page.body.contains("下载通行证"), "printed: {}", page.body);
         let png = driver.get(&format!("{link}/png"));
         assert_eq!(png.status, 200);
         assert!(png.body.as_bytes().starts_with(b"\x89PNG") || png.body.starts_with("\u{FFFD}PNG"), "a PNG");

@@ -222,7 +222,7 @@ pub(super) async fn download(
         if application.state != Stage::Printed {
             return Ok(not_found(office, &session));
         }
-        let bytes = std::fs::read(office.pdf_path(id))?;
+        let bytes = pass_files::read_capped(&office.pdf_path(id), pass_issuer::print::MAX_PRINTED_BYTES)?;
         audit(office, &session.account.login, "download", &format!("application {id}"))?;
         Ok(Reply::File(format!("passes-{id}.pdf"), bytes))
     })

@@ -54,7 +54,7 @@ pub(super) async fn png(State(office): State<Shared>, Path(token): Path<String>)
             std::fs::create_dir_all(path.parent().unwrap_or(&office.data))?;
             pass_issuer::print::phone_png(&tools, &record, &office.page_info(), &public, &path)?;
         }
-        Ok(Reply::Png(std::fs::read(path)?))
+        Ok(Reply::Png(pass_files::read_capped(&path, pass_issuer::print::MAX_PRINTED_BYTES)?))
     })
     .await
 }
