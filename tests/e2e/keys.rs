@@ -27,3 +27,44 @@ fn keygen_writes_0600_and_refuses_to_overwrite() {
     assert_eq!(std::fs::read(&key).unwrap(), before, "the first key is untouched");
     assert_eq!(std::fs::read_to_string(dir.path().join("issuer.pub")).unwrap(), public);
 }
+
+/// The root's operator makes a key as the README says (`keygen --authority` writes
+/// `authority.key` and `authority.pub`), and `trust-entry --as root` prints the `[root]` section a
+/// root-mode checkpoint's trust file needs: the checkpoint loads it and says it has no data yet.
+#[test]
+fn trust_entry_prints_a_root_section_a_checkpoint_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let made = issuer(&["keygen", "--authority", "--out", root.to_str().unwrap(), "--name", "国家通行证根"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    assert!(root.join("authority.key").exists() && root.join("authority.pub").exists());
+    let entry = issuer(&["trust-entry", "--key", root.join("authority.pub").to_str().unwrap(), "--as", "root"]);
+    assert_eq!(entry.code, 0, "{}", entry.stderr);
+    assert!(entry.stdout.starts_with("[root]\nname = \"国家通行证根\"\n"), "{}", entry.stdout);
+    let trust = dir.path().join("trust.toml");
+    std::fs::write(&trust, &entry.stdout).unwrap();
+    let state = dir.path().join("state.bin");
+    let status =
+        crate::util::verifier(&["status", "--trust", trust.to_str().unwrap(), "--state", state.to_str().unwrap()]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    assert!(status.stdout.contains("0 trusted issuers"), "{}", status.stdout);
+    // The same key as a single authority's [authority] section.
+    let entry = issuer(&["trust-entry", "--key", root.join("authority.pub").to_str().unwrap(), "--as", "authority"]);
+    assert!(entry.stdout.starts_with("[authority]\n"), "{}", entry.stdout);
+    std::fs::write(&trust, &entry.stdout).unwrap();
+    let state = dir.path().join("authority-state.bin");
+    let status =
+        crate::util::verifier(&["status", "--trust", trust.to_str().unwrap(), "--state", state.to_str().unwrap()]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    // Options that belong to an issuer's entry are refused for a [root] one.
+    let refused = issuer(&[
+        "trust-entry",
+        "--key",
+        root.join("authority.pub").to_str().unwrap(),
+        "--as",
+        "root",
+        "--zone",
+        "440000",
+    ]);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+}

@@ -201,7 +201,9 @@ impl PublicKeyFile {
     /// The file's text, with a comment saying what it is.
     pub fn to_toml(&self) -> String {
         let body = toml::to_string(self).unwrap_or_default();
-        format!("# checkpass public key: safe to share; add it to a trust list ([[issuer]] or [authority])\n{body}")
+        format!(
+            "# checkpass public key: safe to share; add it to a trust list ([[issuer]], [authority] or [root]: `pass-issuer trust-entry` prints the section)\n{body}"
+        )
     }
 }
 

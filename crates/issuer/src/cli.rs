@@ -83,13 +83,17 @@ pub enum Command {
     Reissue(ReissueArgs),
     /// Print the trust-list entry ([[issuer]]) the authority adds for a new or rotated key.
     TrustEntry {
-        /// The issuer's secret key, or its .pub file.
+        /// The key's secret file, or its .pub file.
         #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
         key: PathBuf,
+        /// Which section to print: `issuer` (an issuing office's `[[issuer]]`), `authority` (a
+        /// checkpoint's `[authority]`) or `root` (a root-mode checkpoint's `[root]`).
+        #[arg(long = "as", value_enum, default_value = "issuer")]
+        section: pass_issuer::office::Section,
         /// Office name (default: the name in issuer.pub beside the key).
         #[arg(long)]
         name: Option<String>,
-        /// Zones the office may issue for (repeat; a code or a name).
+        /// Zones the office may issue for (repeat; a code or a name). Issuers only.
         #[arg(long = "zone", value_parser = pass_core::division::parse_place)]
         zones: Vec<Division>,
         /// The office's home division (default: the one in issuer.pub beside the key): the first

@@ -30,8 +30,8 @@ fn main() -> ExitCode {
         Command::Reissue(args) => reissue(args),
         Command::Print(args) => print(args),
         Command::ImportLedger { from, key, ledger } => import_ledger(&from, &key, ledger.as_deref()),
-        Command::TrustEntry { key, name, zones, division, not_before, not_after } => {
-            office::trust_entry(&key, name, &zones, division, not_before.as_deref(), not_after.as_deref())
+        Command::TrustEntry { key, section, name, zones, division, not_before, not_after } => {
+            office::trust_entry(&key, section, name, &zones, division, not_before.as_deref(), not_after.as_deref())
                 .map(|entry| print!("{entry}"))
         }
         Command::Revoke { serials, server, token, token_file, reason, key, ledger, force } => {

@@ -99,10 +99,23 @@ pub fn page_info(
     }
 }
 
-/// A trust list's `[[issuer]]` entry for the key at `key` (secret or public), checked to parse
-/// as a trust list: the name and division given, or from the `.pub` file.
+/// Which section of a trust file [`trust_entry`] prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// An issuing office: `[[issuer]]`, with its zones, division and window.
+    Issuer,
+    /// A single-authority checkpoint's `[authority]`.
+    Authority,
+    /// A root-mode checkpoint's `[root]`: the national root key.
+    Root,
+}
+
+/// A trust list's entry for the key at `key` (secret or public), checked to parse as a trust
+/// list: `[[issuer]]` with the name and division given or from the `.pub` file, or the
+/// `[authority]` or `[root]` section of a checkpoint's trust file.
 pub fn trust_entry(
     key: &Path,
+    section: Section,
     name: Option<String>,
     zones: &[Division],
     division: Option<Division>,
@@ -132,6 +145,21 @@ pub fn trust_entry(
         }
     }
     let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    if section != Section::Issuer {
+        anyhow::ensure!(
+            zones.is_empty() && not_before.is_none() && not_after.is_none(),
+            "--zone, --not-before and --not-after are for an [[issuer]] entry"
+        );
+        let header = if section == Section::Root { "[root]" } else { "[authority]" };
+        let entry = format!(
+            "{header}\nname = {}\nkey_id = \"{}\"\npublic_key = \"{}\"\n",
+            quote(&name),
+            public.id(),
+            public.encode()
+        );
+        pass_core::TrustList::from_toml(&entry)?;
+        return Ok(entry);
+    }
     let mut entry = format!(
         "[[issuer]]\nname = {}\nkey_id = \"{}\"\npublic_key = \"{}\"\n",
         quote(&name),

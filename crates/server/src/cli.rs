@@ -39,14 +39,14 @@ pub enum Command {
         /// The directory to write.
         #[arg(long)]
         out: PathBuf,
-        /// As for `serve`.
+        /// The data directory, key and trust list, as for `serve`.
         #[command(flatten)]
-        server: ServeArgs,
+        authority: AuthorityArgs,
     },
     /// Mirror every authority the root lists into a directory any static web server can serve
     /// (docs/FORMAT.md, "Static layout"): each document verified against its authority's key
     /// from the root's list, never older than the copy held; plus the list and a combined
-    /// heartbeat file, so an up-to-date checkpoint syncs in two requests.
+    /// heartbeat file, so an up-to-date checkpoint syncs in one request.
     Mirror {
         /// The root's public key: its .pub file, or a trust file with a [root] section.
         #[arg(long)]
@@ -133,10 +133,11 @@ pub enum TokenCommand {
     },
 }
 
-/// Arguments of `serve`. Each may also come from the environment or the `--config` TOML file
-/// (keys `data`, `authority_key`, `listen`, `trust`, `log_json`); flags win, then environment.
+/// The authority's data directory, key and trust list (`serve` and `publish`). Each may also
+/// come from the environment or the `--config` TOML file (keys `data`, `authority_key`,
+/// `listen`, `trust`, `log_json`); flags win, then environment.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub struct AuthorityArgs {
     /// Config file (TOML).
     #[arg(long, env = "CHECKPASS_SERVER_CONFIG")]
     pub config: Option<PathBuf>,
@@ -146,12 +147,23 @@ pub struct ServeArgs {
     /// The authority's secret key (PKCS#8 PEM): signs snapshots, deltas and the trust list.
     #[arg(long, env = "CHECKPASS_AUTHORITY_KEY")]
     pub authority_key: Option<PathBuf>,
-    /// Address to listen on (port 0 picks a free port; the address is printed).
-    #[arg(long, env = "CHECKPASS_LISTEN")]
-    pub listen: Option<SocketAddr>,
     /// Trust list (TOML) to sign and publish at /v1/trust.
     #[arg(long, env = "CHECKPASS_SERVER_TRUST")]
     pub trust: Option<PathBuf>,
+    /// Log as JSON lines.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The data directory, key and trust list.
+    #[command(flatten)]
+    pub authority: AuthorityArgs,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "CHECKPASS_LISTEN")]
+    pub listen: Option<SocketAddr>,
     /// The national root's signed authority list (`pass-server authorities sign`) to serve at
     /// /v1/authorities, for checkpoints with a `[root]` trust file.
     #[arg(long, env = "CHECKPASS_AUTHORITIES")]
@@ -160,9 +172,6 @@ pub struct ServeArgs {
     /// and heartbeat (docs/FORMAT.md, "Static layout"), for any web server or CDN to serve.
     #[arg(long, env = "CHECKPASS_PUBLISH")]
     pub publish: Option<PathBuf>,
-    /// Log as JSON lines.
-    #[arg(long)]
-    pub log_json: bool,
     /// Publish the revocation data and the trust list again, unchanged, as new versions signed
     /// at this machine's clock. The recovery when they were signed while the clock was ahead:
     /// `serve` refuses to start on data dated in its future (README, "A clock set ahead").

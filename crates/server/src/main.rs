@@ -38,8 +38,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args, false),
-        Command::Publish { out, mut server } => {
-            server.publish = Some(out);
+        Command::Publish { out, authority } => {
+            let server = ServeArgs {
+                authority,
+                listen: None,
+                authorities: None,
+                publish: Some(out),
+                re_sign: false,
+                max_connections_per_address: pass_http::limits::DEFAULT_PER_ADDRESS,
+            };
             serve(server, true)
         }
         Command::Token { command: TokenCommand::Add { data, issuer, admin } } => token_add(&data, issuer, admin),
@@ -74,18 +81,18 @@ struct ConfigFile {
 
 /// Serves until stopped, or with `once` writes the documents as files (`--publish`) and exits.
 fn serve(args: ServeArgs, once: bool) -> Result<()> {
-    let config: ConfigFile = match &args.config {
+    let config: ConfigFile = match &args.authority.config {
         Some(path) => toml::from_str(
             &files::read_to_string_capped(path, files::MAX_TEXT_FILE).with_context(|| format!("{}", path.display()))?,
         )
         .with_context(|| format!("{}", path.display()))?,
         None => ConfigFile::default(),
     };
-    let data = args.data.or(config.data).context("--data DIR is required")?;
-    let key_path = args.authority_key.or(config.authority_key).context("--authority-key FILE is required")?;
+    let data = args.authority.data.or(config.data).context("--data DIR is required")?;
+    let key_path = args.authority.authority_key.or(config.authority_key).context("--authority-key FILE is required")?;
     let listen = args.listen.or(config.listen).unwrap_or_else(|| ([127, 0, 0, 1], 8080).into());
-    let trust_path = args.trust.or(config.trust);
-    init_logging(args.log_json || config.log_json.unwrap_or(false));
+    let trust_path = args.authority.trust.or(config.trust);
+    init_logging(args.authority.log_json || config.log_json.unwrap_or(false));
 
     let authority = load_secret(&key_path)?;
     // Operator mistakes that would start a server every checkpoint refuses, or one that fails

@@ -64,25 +64,25 @@ pub enum Command {
         /// Give up on a request after this long.
         #[arg(long, default_value = "20s")]
         timeout: String,
-        /// Settings shared with `scan`.
+        /// Where this checkpoint's state and trust list are.
         #[command(flatten)]
-        check: CheckArgs,
+        state: StateArgs,
     },
     /// Show what this checkpoint holds: its revocation data and trust list, or with a `[root]`
     /// trust file each authority's version and age, and issuer entries refused.
     Status {
-        /// Settings shared with `scan`.
+        /// Where this checkpoint's state and trust list are.
         #[command(flatten)]
-        check: CheckArgs,
+        state: StateArgs,
     },
     /// Apply a signed revocation snapshot, delta or trust list from a file (a USB stick), with
     /// exactly the checks of `sync`.
     Import {
         /// The file (`pass-server export` writes one).
         file: PathBuf,
-        /// Settings shared with `scan`.
+        /// Where this checkpoint's state and trust list are.
         #[command(flatten)]
-        check: CheckArgs,
+        state: StateArgs,
     },
     /// Start the live checkpoint station: a local page that shows the laptop camera, reads
     /// each pass held up to it and fills the screen with the verdict. Prints the address to
@@ -106,9 +106,13 @@ pub enum Command {
         /// The scan log (default: scanlog.sqlite beside the state file).
         #[arg(long)]
         log: Option<PathBuf>,
-        /// Settings shared with `scan`.
+        /// This checkpoint's GB/T 2260 code or name (`pass-verifier zones NAME` finds it);
+        /// without one, zones are not checked.
+        #[arg(long, env = "CHECKPASS_ZONE", value_parser = pass_core::division::parse_place)]
+        zone: Option<Division>,
+        /// Where this checkpoint's state and trust list are.
         #[command(flatten)]
-        check: CheckArgs,
+        state: StateArgs,
     },
     /// List divisions whose name contains TEXT (or whose code starts with it), with their
     /// codes: for finding this checkpoint's --zone.
@@ -156,26 +160,19 @@ pub enum Command {
     },
 }
 
-/// Settings for checking passes.
+/// Where a checkpoint keeps its trust list and state, shared by every subcommand that uses them.
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub struct StateArgs {
     /// Trust list (TOML). Default: trust.toml in the config directory.
     #[arg(long, env = "CHECKPASS_TRUST")]
     pub trust: Option<PathBuf>,
-    /// This checkpoint's GB/T 2260 code or name (`pass-verifier zones NAME` finds it); without
-    /// one, zones are not checked.
-    #[arg(long, env = "CHECKPASS_ZONE", value_parser = pass_core::division::parse_place)]
-    pub zone: Option<Division>,
-    /// Check as if it were this time (RFC 3339 or a local date-time), for audits and tests.
-    #[arg(long)]
-    pub at: Option<String>,
-    /// Time zone for display and for --at.
-    #[arg(long, env = "CHECKPASS_TZ")]
-    pub tz: Option<String>,
     /// Local state: synced revocation data and trust list (default: state.bin in the data
     /// directory, ~/.local/share/checkpass on Linux).
     #[arg(long, env = "CHECKPASS_STATE")]
     pub state: Option<PathBuf>,
+    /// Time zone for display (and for --at).
+    #[arg(long, env = "CHECKPASS_TZ")]
+    pub tz: Option<String>,
     /// Warn `revocation_data_stale` when the server has not confirmed the revocation data for
     /// longer than this.
     #[arg(long, default_value = "24h")]
@@ -183,24 +180,46 @@ pub struct CheckArgs {
     /// Config file (default: verifier.toml in the config directory, when present).
     #[arg(long, env = "CHECKPASS_CONFIG")]
     pub config: Option<PathBuf>,
+}
+
+/// Settings for checking passes (`scan`, `check`).
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// This checkpoint's GB/T 2260 code or name (`pass-verifier zones NAME` finds it); without
+    /// one, zones are not checked.
+    #[arg(long, env = "CHECKPASS_ZONE", value_parser = pass_core::division::parse_place)]
+    pub zone: Option<Division>,
+    /// Check as if it were this time (RFC 3339 or a local date-time), for audits and tests.
+    #[arg(long)]
+    pub at: Option<String>,
     /// One JSON object per line per input:
     /// {"input","verdict","reason","detail","pass","warnings"}.
     #[arg(long)]
     pub json: bool,
+    /// Where this checkpoint's state and trust list are.
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
-impl CheckArgs {
-    /// The library's view of these settings.
-    pub fn options(&self) -> pass_verifier::settings::Options {
+impl StateArgs {
+    /// The library's view of these settings, checking in `zone` as of the clock.
+    pub fn options(&self, zone: Option<Division>, at: Option<String>) -> pass_verifier::settings::Options {
         pass_verifier::settings::Options {
             trust: self.trust.clone(),
-            zone: self.zone,
-            at: self.at.clone(),
+            zone,
+            at,
             tz: self.tz.clone(),
             state: self.state.clone(),
             max_age: self.max_age.clone(),
             config: self.config.clone(),
         }
+    }
+}
+
+impl CheckArgs {
+    /// The library's view of these settings.
+    pub fn options(&self) -> pass_verifier::settings::Options {
+        self.state.options(self.zone, self.at.clone())
     }
 }
 

@@ -20,7 +20,7 @@ use pass_verifier::settings::Settings;
 use pass_verifier::station::{Station, web};
 use pass_verifier::{config, scan, sync};
 
-use crate::cli::{CheckArgs, Cli, Command};
+use crate::cli::{CheckArgs, Cli, Command, StateArgs};
 
 /// Exit status when any input could not be checked.
 const COULD_NOT_CHECK: u8 = 2;
@@ -30,11 +30,12 @@ fn main() -> ExitCode {
         Command::Scan { images, check } => run_checks(&check, images.iter().map(|p| Input::Image(p))),
         Command::Check { texts, check } => run_checks(&check, texts.iter().map(|t| Input::Text(t))),
         Command::Decode { images, json, first } => decode_images(&images, json, first),
-        Command::Sync { server, every, timeout, check } => sync(&check, &server, every.as_deref(), &timeout),
-        Command::Status { check } => status(&check),
-        Command::Import { file, check } => import(&check, &file),
-        Command::Station { listen, open, sync, every, timeout, log, check } => {
-            station(&check, listen, open, sync.as_deref(), &every, &timeout, log.as_deref())
+        Command::Sync { server, every, timeout, state } => sync(&state, &server, every.as_deref(), &timeout),
+        Command::Status { state } => status(&state),
+        Command::Import { file, state } => import(&state, &file),
+        Command::Station { listen, open, sync, every, timeout, log, zone, state } => {
+            let options = state.options(zone, None);
+            station(&options, listen, open, sync.as_deref(), &every, &timeout, log.as_deref())
         }
         Command::Zones { text, json } => zones(&text, json),
         Command::Log { since, json, csv, log, state, tz } => {
@@ -101,13 +102,13 @@ fn run_checks<'a>(args: &CheckArgs, inputs: impl Iterator<Item = Input<'a>>) -> 
 }
 
 /// `status`: what the checkpoint holds, one line per authority in root mode.
-fn status(args: &CheckArgs) -> Result<ExitCode> {
-    Settings::load(&args.options())?.status_lines().iter().for_each(|line| println!("{line}"));
+fn status(args: &StateArgs) -> Result<ExitCode> {
+    Settings::load(&args.options(None, None))?.status_lines().iter().for_each(|line| println!("{line}"));
     Ok(ExitCode::SUCCESS)
 }
 
 /// Whether the trust file these arguments name is in root mode (`[root]`).
-fn rooted(args: &CheckArgs) -> bool {
+fn rooted(args: &StateArgs) -> bool {
     config::load_config(args.config.as_deref())
         .and_then(|c| config::load_trust(&config::trust_path(args.trust.as_deref(), &c)?))
         .is_ok_and(|t| t.root.is_some())
@@ -117,7 +118,7 @@ fn duration(text: &str, flag: &str) -> Result<std::time::Duration> {
     sync::parse_duration(text).with_context(|| flag.to_owned())
 }
 
-fn sync(args: &CheckArgs, servers: &[String], every: Option<&str>, timeout: &str) -> Result<ExitCode> {
+fn sync(args: &StateArgs, servers: &[String], every: Option<&str>, timeout: &str) -> Result<ExitCode> {
     let timeout = duration(timeout, "--timeout")?;
     let every = every.map(|e| duration(e, "--every")).transpose()?;
     if let Some(every) = every
@@ -127,7 +128,7 @@ fn sync(args: &CheckArgs, servers: &[String], every: Option<&str>, timeout: &str
         anyhow::bail!("--every {given}s: at least {least}s, so thousands of checkpoints do not swamp the server");
     }
     let upstream = Upstream::new(servers, timeout, rooted(args))?;
-    let options = args.options();
+    let options = args.options(None, None);
     let round = || {
         let (ok, said) = rounds::round(&options, &upstream)?;
         said.out.iter().for_each(|line| println!("{line}"));
@@ -147,10 +148,10 @@ fn sync(args: &CheckArgs, servers: &[String], every: Option<&str>, timeout: &str
     })
 }
 
-fn import(args: &CheckArgs, file: &Path) -> Result<ExitCode> {
+fn import(args: &StateArgs, file: &Path) -> Result<ExitCode> {
     // Read before the state file is locked: a slow or hostile source never holds up a sync.
     let bytes = pass_files::read_capped(file, sync::MAX_BODY).with_context(|| format!("{}", file.display()))?;
-    match rounds::import(&args.options(), &bytes) {
+    match rounds::import(&args.options(None, None), &bytes) {
         Ok(what) => println!("imported: {what}"),
         Err(sync::RoundError::Sync(e)) => {
             eprintln!("pass-verifier: import refused, keeping the last good state: {e}");
@@ -205,7 +206,7 @@ fn log_path(log: Option<&Path>, state: Option<&Path>) -> Result<std::path::PathB
 
 #[allow(clippy::too_many_arguments)] // one per command-line setting
 fn station(
-    args: &CheckArgs,
+    options: &pass_verifier::settings::Options,
     listen: std::net::SocketAddr,
     open: bool,
     server: Option<&str>,
@@ -221,8 +222,8 @@ fn station(
         anyhow::bail!("--every {}s: at least {}s", every.as_secs(), sync::MIN_SYNC_INTERVAL.as_secs());
     }
     let timeout = duration(timeout, "--timeout")?;
-    let settings = Settings::load(&args.options())?;
-    let log = ScanLog::open(&log_path(log, args.state.as_deref())?)?;
+    let settings = Settings::load(options)?;
+    let log = ScanLog::open(&log_path(log, options.state.as_deref())?)?;
     let station = Arc::new(Station::new(settings, log));
     let token = web::new_token().context("the operating system's random generator failed")?;
     if let Some(server) = server {
