@@ -617,3 +617,65 @@ fn an_authoritys_own_server_serves_the_root_list() {
     let run = cp.sync(&[&url]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// A root-mode checkpoint offline takes one file from a USB stick: `pass-server export` with the
+/// root's list (`--authorities`), the trust list (`--trust`) and a heartbeat (`--authority-key`)
+/// carries everything, so a Huadu pass is accepted from that import alone. Before, the export
+/// had no trust list (the pass stayed `unknown_issuer`), and an authority's file imported before
+/// the list was refused as "response body is truncated or unreadable".
+#[test]
+fn a_root_mode_checkpoint_takes_one_exported_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let example = crate::util::root().join("keys-example");
+    let root_key = keygen(&d.join("root"), "国家通行证根", None);
+    let list = d.join("authorities.signed");
+    let entries = [("广东省", example.join("authority.key"), "440000", "http://127.0.0.1:9/")];
+    let entries: Vec<_> = entries.iter().map(|(n, k, p, u)| (*n, k.as_path(), *p, *u)).collect();
+    sign_list(&root_key, &list_toml(1, &entries), &list);
+    let authority = Server::start(&d.join("data"));
+    drop(authority);
+    let (data, key, trust) = (d.join("data"), example.join("authority.key"), example.join("trust.toml"));
+    let cp = Checkpoint::rooted(d, &root_key, "state.bin");
+    let import = |file: &Path| {
+        verifier(&[
+            "import",
+            file.to_str().unwrap(),
+            "--trust",
+            cp.trust.to_str().unwrap(),
+            "--state",
+            cp.state.to_str().unwrap(),
+        ])
+    };
+    // The authority's own export, without the list: refused with what to do.
+    let bare = d.join("bare.bin");
+    let run = server(&[
+        "export",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        bare.to_str().unwrap(),
+        "--authority-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = import(&bare);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("import the root's list first") && !run.stderr.contains("truncated"), "{}", run.stderr);
+    assert!(cp.status().contains("0 trusted issuers: sync, or import the root's authority list"), "a hint");
+    // Everything in one file.
+    let stick = d.join("stick.bin");
+    #[rustfmt::skip]
+    let run = server(&[
+        "export", "--data", data.to_str().unwrap(), "--out", stick.to_str().unwrap(), "--authority-key", key.to_str().unwrap(),
+        "--trust", trust.to_str().unwrap(), "--authorities", list.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("the root's authority list, snapshot, trust list, heartbeat"), "{}", run.stderr);
+    let run = import(&stick);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(cp.status().contains("1 trusted issuers"), "{}", cp.status());
+    crate::util::issue_now(&d.join("issuer"), "粤A12345");
+    let verdict = cp.scan(&d.join("issuer/粤A12345.png"));
+    assert_eq!(verdict["verdict"], "accepted", "{verdict}");
+}

@@ -78,6 +78,14 @@ pub enum Command {
         /// confirmed as of its own signing time.
         #[arg(long, env = "CHECKPASS_AUTHORITY_KEY")]
         authority_key: Option<PathBuf>,
+        /// The trust list the server publishes (as `serve --trust`): signed into the export,
+        /// and named by its heartbeat, so a checkpoint learns the issuers from the file alone.
+        #[arg(long, requires = "authority_key")]
+        trust: Option<PathBuf>,
+        /// The root's signed authority list, put first in the export: a root-mode checkpoint
+        /// (a `[root]` trust file) then imports everything from this one file.
+        #[arg(long)]
+        authorities: Option<PathBuf>,
     },
 }
 

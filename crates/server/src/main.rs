@@ -52,7 +52,9 @@ fn main() -> ExitCode {
         Command::Token { command: TokenCommand::Add { data, issuer, admin } } => token_add(&data, issuer, admin),
         Command::Token { command: TokenCommand::List { data } } => token_list(&data),
         Command::Token { command: TokenCommand::Remove { data, id } } => token_remove(&data, &id),
-        Command::Export { data, out, authority_key } => export(&data, &out, authority_key.as_deref()),
+        Command::Export { data, out, authority_key, trust, authorities } => {
+            export(&data, &out, authority_key.as_deref(), trust.as_deref(), authorities.as_deref())
+        }
         Command::Mirror { root, authorities, from, out, every } => {
             mirror(&root, authorities.as_deref(), &from, &out, every.as_deref())
         }
@@ -376,7 +378,13 @@ fn sign_authorities(root_key: &Path, list: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn export(data: &Path, out: &Path, authority_key: Option<&Path>) -> Result<()> {
+fn export(
+    data: &Path,
+    out: &Path,
+    authority_key: Option<&Path>,
+    trust: Option<&Path>,
+    authorities: Option<&Path>,
+) -> Result<()> {
     if !data.join(pass_server::store::DB_FILE).exists() {
         bail!("{}: no server database here", data.display());
     }
@@ -384,25 +392,54 @@ fn export(data: &Path, out: &Path, authority_key: Option<&Path>) -> Result<()> {
     let Some((version, snapshot)) = store.published()? else {
         bail!("no snapshot has been published yet: start the server once");
     };
-    let (bytes, what) = match authority_key {
-        None => (snapshot.clone(), "snapshot (no heartbeat: give --authority-key to confirm it as of now)"),
-        Some(path) => {
-            let authority = load_secret(path)?;
-            let (state, _) = store.load()?;
-            if state.version != version {
-                bail!(
-                    "the stored snapshot (version {version}) is not the stored state's ({}): start the server once",
-                    state.version
-                );
-            }
-            pass_core::authority::open(&snapshot, &authority.public_key())
-                .with_context(|| format!("{}: not the key that signed this server's data", path.display()))?;
-            // The export carries no trust list, so its heartbeat names none.
-            let beat = app::sign_beat(version, state.digest(), None, app::system_clock(), &authority);
-            (pass_core::authority::bundle(&[&snapshot, &beat.doc]), "snapshot and heartbeat")
+    let mut docs: Vec<Vec<u8>> = Vec::new();
+    let mut what = Vec::new();
+    if let Some(path) = authorities {
+        docs.push(served_authority_list(path)?.0.to_vec());
+        what.push("the root's authority list");
+    }
+    docs.push(snapshot.clone());
+    what.push("snapshot");
+    if let Some(path) = authority_key {
+        let authority = load_secret(path)?;
+        let (state, _) = store.load()?;
+        if state.version != version {
+            bail!(
+                "the stored snapshot (version {version}) is not the stored state's ({}): start the server once",
+                state.version
+            );
         }
+        pass_core::authority::open(&snapshot, &authority.public_key())
+            .with_context(|| format!("{}: not the key that signed this server's data", path.display()))?;
+        let served = match trust {
+            None => None,
+            Some(path) => {
+                let text = files::read_to_string_capped(path, files::MAX_TEXT_FILE)
+                    .with_context(|| path.display().to_string())?;
+                TrustList::from_toml(&text).with_context(|| path.display().to_string())?;
+                let now = app::system_clock();
+                let (version, issued_at) = store.trust_version(&Sha256::digest(text.as_bytes()).into(), now, false)?;
+                Some(TrustServed::new(version, issued_at, text, &authority))
+            }
+        };
+        if let Some(served) = &served {
+            docs.push(served.doc.to_vec());
+            what.push("trust list");
+        }
+        // The heartbeat names the trust list carried (none without --trust).
+        let named = served.as_ref().map(|s| s.reference);
+        docs.push(app::sign_beat(version, state.digest(), named, app::system_clock(), &authority).doc.to_vec());
+        what.push("heartbeat");
+    } else {
+        what.push("(no heartbeat: give --authority-key to confirm it as of now)");
+    }
+    let bytes = if docs.len() == 1 {
+        snapshot
+    } else {
+        pass_core::authority::bundle(&docs.iter().map(Vec::as_slice).collect::<Vec<_>>())
     };
     files::write(out, &bytes, 0o644, Mode::Replace).with_context(|| format!("writing {}", out.display()))?;
+    let what = what.join(", ");
     eprintln!("pass-server: wrote {what}, version {version} ({} bytes), to {}", bytes.len(), out.display());
     Ok(())
 }

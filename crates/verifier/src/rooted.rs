@@ -427,7 +427,7 @@ pub fn import_rooted(bytes: &[u8], root: &PublicKey, state: &mut LocalState, now
     if bytes.len() as u64 > sync::MAX_BODY {
         return Err(SyncError::TooLarge("import file".into()));
     }
-    let refused = |message: String| SyncError::Body { url: "import file".into(), message };
+    let refused = SyncError::Import;
     if bytes.starts_with(&authority::BUNDLE_MAGIC) {
         let docs = authority::unbundle(bytes).map_err(|e| refused(e.to_string()))?;
         if docs.is_empty() {
@@ -451,9 +451,13 @@ pub fn import_rooted(bytes: &[u8], root: &PublicKey, state: &mut LocalState, now
         state.authority_list = Some(bytes.to_vec());
         return Ok(format!("authority list version {}", list.version));
     }
-    let list = state
-        .authority_list(root)
-        .ok_or_else(|| refused("no authority list held yet: import the root's list first".into()))?;
+    let list = state.authority_list(root).ok_or_else(|| {
+        refused(
+            "this checkpoint holds no authority list from the root yet: import the root's list first \
+                 (`pass-server export --authorities LIST` puts it in the export)"
+                .into(),
+        )
+    })?;
     let id = bytes
         .get(4..authority::HEADER_LEN)
         .and_then(|b| <[u8; 8]>::try_from(b).ok())

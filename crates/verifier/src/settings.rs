@@ -296,7 +296,15 @@ impl Settings {
                 }
             }
         }
-        lines.push(format!("{} trusted issuers", self.trust.issuers.len()));
+        lines.push(match (self.trust.issuers.len(), self.rooted().is_some()) {
+            (0, true) => "0 trusted issuers: sync, or import the root's authority list and then each authority's \
+                          documents (`pass-server export --authorities LIST --trust TRUST`)"
+                .to_owned(),
+            (0, false) => {
+                "0 trusted issuers: the trust file names no [[issuer]], and no trust list was synced".to_owned()
+            }
+            (n, _) => format!("{n} trusted issuers"),
+        });
         lines
     }
 

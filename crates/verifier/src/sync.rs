@@ -64,6 +64,10 @@ pub enum SyncError {
     /// The local trust file names no `[authority]`.
     #[error("the local trust list has no [authority] section: cannot check signed data")]
     NoAuthority,
+    /// A file to import is not what an import takes (the documents in it are checked as a
+    /// sync checks them, and refused with their own errors).
+    #[error("{0}")]
+    Import(String),
     /// Several servers were given for a single authority.
     #[error("--server: one server for a single authority (a [root] trust file takes several)")]
     OneServer,
@@ -260,16 +264,15 @@ pub fn import(bytes: &[u8], authority: &PublicKey, state: &mut LocalState, now: 
         return Err(SyncError::TooLarge("import file".into()));
     }
     if bytes.starts_with(&authority::BUNDLE_MAGIC) {
-        let docs = authority::unbundle(bytes)
-            .map_err(|e| SyncError::Body { url: "import file".into(), message: e.to_string() })?;
+        let docs = authority::unbundle(bytes).map_err(|e| SyncError::Import(e.to_string()))?;
         if docs.is_empty() {
-            return Err(SyncError::Body { url: "import file".into(), message: "the bundle holds no document".into() });
+            return Err(SyncError::Import("the bundle holds no document".into()));
         }
         let mut next = state.clone();
         let mut said = Vec::new();
         for doc in docs {
             if doc.starts_with(&authority::BUNDLE_MAGIC) {
-                return Err(SyncError::Body { url: "import file".into(), message: "a bundle inside a bundle".into() });
+                return Err(SyncError::Import("a bundle inside a bundle".into()));
             }
             said.push(import(doc, authority, &mut next, now)?);
         }
