@@ -54,7 +54,7 @@ pub enum Command {
         /// The issuer's secret key.
         #[arg(long, env = "CHECKPASS_ISSUER_KEY")]
         key: PathBuf,
-        /// The ledger to issue from from now on; default: ledger.sqlite beside the key.
+        /// The ledger to issue from, from now on; default: ledger.sqlite beside the key.
         #[arg(long)]
         ledger: Option<PathBuf>,
     },

@@ -69,11 +69,12 @@ pub fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup 
 }
 
 /// The login form.
-pub fn login(message: Option<&str>, csrf: &str) -> Markup {
+pub fn login(office: &str, message: Option<&str>, csrf: &str) -> Markup {
     layout(
         "登录 Log in",
         None,
         html! {
+            p.office-name { (office) }
             @if let Some(m) = message { p.error { (m) } }
             form method="post" action="/login" {
                 (csrf_field(csrf))
@@ -479,7 +480,7 @@ pub fn settings(viewer: &Viewer<'_>, server: Option<&str>, message: Option<&str>
             form method="post" action="/settings" {
                 (csrf_field(viewer.csrf))
                 label { "注销服务器 Revocation server" input name="server" value=(server.unwrap_or("")) placeholder="https://revocations.example.gov.cn"; }
-                label { "签发机关令牌 The office's token (pass-server token --issuer …)" input name="token" type="password" autocomplete="off"; }
+                label { "签发机关令牌 The office's token (the authority makes it: pass-server token add --data DIR --issuer KEY_ID)" input name="token" type="password" autocomplete="off"; }
                 button type="submit" { "保存 Save" }
             }
         },

@@ -775,3 +775,12 @@ fn the_console_serves_its_own_tls() {
     // A client that does not trust the certificate does not get through either.
     assert!(ureq::get(&format!("{base}/login")).call().is_err());
 }
+
+/// The login page names the office, so a clerk knows which console this is.
+#[test]
+fn the_login_page_names_the_office() {
+    let console = start(pass_office::Transport::Plain);
+    let page = Browser::new(&console).get("/login");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("花都区工业和信息化局"), "{}", page.body);
+}

@@ -368,9 +368,10 @@ fn sign_authorities(root_key: &Path, list: &Path, out: &Path) -> Result<()> {
     let signed = list.sign(&root);
     files::write(out, &signed, 0o644, Mode::CreateNew).with_context(|| format!("writing {}", out.display()))?;
     eprintln!(
-        "pass-server: signed authority list version {} ({} authorities, {} bytes) with root key {} to {}",
+        "pass-server: signed authority list version {} ({} authorit{}, {} bytes) with root key {} to {}",
         list.version,
         list.authorities.len(),
+        if list.authorities.len() == 1 { "y" } else { "ies" },
         signed.len(),
         root.public_key().id(),
         out.display()

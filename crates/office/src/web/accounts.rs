@@ -42,7 +42,7 @@ pub(super) async fn login(
             let message = "登录页面已过期，请重新登录。 The login page expired (or came from another site): log in again.";
             return session::login_form(office, StatusCode::FORBIDDEN, Some(message));
         }
-        let refused = |message: &str| Reply::Page(StatusCode::UNAUTHORIZED, pages::login(Some(message), &expected));
+        let refused = |message: &str| Reply::Page(StatusCode::UNAUTHORIZED, pages::login(office.name(), Some(message), &expected));
         let wrong = "账号或密码错误。 Wrong login or password.";
         {
             let mut failures = office.failures.lock().map_err(|_| anyhow::anyhow!("throttle lock poisoned"))?;
@@ -51,7 +51,7 @@ pub(super) async fn login(
             if list.len() >= auth::MAX_FAILED_PER_ADDRESS {
                 return Ok(Reply::Page(
                     StatusCode::TOO_MANY_REQUESTS,
-                    pages::login(Some("此地址登录失败次数过多，请15分钟后再试。 Too many failed logins from this address: try again in 15 minutes."), &expected),
+                    pages::login(office.name(), Some("此地址登录失败次数过多，请15分钟后再试。 Too many failed logins from this address: try again in 15 minutes."), &expected),
                 ));
             }
         }

@@ -187,7 +187,7 @@ pub(crate) fn login_form(office: &Office, status: StatusCode, message: Option<&s
     let token = auth::random_token().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
     let secure = if office.transport.secure() { "; Secure" } else { "" };
     let cookie = format!("{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict{secure}");
-    Ok(Reply::Login(status, pages::login(message, &token), cookie))
+    Ok(Reply::Login(status, pages::login(office.name(), message, &token), cookie))
 }
 
 /// The client's address: the peer's, or behind a TLS proxy the one it says in `X-Real-IP`
