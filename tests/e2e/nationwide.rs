@@ -279,6 +279,21 @@ fn three_authorities_one_mirror_behind_nginx() {
     assert!(run.stdout.contains(&format!("from {mirror_url}/authorities/")), "{}", run.stdout);
     assert_eq!(cp.verdict(&kunshan_pass), ("rejected".into(), "revoked".into()));
 
+    // Jiangsu revokes again, and the mirror withholds it (it does not copy the new version, and
+    // its combined file still calls the old one current). Given Jiangsu's own server as well,
+    // the checkpoint asks it, whatever the mirror says, and takes the revocation (N5).
+    let body = format!("{{\"key_id\":\"{kunshan_id}\",\"serials\":[5],\"reason\":\"车辆已售\"}}");
+    assert_eq!(http(&js.url, "POST", "/v1/revocations", Some(&admin), Some(&body)).0, 200);
+    let run = cp.sync(&[&mirror_url]);
+    assert!(
+        run.stdout.contains("江苏省: version 1 → 1 from combined heartbeat"),
+        "the mirror alone withholds it: {}",
+        run.stdout
+    );
+    let run = cp.sync(&[&mirror_url, &js.url]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains(&format!("江苏省: version 1 → 2 from {};", js.url)), "{}", run.stdout);
+
     // Guangdong's server stops: the mirror keeps its copy, and the checkpoint stays fresh.
     drop(gd);
     let run = mirror(&root_pub, &list_v1, &out);
@@ -331,7 +346,7 @@ fn three_authorities_one_mirror_behind_nginx() {
     }
     let run = cp.sync(&[&mirror_url]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains(&format!("江苏省: version 1 → 2 from {}", js.url)), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("江苏省: version 2 → 3 from {}", js.url)), "{}", run.stdout);
     // A second mirror copying from the first refuses its tampered documents and takes
     // Jiangsu's own server instead.
     let out2 = d.join("mirror2");
@@ -349,16 +364,16 @@ fn three_authorities_one_mirror_behind_nginx() {
         ])
     };
     let run = second(&list_v2);
-    assert!(run.stderr.contains(&format!("江苏省: version 2 from {}", js.url)), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("江苏省: version 3 from {}", js.url)), "{}", run.stderr);
     assert!(run.stderr.contains(&format!("上海市: version 0 from {mirror_url}/authorities/")), "{}", run.stderr);
     // An older snapshot put back on the first mirror: the second mirror never takes it, and
     // a checkpoint changes nothing it holds.
     std::fs::write(js_dir.join("revocations"), &older_snapshot).unwrap();
     let run = second(&list_v2);
-    assert!(run.stderr.contains(&format!("江苏省: version 2 from {}", js.url)), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("江苏省: version 3 from {}", js.url)), "{}", run.stderr);
     let run = cp.sync(&[&mirror_url]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(cp.status().contains("Revocation data 江苏省: version 2"), "{}", cp.status());
+    assert!(cp.status().contains("Revocation data 江苏省: version 3"), "{}", cp.status());
     assert_eq!(cp.verdict(&kunshan_pass), ("rejected".into(), "revoked".into()));
 
     // A station in root mode syncing from the mirror in the background (its first round at
@@ -609,13 +624,25 @@ fn an_authoritys_own_server_serves_the_root_list() {
     let run = cp.sync(&[&url]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains(&format!("广东省: version 0 → 0 from {url}")), "{}", run.stdout);
-    crate::util::issue_now(&d.join("issuer"), "粤A12345");
+    let (serial, _) = crate::util::issue_now(&d.join("issuer"), "粤A12345");
     let png = d.join("issuer/粤A12345.png");
     let verdict = cp.scan(&png);
     assert_eq!(verdict["verdict"], "accepted", "{verdict}");
     // Up to date: the list answers 304 to its version's ETag, and nothing else changed.
     let run = cp.sync(&[&url]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // A revocation between two syncs (RS): the next sync must fetch it from the server, never
+    // call the heartbeat it already holds current (the server serves no combined file).
+    let admin = server(&["token", "add", "--data", d.join("data").to_str().unwrap(), "--admin"]);
+    let admin = admin.stdout.lines().last().unwrap().to_owned();
+    let body = format!("{{\"key_id\":\"f3c3dcf66c87927e\",\"serials\":[{serial}],\"reason\":\"vehicle sold\"}}");
+    let (code, answer) = http(&url, "POST", "/v1/revocations", Some(&admin), Some(&body));
+    assert_eq!(code, 200, "{answer}");
+    let run = cp.sync(&[&url]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("combined heartbeat"), "no combined file was served: {}", run.stdout);
+    assert!(run.stdout.contains(&format!(" from {url};")), "fetched from the server itself: {}", run.stdout);
+    assert_eq!(cp.verdict(&png), ("rejected".to_owned(), "revoked".to_owned()));
 }
 
 /// A root-mode checkpoint offline takes one file from a USB stick: `pass-server export` with the

@@ -197,8 +197,17 @@ pub fn sync_rooted(
         for beat in combined.iter().flat_map(|(_, _, beats)| beats) {
             let _ = sync::apply_heartbeat(&mut next, beat, &key, now);
         }
+        // The data held is confirmed current by a combined file only when the newest heartbeat
+        // held came from a combined file this round (never a heartbeat from an earlier sync),
+        // and never when the authority's own server is among the bases given: its own
+        // heartbeat is then always asked, whatever a mirror says.
+        let served_now = next
+            .heartbeat
+            .as_ref()
+            .is_some_and(|held| combined.iter().flat_map(|(_, _, beats)| beats).any(|beat| beat == held));
+        let own_given = bases.iter().any(|base| entry.urls.iter().any(|u| u.trim_end_matches('/') == base));
         let mut result = Err("no source".to_owned());
-        if current(&next, &key) && next.heartbeat.is_some() {
+        if served_now && !own_given && current(&next, &key) {
             result = Ok("combined heartbeat".to_owned());
         } else {
             let mut tried = Vec::new();
@@ -235,12 +244,13 @@ pub fn sync_rooted(
     Ok(report)
 }
 
-/// Where to look for an authority's documents, in order: each `--server` base (the authority's
-/// own URL as is, any other as a mirror), then its own URLs from the list.
+/// Where to look for an authority's documents, in order: the `--server` bases that are the
+/// authority's own URLs, then the other bases (as mirrors), then its own URLs from the list.
 fn sources(bases: &[String], entry: &AuthorityEntry, id: KeyId) -> Vec<String> {
     let own: Vec<String> = entry.urls.iter().map(|u| u.trim_end_matches('/').to_owned()).collect();
     let mut out: Vec<String> = Vec::new();
-    for base in bases {
+    // The authority's own URLs given as bases first: a mirror cannot withhold what they serve.
+    for base in bases.iter().filter(|b| own.contains(b)).chain(bases.iter().filter(|b| !own.contains(b))) {
         let url = if own.contains(base) { base.clone() } else { format!("{base}{}", mirror_prefix(id)) };
         if !out.contains(&url) {
             out.push(url);
