@@ -368,7 +368,9 @@ pub struct RootedView {
 impl RootedView {
     /// The view of `state` under `root`, and the trust list in force: the local file's issuers,
     /// then each active authority's synced issuers whose home division lies in its provinces
-    /// (a local entry for the same key wins).
+    /// (a local entry for the same key wins). An issuer key that more than one authority lists
+    /// is refused for all of them, with a warning naming them: who speaks for an office is the
+    /// authority whose provinces hold it, never the order of the root's list.
     pub fn new(
         local: &pass_core::TrustList,
         state: &LocalState,
@@ -380,6 +382,8 @@ impl RootedView {
         let Some(list) = state.authority_list(root) else { return (trust, view) };
         view.list_version = list.version;
         view.newest_signed_at = list.issued_at;
+        // Each authority's issuers that pass its own rules, before deciding who owns a key.
+        let mut claims: Vec<(pass_core::trust::TrustedIssuer, usize)> = Vec::new();
         for entry in &list.authorities {
             let (Some(id), Ok(key)) = (entry.key_id(), entry.public_key()) else { continue };
             let held = state.authorities.get(&id);
@@ -401,24 +405,39 @@ impl RootedView {
             {
                 for issuer in synced.issuers {
                     match issuer.division {
-                        Some(d) if entry.governs(d) => {}
+                        Some(d) if entry.governs(d) => claims.push((issuer, index)),
                         division => {
                             let home = division.map_or_else(|| "no division".to_owned(), |d| d.to_string());
                             view.refused.push(format!(
                                 "issuer_outside_authority: {} ({home}) is not in {}'s provinces",
                                 issuer.name, entry.name
                             ));
-                            continue;
                         }
                     }
-                    if trust.issuer(issuer.key.id()).is_some() || view.owner.contains_key(&issuer.key.id()) {
-                        continue;
-                    }
-                    view.owner.insert(issuer.key.id(), index);
-                    trust.issuers.push(issuer);
                 }
             }
             view.authorities.push(status);
+        }
+        for (issuer, index) in claims.iter().cloned() {
+            let id = issuer.key.id();
+            let claimants: Vec<usize> =
+                claims.iter().filter(|(other, _)| other.key.id() == id).map(|(_, i)| *i).collect();
+            if claimants.iter().any(|i| *i != index) {
+                if claimants.first() == Some(&index) {
+                    let names: Vec<&str> = claimants.iter().map(|i| view.authorities[*i].name.as_str()).collect();
+                    view.refused.push(format!(
+                        "issuer_claimed_twice: key {id} ({}) is listed by {}: refused for all of them",
+                        issuer.name,
+                        names.join(" and ")
+                    ));
+                }
+                continue;
+            }
+            if trust.issuer(id).is_some() || view.owner.contains_key(&id) {
+                continue;
+            }
+            view.owner.insert(id, index);
+            trust.issuers.push(issuer);
         }
         (trust, view)
     }
@@ -498,4 +517,75 @@ pub fn sync_rooted_file(
     let report = sync_rooted(bases, timeout, root, &mut state, now)?;
     state.save(path)?;
     Ok((state, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use pass_core::SecretKey;
+    use pass_core::authorities::AuthorityEntry;
+    use pass_core::authority::{DocKind, TrustDoc};
+
+    use super::*;
+
+    /// A trust list signed by `key` naming `issuers`, each with its home division.
+    fn trust_doc(key: &SecretKey, issuers: &[(&SecretKey, &str)]) -> Vec<u8> {
+        let toml: String = issuers
+            .iter()
+            .map(|(issuer, division)| {
+                let public = issuer.public_key();
+                format!(
+                    "[[issuer]]\nname = \"某签发机关\"\nkey_id = \"{}\"\npublic_key = \"{}\"\ndivision = \"{division}\"\n",
+                    public.id(),
+                    public.encode()
+                )
+            })
+            .collect();
+        authority::sign(
+            DocKind::TrustList,
+            &authority::encode_body(&TrustDoc { version: 1, issued_at: 1_000, toml }),
+            key,
+        )
+    }
+
+    /// N4: Jiangsu lists Guangdong's office key with a Jiangsu division, and the root's list
+    /// names Jiangsu first. The key must not become Jiangsu's (checked against Jiangsu's
+    /// revocations, numbered as Jiangsu's): it is refused for both, with a warning naming both.
+    /// Before, the first authority in the list took it.
+    #[test]
+    fn an_issuer_key_two_authorities_list_is_refused_for_both() {
+        let root = SecretKey::from_seed(&[50; 32]);
+        let (gd, js) = (SecretKey::from_seed(&[51; 32]), SecretKey::from_seed(&[52; 32]));
+        let (huadu, kunshan) = (SecretKey::from_seed(&[53; 32]), SecretKey::from_seed(&[54; 32]));
+        let entry = |name: &str, key: &SecretKey, province: u32| AuthorityEntry {
+            name: name.into(),
+            key: key.public_key().verifying_key().to_bytes(),
+            provinces: vec![province],
+            urls: Vec::new(),
+            not_before: None,
+            not_after: None,
+        };
+        // Jiangsu first: the order must not decide.
+        let list = AuthorityList {
+            version: 1,
+            issued_at: 1_000,
+            authorities: vec![entry("江苏省", &js, 320_000), entry("广东省", &gd, 440_000)],
+        };
+        let mut state = LocalState { authority_list: Some(list.sign(&root)), ..LocalState::default() };
+        let mut gd_state = LocalState::default();
+        sync::apply_trust(&mut gd_state, &trust_doc(&gd, &[(&huadu, "440114")]), &gd.public_key(), 2_000).expect("gd");
+        // Jiangsu lists Guangdong's office as its own, and its own Kunshan office.
+        let mut js_state = LocalState::default();
+        let js_doc = trust_doc(&js, &[(&huadu, "320583"), (&kunshan, "320583")]);
+        sync::apply_trust(&mut js_state, &js_doc, &js.public_key(), 2_000).expect("js");
+        state.authorities.insert(gd.public_key().id(), gd_state);
+        state.authorities.insert(js.public_key().id(), js_state);
+        let (trust, view) = RootedView::new(&pass_core::TrustList::default(), &state, &root.public_key(), 2_000);
+        assert!(trust.issuer(huadu.public_key().id()).is_none(), "claimed twice: trusted by nobody");
+        assert!(!view.owner.contains_key(&huadu.public_key().id()));
+        let warning = view.refused.iter().find(|r| r.starts_with("issuer_claimed_twice")).expect("a warning");
+        assert!(warning.contains("江苏省") && warning.contains("广东省"), "{warning}");
+        assert_eq!(view.refused.iter().filter(|r| r.starts_with("issuer_claimed_twice")).count(), 1, "one warning");
+        assert!(trust.issuer(kunshan.public_key().id()).is_some(), "Jiangsu's own office stays trusted");
+        assert_eq!(view.owner.get(&kunshan.public_key().id()), Some(&0));
+    }
 }
