@@ -707,6 +707,19 @@ pub fn set_password(conn: &Connection, account: i64, password_hash: &str) -> rus
     Ok(())
 }
 
+/// Counts one more failed login of `account` (in the database, so attempts decided at the same
+/// time each count); at `max` the account is locked until `locked_until` and the count starts
+/// again. Whether it is locked now.
+pub fn note_failed_login(conn: &Connection, account: i64, max: i64, locked_until: u64) -> rusqlite::Result<bool> {
+    conn.execute("UPDATE accounts SET failed_logins = failed_logins + 1 WHERE id = ?1", [account])?;
+    let failed: i64 = conn.query_row("SELECT failed_logins FROM accounts WHERE id = ?1", [account], |r| r.get(0))?;
+    if failed >= max {
+        set_failed_logins(conn, account, 0, locked_until)?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
 /// Sets an account's count of failed logins in a row and the time it is locked until (0: not).
 pub fn set_failed_logins(conn: &Connection, account: i64, failed: i64, locked_until: u64) -> rusqlite::Result<()> {
     conn.execute(

@@ -5,6 +5,7 @@
 //!
 //! - [`db`]: the console's SQLite database (accounts, sessions, applications, audit).
 //! - [`auth`]: passwords (argon2id), session ids (stored hashed), CSRF tokens, lockout.
+//! - [`login`]: logging in under a race: failure slots reserved before argon2, checks capped.
 //! - [`workflow`]: what the console does (submit, edit, approve → issue → print → e-pass,
 //!   reject, revoke, send revocations), with no HTTP types.
 //! - [`web`]: the routes by area, each handler given its checked session; [`pages`]: the
@@ -16,13 +17,12 @@
 
 pub mod auth;
 pub mod db;
+pub mod login;
 pub mod pages;
 pub mod tls;
 pub mod web;
 pub mod workflow;
 
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -111,8 +111,8 @@ pub struct Office {
     /// How browsers reach the console.
     transport: Transport,
     clock: Clock,
-    /// Failed logins by address, their times: the per-address throttle.
-    failures: Mutex<HashMap<IpAddr, Vec<u64>>>,
+    /// Logins: the per-address throttle, the per-account lockout, the cap on password checks.
+    throttle: login::Throttle,
     /// Held while an application's state is read and changed (approve, reject, edit), so an
     /// edit cannot slip between a reviewer's check and the signing.
     decisions: Mutex<()>,
@@ -152,7 +152,7 @@ impl Office {
             name,
             transport,
             clock,
-            failures: Mutex::new(HashMap::new()),
+            throttle: login::Throttle::default(),
             decisions: Mutex::new(()),
             _lock: lock,
         })

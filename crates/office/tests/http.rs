@@ -784,3 +784,37 @@ fn the_login_page_names_the_office() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("花都区工业和信息化局"), "{}", page.body);
 }
+
+/// L-3: 12 wrong guesses at once, then the right password: the account is locked. Every attempt
+/// reserves its failure slot before argon2 runs, so parallel guesses cannot all be checked
+/// before the counter catches up (before: 59 of 60 parallel guesses were checked and the right
+/// one then let in). And L-5: a 1 MB login name is refused before any work and never stored.
+#[test]
+fn parallel_guesses_lock_the_account_and_a_huge_login_is_not_stored() {
+    let console = start(pass_office::Transport::Plain);
+    let guesses: Vec<_> = (0..12)
+        .map(|_| {
+            let mut browser = Browser::new(&console);
+            let csrf = browser.get("/login").csrf();
+            std::thread::spawn(move || {
+                browser.post("/login", &[("csrf", &csrf), ("login", "admin"), ("password", "wrong password!")]).status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    let right = Browser::new(&console).log_in("admin", &console.admin_password);
+    assert_ne!(right.status, 303, "the right password after 12 parallel wrong ones: {}", right.body);
+    // How many guesses reached the password check: at most the lockout's five.
+    let conn = rusqlite::Connection::open(console.data.join("office.sqlite")).unwrap();
+    let checked: i64 = conn
+        .query_row("SELECT count(*) FROM audit WHERE action = 'login_failed' AND actor = 'admin'", [], |r| r.get(0))
+        .unwrap();
+    assert!(checked <= 5, "{checked} wrong passwords were checked");
+
+    let huge = "x".repeat(1 << 20);
+    let page = Browser::new(&console).log_in(&huge, "whatever123");
+    assert!(page.status == 401 || page.status == 413 || page.status == 422, "{}", page.status);
+    let longest: i64 = conn.query_row("SELECT coalesce(max(length(actor)), 0) FROM audit", [], |r| r.get(0)).unwrap();
+    assert!(longest <= 100, "an actor of {longest} bytes was stored");
+}

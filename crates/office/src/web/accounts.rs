@@ -7,9 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 
 use super::session::{self, Posted, Visitor, may};
 use super::{Fields, Reply, Shared, run};
-use crate::Office;
 use crate::auth;
 use crate::db::{self, Role};
+use crate::login;
 use crate::pages;
 use crate::workflow::audit;
 
@@ -42,61 +42,32 @@ pub(super) async fn login(
             let message = "登录页面已过期，请重新登录。 The login page expired (or came from another site): log in again.";
             return session::login_form(office, StatusCode::FORBIDDEN, Some(message));
         }
-        let refused = |message: &str| Reply::Page(StatusCode::UNAUTHORIZED, pages::login(office.name(), Some(message), &expected));
-        let wrong = "账号或密码错误。 Wrong login or password.";
-        {
-            let mut failures = office.failures.lock().map_err(|_| anyhow::anyhow!("throttle lock poisoned"))?;
-            let list = failures.entry(peer.ip()).or_default();
-            list.retain(|t| now.saturating_sub(*t) < auth::LOCKOUT);
-            if list.len() >= auth::MAX_FAILED_PER_ADDRESS {
-                return Ok(Reply::Page(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    pages::login(office.name(), Some("此地址登录失败次数过多，请15分钟后再试。 Too many failed logins from this address: try again in 15 minutes."), &expected),
+        let refused =
+            |status, message: &str| Reply::Page(status, pages::login(office.name(), Some(message), &expected));
+        let account = match login::attempt(office, peer.ip(), &login, &password)? {
+            login::Outcome::In(account) => account,
+            login::Outcome::Wrong => return Ok(refused(StatusCode::UNAUTHORIZED, "账号或密码错误。 Wrong login or password.")),
+            login::Outcome::Locked => {
+                return Ok(refused(
+                    StatusCode::UNAUTHORIZED,
+                    "账户已锁定15分钟（连续5次失败）。 The account is locked for 15 minutes after 5 failed logins.",
                 ));
             }
-        }
-        let account = db::account_by_login(&*office.db()?, &login)?;
-        let Some(account) = account else {
-            auth::verify_password(&password, auth::dummy_hash());
-            note_failure(office, peer, now)?;
-            audit(office, &login, "login_failed", "unknown login")?;
-            return Ok(refused(wrong));
+            login::Outcome::Throttled => {
+                return Ok(refused(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "此地址登录失败次数过多，请15分钟后再试。 Too many failed logins from this address: try again in 15 minutes.",
+                ));
+            }
         };
-        if account.locked_until > now {
-            audit(office, &login, "login_refused", "account locked")?;
-            return Ok(refused("账户已锁定15分钟（连续5次失败）。 The account is locked for 15 minutes after 5 failed logins."));
-        }
-        if !auth::verify_password(&password, &account.password_hash) {
-            note_failure(office, peer, now)?;
-            let failed = account.failed_logins + 1;
-            let locked_until = if failed >= auth::MAX_FAILED { now + auth::LOCKOUT } else { 0 };
-            db::set_failed_logins(&*office.db()?, account.id, if locked_until > 0 { 0 } else { failed }, locked_until)?;
-            audit(office, &login, "login_failed", if locked_until > 0 { "wrong password; account locked" } else { "wrong password" })?;
-            return Ok(refused(wrong));
-        }
         let id = auth::random_token().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
         let csrf = auth::random_token().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
-        {
-            let conn = office.db()?;
-            db::set_failed_logins(&conn, account.id, 0, 0)?;
-            db::start_session(&conn, &auth::session_hash(&id), account.id, &csrf, now)?;
-        }
-        audit(office, &login, "login", &format!("from {}", peer.ip()))?;
+        db::start_session(&*office.db()?, &auth::session_hash(&id), account.id, &csrf, now)?;
+        audit(office, &account.login, "login", &format!("from {}", peer.ip()))?;
         let to = if account.must_change { "/password" } else { "/" };
         Ok(Reply::Redirect(to.into(), Some(session::session_cookie(office, &id))))
     })
     .await
-}
-
-fn note_failure(office: &Office, peer: SocketAddr, now: u64) -> anyhow::Result<()> {
-    office
-        .failures
-        .lock()
-        .map_err(|_| anyhow::anyhow!("throttle lock poisoned"))?
-        .entry(peer.ip())
-        .or_default()
-        .push(now);
-    Ok(())
 }
 
 pub(super) async fn logout(State(office): State<Shared>, Posted { session, .. }: Posted<may::Account>) -> Reply {

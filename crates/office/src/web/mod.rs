@@ -35,13 +35,20 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; s
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub(crate) type Shared = Arc<Office>;
+
+/// The largest login form accepted.
+const MAX_LOGIN_BODY: usize = 16 * 1024;
 pub(crate) use crate::workflow::Fields;
 
 /// The routes.
 pub fn router(office: Shared) -> Router {
     Router::new()
         .route("/", get(accounts::home))
-        .route("/login", get(accounts::login_page).post(accounts::login))
+        // A login form is a few hundred bytes: a larger body is refused before it is read.
+        .route(
+            "/login",
+            get(accounts::login_page).post(accounts::login).layer(axum::extract::DefaultBodyLimit::max(MAX_LOGIN_BODY)),
+        )
         .route("/logout", post(accounts::logout))
         .route("/password", get(accounts::password_page).post(accounts::password))
         .route("/accounts", get(accounts::accounts_page).post(accounts::create_account))
