@@ -260,6 +260,27 @@ pub fn migrate(conn: &rusqlite::Connection, steps: &[&str]) -> Result<(), Migrat
 /// when another process is creating or writing the same file at that moment, SQLite answers
 /// "database is locked" at once, so that is retried here until `busy` has passed.
 pub fn open_sqlite(path: &Path, busy: std::time::Duration) -> rusqlite::Result<rusqlite::Connection> {
+    // A new database is created 0600 before SQLite opens it, so that it (and the journal files
+    // SQLite makes with the database's mode) are the owner's alone: they hold password hashes,
+    // sessions and tokens.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path);
+        if let Err(e) = created
+            && e.kind() != io::ErrorKind::AlreadyExists
+        {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!("{}: {e}", path.display())),
+            ));
+        }
+    }
     // Not through a symlink: a link planted where a database or scan log is kept must not send
     // the writes elsewhere.
     let conn = rusqlite::Connection::open_with_flags(

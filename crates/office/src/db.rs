@@ -163,13 +163,8 @@ impl State {
         }
     }
 
-    fn from_name(name: &str) -> State {
-        match name {
-            "rejected" => State::Rejected,
-            "issued" => State::Issued,
-            "printed" => State::Printed,
-            _ => State::Submitted,
-        }
+    fn from_name(name: &str) -> Option<State> {
+        [State::Submitted, State::Rejected, State::Issued, State::Printed].into_iter().find(|s| s.name() == name)
     }
 
     /// The label shown to people.
@@ -229,11 +224,22 @@ pub fn set_setting(conn: &Connection, name: &str, value: &str) -> rusqlite::Resu
     Ok(())
 }
 
+/// A stored name this program does not know.
+fn unknown(column: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        format!("unknown {what}: a damaged row, or one a newer release wrote").into(),
+    )
+}
+
 fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
         id: r.get(0)?,
         login: r.get(1)?,
-        role: Role::from_name(&r.get::<_, String>(2)?).unwrap_or(Role::Enterprise),
+        // Fail closed: a role this program does not know (a damaged or newer row) is an error,
+        // never read as some role.
+        role: Role::from_name(&r.get::<_, String>(2)?).ok_or_else(|| unknown(2, "role"))?,
         password_hash: r.get(3)?,
         must_change: r.get::<_, i64>(4)? != 0,
         org_name: r.get(5)?,
@@ -402,7 +408,8 @@ fn application_row(conn: &Connection, r: &rusqlite::Row<'_>) -> rusqlite::Result
         enterprise_name: r.get(2)?,
         entered_by: r.get(3)?,
         edited_by: r.get(4)?,
-        state: State::from_name(&r.get::<_, String>(5)?),
+        // Likewise a state: never read as "waiting", which a reviewer could then approve.
+        state: State::from_name(&r.get::<_, String>(5)?).ok_or_else(|| unknown(5, "application state"))?,
         submitted_at: r.get::<_, i64>(6)?.max(0) as u64,
         decided: decided_by.zip(decided_at.map(|t| t.max(0) as u64)),
         reason: r.get(10)?,

@@ -49,6 +49,7 @@ pub fn system_clock() -> Clock {
 /// directory already set up.
 pub fn init(data: &Path, key: &Path, office: &str, now: u64) -> anyhow::Result<String> {
     std::fs::create_dir_all(data).with_context(|| data.display().to_string())?;
+    restrict(data)?;
     pass_files::probe_writable(data).with_context(|| format!("cannot write into {}", data.display()))?;
     let key = std::fs::canonicalize(key).with_context(|| key.display().to_string())?;
     let secret = pass_issuer::keyfile::load_secret(&key)?;
@@ -69,6 +70,30 @@ pub fn init(data: &Path, key: &Path, office: &str, now: u64) -> anyhow::Result<S
     db::audit(&tx, now, "init", "init", &format!("office {office:?}, key {key_id}"))?;
     tx.commit()?;
     Ok(password)
+}
+
+/// The data directory and its databases are the owner's alone (0700, 0600): they hold password
+/// hashes, sessions and the issuance ledger. Applied at `init` and whenever the console opens
+/// a directory (one set up by an older release is tightened).
+fn restrict(data: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let set = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("making {} private", path.display()))
+        };
+        set(data, 0o700)?;
+        for base in [DB_FILE, LEDGER_FILE] {
+            for suffix in ["", "-wal", "-shm"] {
+                let path = data.join(format!("{base}{suffix}"));
+                if path.symlink_metadata().is_ok_and(|m| m.file_type().is_file()) {
+                    set(&path, 0o600)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn open_db(data: &Path) -> anyhow::Result<Connection> {
@@ -138,6 +163,7 @@ impl Office {
                 key.with_extension("pub").display()
             );
         }
+        restrict(data)?;
         let lock_path = data.join("serve.lock");
         let lock = pass_files::open_lock(&lock_path).with_context(|| lock_path.display().to_string())?;
         if lock.try_lock().is_err() {

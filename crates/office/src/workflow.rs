@@ -613,4 +613,24 @@ mod tests {
         let (errors, message) = read_upload(&c.enterprise, "fleet.csv", many.as_bytes()).expect_err("capped");
         assert!(errors.is_empty() && message.is_some_and(|m| m.contains("1000")));
     }
+
+    /// A row whose role or state this program does not know (a damaged file, or a newer release)
+    /// fails closed: an error, never read as an enterprise account or a waiting application
+    /// that a reviewer could approve (before: `Enterprise` and `Submitted`).
+    #[test]
+    fn unknown_roles_and_states_fail_closed() {
+        let c = console();
+        let office = &c.office;
+        let id = submit(office, &c.enterprise, &c.enterprise, &[truck("粤A12345")], "1 truck").expect("submits");
+        {
+            let conn = office.db().expect("db");
+            conn.execute_batch("PRAGMA ignore_check_constraints = ON;").expect("pragma");
+            conn.execute("UPDATE applications SET state = 'escalated' WHERE id = ?1", [id]).expect("edits");
+            conn.execute("UPDATE accounts SET role = 'superuser' WHERE id = ?1", [c.clerk.id]).expect("edits");
+        }
+        assert!(db::application(&office.db().expect("db"), id).is_err(), "an unknown state is an error");
+        assert!(approve(office, &c.reviewer, id).is_err(), "nothing approves it");
+        assert!(db::account(&office.db().expect("db"), c.clerk.id).is_err(), "an unknown role is an error");
+        assert!(db::account(&office.db().expect("db"), c.reviewer.id).expect("reads").is_some(), "others read");
+    }
 }

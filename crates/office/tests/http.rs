@@ -818,3 +818,21 @@ fn parallel_guesses_lock_the_account_and_a_huge_login_is_not_stored() {
     let longest: i64 = conn.query_row("SELECT coalesce(max(length(actor)), 0) FROM audit", [], |r| r.get(0)).unwrap();
     assert!(longest <= 100, "an actor of {longest} bytes was stored");
 }
+
+/// The data directory is the owner's alone: 0700, its databases (and their journals) 0600;
+/// they hold password hashes, sessions and the ledger (before: 0755 and 0644).
+#[test]
+fn the_data_directory_and_its_databases_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let console = start(pass_office::Transport::Plain);
+    let mut admin = Browser::new(&console);
+    admin.log_in("admin", &console.admin_password);
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&console.data), 0o700);
+    for entry in std::fs::read_dir(&console.data).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.contains(".sqlite") {
+            assert_eq!(mode(&entry.path()), 0o600, "{name}");
+        }
+    }
+}
