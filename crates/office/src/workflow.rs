@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use pass_issuer::csv_import::RowError;
-use pass_issuer::issue::PassRequest;
-use pass_issuer::ledger::Record;
+use pass_issuer::issue::{IssueError, PassRequest};
+use pass_issuer::ledger::{LedgerError, Record};
 
 use crate::Office;
 use crate::auth;
@@ -275,7 +275,19 @@ pub fn approve(office: &Office, reviewer: &Account, id: i64) -> anyhow::Result<R
         again: false,
         now,
     };
-    let records = pass_issuer::issue::issue_batch(&key, &mut ledger, &requests, &batch)?;
+    let records = match pass_issuer::issue::issue_batch(&key, &mut ledger, &requests, &batch) {
+        Ok(records) => records,
+        // The ledger issued this application's passes before, and the office's own commit did
+        // not follow (a crash, a full or busy disk): take those passes up again and complete
+        // the decision, never issue twice, never jam.
+        Err(IssueError::Ledger(LedgerError::RepeatedBatch { .. })) => {
+            let serials = ledger
+                .batch_serials(&batch.sha256)?
+                .ok_or_else(|| anyhow::anyhow!("application {id}: the ledger says issued, but names no serials"))?;
+            ledger.records(key.public_key().id(), &serials)?
+        }
+        Err(e) => return Err(e.into()),
+    };
     drop(key);
     let serials: Vec<u64> = records.iter().map(|r| r.pass.serial).collect();
     {
@@ -632,5 +644,33 @@ mod tests {
         assert!(approve(office, &c.reviewer, id).is_err(), "nothing approves it");
         assert!(db::account(&office.db().expect("db"), c.clerk.id).is_err(), "an unknown role is an error");
         assert!(db::account(&office.db().expect("db"), c.reviewer.id).expect("reads").is_some(), "others read");
+    }
+
+    /// DF-3: the ledger commits an application's passes, then the office's own commit fails
+    /// (here a trigger; a crash or a full disk in life). The next approval takes those passes
+    /// up again and completes the decision, issuing nothing twice (before: every later
+    /// approval was "this file was already issued", for good).
+    #[test]
+    fn an_approval_whose_office_commit_failed_completes_on_the_next() {
+        let c = console();
+        let office = &c.office;
+        let id = submit(office, &c.enterprise, &c.enterprise, &[truck("粤A12345"), truck("粤A12346")], "2 trucks")
+            .expect("submits");
+        office
+            .db()
+            .expect("db")
+            .execute_batch("CREATE TRIGGER jam BEFORE INSERT ON epasses BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
+            .expect("trigger");
+        assert!(approve(office, &c.reviewer, id).is_err(), "the office's commit fails");
+        assert_eq!(visible(office, &c.reviewer, id).expect("reads").expect("seen").state, State::Submitted);
+        let ledger = office.ledger().expect("ledger");
+        assert_eq!(ledger.envelopes(office.key_id()).expect("lists").len(), 2, "the ledger has them");
+        office.db().expect("db").execute_batch("DROP TRIGGER jam;").expect("drops");
+        let serials = approve(office, &c.reviewer, id).expect("runs").expect("completes");
+        assert_eq!(serials, vec![1, 2], "the same passes");
+        assert_eq!(ledger.envelopes(office.key_id()).expect("lists").len(), 2, "nothing issued twice");
+        let application = visible(office, &c.enterprise, id).expect("reads").expect("own");
+        assert!(matches!(application.state, State::Issued | State::Printed), "{:?}", application.state);
+        assert_eq!(db::epasses(&office.db().expect("db"), id).expect("reads").len(), 2, "e-pass links made");
     }
 }
