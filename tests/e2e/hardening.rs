@@ -272,33 +272,36 @@ fn a_fifo_is_refused_not_waited_on() {
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let trust = root().join("keys-example/trust.toml");
     let state = dir.path().join("state.bin");
-    let mut child = Command::new(crate::util::bin("pass-verifier"))
-        .arg("import")
-        .arg(&fifo)
-        .arg("--trust")
-        .arg(&trust)
-        .arg("--state")
-        .arg(&state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("import of a FIFO still waiting after 20 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("not a regular file"), "{stderr}");
+    // `import` from a stick, and `scan` of a photo (I-2: it waited for a writer for ever).
+    for command in ["import", "scan"] {
+        let mut child = Command::new(crate::util::bin("pass-verifier"))
+            .arg(command)
+            .arg(&fifo)
+            .arg("--trust")
+            .arg(&trust)
+            .arg("--state")
+            .arg(&state)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{command} of a FIFO still waiting after 20 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(2), "{command}: {stderr}");
+        assert!(stderr.contains("not a regular file"), "{command}: {stderr}");
+    }
 }
 
 /// Syncs at once on one state file: each waits for the other, and the file ends at the

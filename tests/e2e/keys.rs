@@ -68,3 +68,30 @@ fn trust_entry_prints_a_root_section_a_checkpoint_loads() {
     ]);
     assert_eq!(refused.code, 2, "{}", refused.stdout);
 }
+
+/// K-2: `list` and `show` with another office's key on a ledger bound to the first are refused
+/// (before: its passes were listed under the other office's pass numbers).
+#[test]
+fn list_with_another_offices_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // Huadu's office is the example key (440114), its ledger beside the test's files.
+    crate::util::issue_now(dir.path(), "粤A12345");
+    let (huadu, ledger) = (crate::util::example_key(dir.path()), dir.path().join("ledger.sqlite"));
+    let kunshan = dir.path().join("kunshan");
+    let made = issuer(&["keygen", "--out", kunshan.to_str().unwrap(), "--name", "昆山", "--division", "320583"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let own = issuer(&["list", "--ledger", ledger.to_str().unwrap(), "--key", huadu.to_str().unwrap()]);
+    assert_eq!(own.code, 0, "{}", own.stderr);
+    assert!(own.stdout.contains("440114000001"), "{}", own.stdout);
+    let other_key = kunshan.join("issuer.key");
+    for command in ["list", "show"] {
+        let mut args = vec![command];
+        if command == "show" {
+            args.push("1");
+        }
+        args.extend(["--ledger", ledger.to_str().unwrap(), "--key", other_key.to_str().unwrap()]);
+        let other = issuer(&args);
+        assert_eq!(other.code, 2, "{command}: {}", other.stdout);
+        assert!(other.stderr.contains("issues for key"), "{command}: {}", other.stderr);
+    }
+}

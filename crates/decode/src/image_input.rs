@@ -27,6 +27,9 @@ pub enum InputError {
     /// The file is empty.
     #[error("the file is empty")]
     Empty,
+    /// Not a regular file (a FIFO, a device, a directory).
+    #[error("not a regular file (a device, FIFO, socket or directory)")]
+    NotAFile,
     /// The file is larger than [`MAX_FILE_BYTES`].
     #[error("the file is larger than {} MiB", MAX_FILE_BYTES / 1024 / 1024)]
     TooLarge,
@@ -54,6 +57,10 @@ pub enum InputError {
 
 /// Reads an image file into greyscale, upright.
 pub fn load_path(path: &Path) -> Result<GrayImage, InputError> {
+    // Opening a FIFO waits for a writer, and a device never ends: only regular files are read.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(InputError::NotAFile);
+    }
     let file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;

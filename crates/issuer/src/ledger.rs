@@ -296,6 +296,17 @@ impl Ledger {
             .map_err(self.err())
     }
 
+    /// Refuses to read this ledger as `key_id`'s when it issues for another key (`list` and
+    /// `show` would otherwise number its passes with the other office's division).
+    pub fn check_key(&self, key_id: KeyId) -> Result<(), LedgerError> {
+        match self.meta("key_id")? {
+            Some(bound) if bound != key_id.to_string() => {
+                Err(LedgerError::OtherKey { path: self.path.clone(), bound, key: key_id })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Binds this ledger and the key at `key_path` to each other before anything is issued or
     /// revoked with them: the ledger records the key on first use and refuses any other, and
     /// the file beside the key ([`marker_path`], made once, never overwritten) names this

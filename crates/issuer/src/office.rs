@@ -17,7 +17,8 @@ pub fn ledger_path(key: &Path, given: Option<&Path>) -> PathBuf {
     given.map_or_else(|| key.parent().unwrap_or(Path::new(".")).join(ledger::DEFAULT_FILE), Path::to_owned)
 }
 
-/// An existing ledger: `given`, or the one beside `key`.
+/// An existing ledger: `given`, or the one beside `key`; with `key`, a ledger that issues for
+/// another key is refused.
 pub fn open_existing_ledger(given: Option<&Path>, key: Option<&Path>) -> Result<Ledger> {
     let path = match (given, key) {
         (Some(path), _) => path.to_owned(),
@@ -27,7 +28,21 @@ pub fn open_existing_ledger(given: Option<&Path>, key: Option<&Path>) -> Result<
     if !path.exists() {
         anyhow::bail!("{}: no ledger here", path.display());
     }
-    Ok(Ledger::open(&path)?)
+    let ledger = Ledger::open(&path)?;
+    if let Some(key) = key {
+        ledger.check_key(public_of(key)?.id())?;
+    }
+    Ok(ledger)
+}
+
+/// The public half of the key at `key`: from its `.pub` file, or from the secret key itself.
+pub fn public_of(key: &Path) -> Result<PublicKey> {
+    let text = files::read_to_string_capped(key, files::MAX_KEY_FILE).with_context(|| key.display().to_string())?;
+    if text.contains("PRIVATE KEY") {
+        drop(zeroize::Zeroizing::new(text));
+        return Ok(keyfile::load_secret(key)?.public_key());
+    }
+    Ok(pass_core::keys::PublicKeyFile::parse(&text)?.1)
 }
 
 /// Loads the secret key, and a warning (as ssh gives) when others may read the file.
