@@ -36,6 +36,14 @@ pub const LEDGER_FILE: &str = "ledger.sqlite";
 /// The login of the account `init` makes.
 pub const ADMIN_LOGIN: &str = "admin";
 
+/// Writes one line to standard error, and carries on when it cannot (a full disk, a closed
+/// pipe): `eprintln!` panics then, and a panic in a request's worker left the client with an
+/// empty reply.
+pub fn log(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// The time source: Unix seconds. The binary uses the system clock; tests drive their own.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
@@ -157,11 +165,11 @@ impl Office {
         // pass numbers. Without it numbers are bare serials, which the operator must know.
         let division = pass_issuer::office::office_division(&key);
         if division.is_none() {
-            eprintln!(
+            log(format_args!(
                 "pass-office: warning: {} names no division (or is missing): pass numbers will be bare serials; \
                  put the office's issuer.pub, made with `pass-issuer keygen --division CODE`, beside the key",
                 key.with_extension("pub").display()
-            );
+            ));
         }
         restrict(data)?;
         let lock_path = data.join("serve.lock");
@@ -283,7 +291,7 @@ pub async fn serve<L: pass_http::Accept>(
             wait = match sent {
                 Ok(Ok(true)) => std::time::Duration::from_secs(60),
                 Ok(Err(e)) => {
-                    eprintln!("pass-office: sending revocations: {e:#}");
+                    log(format_args!("pass-office: sending revocations: {e:#}"));
                     (wait * 2).min(std::time::Duration::from_secs(900))
                 }
                 _ => (wait * 2).min(std::time::Duration::from_secs(900)),

@@ -442,7 +442,7 @@ pub fn send_pending(office: &Office) -> anyhow::Result<bool> {
             }
             Err(e) => {
                 all = false;
-                eprintln!("pass-office: revocations {serials:?} not sent yet (will retry): {e}");
+                crate::log(format_args!("pass-office: revocations {serials:?} not sent yet (will retry): {e}"));
             }
         }
     }

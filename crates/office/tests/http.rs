@@ -847,3 +847,44 @@ fn the_data_directory_and_its_databases_are_private() {
         }
     }
 }
+
+/// DF-2: with its standard error on a full disk, an internal error (here the audit trail
+/// refusing a row) is still a 500 page: logging it must not panic the worker and leave the
+/// client with an empty reply.
+#[test]
+fn an_internal_error_is_answered_when_stderr_is_full() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = example_key(dir.path());
+    pass_office::init(&data, &key, "花都区工业和信息化局", START).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pass-office"))
+        .args(["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create("/dev/full").unwrap())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _child = Kill(child);
+    let base = line.trim().strip_prefix("pass-office: serving ").expect(&line).trim_end_matches('/').to_owned();
+    let conn = rusqlite::Connection::open(data.join("office.sqlite")).unwrap();
+    conn.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
+        .unwrap();
+    let console = Console {
+        base,
+        clock: Arc::new(AtomicU64::new(START)),
+        admin_password: String::new(),
+        data: data.clone(),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let page = Browser::new(&console).log_in("nobody", "whatever123");
+    assert_eq!(page.status, 500, "{}", page.body);
+}

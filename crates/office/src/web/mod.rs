@@ -173,7 +173,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
     match tokio::task::spawn_blocking(move || work(&office)).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => {
-            eprintln!("pass-office: error: {e:#}");
+            crate::log(format_args!("pass-office: error: {e:#}"));
             Err(Reply::Page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 pages::error(None, "出错了 Error", "内部错误，已记录。 Internal error (logged)."),
