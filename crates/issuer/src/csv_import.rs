@@ -76,8 +76,8 @@ pub enum CsvError {
     #[error("header: {0}")]
     Header(String),
     /// Too many rows.
-    #[error("more than {MAX_ROWS} rows")]
-    TooManyRows,
+    #[error("more than {0} rows")]
+    TooManyRows(usize),
     /// No rows.
     #[error("the file has no rows")]
     Empty,
@@ -167,6 +167,23 @@ pub fn parse(text: &str, tz: &TimeZone) -> Result<Vec<Row>, CsvError> {
 /// by the file (the office console: the holder is the enterprise's account, and a file that
 /// has such a column is refused).
 pub fn parse_with(text: &str, tz: &TimeZone, fixed: &[(&str, &str)]) -> Result<Vec<Row>, CsvError> {
+    parse_with_max(text, tz, fixed, MAX_ROWS)
+}
+
+/// [`parse_with`], refusing a file of more than `max_rows` rows before checking any row past
+/// them (each row's places are looked up: a 50,000-row file must not cost that when only 1,000
+/// are taken).
+pub fn parse_with_max(
+    text: &str,
+    tz: &TimeZone,
+    fixed: &[(&str, &str)],
+    max_rows: usize,
+) -> Result<Vec<Row>, CsvError> {
+    // Rows counted first (cheap): a file over the cap is refused before any row is checked.
+    let count = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes()).records().count();
+    if count > max_rows {
+        return Err(CsvError::TooManyRows(max_rows));
+    }
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers: Vec<String> =
         reader.headers().map_err(|e| CsvError::Header(e.to_string()))?.iter().map(str::to_owned).collect();
@@ -180,7 +197,7 @@ pub fn parse_with(text: &str, tz: &TimeZone, fixed: &[(&str, &str)]) -> Result<V
             Err(RowError { line, column: "row".into(), reason: e.to_string() })
         }
     });
-    parse_table(&headers, records, tz, fixed)
+    parse_table_max(&headers, records, tz, fixed, max_rows)
 }
 
 /// Reads the first sheet of an .xlsx workbook (as enterprises keep their fleet lists) into one
@@ -188,7 +205,18 @@ pub fn parse_with(text: &str, tz: &TimeZone, fixed: &[(&str, &str)]) -> Result<V
 /// may be date cells or text; codes typed as numbers (440114) read as their digits. Row numbers
 /// are the sheet's.
 pub fn parse_xlsx(bytes: &[u8], tz: &TimeZone, fixed: &[(&str, &str)]) -> Result<Vec<Row>, CsvError> {
+    parse_xlsx_max(bytes, tz, fixed, MAX_ROWS)
+}
+
+/// [`parse_xlsx`], refusing a sheet of more than `max_rows` rows as [`parse_with_max`] does.
+pub fn parse_xlsx_max(
+    bytes: &[u8],
+    tz: &TimeZone,
+    fixed: &[(&str, &str)],
+    max_rows: usize,
+) -> Result<Vec<Row>, CsvError> {
     use calamine::{DataRef, Reader as _};
+    let max_rows = max_rows.min(MAX_ROWS);
     if bytes.len() > MAX_FILE_BYTES {
         return Err(CsvError::TooLarge);
     }
@@ -232,8 +260,9 @@ pub fn parse_xlsx(bytes: &[u8], tz: &TimeZone, fixed: &[(&str, &str)]) -> Result
         if column >= MAX_COLUMNS {
             return Err(CsvError::TooWide(column + 1));
         }
-        if table.len() > MAX_ROWS && !table.contains_key(&row) {
-            return Err(CsvError::TooManyRows);
+        // The header row and `max_rows` more.
+        if table.len() > max_rows && !table.contains_key(&row) {
+            return Err(CsvError::TooManyRows(max_rows));
         }
         let cells = table.entry(row).or_default();
         let column = column as usize;
@@ -246,7 +275,7 @@ pub fn parse_xlsx(bytes: &[u8], tz: &TimeZone, fixed: &[(&str, &str)]) -> Result
     let (_, headers) = rows.next().ok_or(CsvError::Empty)?;
     // Sheet rows count from 1.
     let records = rows.map(|(row, cells)| Ok((u64::from(row) + 1, cells)));
-    parse_table(&headers, records, tz, fixed)
+    parse_table_max(&headers, records, tz, fixed, max_rows)
 }
 
 /// Refuses an .xlsx archive that unpacks to more than [`MAX_UNPACKED_BYTES`] or has more than
@@ -283,6 +312,17 @@ pub fn parse_table(
     tz: &TimeZone,
     fixed: &[(&str, &str)],
 ) -> Result<Vec<Row>, CsvError> {
+    parse_table_max(headers, records, tz, fixed, MAX_ROWS)
+}
+
+/// [`parse_table`] refusing more than `max_rows` rows before checking any row past them.
+pub fn parse_table_max(
+    headers: &[String],
+    records: impl Iterator<Item = Result<(u64, Vec<String>), RowError>>,
+    tz: &TimeZone,
+    fixed: &[(&str, &str)],
+    max_rows: usize,
+) -> Result<Vec<Row>, CsvError> {
     let mut index: Vec<Option<&'static str>> = Vec::new();
     for h in headers {
         let column = canonical(h);
@@ -311,8 +351,8 @@ pub fn parse_table(
     }
     let mut rows = Vec::new();
     for record in records {
-        if rows.len() >= MAX_ROWS {
-            return Err(CsvError::TooManyRows);
+        if rows.len() >= max_rows {
+            return Err(CsvError::TooManyRows(max_rows));
         }
         let (line, cells) = match record {
             Ok(record) => record,
