@@ -592,8 +592,12 @@ fn the_console_behind_nginx_with_tls() {
     let key = crate::util::example_key(dir.path());
     let data = dir.path().join("office");
     let password = pass_office::init(&data, &key, "示例签发机关", (pass_office::system_clock())()).unwrap();
-    let office =
-        pass_office::Office::open(&data, pass_office::Transport::BehindProxy, pass_office::system_clock()).unwrap();
+    let office = pass_office::Office::open(
+        &data,
+        pass_office::Transport::BehindProxy([127, 0, 0, 1].into()),
+        pass_office::system_clock(),
+    )
+    .unwrap();
     let addr = pass_office::spawn_on_loopback(office);
     let fill =
         [("@CERT@", cert.to_str().unwrap()), ("@KEY@", key_pem.to_str().unwrap()), ("@UPSTREAM@", &addr.to_string())];

@@ -119,9 +119,9 @@ pub enum Transport {
     Plain,
     /// The console's own TLS: cookies are `Secure`.
     Tls,
-    /// A TLS-terminating proxy in front: cookies are `Secure`, and the proxy's `X-Real-IP`
-    /// names the client (only the proxy reaches the console).
-    BehindProxy,
+    /// A TLS-terminating proxy at this address in front: cookies are `Secure`, and the
+    /// `X-Real-IP` it sets names the client. From any other peer the header is ignored.
+    BehindProxy(std::net::IpAddr),
 }
 
 impl Transport {
@@ -299,7 +299,8 @@ pub async fn serve<L: pass_http::Accept>(
         }
     });
     // Behind a proxy every connection comes from the proxy: only the limit in all applies.
-    let per_address = if office.transport == Transport::BehindProxy { usize::MAX } else { MAX_CONNECTIONS_PER_ADDRESS };
+    let per_address =
+        if matches!(office.transport, Transport::BehindProxy(_)) { usize::MAX } else { MAX_CONNECTIONS_PER_ADDRESS };
     let options = pass_http::Options::new(per_address);
     let served = pass_http::serve(listener, web::router(office), options, shutdown).await;
     sending.abort();

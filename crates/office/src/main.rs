@@ -35,8 +35,8 @@ enum Command {
         /// Data directory made by init.
         #[arg(long)]
         data: PathBuf,
-        /// Address to listen on. Anything but loopback needs TLS: --tls-cert and --tls-key, or
-        /// --behind-proxy (a TLS proxy such as nginx in front).
+        /// Address to listen on. Anything but loopback needs the console's own TLS (--tls-cert
+        /// and --tls-key); behind a TLS proxy, listen on loopback where the proxy reaches it.
         #[arg(long, default_value = "127.0.0.1:8480")]
         listen: SocketAddr,
         /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Cookies are Secure.
@@ -45,10 +45,11 @@ enum Command {
         /// The certificate's private key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
-        /// A TLS-terminating reverse proxy is in front: cookies are marked Secure, and the
-        /// proxy's X-Real-IP names the client for the login throttle.
-        #[arg(long)]
-        behind_proxy: bool,
+        /// A TLS-terminating reverse proxy at this address is in front (127.0.0.1 for nginx on
+        /// the same machine): cookies are marked Secure, and the X-Real-IP it sets names the
+        /// client for the login throttle and the audit trail; from any other peer it is ignored.
+        #[arg(long, value_name = "PROXY_ADDRESS")]
+        behind_proxy: Option<std::net::IpAddr>,
     },
     /// The audit trail.
     Audit {
@@ -104,17 +105,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (Some(cert), Some(key)) => Some(pass_office::tls::config(&cert, &key)?),
                 _ => None,
             };
-            if !listen.ip().is_loopback() && !behind_proxy && tls.is_none() {
+            if !listen.ip().is_loopback() && tls.is_none() {
                 anyhow::bail!(
                     "--listen {listen} is not loopback: passwords and sessions would cross the network in clear; \
-                     pass --tls-cert and --tls-key, or put a TLS proxy in front and pass --behind-proxy, \
-                     or listen on 127.0.0.1"
+                     pass --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS proxy \
+                     (--behind-proxy 127.0.0.1)"
                 );
             }
             let transport = match (&tls, behind_proxy) {
                 (Some(_), _) => pass_office::Transport::Tls,
-                (None, true) => pass_office::Transport::BehindProxy,
-                (None, false) => pass_office::Transport::Plain,
+                (None, Some(proxy)) => pass_office::Transport::BehindProxy(proxy.to_canonical()),
+                (None, None) => pass_office::Transport::Plain,
             };
             let office = Arc::new(pass_office::Office::open(&data, transport, pass_office::system_clock())?);
             let runtime = tokio::runtime::Runtime::new()?;

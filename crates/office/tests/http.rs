@@ -631,7 +631,7 @@ fn sessions_are_strict_cookies_that_end() {
     }
     assert_eq!(busy.get("/accounts").location.as_deref(), Some("/login"));
     // Behind a TLS proxy the cookie is Secure.
-    let secure = start(pass_office::Transport::BehindProxy);
+    let secure = start(pass_office::Transport::BehindProxy([127, 0, 0, 1].into()));
     let page = Browser::new(&secure).log_in("admin", &secure.admin_password);
     assert!(page.set_cookie.unwrap().contains("; Secure"));
 }
@@ -685,6 +685,43 @@ fn start_up_refuses_what_would_be_unsafe() {
         .unwrap();
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("not loopback"), "{}", String::from_utf8_lossy(&run.stderr));
+    // L-4: nor behind a proxy: plain HTTP would still reach the network (before: allowed).
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_pass-office"))
+        .args([
+            "serve",
+            "--data",
+            console.data.to_str().unwrap(),
+            "--listen",
+            "0.0.0.0:0",
+            "--behind-proxy",
+            "127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("not loopback"), "{}", String::from_utf8_lossy(&run.stderr));
+}
+
+/// L-4: behind a proxy, `X-Real-IP` is believed only from the proxy's own address. A client
+/// that is not the proxy cannot spread its guesses over made-up addresses: the per-address
+/// throttle still engages on its real one (before: any peer's header was believed).
+#[test]
+fn x_real_ip_is_believed_only_from_the_proxy() {
+    let console = start(pass_office::Transport::BehindProxy([10, 9, 9, 9].into()));
+    let mut statuses = Vec::new();
+    for i in 0..21 {
+        let mut browser = Browser::new(&console);
+        let csrf = browser.get("/login").csrf();
+        let response = browser
+            .agent
+            .post(&format!("{}/login", console.base))
+            .header("Cookie", browser.cookie.as_deref().unwrap())
+            .header("X-Real-IP", &format!("192.0.2.{i}"))
+            .send_form([("csrf", csrf.as_str()), ("login", &format!("nobody{i}")), ("password", "whatever123")])
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses.last(), Some(&429), "the throttle engages on the real address: {statuses:?}");
 }
 
 /// A self-signed certificate for 127.0.0.1 (openssl): its PEM files.
@@ -734,7 +771,14 @@ fn the_console_serves_its_own_tls() {
     );
     refused(&[flag("--tls-cert"), cert.as_os_str()], "--tls-key");
     refused(
-        &[flag("--tls-cert"), cert.as_os_str(), flag("--tls-key"), cert_key.as_os_str(), flag("--behind-proxy")],
+        &[
+            flag("--tls-cert"),
+            cert.as_os_str(),
+            flag("--tls-key"),
+            cert_key.as_os_str(),
+            flag("--behind-proxy"),
+            flag("127.0.0.1"),
+        ],
         "cannot be used with",
     );
     refused(&[flag("--tls-cert"), key.as_os_str(), flag("--tls-key"), cert_key.as_os_str()], "certificate");

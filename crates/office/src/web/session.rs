@@ -190,11 +190,14 @@ pub(crate) fn login_form(office: &Office, status: StatusCode, message: Option<&s
     Ok(Reply::Login(status, pages::login(office.name(), message, &token), cookie))
 }
 
-/// The client's address: the peer's, or behind a TLS proxy the one it says in `X-Real-IP`
-/// (set by the proxy; the console listens only where the proxy can reach it).
+/// The client's address: the peer's, or when the peer is the configured TLS proxy, the one the
+/// proxy says in `X-Real-IP`. The header from anyone else is ignored: a client cannot pick the
+/// address the login throttle and the audit trail see.
 pub(crate) fn client_address(office: &Office, peer: SocketAddr, headers: &HeaderMap) -> SocketAddr {
     let forwarded = || headers.get("x-real-ip")?.to_str().ok()?.trim().parse::<std::net::IpAddr>().ok();
-    match forwarded().filter(|_| office.transport == crate::Transport::BehindProxy) {
+    let from_proxy =
+        matches!(office.transport, crate::Transport::BehindProxy(proxy) if proxy == peer.ip().to_canonical());
+    match forwarded().filter(|_| from_proxy) {
         Some(ip) => SocketAddr::new(ip, 0),
         None => peer,
     }
