@@ -286,4 +286,31 @@ mod tests {
         let result = tokio::time::timeout(Duration::from_secs(5), served).await;
         assert!(matches!(result, Ok(Ok(Ok(())))), "serve returned after the drain");
     }
+
+    /// S-2: 600 slow connections from one address do not lock out another address: the first
+    /// address is held to its limit, the other is served at once.
+    #[tokio::test]
+    async fn six_hundred_slow_connections_from_one_address_lock_out_nobody_else() {
+        let options = Options { header_read_timeout: Duration::from_secs(30), ..Options::new(64) };
+        let (addr, stop) = start(options).await;
+        let mut slow = Vec::new();
+        for _ in 0..600 {
+            if let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await {
+                let _ = stream.write_all(b"GET / HTTP/1.1\r\n").await;
+                slow.push(stream);
+            }
+        }
+        // Another client on another loopback address (all of 127/8 is this machine).
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind("127.0.0.2:0".parse().expect("address")).expect("binds 127.0.0.2");
+        let mut other = socket.connect(addr).await.expect("connects");
+        other.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.expect("writes");
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(5), other.read_to_string(&mut answer))
+            .await
+            .expect("answered in time")
+            .expect("reads");
+        assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("127.0.0.2"), "{answer}");
+        drop((slow, stop));
+    }
 }
