@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
 /// The schema, one step a version (`pass_files::migrate`).
-const SCHEMA: [&str; 3] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+const SCHEMA: [&str; 4] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE accounts (
         id INTEGER PRIMARY KEY,
         login TEXT NOT NULL UNIQUE,
@@ -74,6 +74,15 @@ const SCHEMA: [&str; 3] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value 
         requested_by INTEGER NOT NULL REFERENCES accounts(id),
         requested_at INTEGER NOT NULL
     );",
+    // 4: everyone who entered or edited an application since its last decision (four eyes:
+    // none of them approves it), filled from what older releases kept.
+    "CREATE TABLE editors (
+        application INTEGER NOT NULL REFERENCES applications(id),
+        account INTEGER NOT NULL REFERENCES accounts(id),
+        PRIMARY KEY (application, account)
+    );
+    INSERT OR IGNORE INTO editors (application, account) SELECT id, entered_by FROM applications;
+    INSERT OR IGNORE INTO editors (application, account) SELECT id, edited_by FROM applications;",
 ];
 
 /// A role: what an account may do.
@@ -489,6 +498,7 @@ pub fn insert_application(
         params![enterprise, entered_by, now as i64],
     )?;
     let id = tx.last_insert_rowid();
+    tx.execute("INSERT OR IGNORE INTO editors (application, account) VALUES (?1, ?2)", params![id, entered_by])?;
     for (position, fields) in vehicles.iter().enumerate() {
         let plate = fields.get("plate").cloned().unwrap_or_default();
         tx.execute(
@@ -514,7 +524,15 @@ pub fn decide(
         "UPDATE applications SET state = ?2, decided_by = ?3, decided_at = ?4, reason = ?5, serials = ?6 WHERE id = ?1",
         params![id, state.name(), by, now as i64, reason, serials],
     )?;
+    // A decision starts the count of editors again.
+    tx.execute("DELETE FROM editors WHERE application = ?1", [id])?;
     Ok(())
+}
+
+/// Everyone who entered or edited application `id` since its last decision.
+pub fn editors(conn: &Connection, id: i64) -> rusqlite::Result<Vec<i64>> {
+    let mut statement = conn.prepare_cached("SELECT account FROM editors WHERE application = ?1 ORDER BY account")?;
+    statement.query_map([id], |r| r.get(0))?.collect()
 }
 
 /// Records the e-pass link of an issued pass.
@@ -638,6 +656,7 @@ pub fn edit_vehicle(
     if open == 0 {
         return Ok(false);
     }
+    tx.execute("INSERT OR IGNORE INTO editors (application, account) VALUES (?1, ?2)", params![id, editor])?;
     let plate = fields.get("plate").cloned().unwrap_or_default();
     let changed = tx.execute(
         "UPDATE vehicles SET fields = ?3, plate = ?4 WHERE application = ?1 AND position = ?2",

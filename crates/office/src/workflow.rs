@@ -254,7 +254,9 @@ pub fn edit(
 pub fn approve(office: &Office, reviewer: &Account, id: i64) -> anyhow::Result<Result<Vec<u64>, Refused>> {
     let _decisions = office.decisions()?;
     let Some(application) = visible(office, reviewer, id)? else { return Ok(Err(Refused::NotFound)) };
-    if application.entered_by == reviewer.id || application.edited_by == reviewer.id {
+    // Four eyes: whoever entered it, and everyone who edited it since its last decision.
+    let editors = db::editors(&*office.db()?, id)?;
+    if application.entered_by == reviewer.id || editors.contains(&reviewer.id) {
         audit(office, &reviewer.login, "approve_refused", &format!("application {id}: own entry"))?;
         return Ok(Err(Refused::OwnEntry));
     }
@@ -697,5 +699,26 @@ mod tests {
         let application = visible(office, &c.enterprise, id).expect("reads").expect("own");
         assert!(matches!(application.state, State::Issued | State::Printed), "{:?}", application.state);
         assert_eq!(db::epasses(&office.db().expect("db"), id).expect("reads").len(), 2, "e-pass links made");
+    }
+
+    /// O-4EYES-3: a reviewer edits a vehicle, the enterprise then edits another field: the
+    /// reviewer is still one of its editors and cannot approve it (before: only the last
+    /// editor was remembered). A rejection starts the count again.
+    #[test]
+    fn every_editor_since_the_last_decision_is_excluded() {
+        let c = console();
+        let office = &c.office;
+        let id = submit(office, &c.enterprise, &c.enterprise, &[truck("粤A12345")], "1 truck").expect("submits");
+        let mut wider = truck("粤A12345");
+        wider.insert("zones".into(), "440000;310000;320000".into());
+        edit(office, &c.reviewer, id, 0, &wider).expect("runs").expect("saved");
+        let mut cargo = wider.clone();
+        cargo.insert("cargo".into(), "电子元件".into());
+        edit(office, &c.enterprise, id, 0, &cargo).expect("runs").expect("saved");
+        assert_eq!(approve(office, &c.reviewer, id).expect("runs"), Err(Refused::OwnEntry));
+        // The second reviewer rejects; the enterprise corrects it; now the first may decide.
+        reject(office, &c.second, id, "通行区域过宽").expect("runs").expect("ok");
+        edit(office, &c.enterprise, id, 0, &truck("粤A12345")).expect("runs").expect("saved");
+        assert!(approve(office, &c.reviewer, id).expect("runs").is_ok(), "no edit of the reviewer's since");
     }
 }
