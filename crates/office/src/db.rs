@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
 /// The schema, one step a version (`pass_files::migrate`).
-const SCHEMA: [&str; 4] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+const SCHEMA: [&str; 5] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE accounts (
         id INTEGER PRIMARY KEY,
         login TEXT NOT NULL UNIQUE,
@@ -83,6 +83,8 @@ const SCHEMA: [&str; 4] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value 
     );
     INSERT OR IGNORE INTO editors (application, account) SELECT id, entered_by FROM applications;
     INSERT OR IGNORE INTO editors (application, account) SELECT id, edited_by FROM applications;",
+    // 5: an account an admin has disabled: it cannot log in, and its sessions are gone.
+    "ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// A role: what an account may do.
@@ -146,6 +148,8 @@ pub struct Account {
     pub failed_logins: i64,
     /// Locked until this Unix time.
     pub locked_until: u64,
+    /// Disabled by an admin: no login, no session.
+    pub disabled: bool,
 }
 
 /// An application's state.
@@ -255,11 +259,12 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         org_code: r.get(6)?,
         failed_logins: r.get(7)?,
         locked_until: r.get::<_, i64>(8)?.max(0) as u64,
+        disabled: r.get::<_, i64>(9)? != 0,
     })
 }
 
 const ACCOUNT_COLUMNS: &str =
-    "id, login, role, password_hash, must_change, org_name, org_code, failed_logins, locked_until";
+    "id, login, role, password_hash, must_change, org_name, org_code, failed_logins, locked_until, disabled";
 
 /// The account with this login.
 pub fn account_by_login(conn: &Connection, login: &str) -> rusqlite::Result<Option<Account>> {
@@ -721,6 +726,15 @@ pub fn end_session(conn: &Connection, id_hash: &[u8]) -> rusqlite::Result<()> {
 /// Ends every session of `account` but `keep`.
 pub fn end_other_sessions(conn: &Connection, account: i64, keep: &[u8]) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM sessions WHERE account = ?1 AND id_hash != ?2", params![account, keep])?;
+    Ok(())
+}
+
+/// Disables or enables an account; disabling ends every session of it.
+pub fn set_disabled(tx: &Transaction<'_>, account: i64, disabled: bool) -> rusqlite::Result<()> {
+    tx.execute("UPDATE accounts SET disabled = ?2 WHERE id = ?1", params![account, disabled])?;
+    if disabled {
+        tx.execute("DELETE FROM sessions WHERE account = ?1", [account])?;
+    }
     Ok(())
 }
 

@@ -56,6 +56,8 @@ pub enum Outcome {
     Locked,
     /// Too many failures from this address.
     Throttled,
+    /// The account is disabled.
+    Disabled,
 }
 
 /// An attempt's reserved slots, given back when it is decided (or fails).
@@ -160,6 +162,10 @@ pub fn attempt(office: &Office, address: IpAddr, login: &str, password: &str) ->
     }
     db::set_failed_logins(&*office.db()?, account.id, 0, 0)?;
     drop(reserved);
+    if account.disabled {
+        workflow::audit(office, &account.login, "login_refused", "account disabled")?;
+        return Ok(Outcome::Disabled);
+    }
     Ok(Outcome::In(Box::new(account)))
 }
 

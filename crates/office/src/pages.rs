@@ -124,10 +124,22 @@ pub fn accounts(
             }
             @if let Some(m) = message { p.error { (m) } }
             table {
-                thead { tr { th { "账号 Login" } th { "角色 Role" } th { "单位 Organisation" } th { "统一社会信用代码 Code" } } }
+                thead { tr { th { "账号 Login" } th { "角色 Role" } th { "单位 Organisation" } th { "统一社会信用代码 Code" } th { "状态 State" } } }
                 tbody {
                     @for a in accounts {
-                        tr { td { (a.login) } td { (a.role.label()) } td { (a.org_name.as_deref().unwrap_or("")) } td { (a.org_code.as_deref().unwrap_or("")) } }
+                        tr {
+                            td { (a.login) } td { (a.role.label()) } td { (a.org_name.as_deref().unwrap_or("")) } td { (a.org_code.as_deref().unwrap_or("")) }
+                            td {
+                                @if a.disabled { "已停用 disabled " }
+                                @if a.id != viewer.account.id {
+                                    form.inline method="post" action=(format!("/accounts/{}/disabled", a.id)) {
+                                        (csrf_field(viewer.csrf))
+                                        input type="hidden" name="disabled" value=(if a.disabled { "0" } else { "1" });
+                                        button type="submit" { @if a.disabled { "启用 Enable" } @else { "停用 Disable" } }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -932,3 +932,38 @@ fn an_internal_error_is_answered_when_stderr_is_full() {
     let page = Browser::new(&console).log_in("nobody", "whatever123");
     assert_eq!(page.status, 500, "{}", page.body);
 }
+
+/// O-ACCT: an admin disables an account: its open session ends at once, it cannot log in, and
+/// enabling it again lets it back; an admin cannot disable their own account.
+#[test]
+fn a_disabled_account_loses_its_session_and_cannot_log_in() {
+    let console = start(pass_office::Transport::Plain);
+    let mut admin = Browser::login(&console, "admin", &console.admin_password);
+    let password = admin.create("dfnissan", "enterprise", Some(("东风日产乘用车公司花都工厂", "")));
+    let mut enterprise = Browser::login(&console, "dfnissan", &password);
+    assert_eq!(enterprise.get("/applications").status, 200);
+    let id = {
+        let conn = rusqlite::Connection::open(console.data.join("office.sqlite")).unwrap();
+        conn.query_row("SELECT id FROM accounts WHERE login = 'dfnissan'", [], |r| r.get::<_, i64>(0)).unwrap()
+    };
+    let csrf = admin.get("/accounts").csrf();
+    let done = admin.post(&format!("/accounts/{id}/disabled"), &[("csrf", &csrf), ("disabled", "1")]);
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(admin.get("/accounts").body.contains("已停用"));
+    assert_eq!(enterprise.get("/applications").location.as_deref(), Some("/login"), "the session ended");
+    let refused = Browser::new(&console).log_in("dfnissan", "dfnissan-password-1");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("停用"), "{}", refused.body);
+    let csrf = admin.get("/accounts").csrf();
+    admin.post(&format!("/accounts/{id}/disabled"), &[("csrf", &csrf), ("disabled", "0")]);
+    assert_eq!(Browser::new(&console).log_in("dfnissan", "dfnissan-password-1").status, 303);
+    // Not oneself.
+    let admin_id = 1;
+    let csrf = admin.get("/accounts").csrf();
+    assert_eq!(
+        admin.post(&format!("/accounts/{admin_id}/disabled"), &[("csrf", &csrf), ("disabled", "1")]).status,
+        403
+    );
+    // Without the form's token: refused.
+    assert_eq!(admin.post(&format!("/accounts/{id}/disabled"), &[("disabled", "1")]).status, 403);
+}

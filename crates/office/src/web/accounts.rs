@@ -53,6 +53,12 @@ pub(super) async fn login(
                     "账户已锁定15分钟（连续5次失败）。 The account is locked for 15 minutes after 5 failed logins.",
                 ));
             }
+            login::Outcome::Disabled => {
+                return Ok(refused(
+                    StatusCode::FORBIDDEN,
+                    "此账户已停用，请联系管理员。 The account is disabled: ask the office's admin.",
+                ));
+            }
             login::Outcome::Throttled => {
                 return Ok(refused(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -178,6 +184,38 @@ pub(super) async fn create_account(
             StatusCode::OK,
             pages::accounts(&session.viewer(office), &list, Some((&login, &password)), None),
         ))
+    })
+    .await
+}
+
+/// An admin disables an account (its sessions end at once, it cannot log in) or enables it
+/// again. An admin cannot disable their own account.
+pub(super) async fn set_disabled(
+    State(office): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Posted { session, form, .. }: Posted<may::Admin>,
+) -> Reply {
+    run(office, move |office| {
+        let disable = form.get("disabled").is_some_and(|v| v == "1");
+        let Some(account) = db::account(&*office.db()?, id)? else {
+            return Ok(session::not_found(office, &session));
+        };
+        if disable && account.id == session.account.id {
+            return Ok(session::forbidden(
+                office,
+                &session,
+                "不能停用自己的账户。 You cannot disable your own account.",
+            ));
+        }
+        {
+            let mut conn = office.db()?;
+            let tx = conn.transaction()?;
+            db::set_disabled(&tx, account.id, disable)?;
+            let action = if disable { "account_disabled" } else { "account_enabled" };
+            db::audit(&tx, office.now(), &session.account.login, action, &account.login)?;
+            tx.commit()?;
+        }
+        Ok(Reply::to("/accounts"))
     })
     .await
 }

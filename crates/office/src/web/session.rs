@@ -108,6 +108,10 @@ fn find(office: &Office, id: Option<&str>) -> anyhow::Result<Option<Session>> {
     }
     db::touch_session(&conn, &id_hash, now)?;
     let Some(account) = db::account(&conn, stored.account)? else { return Ok(None) };
+    if account.disabled {
+        db::end_session(&conn, &id_hash)?;
+        return Ok(None);
+    }
     Ok(Some(Session { account, csrf: stored.csrf, id_hash }))
 }
 
