@@ -967,3 +967,24 @@ fn a_disabled_account_loses_its_session_and_cannot_log_in() {
     // Without the form's token: refused.
     assert_eq!(admin.post(&format!("/accounts/{id}/disabled"), &[("disabled", "1")]).status, 403);
 }
+
+/// U9: an upload without a session is answered (sent to log in) before its body is read: a
+/// request announcing 16 MiB and sending none gets its answer at once, instead of the console
+/// waiting for (and holding) the body first.
+#[test]
+fn an_unauthenticated_upload_is_refused_before_its_body_is_read() {
+    use std::io::{Read as _, Write as _};
+    let console = start(pass_office::Transport::Plain);
+    let addr = console.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    let head = format!(
+        "POST /applications/upload HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: {}\r\n\r\n",
+        16 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = [0u8; 64];
+    let n = stream.read(&mut answer).expect("answered without the body");
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+}
