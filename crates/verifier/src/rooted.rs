@@ -363,9 +363,21 @@ pub struct RootedView {
     pub refused: Vec<String>,
     /// The newest signed time held across the list and every authority.
     pub newest_signed_at: u64,
+    /// When the root signed the list held.
+    pub list_issued_at: u64,
 }
 
 impl RootedView {
+    /// The trusted time floor for a pass vouched for by authority `owner` (an index into
+    /// `authorities`) when the clock says `clock`: the clock, but never earlier than the root's
+    /// list or that authority's own newest signed time. Another authority's signed time never
+    /// moves it: one province's clock (up to 24 h ahead is taken) must not expire another
+    /// province's passes early.
+    pub fn floor_for(&self, owner: Option<usize>, clock: u64) -> u64 {
+        let own = owner.and_then(|i| self.authorities.get(i)).map_or(0, |a| a.newest_signed_at);
+        clock.max(self.list_issued_at).max(own)
+    }
+
     /// The view of `state` under `root`, and the trust list in force: the local file's issuers,
     /// then each active authority's synced issuers whose home division lies in its provinces
     /// (a local entry for the same key wins). An issuer key that more than one authority lists
@@ -382,6 +394,7 @@ impl RootedView {
         let Some(list) = state.authority_list(root) else { return (trust, view) };
         view.list_version = list.version;
         view.newest_signed_at = list.issued_at;
+        view.list_issued_at = list.issued_at;
         // Each authority's issuers that pass its own rules, before deciding who owns a key.
         let mut claims: Vec<(pass_core::trust::TrustedIssuer, usize)> = Vec::new();
         for entry in &list.authorities {
@@ -587,5 +600,32 @@ mod tests {
         assert_eq!(view.refused.iter().filter(|r| r.starts_with("issuer_claimed_twice")).count(), 1, "one warning");
         assert!(trust.issuer(kunshan.public_key().id()).is_some(), "Jiangsu's own office stays trusted");
         assert_eq!(view.owner.get(&kunshan.public_key().id()), Some(&0));
+    }
+
+    /// One authority signing ahead (its clock up to 24 h fast, which a sync takes) moves the
+    /// time floor for its own passes only, never for another authority's.
+    #[test]
+    fn one_authoritys_signed_time_moves_only_its_own_floor() {
+        let status = |name: &str, newest_signed_at| AuthorityStatus {
+            name: name.into(),
+            key: SecretKey::from_seed(&[60; 32]).public_key(),
+            active: true,
+            synced: true,
+            version: 1,
+            confirmed_at: None,
+            newest_signed_at,
+            trust_stale: false,
+        };
+        let clock = 1_800_000_000;
+        let ahead = clock + 20 * 3600;
+        let view = RootedView {
+            authorities: vec![status("广东省", clock - 60), status("江苏省", ahead)],
+            newest_signed_at: ahead,
+            list_issued_at: clock - 3600,
+            ..RootedView::default()
+        };
+        assert_eq!(view.floor_for(Some(0), clock), clock, "Guangdong's passes: Jiangsu's clock does not count");
+        assert_eq!(view.floor_for(Some(1), clock), ahead, "Jiangsu's own passes: its signed time is the floor");
+        assert_eq!(view.floor_for(None, clock - 7200), clock - 3600, "the root's list is a floor for all");
     }
 }

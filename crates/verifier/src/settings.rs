@@ -197,11 +197,10 @@ impl Settings {
     /// names the authorities no data has come from yet.
     pub fn check(&self, code: &[u8], clock: u64) -> Verdict {
         let Some(view) = &self.rooted else { return verdict::verify(code, &self.trust, &self.checkpoint_at(clock)) };
-        let owner = pass_core::envelope::Envelope::decode(code)
-            .ok()
-            .and_then(|e| view.owner.get(&e.key_id).copied())
-            .and_then(|i| view.authorities.get(i));
-        let now = self.now_at(clock);
+        let index = pass_core::envelope::Envelope::decode(code).ok().and_then(|e| view.owner.get(&e.key_id).copied());
+        let owner = index.and_then(|i| view.authorities.get(i));
+        // The floor of the pass's own authority (and the root's list), not every authority's.
+        let now = if self.fixed_now { self.now } else { view.floor_for(index, clock) };
         let checkpoint = match owner {
             Some(authority) => Checkpoint {
                 now,
@@ -210,7 +209,7 @@ impl Settings {
                 freshness: Some(Freshness {
                     confirmed_at: authority.confirmed_at,
                     max_age: self.max_age,
-                    newest_signed_at: view.newest_signed_at,
+                    newest_signed_at: view.floor_for(index, 0),
                     clock,
                     trust_stale: authority.trust_stale,
                 }),
