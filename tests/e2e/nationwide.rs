@@ -706,3 +706,54 @@ fn a_root_mode_checkpoint_takes_one_exported_file_alone() {
     let verdict = cp.scan(&d.join("issuer/粤A12345.png"));
     assert_eq!(verdict["verdict"], "accepted", "{verdict}");
 }
+
+/// N4, end to end: Jiangsu lists Guangdong's Huadu office key as its own (division 320583),
+/// and the root's list names Jiangsu first. Guangdong revokes a Huadu pass on its own server.
+/// A Shanghai checkpoint syncing from both servers must not take Jiangsu's word for Huadu: the
+/// key is refused for both authorities, with a warning naming both, and the pass is REJECTED
+/// (before: ACCEPTED, numbered 320583000001 and checked against Jiangsu's revocations).
+#[test]
+fn one_province_cannot_take_over_anothers_office() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root_key = keygen(&d.join("root"), "国家通行证根", None);
+    let gd_key = keygen(&d.join("gd"), "广东省交通运输厅", None);
+    let js_key = keygen(&d.join("js"), "江苏省交通运输厅", None);
+    let huadu = keygen(&d.join("huadu"), "广州市花都区工业和信息化局", Some("440114"));
+    let gd_trust = d.join("gd-trust.toml");
+    std::fs::write(&gd_trust, trust_entry(&huadu)).unwrap();
+    // Jiangsu's entry for Guangdong's key, under a Jiangsu division.
+    let run = issuer(&["trust-entry", "--key", huadu.to_str().unwrap(), "--division", "320583"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let js_trust = d.join("js-trust.toml");
+    std::fs::write(&js_trust, run.stdout).unwrap();
+    let gd = Server::start_as(&d.join("gd-data"), &gd_key, Some(&gd_trust), &[]);
+    let js = Server::start_as(&d.join("js-data"), &js_key, Some(&js_trust), &[]);
+    let list = d.join("authorities.signed");
+    let entries = [
+        ("江苏省", js_key.as_path(), "320000", js.url.as_str()),
+        ("广东省", gd_key.as_path(), "440000", gd.url.as_str()),
+    ];
+    sign_list(&root_key, &list_toml(1, &entries), &list);
+    let huadu_pass = issue(&huadu, "粤A12345", "440114", &["440114", "310000"]);
+    // Guangdong revokes it.
+    let admin = gd.token(&["--admin"]);
+    let body = format!("{{\"key_id\":\"{}\",\"serials\":[1],\"reason\":\"车辆已售\"}}", public(&huadu).id());
+    assert_eq!(http(&gd.url, "POST", "/v1/revocations", Some(&admin), Some(&body)).0, 200);
+    // The checkpoint takes the root's list from a file and syncs from both servers.
+    let cp = Checkpoint::rooted(d, &root_key, "state.bin");
+    let imported = verifier(&[
+        "import",
+        list.to_str().unwrap(),
+        "--trust",
+        cp.trust.to_str().unwrap(),
+        "--state",
+        cp.state.to_str().unwrap(),
+    ]);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    let run = cp.sync(&[&js.url, &gd.url]);
+    assert!(run.stdout.contains("issuer_claimed_twice") && run.stdout.contains("江苏省 and 广东省"), "{}", run.stdout);
+    let verdict = cp.scan(&huadu_pass);
+    assert_eq!(verdict["verdict"], "rejected", "{verdict}");
+    assert!(cp.status().contains("issuer_claimed_twice"), "{}", cp.status());
+}
