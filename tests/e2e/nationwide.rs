@@ -757,3 +757,60 @@ fn one_province_cannot_take_over_anothers_office() {
     assert_eq!(verdict["verdict"], "rejected", "{verdict}");
     assert!(cp.status().contains("issuer_claimed_twice"), "{}", cp.status());
 }
+
+/// N6: a mirror can keep serving an old root list (hiding an authority the root removed), but
+/// not for long unseen: the root re-signs its list at least weekly, and a checkpoint whose list
+/// is older than 14 days warns `authority_list_stale` on every verdict and in `status`.
+#[test]
+fn a_withheld_root_list_is_seen_within_fourteen_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let example = crate::util::root().join("keys-example");
+    let root_key = keygen(&d.join("root"), "国家通行证根", None);
+    let list = d.join("authorities.signed");
+    sign_list(
+        &root_key,
+        &list_toml(1, &[("广东省", &example.join("authority.key"), "440000", "http://127.0.0.1:9/")]),
+        &list,
+    );
+    let cp = Checkpoint::rooted(d, &root_key, "state.bin");
+    let data = d.join("data");
+    let server_run = Server::start(&data);
+    drop(server_run);
+    let stick = d.join("stick.bin");
+    #[rustfmt::skip]
+    let run = server(&[
+        "export", "--data", data.to_str().unwrap(), "--out", stick.to_str().unwrap(),
+        "--authority-key", example.join("authority.key").to_str().unwrap(),
+        "--trust", example.join("trust.toml").to_str().unwrap(), "--authorities", list.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = verifier(&[
+        "import",
+        stick.to_str().unwrap(),
+        "--trust",
+        cp.trust.to_str().unwrap(),
+        "--state",
+        cp.state.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    crate::util::issue_now(&d.join("issuer"), "粤A12345");
+    let png = d.join("issuer/粤A12345.png");
+    let today = cp.scan(&png);
+    assert_eq!(today["verdict"], "accepted", "{today}");
+    assert!(!today.to_string().contains("authority_list_stale"), "{today}");
+    // Fifteen days on, with nothing newer from the root: the list is called stale.
+    #[rustfmt::skip]
+    let later = crate::util::faked(&crate::util::bin("pass-verifier"), "+15d")
+        .args(["scan", png.to_str().unwrap(), "--trust", cp.trust.to_str().unwrap(), "--state", cp.state.to_str().unwrap(), "--zone", "310115", "--json"])
+        .output()
+        .unwrap();
+    let later = String::from_utf8_lossy(&later.stdout);
+    assert!(later.contains("authority_list_stale"), "{later}");
+    let status = crate::util::faked(&crate::util::bin("pass-verifier"), "+15d")
+        .args(["status", "--trust", cp.trust.to_str().unwrap(), "--state", cp.state.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("authority_list_stale: the root's list is"), "{status}");
+}

@@ -20,6 +20,12 @@ use crate::division::Division;
 use crate::keys::{KeyId, PublicKey};
 use crate::time::{self, Bound};
 
+/// How old the root's list of authorities may grow at a checkpoint before every verdict warns
+/// `authority_list_stale`. The root re-signs its list (a new version, the same content or not)
+/// at least weekly, so a list older than this is being withheld on the way (a mirror hiding an
+/// authority the root removed) or the checkpoint has not reached the root's word for that long.
+pub const MAX_LIST_AGE: u64 = 14 * 86_400;
+
 /// Most authorities in a list (China has 34 provincial-level divisions).
 pub const MAX_AUTHORITIES: usize = 64;
 /// Most base URLs an authority lists.

@@ -128,6 +128,11 @@ pub enum Warning {
     /// The authority's newest heartbeat names a trust list newer than the one held (a trust
     /// list withheld or rolled back on the way): an office it removed may still be trusted here.
     TrustListStale,
+    /// Root mode: the root's list of authorities held is older than
+    /// [`crate::authorities::MAX_LIST_AGE`]: the root re-signs it more often, so a newer one is
+    /// being withheld (a mirror hiding a removed authority), or no sync has reached the root's
+    /// word for that long.
+    AuthorityListStale,
 }
 
 impl Warning {
@@ -138,6 +143,7 @@ impl Warning {
             Warning::RevocationDataStale => "revocation_data_stale",
             Warning::ClockBehind => "clock_behind",
             Warning::TrustListStale => "trust_list_stale",
+            Warning::AuthorityListStale => "authority_list_stale",
         }
     }
 
@@ -153,6 +159,9 @@ impl Warning {
             }
             Warning::TrustListStale => {
                 "信任名单未更新 — The authority has published a newer trust list than this one: sync when you can."
+            }
+            Warning::AuthorityListStale => {
+                "全国机关名单已过时 — The root's list of authorities is out of date (a mirror may be withholding a newer one): sync from the authorities' own servers."
             }
         }
     }
@@ -186,6 +195,9 @@ pub struct Freshness {
     pub clock: u64,
     /// Whether the newest heartbeat held names a newer trust list than the one held.
     pub trust_stale: bool,
+    /// Root mode: whether the root's list of authorities held is older than
+    /// [`crate::authorities::MAX_LIST_AGE`] at the clock.
+    pub list_stale: bool,
 }
 
 /// How far ahead of a checkpoint's clock signed time may be. Sync and import refuse a document
@@ -221,6 +233,9 @@ impl Freshness {
         }
         if self.trust_stale {
             warnings.push(Warning::TrustListStale);
+        }
+        if self.list_stale {
+            warnings.push(Warning::AuthorityListStale);
         }
         warnings
     }
@@ -407,6 +422,7 @@ mod tests {
             newest_signed_at: 900,
             clock: 1050,
             trust_stale: false,
+            list_stale: false,
         };
         assert_eq!(f.warnings(1050), vec![]);
         assert_eq!(f.warnings(1101), vec![Warning::RevocationDataStale]);
@@ -416,6 +432,8 @@ mod tests {
         assert_eq!(f.floor(), 1050);
         let never = Freshness { confirmed_at: None, ..f };
         assert_eq!(never.warnings(1000), vec![Warning::RevocationDataStale]);
+        let stale_list = Freshness { list_stale: true, ..f };
+        assert_eq!(stale_list.warnings(1050), vec![Warning::AuthorityListStale]);
         let stale_trust = Freshness { trust_stale: true, ..f };
         assert_eq!(stale_trust.warnings(1050), vec![Warning::TrustListStale]);
         // Signed time far ahead of the clock (the clock set back, or an authority's clock a year
@@ -440,6 +458,7 @@ mod tests {
             newest_signed_at: pass.valid_from + 3600,
             clock,
             trust_stale: false,
+            list_stale: false,
         };
         let revocations = RevocationState::default();
         let checkpoint = Checkpoint {

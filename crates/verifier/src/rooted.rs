@@ -378,6 +378,12 @@ impl RootedView {
         clock.max(self.list_issued_at).max(own)
     }
 
+    /// Whether the root's list held is older than [`pass_core::authorities::MAX_LIST_AGE`] at
+    /// `clock` (a list is held: without one nothing is trusted anyway).
+    pub fn list_stale(&self, clock: u64) -> bool {
+        self.list_version > 0 && clock.saturating_sub(self.list_issued_at) > pass_core::authorities::MAX_LIST_AGE
+    }
+
     /// The view of `state` under `root`, and the trust list in force: the local file's issuers,
     /// then each active authority's synced issuers whose home division lies in its provinces
     /// (a local entry for the same key wins). An issuer key that more than one authority lists

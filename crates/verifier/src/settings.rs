@@ -174,6 +174,7 @@ impl Settings {
             newest_signed_at: self.newest_signed_at,
             clock,
             trust_stale: self.trust_stale,
+            list_stale: false,
         });
         let now = match &freshness {
             Some(f) if !self.fixed_now => f.floor(),
@@ -212,6 +213,7 @@ impl Settings {
                     newest_signed_at: view.floor_for(index, 0),
                     clock,
                     trust_stale: authority.trust_stale,
+                    list_stale: view.list_stale(clock),
                 }),
             },
             // An issuer of the local trust file (no authority vouches for it), or none known.
@@ -324,6 +326,10 @@ impl Settings {
             );
             if !stale.is_empty() {
                 line.push_str(&format!("; not current: {}", stale.join("、")));
+            }
+            if view.list_stale(self.now) {
+                let age = report::age(self.now.saturating_sub(view.list_issued_at));
+                line.push_str(&format!("; authority_list_stale: the root's list is {age} old"));
             }
             return Some(line);
         }
