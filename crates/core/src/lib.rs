@@ -18,10 +18,12 @@
 //! - [`rules`]: when an authority's offered document replaces what a checkpoint or a mirror
 //!   holds (one validator for both, clock skew included).
 //! - [`api`]: the revocation server's JSON requests and answers, for the server and its clients.
+//! - [`audit`]: an issuing office's audit trail head, signed with the office key.
 //!
 //! The byte layout is documented in `docs/FORMAT.md` with golden vectors under `tests/vectors/`.
 
 pub mod api;
+pub mod audit;
 pub mod authorities;
 pub mod authority;
 pub mod division;

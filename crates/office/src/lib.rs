@@ -4,6 +4,7 @@
 //! downloads the printed passes. Every action goes into a hash-chained audit trail.
 //!
 //! - [`db`]: the console's SQLite database (accounts, sessions, applications, audit).
+//! - [`anchor`]: the audit trail's head, signed with the office key, kept outside the database.
 //! - [`auth`]: passwords (argon2id), session ids (stored hashed), CSRF tokens, lockout.
 //! - [`login`]: logging in under a race: failure slots reserved before argon2, checks capped.
 //! - [`workflow`]: what the console does (submit, edit, approve → issue → print → e-pass,
@@ -15,6 +16,7 @@
 //! A data directory holds `office.sqlite`, `ledger.sqlite` (the issuance ledger, bound to the
 //! office key) and `pdf/`. The key stays where the office keeps it; its path is a setting.
 
+pub mod anchor;
 pub mod auth;
 pub mod db;
 pub mod login;
@@ -77,6 +79,7 @@ pub fn init(data: &Path, key: &Path, office: &str, now: u64) -> anyhow::Result<S
     db::create_account(&tx, ADMIN_LOGIN, db::Role::Admin, &hash, true, None, now)?;
     db::audit(&tx, now, "init", "init", &format!("office {office:?}, key {key_id}"))?;
     tx.commit()?;
+    anchor::seal_directory(data, &conn, &pass_issuer::keyfile::load_secret(&key)?)?;
     Ok(password)
 }
 
@@ -149,6 +152,8 @@ pub struct Office {
     /// Held while an application's state is read and changed (approve, reject, edit), so an
     /// edit cannot slip between a reviewer's check and the signing.
     decisions: Mutex<()>,
+    /// The audit row last signed into the anchor file.
+    sealed: Mutex<Option<i64>>,
     _lock: std::fs::File,
 }
 
@@ -188,6 +193,7 @@ impl Office {
             clock,
             throttle: login::Throttle::default(),
             decisions: Mutex::new(()),
+            sealed: Mutex::new(anchor::Anchor::read(data).map(|a| a.row)),
             _lock: lock,
         })
     }
@@ -287,7 +293,14 @@ pub async fn serve<L: pass_http::Accept>(
         loop {
             tokio::time::sleep(wait).await;
             let office = sender.clone();
-            let sent = tokio::task::spawn_blocking(move || workflow::send_pending(&office)).await;
+            let sent = tokio::task::spawn_blocking(move || {
+                let sent = workflow::send_pending(&office);
+                if let Err(e) = anchor::seal(&office) {
+                    log(format_args!("pass-office: signing the audit trail's head: {e:#}"));
+                }
+                sent
+            })
+            .await;
             wait = match sent {
                 Ok(Ok(true)) => std::time::Duration::from_secs(60),
                 Ok(Err(e)) => {

@@ -149,7 +149,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Audit { command: AuditCommand::Verify { data } } => {
             let conn = pass_files::open_sqlite(&data.join(pass_office::DB_FILE), std::time::Duration::from_secs(5))?;
-            let (rows, problems) = pass_office::db::verify_audit(&conn)?;
+            let (rows, mut problems) = pass_office::db::verify_audit(&conn)?;
+            // Against the head the office key signed, kept outside the database.
+            let key = pass_office::db::setting(&conn, "key")?
+                .ok_or_else(|| anyhow::anyhow!("{}: not set up (no office key recorded)", data.display()))?;
+            let public = pass_issuer::office::public_of(std::path::Path::new(&key))?;
+            problems.extend(pass_office::anchor::check(&data, &conn, &public)?);
             if problems.is_empty() {
                 println!("audit trail whole: {rows} row(s)");
                 Ok(ExitCode::SUCCESS)

@@ -988,3 +988,92 @@ fn an_unauthenticated_upload_is_refused_before_its_body_is_read() {
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
 }
+
+/// AU: the trail in a copy of the data directory rewritten the five ways someone holding the
+/// database file (but not the office key) would: each leaves `pass-office audit verify` saying
+/// BROKEN, because the head the office key signed (`audit.anchor`) no longer matches. Before,
+/// a re-chained trail with its recorded end rewritten was reported whole.
+#[test]
+fn an_audit_trail_rewritten_in_a_copy_fails_verify() {
+    use sha2::Digest as _;
+    let Office { console, .. } = office();
+    fn hash(prev: &str, at: i64, actor: &str, action: &str, detail: &str) -> String {
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"checkpass office audit v1\0");
+        for part in
+            [prev.as_bytes(), &(at as u64).to_le_bytes(), actor.as_bytes(), action.as_bytes(), detail.as_bytes()]
+        {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+    /// Recomputes every row's chain and the recorded end, as a careful forger would.
+    fn rechain(conn: &rusqlite::Connection) {
+        let rows: Vec<(i64, i64, String, String, String)> = conn
+            .prepare("SELECT id, at, actor, action, detail FROM audit ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut prev = "0".repeat(64);
+        let mut last = 0;
+        for (id, at, actor, action, detail) in rows {
+            let next = hash(&prev, at, &actor, &action, &detail);
+            conn.execute("UPDATE audit SET prev_hash = ?2, hash = ?3 WHERE id = ?1", rusqlite::params![id, prev, next])
+                .unwrap();
+            (prev, last) = (next, id);
+        }
+        conn.execute("DELETE FROM settings WHERE name = 'audit_head'", []).unwrap();
+        if last > 0 {
+            conn.execute("INSERT INTO settings (name, value) VALUES ('audit_head', ?1)", [format!("{last}:{prev}")])
+                .unwrap();
+        }
+    }
+    let verify = |data: &Path| {
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_pass-office"))
+            .args(["audit", "verify", "--data", data.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (run.status.code(), String::from_utf8_lossy(&run.stdout).into_owned())
+    };
+    let copies = tempfile::tempdir().unwrap();
+    let copy = |name: &str| -> (PathBuf, rusqlite::Connection) {
+        let dir = copies.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let live = rusqlite::Connection::open(console.data.join("office.sqlite")).unwrap();
+        live.execute("VACUUM INTO ?1", [dir.join("office.sqlite").to_str().unwrap()]).unwrap();
+        std::fs::copy(console.data.join("audit.anchor"), dir.join("audit.anchor")).unwrap();
+        let conn = rusqlite::Connection::open(dir.join("office.sqlite")).unwrap();
+        conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").unwrap();
+        (dir, conn)
+    };
+    let (whole, _) = copy("whole");
+    let (code, said) = verify(&whole);
+    assert_eq!(code, Some(0), "an untouched copy is whole: {said}");
+    assert!(said.contains("audit trail whole"), "{said}");
+    let rewrites: [(&str, &str); 5] = [
+        ("edited", "UPDATE audit SET detail = 'nothing happened' WHERE id = 3"),
+        ("renumbered", "DELETE FROM audit WHERE id = 3; UPDATE audit SET id = id - 1 WHERE id > 3"),
+        (
+            "appended",
+            "INSERT INTO audit (at, actor, action, detail, prev_hash, hash) VALUES (0, 'admin', 'approve', 'application 9', '', '')",
+        ),
+        ("truncated", "DELETE FROM audit WHERE id > 4"),
+        ("emptied", "DELETE FROM audit"),
+    ];
+    for (name, sql) in rewrites {
+        let (dir, conn) = copy(name);
+        conn.execute_batch(sql).unwrap();
+        rechain(&conn);
+        drop(conn);
+        let (code, said) = verify(&dir);
+        assert_eq!(code, Some(1), "{name}: {said}");
+        assert!(said.contains("BROKEN"), "{name}: {said}");
+    }
+    // Without the anchor: broken too.
+    let (bare, _) = copy("no-anchor");
+    std::fs::remove_file(bare.join("audit.anchor")).unwrap();
+    assert_eq!(verify(&bare).0, Some(1));
+}

@@ -171,7 +171,15 @@ pub(crate) async fn blocking<T: Send + 'static>(
     office: Shared,
     work: impl FnOnce(&Office) -> anyhow::Result<T> + Send + 'static,
 ) -> Result<T, Reply> {
-    match tokio::task::spawn_blocking(move || work(&office)).await {
+    let done = tokio::task::spawn_blocking(move || {
+        let result = work(&office);
+        // What the request added to the audit trail is signed before the answer goes out.
+        if let Err(e) = crate::anchor::seal(&office) {
+            crate::log(format_args!("pass-office: signing the audit trail's head: {e:#}"));
+        }
+        result
+    });
+    match done.await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => {
             crate::log(format_args!("pass-office: error: {e:#}"));
