@@ -37,12 +37,19 @@ pub fn open_existing_ledger(given: Option<&Path>, key: Option<&Path>) -> Result<
 
 /// The public half of the key at `key`: from its `.pub` file, or from the secret key itself.
 pub fn public_of(key: &Path) -> Result<PublicKey> {
+    Ok(key_file(key)?.1)
+}
+
+/// The key at `key` (a secret key, or a `.pub` file): its `.pub` description (beside a secret
+/// key, when there is one) and its public half.
+fn key_file(key: &Path) -> Result<(Option<pass_core::keys::PublicKeyFile>, PublicKey)> {
     let text = files::read_to_string_capped(key, files::MAX_KEY_FILE).with_context(|| key.display().to_string())?;
     if text.contains("PRIVATE KEY") {
         drop(zeroize::Zeroizing::new(text));
-        return Ok(keyfile::load_secret(key)?.public_key());
+        return Ok((office_file(key), keyfile::load_secret(key)?.public_key()));
     }
-    Ok(pass_core::keys::PublicKeyFile::parse(&text)?.1)
+    let (file, public) = pass_core::keys::PublicKeyFile::parse(&text)?;
+    Ok((Some(file), public))
 }
 
 /// Loads the secret key, and a warning (as ssh gives) when others may read the file.
@@ -137,14 +144,7 @@ pub fn trust_entry(
     not_before: Option<&str>,
     not_after: Option<&str>,
 ) -> Result<String> {
-    let text = files::read_to_string_capped(key, files::MAX_KEY_FILE).with_context(|| key.display().to_string())?;
-    let (file, public) = if text.contains("PRIVATE KEY") {
-        drop(zeroize::Zeroizing::new(text));
-        (office_file(key), keyfile::load_secret(key)?.public_key())
-    } else {
-        let (file, public) = pass_core::keys::PublicKeyFile::parse(&text)?;
-        (Some(file), public)
-    };
+    let (file, public) = key_file(key)?;
     let division = match division {
         Some(division) => Some(division),
         None => file.as_ref().map(|f| f.division()).transpose()?.flatten(),

@@ -67,25 +67,24 @@ pub fn seal(office: &Office) -> anyhow::Result<()> {
     if *sealed == Some(row) {
         return Ok(());
     }
-    let key = pass_issuer::keyfile::load_secret(&office.key)?;
-    let anchor = Anchor { row, signature: pass_core::audit::sign_head(row, &hash, &key), hash };
-    drop(key);
-    let path = office.data.join(ANCHOR_FILE);
-    pass_files::write(&path, anchor.text().as_bytes(), 0o600, pass_files::Mode::Replace)
-        .with_context(|| path.display().to_string())?;
+    write(&office.data, row, hash, &pass_issuer::keyfile::load_secret(&office.key)?)?;
     *sealed = Some(row);
     Ok(())
+}
+
+/// Signs row `row`'s chain hash with `key` into the anchor file in `data` (whole or nothing).
+fn write(data: &Path, row: i64, hash: String, key: &pass_core::SecretKey) -> anyhow::Result<()> {
+    let anchor = Anchor { row, signature: pass_core::audit::sign_head(row, &hash, key), hash };
+    let path = data.join(ANCHOR_FILE);
+    pass_files::write(&path, anchor.text().as_bytes(), 0o600, pass_files::Mode::Replace)
+        .with_context(|| path.display().to_string())
 }
 
 /// Signs the head of the trail in `data` with the key at `key` (for `init`, before any console
 /// runs).
 pub fn seal_directory(data: &Path, conn: &Connection, key: &pass_core::SecretKey) -> anyhow::Result<()> {
     let Some((row, hash)) = head(conn)? else { return Ok(()) };
-    let anchor = Anchor { row, signature: pass_core::audit::sign_head(row, &hash, key), hash };
-    let path = data.join(ANCHOR_FILE);
-    pass_files::write(&path, anchor.text().as_bytes(), 0o600, pass_files::Mode::Replace)
-        .with_context(|| path.display().to_string())?;
-    Ok(())
+    write(data, row, hash, key)
 }
 
 /// What is wrong with the trail in `data` measured against its signed head (nothing: empty).

@@ -724,6 +724,27 @@ fn x_real_ip_is_believed_only_from_the_proxy() {
     assert_eq!(statuses.last(), Some(&429), "the throttle engages on the real address: {statuses:?}");
 }
 
+/// `pass-office serve` running from `command`, killed when dropped; and its base URL.
+struct Served(std::process::Child);
+
+impl Served {
+    fn start(mut command: std::process::Command) -> (Served, String) {
+        use std::io::BufRead as _;
+        let mut child = command.stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("pass-office: serving ").expect(&line).trim_end_matches('/').to_owned();
+        (Served(child), base)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A self-signed certificate for 127.0.0.1 (openssl): its PEM files.
 fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
@@ -746,7 +767,6 @@ fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 /// half a pair or TLS and a proxy at once are refused at start-up.
 #[test]
 fn the_console_serves_its_own_tls() {
-    use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let key = example_key(dir.path());
@@ -783,21 +803,8 @@ fn the_console_serves_its_own_tls() {
     );
     refused(&[flag("--tls-cert"), key.as_os_str(), flag("--tls-key"), cert_key.as_os_str()], "certificate");
 
-    let mut child = serve(&[flag("--tls-cert"), cert.as_os_str(), flag("--tls-key"), cert_key.as_os_str()])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let _child = Kill(child);
-    let base = line.trim().strip_prefix("pass-office: serving ").expect(&line).trim_end_matches('/').to_owned();
+    let (_child, base) =
+        Served::start(serve(&[flag("--tls-cert"), cert.as_os_str(), flag("--tls-key"), cert_key.as_os_str()]));
     assert!(base.starts_with("https://127.0.0.1:"), "{base}");
 
     let pem = std::fs::read(&cert).unwrap();
@@ -897,28 +904,15 @@ fn the_data_directory_and_its_databases_are_private() {
 /// client with an empty reply.
 #[test]
 fn an_internal_error_is_answered_when_stderr_is_full() {
-    use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let key = example_key(dir.path());
     pass_office::init(&data, &key, "花都区工业和信息化局", START).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pass-office"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pass-office"));
+    command
         .args(["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create("/dev/full").unwrap())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let _child = Kill(child);
-    let base = line.trim().strip_prefix("pass-office: serving ").expect(&line).trim_end_matches('/').to_owned();
+        .stderr(std::fs::File::create("/dev/full").unwrap());
+    let (_child, base) = Served::start(command);
     let conn = rusqlite::Connection::open(data.join("office.sqlite")).unwrap();
     conn.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
         .unwrap();

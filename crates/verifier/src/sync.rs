@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use pass_core::PublicKey;
 use pass_core::authority::{self, DocKind};
-use pass_core::revocation::RevocationError;
 use pass_core::rules;
-use pass_core::verdict::MAX_SIGNED_AHEAD;
 
 use crate::state::LocalState;
 
@@ -52,9 +50,11 @@ pub enum SyncError {
         /// What went wrong.
         message: String,
     },
-    /// The revocation data failed a check.
-    #[error("revocation data refused: {0}")]
-    Revocations(#[from] RevocationError),
+    /// A document broke the rules every holder applies (`pass_core::rules`): revocation data
+    /// going back or losing a serial, a trust list or heartbeat refused, a document signed
+    /// too far ahead of this computer's clock.
+    #[error(transparent)]
+    Rule(#[from] rules::RuleError),
     /// The trust list failed a check.
     #[error("trust list refused: {0}")]
     Trust(String),
@@ -71,36 +71,6 @@ pub enum SyncError {
     /// Several servers were given for a single authority.
     #[error("--server: one server for a single authority (a [root] trust file takes several)")]
     OneServer,
-    /// A document is signed later than this computer's clock allows (more than
-    /// [`MAX_SIGNED_AHEAD`] ahead): the authority's clock, or this one, is wrong.
-    #[error(
-        "{what} is signed at {signed_at} (Unix time), more than {} h ahead of this computer's clock \
-         ({clock}): refused; check this computer's clock, and tell the authority its clock may be ahead",
-        MAX_SIGNED_AHEAD / 3600
-    )]
-    FromTheFuture {
-        /// Which document.
-        what: &'static str,
-        /// Its signing time.
-        signed_at: u64,
-        /// The clock here.
-        clock: u64,
-    },
-}
-
-impl From<rules::RuleError> for SyncError {
-    fn from(e: rules::RuleError) -> SyncError {
-        match e {
-            rules::RuleError::Revocations(e) => SyncError::Revocations(e),
-            rules::RuleError::Trust(why) => SyncError::Trust(why),
-            rules::RuleError::Heartbeat(why) => SyncError::Heartbeat(why),
-            rules::RuleError::List(why) => SyncError::Trust(why),
-            rules::RuleError::SignedAhead { what, signed_at, clock } => {
-                SyncError::FromTheFuture { what, signed_at, clock }
-            }
-            e => SyncError::Trust(e.to_string()),
-        }
-    }
 }
 
 /// What a sync did.
@@ -511,11 +481,11 @@ mod tests {
     fn signed_time_far_ahead_of_the_clock_is_refused() {
         let key = SecretKey::from_seed(&[21; 32]);
         let authority = key.public_key();
-        let ahead = NOW + MAX_SIGNED_AHEAD + 1;
+        let ahead = NOW + pass_core::verdict::MAX_SIGNED_AHEAD + 1;
         let data = RevocationState { version: 2, issued_at: ahead, ..RevocationState::default() };
         let mut state = LocalState::default();
         let err = import(&sign_snapshot(&data.snapshot(), &key), &authority, &mut state, NOW).expect_err("refused");
-        assert!(matches!(err, SyncError::FromTheFuture { .. }), "{err}");
+        assert!(matches!(err, SyncError::Rule(rules::RuleError::SignedAhead { .. })), "{err}");
         assert_eq!(state.revocations.version, 0, "nothing kept");
         let beat = Heartbeat { version: 2, digest: data.digest(), issued_at: ahead, trust: None }.sign(&key);
         assert!(apply_heartbeat(&mut state, &beat, &authority, NOW).is_err());

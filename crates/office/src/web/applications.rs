@@ -174,6 +174,21 @@ pub(super) async fn upload(
     .await
 }
 
+/// The answer to an action on application `id`: back to its page, or 404 when the visitor
+/// may not see it.
+pub(super) fn back(office: &crate::Office, session: &session::Session, id: i64, done: Result<(), Refused>) -> Reply {
+    match done {
+        Ok(()) => Reply::to(format!("/applications/{id}")),
+        Err(_) => not_found(office, session),
+    }
+}
+
+/// A posted pass serial and reason (0 and "" when missing: the workflow refuses them).
+pub(super) fn serial_and_reason(form: &Fields) -> (u64, &str) {
+    let serial = form.get("serial").and_then(|s| s.parse().ok()).unwrap_or(0);
+    (serial, form.get("reason").map(String::as_str).unwrap_or(""))
+}
+
 /// The pass numbers of `serials`: the office's division (from the `.pub` beside its key).
 fn numbers(office: &crate::Office, serials: &[u64]) -> Vec<String> {
     let division = office.division();
@@ -236,12 +251,9 @@ pub(super) async fn request_cancellation(
     Posted { session, form, .. }: Posted<may::Enterprise>,
 ) -> Reply {
     run(office, move |office| {
-        let serial: u64 = form.get("serial").and_then(|s| s.parse().ok()).unwrap_or(0);
-        let reason = form.get("reason").map(String::as_str).unwrap_or("");
-        match workflow::request_cancellation(office, &session.account, id, serial, reason)? {
-            Ok(()) => Ok(Reply::to(format!("/applications/{id}"))),
-            Err(_) => Ok(not_found(office, &session)),
-        }
+        let (serial, reason) = serial_and_reason(&form);
+        let done = workflow::request_cancellation(office, &session.account, id, serial, reason)?;
+        Ok(back(office, &session, id, done))
     })
     .await
 }

@@ -171,15 +171,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
     office: Shared,
     work: impl FnOnce(&Office) -> anyhow::Result<T> + Send + 'static,
 ) -> Result<T, Reply> {
-    let done = tokio::task::spawn_blocking(move || {
-        let result = work(&office);
-        // What the request added to the audit trail is signed before the answer goes out.
-        if let Err(e) = crate::anchor::seal(&office) {
-            crate::log(format_args!("pass-office: signing the audit trail's head: {e:#}"));
-        }
-        result
-    });
-    match done.await {
+    match tokio::task::spawn_blocking(move || work(&office)).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => {
             crate::log(format_args!("pass-office: error: {e:#}"));
@@ -195,7 +187,15 @@ pub(crate) async fn blocking<T: Send + 'static>(
     }
 }
 
-/// [`blocking`] for work whose outcome is a reply.
+/// [`blocking`] for a handler's work, whose outcome is a reply. What the work added to the
+/// audit trail is signed ([`crate::anchor::seal`]) before the answer goes out.
 pub(crate) async fn run(office: Shared, work: impl FnOnce(&Office) -> anyhow::Result<Reply> + Send + 'static) -> Reply {
-    blocking(office, work).await.unwrap_or_else(|reply| reply)
+    let sealed = |office: &Office| {
+        let result = work(office);
+        if let Err(e) = crate::anchor::seal(office) {
+            crate::log(format_args!("pass-office: signing the audit trail's head: {e:#}"));
+        }
+        result
+    };
+    blocking(office, sealed).await.unwrap_or_else(|reply| reply)
 }

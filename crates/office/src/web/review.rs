@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
+use super::applications::{back, serial_and_reason};
 use super::session::{Posted, Visitor, forbidden, may, not_found};
 use super::{Reply, Shared, run};
 use crate::db::{self, State as Stage};
@@ -62,8 +63,7 @@ pub(super) async fn approve(
         Err(Refused::Invalid(message)) => {
             let application = workflow::visible(office, &session.account, id)?;
             let Some(application) = application else { return Ok(not_found(office, &session)) };
-            let viewer = session.viewer(office);
-            let page = pages::application(&viewer, &application, &[], &[], &[], &[], Some(&message));
+            let page = super::applications::page(office, &session, &application, Some(&message))?;
             Ok(Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, page))
         }
         Err(_) => Ok(not_found(office, &session)),
@@ -77,11 +77,9 @@ pub(super) async fn reject(
     Posted { session, form, .. }: Posted<may::Review>,
 ) -> Reply {
     run(office, move |office| {
-        let reason = form.get("reason").map(String::as_str).unwrap_or("");
-        match workflow::reject(office, &session.account, id, reason)? {
-            Ok(()) => Ok(Reply::to(format!("/applications/{id}"))),
-            Err(_) => Ok(not_found(office, &session)),
-        }
+        let (_, reason) = serial_and_reason(&form);
+        let done = workflow::reject(office, &session.account, id, reason)?;
+        Ok(back(office, &session, id, done))
     })
     .await
 }
@@ -93,12 +91,9 @@ pub(super) async fn revoke(
     Posted { session, form, .. }: Posted<may::Revoke>,
 ) -> Reply {
     run(office, move |office| {
-        let serial: u64 = form.get("serial").and_then(|s| s.parse().ok()).unwrap_or(0);
-        let reason = form.get("reason").map(String::as_str).unwrap_or("");
-        match workflow::revoke(office, &session.account, id, serial, reason)? {
-            Ok(()) => Ok(Reply::to(format!("/applications/{id}"))),
-            Err(_) => Ok(not_found(office, &session)),
-        }
+        let (serial, reason) = serial_and_reason(&form);
+        let done = workflow::revoke(office, &session.account, id, serial, reason)?;
+        Ok(back(office, &session, id, done))
     })
     .await
 }
@@ -108,9 +103,9 @@ pub(super) async fn print_again(
     Path(id): Path<i64>,
     Posted { session, .. }: Posted<may::Revoke>,
 ) -> Reply {
-    run(office, move |office| match workflow::print_again(office, &session.account, id)? {
-        Ok(()) => Ok(Reply::to(format!("/applications/{id}"))),
-        Err(_) => Ok(not_found(office, &session)),
+    run(office, move |office| {
+        let done = workflow::print_again(office, &session.account, id)?;
+        Ok(back(office, &session, id, done))
     })
     .await
 }
