@@ -638,3 +638,82 @@ fn the_console_behind_nginx_with_tls() {
     let next = agent.get(&format!("{base}/password")).header("Cookie", session).call().unwrap();
     assert_eq!(next.status(), 200, "the session works through the proxy");
 }
+
+/// AU: the console sends its audit trail's signed head to the revocation server as it moves;
+/// an older copy of the data directory put back (its trail and its own `audit.anchor`, both
+/// genuine, only older) passes the local check but fails `audit verify` against the server's
+/// head, and the server refuses the older head. A row another process adds to the database
+/// while the console runs is never signed by it: `audit verify` names it, and `audit seal`
+/// will not run beside a running console.
+#[test]
+fn an_older_trail_put_back_or_a_row_slipped_in_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let token = server.token(&["--issuer", "f3c3dcf66c87927e"]);
+    let key = crate::util::example_key(dir.path());
+    let data = dir.path().join("office");
+    let (base, password) = start_office(&data, &key);
+    let public = pass_issuer::office::public_of(&key).unwrap();
+    let held = |data: &Path| pass_office::anchor::read(data).map(|h| h.row);
+    let server_row =
+        || pass_issuer::revoke::fetch_audit_head(&server.url, public.id()).unwrap().map(|answer| answer.head.row);
+
+    let mut admin = Client::login(&base, "admin", &password);
+    let csrf = admin.get("/settings").csrf();
+    assert_eq!(admin.post("/settings", &[("csrf", &csrf), ("server", &server.url), ("token", &token)]).status, 200);
+    let sent = crate::util::wait_for("the first head on the server", std::time::Duration::from_secs(30), || {
+        server_row().filter(|row| Some(*row) == held(&data))
+    });
+
+    // A backup taken now: the database and its anchor, both genuine.
+    let old = dir.path().join("old");
+    std::fs::create_dir_all(&old).unwrap();
+    let live = rusqlite::Connection::open(data.join("office.sqlite")).unwrap();
+    live.execute("VACUUM INTO ?1", [old.join("office.sqlite").to_str().unwrap()]).unwrap();
+    std::fs::copy(data.join("audit.anchor"), old.join("audit.anchor")).unwrap();
+
+    // Work goes on; the server follows the head.
+    admin.create("dongfeng", "enterprise", "东风日产乘用车公司花都工厂");
+    let newer = crate::util::wait_for("a newer head on the server", std::time::Duration::from_secs(30), || {
+        server_row().filter(|row| *row > sent && Some(*row) == held(&data))
+    });
+    let (report, reached) = pass_office::anchor::verify(&data, None).unwrap();
+    assert!(reached && report.verdict.problems.is_empty(), "{report:?}");
+    assert!(report.notes.iter().any(|n| n.contains(&format!("row {newer}"))), "{report:?}");
+
+    // The backup put back: whole by its own anchor, BROKEN by the server's.
+    let (alone, reached) = pass_office::anchor::verify(&old, Some("http://127.0.0.1:9")).unwrap();
+    assert!(!reached && alone.verdict.problems.is_empty(), "without the server it looks whole: {alone:?}");
+    let (report, _) = pass_office::anchor::verify(&old, None).unwrap();
+    assert!(
+        matches!(&report.verdict.problems[..], [pass_core::audit::Problem::HeadGone { row, .. }] if *row == newer),
+        "{report:?}"
+    );
+    // …and the server will not take its older head.
+    let old_head = pass_office::anchor::read(&old).unwrap();
+    let refused = pass_issuer::revoke::send_audit_head(&server.url, &token, &public, &old_head).unwrap_err();
+    assert!(refused.to_string().contains("409"), "{refused}");
+    assert_eq!(server_row(), Some(newer), "the server's head did not go back");
+
+    // A row slipped into the live database, chained and recorded as a careful forger would.
+    let (last, prev): (i64, String) = live
+        .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    let hash = pass_core::audit::chain_hash(&prev, 1, "admin", "approve", "application 9");
+    live.execute(
+        "INSERT INTO audit (at, actor, action, detail, prev_hash, hash) VALUES (1, 'admin', 'approve', 'application 9', ?1, ?2)",
+        [&prev, &hash],
+    )
+    .unwrap();
+    live.execute("UPDATE settings SET value = ?1 WHERE name = 'audit_head'", [format!("{}:{hash}", last + 1)]).unwrap();
+    // The console's next change is its own, but the head is not signed past the slipped row.
+    admin.create("reviewer", "reviewer", "");
+    let (report, _) = pass_office::anchor::verify(&data, None).unwrap();
+    assert!(
+        report.verdict.problems.iter().any(|p| matches!(p, pass_core::audit::Problem::Unsigned { rows: 2, .. })),
+        "{report:?}"
+    );
+    assert_eq!(held(&data), Some(newer), "the anchor stayed at the last row the console wrote before it");
+    let running = pass_office::seal_audit(&data).unwrap_err();
+    assert!(running.to_string().contains("stop it first"), "{running}");
+}

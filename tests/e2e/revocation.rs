@@ -610,3 +610,45 @@ fn revoke_trusts_only_an_answer_that_confirms() {
     assert_eq!(run.code, 2, "a wrong token is refused");
     assert!(run.stderr.contains("HTTP 401") && run.stderr.contains("unauthorized"), "{}", run.stderr);
 }
+
+/// `/v1/audit-heads`: an office's token sends its own key's signed heads; the server keeps
+/// them and serves the newest, and refuses a head another key signed, another office's, a
+/// forged signature, one that goes back and another hash for the newest row.
+#[test]
+fn audit_heads_are_kept_and_never_go_back() {
+    use base64::Engine as _;
+    use pass_core::audit::Head;
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("server"));
+    let other = SecretKey::from_seed(&[0x52; 32]);
+    // The example trust list names only the example key: the server refuses tokens and heads
+    // for keys it does not publish, so the office here is the example key.
+    let key = pass_issuer::keyfile::load_secret(Path::new(&example_key(dir.path()))).unwrap();
+    let token = srv.token(&["--issuer", &key.public_key().id().to_string()]);
+    let body = |key: &SecretKey, head: &Head| {
+        let public_key =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.public_key().verifying_key().to_bytes());
+        serde_json::to_string(&pass_core::api::AuditHeadRequest { public_key, head: head.clone() }).unwrap()
+    };
+    let post =
+        |key: &SecretKey, head: &Head| http(&srv.url, "POST", "/v1/audit-heads", Some(&token), Some(&body(key, head)));
+    let get = || http(&srv.url, "GET", &format!("/v1/audit-heads/{}", key.public_key().id()), None, None);
+    assert_eq!(get().0, 404, "none yet");
+    let five = Head::sign(5, "aa".into(), &key);
+    assert_eq!(post(&key, &five).0, 200);
+    assert_eq!(post(&key, &five).0, 200, "the same head again");
+    let (status, text) = get();
+    assert_eq!(status, 200);
+    let held: pass_core::api::AuditHeadAnswer = serde_json::from_str(&text).unwrap();
+    assert_eq!(held.head, five);
+    let (status, text) = post(&key, &Head::sign(4, "bb".into(), &key));
+    assert_eq!((status, text.contains("audit_head_goes_back")), (409, true), "{text}");
+    assert_eq!(post(&key, &Head::sign(5, "cc".into(), &key)).0, 409, "another hash for the newest row");
+    let forged = Head { row: 9, hash: "dd".into(), signature: Head::sign(9, "ee".into(), &key).signature };
+    assert_eq!(post(&key, &forged).0, 422, "a signature over another head");
+    assert_eq!(post(&other, &Head::sign(9, "dd".into(), &other)).0, 403, "another key than the token's");
+    assert_eq!(http(&srv.url, "POST", "/v1/audit-heads", None, Some(&body(&key, &five))).0, 401);
+    assert_eq!(post(&key, &Head::sign(6, "ff".into(), &key)).0, 200);
+    let (_, text) = get();
+    assert!(text.contains("\"row\":6"), "{text}");
+}

@@ -1,5 +1,5 @@
 //! The revocation server's JSON requests and answers (`POST /v1/revocations`,
-//! `POST /v1/revoked-keys`): one definition, read by the server and written by every tool that
+//! `POST /v1/revoked-keys`, `/v1/audit-heads`): one definition, read by the server and written by every tool that
 //! sends revocations (`pass-issuer revoke`, the office console), so the two cannot drift.
 //! Requests refuse unknown fields; answers accept them (a newer server may say more).
 
@@ -54,6 +54,30 @@ pub struct RevokeKeyAnswer {
     pub version: u64,
     /// Whether anything changed (false: the key was already revoked as asked).
     pub changed: bool,
+}
+
+/// An issuing office sends its audit trail's signed head: `POST /v1/audit-heads` (its token).
+/// The server keeps every head it is sent, newest last, and refuses one that goes back: an
+/// older trail put back in the office's data directory shows as a head the server has passed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditHeadRequest {
+    /// The office key, unpadded base64url of its 32 bytes (its id is the token's key id).
+    pub public_key: String,
+    /// The head it signed.
+    pub head: crate::audit::Head,
+}
+
+/// The newest head the server holds for an office key (`GET /v1/audit-heads/{key_id}`), and
+/// the answer to an [`AuditHeadRequest`] it kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditHeadAnswer {
+    /// The office key.
+    pub key_id: KeyId,
+    /// The head.
+    pub head: crate::audit::Head,
+    /// When the server received it (Unix seconds).
+    pub received_at: u64,
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Sending revocations to the revocation server: what its answer must say before the ledger
+//! Talking to the revocation server: sending revocations, and an office's signed audit heads
+//! (`send_audit_head`, `fetch_audit_head`). For revocations, what its answer must say before the ledger
 //! counts them as sent. A revocation marked sent is never sent again, so an answer that does
 //! not confirm exactly what was asked (a proxy's `200 {}`, a fake server, a server of another
 //! authority) leaves it unsent and the command fails.
@@ -75,6 +76,80 @@ pub fn plain_http_warning(url: &str) -> Option<String> {
             printable(host)
         )
     })
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// POSTs `body` as JSON with the bearer `token`: the status and up to 64 KiB of the answer.
+fn post_json(url: &str, token: &str, body: &impl serde::Serialize) -> Result<(u16, String), SendError> {
+    let body = serde_json::to_string(body).unwrap_or_default();
+    let mut response = agent()
+        .post(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .send(body)
+        .map_err(|e| SendError::Network { url: url.to_owned(), reason: e.to_string() })?;
+    let status = response.status().as_u16();
+    Ok((status, response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default()))
+}
+
+/// Sends an office's signed audit head to the server (`POST /v1/audit-heads`, the office's
+/// token), and checks that the server now holds exactly it. A `409` is the server holding a
+/// newer head or another hash for the row: the trail went back.
+pub fn send_audit_head(
+    server: &str,
+    token: &str,
+    public: &pass_core::PublicKey,
+    head: &pass_core::audit::Head,
+) -> Result<pass_core::api::AuditHeadAnswer, SendError> {
+    use base64::Engine as _;
+    let url = format!("{}/v1/audit-heads", server.trim_end_matches('/'));
+    let public_key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public.verifying_key().to_bytes());
+    let (status, text) = post_json(&url, token, &pass_core::api::AuditHeadRequest { public_key, head: head.clone() })?;
+    let answer = head_answer(status, &text).map_err(|source| SendError::Answer { url: url.clone(), source })?;
+    match answer {
+        Some(answer) if answer.key_id == public.id() && answer.head == *head => Ok(answer),
+        _ => Err(SendError::Answer {
+            url,
+            source: AnswerError::Unconfirmed { status, why: "it does not hold the head sent".into() },
+        }),
+    }
+}
+
+/// The newest audit head the server holds for `key_id` (`GET /v1/audit-heads/{key_id}`);
+/// `None` when it holds none (404).
+pub fn fetch_audit_head(server: &str, key_id: KeyId) -> Result<Option<pass_core::api::AuditHeadAnswer>, SendError> {
+    let url = format!("{}/v1/audit-heads/{key_id}", server.trim_end_matches('/'));
+    let mut response =
+        agent().get(&url).call().map_err(|e| SendError::Network { url: url.clone(), reason: e.to_string() })?;
+    let status = response.status().as_u16();
+    let text = response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
+    match head_answer(status, &text).map_err(|source| SendError::Answer { url: url.clone(), source })? {
+        Some(answer) if answer.key_id != key_id => Err(SendError::Answer {
+            url,
+            source: AnswerError::Unconfirmed { status, why: format!("it names key {}", answer.key_id) },
+        }),
+        answer => Ok(answer),
+    }
+}
+
+fn head_answer(status: u16, body: &str) -> Result<Option<pass_core::api::AuditHeadAnswer>, AnswerError> {
+    if status == 404 && body.contains("\"no_head\"") {
+        return Ok(None);
+    }
+    if !(200..300).contains(&status) {
+        let line: String = body.trim().chars().take(300).collect();
+        return Err(AnswerError::Refused { status, body: printable(&line).into_owned() });
+    }
+    serde_json::from_str(body)
+        .map(Some)
+        .map_err(|e| AnswerError::Unconfirmed { status, why: format!("not the expected JSON: {e}") })
 }
 
 /// Revokes `serials` of the key at `key`: recorded in its ledger first (so nothing is lost when
@@ -196,20 +271,7 @@ pub enum SendError {
 /// ledger only on `Ok`.
 pub fn send(server: &str, token: &str, key_id: KeyId, serials: &[u64], reason: &str) -> Result<Answer, SendError> {
     let url = format!("{}/v1/revocations", server.trim_end_matches('/'));
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(std::time::Duration::from_secs(30)))
-        .http_status_as_error(false)
-        .build()
-        .into();
     let body = pass_core::api::RevokeRequest { key_id, serials: serials.to_vec(), reason: reason.to_owned() };
-    let body = serde_json::to_string(&body).unwrap_or_default();
-    let mut response = agent
-        .post(&url)
-        .header("Authorization", &format!("Bearer {token}"))
-        .header("Content-Type", "application/json")
-        .send(body)
-        .map_err(|e| SendError::Network { url: url.clone(), reason: e.to_string() })?;
-    let status = response.status().as_u16();
-    let text = response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
+    let (status, text) = post_json(&url, token, &body)?;
     check_answer(status, &text, key_id, serials).map_err(|source| SendError::Answer { url, source })
 }

@@ -1,58 +1,39 @@
-//! The audit trail's head, signed with the office key and kept outside the database: after
-//! every request that added to the trail, the console signs the last row's number and chain
-//! hash ([`pass_core::audit`]) and writes them to `audit.anchor` in the data directory (whole
-//! or nothing). `pass-office audit verify` checks the chain against it: a row edited and the
-//! chain recomputed, rows deleted and renumbered, a row appended, the tail cut off with the
-//! recorded end rewritten, or every row deleted — each leaves a trail whose head is not the
-//! signed one, and signing a new head takes the office key.
+//! The audit trail's head, signed with the office key and kept outside the database.
 //!
-//! What it does not stop: someone who can write the data directory itself may put back an
-//! older `audit.anchor` together with an older trail; and rows someone adds to the database
-//! while the console runs are signed with the console's next change. Keeping copies of the
-//! anchor elsewhere (a backup, another machine) closes the first; sending each head to the
-//! authority's server is the next step.
+//! - After every request that added to the trail, the console signs the last row's number and
+//!   chain hash ([`pass_core::audit::Head`]) into `audit.anchor` in the data directory (whole
+//!   or nothing). It signs only rows its own connection wrote: a row another process put into
+//!   the database while the console runs is never signed, and `audit verify` names it.
+//! - The console sends each new head to the authority's revocation server (the one its
+//!   revocations go to), which keeps every head and refuses one that goes back
+//!   (`/v1/audit-heads`). So someone who can write the data directory and puts back an older
+//!   `audit.anchor` with an older trail is caught by the head the server holds.
+//!
+//! `pass-office audit verify` checks the chain against both ([`pass_core::audit::check`]): a
+//! row edited and the chain recomputed, rows deleted and renumbered, a row appended, the tail
+//! cut off with the recorded end rewritten, every row deleted, or an older copy put back — each
+//! leaves a trail whose head is not a signed one, and signing a new head takes the office key.
 
 use std::path::Path;
 
 use anyhow::Context as _;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use pass_core::audit::{Anchor, Head};
 use rusqlite::{Connection, OptionalExtension as _};
 
-use crate::Office;
+use crate::{Office, db};
 
 /// The anchor file in the data directory.
 pub const ANCHOR_FILE: &str = "audit.anchor";
 
-/// A signed head: the last row's number and chain hash, and the office key's signature.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Anchor {
-    /// The row.
-    pub row: i64,
-    /// Its chain hash.
-    pub hash: String,
-    /// The signature ([`pass_core::audit::sign_head`]).
-    pub signature: [u8; 64],
+/// The head in `data`'s anchor file (unchecked; `None`: missing or does not parse).
+pub fn read(data: &Path) -> Option<Head> {
+    let text = pass_files::read_to_string_capped(&data.join(ANCHOR_FILE), 4096).ok()?;
+    Head::parse(&text)
 }
 
-impl Anchor {
-    fn text(&self) -> String {
-        format!("{} {} {}\n", self.row, self.hash, URL_SAFE_NO_PAD.encode(self.signature))
-    }
-
-    fn parse(text: &str) -> Option<Anchor> {
-        let mut words = text.split_whitespace();
-        let row = words.next()?.parse().ok()?;
-        let hash = words.next()?.to_owned();
-        let signature = URL_SAFE_NO_PAD.decode(words.next()?).ok()?.try_into().ok()?;
-        words.next().is_none().then_some(Anchor { row, hash, signature })
-    }
-
-    /// The anchor in `data`, if there is one that parses.
-    pub fn read(data: &Path) -> Option<Anchor> {
-        let text = pass_files::read_to_string_capped(&data.join(ANCHOR_FILE), 4096).ok()?;
-        Anchor::parse(&text)
-    }
+/// The anchor file as [`pass_core::audit::check`] takes it: the latest head.
+pub fn local(data: &Path) -> Anchor {
+    Anchor { source: ANCHOR_FILE.into(), head: read(data), is_latest: true }
 }
 
 /// The trail's last row and its chain hash.
@@ -60,56 +41,119 @@ pub fn head(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
     conn.query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()
 }
 
-/// Signs the trail's head and writes it to the anchor file, when it moved since the last time.
+/// Signs the trail's head into the anchor file when it moved since the head signed there, and
+/// only when every row since was written by this console's connection; otherwise an error that
+/// says how many rows are not its own (they stay unsigned, and `audit verify` reports them).
 pub fn seal(office: &Office) -> anyhow::Result<()> {
-    let Some((row, hash)) = head(&*office.db()?)? else { return Ok(()) };
     let mut sealed = office.sealed.lock().map_err(|_| anyhow::anyhow!("the seal lock is poisoned"))?;
+    let conn = office.db()?;
+    let Some((row, hash)) = head(&conn)? else { return Ok(()) };
     if *sealed == Some(row) {
         return Ok(());
     }
+    let signed = read(&office.data).filter(|h| h.verifies(&office.public)).map_or(0, |h| h.row);
+    let foreign: i64 = conn.query_row(
+        "SELECT count(*) FROM audit WHERE id > ?1 AND id NOT IN (SELECT id FROM temp.audit_mine)",
+        [signed],
+        |r| r.get(0),
+    )?;
+    drop(conn);
+    anyhow::ensure!(
+        foreign == 0,
+        "{foreign} audit row(s) after row {signed} were not written by this console: the trail's head is left \
+         unsigned; check them with `pass-office audit verify` and `audit export`, then sign with `pass-office audit seal`"
+    );
     write(&office.data, row, hash, &pass_issuer::keyfile::load_secret(&office.key)?)?;
     *sealed = Some(row);
+    office.head_moved.notify_one();
     Ok(())
 }
 
 /// Signs row `row`'s chain hash with `key` into the anchor file in `data` (whole or nothing).
 fn write(data: &Path, row: i64, hash: String, key: &pass_core::SecretKey) -> anyhow::Result<()> {
-    let anchor = Anchor { row, signature: pass_core::audit::sign_head(row, &hash, key), hash };
     let path = data.join(ANCHOR_FILE);
-    pass_files::write(&path, anchor.text().as_bytes(), 0o600, pass_files::Mode::Replace)
+    pass_files::write(&path, Head::sign(row, hash, key).text().as_bytes(), 0o600, pass_files::Mode::Replace)
         .with_context(|| path.display().to_string())
 }
 
-/// Signs the head of the trail in `data` with the key at `key` (for `init`, before any console
-/// runs).
+/// Signs the head of the trail in `data` with `key`, whatever wrote it (`init`, and
+/// `pass-office audit seal` after a person checked the rows).
 pub fn seal_directory(data: &Path, conn: &Connection, key: &pass_core::SecretKey) -> anyhow::Result<()> {
     let Some((row, hash)) = head(conn)? else { return Ok(()) };
     write(data, row, hash, key)
 }
 
-/// What is wrong with the trail in `data` measured against its signed head (nothing: empty).
-pub fn check(data: &Path, conn: &Connection, key: &pass_core::PublicKey) -> rusqlite::Result<Vec<String>> {
-    let mut problems = Vec::new();
-    let Some(anchor) = Anchor::read(data) else {
-        problems.push(format!("the trail's signed head ({ANCHOR_FILE}) is missing or damaged"));
-        return Ok(problems);
+/// Sends the head signed in the anchor file to the revocation server, when there is one in the
+/// settings and the head moved since the last one it took. A server that refuses it as going
+/// back is logged loudly: the trail here is older than one this office signed before.
+pub fn send(office: &Office) -> anyhow::Result<()> {
+    let (server, token) = {
+        let conn = office.db()?;
+        (db::setting(&conn, "revocation_server")?, db::setting(&conn, "revocation_token")?)
     };
-    if !pass_core::audit::verify_head(anchor.row, &anchor.hash, &anchor.signature, key) {
-        problems.push(format!("{ANCHOR_FILE} is not signed by the office key"));
-        return Ok(problems);
+    let (Some(server), Some(token)) = (server, token) else { return Ok(()) };
+    let Some(head) = read(&office.data).filter(|h| h.verifies(&office.public)) else { return Ok(()) };
+    let mut sent = office.head_sent.lock().map_err(|_| anyhow::anyhow!("the sent-head lock is poisoned"))?;
+    if *sent == Some(head.row) {
+        return Ok(());
     }
-    let held: Option<String> =
-        conn.query_row("SELECT hash FROM audit WHERE id = ?1", [anchor.row], |r| r.get(0)).optional()?;
-    match held {
-        None => problems.push(format!("row {}, the signed head, is gone (rows deleted at the end)", anchor.row)),
-        Some(hash) if hash != anchor.hash => {
-            problems.push(format!("row {}, the signed head, is not the row that was signed (rewritten)", anchor.row));
+    pass_issuer::revoke::send_audit_head(&server, &token, &office.public, &head)
+        .with_context(|| format!("sending the audit trail's head (row {})", head.row))?;
+    *sent = Some(head.row);
+    Ok(())
+}
+
+/// The head the revocation server at `server` holds for `key`, as [`pass_core::audit::check`]
+/// takes it (a copy that may lag behind). `Ok(None)`: the server holds none.
+pub fn from_server(server: &str, key: &pass_core::PublicKey) -> anyhow::Result<Option<Anchor>> {
+    let held = pass_issuer::revoke::fetch_audit_head(server, key.id())?;
+    Ok(held.map(|answer| Anchor {
+        source: format!("the revocation server {}", pass_core::view::printable(server)),
+        head: Some(answer.head),
+        is_latest: false,
+    }))
+}
+
+/// What `pass-office audit verify` found.
+#[derive(Debug)]
+pub struct Report {
+    /// The check against the anchor file and the server's head.
+    pub verdict: pass_core::audit::Verdict,
+    /// What was checked against, or could not be (for the reader, not problems).
+    pub notes: Vec<String>,
+}
+
+/// Checks the trail in `data` against `audit.anchor` and the head the revocation server holds
+/// (`server`, or the one in the console's settings). A server that cannot be reached is a
+/// note, not a pass: the caller decides (the command exits 3).
+pub fn verify(data: &Path, server: Option<&str>) -> anyhow::Result<(Report, bool)> {
+    let conn = pass_files::open_sqlite(&data.join(crate::DB_FILE), std::time::Duration::from_secs(5))
+        .with_context(|| data.join(crate::DB_FILE).display().to_string())?;
+    let key = db::setting(&conn, "key")?
+        .ok_or_else(|| anyhow::anyhow!("{}: not set up (no office key recorded)", data.display()))?;
+    let public = pass_issuer::office::public_of(Path::new(&key))?;
+    let mut anchors = vec![local(data)];
+    let mut notes = Vec::new();
+    let mut reached = true;
+    let server = match server {
+        Some(server) => Some(server.to_owned()),
+        None => db::setting(&conn, "revocation_server")?,
+    };
+    match server.as_deref().map(|server| (server, from_server(server, &public))) {
+        None => notes.push("no revocation server set: checked against audit.anchor only".into()),
+        Some((server, Ok(None))) => {
+            notes.push(format!("{} holds no head for this office yet", pass_core::view::printable(server)))
         }
-        Some(_) => {}
+        Some((server, Ok(Some(anchor)))) => {
+            let row = anchor.head.as_ref().map_or(0, |h| h.row);
+            notes.push(format!("checked against the head {} holds (row {row})", pass_core::view::printable(server)));
+            anchors.push(anchor);
+        }
+        Some((_, Err(e))) => {
+            reached = false;
+            notes.push(format!("NOT checked against the revocation server: {e:#}"));
+        }
     }
-    let after: i64 = conn.query_row("SELECT count(*) FROM audit WHERE id > ?1", [anchor.row], |r| r.get(0))?;
-    if after > 0 {
-        problems.push(format!("{after} row(s) after the signed head, not signed (added without the office key)"));
-    }
-    Ok(problems)
+    let verdict = db::verify_audit(&conn, &anchors, &public)?;
+    Ok((Report { verdict, notes }, reached))
 }

@@ -3,7 +3,6 @@
 //! (`ledger.sqlite`, pass-issuer's), which this database only refers to by serial.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use sha2::{Digest, Sha256};
 
 /// The schema, one step a version (`pass_files::migrate`).
 const SCHEMA: [&str; 5] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -306,8 +305,8 @@ pub fn audit(tx: &Transaction<'_>, at: u64, actor: &str, action: &str, detail: &
     let prev: String = tx
         .query_row("SELECT hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
         .optional()?
-        .unwrap_or_else(|| GENESIS.to_owned());
-    let hash = audit_hash(&prev, at, actor, action, detail);
+        .unwrap_or_else(|| pass_core::audit::GENESIS.to_owned());
+    let hash = pass_core::audit::chain_hash(&prev, at, actor, action, detail);
     tx.execute(
         "INSERT INTO audit (at, actor, action, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![at as i64, actor, action, detail, prev, hash],
@@ -316,21 +315,13 @@ pub fn audit(tx: &Transaction<'_>, at: u64, actor: &str, action: &str, detail: &
         "INSERT INTO settings (name, value) VALUES ('audit_head', ?1) ON CONFLICT(name) DO UPDATE SET value = ?1",
         [format!("{}:{hash}", tx.last_insert_rowid())],
     )?;
-    Ok(())
-}
-
-/// The `prev_hash` of the first audit row.
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// SHA-256 over the previous row's hash and this row's fields, each length-prefixed.
-fn audit_hash(prev: &str, at: u64, actor: &str, action: &str, detail: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"checkpass office audit v1\0");
-    for part in [prev.as_bytes(), &at.to_le_bytes(), actor.as_bytes(), action.as_bytes(), detail.as_bytes()] {
-        hasher.update((part.len() as u64).to_le_bytes());
-        hasher.update(part);
+    // Marks the row as this connection's own (a console's connection has the table).
+    if tx.query_row("SELECT count(*) FROM temp.sqlite_master WHERE name = 'audit_mine'", [], |r| r.get::<_, i64>(0))?
+        > 0
+    {
+        tx.execute("INSERT INTO temp.audit_mine (id) SELECT id FROM audit ORDER BY id DESC LIMIT 1", [])?;
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    Ok(())
 }
 
 /// One audit row as `audit export --csv` writes it: every text cell through `csv_cell`, so a
@@ -372,43 +363,27 @@ pub fn audit_rows(conn: &Connection) -> rusqlite::Result<Vec<AuditRow>> {
     rows.collect()
 }
 
-/// What `audit verify` found wrong, row by row; empty when the trail is whole.
-pub fn verify_audit(conn: &Connection) -> rusqlite::Result<(usize, Vec<String>)> {
+/// Checks the trail against its recorded end and the signed heads in `anchors`
+/// ([`pass_core::audit::check`]), reading the rows once.
+pub fn verify_audit(
+    conn: &Connection,
+    anchors: &[pass_core::audit::Anchor],
+    key: &pass_core::PublicKey,
+) -> rusqlite::Result<pass_core::audit::Verdict> {
+    let end = setting(conn, "audit_head")?;
     let mut statement = conn.prepare("SELECT id, at, actor, action, detail, prev_hash, hash FROM audit ORDER BY id")?;
     let rows = statement.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?.max(0) as u64,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, String>(5)?,
-            r.get::<_, String>(6)?,
-        ))
+        Ok(pass_core::audit::Row {
+            id: r.get(0)?,
+            at: r.get::<_, i64>(1)?.max(0) as u64,
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            detail: r.get(4)?,
+            prev_hash: r.get(5)?,
+            hash: r.get(6)?,
+        })
     })?;
-    let mut problems = Vec::new();
-    let (mut prev, mut last_id, mut count) = (GENESIS.to_owned(), 0i64, 0usize);
-    for row in rows {
-        let (id, at, actor, action, detail, prev_hash, hash) = row?;
-        count += 1;
-        if id != last_id + 1 {
-            problems.push(format!("rows {} to {} are missing (deleted)", last_id + 1, id - 1));
-        }
-        if prev_hash != prev {
-            problems.push(format!("row {id} does not follow the row before it (a row was deleted or inserted)"));
-        }
-        if audit_hash(&prev_hash, at, &actor, &action, &detail) != hash {
-            problems.push(format!("row {id} was edited: its hash does not match its contents"));
-        }
-        (prev, last_id) = (hash, id);
-    }
-    match setting(conn, "audit_head")? {
-        Some(head) if head != format!("{last_id}:{prev}") => problems
-            .push(format!("the trail ends at row {last_id}, but its last row was {head} (rows deleted at the end)")),
-        None if count > 0 => problems.push("the trail's recorded end is missing".into()),
-        _ => {}
-    }
-    Ok((count, problems))
+    pass_core::audit::check(rows, end.as_deref(), anchors, key)
 }
 
 fn application_row(conn: &Connection, r: &rusqlite::Row<'_>) -> rusqlite::Result<Application> {

@@ -83,6 +83,19 @@ pub fn init(data: &Path, key: &Path, office: &str, now: u64) -> anyhow::Result<S
     Ok(password)
 }
 
+/// Signs the audit trail's current head in `data` (`pass-office audit seal`), with the console
+/// stopped (its lock is taken): for rows a person checked that the console would not sign.
+/// Returns the row signed.
+pub fn seal_audit(data: &Path) -> anyhow::Result<i64> {
+    let conn = open_db(data)?;
+    let key = PathBuf::from(db::setting(&conn, "key")?.with_context(|| format!("{} is not set up", data.display()))?);
+    let lock_path = data.join("serve.lock");
+    let lock = pass_files::open_lock(&lock_path).with_context(|| lock_path.display().to_string())?;
+    anyhow::ensure!(lock.try_lock().is_ok(), "pass-office serve is running on {}: stop it first", data.display());
+    anchor::seal_directory(data, &conn, &pass_issuer::keyfile::load_secret(&key)?)?;
+    Ok(anchor::head(&conn)?.map_or(0, |(row, _)| row))
+}
+
 /// The data directory and its databases are the owner's alone (0700, 0600): they hold password
 /// hashes, sessions and the issuance ledger. Applied at `init` and whenever the console opens
 /// a directory (one set up by an older release is tightened).
@@ -112,6 +125,9 @@ fn open_db(data: &Path) -> anyhow::Result<Connection> {
     let conn = pass_files::open_sqlite(&path, std::time::Duration::from_secs(5))
         .with_context(|| path.display().to_string())?;
     db::migrate(&conn).with_context(|| path.display().to_string())?;
+    // The audit rows this connection wrote: a temporary table, seen by no other connection,
+    // so the console signs only its own rows (`anchor::seal`).
+    conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS audit_mine (id INTEGER PRIMARY KEY);")?;
     Ok(conn)
 }
 
@@ -154,6 +170,10 @@ pub struct Office {
     decisions: Mutex<()>,
     /// The audit row last signed into the anchor file.
     sealed: Mutex<Option<i64>>,
+    /// The audit row whose signed head the revocation server last took.
+    head_sent: Mutex<Option<i64>>,
+    /// Told when the signed head moved, so the sender sends it at once.
+    head_moved: tokio::sync::Notify,
     _lock: std::fs::File,
 }
 
@@ -193,7 +213,9 @@ impl Office {
             clock,
             throttle: login::Throttle::default(),
             decisions: Mutex::new(()),
-            sealed: Mutex::new(anchor::Anchor::read(data).map(|a| a.row)),
+            sealed: Mutex::new(anchor::read(data).map(|h| h.row)),
+            head_sent: Mutex::new(None),
+            head_moved: tokio::sync::Notify::new(),
             _lock: lock,
         })
     }
@@ -311,11 +333,34 @@ pub async fn serve<L: pass_http::Accept>(
             };
         }
     });
+    // The audit trail's signed head goes to the revocation server as soon as it moves (and
+    // every minute, backing off to 15 while the server does not take it).
+    let heads = office.clone();
+    let sending_heads = tokio::spawn(async move {
+        let mut wait = std::time::Duration::from_secs(60);
+        loop {
+            tokio::select! {
+                _ = heads.head_moved.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+            let office = heads.clone();
+            let sent = tokio::task::spawn_blocking(move || anchor::send(&office)).await;
+            wait = match sent {
+                Ok(Ok(())) => std::time::Duration::from_secs(60),
+                Ok(Err(e)) => {
+                    log(format_args!("pass-office: {e:#}"));
+                    (wait * 2).min(std::time::Duration::from_secs(900))
+                }
+                Err(_) => (wait * 2).min(std::time::Duration::from_secs(900)),
+            };
+        }
+    });
     // Behind a proxy every connection comes from the proxy: only the limit in all applies.
     let per_address =
         if matches!(office.transport, Transport::BehindProxy(_)) { usize::MAX } else { MAX_CONNECTIONS_PER_ADDRESS };
     let options = pass_http::Options::new(per_address);
     let served = pass_http::serve(listener, web::router(office), options, shutdown).await;
     sending.abort();
+    sending_heads.abort();
     served
 }

@@ -60,8 +60,21 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain: finds an edited, inserted or deleted row.
+    /// Check the hash chain against the head the office key signed (audit.anchor) and the
+    /// head the revocation server holds: finds an edited, inserted or deleted row, and an
+    /// older trail put back. Exit 0 whole, 1 broken, 3 whole here but the server not reached.
     Verify {
+        /// Data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The revocation server to ask for the office's newest head (default: the one in the
+        /// console's settings).
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Sign the trail's current head, after checking rows the console refused to sign (rows
+    /// written while no console was running). Stop the console first.
+    Seal {
         /// Data directory.
         #[arg(long)]
         data: PathBuf,
@@ -147,24 +160,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit { command: AuditCommand::Verify { data } } => {
-            let conn = pass_files::open_sqlite(&data.join(pass_office::DB_FILE), std::time::Duration::from_secs(5))?;
-            let (rows, mut problems) = pass_office::db::verify_audit(&conn)?;
-            // Against the head the office key signed, kept outside the database.
-            let key = pass_office::db::setting(&conn, "key")?
-                .ok_or_else(|| anyhow::anyhow!("{}: not set up (no office key recorded)", data.display()))?;
-            let public = pass_issuer::office::public_of(std::path::Path::new(&key))?;
-            problems.extend(pass_office::anchor::check(&data, &conn, &public)?);
-            if problems.is_empty() {
+        Command::Audit { command: AuditCommand::Verify { data, server } } => {
+            let (report, reached) = pass_office::anchor::verify(&data, server.as_deref())?;
+            for note in &report.notes {
+                println!("{note}");
+            }
+            let rows = report.verdict.rows;
+            if report.verdict.problems.is_empty() {
                 println!("audit trail whole: {rows} row(s)");
-                Ok(ExitCode::SUCCESS)
+                Ok(if reached { ExitCode::SUCCESS } else { ExitCode::from(3) })
             } else {
-                for p in &problems {
+                for p in &report.verdict.problems {
                     println!("{p}");
                 }
-                println!("audit trail BROKEN: {} problem(s) in {rows} row(s)", problems.len());
+                println!("audit trail BROKEN: {} problem(s) in {rows} row(s)", report.verdict.problems.len());
                 Ok(ExitCode::from(1))
             }
+        }
+        Command::Audit { command: AuditCommand::Seal { data } } => {
+            let row = pass_office::seal_audit(&data)?;
+            println!("signed the audit trail's head: row {row}");
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "checkpass-server.sqlite";
 /// The schema, one step a version (`pass_files::migrate`).
-const SCHEMA: [&str; 2] = [
+const SCHEMA: [&str; 3] = [
     // 1: versions, revocations, revoked keys, tokens, the published snapshot, trust lists.
     "CREATE TABLE versions (
                      version      INTEGER PRIMARY KEY,
@@ -56,7 +56,38 @@ const SCHEMA: [&str; 2] = [
     // 2: the issuers of the trust list last served, so tokens are given only for keys the
     // server knows.
     "CREATE TABLE IF NOT EXISTS trust_issuers (key_id TEXT PRIMARY KEY);",
+    // 3: the audit trail heads offices sent, every one kept.
+    "CREATE TABLE audit_heads (
+         key_id      TEXT NOT NULL,
+         row         INTEGER NOT NULL,
+         hash        TEXT NOT NULL,
+         signature   TEXT NOT NULL,
+         received_at INTEGER NOT NULL,
+         PRIMARY KEY (key_id, row)
+     );",
 ];
+
+/// Why an office's audit head was not kept.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeadError {
+    /// The server holds a newer head, or another hash for this row: the trail went back or
+    /// was rewritten.
+    #[error(
+        "this server holds row {held_row} ({held_hash}) for this key; the head sent (row {row}) goes back or differs"
+    )]
+    Conflict {
+        /// The newest row held.
+        held_row: i64,
+        /// Its hash.
+        held_hash: String,
+        /// The row sent.
+        row: i64,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// What one version added.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -112,6 +143,63 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 pub const RE_SIGN: &str = "re-signed at the current time (the data was signed while the clock was ahead)";
 
 impl Store {
+    /// Keeps an office's signed audit head (checked by the caller) unless it goes back: a row
+    /// below the newest held, or the newest row with another hash. The same head again is kept
+    /// once. Returns the head now newest.
+    pub fn add_audit_head(
+        &mut self,
+        key_id: KeyId,
+        head: &pass_core::audit::Head,
+        now: u64,
+    ) -> Result<pass_core::api::AuditHeadAnswer, HeadError> {
+        let path = self.path.clone();
+        let err = move |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&err)?;
+        let held: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT row, hash FROM audit_heads WHERE key_id = ?1 ORDER BY row DESC LIMIT 1",
+                [key_id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(&err)?;
+        match held {
+            Some((held_row, held_hash)) if held_row > head.row || (held_row == head.row && held_hash != head.hash) => {
+                return Err(HeadError::Conflict { held_row, held_hash, row: head.row });
+            }
+            Some((held_row, _)) if held_row == head.row => {}
+            _ => {
+                tx.execute(
+                    "INSERT INTO audit_heads (key_id, row, hash, signature, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![key_id.to_string(), head.row, head.hash, head.signature, now as i64],
+                )
+                .map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)?;
+        self.audit_head(key_id)?.ok_or_else(|| {
+            HeadError::Store(StoreError::Corrupt(self.path.clone(), "an audit head kept is gone".into()))
+        })
+    }
+
+    /// The newest audit head an office sent for `key_id`.
+    pub fn audit_head(&self, key_id: KeyId) -> Result<Option<pass_core::api::AuditHeadAnswer>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT row, hash, signature, received_at FROM audit_heads WHERE key_id = ?1 ORDER BY row DESC LIMIT 1",
+                [key_id.to_string()],
+                |r| {
+                    Ok(pass_core::api::AuditHeadAnswer {
+                        key_id,
+                        head: pass_core::audit::Head { row: r.get(0)?, hash: r.get(1)?, signature: r.get(2)? },
+                        received_at: r.get::<_, i64>(3)?.max(0) as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
     /// Opens (creating) the database in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let path = data_dir.join(DB_FILE);

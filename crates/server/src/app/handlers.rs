@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pass_core::KeyId;
-use pass_core::api::{RevokeAnswer, RevokeKeyAnswer, RevokeKeyRequest, RevokeRequest};
+use pass_core::api::{AuditHeadRequest, RevokeAnswer, RevokeKeyAnswer, RevokeKeyRequest, RevokeRequest};
 use pass_core::revocation;
 use serde::Deserialize;
 
@@ -17,7 +17,7 @@ use super::error::AppError;
 use super::state::AppState;
 use super::{MAX_BODY, MAX_REASON_CHARS, MAX_SERIALS_PER_REQUEST};
 use crate::publish::Answer;
-use crate::store::Role;
+use crate::store::{HeadError, Role};
 
 /// How long shared caches and mirrors may reuse a revocation answer without asking again.
 const CACHE_CONTROL: &str = "public, max-age=30, must-revalidate";
@@ -257,6 +257,80 @@ pub(super) async fn post_revoked_keys(
     state.metrics.keys_revoked.fetch_add(changed as u64, Ordering::Relaxed);
     tracing::info!(key_id = %request.key_id, issued_after = ?cut, version, "key revocation committed");
     Ok(axum::Json(RevokeKeyAnswer { version, changed: changed > 0 }).into_response())
+}
+
+/// An office sends its audit trail's signed head: kept unless it goes back (409).
+pub(super) async fn post_audit_heads(
+    State(state): State<Arc<AppState>>,
+    role: axum::Extension<Role>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    use base64::Engine as _;
+    let request: AuditHeadRequest = json_body(body)?;
+    let public = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&request.public_key)
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .and_then(|bytes| pass_core::PublicKey::from_bytes(&bytes).ok())
+        .ok_or_else(|| AppError::new(StatusCode::BAD_REQUEST, "bad_key", "public_key: 32 bytes, unpadded base64url"))?;
+    let key_id = public.id();
+    if let Role::Issuer(own) = *role
+        && own != key_id
+    {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token may only send its own office's head",
+        ));
+    }
+    check_known_issuer(&state, key_id)?;
+    if !request.head.verifies(&public) {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_signature",
+            "the head is not signed by this key",
+        ));
+    }
+    let now = (state.clock)();
+    let kept = tokio::task::spawn_blocking(move || {
+        state.store.lock().map_err(AppError::internal)?.add_audit_head(key_id, &request.head, now).map_err(
+            |e| match e {
+                HeadError::Conflict { .. } => {
+                    tracing::warn!(%key_id, "audit head refused: {e}");
+                    AppError::new(StatusCode::CONFLICT, "audit_head_goes_back", e.to_string())
+                }
+                HeadError::Store(e) => AppError::internal(e),
+            },
+        )
+    })
+    .await
+    .map_err(AppError::internal)??;
+    Ok(axum::Json(kept).into_response())
+}
+
+/// The newest audit head an office sent.
+pub(super) async fn get_audit_head(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(key_id): axum::extract::Path<String>,
+) -> Result<Response, AppError> {
+    let key_id: KeyId = key_id
+        .parse()
+        .map_err(|_| AppError::new(StatusCode::BAD_REQUEST, "bad_key_id", "a key id is 16 hex digits"))?;
+    let held = tokio::task::spawn_blocking(move || {
+        state.store.lock().map_err(AppError::internal)?.audit_head(key_id).map_err(AppError::internal)
+    })
+    .await
+    .map_err(AppError::internal)??;
+    match held {
+        Some(answer) => {
+            let mut response = axum::Json(answer).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(response)
+        }
+        None => {
+            Err(AppError::new(StatusCode::NOT_FOUND, "no_head", format!("no audit head was sent for key {key_id}")))
+        }
+    }
 }
 
 /// Commits on a blocking thread: a 2xx means on disk and served.

@@ -55,6 +55,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/delta/{since}", get(handlers::get_delta))
         .route("/v1/authorities", get(handlers::get_authorities))
         .route("/v1/heartbeat", get(handlers::get_heartbeat))
+        .route("/v1/audit-heads", axum::routing::post(handlers::post_audit_heads))
+        .route("/v1/audit-heads/{key_id}", get(handlers::get_audit_head))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics::metrics))
         .fallback(|| async { AppError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
