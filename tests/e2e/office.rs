@@ -96,11 +96,16 @@ impl Client {
     }
 }
 
-fn start_office(data: &Path, key: &Path) -> (String, String) {
-    let password = pass_office::init(data, key, "示例签发机关", (pass_office::system_clock())()).unwrap();
+/// A console on `data` with the office key at `key`: its address, the first admin's one-time
+/// password, and a second admin's (`admin2`, made on the server as `pass-office admin add`
+/// does: reviewers it sets up may approve what the first admin's accounts enter).
+fn start_office(data: &Path, key: &Path) -> (String, String, String) {
+    let now = (pass_office::system_clock())();
+    let password = pass_office::init(data, key, "示例签发机关", now).unwrap();
+    let second = pass_office::add_admin(data, "admin2", now).unwrap();
     let office = pass_office::Office::open(data, pass_office::Transport::Plain, pass_office::system_clock()).unwrap();
     let addr = pass_office::spawn_on_loopback(office);
-    (format!("http://{addr}"), password)
+    (format!("http://{addr}"), password, second)
 }
 
 #[test]
@@ -109,14 +114,14 @@ fn an_approved_pass_is_accepted_then_revoked_from_the_console() {
     let server = Server::start(&dir.path().join("server"));
     let token = server.token(&["--issuer", "f3c3dcf66c87927e"]);
     let key = crate::util::example_key(dir.path());
-    let (base, password) = start_office(&dir.path().join("office"), &key);
+    let (base, password, second) = start_office(&dir.path().join("office"), &key);
 
     let mut admin = Client::login(&base, "admin", &password);
     let csrf = admin.get("/settings").csrf();
     let saved = admin.post("/settings", &[("csrf", &csrf), ("server", &server.url), ("token", &token)]);
     assert_eq!(saved.status, 200, "{}", saved.text());
     let enterprise = admin.create("dongfeng", "enterprise", "东风日产乘用车公司花都工厂");
-    let reviewer = admin.create("reviewer", "reviewer", "");
+    let reviewer = Client::login(&base, "admin2", &second).create("reviewer", "reviewer", "");
     let mut enterprise = Client::login(&base, "dongfeng", &enterprise);
     let mut reviewer = Client::login(&base, "reviewer", &reviewer);
 
@@ -220,7 +225,7 @@ fn a_browser_clicks_through_the_console() {
     let server = Server::start(&dir.path().join("server"));
     let server_token = server.token(&["--issuer", "f3c3dcf66c87927e"]);
     let key = crate::util::example_key(dir.path());
-    let (base, password) = start_office(&dir.path().join("office"), &key);
+    let (base, password, second_admin) = start_office(&dir.path().join("office"), &key);
     let shots = root().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let video = dir.path().join("none.y4m");
@@ -295,7 +300,6 @@ fn a_browser_clicks_through_the_console() {
     };
     let enterprise = create(&mut browser, "dongfeng", "enterprise", "东风日产乘用车公司花都工厂");
     let clerk = create(&mut browser, "clerk", "clerk", "");
-    let reviewer = create(&mut browser, "reviewer", "reviewer", "");
     create(&mut browser, "evil", "enterprise", "<img src=x onerror=\"document.title='pwned'\">");
     go(&mut browser, "/accounts");
     assert_ne!(browser.eval("document.title"), "pwned", "no script ran");
@@ -316,6 +320,11 @@ fn a_browser_clicks_through_the_console() {
     logout(&mut browser);
     login(&mut browser, "clerk", &clerk);
     go(&mut browser, "/queue");
+    logout(&mut browser);
+    // The reviewer is set up by a second admin (made on the server): four eyes across
+    // accounts, since the first admin set up the enterprise and the clerk.
+    login(&mut browser, "admin2", &second_admin);
+    let reviewer = create(&mut browser, "reviewer", "reviewer", "");
     logout(&mut browser);
 
     // Valid from two days ago for a month, so the checkpoint's real clock is inside it.
@@ -652,7 +661,7 @@ fn an_older_trail_put_back_or_a_row_slipped_in_is_caught() {
     let token = server.token(&["--issuer", "f3c3dcf66c87927e"]);
     let key = crate::util::example_key(dir.path());
     let data = dir.path().join("office");
-    let (base, password) = start_office(&data, &key);
+    let (base, password, _) = start_office(&data, &key);
     let public = pass_issuer::office::public_of(&key).unwrap();
     let held = |data: &Path| pass_office::anchor::read(data).map(|h| h.row);
     let server_row =

@@ -77,9 +77,17 @@ fn main() {
     let hash = pass_office::auth::hash_password(password).unwrap();
     let mut conn = conn;
     let tx = conn.transaction().unwrap();
-    let reviewer =
-        pass_office::db::create_account(&tx, "reviewer", pass_office::db::Role::Reviewer, &hash, false, None, now)
-            .unwrap();
+    let reviewer = pass_office::db::create_account(
+        &tx,
+        "reviewer",
+        pass_office::db::Role::Reviewer,
+        &hash,
+        false,
+        None,
+        "admin2",
+        now,
+    )
+    .unwrap();
     let enterprises: Vec<i64> = (0..100)
         .map(|e| {
             let name = format!("企业{e}");
@@ -90,6 +98,7 @@ fn main() {
                 &hash,
                 false,
                 Some((&name, None)),
+                "admin",
                 now,
             )
             .unwrap()

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// The schema, one step a version (`pass_files::migrate`).
-const SCHEMA: [&str; 5] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+const SCHEMA: [&str; 6] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE accounts (
         id INTEGER PRIMARY KEY,
         login TEXT NOT NULL UNIQUE,
@@ -84,7 +84,19 @@ const SCHEMA: [&str; 5] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value 
     INSERT OR IGNORE INTO editors (application, account) SELECT id, edited_by FROM applications;",
     // 5: an account an admin has disabled: it cannot log in, and its sessions are gone.
     "ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;",
+    // 6: who set an account up: the admin who made it or last gave it a one-time password
+    // (they knew its password), or SERVER for accounts made on the server itself. Four eyes
+    // hold across it: a reviewer set up by the same person as an account that entered an
+    // application does not approve it. Filled from the audit trail for older accounts.
+    "ALTER TABLE accounts ADD COLUMN set_up_by TEXT NOT NULL DEFAULT '(server)';
+    UPDATE accounts SET set_up_by = COALESCE(
+        (SELECT actor FROM audit WHERE action = 'account_created'
+            AND detail = accounts.login || ' (' || accounts.role || ')' ORDER BY id DESC LIMIT 1),
+        '(server)');",
 ];
+
+/// Who set up the accounts made on the server itself (`init`, `pass-office admin add`).
+pub const SERVER: &str = "(server)";
 
 /// A role: what an account may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,6 +161,8 @@ pub struct Account {
     pub locked_until: u64,
     /// Disabled by an admin: no login, no session.
     pub disabled: bool,
+    /// Who knew its first password: the admin who made it or last reset it, or [`SERVER`].
+    pub set_up_by: String,
 }
 
 /// An application's state.
@@ -259,11 +273,12 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         failed_logins: r.get(7)?,
         locked_until: r.get::<_, i64>(8)?.max(0) as u64,
         disabled: r.get::<_, i64>(9)? != 0,
+        set_up_by: r.get(10)?,
     })
 }
 
 const ACCOUNT_COLUMNS: &str =
-    "id, login, role, password_hash, must_change, org_name, org_code, failed_logins, locked_until, disabled";
+    "id, login, role, password_hash, must_change, org_name, org_code, failed_logins, locked_until, disabled, set_up_by";
 
 /// The account with this login.
 pub fn account_by_login(conn: &Connection, login: &str) -> rusqlite::Result<Option<Account>> {
@@ -290,14 +305,36 @@ pub fn create_account(
     password_hash: &str,
     must_change: bool,
     org: Option<(&str, Option<&str>)>,
+    set_up_by: &str,
     now: u64,
 ) -> rusqlite::Result<i64> {
     tx.execute(
-        "INSERT INTO accounts (login, role, password_hash, must_change, org_name, org_code, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![login, role.name(), password_hash, must_change, org.map(|o| o.0), org.and_then(|o| o.1), now as i64],
+        "INSERT INTO accounts (login, role, password_hash, must_change, org_name, org_code, created_at, set_up_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            login,
+            role.name(),
+            password_hash,
+            must_change,
+            org.map(|o| o.0),
+            org.and_then(|o| o.1),
+            now as i64,
+            set_up_by
+        ],
     )?;
     Ok(tx.last_insert_rowid())
+}
+
+/// Gives an account a new one-time password set by `set_up_by`: it must change it at the next
+/// login, its lockout is lifted and its sessions end.
+pub fn reset_password(tx: &Transaction<'_>, id: i64, password_hash: &str, set_up_by: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE accounts SET password_hash = ?2, must_change = 1, failed_logins = 0, locked_until = 0, set_up_by = ?3
+         WHERE id = ?1",
+        params![id, password_hash, set_up_by],
+    )?;
+    tx.execute("DELETE FROM sessions WHERE account = ?1", [id])?;
+    Ok(())
 }
 
 /// Appends one row to the audit trail: who, when, what, chained to the row before by its hash.

@@ -76,8 +76,29 @@ pub fn init(data: &Path, key: &Path, office: &str, now: u64) -> anyhow::Result<S
     let tx = conn.transaction()?;
     db::set_setting(&tx, "office", office)?;
     db::set_setting(&tx, "key", &key.to_string_lossy())?;
-    db::create_account(&tx, ADMIN_LOGIN, db::Role::Admin, &hash, true, None, now)?;
+    db::create_account(&tx, ADMIN_LOGIN, db::Role::Admin, &hash, true, None, db::SERVER, now)?;
     db::audit(&tx, now, "init", "init", &format!("office {office:?}, key {key_id}"))?;
+    tx.commit()?;
+    anchor::seal_directory(data, &conn, &pass_issuer::keyfile::load_secret(&key)?)?;
+    Ok(password)
+}
+
+/// Adds an admin account on the server itself (`pass-office admin add`), with the console
+/// stopped (its lock is taken): admins are never made in the console, so no admin can make
+/// another and hold both passwords. Returns the one-time password, shown once.
+pub fn add_admin(data: &Path, login: &str, now: u64) -> anyhow::Result<String> {
+    let mut conn = open_db(data)?;
+    let key = PathBuf::from(db::setting(&conn, "key")?.with_context(|| format!("{} is not set up", data.display()))?);
+    let lock_path = data.join("serve.lock");
+    let lock = pass_files::open_lock(&lock_path).with_context(|| lock_path.display().to_string())?;
+    anyhow::ensure!(lock.try_lock().is_ok(), "pass-office serve is running on {}: stop it first", data.display());
+    anyhow::ensure!(login::is_valid_login(login), "a login is 1 to 64 characters, without spaces");
+    anyhow::ensure!(db::account_by_login(&conn, login)?.is_none(), "the login {login:?} exists already");
+    let password = auth::one_time_password().context("no randomness for a password")?;
+    let hash = auth::hash_password(&password)?;
+    let tx = conn.transaction()?;
+    db::create_account(&tx, login, db::Role::Admin, &hash, true, None, db::SERVER, now)?;
+    db::audit(&tx, now, db::SERVER, "account_created", &format!("{login} (admin)"))?;
     tx.commit()?;
     anchor::seal_directory(data, &conn, &pass_issuer::keyfile::load_secret(&key)?)?;
     Ok(password)

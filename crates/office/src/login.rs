@@ -174,6 +174,11 @@ fn note_failure(throttle: &Throttle, address: IpAddr, now: u64) {
     state.failures.entry(address).or_default().push(now);
 }
 
+/// Whether `login` may name an account: 1 to 64 characters, no spaces or control characters.
+pub fn is_valid_login(login: &str) -> bool {
+    !login.is_empty() && login.chars().count() <= 64 && !login.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,10 +51,29 @@ enum Command {
         #[arg(long, value_name = "PROXY_ADDRESS")]
         behind_proxy: Option<std::net::IpAddr>,
     },
+    /// Admin accounts: made only here, on the server, never in the console (no admin makes
+    /// another and holds both passwords). Stop the console first.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Add an admin account; its one-time password is printed once.
+    Add {
+        /// Data directory made by init.
+        #[arg(long)]
+        data: PathBuf,
+        /// The new admin's login.
+        #[arg(long)]
+        login: String,
     },
 }
 
@@ -111,6 +130,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "pass-office: set up {}; the password above is shown once and must be changed at first login",
                 data.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin { command: AdminCommand::Add { data, login } } => {
+            let password = pass_office::add_admin(&data, &login, (pass_office::system_clock())())?;
+            println!("login: {login}");
+            println!("one-time password: {password}");
+            eprintln!("pass-office: the password above is shown once and must be changed at first login");
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { data, listen, tls_cert, tls_key, behind_proxy } => {

@@ -117,9 +117,9 @@ pub fn accounts(
         html! {
             @if let Some((login, password)) = created {
                 p.notice {
-                    "账户 " strong { (login) } " 已创建。一次性密码（只显示这一次，首次登录须修改）: "
+                    "账户 " strong { (login) } " 的一次性密码（只显示这一次，首次登录须修改）: "
                     code.otp { (password) }
-                    br; "Account created. One-time password (shown once; it must be changed at first login)."
+                    br; "The account's one-time password (shown once; it must be changed at first login)."
                 }
             }
             @if let Some(m) = message { p.error { (m) } }
@@ -131,6 +131,12 @@ pub fn accounts(
                             td { (a.login) } td { (a.role.label()) } td { (a.org_name.as_deref().unwrap_or("")) } td { (a.org_code.as_deref().unwrap_or("")) }
                             td {
                                 @if a.disabled { "已停用 disabled " }
+                                @if a.role != Role::Admin {
+                                    form.inline method="post" action=(format!("/accounts/{}/password", a.id)) {
+                                        (csrf_field(viewer.csrf))
+                                        button type="submit" { "重置密码 Reset password" }
+                                    }
+                                }
                                 @if a.id != viewer.account.id {
                                     form.inline method="post" action=(format!("/accounts/{}/disabled", a.id)) {
                                         (csrf_field(viewer.csrf))
@@ -149,7 +155,7 @@ pub fn accounts(
                 label { "账号 Login" input name="login" required; }
                 label { "角色 Role"
                     select name="role" {
-                        @for r in [Role::Enterprise, Role::Clerk, Role::Reviewer, Role::Admin] { option value=(r.name()) { (r.label()) } }
+                        @for r in [Role::Enterprise, Role::Clerk, Role::Reviewer] { option value=(r.name()) { (r.label()) } }
                     }
                 }
                 label { "企业名称（企业账户） Enterprise name (enterprise accounts)" input name="org_name"; }

@@ -47,10 +47,27 @@ pub enum Refused {
     NotFound,
     /// Four eyes: the actor entered or last edited the application.
     OwnEntry,
+    /// Four eyes across accounts: the reviewer's account and one that entered or edited the
+    /// application were set up by the same person (named), who knew both first passwords.
+    SameSetUp(String),
     /// A vehicle's fields break the rules: each error by its field.
     Fields(Fields),
     /// The application cannot be issued as it stands (a vehicle valid too long, say).
     Invalid(String),
+}
+
+/// The person behind both accounts, if one is: the same admin set both up, or one account set
+/// up the other. Accounts set up on the server itself ([`db::SERVER`]) share nobody.
+fn same_set_up(a: &Account, b: &Account) -> Option<String> {
+    if a.set_up_by == b.set_up_by && a.set_up_by != db::SERVER {
+        Some(a.set_up_by.clone())
+    } else if a.set_up_by == b.login {
+        Some(b.login.clone())
+    } else if b.set_up_by == a.login {
+        Some(a.login.clone())
+    } else {
+        None
+    }
 }
 
 /// Appends one row to the audit trail in a transaction of its own.
@@ -259,6 +276,16 @@ pub fn approve(office: &Office, reviewer: &Account, id: i64) -> anyhow::Result<R
     if application.entered_by == reviewer.id || editors.contains(&reviewer.id) {
         audit(office, &reviewer.login, "approve_refused", &format!("application {id}: own entry"))?;
         return Ok(Err(Refused::OwnEntry));
+    }
+    // …and nobody who set up one of their accounts and the reviewer's: one person holding a
+    // password for each side could otherwise bring a pass into being alone.
+    let mut people = Vec::new();
+    for account in editors.iter().chain(std::iter::once(&application.entered_by)) {
+        people.extend(db::account(&*office.db()?, *account)?);
+    }
+    if let Some(shared) = people.iter().find_map(|p| same_set_up(p, reviewer)) {
+        audit(office, &reviewer.login, "approve_refused", &format!("application {id}: set up by {shared} too"))?;
+        return Ok(Err(Refused::SameSetUp(shared)));
     }
     if application.state != State::Submitted {
         return Ok(Ok(Vec::new()));
@@ -482,6 +509,8 @@ mod tests {
         clerk: Account,
         reviewer: Account,
         second: Account,
+        /// A reviewer set up by the admin who set up the enterprise and the clerk.
+        same_admin: Account,
     }
 
     fn console() -> Console {
@@ -497,10 +526,17 @@ mod tests {
         let clock = Arc::new(AtomicU64::new(NOW));
         let office =
             Office::open(&data, Transport::Plain, Arc::new(move || clock.load(Ordering::Relaxed))).expect("opens");
+        // Each reviewer set up by an admin of its own, everyone who enters by "admin" (four
+        // eyes across accounts: `same_set_up`), but for `same_admin`.
         let make = |login: &str, role: Role, org: Option<(&str, Option<&str>)>| {
             let mut conn = office.db().expect("db");
             let tx = conn.transaction().expect("tx");
-            let id = db::create_account(&tx, login, role, "unused", false, org, NOW).expect("account");
+            let by = match login {
+                "reviewer" => "admin2",
+                "reviewer2" => "admin3",
+                _ => "admin",
+            };
+            let id = db::create_account(&tx, login, role, "unused", false, org, by, NOW).expect("account");
             tx.commit().expect("commit");
             db::account(&conn, id).expect("reads").expect("exists")
         };
@@ -508,7 +544,8 @@ mod tests {
         let clerk = make("clerk", Role::Clerk, None);
         let reviewer = make("reviewer", Role::Reviewer, None);
         let second = make("reviewer2", Role::Reviewer, None);
-        Console { _dir: dir, office, enterprise, clerk, reviewer, second }
+        let same_admin = make("reviewer3", Role::Reviewer, None);
+        Console { _dir: dir, office, enterprise, clerk, reviewer, second, same_admin }
     }
 
     fn truck(plate: &str) -> Fields {
@@ -557,6 +594,9 @@ mod tests {
         assert_eq!(approve(office, &c.reviewer, id).expect("runs"), Err(Refused::OwnEntry));
         // A clerk is refused by the routes (role); here the entry rule alone: the clerk entered it.
         assert_eq!(approve(office, &c.clerk, id).expect("runs"), Err(Refused::OwnEntry));
+        // O-4EYES-4: a reviewer the clerk's admin set up is refused too (that admin knew both
+        // first passwords).
+        assert_eq!(approve(office, &c.same_admin, id).expect("runs"), Err(Refused::SameSetUp("admin".into())));
         let serials = approve(office, &c.second, id).expect("runs").expect("issued");
         assert_eq!(serials, vec![1, 2]);
         let application = visible(office, &c.enterprise, id).expect("reads").expect("its own");

@@ -26,6 +26,10 @@ struct Console {
     base: String,
     clock: Arc<AtomicU64>,
     admin_password: String,
+    /// `admin2`'s and `admin3`'s, made on the server (`pass-office admin add`): each sets up
+    /// one reviewer.
+    second_admin_password: String,
+    third_admin_password: String,
     data: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -45,11 +49,21 @@ fn start(transport: pass_office::Transport) -> Console {
     let data = dir.path().join("data");
     let key = example_key(dir.path());
     let admin_password = pass_office::init(&data, &key, "花都区工业和信息化局", START).unwrap();
+    let second_admin_password = pass_office::add_admin(&data, "admin2", START).unwrap();
+    let third_admin_password = pass_office::add_admin(&data, "admin3", START).unwrap();
     let clock = Arc::new(AtomicU64::new(START));
     let time = clock.clone();
     let office = pass_office::Office::open(&data, transport, Arc::new(move || time.load(Ordering::SeqCst))).unwrap();
     let addr = pass_office::spawn_on_loopback(office);
-    Console { base: format!("http://{addr}"), clock, admin_password, data, _dir: dir }
+    Console {
+        base: format!("http://{addr}"),
+        clock,
+        admin_password,
+        second_admin_password,
+        third_admin_password,
+        data,
+        _dir: dir,
+    }
 }
 
 /// One browser: its cookie, no redirects followed.
@@ -213,8 +227,9 @@ fn office() -> Office {
     let mut admin = Browser::login(&console, "admin", &console.admin_password);
     let a = admin.create("dongfeng", "enterprise", Some(("东风日产乘用车公司花都工厂", "914403001922038216")));
     let b = admin.create("other", "enterprise", Some(("另一家物流公司", "")));
-    let r1 = admin.create("reviewer", "reviewer", None);
-    let r2 = admin.create("reviewer2", "reviewer", None);
+    // Each reviewer is set up by an admin of its own: four eyes across accounts.
+    let r1 = Browser::login(&console, "admin2", &console.second_admin_password).create("reviewer", "reviewer", None);
+    let r2 = Browser::login(&console, "admin3", &console.third_admin_password).create("reviewer2", "reviewer", None);
     let a = Browser::login(&console, "dongfeng", &a);
     let b = Browser::login(&console, "other", &b);
     let reviewer = Browser::login(&console, "reviewer", &r1);
@@ -927,6 +942,8 @@ fn an_internal_error_is_answered_when_stderr_is_full() {
         base,
         clock: Arc::new(AtomicU64::new(START)),
         admin_password: String::new(),
+        second_admin_password: String::new(),
+        third_admin_password: String::new(),
         data: data.clone(),
         _dir: tempfile::tempdir().unwrap(),
     };
@@ -1077,4 +1094,65 @@ fn an_audit_trail_rewritten_in_a_copy_fails_verify() {
     let (bare, _) = copy("no-anchor");
     std::fs::remove_file(bare.join("audit.anchor")).unwrap();
     assert_eq!(verify(&bare).0, Some(1));
+}
+
+/// O-4EYES-4: one admin alone cannot bring a pass into being. Admins are made only on the
+/// server (the console's form offers no admin, and a posted one is refused); a reviewer set up
+/// by the admin who set up the enterprise is refused the approval (that admin knew both first
+/// passwords), a reviewer another admin set up approves; resetting a reviewer's password makes
+/// the resetting admin its setter (and ends its session); `admin add` will not run beside a
+/// running console.
+#[test]
+fn one_admin_alone_cannot_issue_a_pass() {
+    let Office { console, mut a, .. } = office();
+    let mut admin = Browser::login(&console, "admin", "admin-password-1");
+    let form = admin.get("/accounts").body;
+    assert!(!form.contains("<option value=\"admin\""), "no admin in the console's role list");
+    let csrf = admin.get("/accounts").csrf();
+    let page = admin.post(
+        "/accounts",
+        &[("csrf", &csrf), ("login", "boss"), ("role", "admin"), ("org_name", ""), ("org_code", "")],
+    );
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(page.body.contains("pass-office admin add"), "{}", page.body);
+
+    // The admin sets up a reviewer of its own; the enterprise (also the admin's) applies.
+    let own = admin.create("own-reviewer", "reviewer", None);
+    let mut own = Browser::login(&console, "own-reviewer", &own);
+    let path = a.apply("粤A12345", &[]).location.unwrap();
+    let csrf = own.get(&path).csrf();
+    let refused = own.post(&format!("{path}/approve"), &[("csrf", &csrf)]);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("都由 admin 开设"), "{}", refused.body);
+    let ledger = pass_issuer::ledger::Ledger::open(&console.data.join("ledger.sqlite")).unwrap();
+    assert!(ledger.list(&pass_issuer::ledger::ListFilter::default()).unwrap().is_empty(), "nothing issued");
+
+    // The admin resets the password of admin2's reviewer: now the admin set it up too, and it
+    // is refused as well; its session is over and the new one-time password logs in.
+    let mut reviewer = Browser::login(&console, "reviewer", "reviewer-password-1");
+    let accounts = admin.get("/accounts").body;
+    let id = accounts
+        .split("action=\"/accounts/")
+        .filter_map(|part| part.split_once("/password\"").map(|(id, _)| id.to_owned()))
+        .find(|id| {
+            let row = accounts.split("<tr>").find(|row| row.contains(&format!("/accounts/{id}/password"))).unwrap();
+            row.contains("<td>reviewer</td>")
+        })
+        .expect("the reviewer's reset button");
+    let csrf = admin.get("/accounts").csrf();
+    let reset = admin.post(&format!("/accounts/{id}/password"), &[("csrf", &csrf)]);
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    let password = reset.one_time_password();
+    assert_eq!(reviewer.get("/queue").location.as_deref(), Some("/login"), "its session ended");
+    let mut reviewer = Browser::login(&console, "reviewer", &password);
+    let csrf = reviewer.get(&path).csrf();
+    assert_eq!(reviewer.post(&format!("{path}/approve"), &[("csrf", &csrf)]).status, 403);
+
+    // A reviewer another admin set up approves.
+    let mut second = Browser::login(&console, "reviewer2", "reviewer2-password-1");
+    let csrf = second.get(&path).csrf();
+    assert_eq!(second.post(&format!("{path}/approve"), &[("csrf", &csrf)]).status, 303);
+
+    let running = pass_office::add_admin(&console.data, "boss", START).unwrap_err();
+    assert!(running.to_string().contains("stop it first"), "{running}");
 }

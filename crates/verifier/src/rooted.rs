@@ -193,21 +193,11 @@ pub fn sync_rooted(
             report.authorities.push(line);
             continue;
         }
-        let mut next = held.clone();
-        for beat in combined.iter().flat_map(|(_, _, beats)| beats) {
-            let _ = sync::apply_heartbeat(&mut next, beat, &key, now);
-        }
-        // The data held is confirmed current by a combined file only when the newest heartbeat
-        // held came from a combined file this round (never a heartbeat from an earlier sync),
-        // and never when the authority's own server is among the bases given: its own
-        // heartbeat is then always asked, whatever a mirror says.
-        let served_now = next
-            .heartbeat
-            .as_ref()
-            .is_some_and(|held| combined.iter().flat_map(|(_, _, beats)| beats).any(|beat| beat == held));
+        let beats: Vec<&[u8]> = combined.iter().flat_map(|(_, _, beats)| beats).map(Vec::as_slice).collect();
         let own_given = bases.iter().any(|base| entry.urls.iter().any(|u| u.trim_end_matches('/') == base));
+        let (mut next, confirmed) = apply_combined(&held, &beats, &key, own_given, now);
         let mut result = Err("no source".to_owned());
-        if served_now && !own_given && current(&next, &key) {
+        if confirmed {
             result = Ok("combined heartbeat".to_owned());
         } else {
             let mut tried = Vec::new();
@@ -242,6 +232,28 @@ pub fn sync_rooted(
     report.requests = counter.requests;
     report.bytes = counter.bytes;
     Ok(report)
+}
+
+/// One authority's data held, with the heartbeats of this round's combined files applied, and
+/// whether they confirm it current. They do only when the newest heartbeat held came from a
+/// combined file this round (never a heartbeat from an earlier sync), it names exactly the data
+/// held, and the authority's own server is not among the bases given (`own_given`): its own
+/// heartbeat is then always asked, whatever a mirror says. A heartbeat that does not verify or
+/// goes back is skipped.
+pub fn apply_combined(
+    held: &LocalState,
+    beats: &[&[u8]],
+    key: &PublicKey,
+    own_given: bool,
+    now: u64,
+) -> (LocalState, bool) {
+    let mut next = held.clone();
+    for beat in beats {
+        let _ = sync::apply_heartbeat(&mut next, beat, key, now);
+    }
+    let served_now = next.heartbeat.as_ref().is_some_and(|held| beats.iter().any(|beat| beat == held));
+    let confirmed = served_now && !own_given && current(&next, key);
+    (next, confirmed)
 }
 
 /// Where to look for an authority's documents, in order: the `--server` bases that are the

@@ -143,13 +143,16 @@ pub(super) async fn create_account(
         let role = get("role").and_then(|r| Role::from_name(&r));
         let org_name = get("org_name");
         let org_code = get("org_code");
-        let problem = if login.is_empty()
-            || login.chars().count() > 64
-            || login.chars().any(|c| c.is_control() || c.is_whitespace())
-        {
+        let problem = if !crate::login::is_valid_login(&login) {
             Some("账号须为1至64个字符，不含空格。 A login is 1 to 64 characters, without spaces.".to_owned())
         } else if role.is_none() {
             Some("未知角色。 Unknown role.".into())
+        } else if role == Some(Role::Admin) {
+            Some(
+                "管理员账户只能在服务器上用 pass-office admin add 创建（一位管理员不能开设另一位）。 \
+                 Admin accounts are made on the server with pass-office admin add (no admin makes another)."
+                    .into(),
+            )
         } else if role == Some(Role::Enterprise) && org_name.is_none() {
             Some("企业账户须填写企业名称。 An enterprise account needs the enterprise's name.".into())
         } else if let Some(code) = org_code.as_deref().and_then(|c| pass_core::model::check_org_code(c).err()) {
@@ -174,7 +177,7 @@ pub(super) async fn create_account(
             let tx = conn.transaction()?;
             let org =
                 if role == Role::Enterprise { org_name.as_deref().map(|n| (n, org_code.as_deref())) } else { None };
-            db::create_account(&tx, &login, role, &hash, true, org, office.now())?;
+            db::create_account(&tx, &login, role, &hash, true, org, &session.account.login, office.now())?;
             let detail = format!("{login} ({})", role.name());
             db::audit(&tx, office.now(), &session.account.login, "account_created", &detail)?;
             tx.commit()?;
@@ -183,6 +186,44 @@ pub(super) async fn create_account(
         Ok(Reply::Page(
             StatusCode::OK,
             pages::accounts(&session.viewer(office), &list, Some((&login, &password)), None),
+        ))
+    })
+    .await
+}
+
+/// An admin gives an account a new one-time password (forgotten, or locked out): shown once to
+/// this admin, who from now on counts as having set the account up (four eyes across
+/// accounts); its sessions end and its lockout is lifted. An admin's password is changed on
+/// the password page; a lost one is replaced on the server (`pass-office admin add`).
+pub(super) async fn reset_password(
+    State(office): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Posted { session, .. }: Posted<may::Admin>,
+) -> Reply {
+    run(office, move |office| {
+        let Some(account) = db::account(&*office.db()?, id)? else {
+            return Ok(session::not_found(office, &session));
+        };
+        if account.role == Role::Admin {
+            return Ok(session::forbidden(
+                office,
+                &session,
+                "管理员的密码不能在此重置。 An admin's password is not reset here.",
+            ));
+        }
+        let password = auth::one_time_password().ok_or_else(|| anyhow::anyhow!("no randomness"))?;
+        let hash = auth::hash_password(&password)?;
+        {
+            let mut conn = office.db()?;
+            let tx = conn.transaction()?;
+            db::reset_password(&tx, account.id, &hash, &session.account.login)?;
+            db::audit(&tx, office.now(), &session.account.login, "password_reset", &account.login)?;
+            tx.commit()?;
+        }
+        let list = db::accounts(&*office.db()?)?;
+        Ok(Reply::Page(
+            StatusCode::OK,
+            pages::accounts(&session.viewer(office), &list, Some((&account.login, &password)), None),
         ))
     })
     .await

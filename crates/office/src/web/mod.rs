@@ -53,6 +53,7 @@ pub fn router(office: Shared) -> Router {
         .route("/password", get(accounts::password_page).post(accounts::password))
         .route("/accounts", get(accounts::accounts_page).post(accounts::create_account))
         .route("/accounts/{id}/disabled", post(accounts::set_disabled))
+        .route("/accounts/{id}/password", post(accounts::reset_password))
         .route("/queue", get(review::queue))
         .route("/dashboard", get(review::dashboard))
         .route("/applications", get(applications::list).post(applications::submit))

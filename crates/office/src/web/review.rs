@@ -60,6 +60,15 @@ pub(super) async fn approve(
             &session,
             "不能批准自己录入或修改的申请（双人审核）。 You entered or edited this application: another reviewer approves it.",
         )),
+        Err(Refused::SameSetUp(admin)) => Ok(forbidden(
+            office,
+            &session,
+            &format!(
+                "您的账户与录入或修改此申请的账户都由 {admin} 开设（或重置密码），不能由您批准：请由另一位管理员开设的审核人批准。 \
+                 Your account and one that entered or edited this application were both set up by {admin}: \
+                 a reviewer set up by another admin approves it."
+            ),
+        )),
         Err(Refused::Invalid(message)) => {
             let application = workflow::visible(office, &session.account, id)?;
             let Some(application) = application else { return Ok(not_found(office, &session)) };
