@@ -301,32 +301,37 @@ fn two_hundred_rows_utf8_and_gb18030_print_and_scan() {
     assert_eq!(serials, second.iter().copied().collect::<BTreeSet<_>>(), "every pass of every sheet verifies");
 }
 
+/// Every bad row is reported by its line (the same for LF and CRLF line ends, which Excel on
+/// Windows writes), the column's header as the file has it and the plate; nothing is issued.
 #[test]
 fn bad_rows_are_all_reported_and_nothing_is_issued() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("ledger.sqlite");
-    let mut lines: Vec<String> = rows(50, 100).lines().map(str::to_owned).collect();
-    lines[5] = lines[5].replace("440114,310115", "440114,31011"); // line 6: destination
-    lines[20] = lines[20].replace("2026-12-31", "2026-11-31"); // line 21: valid_until
-    lines[40] = lines[40].replacen("粤A", "粤a", 1); // line 41: plate
-    let csv = dir.path().join("bad.csv");
-    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    for end in ["\n", "\r\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("ledger.sqlite");
+        let mut lines: Vec<String> = rows(50, 100).lines().map(str::to_owned).collect();
+        lines[5] = lines[5].replace("440114,310115", "440114,31011"); // line 6: destination
+        lines[20] = lines[20].replace("2026-12-31", "2026-11-31"); // line 21: valid_until
+        lines[40] = lines[40].replacen("粤A", "粤", 1); // line 41: plate
+        let csv = dir.path().join("bad.csv");
+        std::fs::write(&csv, lines.join(end) + end).unwrap();
 
-    let run = batch(&csv, dir.path(), &ledger, &[]);
-    assert_ne!(run.code, 0);
-    let invalid = run.json()["invalid"].as_array().unwrap().clone();
-    let found: Vec<(u64, String)> =
-        invalid.iter().map(|e| (e["line"].as_u64().unwrap(), e["column"].as_str().unwrap().to_owned())).collect();
-    assert_eq!(found, vec![(6, "destination".into()), (21, "valid_until".into()), (41, "plate".into())]);
-    assert!(invalid.iter().all(|e| !e["reason"].as_str().unwrap().is_empty()));
-    assert!(run.stderr.contains("line 6, destination"), "{}", run.stderr);
-    let listed = issuer(&["list", "--ledger", ledger.to_str().unwrap(), "--json"]);
-    assert_eq!(listed.stdout.trim(), "", "nothing issued");
+        let run = batch(&csv, dir.path(), &ledger, &[]);
+        assert_ne!(run.code, 0);
+        let invalid = run.json()["invalid"].as_array().unwrap().clone();
+        let found: Vec<(u64, String)> =
+            invalid.iter().map(|e| (e["line"].as_u64().unwrap(), e["column"].as_str().unwrap().to_owned())).collect();
+        assert_eq!(found, vec![(6, "destination".into()), (21, "valid_until".into()), (41, "plate".into())], "{end:?}");
+        assert!(invalid.iter().all(|e| !e["reason"].as_str().unwrap().is_empty()));
+        assert_eq!(invalid[2]["plate"], "粤00139", "{end:?}");
+        assert!(run.stderr.contains("line 6, 终点"), "{end:?}: {}", run.stderr);
+        let listed = issuer(&["list", "--ledger", ledger.to_str().unwrap(), "--json"]);
+        assert_eq!(listed.stdout.trim(), "", "nothing issued");
 
-    let run = batch(&csv, dir.path(), &ledger, &["--skip-invalid"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(serials(&run).len(), 47);
-    assert_eq!(run.json()["invalid"].as_array().unwrap().len(), 3);
+        let run = batch(&csv, dir.path(), &ledger, &["--skip-invalid"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(serials(&run).len(), 47);
+        assert_eq!(run.json()["invalid"].as_array().unwrap().len(), 3);
+    }
 }
 
 #[test]

@@ -67,28 +67,34 @@ impl std::str::FromStr for Encoding {
 #[non_exhaustive]
 pub enum CsvError {
     /// Too large.
-    #[error("the file is larger than {MAX_FILE_BYTES} bytes")]
+    #[error("文件太大（最多 {MAX_FILE_BYTES} 字节）。 The file is larger than {MAX_FILE_BYTES} bytes.")]
     TooLarge,
     /// Not valid in the named encoding.
-    #[error("the file is not valid {0:?} text")]
+    #[error(
+        "文件不是有效的 {0:?} 文本：请另存为 UTF-8 或 GB18030 的 CSV，或 .xlsx。 The file is not valid {0:?} text."
+    )]
     BadEncoding(Encoding),
     /// Header problems.
-    #[error("header: {0}")]
+    #[error("表头：{0}")]
     Header(String),
     /// Too many rows.
-    #[error("more than {0} rows")]
+    #[error("超过 {0} 行。 More than {0} rows.")]
     TooManyRows(usize),
     /// No rows.
-    #[error("the file has no rows")]
+    #[error("文件里没有车辆行。 The file has no rows.")]
     Empty,
     /// Not a workbook calamine can read.
-    #[error("not a readable .xlsx workbook: {0}")]
+    #[error("无法读取这个 .xlsx 文件。 Not a readable .xlsx workbook: {0}")]
     Workbook(String),
     /// A workbook that unpacks to too much (a zip bomb, or not a fleet list).
-    #[error("the workbook unpacks to more than {MAX_UNPACKED_BYTES} bytes or has more than {MAX_PARTS} parts")]
+    #[error(
+        "这个 .xlsx 文件解压后太大，不像车辆表。 The workbook unpacks to more than {MAX_UNPACKED_BYTES} bytes or has more than {MAX_PARTS} parts."
+    )]
     Unpacked,
     /// Text in a column beyond the format's.
-    #[error("a cell in column {0} of the sheet: the list has at most {MAX_COLUMNS} columns")]
+    #[error(
+        "第 {0} 列有内容，车辆表最多 {MAX_COLUMNS} 列。 A cell in column {0} of the sheet: the list has at most {MAX_COLUMNS} columns."
+    )]
     TooWide(u32),
 }
 
@@ -101,11 +107,23 @@ pub struct RowError {
     pub column: String,
     /// What is wrong.
     pub reason: String,
+    /// The column's header as the file has it (`有效期止`), when the error came from a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// The row's plate as the file has it, when it has one: people find a row by its truck.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plate: Option<String>,
+}
+
+impl RowError {
+    fn new(line: u64, column: impl Into<String>, reason: String) -> RowError {
+        RowError { line, column: column.into(), reason, header: None, plate: None }
+    }
 }
 
 impl std::fmt::Display for RowError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}, {}: {}", self.line, self.column, self.reason)
+        write!(f, "line {}, {}: {}", self.line, self.header.as_deref().unwrap_or(&self.column), self.reason)
     }
 }
 
@@ -170,6 +188,16 @@ pub fn parse_with(text: &str, tz: &TimeZone, fixed: &[(&str, &str)]) -> Result<V
     parse_with_max(text, tz, fixed, MAX_ROWS)
 }
 
+/// The line (from 1) of the first character at or after `byte` that is not a line end.
+fn line_of(text: &str, byte: usize) -> u64 {
+    let bytes = text.as_bytes();
+    let mut at = byte.min(bytes.len());
+    while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
+        at += 1;
+    }
+    1 + bytes[..at].iter().filter(|b| **b == b'\n').count() as u64
+}
+
 /// [`parse_with`], refusing a file of more than `max_rows` rows before checking any row past
 /// them (each row's places are looked up: a 50,000-row file must not cost that when only 1,000
 /// are taken).
@@ -187,15 +215,14 @@ pub fn parse_with_max(
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers: Vec<String> =
         reader.headers().map_err(|e| CsvError::Header(e.to_string()))?.iter().map(str::to_owned).collect();
+    // Lines counted from the byte where the record starts, not the reader's own count, which
+    // is one short after CRLF line ends (what Excel on Windows writes).
+    let line_at = |position: Option<&csv::Position>, i: usize| {
+        position.map_or(i as u64 + 2, |p| line_of(text, p.byte() as usize))
+    };
     let records = reader.records().enumerate().map(|(i, record)| match record {
-        Ok(record) => {
-            let line = record.position().map_or(i as u64 + 2, |p| p.line());
-            Ok((line, record.iter().map(str::to_owned).collect()))
-        }
-        Err(e) => {
-            let line = e.position().map_or(i as u64 + 2, |p| p.line());
-            Err(RowError { line, column: "row".into(), reason: e.to_string() })
-        }
+        Ok(record) => Ok((line_at(record.position(), i), record.iter().map(str::to_owned).collect())),
+        Err(e) => Err(RowError::new(line_at(e.position(), i), "row", e.to_string())),
     });
     parse_table_max(&headers, records, tz, fixed, max_rows)
 }
@@ -331,13 +358,19 @@ pub fn parse_table_max(
             continue;
         }
         let Some(column) = column else {
-            return Err(CsvError::Header(format!("unknown column {h:?}")));
+            return Err(CsvError::Header(format!("不认识的列“{h}”。 Unknown column {h:?}.")));
         };
         if index.contains(&Some(column)) {
-            return Err(CsvError::Header(format!("column {column} appears twice")));
+            return Err(CsvError::Header(format!(
+                "“{}”列出现了两次。 Column {column} appears twice.",
+                column_label(column)
+            )));
         }
         if fixed.iter().any(|(name, _)| *name == column) {
-            return Err(CsvError::Header(format!("column {column} is given by your account: remove it from the file")));
+            return Err(CsvError::Header(format!(
+                "“{}”由账户给出，请从文件中删去这一列。 Column {column} is given by your account: remove it from the file.",
+                column_label(column)
+            )));
         }
         index.push(Some(column));
     }
@@ -347,7 +380,12 @@ pub fn parse_table_max(
         .filter(|c| !index.contains(&Some(c)) && !fixed.iter().any(|(name, _)| name == c))
         .collect();
     if !missing.is_empty() {
-        return Err(CsvError::Header(format!("missing column(s): {}", missing.join(", "))));
+        let labels: Vec<&str> = missing.iter().map(|c| column_label(c)).collect();
+        return Err(CsvError::Header(format!(
+            "缺少列：{}。 Missing column(s): {}.",
+            labels.join("、"),
+            missing.join(", ")
+        )));
     }
     let mut rows = Vec::new();
     for record in records {
@@ -370,7 +408,21 @@ pub fn parse_table_max(
             }
             index.iter().position(|c| *c == Some(name)).and_then(|i| cells.get(i)).map_or("", |v| v.trim())
         };
-        rows.push((line, parse_fields(line, get, tz)));
+        // Errors name the column as the file's header does, and the row's plate.
+        let parsed = parse_fields(line, get, tz).map_err(|errors| {
+            let plate = Some(get("plate").to_owned()).filter(|p| !p.is_empty());
+            errors
+                .into_iter()
+                .map(|e| {
+                    let header = index
+                        .iter()
+                        .position(|c| *c == Some(e.column.as_str()))
+                        .map(|i| headers[i].trim().trim_start_matches('\u{FEFF}').to_owned());
+                    RowError { header, plate: plate.clone(), ..e }
+                })
+                .collect()
+        });
+        rows.push((line, parsed));
     }
     if rows.is_empty() {
         return Err(CsvError::Empty);
@@ -378,77 +430,201 @@ pub fn parse_table_max(
     Ok(rows)
 }
 
+/// A column's name for people: Chinese, then English (`plate` → 车牌号 Plate).
+pub fn column_label(column: &str) -> &'static str {
+    match column {
+        "plate" => "车牌号 Plate",
+        "vehicle_type" => "车辆类型 Vehicle type",
+        "holder" => "持证单位 Holder",
+        "org_code" => "统一社会信用代码 Credit code",
+        "driver" => "驾驶员 Driver",
+        "co_drivers" => "副驾驶/随车人员 Co-drivers",
+        "origin" => "起点 Origin",
+        "destination" => "终点 Destination",
+        "zones" => "通行区域 Zones",
+        "cargo" => "货物 Cargo",
+        "valid_from" => "有效期起 Valid from",
+        "valid_until" => "有效期止 Valid until",
+        "kind" => "通行证类型 Pass type",
+        _ => "整行 Row",
+    }
+}
+
+/// A plate as people type it, made canonical: spaces, `·` and `-` removed, letters upper case
+/// (`粤a 12345`, `粤A·12345` → `粤A12345`).
+pub fn normalize_plate(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '·' | '-' | '•' | '．'))
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// Province abbreviations that begin a civil plate (and 使, 领 for embassies and consulates).
+const PLATE_PROVINCES: &str = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领";
+/// What the last character of a civil plate may be besides a letter or digit.
+const PLATE_SUFFIXES: &str = "挂学警港澳领试超";
+
+/// Why a canonical plate is not a Chinese civil plate (GA 36): a province, a letter, then 5
+/// letters or digits (6 on a new-energy plate), the last of which may be 挂, 学, 警….
+pub fn plate_problem(plate: &str) -> Option<String> {
+    let chars: Vec<char> = plate.chars().collect();
+    let shape = "车牌号应为省份简称加字母和5位（新能源6位）字母或数字，如 粤A12345、粤AD12345。 \
+                 A plate is a province, a letter and 5 letters or digits (6 for new energy), like 粤A12345.";
+    let ok = (chars.len() == 7 || chars.len() == 8)
+        && PLATE_PROVINCES.contains(chars[0])
+        && chars[1].is_ascii_uppercase()
+        && chars[2..chars.len() - 1].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && chars.last().is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || PLATE_SUFFIXES.contains(*c));
+    (!ok).then(|| format!("“{plate}”：{shape}"))
+}
+
+/// A place's error in plain words.
+fn place_problem(text: &str, error: &division::PlaceError) -> String {
+    match error {
+        division::PlaceError::Unknown(_) => format!(
+            "找不到“{text}”这个地方：请写区县名称或6位行政区划代码，如 花都区 或 440114。 \
+             No place is called “{text}”: write a district's name or its 6-digit code."
+        ),
+        division::PlaceError::Ambiguous { candidates, .. } => {
+            let list: Vec<String> = candidates.iter().take(6).map(|(d, n)| format!("{n}（{d}）")).collect();
+            format!(
+                "“{text}”有多个同名地方：{}，请写代码或更长的名称。 “{text}” is several places: give the code or a longer name.",
+                list.join("、")
+            )
+        }
+        _ => format!("“{text}”不是有效的行政区划代码。 “{text}” is not a valid division code."),
+    }
+}
+
 /// One vehicle's fields, by column name (`plate`, `vehicle_type`, …, as in the table above;
-/// missing ones read as empty), checked as a whole: the request, or every problem with the
-/// column it concerns. The batch reads each CSV row through it, the office console each form:
-/// one set of rules for every way in.
+/// missing ones read as empty), checked as a whole: the request, or every problem at once,
+/// each with the column it concerns, in plain words (Chinese, then English). The batch reads
+/// each CSV row through it, the office console each form: one set of rules for every way in.
+/// The plate is made canonical first ([`normalize_plate`]).
 pub fn parse_fields<'a>(line: u64, get: impl Fn(&str) -> &'a str, tz: &TimeZone) -> Result<PassRequest, Vec<RowError>> {
     let mut errors = Vec::new();
-    let mut fail = |column: &str, reason: String| errors.push(RowError { line, column: column.into(), reason });
+    let mut fail = |column: &str, reason: String| {
+        // One problem a field: the first found is the one to fix.
+        if !errors.iter().any(|e: &RowError| e.column == column) {
+            errors.push(RowError::new(line, column, reason));
+        }
+    };
+    let empty = |column: &str| format!("请填写{}。", column_label(column));
     let required = |column: &str, fail: &mut dyn FnMut(&str, String)| {
         let v = get(column);
         if v.is_empty() {
-            fail(column, "is empty".into());
+            fail(column, empty(column));
         }
         v.to_owned()
     };
     let optional = |column: &str| Some(get(column).to_owned()).filter(|v| !v.is_empty());
-    let division = |column: &str, fail: &mut dyn FnMut(&str, String)| match division::parse_place(get(column)) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            fail(column, e.to_string());
-            None
+    let division = |column: &str, fail: &mut dyn FnMut(&str, String)| {
+        let text = get(column);
+        if text.is_empty() {
+            fail(column, empty(column));
+            return None;
+        }
+        match division::parse_place(text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                fail(column, place_problem(text, &e));
+                None
+            }
         }
     };
-    let plate = required("plate", &mut fail);
+    let plate = normalize_plate(get("plate"));
+    if plate.is_empty() {
+        fail("plate", empty("plate"));
+    } else if let Some(problem) = plate_problem(&plate) {
+        fail("plate", problem);
+    }
+    let types = || VehicleType::ALL.iter().map(|t| t.label()).collect::<Vec<_>>().join("、");
     let vehicle_type = match get("vehicle_type").parse::<VehicleType>() {
         Ok(v) => Some(v),
-        Err(e) => {
-            fail("vehicle_type", e);
+        Err(_) if get("vehicle_type").is_empty() => {
+            fail("vehicle_type", empty("vehicle_type"));
+            None
+        }
+        Err(_) => {
+            fail("vehicle_type", format!("车辆类型须为以下之一：{}。 The vehicle type is one of these.", types()));
             None
         }
     };
     let kind = match optional("kind").map(|k| k.parse::<PassKind>()).transpose() {
         Ok(k) => k.unwrap_or(PassKind::KeyMaterials),
-        Err(e) => {
-            fail("kind", e);
+        Err(_) => {
+            let kinds: Vec<&str> = PassKind::ALL.iter().map(|k| k.label()).collect();
+            fail("kind", format!("通行证类型须为以下之一：{}。 The pass type is one of these.", kinds.join("、")));
             PassKind::KeyMaterials
         }
     };
     let holder = required("holder", &mut fail);
+    if let Some(code) = optional("org_code")
+        && pass_core::model::check_org_code(&code).is_err()
+    {
+        fail(
+            "org_code",
+            format!(
+                "“{code}”不是有效的统一社会信用代码（18位，末位为校验码，请核对）。 \
+                 Not a valid unified social credit code (18 characters, the last a check character)."
+            ),
+        );
+    }
     let cargo = required("cargo", &mut fail);
     let origin = division("origin", &mut fail);
     let destination = division("destination", &mut fail);
     let mut zones = Vec::new();
-    for zone in get("zones").split([' ', ';', '；', ',', '，']).filter(|z| !z.is_empty()) {
+    for zone in get("zones").split([' ', ';', '；', ',', '，', '、']).filter(|z| !z.is_empty()) {
         match division::parse_place(zone) {
             Ok(d) => zones.push(d),
-            Err(e) => fail("zones", e.to_string()),
+            Err(e) => fail("zones", place_problem(zone, &e)),
         }
     }
-    if zones.is_empty() && !get("zones").is_empty() {
-        fail("zones", "no zones".into());
-    } else if get("zones").is_empty() {
-        fail("zones", "is empty".into());
+    if get("zones").trim().is_empty() {
+        fail("zones", empty("zones"));
+    } else if zones.is_empty() {
+        fail("zones", "请至少写一个通行区域。 Give at least one zone.".into());
     }
-    let mut when = |column: &str, bound| match time::parse_instant(get(column), tz, bound) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            fail(column, e.to_string());
-            None
+    let date_problem = |column: &str| {
+        format!(
+            "{}请写成 2026-12-01 这样的日期。 Write the date like 2026-12-01.",
+            column_label(column).split(' ').next().unwrap_or("")
+        )
+    };
+    let mut when = |column: &str, bound| {
+        let text = get(column);
+        if text.is_empty() {
+            fail(column, empty(column));
+            return None;
+        }
+        match time::parse_instant(text, tz, bound) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                fail(column, date_problem(column));
+                None
+            }
         }
     };
     let valid_from = when("valid_from", Bound::StartOfDay);
     let valid_until = when("valid_until", Bound::EndOfDay);
+    if let (Some(from), Some(until)) = (valid_from, valid_until) {
+        if until <= from {
+            fail("valid_from", "有效期起须早于有效期止。 Valid from must be before valid until.".into());
+        } else if until - from > crate::issue::MAX_LIFETIME {
+            fail("valid_until", lifetime_problem((until - from).div_ceil(86_400)));
+        }
+    }
     let co_drivers = split_names(get("co_drivers"));
     let crew: Vec<String> = optional("driver").into_iter().chain(co_drivers.iter().cloned()).collect();
     if !co_drivers.is_empty() && optional("driver").is_none() {
-        fail("co_drivers", "a co-driver is listed but no driver (驾驶员): the driver comes first".into());
+        fail("driver", "写了随车人员时，请先写驾驶员。 With co-drivers listed, give the driver first.".into());
     } else if co_drivers.len() > pass_core::model::MAX_CREW - 1 {
         fail(
             "co_drivers",
             format!(
-                "{} names; a pass names the driver and at most {} more",
+                "写了{}人；除驾驶员外最多{}人。 {} names; a pass names the driver and at most {} more.",
+                co_drivers.len(),
+                pass_core::model::MAX_CREW - 1,
                 co_drivers.len(),
                 pass_core::model::MAX_CREW - 1
             ),
@@ -474,15 +650,24 @@ pub fn parse_fields<'a>(line: u64, get: impl Fn(&str) -> &'a str, tz: &TimeZone)
         valid_until,
         supersedes: None,
     };
-    // The format's own limits, with the field they concern.
+    // The format's own limits (lengths, characters), with the field they concern.
     if let Err(e) = request.clone().into_pass(1, valid_from.min(request.valid_until)).validate() {
         let text = e.to_string();
         let column = text.split(':').next().unwrap_or("row").trim().to_owned();
         let column = if column == "crew" { "co_drivers".to_owned() } else { column };
         let column = if COLUMNS.iter().any(|(c, _)| *c == column) { column } else { "row".to_owned() };
-        return Err(vec![RowError { line, column, reason: text }]);
+        let reason = format!("{}不符合通行证格式：{text} ", column_label(&column).split(' ').next().unwrap_or(""));
+        return Err(vec![RowError::new(line, column, reason)]);
     }
     Ok(request)
+}
+
+/// The validity limit's problem in plain words: `days` asked.
+pub fn lifetime_problem(days: u64) -> String {
+    let max = crate::issue::MAX_LIFETIME / 86_400;
+    format!(
+        "有效期最长{max}天，这里是{days}天：请改短，到期后再申请。 A pass is valid for at most {max} days; this is {days}."
+    )
 }
 
 /// Names in one cell, separated by 、 or a semicolon (ASCII or full width), trimmed.
@@ -648,10 +833,69 @@ mod tests {
         let rows = parse(&text, &time::default_zone()).expect("parses");
         let errors = rows[0].1.as_ref().expect_err("bad row");
         let columns: Vec<&str> = errors.iter().map(|e| e.column.as_str()).collect();
-        assert_eq!(columns, ["vehicle_type", "holder", "origin", "zones", "valid_from"]);
+        assert_eq!(columns, ["plate", "vehicle_type", "holder", "origin", "zones", "valid_from"]);
         assert!(errors.iter().all(|e| e.line == 2));
         assert!(rows[1].1.is_ok());
         assert_eq!(rows[1].0, 3);
+    }
+
+    /// Every check runs at once: an unknown place, reversed dates and a validity too long are
+    /// three errors, each at its field, in plain words; plates are made canonical first and a
+    /// too short one is refused.
+    #[test]
+    fn every_problem_is_found_at_once_in_plain_words() {
+        let fields = |plate: &'static str, from: &'static str, until: &'static str, origin: &'static str| {
+            move |name: &str| -> &'static str {
+                match name {
+                    "plate" => plate,
+                    "vehicle_type" => "heavy-truck",
+                    "holder" => "某公司",
+                    "origin" => origin,
+                    "destination" => "浦东新区",
+                    "zones" => "440114",
+                    "cargo" => "零件",
+                    "valid_from" => from,
+                    "valid_until" => until,
+                    _ => "",
+                }
+            }
+        };
+        let tz = time::default_zone();
+        let errors = parse_fields(1, fields("粤A12345", "2026-12-10", "2026-12-01", "火星区"), &tz).expect_err("bad");
+        let at: Vec<(&str, &str)> = errors.iter().map(|e| (e.column.as_str(), e.reason.as_str())).collect();
+        assert!(
+            matches!(at[..], [("origin", o), ("valid_from", u)] if o.starts_with("找不到“火星区”") && u.starts_with("有效期起须早于")),
+            "{at:?}"
+        );
+        let errors = parse_fields(1, fields("粤A12345", "2026-12-01", "2027-06-01", "花都区"), &tz).expect_err("bad");
+        assert!(errors[0].column == "valid_until" && errors[0].reason.starts_with("有效期最长92天"), "{errors:?}");
+        for (typed, canonical) in [("粤a12345", "粤A12345"), ("粤A 12345", "粤A12345"), ("粤A·D1234 5", "粤AD12345")]
+        {
+            let request = parse_fields(1, fields(typed, "2026-12-01", "2026-12-31", "花都区"), &tz).expect(typed);
+            assert_eq!(request.plate, canonical);
+        }
+        for bad in ["粤A1234", "粤12345", "AA12345", "粤A123456789"] {
+            let errors = parse_fields(1, fields(bad, "2026-12-01", "2026-12-31", "花都区"), &tz).expect_err(bad);
+            assert!(errors[0].column == "plate" && errors[0].reason.contains("车牌号应为"), "{bad}: {errors:?}");
+        }
+    }
+
+    /// Excel on Windows writes CRLF: the line a row is reported at is the line it is on, for
+    /// LF and CRLF alike, also after a cell that holds a line break.
+    #[test]
+    fn lines_are_right_for_lf_and_crlf() {
+        let good = "粤A12345,van,某公司,,,440114,310115,440114,零件,2022-04-01,2022-04-30";
+        let bad = "粤A12346,van,某公司,,,火星区,310115,440114,零件,2022-04-01,2022-04-30";
+        let quoted = "粤A12347,van,某公司,,,440114,310115,440114,\"零件\n第二行\",2022-04-01,2022-04-30";
+        for end in ["\n", "\r\n"] {
+            let header = HEADER.trim_end_matches('\n');
+            let text = [header, good, bad, quoted, bad].join(end) + end;
+            let rows = parse(&text, &time::default_zone()).expect("parses");
+            let lines: Vec<u64> = rows.iter().map(|r| r.0).collect();
+            assert_eq!(lines, [2, 3, 4, 6], "{end:?}");
+            let errors = rows[1].1.as_ref().expect_err("bad row");
+            assert_eq!(errors[0].line, 3, "{end:?}");
+        }
     }
 
     #[test]

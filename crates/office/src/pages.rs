@@ -169,17 +169,17 @@ pub fn accounts(
 /// The fields typed as places, which the form's script offers suggestions for.
 const PLACE_FIELDS: [&str; 3] = ["origin", "destination", "zones"];
 
-/// The fields of the application form: name, label, input type, hint.
-const FIELDS: [(&str, &str, &str, &str); 9] = [
-    ("plate", "车牌号 Plate", "text", "粤A12345"),
-    ("driver", "驾驶员 Driver", "text", "张三"),
-    ("co_drivers", "副驾驶/随车人员 Co-drivers", "text", "李四、王五"),
-    ("origin", "起点 Origin", "text", "花都区 或 440114"),
-    ("destination", "终点 Destination", "text", "浦东新区"),
-    ("zones", "通行区域 Zones", "text", "440114；310000"),
-    ("cargo", "运输物资 Cargo", "text", "汽车零部件"),
-    ("valid_from", "有效期起 Valid from", "date", ""),
-    ("valid_until", "有效期止 Valid until", "date", ""),
+/// The fields of the application form: name, label, input type, hint, required.
+const FIELDS: [(&str, &str, &str, &str, bool); 9] = [
+    ("plate", "车牌号 Plate", "text", "如 粤A12345，新能源 粤AD12345", true),
+    ("driver", "驾驶员 Driver", "text", "如 张三", false),
+    ("co_drivers", "副驾驶/随车人员 Co-drivers", "text", "最多2人，用顿号隔开，如 李四、王五", false),
+    ("origin", "起点 Origin", "text", "区县名称或6位代码，如 花都区 或 440114", true),
+    ("destination", "终点 Destination", "text", "区县名称或6位代码，如 浦东新区", true),
+    ("zones", "通行区域 Zones", "text", "可写多个，用分号隔开，如 440114；310000", true),
+    ("cargo", "运输物资 Cargo", "text", "如 汽车零部件", true),
+    ("valid_from", "有效期起 Valid from", "date", "年-月-日，如 2026-12-01", true),
+    ("valid_until", "有效期止 Valid until", "date", "最长92天", true),
 ];
 
 /// What the application form does: a new application, or an edit of one vehicle of an
@@ -198,7 +198,53 @@ pub enum FormTarget<'a> {
     },
 }
 
-/// The application form: one vehicle, each error next to its field.
+/// The error summary at the top of a form (GOV.UK's pattern): every error, each a link to its
+/// field, focused when the page opens so a screen reader reads it first.
+pub fn error_summary(errors: &[(&str, &str, &str)]) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div.error-summary role="alert" aria-labelledby="error-summary-title" tabindex="-1" autofocus {
+                h2 #error-summary-title { "有" (errors.len()) "处需要改正 There is a problem" }
+                ul {
+                    @for (name, label, message) in errors {
+                        li { a href=(format!("#field-{name}")) { (label.split(' ').next().unwrap_or(label)) "：" (message) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One form field (GOV.UK's pattern): the label (marked when required), a hint, the error (if
+/// any) right above the input, which names both with `aria-describedby` and says
+/// `aria-invalid`.
+fn field(name: &str, label: &str, hint: &str, required: bool, error: Option<&str>, input: Markup) -> Markup {
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for=(format!("field-{name}")) {
+                (label) @if required { " " span.required { "（必填）" } }
+            }
+            @if !hint.is_empty() { span.hint id=(format!("hint-{name}")) { (hint) } }
+            @if let Some(e) = error { span.field-error id=(format!("error-{name}")) { span.visually-hidden { "错误：" } (e) } }
+            (input)
+        }
+    }
+}
+
+/// The `aria-describedby` of a field: its hint and its error.
+fn described_by(name: &str, hint: &str, error: Option<&str>) -> String {
+    let mut ids = Vec::new();
+    if !hint.is_empty() {
+        ids.push(format!("hint-{name}"));
+    }
+    if error.is_some() {
+        ids.push(format!("error-{name}"));
+    }
+    ids.join(" ")
+}
+
+/// The application form: one vehicle; every error in a summary at the top and at its field;
+/// the values typed kept.
 pub fn application_form(
     viewer: &Viewer<'_>,
     enterprises: &[Account],
@@ -207,6 +253,7 @@ pub fn application_form(
     target: &FormTarget<'_>,
 ) -> Markup {
     let value = |name: &str| values.get(name).map(String::as_str).unwrap_or("");
+    let error = |name: &str| errors.get(name).map(String::as_str);
     let (title, action, button) = match target {
         FormTarget::New => ("申请通行证 Apply for a pass".to_owned(), "/applications".to_owned(), "提交申请 Submit"),
         FormTarget::Edit { id, position, .. } => (
@@ -215,48 +262,69 @@ pub fn application_form(
             "保存并重新提交 Save and submit again",
         ),
     };
+    // The summary in the form's order, then anything about the whole vehicle.
+    let mut summary: Vec<(&str, &str, &str)> = Vec::new();
+    if let Some(e) = error("enterprise") {
+        summary.push(("enterprise", "企业 Enterprise", e));
+    }
+    if let Some(e) = error("vehicle_type") {
+        summary.push(("vehicle_type", "车辆类型 Vehicle type", e));
+    }
+    for (name, label, ..) in FIELDS {
+        if let Some(e) = error(name) {
+            summary.push((name, label, e));
+        }
+    }
+    if let Some(e) = error("row") {
+        summary.push(("plate", "整车 Vehicle", e));
+    }
+    let page_title = if summary.is_empty() { title.clone() } else { format!("错误：{title}") };
     layout(
-        &title,
+        &page_title,
         Some(viewer),
         html! {
-            @if !errors.is_empty() { p.error { "请改正标出的项目。 Please correct the fields marked below." } }
-            form method="post" action=(action) {
+            (error_summary(&summary))
+            form method="post" action=(action) novalidate {
                 (csrf_field(viewer.csrf))
                 @if let FormTarget::Edit { enterprise, .. } = target {
                     p { "持证单位 Holder: " strong { (enterprise) } }
                 } @else if viewer.account.role != Role::Enterprise {
-                    label { "企业 Enterprise"
-                        select name="enterprise" {
+                    (field("enterprise", "企业 Enterprise", "", true, error("enterprise"), html! {
+                        select #field-enterprise name="enterprise" required aria-invalid=(error("enterprise").is_some())
+                            aria-describedby=[error("enterprise").map(|_| "error-enterprise")] {
+                            @if value("enterprise").is_empty() { option value="" selected { "请选择企业 Choose the enterprise" } }
                             @for e in enterprises {
                                 option value=(e.id) selected[value("enterprise") == e.id.to_string()] { (e.org_name.as_deref().unwrap_or(&e.login)) }
                             }
                         }
-                    }
+                    }))
                 } @else {
                     p { "持证单位 Holder: " strong { (viewer.account.org_name.as_deref().unwrap_or("")) } }
                 }
-                label { "车辆类型 Vehicle type"
-                    select name="vehicle_type" {
+                (field("vehicle_type", "车辆类型 Vehicle type", "", true, error("vehicle_type"), html! {
+                    select #field-vehicle_type name="vehicle_type" aria-invalid=(error("vehicle_type").is_some())
+                        aria-describedby=[error("vehicle_type").map(|_| "error-vehicle_type")] {
                         @for t in pass_core::VehicleType::ALL {
                             option value=(t.name()) selected[value("vehicle_type") == t.name()] { (t.label()) }
                         }
                     }
-                    @if let Some(e) = errors.get("vehicle_type") { span.field-error { (e) } }
-                }
-                @for (name, label, kind, hint) in FIELDS {
-                    label {
-                        (label)
+                }))
+                @for (name, label, kind, hint, required) in FIELDS {
+                    @let described = described_by(name, hint, error(name));
+                    (field(name, label, hint, required, error(name), html! {
                         @if PLACE_FIELDS.contains(&name) {
-                            input name=(name) type=(kind) value=(value(name)) placeholder=(hint)
-                                list=(format!("places-{name}")) data-places autocomplete="off";
+                            input #(format!("field-{name}")) name=(name) type=(kind) value=(value(name))
+                                aria-invalid=(error(name).is_some()) aria-describedby=[(!described.is_empty()).then_some(&described)]
+                                list=(format!("places-{name}")) data-places autocomplete="off" required[required];
                             datalist id=(format!("places-{name}")) {}
                         } @else {
-                            input name=(name) type=(kind) value=(value(name)) placeholder=(hint);
+                            input #(format!("field-{name}")) name=(name) type=(kind) value=(value(name))
+                                aria-invalid=(error(name).is_some()) aria-describedby=[(!described.is_empty()).then_some(&described)]
+                                required[required];
                         }
-                        @if let Some(e) = errors.get(name) { span.field-error { (e) } }
-                    }
+                    }))
                 }
-                @if let Some(e) = errors.get("row") { p.error { (e) } }
+                @if let Some(e) = error("row") { p.error { (e) } }
                 button type="submit" { (button) }
             }
             script src="/static/places.js" defer {}
@@ -299,9 +367,20 @@ pub fn upload(
             @if let Some(m) = message { p.error { (m) } }
             @if !errors.is_empty() {
                 p.error { "以下各行有误，未提交任何车辆。 Nothing was submitted: these rows need correcting." }
-                table.errors {
-                    thead { tr { th { "行 Row" } th { "列 Column" } th { "问题 Problem" } } }
-                    tbody { @for e in errors { tr { td { (e.line) } td { (e.column) } td { (e.reason) } } } }
+                div.scroll {
+                    table.errors {
+                        thead { tr { th { "行 Row" } th { "车牌号 Plate" } th { "列 Column" } th { "问题 Problem" } } }
+                        tbody {
+                            @for e in errors {
+                                tr {
+                                    td { "第" (e.line) "行" }
+                                    td { (e.plate.as_deref().unwrap_or("")) }
+                                    td { (e.header.as_deref().unwrap_or_else(|| pass_issuer::csv_import::column_label(&e.column))) }
+                                    td.wrap { (e.reason) }
+                                }
+                            }
+                        }
+                    }
                 }
             }
             form method="post" action="/applications/upload" enctype="multipart/form-data" {

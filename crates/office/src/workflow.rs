@@ -119,16 +119,33 @@ pub fn request(fields: &Fields, enterprise: &Account) -> Result<PassRequest, Vec
 }
 
 /// One vehicle's fields from a posted form (trimmed), and whether they make a pass request for
-/// `enterprise` by the CSV import's rules: each error by its field.
-pub fn vehicle(form: &Fields, enterprise: &Account) -> (Fields, Result<(), Fields>) {
+/// `enterprise` by the CSV import's rules, checked at `now`: every error at once, each by its
+/// field, including a validity that ends more than the lifetime limit after today.
+pub fn vehicle(form: &Fields, enterprise: &Account, now: u64) -> (Fields, Result<(), Fields>) {
     let fields: Fields = VEHICLE_FIELDS
         .iter()
         .map(|&name| (name.to_owned(), form.get(name).map(|v| v.trim().to_owned()).unwrap_or_default()))
         .collect();
-    let checked = request(&fields, enterprise)
-        .map(|_| ())
-        .map_err(|errors| errors.into_iter().map(|e| (e.column, e.reason)).collect());
-    (fields, checked)
+    let mut errors: Fields = match request(&fields, enterprise) {
+        Ok(_) => Fields::new(),
+        Err(errors) => errors.into_iter().map(|e| (e.column, e.reason)).collect(),
+    };
+    if !errors.contains_key("valid_until")
+        && let Some(problem) = too_late(&fields["valid_until"], now)
+    {
+        errors.insert("valid_until".into(), problem);
+    }
+    (fields, if errors.is_empty() { Ok(()) } else { Err(errors) })
+}
+
+/// Why a pass valid until `until` (as typed) cannot be issued at `now`: it would be valid for
+/// longer than the lifetime limit (the reviewer approves later still: the same check runs then).
+fn too_late(until: &str, now: u64) -> Option<String> {
+    let tz = pass_core::time::default_zone();
+    let until = pass_core::time::parse_instant(until, &tz, pass_core::time::Bound::EndOfDay).ok()?;
+    let days = until.saturating_sub(now).div_ceil(86_400);
+    (until.saturating_sub(now) > pass_issuer::issue::MAX_LIFETIME)
+        .then(|| pass_issuer::csv_import::lifetime_problem(days).replacen("这里是", "从今天起是", 1))
 }
 
 /// The fields a checked request came from, as the application stores them (re-checked by the
@@ -175,6 +192,7 @@ pub fn read_upload(
     enterprise: &Account,
     file_name: &str,
     bytes: &[u8],
+    now: u64,
 ) -> Result<Vec<Fields>, (Vec<RowError>, Option<String>)> {
     let tz = pass_core::time::default_zone();
     let holder = enterprise.org_name.clone().unwrap_or_default();
@@ -195,7 +213,24 @@ pub fn read_upload(
         ),
         e => (Vec::new(), Some(e.to_string())),
     })?;
-    let mut errors: Vec<_> = rows.iter().filter_map(|(_, r)| r.as_ref().err()).flatten().cloned().collect();
+    let mut errors: Vec<RowError> = Vec::new();
+    for (line, row) in &rows {
+        match row {
+            Err(row_errors) => errors.extend(row_errors.iter().cloned()),
+            Ok(request) => {
+                let until = pass_core::time::rfc3339(request.valid_until, &tz);
+                if let Some(reason) = too_late(&until, now) {
+                    errors.push(RowError {
+                        line: *line,
+                        column: "valid_until".into(),
+                        reason,
+                        header: None,
+                        plate: Some(request.plate.clone()),
+                    });
+                }
+            }
+        }
+    }
     if !errors.is_empty() {
         // The page shows the first errors and how many there are in all.
         let all = errors.len();
@@ -246,7 +281,7 @@ pub fn edit(
     };
     let enterprise =
         db::account(&*office.db()?, application.enterprise)?.ok_or_else(|| anyhow::anyhow!("enterprise gone"))?;
-    let (fields, checked) = vehicle(form, &enterprise);
+    let (fields, checked) = vehicle(form, &enterprise, office.now());
     if let Err(errors) = checked {
         return Ok(Err((fields, Refused::Fields(errors))));
     }
@@ -572,12 +607,12 @@ mod tests {
     #[test]
     fn a_form_vehicle_is_checked_by_the_import_rules_each_error_at_its_field() {
         let c = console();
-        let (_, checked) = vehicle(&truck("粤A12345"), &c.enterprise);
+        let (_, checked) = vehicle(&truck("粤A12345"), &c.enterprise, NOW);
         assert_eq!(checked, Ok(()));
         let mut bad = truck("粤A12345");
         bad.insert("origin".into(), "火星区".into());
         bad.insert("plate".into(), "   ".into());
-        let (fields, checked) = vehicle(&bad, &c.enterprise);
+        let (fields, checked) = vehicle(&bad, &c.enterprise, NOW);
         assert_eq!(fields["plate"], "", "trimmed");
         let errors = checked.expect_err("refused");
         assert!(errors.contains_key("origin") && errors.contains_key("plate"), "{errors:?}");
@@ -669,13 +704,13 @@ mod tests {
         let row =
             |plate: &str| format!("{plate},heavy-truck,张三,440114,310115,440114,汽车零部件,2023-11-15,2023-12-15\n");
         let good = format!("{header}{}{}", row("粤A12345"), row("粤A12346"));
-        assert_eq!(read_upload(&c.enterprise, "fleet.csv", good.as_bytes()).expect("reads").len(), 2);
+        assert_eq!(read_upload(&c.enterprise, "fleet.csv", good.as_bytes(), NOW).expect("reads").len(), 2);
         let bad = format!("{header}{}{}", row("粤A12345"), row("bad plate"));
-        let (errors, message) = read_upload(&c.enterprise, "fleet.csv", bad.as_bytes()).expect_err("refused");
+        let (errors, message) = read_upload(&c.enterprise, "fleet.csv", bad.as_bytes(), NOW).expect_err("refused");
         assert_eq!((errors.len(), message), (1, None));
         let many =
             format!("{header}{}", (0..=MAX_UPLOAD_VEHICLES).map(|i| row(&format!("粤A{:05}", i))).collect::<String>());
-        let (errors, message) = read_upload(&c.enterprise, "fleet.csv", many.as_bytes()).expect_err("capped");
+        let (errors, message) = read_upload(&c.enterprise, "fleet.csv", many.as_bytes(), NOW).expect_err("capped");
         assert!(errors.is_empty() && message.is_some_and(|m| m.contains("1000")));
         // U4: 50,000 rows of unknown places: refused by the cap before any place is looked up
         // (it took 234 s of CPU and an 18.6 MB page), in well under a second here.
@@ -683,12 +718,12 @@ mod tests {
         let row = "粤A12345,heavy-truck,张三,火星区某地,木星区某地,土星区,汽车零部件,2023-11-15,2023-12-15\n";
         let huge = format!("{unknown}{}", row.repeat(50_000));
         let started = std::time::Instant::now();
-        let (errors, message) = read_upload(&c.enterprise, "fleet.csv", huge.as_bytes()).expect_err("capped");
+        let (errors, message) = read_upload(&c.enterprise, "fleet.csv", huge.as_bytes(), NOW).expect_err("capped");
         assert!(errors.is_empty() && message.is_some_and(|m| m.contains("1000")));
         assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
         // 300 bad rows: the first 200 errors listed, and the count of all.
         let bad = format!("{unknown}{}", row.repeat(300));
-        let (errors, message) = read_upload(&c.enterprise, "fleet.csv", bad.as_bytes()).expect_err("refused");
+        let (errors, message) = read_upload(&c.enterprise, "fleet.csv", bad.as_bytes(), NOW).expect_err("refused");
         assert_eq!(errors.len(), MAX_SHOWN_ERRORS);
         assert!(message.is_some_and(|m| m.contains("1500") || m.contains("900") || m.contains("errors in all")));
     }

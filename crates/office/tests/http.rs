@@ -261,9 +261,10 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
     // Four eyes: a reviewer who entered an application (for a walk-in) cannot approve it.
     let csrf = reviewer.get("/applications/new").csrf();
     let enterprise_id = {
+        // The first enterprise offered (the select starts on "choose the enterprise").
         let form = reviewer.get("/applications/new").body;
-        let at = form.find("<option value=\"").unwrap() + 15;
-        form[at..].split('"').next().unwrap().to_owned()
+        let options = form.split("<option value=\"").skip(1).map(|o| o.split('"').next().unwrap().to_owned());
+        options.into_iter().find(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit())).unwrap()
     };
     #[rustfmt::skip]
     let own = reviewer.post("/applications", &[
@@ -491,7 +492,7 @@ fn places_are_suggested_by_name_or_code() {
 }
 
 /// A fleet list as an enterprise keeps it in Excel: Chinese headers, date cells, division
-/// codes typed as numbers; `bad_row` (a sheet row) gets a lower-case plate.
+/// codes typed as numbers; `bad_row` (a sheet row) gets a plate one character short.
 fn fleet_xlsx(rows: usize, bad_row: Option<u32>) -> Vec<u8> {
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
     let mut book = Workbook::new();
@@ -504,7 +505,7 @@ fn fleet_xlsx(rows: usize, bad_row: Option<u32>) -> Vec<u8> {
     }
     for i in 0..rows as u32 {
         let r = i + 1;
-        let plate = if Some(r + 1) == bad_row { "粤a00000".to_owned() } else { format!("粤B{:05}", i) };
+        let plate = if Some(r + 1) == bad_row { "粤A0000".to_owned() } else { format!("粤B{:05}", i) };
         sheet.write_string(r, 0, &plate).unwrap();
         sheet.write_string(r, 1, "半挂牵引车").unwrap();
         sheet.write_string(r, 2, "张三").unwrap();
@@ -525,7 +526,8 @@ fn fifty_trucks_by_spreadsheet_are_one_application_issued_in_one_batch() {
     // One bad row: reported by row and column, and nothing submitted.
     let refused = a.upload("fleet.xlsx", &fleet_xlsx(50, Some(9)));
     assert_eq!(refused.status, 422, "{}", refused.body);
-    assert!(refused.body.contains("<td>9</td><td>plate</td>"), "{}", refused.body);
+    // By its line, its plate and the column's header as the sheet has it.
+    assert!(refused.body.contains("<td>第9行</td><td>粤A0000</td><td>车牌号</td>"), "{}", refused.body);
     assert!(a.get("/applications").body.contains("没有申请"), "nothing submitted");
     // Garbage is a clear refusal, not a crash.
     assert_eq!(a.upload("fleet.xlsx", b"PK\x03\x04garbage").status, 422);
@@ -1155,4 +1157,51 @@ fn one_admin_alone_cannot_issue_a_pass() {
 
     let running = pass_office::add_admin(&console.data, "boss", START).unwrap_err();
     assert!(running.to_string().contains("stop it first"), "{running}");
+}
+
+/// Issue 33: one form with an unknown place, reversed dates and a validity too long: all three
+/// errors at once, each at its field (`aria-invalid`, `aria-describedby` naming its message),
+/// in Chinese first, each linked from the summary at the top (focused on load); the values
+/// typed are kept. Before: one error (the place) in English, the dates only after fixing it.
+#[test]
+fn a_form_shows_every_error_at_once_at_its_field_linked_from_the_summary() {
+    let Office { mut a, .. } = office();
+    let page =
+        a.apply("粤a 12345", &[("origin", "火星区"), ("valid_from", "2027-06-01"), ("valid_until", "2027-05-01")]);
+    assert_eq!(page.status, 422, "{}", page.body);
+    let body = &page.body;
+    let summary = body.split("<div class=\"error-summary\"").nth(1).expect("a summary").split("</div>").next().unwrap();
+    assert!(body.contains("class=\"error-summary\" role=\"alert\"") && body.contains("autofocus"), "{body}");
+    for (field, words) in
+        [("origin", "找不到“火星区”"), ("valid_from", "有效期起须早于有效期止"), ("valid_until", "有效期最长92天")]
+    {
+        assert!(summary.contains(&format!("<a href=\"#field-{field}\">")), "{field} linked: {summary}");
+        assert!(summary.contains(words), "{field} in the summary: {summary}");
+        let input = body.split(&format!("id=\"field-{field}\"")).nth(1).expect(field).split('>').next().unwrap();
+        assert!(input.contains("aria-invalid=\"true\""), "{field}: {input}");
+        assert!(input.contains(&format!("error-{field}")), "{field} described by its error: {input}");
+        let message = body.split(&format!("id=\"error-{field}\">")).nth(1).expect(field);
+        assert!(message.contains(words), "{field} at its field: {message}");
+    }
+    assert_eq!(summary.matches("<li>").count(), 3, "{summary}");
+    for kept in ["value=\"火星区\"", "value=\"2027-06-01\"", "value=\"2027-05-01\"", "value=\"粤a 12345\""] {
+        assert!(body.contains(kept), "{kept} kept: {body}");
+    }
+    assert!(body.contains("<title>错误："), "the title says there are errors");
+}
+
+/// Issue 33: an upload with CRLF line ends (Excel on Windows) reports the right line, with the
+/// plate and the column's header as the file has it (before: one line too low, canonical
+/// column names).
+#[test]
+fn an_upload_with_crlf_reports_the_right_line_plate_and_header() {
+    let Office { mut a, .. } = office();
+    let rows = [
+        "车牌号,车辆类型,驾驶员,起点,终点,通行区域,货物,有效期起,有效期止",
+        "粤B00001,heavy-truck,张三,440114,310115,440114,汽车零部件,2026-12-01,2026-12-31",
+        "粤B00002,heavy-truck,张三,火星区,310115,440114,汽车零部件,2026-12-01,2026-12-31",
+    ];
+    let refused = a.upload("fleet.csv", (rows.join("\r\n") + "\r\n").as_bytes());
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("<td>第3行</td><td>粤B00002</td><td>起点</td>"), "{}", refused.body);
 }

@@ -42,13 +42,27 @@ pub(super) async fn new(State(office): State<Shared>, Visitor { session, .. }: V
 pub(super) async fn submit(State(office): State<Shared>, Posted { session, form, .. }: Posted<may::Enter>) -> Reply {
     run(office, move |office| {
         let named = form.get("enterprise").map(String::as_str);
-        let Some(enterprise) = workflow::applicant(office, &session.account, named)? else {
-            return Ok(not_found(office, &session));
+        // Staff choose the enterprise: none chosen is an error at its field, with the others.
+        let (enterprise, none_chosen) = match workflow::applicant(office, &session.account, named)? {
+            Some(enterprise) => (enterprise, false),
+            None if session.account.role != Role::Enterprise && named.is_none_or(str::is_empty) => {
+                let mut anyone = session.account.clone();
+                anyone.org_name = Some("—".into());
+                (anyone, true)
+            }
+            None => return Ok(not_found(office, &session)),
         };
-        let (fields, checked) = workflow::vehicle(&form, &enterprise);
+        let (fields, mut checked) = workflow::vehicle(&form, &enterprise, office.now());
+        if none_chosen {
+            let mut errors = checked.err().unwrap_or_default();
+            errors.insert("enterprise".into(), "请选择企业。 Choose the enterprise.".into());
+            checked = Err(errors);
+        }
         if let Err(errors) = checked {
             let mut values = fields.clone();
-            values.insert("enterprise".into(), enterprise.id.to_string());
+            if !none_chosen {
+                values.insert("enterprise".into(), enterprise.id.to_string());
+            }
             let list = workflow::enterprises(office)?;
             return Ok(Reply::Page(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -163,7 +177,7 @@ pub(super) async fn upload(
         let Some((file_name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
             return refuse(&[], Some("请选择文件。 Choose a file."));
         };
-        let vehicles = match workflow::read_upload(&enterprise, &file_name, &bytes) {
+        let vehicles = match workflow::read_upload(&enterprise, &file_name, &bytes, office.now()) {
             Ok(vehicles) => vehicles,
             Err((errors, message)) => return refuse(&errors, message.as_deref()),
         };
