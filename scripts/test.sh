@@ -20,12 +20,18 @@ command -v fusefat >/dev/null || need+=(fusefat)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
 # Test certificates for the console's own TLS and nginx's.
 command -v openssl >/dev/null || need+=(openssl)
+# The console's accessibility check in the browser test: axe-core, from npm.
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} ..."
   sudo_cmd=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# axe-core for the console's browser test (every page checked at 1366×768), pinned.
+[ -f target/axe/node_modules/axe-core/axe.min.js ] ||
+  npm install --prefix target/axe --no-audit --no-fund --silent axe-core@4.14.1
 
 # Gates that keep the code clean: formatting, the workspace's lints, documentation.
 cargo fmt --all --check

@@ -17,3 +17,4 @@ mod station;
 mod tidy;
 mod trust_holes;
 mod util;
+mod web;

@@ -217,9 +217,9 @@ fn an_approved_pass_is_accepted_then_revoked_from_the_console() {
 fn a_browser_clicks_through_the_console() {
     use std::time::Duration;
 
-    use crate::station::Browser;
     use crate::util::wait_for;
-    use serde_json::{Value, json};
+    use crate::web::{Tab, js};
+    use serde_json::json;
 
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("server"));
@@ -228,111 +228,59 @@ fn a_browser_clicks_through_the_console() {
     let (base, password, second_admin) = start_office(&dir.path().join("office"), &key);
     let shots = root().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let video = dir.path().join("none.y4m");
-    std::fs::write(&video, b"").unwrap();
-    let mut browser = Browser::launch(&format!("{base}/login"), &video);
-
-    let js = |value: &str| serde_json::to_string(value).unwrap();
-    // The page's path once it has loaded.
-    let loaded = |browser: &mut Browser| -> String {
-        wait_for("a page to load", Duration::from_secs(90), || {
-            // Asked while a page is going away, the answer is an error: not loaded yet.
-            let expression = "document.readyState === 'complete' && !window.__submitted && location.protocol === 'http:' ? location.pathname : null";
-            let state = browser.try_call("Runtime.evaluate", json!({"expression": expression, "returnByValue": true}));
-            state.ok()?["result"]["value"].as_str().map(str::to_owned)
-        })
-    };
-    // Fills the form whose action is `action` and clicks its submit button; the next page's path.
-    let submit = |browser: &mut Browser, action: &str, values: &[(&str, &str)]| -> String {
-        let fill: Vec<String> =
-            values.iter().map(|(n, v)| format!("f.elements[{}].value = {};", js(n), js(v))).collect();
-        let script = format!(
-            "(() => {{ const f = [...document.forms].find(f => f.getAttribute('action') === {}); if (!f) return false;
-               {} window.__submitted = true; const b = f.querySelector('button[type=submit]');
-               setTimeout(() => b.click(), 0); return true; }})()",
-            js(action),
-            fill.join(" ")
-        );
-        assert_eq!(browser.eval(&script), Value::Bool(true), "a form posting to {action}");
-        loaded(browser)
-    };
-    let go = |browser: &mut Browser, path: &str| -> String {
-        // The page being left is marked, so `loaded` never reads it as the next one.
-        browser.eval("window.__submitted = true");
-        browser.call("Page.navigate", json!({"url": format!("{base}{path}")}));
-        loaded(browser)
-    };
-    let text = |browser: &mut Browser, selector: &str| -> String {
-        browser
-            .eval(&format!("document.querySelector({})?.textContent ?? ''", js(selector)))
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
-    };
-    // What the page's own fetch of `path` gets (with its cookies), as bytes.
-    let fetch = |browser: &mut Browser, path: &str| -> Vec<u8> {
-        use base64::Engine as _;
-        let script = format!(
-            "fetch({}).then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status)).then(b => {{
-               let s = ''; const u = new Uint8Array(b); for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192)); return btoa(s); }})",
-            js(path)
-        );
-        let answer = browser
-            .call("Runtime.evaluate", json!({"expression": script, "awaitPromise": true, "returnByValue": true}));
-        let data = answer["result"]["value"].as_str().unwrap_or_else(|| panic!("fetching {path}: {answer}"));
-        base64::engine::general_purpose::STANDARD.decode(data).unwrap()
-    };
-
-    assert_eq!(loaded(&mut browser), "/login");
+    let mut browser = Tab::launch(&base, "/login", dir.path());
+    // Every page is checked as it is met (`Tab::check`): no wider than a 390 px phone, nothing
+    // serious for axe-core at 1366×768; the problems are asserted at the end.
+    assert_eq!(browser.loaded(), "/login");
+    browser.check("login");
     browser.screenshot(&shots.join("office-login.png"));
-    assert_eq!(submit(&mut browser, "/login", &[("login", "admin"), ("password", &password)]), "/password");
+    assert_eq!(browser.submit("/login", &[("login", "admin"), ("password", &password)]), "/password");
     let admin_password = "admin-password-1";
-    assert_eq!(submit(&mut browser, "/password", &[("current", &password), ("new", admin_password)]), "/dashboard");
-    go(&mut browser, "/settings");
-    assert_eq!(submit(&mut browser, "/settings", &[("server", &server.url), ("token", &server_token)]), "/settings");
+    assert_eq!(browser.submit("/password", &[("current", &password), ("new", admin_password)]), "/dashboard");
+    browser.check("admin-dashboard");
+    browser.visit("/password", "password");
+    browser.go("/settings");
+    assert_eq!(browser.submit("/settings", &[("server", &server.url), ("token", &server_token)]), "/settings");
+    browser.check("admin-settings");
 
-    // Accounts, by the admin's form; one enterprise named with markup.
-    let create = |browser: &mut Browser, login: &str, role: &str, org: &str| -> String {
-        go(browser, "/accounts");
-        let values = [("login", login), ("role", role), ("org_name", org)];
-        assert_eq!(submit(browser, "/accounts", &values), "/accounts");
-        text(browser, "code.otp")
-    };
-    let enterprise = create(&mut browser, "dongfeng", "enterprise", "东风日产乘用车公司花都工厂");
-    let clerk = create(&mut browser, "clerk", "clerk", "");
-    create(&mut browser, "evil", "enterprise", "<img src=x onerror=\"document.title='pwned'\">");
-    go(&mut browser, "/accounts");
+    let enterprise = browser.create("dongfeng", "enterprise", "东风日产乘用车公司花都工厂");
+    let clerk = browser.create("clerk", "clerk", "");
+    browser.create("evil", "enterprise", "<img src=x onerror=\"document.title='pwned'\">");
+    browser.go("/accounts");
     assert_ne!(browser.eval("document.title"), "pwned", "no script ran");
     assert_eq!(browser.eval("document.querySelectorAll('img').length"), 0, "the markup is text");
-    let accounts = text(&mut browser, "tbody");
+    let accounts = browser.text("tbody");
     assert!(accounts.contains("<img src=x") && accounts.contains("clerk"), "shown as typed: {accounts}");
+    browser.check("admin-accounts");
+    browser.visit("/queue", "admin-queue");
+    browser.go("/accounts");
+    assert_eq!(browser.submit("/accounts", &[("login", ""), ("role", "clerk")]), "/accounts");
+    browser.check("admin-accounts-error");
+    browser.visit("/applications/999999", "not-found");
 
-    let logout = |browser: &mut Browser| assert_eq!(submit(browser, "/logout", &[]), "/login");
-    let login = |browser: &mut Browser, name: &str, password: &str| {
-        go(browser, "/login");
-        let next = submit(browser, "/login", &[("login", name), ("password", password)]);
-        if next == "/password" {
-            let new = format!("{name}-password-1");
-            submit(browser, "/password", &[("current", password), ("new", &new)]);
-        }
-    };
     // The clerk's first login: a one-time password replaced, then the queue (empty).
-    logout(&mut browser);
-    login(&mut browser, "clerk", &clerk);
-    go(&mut browser, "/queue");
-    logout(&mut browser);
+    browser.logout();
+    browser.login("clerk", &clerk);
+    browser.visit("/queue", "clerk-queue");
+    browser.visit("/applications", "clerk-applications");
+    browser.visit("/applications/new", "clerk-new");
+    browser.submit("/applications", &[("plate", "粤A1234"), ("origin", "火星区")]);
+    browser.check("clerk-new-errors");
+    browser.visit("/applications/upload", "clerk-upload");
+    browser.logout();
     // The reviewer is set up by a second admin (made on the server): four eyes across
     // accounts, since the first admin set up the enterprise and the clerk.
-    login(&mut browser, "admin2", &second_admin);
-    let reviewer = create(&mut browser, "reviewer", "reviewer", "");
-    logout(&mut browser);
+    browser.login("admin2", &second_admin);
+    let reviewer = browser.create("reviewer", "reviewer", "");
+    browser.logout();
 
     // Valid from two days ago for a month, so the checkpoint's real clock is inside it.
     let now = jiff::Timestamp::now().as_second();
     let day = |secs: i64| jiff::Timestamp::from_second(secs).unwrap().strftime("%Y-%m-%d").to_string();
     let (from, until) = (day(now - 2 * 86_400), day(now + 30 * 86_400));
-    login(&mut browser, "dongfeng", &enterprise);
-    go(&mut browser, "/applications/new");
+    browser.login("dongfeng", &enterprise);
+    browser.go("/applications/new");
+    browser.check("enterprise-new");
     // Typing part of a name offers the places it may be, code and full name.
     browser.eval(
         "(() => { const i = document.forms[1].elements.origin; i.value = '花都'; i.dispatchEvent(new Event('input')); })()",
@@ -357,57 +305,79 @@ fn a_browser_clicks_through_the_console() {
         first.iter().map(|(n, v)| format!("document.forms[1].elements[{}].value = {};", js(n), js(v))).collect();
     browser.eval(&fill.join(" "));
     browser.screenshot(&shots.join("office-application-form.png"));
-    let one = submit(&mut browser, "/applications", &first);
+    let one = browser.submit("/applications", &first);
     assert!(one.starts_with("/applications/"), "{one}");
-    assert!(text(&mut browser, "strong.state").contains("待审核"));
+    assert!(browser.text("strong.state").contains("待审核"));
+    browser.check("enterprise-application-waiting");
     // A cargo of markup (at most 32 characters): shown as text, and `title` never set.
     let hostile = "<script>title=2</script><b>x</b>";
-    go(&mut browser, "/applications/new");
+    browser.go("/applications/new");
     let second = pairs(&truck("粤AD67890", "x"));
     let mut second: Vec<(&str, &str)> = second.iter().map(|(n, v)| (*n, v.as_str())).collect();
     second.retain(|(n, _)| *n != "cargo");
     second.push(("cargo", hostile));
-    let two = submit(&mut browser, "/applications", &second);
-    assert!(two.starts_with("/applications/") && two != one, "{two}: {}", text(&mut browser, "main"));
+    let two = browser.submit("/applications", &second);
+    assert!(two.starts_with("/applications/") && two != one, "{two}: {}", browser.text("main"));
     assert_eq!(browser.eval("typeof window.title"), "undefined", "no script ran");
     assert_eq!(browser.eval("document.querySelectorAll('main b, main script').length"), 0, "the markup is text");
-    assert!(text(&mut browser, "main").contains(hostile), "the cargo shown as typed");
+    assert!(browser.text("main").contains(hostile), "the cargo shown as typed");
 
     // 50 trucks by the spreadsheet the enterprise keeps, chosen in the file input.
     let xlsx = dir.path().join("车队.xlsx");
     std::fs::write(&xlsx, fleet_xlsx(50, &from, &until)).unwrap();
-    go(&mut browser, "/applications/upload");
+    browser.go("/applications/upload");
     let document = browser.call("DOM.getDocument", json!({}));
     let input = browser
         .call("DOM.querySelector", json!({"nodeId": document["root"]["nodeId"], "selector": "input[type=file]"}));
     browser.call("DOM.setFileInputFiles", json!({"files": [xlsx.to_str().unwrap()], "nodeId": input["nodeId"]}));
-    let fifty = submit(&mut browser, "/applications/upload", &[]);
-    assert!(fifty.starts_with("/applications/") && fifty != two, "{fifty}: {}", text(&mut browser, "main"));
+    let fifty = browser.submit("/applications/upload", &[]);
+    assert!(fifty.starts_with("/applications/") && fifty != two, "{fifty}: {}", browser.text("main"));
     assert_eq!(browser.eval("document.querySelectorAll('section.vehicle').length"), 50);
-    logout(&mut browser);
+    browser.check("enterprise-application-50");
+    browser.visit("/applications", "enterprise-applications");
+    browser.visit("/applications/upload", "enterprise-upload");
+    // A list with errors: the error table, at its row and column.
+    let bad = dir.path().join("bad.csv");
+    let rows = "车牌号,车辆类型,驾驶员,起点,终点,通行区域,货物,有效期起,有效期止\r\n粤A1234,heavy-truck,张三,火星区,310115,440114,汽车零部件,2026-12-01,2027-12-31\r\n";
+    std::fs::write(&bad, rows).unwrap();
+    let document = browser.call("DOM.getDocument", json!({}));
+    let input = browser
+        .call("DOM.querySelector", json!({"nodeId": document["root"]["nodeId"], "selector": "input[type=file]"}));
+    browser.call("DOM.setFileInputFiles", json!({"files": [bad.to_str().unwrap()], "nodeId": input["nodeId"]}));
+    assert_eq!(browser.submit("/applications/upload", &[]), "/applications/upload");
+    assert!(browser.text("table.errors").contains("第2行"), "{}", browser.text("main"));
+    browser.check("enterprise-upload-errors");
+    browser.logout();
 
     // The reviewer: the queue, then each application approved (signed, printed, checked).
-    login(&mut browser, "reviewer", &reviewer);
-    go(&mut browser, "/queue");
-    let queue = text(&mut browser, "tbody");
+    browser.login("reviewer", &reviewer);
+    browser.visit("/queue", "reviewer-queue");
+    let queue = browser.text("tbody");
     assert!(queue.contains("粤AD12345") && queue.contains("粤AD67890"), "{queue}");
     browser.screenshot(&shots.join("office-queue.png"));
+    browser.visit("/dashboard", "reviewer-dashboard");
+    browser.visit("/applications", "reviewer-applications");
+    browser.visit(&format!("{two}/vehicles/0"), "reviewer-edit");
     for page in [&two, &fifty, &one] {
-        go(&mut browser, page);
-        assert_eq!(submit(&mut browser, &format!("{page}/approve"), &[]), *page);
-        let state = text(&mut browser, "strong.state");
+        browser.go(page);
+        if page == &one {
+            browser.check("reviewer-application-waiting");
+        }
+        assert_eq!(browser.submit(&format!("{page}/approve"), &[]), *page);
+        let state = browser.text("strong.state");
         assert!(state.contains("已签发") || state.contains("已打印"), "{page}: {state}");
-        assert!(text(&mut browser, "main").contains("下载通行证"), "{page} printed");
+        assert!(browser.text("main").contains("下载通行证"), "{page} printed");
     }
     browser.screenshot(&shots.join("office-approved.png"));
-    logout(&mut browser);
+    browser.check("reviewer-application-issued");
+    browser.logout();
 
     // The enterprise downloads the PDF (a real download) and two phone e-passes.
-    login(&mut browser, "dongfeng", "dongfeng-password-1");
+    browser.login("dongfeng", "dongfeng-password-1");
     let downloads = dir.path().join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
     browser.call("Page.setDownloadBehavior", json!({"behavior": "allow", "downloadPath": downloads.to_str().unwrap()}));
-    go(&mut browser, &one);
+    browser.go(&one);
     assert_eq!(
         browser.eval("(() => { const a = document.querySelector('a.download'); a?.click(); return !!a; })()"),
         true
@@ -421,8 +391,8 @@ fn a_browser_clicks_through_the_console() {
         let bytes = std::fs::read(&file).ok()?;
         (bytes.starts_with(b"%PDF") && bytes.trim_ascii_end().ends_with(b"%%EOF")).then_some(file)
     });
-    let link = |browser: &mut Browser, page: &str, png: bool| -> String {
-        go(browser, page);
+    let link = |browser: &mut Tab, page: &str, png: bool| -> String {
+        browser.go(page);
         let selector = if png { "p.epass a[href$='/png']" } else { "p.epass a:not([href$='/png'])" };
         browser
             .eval(&format!("document.querySelector({}).getAttribute('href')", js(selector)))
@@ -430,26 +400,28 @@ fn a_browser_clicks_through_the_console() {
             .unwrap()
             .to_owned()
     };
+    browser.check("enterprise-application-issued");
     let epass_page = link(&mut browser, &one, false);
     let png_one = dir.path().join("epass-1.png");
     let png_path = link(&mut browser, &one, true);
-    std::fs::write(&png_one, fetch(&mut browser, &png_path)).unwrap();
+    std::fs::write(&png_one, browser.fetch(&png_path)).unwrap();
     let png_two = dir.path().join("epass-2.png");
     let png_path = link(&mut browser, &two, true);
-    std::fs::write(&png_two, fetch(&mut browser, &png_path)).unwrap();
-    logout(&mut browser);
+    std::fs::write(&png_two, browser.fetch(&png_path)).unwrap();
+    browser.logout();
 
     // The driver's phone e-pass, on a phone-sized screen, no account.
     browser.call(
         "Emulation.setDeviceMetricsOverride",
         json!({"width": 400, "height": 820, "deviceScaleFactor": 2, "mobile": true}),
     );
-    go(&mut browser, &epass_page);
-    assert!(text(&mut browser, ".plate").contains("粤AD12345"));
+    browser.go(&epass_page);
+    assert!(browser.text(".plate").contains("粤AD12345"));
     let qr_share = browser.eval("document.querySelector('img.qr').getBoundingClientRect().width / window.innerWidth");
     assert!(qr_share.as_f64().unwrap() >= 0.6, "the QR code fills {qr_share} of the width");
     browser.screenshot(&shots.join("office-epass.png"));
     browser.call("Emulation.clearDeviceMetricsOverride", json!({}));
+    browser.check("epass");
 
     // The checkpoint: a page of the PDF at 150 dpi, both e-pass PNGs, and the e-pass on a phone
     // held up to the webcam (camsim's phone-screen models over the real PNG) are ACCEPTED.
@@ -486,12 +458,12 @@ fn a_browser_clicks_through_the_console() {
     }
 
     // The reviewer revokes the first truck's pass; the console sends it to the real server.
-    login(&mut browser, "reviewer", "reviewer-password-1");
-    go(&mut browser, &one);
-    assert_eq!(submit(&mut browser, &format!("{one}/revoke"), &[("reason", "车辆已售 vehicle sold")]), one);
-    let revoked = text(&mut browser, "p.revoked");
+    browser.login("reviewer", "reviewer-password-1");
+    browser.go(&one);
+    assert_eq!(browser.submit(&format!("{one}/revoke"), &[("reason", "车辆已售 vehicle sold")]), one);
+    let revoked = browser.text("p.revoked");
     assert!(revoked.contains("已发送至注销服务器"), "sent: {revoked}");
-    logout(&mut browser);
+    browser.logout();
     // The checkpoint syncs and rejects it; the second truck's pass still passes.
     let run = verifier(&["sync", "--server", &server.url, "--trust", trust, "--state", state]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -505,10 +477,13 @@ fn a_browser_clicks_through_the_console() {
     }
     assert_eq!(scan(&png_two)["verdict"], "accepted");
     // The driver's page says cancelled, in the browser.
-    go(&mut browser, &epass_page);
-    let body = text(&mut browser, "body");
+    browser.go(&epass_page);
+    let body = browser.text("body");
     assert!(body.contains("已注销") && body.contains("CANCELLED"), "{body}");
     assert_eq!(browser.eval("document.querySelectorAll('img.qr').length"), 0, "no code left to show");
+    browser.check("epass-cancelled");
+    let problems = std::mem::take(&mut browser.problems);
+    assert!(problems.is_empty(), "{} of {} pages:\n{}", problems.len(), browser.checked, problems.join("\n"));
 }
 
 /// A fleet list as an enterprise keeps it in Excel: Chinese headers, division codes typed as

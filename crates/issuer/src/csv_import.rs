@@ -509,7 +509,10 @@ pub fn parse_fields<'a>(line: u64, get: impl Fn(&str) -> &'a str, tz: &TimeZone)
             errors.push(RowError::new(line, column, reason));
         }
     };
-    let empty = |column: &str| format!("请填写{}。", column_label(column));
+    let empty = |column: &str| {
+        let (zh, en) = column_label(column).split_once(' ').unwrap_or((column, column));
+        format!("请填写{zh}。 {en} is required.")
+    };
     let required = |column: &str, fail: &mut dyn FnMut(&str, String)| {
         let v = get(column);
         if v.is_empty() {

@@ -157,7 +157,7 @@ fn main() {
     let (_, queue) = get("/queue");
     assert!(queue.matches("<tr>").count() > 100, "the queue lists the waiting applications");
     measure("review queue (1,000 waiting, 200 shown)", Box::new(|| "/queue".to_owned()));
-    measure("search by plate", Box::new(move || format!("/applications?plate=A{:04}", next(10_000))));
+    measure("search by plate", Box::new(move || format!("/applications?q=A{:04}", next(10_000))));
     let mut next_id = {
         let mut rng = 7u64;
         move || {

@@ -459,47 +459,256 @@ pub fn application(conn: &Connection, id: i64) -> rusqlite::Result<Option<Applic
     conn.query_row(&format!("{APPLICATION_QUERY} WHERE a.id = ?1"), [id], |r| application_row(conn, r)).optional()
 }
 
+/// A tab of the application lists: a state, or all of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Tab {
+    /// Every application.
+    #[default]
+    All,
+    /// Waiting for review.
+    Waiting,
+    /// Rejected, for the enterprise to correct.
+    Rejected,
+    /// Issued (printed or not).
+    Issued,
+}
+
+impl Tab {
+    /// Every tab, in the order shown.
+    pub const ALL: [Tab; 4] = [Tab::Waiting, Tab::Rejected, Tab::Issued, Tab::All];
+
+    /// The name in a URL (`?state=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Tab::All => "all",
+            Tab::Waiting => "submitted",
+            Tab::Rejected => "rejected",
+            Tab::Issued => "issued",
+        }
+    }
+
+    /// The tab named `name` in a URL (anything else: all).
+    pub fn from_name(name: &str) -> Tab {
+        Tab::ALL.into_iter().find(|t| t.name() == name).unwrap_or(Tab::All)
+    }
+
+    /// What the tab says.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::All => "全部 All",
+            Tab::Waiting => "待审核 Waiting",
+            Tab::Rejected => "未通过 Rejected",
+            Tab::Issued => "已签发 Issued",
+        }
+    }
+
+    fn states(self) -> &'static [&'static str] {
+        match self {
+            Tab::All => &["submitted", "rejected", "issued", "printed"],
+            Tab::Waiting => &["submitted"],
+            Tab::Rejected => &["rejected"],
+            Tab::Issued => &["issued", "printed"],
+        }
+    }
+}
+
+/// The order of a list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// The tab's own: the oldest first while waiting, else the newest first.
+    #[default]
+    Default,
+    /// Newest first.
+    Newest,
+    /// Oldest first.
+    Oldest,
+    /// By enterprise name, then newest first.
+    Enterprise,
+}
+
+impl Sort {
+    /// Every order, as offered.
+    pub const ALL: [Sort; 4] = [Sort::Default, Sort::Newest, Sort::Oldest, Sort::Enterprise];
+
+    /// The name in a URL (`?sort=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Sort::Default => "",
+            Sort::Newest => "newest",
+            Sort::Oldest => "oldest",
+            Sort::Enterprise => "enterprise",
+        }
+    }
+
+    /// The order named `name` in a URL.
+    pub fn from_name(name: &str) -> Sort {
+        Sort::ALL.into_iter().find(|s| s.name() == name).unwrap_or_default()
+    }
+
+    /// What the order says.
+    pub fn label(self) -> &'static str {
+        match self {
+            Sort::Default => "默认 Default",
+            Sort::Newest => "最新在前 Newest first",
+            Sort::Oldest => "最早在前 Oldest first",
+            Sort::Enterprise => "按企业 By enterprise",
+        }
+    }
+}
+
 /// Which applications a list shows.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     /// Only this enterprise's.
     pub enterprise: Option<i64>,
-    /// Only in this state (the queue: oldest first; otherwise newest first).
-    pub state: Option<State>,
-    /// Only those with a vehicle whose plate contains this text (taken literally: `%` and `_`
-    /// are not wildcards, and the text is a bound parameter, never SQL).
-    pub plate: Option<String>,
+    /// The tab.
+    pub tab: Tab,
+    /// Only those matching this text: a plate, an enterprise's name, a driver or co-driver, or
+    /// (digits) a pass number or serial. Taken literally (`%` and `_` are not wildcards, and
+    /// the text is a bound parameter, never SQL).
+    pub q: Option<String>,
+    /// The order.
+    pub sort: Sort,
+    /// The page, from 1.
+    pub page: usize,
 }
 
-/// Most applications a list shows.
-pub const LIST_LIMIT: usize = 200;
+/// Applications on one page of a list.
+pub const PAGE_SIZE: usize = 50;
 
-/// Applications as `filter` says, at most [`LIST_LIMIT`].
-pub fn applications(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Application>> {
+/// Longest search text, in characters.
+pub const MAX_SEARCH_CHARS: usize = 40;
+
+/// The WHERE clause of `filter` (with or without its tab) and its bound values.
+fn condition(filter: &Filter, with_tab: bool) -> (String, Vec<rusqlite::types::Value>) {
     let mut conditions = Vec::new();
     let mut values: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(enterprise) = filter.enterprise {
         values.push(enterprise.into());
         conditions.push(format!("a.enterprise = ?{}", values.len()));
     }
-    if let Some(state) = filter.state {
-        values.push(state.name().to_owned().into());
-        conditions.push(format!("a.state = ?{}", values.len()));
+    if with_tab && filter.tab != Tab::All {
+        let states: Vec<String> = filter.tab.states().iter().map(|s| format!("'{s}'")).collect();
+        conditions.push(format!("a.state IN ({})", states.join(", ")));
     }
-    if let Some(plate) = filter.plate.as_deref().filter(|p| !p.is_empty()) {
-        let literal = plate.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let literal = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         values.push(format!("%{literal}%").into());
-        conditions
-            .push(format!("a.id IN (SELECT application FROM vehicles WHERE plate LIKE ?{} ESCAPE '\\')", values.len()));
+        let like = values.len();
+        let mut any = vec![
+            format!(
+                "a.id IN (SELECT application FROM vehicles WHERE plate LIKE ?{like} ESCAPE '\\'
+                    OR json_extract(fields, '$.driver') LIKE ?{like} ESCAPE '\\'
+                    OR json_extract(fields, '$.co_drivers') LIKE ?{like} ESCAPE '\\')"
+            ),
+            format!("e.org_name LIKE ?{like} ESCAPE '\\'"),
+        ];
+        // Digits: a serial, or a pass number (the office's division, then six digits).
+        if q.bytes().all(|b| b.is_ascii_digit()) && q.len() <= 18 {
+            let serial = if q.len() >= 12 { &q[6..] } else { q };
+            if let Ok(serial) = serial.parse::<i64>() {
+                values.push(serial.into());
+                any.push(format!("a.id IN (SELECT application FROM epasses WHERE serial = ?{})", values.len()));
+            }
+        }
+        conditions.push(format!("({})", any.join(" OR ")));
     }
-    let condition = if conditions.is_empty() { "1".to_owned() } else { conditions.join(" AND ") };
-    let order = if filter.state == Some(State::Submitted) { "ASC" } else { "DESC" };
-    let sql = format!(
-        "{APPLICATION_QUERY} WHERE {condition} ORDER BY a.submitted_at {order}, a.id {order} LIMIT {LIST_LIMIT}"
-    );
+    (if conditions.is_empty() { "1".to_owned() } else { conditions.join(" AND ") }, values)
+}
+
+/// One page of applications as `filter` says ([`PAGE_SIZE`] a page), and how many there are
+/// in all.
+pub fn applications(conn: &Connection, filter: &Filter) -> rusqlite::Result<(Vec<Application>, usize)> {
+    let (condition, values) = condition(filter, true);
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM applications a JOIN accounts e ON e.id = a.enterprise WHERE {condition}"),
+        rusqlite::params_from_iter(values.iter()),
+        |r| r.get(0),
+    )?;
+    let order = match (filter.sort, filter.tab) {
+        (Sort::Default, Tab::Waiting) | (Sort::Oldest, _) => "a.submitted_at ASC, a.id ASC",
+        (Sort::Enterprise, _) => "e.org_name ASC, a.submitted_at DESC, a.id DESC",
+        _ => "a.submitted_at DESC, a.id DESC",
+    };
+    let offset = filter.page.max(1).saturating_sub(1).saturating_mul(PAGE_SIZE);
+    let sql = format!("{APPLICATION_QUERY} WHERE {condition} ORDER BY {order} LIMIT {PAGE_SIZE} OFFSET {offset}");
     let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map(rusqlite::params_from_iter(values), |r| application_row(conn, r))?;
-    rows.collect()
+    Ok((rows.collect::<Result<_, _>>()?, total.max(0) as usize))
+}
+
+/// How many applications each tab of `filter` holds (its search and enterprise, any tab).
+pub fn tab_counts(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<(Tab, usize)>> {
+    let (condition, values) = condition(filter, false);
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT a.state, count(*) FROM applications a JOIN accounts e ON e.id = a.enterprise WHERE {condition} GROUP BY a.state"
+    ))?;
+    let by_state: Vec<(String, i64)> = statement
+        .query_map(rusqlite::params_from_iter(values), |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(Tab::ALL
+        .into_iter()
+        .map(|tab| {
+            let n: i64 = by_state.iter().filter(|(s, _)| tab.states().contains(&s.as_str())).map(|(_, n)| n).sum();
+            (tab, n.max(0) as usize)
+        })
+        .collect())
+}
+
+/// A pass an enterprise asked to cancel: which, why, when, and its vehicle.
+#[derive(Clone, Debug)]
+pub struct Cancellation {
+    /// The pass's serial.
+    pub serial: u64,
+    /// Its application.
+    pub application: i64,
+    /// The enterprise's name.
+    pub enterprise_name: String,
+    /// The vehicle's plate.
+    pub plate: String,
+    /// Why.
+    pub reason: String,
+    /// When it was asked.
+    pub requested_at: u64,
+}
+
+/// Every cancellation request, oldest first, one a pass.
+pub fn cancellation_requests(conn: &Connection) -> rusqlite::Result<Vec<Cancellation>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT c.serial, c.application, e.org_name, a.serials, c.reason, c.requested_at
+         FROM cancellations c JOIN applications a ON a.id = c.application JOIN accounts e ON e.id = a.enterprise
+         ORDER BY c.requested_at, c.serial",
+    )?;
+    let rows = statement.query_map([], |r| {
+        let serial = r.get::<_, i64>(0)?.max(0) as u64;
+        let application: i64 = r.get(1)?;
+        let serials: Option<String> = r.get(3)?;
+        let position = serials.unwrap_or_default().split(' ').position(|s| s.parse::<u64>().ok() == Some(serial));
+        Ok((serial, application, r.get::<_, Option<String>>(2)?, position, r.get::<_, String>(4)?, r.get::<_, i64>(5)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (serial, application, enterprise_name, position, reason, at) = row?;
+        let plate: Option<String> = match position {
+            Some(position) => conn
+                .query_row(
+                    "SELECT plate FROM vehicles WHERE application = ?1 AND position = ?2",
+                    params![application, position as i64],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            None => None,
+        };
+        out.push(Cancellation {
+            serial,
+            application,
+            enterprise_name: enterprise_name.unwrap_or_default(),
+            plate: plate.unwrap_or_default(),
+            reason,
+            requested_at: at.max(0) as u64,
+        });
+    }
+    Ok(out)
 }
 
 /// Records a new application with its vehicles; its id.

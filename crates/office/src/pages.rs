@@ -22,6 +22,47 @@ fn csrf_field(csrf: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(csrf); }
 }
 
+/// The header's links for `role`: path and label.
+fn nav_items(role: Role) -> &'static [(&'static str, &'static str)] {
+    match role {
+        Role::Admin => &[
+            ("/dashboard", "概况 Dashboard"),
+            ("/accounts", "账户 Accounts"),
+            ("/queue", "审核队列 Queue"),
+            ("/applications", "全部申请 Applications"),
+            ("/settings", "设置 Settings"),
+        ],
+        Role::Reviewer | Role::Clerk => &[
+            ("/dashboard", "概况 Dashboard"),
+            ("/queue", "审核队列 Queue"),
+            ("/applications", "全部申请 Applications"),
+            ("/applications/new", "代录申请 New application"),
+            ("/applications/upload", "批量代录 Upload a list"),
+        ],
+        Role::Enterprise => &[
+            ("/applications", "我的申请 My applications"),
+            ("/applications/new", "申请通行证 Apply"),
+            ("/applications/upload", "批量申请 Upload a list"),
+        ],
+    }
+}
+
+/// Whether the page titled `title` is the one the header's link to `href` opens.
+fn is_current(title: &str, href: &str) -> bool {
+    let title = title.strip_prefix("错误：").unwrap_or(title);
+    let first = title.split(' ').next().unwrap_or("");
+    match href {
+        "/dashboard" => first == "概况",
+        "/accounts" => first == "账户",
+        "/queue" => first == "审核队列",
+        "/applications" => first == "全部申请" || first == "我的申请",
+        "/applications/new" => first == "申请通行证",
+        "/applications/upload" => first == "批量申请",
+        "/settings" => first == "设置",
+        _ => false,
+    }
+}
+
 /// A whole page.
 pub fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
     html! {
@@ -34,25 +75,14 @@ pub fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup 
                 link rel="stylesheet" href="/static/office.css";
             }
             body {
+                a.skip href="#main" { "跳到正文 Skip to content" }
                 header {
                     strong { "通行证签发 · Pass office" }
                     @if let Some(v) = viewer {
                         span.office { (v.office) }
-                        nav {
-                            @match v.account.role {
-                                Role::Admin => { a href="/dashboard" { "概况 Dashboard" } a href="/accounts" { "账户 Accounts" } a href="/queue" { "审核队列 Queue" } a href="/settings" { "设置 Settings" } }
-                                Role::Reviewer | Role::Clerk => {
-                                    a href="/dashboard" { "概况 Dashboard" }
-                                    a href="/queue" { "审核队列 Queue" }
-                                    a href="/applications" { "全部申请 Applications" }
-                                    a href="/applications/new" { "代录申请 New application" }
-                                    a href="/applications/upload" { "批量代录 Upload a list" }
-                                }
-                                Role::Enterprise => {
-                                    a href="/applications" { "我的申请 My applications" }
-                                    a href="/applications/new" { "申请通行证 Apply" }
-                                    a href="/applications/upload" { "批量申请 Upload a list" }
-                                }
+                        nav aria-label="主菜单 Main menu" {
+                            @for (href, label) in nav_items(v.account.role) {
+                                a href=(href) aria-current=[is_current(title, href).then_some("page")] { (label) }
                             }
                         }
                         form.logout method="post" action="/logout" {
@@ -62,7 +92,7 @@ pub fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup 
                         }
                     }
                 }
-                main { h1 { (title) } (body) }
+                main #main tabindex="-1" { h1 { (title) } (body) }
             }
         }
     }
@@ -104,44 +134,61 @@ pub fn password(viewer: &Viewer<'_>, message: Option<&str>) -> Markup {
     )
 }
 
-/// The accounts page (admin), with the one-time password of an account just made.
+/// The accounts page (admin), with the one-time password of an account just made, and the new
+/// account form (its values kept, each error at its field).
 pub fn accounts(
     viewer: &Viewer<'_>,
     accounts: &[Account],
     created: Option<(&str, &str)>,
-    message: Option<&str>,
+    values: &BTreeMap<String, String>,
+    errors: &BTreeMap<String, String>,
 ) -> Markup {
+    let value = |name: &str| values.get(name).map(String::as_str).unwrap_or("");
+    let error = |name: &str| errors.get(name).map(String::as_str);
+    const FIELDS: [(&str, &str, &str, bool); 4] = [
+        ("login", "账号 Login", "1至64个字符，不含空格", true),
+        ("role", "角色 Role", "", true),
+        ("org_name", "企业名称（企业账户必填） Enterprise name", "与营业执照一致，会印在通行证上", false),
+        ("org_code", "统一社会信用代码 Unified social credit code", "18位，可不填", false),
+    ];
+    let summary: Vec<(&str, &str, &str)> =
+        FIELDS.iter().filter_map(|(name, label, ..)| error(name).map(|e| (*name, *label, e))).collect();
     layout(
-        "账户 Accounts",
+        if summary.is_empty() { "账户 Accounts" } else { "错误：账户 Accounts" },
         Some(viewer),
         html! {
+            (error_summary(&summary))
             @if let Some((login, password)) = created {
-                p.notice {
+                p.notice role="status" {
                     "账户 " strong { (login) } " 的一次性密码（只显示这一次，首次登录须修改）: "
                     code.otp { (password) }
                     br; "The account's one-time password (shown once; it must be changed at first login)."
                 }
             }
-            @if let Some(m) = message { p.error { (m) } }
-            table {
-                thead { tr { th { "账号 Login" } th { "角色 Role" } th { "单位 Organisation" } th { "统一社会信用代码 Code" } th { "状态 State" } } }
-                tbody {
-                    @for a in accounts {
-                        tr {
-                            td { (a.login) } td { (a.role.label()) } td { (a.org_name.as_deref().unwrap_or("")) } td { (a.org_code.as_deref().unwrap_or("")) }
-                            td {
-                                @if a.disabled { "已停用 disabled " }
-                                @if a.role != Role::Admin {
-                                    form.inline method="post" action=(format!("/accounts/{}/password", a.id)) {
-                                        (csrf_field(viewer.csrf))
-                                        button type="submit" { "重置密码 Reset password" }
+            div.scroll {
+                table.cards {
+                    thead { tr { th { "账号 Login" } th { "角色 Role" } th { "单位 Organisation" } th { "统一社会信用代码 Code" } th { "状态 State" } } }
+                    tbody {
+                        @for a in accounts {
+                            tr {
+                                td data-label="账号" { (a.login) }
+                                td data-label="角色" { (a.role.label()) }
+                                td data-label="单位" { (a.org_name.as_deref().unwrap_or("")) }
+                                td data-label="代码" { (a.org_code.as_deref().unwrap_or("")) }
+                                td data-label="状态" {
+                                    @if a.disabled { "已停用 disabled " }
+                                    @if a.role != Role::Admin {
+                                        form.inline method="post" action=(format!("/accounts/{}/password", a.id)) {
+                                            (csrf_field(viewer.csrf))
+                                            button.secondary type="submit" { "重置密码 Reset password" }
+                                        }
                                     }
-                                }
-                                @if a.id != viewer.account.id {
-                                    form.inline method="post" action=(format!("/accounts/{}/disabled", a.id)) {
-                                        (csrf_field(viewer.csrf))
-                                        input type="hidden" name="disabled" value=(if a.disabled { "0" } else { "1" });
-                                        button type="submit" { @if a.disabled { "启用 Enable" } @else { "停用 Disable" } }
+                                    @if a.id != viewer.account.id {
+                                        form.inline method="post" action=(format!("/accounts/{}/disabled", a.id)) {
+                                            (csrf_field(viewer.csrf))
+                                            input type="hidden" name="disabled" value=(if a.disabled { "0" } else { "1" });
+                                            button.secondary type="submit" { @if a.disabled { "启用 Enable" } @else { "停用 Disable" } }
+                                        }
                                     }
                                 }
                             }
@@ -150,16 +197,25 @@ pub fn accounts(
                 }
             }
             h2 { "新建账户 New account" }
-            form method="post" action="/accounts" {
+            p { "管理员账户只能在服务器上用 pass-office admin add 创建。 Admin accounts are made on the server." }
+            form method="post" action="/accounts" novalidate {
                 (csrf_field(viewer.csrf))
-                label { "账号 Login" input name="login" required; }
-                label { "角色 Role"
-                    select name="role" {
-                        @for r in [Role::Enterprise, Role::Clerk, Role::Reviewer] { option value=(r.name()) { (r.label()) } }
-                    }
+                @for (name, label, hint, required) in FIELDS {
+                    @let described = described_by(name, hint, error(name));
+                    (field(name, label, hint, required, error(name), html! {
+                        @if name == "role" {
+                            select #field-role name="role" aria-invalid=(error(name).is_some())
+                                aria-describedby=[(!described.is_empty()).then_some(&described)] {
+                                @for r in [Role::Enterprise, Role::Clerk, Role::Reviewer] {
+                                    option value=(r.name()) selected[value("role") == r.name()] { (r.label()) }
+                                }
+                            }
+                        } @else {
+                            input #(format!("field-{name}")) name=(name) value=(value(name)) required[required]
+                                aria-invalid=(error(name).is_some()) aria-describedby=[(!described.is_empty()).then_some(&described)];
+                        }
+                    }))
                 }
-                label { "企业名称（企业账户） Enterprise name (enterprise accounts)" input name="org_name"; }
-                label { "统一社会信用代码 Unified social credit code" input name="org_code"; }
                 button type="submit" { "创建 Create" }
             }
         },
@@ -405,64 +461,193 @@ fn age(seconds: u64) -> String {
     }
 }
 
-/// The review queue: applications waiting (oldest first, with their age), then those with a
-/// cancellation request from their enterprise.
-pub fn queue(viewer: &Viewer<'_>, waiting: &[Application], cancellations: &[Application], now: u64) -> Markup {
-    layout(
-        "审核队列 Review queue",
-        Some(viewer),
-        html! {
-            (list_table(waiting, now))
-            @if !cancellations.is_empty() {
-                h2 { "企业申请注销 Cancellations asked for" }
-                (list_table(cancellations, now))
-            }
-        },
-    )
+/// A list page: which applications, how many, the page's own address.
+pub struct ListView<'a> {
+    /// The list's path (`/applications`, `/queue`).
+    pub path: &'a str,
+    /// What it shows.
+    pub filter: &'a crate::db::Filter,
+    /// This page's applications.
+    pub list: &'a [Application],
+    /// How many match in all.
+    pub total: usize,
+    /// How many each tab holds (no tabs on the queue).
+    pub counts: &'a [(crate::db::Tab, usize)],
+    /// Whether the rows can be chosen for a bulk approval (a reviewer's queue).
+    pub bulk: bool,
+    /// What the last action did.
+    pub notice: Option<&'a str>,
 }
 
-/// Applications (an enterprise's own, or all for staff), newest first, searchable by plate.
-pub fn applications(viewer: &Viewer<'_>, list: &[Application], plate: &str, now: u64) -> Markup {
-    layout(
-        "申请 Applications",
-        Some(viewer),
-        html! {
-            form.search method="get" action="/applications" {
-                label { "按车牌查找 Find by plate" input name="plate" value=(plate) placeholder="粤A123"; }
-                button type="submit" { "查找 Find" }
-            }
-            (list_table(list, now))
-        },
-    )
+/// Text for a query string: every byte but unreserved ones percent-encoded.
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
-/// Plates shown for one application in a list (a 200-truck list would fill the screen).
-const SHOWN_PLATES: usize = 6;
+/// The address of `view`'s list with another tab, order or page.
+fn list_url(view: &ListView<'_>, tab: crate::db::Tab, sort: crate::db::Sort, page: usize) -> String {
+    let mut parts = Vec::new();
+    if tab != crate::db::Tab::All && view.counts.len() > 1 {
+        parts.push(format!("state={}", tab.name()));
+    }
+    if let Some(q) = view.filter.q.as_deref().filter(|q| !q.is_empty()) {
+        parts.push(format!("q={}", query_value(q)));
+    }
+    if sort != crate::db::Sort::Default {
+        parts.push(format!("sort={}", sort.name()));
+    }
+    if page > 1 {
+        parts.push(format!("page={page}"));
+    }
+    if parts.is_empty() { view.path.to_owned() } else { format!("{}?{}", view.path, parts.join("&")) }
+}
 
-fn list_table(list: &[Application], now: u64) -> Markup {
-    html! {
-            @if list.is_empty() { p { "没有申请。 No applications." } }
-            @else {
-                table {
-                    thead { tr { th { "编号 No." } th { "企业 Enterprise" } th { "车辆 Vehicles" } th { "状态 State" } th { "等待 Age" } } }
+/// Applications as a worklist: tabs with counts, a search (plate, enterprise, driver, pass
+/// number), an order, pages of [`crate::db::PAGE_SIZE`]; on a reviewer's queue, a box on each
+/// row to approve several at once (each still under four eyes).
+fn worklist(view: &ListView<'_>, viewer: &Viewer<'_>, now: u64) -> Markup {
+    use crate::db::{PAGE_SIZE, Sort, Tab};
+    let filter = view.filter;
+    let pages = view.total.div_ceil(PAGE_SIZE).max(1);
+    let page = filter.page.clamp(1, pages);
+    let rows = html! {
+        @if view.list.is_empty() { p { "没有符合条件的申请。 No applications match." } }
+        @else {
+            div.scroll {
+                table.cards {
+                    thead { tr {
+                        @if view.bulk { th { span.visually-hidden { "选择 Choose" } } }
+                        th { "编号 No." } th { "企业 Enterprise" } th { "车辆 Vehicles" } th { "状态 State" } th { "提交 Submitted" }
+                    } }
                     tbody {
-                        @for a in list {
+                        @for a in view.list {
                             tr {
-                                td { a href=(format!("/applications/{}", a.id)) { "#" (a.id) } }
-                                td { (a.enterprise_name) }
-                                td {
-                                    (a.vehicles.iter().take(SHOWN_PLATES).filter_map(|v| v.get("plate").cloned()).collect::<Vec<_>>().join("、"))
-                                    @if a.vehicles.len() > SHOWN_PLATES { " … 共 " (a.vehicles.len()) " 辆 (" (a.vehicles.len()) " vehicles)" }
+                                @if view.bulk {
+                                    td data-label="选择" {
+                                        input type="checkbox" name=(format!("a{}", a.id)) value="1" id=(format!("pick-{}", a.id))
+                                            aria-label=(format!("选择申请 #{} Choose application {}", a.id, a.id));
+                                    }
                                 }
-                                td { (a.state.label()) }
-                                td { (age(now.saturating_sub(a.submitted_at))) }
+                                td data-label="编号" { a href=(format!("/applications/{}", a.id)) { "#" (a.id) } }
+                                td data-label="企业" { (a.enterprise_name) }
+                                td data-label="车辆" {
+                                    (a.vehicles.iter().take(SHOWN_PLATES).filter_map(|v| v.get("plate").cloned()).collect::<Vec<_>>().join("、"))
+                                    @if a.vehicles.len() > SHOWN_PLATES { " … 共 " (a.vehicles.len()) " 辆" }
+                                    @if a.vehicles.len() > 1 && a.vehicles.len() <= SHOWN_PLATES { "（" (a.vehicles.len()) " 辆）" }
+                                }
+                                td data-label="状态" { (a.state.label()) }
+                                td data-label="提交" { (age(now.saturating_sub(a.submitted_at))) "前" }
                             }
                         }
                     }
                 }
             }
+        }
+    };
+    html! {
+        @if let Some(notice) = view.notice { p.notice role="status" { (notice) } }
+        form.search method="get" action=(view.path) role="search" {
+            @if filter.tab != Tab::All && view.counts.len() > 1 { input type="hidden" name="state" value=(filter.tab.name()); }
+            div.field {
+                label for="q" { "查找 Find" }
+                span.hint id="q-hint" { "车牌、企业名称、驾驶员或通行证编号 Plate, enterprise, driver or pass number" }
+                input #q name="q" type="search" value=(filter.q.as_deref().unwrap_or("")) aria-describedby="q-hint" maxlength="40";
+            }
+            div.field {
+                label for="sort" { "排序 Order" }
+                select #sort name="sort" {
+                    @for sort in Sort::ALL { option value=(sort.name()) selected[filter.sort == sort] { (sort.label()) } }
+                }
+            }
+            button type="submit" { "查找 Find" }
+        }
+        @if view.counts.len() > 1 {
+            nav.tabs aria-label="按状态 By state" {
+                @for (tab, n) in view.counts {
+                    a href=(list_url(view, *tab, filter.sort, 1)) aria-current=[(filter.tab == *tab).then_some("page")] {
+                        (tab.label()) " " span.count { (n) }
+                    }
+                }
+            }
+        }
+        p.count-line { "共 " (view.total) " 份申请" @if pages > 1 { "，第 " (page) " / " (pages) " 页" } "。 "
+            (view.total) " application(s)" @if pages > 1 { ", page " (page) " of " (pages) } "." }
+        @if view.bulk && !view.list.is_empty() {
+            form method="post" action="/applications/approve" {
+                (csrf_field(viewer.csrf))
+                (rows)
+                button type="submit" { "批准并签发所选 Approve and issue those chosen" }
+                p.hint { "每份申请仍须双人审核：您录入或修改过的申请不会被批准。 Each still needs four eyes: those you entered or edited are left." }
+            }
+        } @else {
+            (rows)
+        }
+        @if pages > 1 {
+            nav.pagination aria-label="翻页 Pages" {
+                @if page > 1 { a href=(list_url(view, filter.tab, filter.sort, page - 1)) rel="prev" { "‹ 上一页 Previous" } }
+                span { "第 " (page) " / " (pages) " 页" }
+                @if page < pages { a href=(list_url(view, filter.tab, filter.sort, page + 1)) rel="next" { "下一页 Next ›" } }
+            }
+        }
     }
 }
+
+/// The review queue: applications waiting (oldest first, with their age), to approve one by
+/// one or several at once, then the passes enterprises asked to cancel, one a row, with the
+/// reason and the age of the request.
+pub fn queue(
+    viewer: &Viewer<'_>,
+    view: &ListView<'_>,
+    cancellations: &[crate::db::Cancellation],
+    division: Option<pass_core::Division>,
+    now: u64,
+) -> Markup {
+    layout(
+        "审核队列 Review queue",
+        Some(viewer),
+        html! {
+            (worklist(view, viewer, now))
+            h2 { "企业申请注销 Cancellations asked for" }
+            @if cancellations.is_empty() { p { "没有待处理的注销申请。 None waiting." } }
+            @else {
+                div.scroll {
+                    table.cards {
+                        thead { tr { th { "通行证编号 Pass" } th { "车牌号 Plate" } th { "企业 Enterprise" } th { "原因 Reason" } th { "申请于 Asked" } } }
+                        tbody {
+                            @for c in cancellations {
+                                tr {
+                                    td data-label="编号" { a href=(format!("/applications/{}#pass-{}", c.application, c.serial)) { (pass_core::model::pass_number(division, c.serial)) } }
+                                    td data-label="车牌" { (c.plate) }
+                                    td data-label="企业" { (c.enterprise_name) }
+                                    td.wrap data-label="原因" { (c.reason) }
+                                    td data-label="申请于" { (age(now.saturating_sub(c.requested_at))) "前" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Applications (an enterprise's own, or all for staff) as a worklist.
+pub fn applications(viewer: &Viewer<'_>, view: &ListView<'_>, now: u64) -> Markup {
+    let title = if viewer.account.role == Role::Enterprise {
+        "我的申请 My applications"
+    } else {
+        "全部申请 Applications"
+    };
+    layout(title, Some(viewer), worklist(view, viewer, now))
+}
+
+/// Plates shown for one application in a list (a 200-truck list would fill the screen).
+const SHOWN_PLATES: usize = 6;
 
 /// One application: every field with place names, and what the viewer may do with it.
 pub fn application(

@@ -374,7 +374,7 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
     assert!(second_reviewer.get(&path).body.contains("已注销 Revoked: 车辆已售"), "recorded, waiting to be sent");
     assert!(driver.get(&link).body.contains("已注销"), "the e-pass says cancelled");
     assert_eq!(driver.get(&format!("{link}/png")).status, 404);
-    assert!(!second_reviewer.get("/queue").body.contains("企业申请注销"), "the request is done");
+    assert!(second_reviewer.get("/queue").body.contains("没有待处理的注销申请"), "the request is done");
     // The trail is whole and names every step.
     let conn = rusqlite::Connection::open(console.data.join("office.sqlite")).unwrap();
     let problems = audit_problems(&console.data);
@@ -528,7 +528,7 @@ fn fifty_trucks_by_spreadsheet_are_one_application_issued_in_one_batch() {
     assert_eq!(refused.status, 422, "{}", refused.body);
     // By its line, its plate and the column's header as the sheet has it.
     assert!(refused.body.contains("<td>第9行</td><td>粤A0000</td><td>车牌号</td>"), "{}", refused.body);
-    assert!(a.get("/applications").body.contains("没有申请"), "nothing submitted");
+    assert!(a.get("/applications").body.contains("没有符合条件的申请"), "nothing submitted");
     // Garbage is a clear refusal, not a crash.
     assert_eq!(a.upload("fleet.xlsx", b"PK\x03\x04garbage").status, 422);
     let page = a.upload("fleet.xlsx", &fleet_xlsx(50, None));
@@ -567,13 +567,13 @@ fn text_from_applicants_is_shown_as_text() {
     let shown = evil.get(&page.location.unwrap()).body;
     assert!(shown.contains("&lt;b onmouseover=x&gt;") && !shown.contains("<b onmouseover"), "{shown}");
     assert!(admin.get("/accounts").body.contains("evil"), "accounts table intact");
-    // Search by plate: SQL and LIKE wildcards are taken literally, and shown as text.
+    // Search: SQL and LIKE wildcards are taken literally, and shown as text.
     for hostile in ["' OR 1=1 --", "%", "_", "\\", "粤A'; DROP TABLE applications;--"] {
-        let page = evil.get(&format!("/applications?plate={}", url_encode(hostile)));
+        let page = evil.get(&format!("/applications?q={}", url_encode(hostile)));
         assert_eq!(page.status, 200, "{hostile}");
-        assert!(page.body.contains("没有申请"), "{hostile} matches nothing: {}", page.body);
+        assert!(page.body.contains("没有符合条件的申请"), "{hostile} matches nothing: {}", page.body);
     }
-    let found = evil.get(&format!("/applications?plate={}", url_encode("A123")));
+    let found = evil.get(&format!("/applications?q={}", url_encode("A123")));
     assert!(found.body.contains("粤A12345"), "{}", found.body);
     assert!(admin.get("/accounts").body.contains("evil"), "tables intact");
 }
@@ -1138,7 +1138,7 @@ fn one_admin_alone_cannot_issue_a_pass() {
         .filter_map(|part| part.split_once("/password\"").map(|(id, _)| id.to_owned()))
         .find(|id| {
             let row = accounts.split("<tr>").find(|row| row.contains(&format!("/accounts/{id}/password"))).unwrap();
-            row.contains("<td>reviewer</td>")
+            row.contains("<td data-label=\"账号\">reviewer</td>")
         })
         .expect("the reviewer's reset button");
     let csrf = admin.get("/accounts").csrf();
@@ -1204,4 +1204,72 @@ fn an_upload_with_crlf_reports_the_right_line_plate_and_header() {
     let refused = a.upload("fleet.csv", (rows.join("\r\n") + "\r\n").as_bytes());
     assert_eq!(refused.status, 422, "{}", refused.body);
     assert!(refused.body.contains("<td>第3行</td><td>粤B00002</td><td>起点</td>"), "{}", refused.body);
+}
+
+/// Issue 33, the worklist: tabs with counts, a search by plate, enterprise, driver and pass
+/// number, an order, real pages of 50 (no silent cap at 200), and a bulk approval from the
+/// queue in which each application still needs four eyes.
+#[test]
+fn the_worklist_searches_counts_pages_and_approves_in_bulk() {
+    // The console is kept: dropping it deletes its data directory and key.
+    let Office { console: _console, mut a, mut b, mut reviewer, mut second_reviewer } = office();
+    for i in 0..53 {
+        let plate = format!("粤A{:05}", 10_000 + i);
+        assert_eq!(a.apply(&plate, &[]).status, 303, "{plate}");
+    }
+    let other = b.apply("粤B77777", &[("driver", "欧阳修")]).location.unwrap();
+    // One the reviewer enters (for another enterprise) and so may not approve.
+    let csrf = reviewer.get("/applications/new").csrf();
+    let form = reviewer.get("/applications/new").body;
+    let enterprise = form
+        .split("<option value=\"")
+        .skip(1)
+        .map(|o| o.split('"').next().unwrap().to_owned())
+        .find(|v| !v.is_empty())
+        .unwrap();
+    #[rustfmt::skip]
+    let own = reviewer.post("/applications", &[
+        ("csrf", &csrf), ("enterprise", &enterprise), ("plate", "粤C12345"), ("vehicle_type", "van"), ("driver", "王五"),
+        ("origin", "440114"), ("destination", "310115"), ("zones", "440114"), ("cargo", "汽车零部件"),
+        ("valid_from", "2026-12-01"), ("valid_until", "2026-12-31"),
+    ]).location.unwrap();
+    let id = |path: &str| path.rsplit('/').next().unwrap().to_owned();
+
+    // Pages: 55 in all, 50 a page, the second page has the last 5; the tabs count them.
+    let first = second_reviewer.get("/applications").body;
+    assert!(first.contains("共 55 份申请，第 1 / 2 页"), "{first}");
+    assert!(first.contains("待审核 Waiting <span class=\"count\">55</span>"), "{first}");
+    assert_eq!(first.matches("<tr><td data-label=\"编号\">").count(), 50);
+    let second = second_reviewer.get("/applications?page=2").body;
+    assert_eq!(second.matches("<tr><td data-label=\"编号\">").count(), 5, "{second}");
+    // Search: an enterprise's name, a driver, a plate; an enterprise sees only its own.
+    let by_name = second_reviewer.get(&format!("/applications?q={}", url_encode("另一家"))).body;
+    assert!(by_name.contains("共 1 份申请") && by_name.contains("粤B77777"), "{by_name}");
+    let by_driver = second_reviewer.get(&format!("/applications?q={}", url_encode("欧阳"))).body;
+    assert!(by_driver.contains("共 1 份申请") && by_driver.contains("粤B77777"), "{by_driver}");
+    assert!(a.get(&format!("/applications?q={}", url_encode("欧阳"))).body.contains("共 0 份申请"), "not A's");
+    let by_plate = second_reviewer.get("/applications?q=a10052").body;
+    assert!(by_plate.contains("共 1 份申请") && by_plate.contains("粤A10052"), "{by_plate}");
+
+    // Bulk approval: B's and the reviewer's own chosen; only B's is issued.
+    let queue = reviewer.get("/queue");
+    assert!(queue.body.contains("type=\"checkbox\""), "a reviewer's queue offers boxes");
+    let csrf = queue.csrf();
+    let (first_id, own_id) = (format!("a{}", id(&other)), format!("a{}", id(&own)));
+    let done = reviewer.post("/applications/approve", &[("csrf", &csrf), (&first_id, "1"), (&own_id, "1")]);
+    assert_eq!(done.location.as_deref(), Some("/queue?approved=1&left=1"), "{}", done.body);
+    assert!(reviewer.get("/queue?approved=1&left=1").body.contains("已批准并签发 1 份申请"));
+    let issued = second_reviewer.get("/applications?state=issued").body;
+    assert!(issued.contains("共 1 份申请") && issued.contains("粤B77777"), "{issued}");
+    assert!(b.get(&other).body.contains("已签发"));
+    // …and its pass number finds it.
+    let page = b.get(&other).body;
+    let number = page.split("440114").nth(1).map(|rest| format!("440114{}", &rest[..6])).expect("a pass number");
+    let by_number = second_reviewer.get(&format!("/applications?q={number}")).body;
+    assert!(by_number.contains("共 1 份申请") && by_number.contains("粤B77777"), "{number}: {by_number}");
+    let csrf = second_reviewer.get("/queue").csrf();
+    assert_eq!(
+        second_reviewer.post("/applications/approve", &[("csrf", &csrf), (&own_id, "1")]).location.as_deref(),
+        Some("/queue?approved=1&left=0")
+    );
 }

@@ -128,7 +128,8 @@ pub(super) async fn password(
 pub(super) async fn accounts_page(State(office): State<Shared>, Visitor { session, .. }: Visitor<may::Admin>) -> Reply {
     run(office, move |office| {
         let list = db::accounts(&*office.db()?)?;
-        Ok(Reply::Page(StatusCode::OK, pages::accounts(&session.viewer(office), &list, None, None)))
+        let none = Fields::new();
+        Ok(Reply::Page(StatusCode::OK, pages::accounts(&session.viewer(office), &list, None, &none, &none)))
     })
     .await
 }
@@ -143,30 +144,44 @@ pub(super) async fn create_account(
         let role = get("role").and_then(|r| Role::from_name(&r));
         let org_name = get("org_name");
         let org_code = get("org_code");
-        let problem = if !crate::login::is_valid_login(&login) {
-            Some("账号须为1至64个字符，不含空格。 A login is 1 to 64 characters, without spaces.".to_owned())
-        } else if role.is_none() {
-            Some("未知角色。 Unknown role.".into())
-        } else if role == Some(Role::Admin) {
-            Some(
-                "管理员账户只能在服务器上用 pass-office admin add 创建（一位管理员不能开设另一位）。 \
-                 Admin accounts are made on the server with pass-office admin add (no admin makes another)."
-                    .into(),
-            )
-        } else if role == Some(Role::Enterprise) && org_name.is_none() {
-            Some("企业账户须填写企业名称。 An enterprise account needs the enterprise's name.".into())
-        } else if let Some(code) = org_code.as_deref().and_then(|c| pass_core::model::check_org_code(c).err()) {
-            Some(code.to_string())
-        } else if db::account_by_login(&*office.db()?, &login)?.is_some() {
-            Some("该账号已存在。 That login exists already.".into())
-        } else {
-            None
+        let mut problems = Fields::new();
+        let mut problem = |field: &str, text: &str| {
+            problems.entry(field.to_owned()).or_insert_with(|| text.to_owned());
         };
-        if let Some(problem) = problem {
+        if !crate::login::is_valid_login(&login) {
+            problem("login", "账号须为1至64个字符，不含空格。 A login is 1 to 64 characters, without spaces.");
+        } else if db::account_by_login(&*office.db()?, &login)?.is_some() {
+            problem("login", "该账号已存在，请换一个。 That login exists already.");
+        }
+        match role {
+            None => problem("role", "请选择角色。 Choose a role."),
+            Some(Role::Admin) => problem(
+                "role",
+                "管理员账户只能在服务器上用 pass-office admin add 创建（一位管理员不能开设另一位）。 \
+                 Admin accounts are made on the server with pass-office admin add (no admin makes another).",
+            ),
+            Some(Role::Enterprise) if org_name.is_none() => {
+                problem("org_name", "企业账户请填写企业名称。 An enterprise account needs the enterprise's name.")
+            }
+            _ => {}
+        }
+        if let Some(code) = org_code.as_deref()
+            && pass_core::model::check_org_code(code).is_err()
+        {
+            problem(
+                "org_code",
+                "不是有效的统一社会信用代码（18位，末位为校验码，请核对）。 Not a valid unified social credit code.",
+            );
+        }
+        if !problems.is_empty() {
             let list = db::accounts(&*office.db()?)?;
+            let values: Fields = ["login", "role", "org_name", "org_code"]
+                .into_iter()
+                .map(|name| (name.to_owned(), form.get(name).cloned().unwrap_or_default()))
+                .collect();
             return Ok(Reply::Page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                pages::accounts(&session.viewer(office), &list, None, Some(&problem)),
+                pages::accounts(&session.viewer(office), &list, None, &values, &problems),
             ));
         }
         let role = role.unwrap_or(Role::Enterprise);
@@ -185,7 +200,7 @@ pub(super) async fn create_account(
         let list = db::accounts(&*office.db()?)?;
         Ok(Reply::Page(
             StatusCode::OK,
-            pages::accounts(&session.viewer(office), &list, Some((&login, &password)), None),
+            pages::accounts(&session.viewer(office), &list, Some((&login, &password)), &Fields::new(), &Fields::new()),
         ))
     })
     .await
@@ -223,7 +238,13 @@ pub(super) async fn reset_password(
         let list = db::accounts(&*office.db()?)?;
         Ok(Reply::Page(
             StatusCode::OK,
-            pages::accounts(&session.viewer(office), &list, Some((&account.login, &password)), None),
+            pages::accounts(
+                &session.viewer(office),
+                &list,
+                Some((&account.login, &password)),
+                &Fields::new(),
+                &Fields::new(),
+            ),
         ))
     })
     .await

@@ -18,15 +18,38 @@ pub(super) async fn list(
 ) -> Reply {
     run(office, move |office| {
         let own = (session.account.role == Role::Enterprise).then_some(session.account.id);
-        let plate = query.get("plate").map(|p| p.trim().chars().take(20).collect::<String>());
-        let filter = db::Filter { enterprise: own, state: None, plate: plate.clone() };
-        let list = db::applications(&*office.db()?, &filter)?;
-        Ok(Reply::Page(
-            StatusCode::OK,
-            pages::applications(&session.viewer(office), &list, plate.as_deref().unwrap_or(""), office.now()),
-        ))
+        let filter = filter_of(&query, own, None);
+        let (list, total, counts) = {
+            let conn = office.db()?;
+            let (list, total) = db::applications(&conn, &filter)?;
+            (list, total, db::tab_counts(&conn, &filter)?)
+        };
+        let view = pages::ListView {
+            path: "/applications",
+            filter: &filter,
+            list: &list,
+            total,
+            counts: &counts,
+            bulk: false,
+            notice: None,
+        };
+        Ok(Reply::Page(StatusCode::OK, pages::applications(&session.viewer(office), &view, office.now())))
     })
     .await
+}
+
+/// A list's filter from its query string (`state`, `q`, `sort`, `page`), for `enterprise`'s
+/// applications only when given, on `tab` when given.
+pub(super) fn filter_of(query: &Fields, enterprise: Option<i64>, tab: Option<db::Tab>) -> db::Filter {
+    let text = |name: &str| query.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let q: String = text("q").chars().take(db::MAX_SEARCH_CHARS).collect();
+    db::Filter {
+        enterprise,
+        tab: tab.unwrap_or_else(|| db::Tab::from_name(&text("state"))),
+        q: Some(q).filter(|q| !q.is_empty()),
+        sort: db::Sort::from_name(&text("sort")),
+        page: text("page").parse().unwrap_or(1).clamp(1, 100_000),
+    }
 }
 
 pub(super) async fn new(State(office): State<Shared>, Visitor { session, .. }: Visitor<may::Enter>) -> Reply {

@@ -58,6 +58,7 @@ pub fn router(office: Shared) -> Router {
         .route("/dashboard", get(review::dashboard))
         .route("/applications", get(applications::list).post(applications::submit))
         .route("/applications/new", get(applications::new))
+        .route("/applications/approve", post(review::approve_many))
         .route("/applications/upload", get(applications::upload_page).post(applications::upload))
         .route("/applications/{id}", get(applications::show))
         .route("/applications/{id}/vehicles/{position}", get(applications::edit_page).post(applications::edit))

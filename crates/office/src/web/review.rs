@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use super::applications::{back, serial_and_reason};
 use super::session::{Posted, Visitor, forbidden, may, not_found};
 use super::{Reply, Shared, run};
-use crate::db::{self, State as Stage};
+use crate::db::{self, Role};
 use crate::pages;
+use crate::workflow::Fields;
 use crate::workflow::{self, Refused};
 
 pub(super) async fn dashboard(State(office): State<Shared>, Visitor { session, .. }: Visitor<may::Staff>) -> Reply {
@@ -30,19 +31,62 @@ pub(super) async fn dashboard(State(office): State<Shared>, Visitor { session, .
     .await
 }
 
-pub(super) async fn queue(State(office): State<Shared>, Visitor { session, .. }: Visitor<may::Staff>) -> Reply {
+pub(super) async fn queue(
+    State(office): State<Shared>,
+    Visitor { session, .. }: Visitor<may::Staff>,
+    axum::extract::Query(query): axum::extract::Query<Fields>,
+) -> Reply {
     run(office, move |office| {
-        let (list, cancellations) = {
+        let filter = super::applications::filter_of(&query, None, Some(db::Tab::Waiting));
+        let (list, total, cancellations) = {
             let conn = office.db()?;
-            let ids = db::applications_with_cancellations(&conn)?;
-            let cancellations = ids
-                .into_iter()
-                .filter_map(|id| db::application(&conn, id).transpose())
-                .collect::<Result<Vec<_>, _>>()?;
-            let waiting = db::Filter { state: Some(Stage::Submitted), ..db::Filter::default() };
-            (db::applications(&conn, &waiting)?, cancellations)
+            let (list, total) = db::applications(&conn, &filter)?;
+            (list, total, db::cancellation_requests(&conn)?)
         };
-        Ok(Reply::Page(StatusCode::OK, pages::queue(&session.viewer(office), &list, &cancellations, office.now())))
+        let notice = match (query.get("approved"), query.get("left")) {
+            (Some(approved), Some(left)) => Some(format!(
+                "已批准并签发 {approved} 份申请；{left} 份未批准（您录入或修改过，或已不在待审核状态，或需改正）。 \
+                 {approved} approved and issued; {left} left (yours to enter or edit, no longer waiting, or to correct)."
+            )),
+            _ => None,
+        };
+        let view = pages::ListView {
+            path: "/queue",
+            filter: &filter,
+            list: &list,
+            total,
+            counts: &[],
+            bulk: session.account.role == Role::Reviewer,
+            notice: notice.as_deref(),
+        };
+        let page = pages::queue(&session.viewer(office), &view, &cancellations, office.division(), office.now());
+        Ok(Reply::Page(StatusCode::OK, page))
+    })
+    .await
+}
+
+/// Approves several waiting applications chosen on the queue (`a<ID>=1` each), one by one
+/// through [`workflow::approve`]: each still under four eyes; the queue then says how many
+/// were issued and how many were left.
+pub(super) async fn approve_many(
+    State(office): State<Shared>,
+    Posted { session, form, .. }: Posted<may::Review>,
+) -> Reply {
+    run(office, move |office| {
+        let ids: Vec<i64> = form
+            .iter()
+            .filter(|(_, v)| v.as_str() == "1")
+            .filter_map(|(k, _)| k.strip_prefix('a')?.parse().ok())
+            .take(db::PAGE_SIZE)
+            .collect();
+        let (mut approved, mut left) = (0, 0);
+        for id in ids {
+            match workflow::approve(office, &session.account, id)? {
+                Ok(serials) if !serials.is_empty() => approved += 1,
+                _ => left += 1,
+            }
+        }
+        Ok(Reply::to(format!("/queue?approved={approved}&left={left}")))
     })
     .await
 }
