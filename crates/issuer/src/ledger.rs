@@ -571,6 +571,16 @@ impl Ledger {
             .map_err(self.err())
     }
 
+    /// Every revocation of `key_id` recorded: serial → reason.
+    pub fn revocations(&self, key_id: KeyId) -> Result<std::collections::BTreeMap<u64, String>, LedgerError> {
+        let mut statement =
+            self.conn.prepare("SELECT serial, reason FROM revocations WHERE key_id = ?1").map_err(self.err())?;
+        let rows = statement
+            .query_map([key_id.to_string()], |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get::<_, String>(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
     /// Revocations of `key_id` recorded but not yet acknowledged by the server: serial and
     /// reason, oldest first.
     pub fn pending_revocations(&self, key_id: KeyId) -> Result<Vec<(u64, String)>, LedgerError> {

@@ -131,3 +131,67 @@ impl PassRow {
         }
     }
 }
+
+/// The columns of a list of passes for people (the office console's export): Chinese headers,
+/// one date format (`2026-12-01 00:00`, Beijing time), the state at the time of the export.
+pub const PEOPLE_HEADERS: [&str; 17] = [
+    "通行证编号",
+    "车牌号",
+    "车辆类型",
+    "持证单位",
+    "统一社会信用代码",
+    "驾驶员",
+    "随车人员",
+    "起点",
+    "终点",
+    "通行区域",
+    "货物",
+    "有效期起",
+    "有效期止",
+    "签发时间",
+    "状态",
+    "注销原因",
+    "申请编号",
+];
+
+/// A pass's state at `now` for people: 已注销 (revoked), 已过期, 未生效 or 有效.
+pub fn state_word(p: &Pass, revoked: bool, now: u64) -> &'static str {
+    match () {
+        _ if revoked => "已注销",
+        _ if p.valid_until < now => "已过期",
+        _ if p.valid_from > now => "未生效",
+        _ => "有效",
+    }
+}
+
+/// One row under [`PEOPLE_HEADERS`]: plain text (a CSV writer still passes each cell through
+/// `pass_core::view::csv_cell`, an .xlsx writer writes them as strings, never formulas).
+pub fn people_row(
+    p: &Pass,
+    division: Option<Division>,
+    revocation: Option<&str>,
+    application: Option<i64>,
+    now: u64,
+    tz: &jiff::tz::TimeZone,
+) -> [String; 17] {
+    let names = |zones: &[Division]| zones.iter().map(|z| place_name(*z)).collect::<Vec<_>>().join("、");
+    [
+        pass_core::model::pass_number(division, p.serial),
+        p.plate.clone(),
+        p.vehicle_type.label().to_owned(),
+        p.holder.clone(),
+        p.org_code.clone().unwrap_or_default(),
+        p.driver().unwrap_or_default().to_owned(),
+        p.crew.iter().skip(1).cloned().collect::<Vec<_>>().join("、"),
+        place_name(p.origin),
+        place_name(p.destination),
+        names(&p.zones),
+        p.cargo.clone(),
+        time::human_minute(p.valid_from, tz),
+        time::human_minute(p.valid_until, tz),
+        time::human_minute(p.issued_at, tz),
+        state_word(p, revocation.is_some(), now).to_owned(),
+        revocation.unwrap_or_default().to_owned(),
+        application.map(|a| format!("#{a}")).unwrap_or_default(),
+    ]
+}

@@ -655,6 +655,80 @@ pub fn tab_counts(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<(T
         .collect())
 }
 
+/// The serials the console issued (an enterprise's only, when given), each with its
+/// application.
+pub fn issued_serials(
+    conn: &Connection,
+    enterprise: Option<i64>,
+) -> rusqlite::Result<std::collections::BTreeMap<u64, i64>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, serials FROM applications WHERE serials IS NOT NULL AND (?1 IS NULL OR enterprise = ?1)",
+    )?;
+    let rows = statement.query_map([enterprise], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = std::collections::BTreeMap::new();
+    for row in rows {
+        let (id, serials) = row?;
+        out.extend(serials.split(' ').filter_map(|s| s.parse().ok()).map(|serial| (serial, id)));
+    }
+    Ok(out)
+}
+
+/// Applications submitted or decided since `since`: enterprise name, submitted at, state,
+/// decided at, passes issued.
+#[allow(clippy::type_complexity)]
+pub fn activity(conn: &Connection, since: u64) -> rusqlite::Result<Vec<(String, u64, State, Option<u64>, usize)>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT e.org_name, a.submitted_at, a.state, a.decided_at, a.serials
+         FROM applications a JOIN accounts e ON e.id = a.enterprise
+         WHERE a.submitted_at >= ?1 OR a.decided_at >= ?1",
+    )?;
+    let rows = statement.query_map([since as i64], |r| {
+        let state: String = r.get(2)?;
+        let serials: Option<String> = r.get(4)?;
+        Ok((
+            r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+            r.get::<_, i64>(1)?.max(0) as u64,
+            State::from_name(&state).ok_or_else(|| unknown(2, "state"))?,
+            r.get::<_, Option<i64>>(3)?.map(|t| t.max(0) as u64),
+            serials.map_or(0, |s| s.split(' ').filter(|s| !s.is_empty()).count()),
+        ))
+    })?;
+    rows.collect()
+}
+
+/// One page of the audit trail, newest first, matching `q` (in the actor, action or detail,
+/// literally), and how many rows match.
+pub fn audit_page(
+    conn: &Connection,
+    q: Option<&str>,
+    page: usize,
+) -> rusqlite::Result<(Vec<pass_core::audit::Row>, usize)> {
+    let like = q.map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let condition =
+        "(?1 IS NULL OR actor LIKE ?1 ESCAPE '\\' OR action LIKE ?1 ESCAPE '\\' OR detail LIKE ?1 ESCAPE '\\')";
+    let total: i64 = conn.query_row(&format!("SELECT count(*) FROM audit WHERE {condition}"), [&like], |r| r.get(0))?;
+    let offset = page.max(1).saturating_sub(1).saturating_mul(AUDIT_PAGE_SIZE);
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT id, at, actor, action, detail, prev_hash, hash FROM audit WHERE {condition}
+         ORDER BY id DESC LIMIT {AUDIT_PAGE_SIZE} OFFSET {offset}"
+    ))?;
+    let rows = statement.query_map([&like], |r| {
+        Ok(pass_core::audit::Row {
+            id: r.get(0)?,
+            at: r.get::<_, i64>(1)?.max(0) as u64,
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            detail: r.get(4)?,
+            prev_hash: r.get(5)?,
+            hash: r.get(6)?,
+        })
+    })?;
+    Ok((rows.collect::<Result<_, _>>()?, total.max(0) as usize))
+}
+
+/// Audit rows on one page.
+pub const AUDIT_PAGE_SIZE: usize = 100;
+
 /// A pass an enterprise asked to cancel: which, why, when, and its vehicle.
 #[derive(Clone, Debug)]
 pub struct Cancellation {

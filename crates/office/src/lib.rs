@@ -21,6 +21,7 @@ pub mod auth;
 pub mod db;
 pub mod login;
 pub mod pages;
+pub mod records;
 pub mod tls;
 pub mod web;
 pub mod workflow;

@@ -402,7 +402,12 @@ pub fn dashboard(viewer: &Viewer<'_>, figures: &crate::db::Figures, valid_now: u
                 dt { "当前有效通行证 Passes valid now" } dd { (valid_now) }
                 dt { "待发送的注销 Revocations not yet sent" } dd { (unsent) }
             }
-            p { a href="/queue" { "审核队列 Review queue" } }
+            ul.links {
+                li { a href="/queue" { "审核队列 Review queue" } }
+                li { a href="/statistics" { "按企业和周统计 Statistics by enterprise and week" } }
+                li { a href="/passes.xlsx" download { "导出已签发的通行证 Export issued passes (.xlsx)" } }
+                @if viewer.account.role == Role::Admin { li { a href="/audit" { "审计日志 Audit trail" } } }
+            }
         },
     )
 }
@@ -575,6 +580,7 @@ fn worklist(view: &ListView<'_>, viewer: &Viewer<'_>, now: u64) -> Markup {
                 }
             }
         }
+        p.exports { "导出已签发的通行证 Export issued passes: " a href="/passes.csv" download { "CSV" } " · " a href="/passes.xlsx" download { "Excel (.xlsx)" } }
         p.count-line { "共 " (view.total) " 份申请" @if pages > 1 { "，第 " (page) " / " (pages) " 页" } "。 "
             (view.total) " application(s)" @if pages > 1 { ", page " (page) " of " (pages) } "." }
         @if view.bulk && !view.list.is_empty() {
@@ -644,6 +650,127 @@ pub fn applications(viewer: &Viewer<'_>, view: &ListView<'_>, now: u64) -> Marku
         "全部申请 Applications"
     };
     layout(title, Some(viewer), worklist(view, viewer, now))
+}
+
+/// The audit trail, newest first: a search, a page of [`crate::db::AUDIT_PAGE_SIZE`] rows,
+/// and the row the office key last signed.
+pub fn audit(
+    viewer: &Viewer<'_>,
+    rows: &[pass_core::audit::Row],
+    total: usize,
+    q: Option<&str>,
+    page: usize,
+    signed: Option<i64>,
+) -> Markup {
+    let tz = pass_core::time::default_zone();
+    let pages = total.div_ceil(crate::db::AUDIT_PAGE_SIZE).max(1);
+    let url = |page: usize| {
+        let mut parts = Vec::new();
+        if let Some(q) = q {
+            parts.push(format!("q={}", query_value(q)));
+        }
+        if page > 1 {
+            parts.push(format!("page={page}"));
+        }
+        if parts.is_empty() { "/audit".to_owned() } else { format!("/audit?{}", parts.join("&")) }
+    };
+    layout(
+        "审计日志 Audit trail",
+        Some(viewer),
+        html! {
+            p { "每一次登录、账户和设置变更、提交、审批、签发、打印、下载、导出和注销都记在这里，不能修改。"
+                @if let Some(row) = signed { "签发机关密钥已签署到第 " (row) " 条。" }
+                " 完整核对：在服务器上运行 " code { "pass-office audit verify" } "。" br;
+                "Every login, change, decision, issue, print, download, export and revocation, append-only. Check it whole with pass-office audit verify on the server." }
+            form.search method="get" action="/audit" role="search" {
+                div.field {
+                    label for="q" { "查找 Find" }
+                    span.hint id="q-hint" { "账号、操作或详情 Login, action or detail" }
+                    input #q name="q" type="search" value=(q.unwrap_or("")) aria-describedby="q-hint" maxlength="40";
+                }
+                button type="submit" { "查找 Find" }
+            }
+            p.count-line { "共 " (total) " 条" @if pages > 1 { "，第 " (page) " / " (pages) " 页" } "。" }
+            div.scroll {
+                table.cards {
+                    thead { tr { th { "序号 No." } th { "时间 When" } th { "账号 Who" } th { "操作 Action" } th { "详情 Detail" } } }
+                    tbody {
+                        @for r in rows {
+                            tr {
+                                td data-label="序号" { (r.id) }
+                                td data-label="时间" { (pass_core::time::human_minute(r.at, &tz)) }
+                                td data-label="账号" { (r.actor) }
+                                td data-label="操作" { (r.action) }
+                                td.wrap data-label="详情" { (r.detail) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if pages > 1 {
+                nav.pagination aria-label="翻页 Pages" {
+                    @if page > 1 { a href=(url(page - 1)) rel="prev" { "‹ 上一页 Previous" } }
+                    span { "第 " (page) " / " (pages) " 页" }
+                    @if page < pages { a href=(url(page + 1)) rel="next" { "下一页 Next ›" } }
+                }
+            }
+        },
+    )
+}
+
+/// Applications and passes by enterprise and week, the last weeks first.
+pub fn statistics(
+    viewer: &Viewer<'_>,
+    figures: &BTreeMap<String, BTreeMap<u64, crate::records::Week>>,
+    now: u64,
+) -> Markup {
+    let tz = pass_core::time::default_zone();
+    let this_week = crate::records::week_of(now);
+    let weeks: Vec<u64> = (0..crate::records::WEEKS).map(|i| this_week - i * 7 * 86_400).collect();
+    let day = |t: u64| pass_core::time::human_minute(t, &tz).chars().take(10).collect::<String>();
+    let total = |week: u64| {
+        figures
+            .values()
+            .filter_map(|w| w.get(&week))
+            .fold((0, 0, 0), |(s, r, p), w| (s + w.submitted, r + w.rejected, p + w.passes))
+    };
+    layout(
+        "统计 Statistics",
+        Some(viewer),
+        html! {
+            p { "近 " (crate::records::WEEKS) " 周，按周一开始（北京时间）：提交的申请、其中未通过的、签发的通行证。 "
+                "The last weeks (from Monday, Beijing time): applications submitted, of them rejected, passes issued." }
+            h2 { "合计 All enterprises" }
+            div.scroll {
+                table.cards {
+                    thead { tr { th { "周 Week of" } th { "提交 Submitted" } th { "未通过 Rejected" } th { "签发 Passes" } } }
+                    tbody {
+                        @for week in &weeks {
+                            @let (s, r, p) = total(*week);
+                            tr { td data-label="周" { (day(*week)) } td data-label="提交" { (s) } td data-label="未通过" { (r) } td data-label="签发" { (p) } }
+                        }
+                    }
+                }
+            }
+            h2 { "按企业 By enterprise" }
+            @if figures.is_empty() { p { "近期没有申请。 No applications lately." } }
+            div.scroll {
+                table.cards {
+                    thead { tr { th { "企业 Enterprise" } th { "周 Week of" } th { "提交 Submitted" } th { "未通过 Rejected" } th { "签发 Passes" } } }
+                    tbody {
+                        @for (enterprise, by_week) in figures {
+                            @for (week, w) in by_week.iter().rev() {
+                                tr {
+                                    td data-label="企业" { (enterprise) } td data-label="周" { (day(*week)) }
+                                    td data-label="提交" { (w.submitted) } td data-label="未通过" { (w.rejected) } td data-label="签发" { (w.passes) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
 }
 
 /// Plates shown for one application in a list (a 200-truck list would fill the screen).

@@ -1273,3 +1273,50 @@ fn the_worklist_searches_counts_pages_and_approves_in_bulk() {
         Some("/queue?approved=1&left=0")
     );
 }
+
+/// Issue 33, records: the export of issued passes as CSV (for Excel: a BOM, Chinese headers,
+/// the state, every formula-like cell made text) and .xlsx; an enterprise gets only its own;
+/// the audit trail is the admin's to read and search (not a reviewer's); statistics count
+/// applications and passes by enterprise and week.
+#[test]
+fn issued_passes_export_and_the_audit_trail_and_statistics_are_there() {
+    let Office { console, mut a, mut b, reviewer: _, mut second_reviewer } = office();
+    let path = a.apply("粤A12345", &[("cargo", "=HYPERLINK(\"http://x\")")]).location.unwrap();
+    let other = b.apply("粤B54321", &[]).location.unwrap();
+    for p in [&path, &other] {
+        let csrf = second_reviewer.get(p).csrf();
+        assert_eq!(second_reviewer.post(&format!("{p}/approve"), &[("csrf", &csrf)]).status, 303);
+    }
+    let staff = second_reviewer.get("/passes.csv");
+    assert_eq!(staff.status, 200);
+    let text = staff.body.strip_prefix('\u{FEFF}').expect("a BOM for Excel");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[0], "通行证编号");
+    assert_eq!(&headers[14], "状态");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    let mine = rows.iter().find(|r| &r[1] == "粤A12345").expect("A's pass");
+    assert!(mine[10].starts_with("'="), "a formula made text: {:?}", &mine[10]);
+    assert!(&mine[0] == "440114000001" || &mine[0] == "440114000002", "{:?}", &mine[0]);
+    assert!(["有效", "未生效"].contains(&&mine[14]), "{:?}", &mine[14]);
+    // The enterprise: its own pass only.
+    let own = a.get("/passes.csv").body;
+    assert!(own.contains("粤A12345") && !own.contains("粤B54321"), "{own}");
+    assert_eq!(a.get("/passes.xlsx").status, 200);
+    // The audit trail: the admin reads and searches it; a reviewer may not.
+    let mut admin = Browser::login(&console, "admin", "admin-password-1");
+    let trail = admin.get("/audit?q=export").body;
+    assert!(trail.contains("2 passes, CSV") && trail.contains("1 passes, CSV"), "{trail}");
+    assert!(!trail.contains("<td data-label=\"操作\">approve</td>"), "the search narrows it");
+    assert!(admin.get("/audit").body.contains("<td data-label=\"操作\">approve</td>"));
+    assert_eq!(second_reviewer.get("/audit").status, 403);
+    // Statistics: two applications, two passes this week.
+    let figures = second_reviewer.get("/statistics").body;
+    assert!(figures.contains("东风日产乘用车公司花都工厂") && figures.contains("另一家物流公司"), "{figures}");
+    let first_row = figures.split("<tbody>").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(
+        first_row.contains("<td data-label=\"提交\">2</td>") && first_row.contains("<td data-label=\"签发\">2</td>"),
+        "{first_row}"
+    );
+}

@@ -12,6 +12,7 @@
 mod accounts;
 mod applications;
 mod epass;
+mod records;
 mod review;
 pub(crate) mod session;
 mod settings;
@@ -69,6 +70,10 @@ pub fn router(office: Shared) -> Router {
         .route("/applications/{id}/revoke", post(review::revoke))
         .route("/applications/{id}/cancel", post(applications::request_cancellation))
         .route("/settings", get(settings::page).post(settings::save))
+        .route("/passes.csv", get(records::passes_csv))
+        .route("/passes.xlsx", get(records::passes_xlsx))
+        .route("/audit", get(records::audit))
+        .route("/statistics", get(records::statistics))
         .route("/e/{token}", get(epass::page))
         .route("/e/{token}/png", get(epass::png))
         .route("/places", get(applications::places))
@@ -157,13 +162,22 @@ impl IntoResponse for Reply {
             Reply::Png(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes).into_response(),
             Reply::File(name, bytes) => (
                 [
-                    (header::CONTENT_TYPE, "application/pdf".to_owned()),
+                    (header::CONTENT_TYPE, content_type(&name).to_owned()),
                     (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
                 ],
                 bytes,
             )
                 .into_response(),
         }
+    }
+}
+
+/// A download's type by its name.
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        _ => "application/pdf",
     }
 }
 
