@@ -118,5 +118,17 @@ fn main() {
             write("grey_frame", &name, &frame);
         }
     }
+    // rooted_docs: a heartbeat body as its modes 2 and 3 sign it (3: how the combined file
+    // names the list: 0 the held list, 1 from the input, 2 none; with 0x80 a snapshot held
+    // first), and a list body as its mode 1 signs it.
+    let rooted_beat = Heartbeat { version: 0, digest: pass_core::revocation::RevocationState::default().digest(), issued_at: 1_780_000_900, trust: None }.body();
+    write("rooted_docs", "beat-signed", &[vec![2], rooted_beat.clone()].concat());
+    for how in [0u8, 1, 2, 0x80] {
+        write("rooted_docs", &format!("combined-{how}"), &[vec![3, how], rooted_beat.clone()].concat());
+    }
+    let list = pass_core::authorities::AuthorityList { version: 2, issued_at: 1_780_000_000, authorities: Vec::new() };
+    let signed_list = list.sign(&pass_core::SecretKey::from_seed(&[0xB0; 32]));
+    write("rooted_docs", "list-raw", &[vec![0], signed_list.clone()].concat());
+    write("rooted_docs", "list-body", &[vec![1], signed_list[authority::HEADER_LEN..signed_list.len() - 64].to_vec()].concat());
     println!("seeds written under fuzz/corpus/");
 }

@@ -253,6 +253,7 @@ fn a_browser_clicks_through_the_console() {
     assert!(accounts.contains("<img src=x") && accounts.contains("clerk"), "shown as typed: {accounts}");
     browser.check("admin-accounts");
     browser.visit("/queue", "admin-queue");
+    browser.visit("/audit", "admin-audit");
     browser.go("/accounts");
     assert_eq!(browser.submit("/accounts", &[("login", ""), ("role", "clerk")]), "/accounts");
     browser.check("admin-accounts-error");
@@ -357,17 +358,47 @@ fn a_browser_clicks_through_the_console() {
     browser.screenshot(&shots.join("office-queue.png"));
     browser.visit("/dashboard", "reviewer-dashboard");
     browser.visit("/applications", "reviewer-applications");
+    // A search by plate finds the one application.
+    browser.go("/applications");
+    assert_eq!(browser.submit("/applications", &[("q", "AD678")]), "/applications");
+    assert!(browser.text("p.count-line").contains("共 1 份申请"), "{}", browser.text("main"));
+    assert!(browser.text("tbody").contains("粤AD67890"));
+    browser.check("reviewer-search");
     browser.visit(&format!("{two}/vehicles/0"), "reviewer-edit");
-    for page in [&two, &fifty, &one] {
+    // Two approved together from the queue (bulk), each under four eyes.
+    browser.go("/queue");
+    let pick = |path: &str| format!("a{}", path.rsplit('/').next().unwrap());
+    let script = format!(
+        "(() => {{ for (const name of [{}, {}]) document.querySelector(`input[name=${{name}}]`).checked = true; return true; }})()",
+        js(&pick(&two)),
+        js(&pick(&fifty))
+    );
+    assert_eq!(browser.eval(&script), json!(true));
+    assert_eq!(browser.submit("/applications/approve", &[]), "/queue");
+    assert!(browser.text("p.notice").contains("已批准并签发 2 份申请"), "{}", browser.text("main"));
+    browser.check("reviewer-queue-after-bulk");
+    for page in [&two, &fifty] {
         browser.go(page);
-        if page == &one {
-            browser.check("reviewer-application-waiting");
-        }
-        assert_eq!(browser.submit(&format!("{page}/approve"), &[]), *page);
         let state = browser.text("strong.state");
         assert!(state.contains("已签发") || state.contains("已打印"), "{page}: {state}");
-        assert!(browser.text("main").contains("下载通行证"), "{page} printed");
     }
+    // The third, from its own page.
+    browser.go(&one);
+    browser.check("reviewer-application-waiting");
+    assert_eq!(browser.submit(&format!("{one}/approve"), &[]), one);
+    let state = browser.text("strong.state");
+    assert!(state.contains("已签发") || state.contains("已打印"), "{one}: {state}");
+    assert!(browser.text("main").contains("下载通行证"), "{one} printed");
+    // The export of the 52 passes, opened as CSV and checked.
+    let csv = String::from_utf8(browser.fetch("/passes.csv")).unwrap();
+    let csv = csv.strip_prefix('\u{FEFF}').expect("a BOM for Excel");
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("通行证编号,车牌号,车辆类型,持证单位"), "{csv}");
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 52, "{csv}");
+    assert!(rows.iter().any(|r| r.contains(",粤AD12345,") && r.contains(",有效,")), "{csv}");
+    browser.visit("/statistics", "reviewer-statistics");
+    assert!(browser.text("tbody").contains("52"), "{}", browser.text("main"));
     browser.screenshot(&shots.join("office-approved.png"));
     browser.check("reviewer-application-issued");
     browser.logout();
