@@ -33,6 +33,10 @@ fi
 [ -f target/axe/node_modules/axe-core/axe.min.js ] ||
   npm install --prefix target/axe --no-audit --no-fund --silent axe-core@4.14.1
 
+# aiosmtpd (PyPI) for the console's e-mail tests: a real SMTP server on 127.0.0.1, pinned.
+[ -d target/pylib/aiosmtpd ] ||
+  python3 -m pip install --quiet --disable-pip-version-check --target target/pylib aiosmtpd==1.4.6
+
 # Gates that keep the code clean: formatting, the workspace's lints, documentation.
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::util::{Server, root, verifier};
+use crate::util::{Server, root, verifier, wait_for};
 
 /// A browser without script: a cookie, forms posted, redirects not followed.
 struct Client {
@@ -228,6 +228,7 @@ fn a_browser_clicks_through_the_console() {
     let (base, password, second_admin) = start_office(&dir.path().join("office"), &key);
     let shots = root().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
+    let smtp = crate::util::SmtpServer::start(&dir.path().join("smtp"), None);
     let mut browser = Tab::launch(&base, "/login", dir.path());
     // Every page is checked as it is met (`Tab::check`): no wider than a 390 px phone, nothing
     // serious for axe-core at 1366×768; the problems are asserted at the end.
@@ -242,6 +243,13 @@ fn a_browser_clicks_through_the_console() {
     browser.go("/settings");
     assert_eq!(browser.submit("/settings", &[("server", &server.url), ("token", &server_token)]), "/settings");
     browser.check("admin-settings");
+    // E-mail notices through a real SMTP server.
+    let smtp_server = format!("127.0.0.1:{}", smtp.port);
+    #[rustfmt::skip]
+    assert_eq!(browser.submit("/settings/mail", &[
+        ("smtp_server", &smtp_server), ("smtp_security", "none"), ("smtp_from", "office@example.gov.cn"),
+    ]), "/settings/mail");
+    assert!(browser.text("p.notice").contains("邮件设置已保存"), "{}", browser.text("main"));
 
     let enterprise = browser.create("dongfeng", "enterprise", "东风日产乘用车公司花都工厂");
     let clerk = browser.create("clerk", "clerk", "");
@@ -280,6 +288,8 @@ fn a_browser_clicks_through_the_console() {
     let day = |secs: i64| jiff::Timestamp::from_second(secs).unwrap().strftime("%Y-%m-%d").to_string();
     let (from, until) = (day(now - 2 * 86_400), day(now + 30 * 86_400));
     browser.login("dongfeng", &enterprise);
+    browser.go("/password");
+    assert_eq!(browser.submit("/account/email", &[("email", "fleet@dongfeng.example.cn")]), "/password");
     browser.go("/applications/new");
     browser.check("enterprise-new");
     // Typing part of a name offers the places it may be, code and full name.
@@ -432,6 +442,17 @@ fn a_browser_clicks_through_the_console() {
             .to_owned()
     };
     browser.check("enterprise-application-issued");
+    // The inbox says each approval, and so does the mail the enterprise got.
+    browser.visit("/inbox", "enterprise-inbox");
+    assert!(browser.text("ul.inbox").contains("已批准"), "{}", browser.text("main"));
+    let mail = wait_for("the approval's e-mail", Duration::from_secs(30), || {
+        smtp.messages()
+            .into_iter()
+            .filter(|m| m.contains("fleet@dongfeng.example.cn"))
+            .map(|m| mail_text(&m))
+            .find(|m| m.contains("已批准"))
+    });
+    assert!(mail.contains("通行证"), "{mail}");
     let epass_page = link(&mut browser, &one, false);
     let png_one = dir.path().join("epass-1.png");
     let png_path = link(&mut browser, &one, true);
@@ -731,4 +752,123 @@ fn an_older_trail_put_back_or_a_row_slipped_in_is_caught() {
     assert_eq!(held(&data), Some(newer), "the anchor stayed at the last row the console wrote before it");
     let running = pass_office::seal_audit(&data).unwrap_err();
     assert!(running.to_string().contains("stop it first"), "{running}");
+}
+
+/// The text of a mail as aiosmtpd stored it: the body after the headers, decoded from base64
+/// or quoted-printable as the header says.
+fn mail_text(message: &str) -> String {
+    use base64::Engine as _;
+    let (head, body) = message.split_once("\n\n").or_else(|| message.split_once("\r\n\r\n")).unwrap_or((message, ""));
+    if head.contains("Content-Transfer-Encoding: base64") {
+        let joined: String = body.split_whitespace().collect();
+        return String::from_utf8_lossy(&base64::engine::general_purpose::STANDARD.decode(joined).unwrap_or_default())
+            .into_owned();
+    }
+    if head.contains("Content-Transfer-Encoding: quoted-printable") {
+        let mut bytes = Vec::new();
+        let soft = body.replace("=\r\n", "").replace("=\n", "");
+        let mut rest = soft.as_bytes();
+        while let Some((&b, tail)) = rest.split_first() {
+            if b == b'='
+                && tail.len() >= 2
+                && let Ok(v) = u8::from_str_radix(std::str::from_utf8(&tail[..2]).unwrap_or("zz"), 16)
+            {
+                bytes.push(v);
+                rest = &tail[2..];
+                continue;
+            }
+            bytes.push(b);
+            rest = tail;
+        }
+        return String::from_utf8_lossy(&bytes).into_owned();
+    }
+    body.to_owned()
+}
+
+/// Issue 33, notices: the reviewer hears of a new application and the enterprise of its
+/// approval, in the console's inbox and by e-mail through a real SMTP server (aiosmtpd); the
+/// settings page's test mail arrives; with the SMTP server gone, a revocation's mail waits and
+/// the settings page says so with the error; once the server is back and the settings saved,
+/// it arrives: retried and shown, never lost.
+#[test]
+fn notices_reach_the_inbox_and_the_mailbox_and_a_failed_mail_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = crate::util::SmtpServer::start(&dir.path().join("smtp"), None);
+    let key = crate::util::example_key(dir.path());
+    let (base, password, second) = start_office(&dir.path().join("office"), &key);
+    let mut admin = Client::login(&base, "admin", &password);
+    let csrf = admin.get("/settings").csrf();
+    let server = format!("127.0.0.1:{}", smtp.port);
+    #[rustfmt::skip]
+    let saved = admin.post("/settings/mail", &[
+        ("csrf", &csrf), ("smtp_server", &server), ("smtp_security", "none"), ("smtp_from", "office@example.gov.cn"),
+        ("smtp_user", ""), ("smtp_password", ""),
+    ]);
+    assert!(saved.text().contains("邮件设置已保存"), "{}", saved.text());
+    let csrf = admin.get("/settings").csrf();
+    let tested = admin.post("/settings/mail/test", &[("csrf", &csrf), ("test_to", "it@example.gov.cn")]);
+    assert!(tested.text().contains("测试邮件已发出"), "{}", tested.text());
+    assert!(smtp.messages().iter().any(|m| m.contains("it@example.gov.cn")), "the test mail arrived");
+
+    let enterprise = admin.create("dongfeng", "enterprise", "东风日产乘用车公司花都工厂");
+    let reviewer = Client::login(&base, "admin2", &second).create("reviewer", "reviewer", "");
+    let mut enterprise = Client::login(&base, "dongfeng", &enterprise);
+    let mut reviewer = Client::login(&base, "reviewer", &reviewer);
+    for (client, address) in [(&mut enterprise, "fleet@dongfeng.example.cn"), (&mut reviewer, "review@example.gov.cn")]
+    {
+        let csrf = client.get("/password").csrf();
+        assert_eq!(client.post("/account/email", &[("csrf", &csrf), ("email", address)]).status, 303);
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let day = |secs: i64| jiff::Timestamp::from_second(secs).unwrap().strftime("%Y-%m-%d").to_string();
+    let csrf = enterprise.get("/applications/new").csrf();
+    #[rustfmt::skip]
+    let applied = enterprise.post("/applications", &[
+        ("csrf", &csrf), ("plate", "粤A12345"), ("vehicle_type", "heavy-truck"), ("driver", "张三"), ("origin", "花都区"),
+        ("destination", "浦东新区"), ("zones", "440114"), ("cargo", "汽车零部件"),
+        ("valid_from", &day(now)), ("valid_until", &day(now + 20 * 86_400)),
+    ]);
+    assert_eq!(applied.status, 303, "{}", applied.text());
+    let path = applied.location;
+    let inbox = reviewer.get("/inbox").text();
+    assert!(inbox.contains("新申请") && inbox.contains("待审核"), "{inbox}");
+    assert!(reviewer.get("/queue").text().contains("条未读"), "the header counts it");
+    let csrf = reviewer.get(&path).csrf();
+    assert_eq!(reviewer.post(&format!("{path}/approve"), &[("csrf", &csrf)]).status, 303);
+    assert!(enterprise.get("/inbox").text().contains("已批准，签发 1 张通行证"));
+    let to =
+        |who: &str| smtp.messages().into_iter().filter(|m| m.contains(who)).map(|m| mail_text(&m)).collect::<Vec<_>>();
+    let approved = wait_for("the approval's mail", std::time::Duration::from_secs(30), || {
+        to("fleet@dongfeng.example.cn").into_iter().find(|m| m.contains("已批准"))
+    });
+    assert!(approved.contains("签发 1 张通行证"), "{approved}");
+    assert!(to("review@example.gov.cn").iter().any(|m| m.contains("新申请")), "the reviewer's mail");
+
+    // The SMTP server goes away; a revocation's mail waits, and the settings page says so.
+    let port = smtp.port;
+    drop(smtp);
+    let page = reviewer.get(&path);
+    let serial = page.after("name=\"serial\" value=\"", '"');
+    #[rustfmt::skip]
+    let revoked = reviewer.post(&format!("{path}/revoke"), &[("csrf", &page.csrf()), ("serial", &serial), ("reason", "车辆已售"), ("confirm", "1")]);
+    assert_eq!(revoked.status, 303, "{}", revoked.text());
+    assert!(enterprise.get("/inbox").text().contains("已注销"), "the inbox has it at once");
+    let waiting = wait_for("the failed send to show", std::time::Duration::from_secs(30), || {
+        let text = admin.get("/settings").text();
+        (text.contains("最近一次发送失败") && text.contains("<strong>1</strong>")).then_some(text)
+    });
+    assert!(waiting.contains("待发送"), "{waiting}");
+    // Back, and the settings saved again: the mail goes.
+    let smtp = crate::util::SmtpServer::start(&dir.path().join("smtp-again"), Some(port));
+    let csrf = admin.get("/settings").csrf();
+    #[rustfmt::skip]
+    admin.post("/settings/mail", &[
+        ("csrf", &csrf), ("smtp_server", &server), ("smtp_security", "none"), ("smtp_from", "office@example.gov.cn"),
+        ("smtp_user", ""), ("smtp_password", ""),
+    ]);
+    let revoked = wait_for("the revocation's mail after the retry", std::time::Duration::from_secs(30), || {
+        smtp.messages().into_iter().map(|m| mail_text(&m)).find(|m| m.contains("已注销"))
+    });
+    assert!(revoked.contains("车辆已售"), "{revoked}");
+    assert!(admin.get("/settings").text().contains("<strong>0</strong>"), "nothing waits");
 }

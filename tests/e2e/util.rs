@@ -522,3 +522,55 @@ pub fn slowloris(addr: std::net::SocketAddr) -> Option<std::time::Duration> {
     }
     None
 }
+
+/// A real SMTP server for the console's e-mail: Python's aiosmtpd (installed by
+/// `scripts/test.sh` into `target/pylib`) on 127.0.0.1, writing what it takes to a maildir;
+/// killed on drop.
+pub struct SmtpServer {
+    child: std::process::Child,
+    /// Its port.
+    pub port: u16,
+    maildir: PathBuf,
+}
+
+impl SmtpServer {
+    /// Starts one on a free port (or `port`), its maildir under `dir`.
+    pub fn start(dir: &Path, port: Option<u16>) -> SmtpServer {
+        let pylib = root().join("target/pylib");
+        assert!(pylib.join("aiosmtpd").is_dir(), "{}: ./scripts/test.sh installs aiosmtpd from PyPI", pylib.display());
+        let port =
+            port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+        // aiosmtpd's Mailbox makes the maildir (with tmp, new, cur) only when it is missing.
+        let maildir = dir.join("maildir");
+        std::fs::create_dir_all(dir).unwrap();
+        let child = std::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .env("PYTHONPATH", &pylib)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs aiosmtpd");
+        wait_for("the SMTP server to listen", std::time::Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        SmtpServer { child, port, maildir }
+    }
+
+    /// Every message it took, as text.
+    pub fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
+        entries
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -86,6 +86,21 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
+/// Whether the server at `server` answers its `/healthz` (a connection test, in one line).
+pub fn check_server(server: &str) -> Result<(), String> {
+    let url = format!("{}/healthz", server.trim_end_matches('/'));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    match agent.get(&url).call() {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(format!("HTTP {}", response.status().as_u16())),
+        Err(e) => Err(printable(&e.to_string()).into_owned()),
+    }
+}
+
 /// POSTs `body` as JSON with the bearer `token`: the status and up to 64 KiB of the answer.
 fn post_json(url: &str, token: &str, body: &impl serde::Serialize) -> Result<(u16, String), SendError> {
     let body = serde_json::to_string(body).unwrap_or_default();

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// The schema, one step a version (`pass_files::migrate`).
-const SCHEMA: [&str; 6] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+const SCHEMA: [&str; 7] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE accounts (
         id INTEGER PRIMARY KEY,
         login TEXT NOT NULL UNIQUE,
@@ -93,6 +93,31 @@ const SCHEMA: [&str; 6] = ["CREATE TABLE settings (name TEXT PRIMARY KEY, value 
         (SELECT actor FROM audit WHERE action = 'account_created'
             AND detail = accounts.login || ' (' || accounts.role || ')' ORDER BY id DESC LIMIT 1),
         '(server)');",
+    // 7: notices: an inbox for every account (approved, rejected, revoked, new in the queue),
+    // each also queued as an e-mail to an account that gave an address; the queue keeps a
+    // mail until the SMTP server takes it (retried, never lost).
+    "ALTER TABLE accounts ADD COLUMN email TEXT;
+    CREATE TABLE notices (
+        id INTEGER PRIMARY KEY,
+        account INTEGER NOT NULL REFERENCES accounts(id),
+        at INTEGER NOT NULL,
+        application INTEGER,
+        text TEXT NOT NULL,
+        read INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX notices_account ON notices (account, read);
+    CREATE TABLE mails (
+        id INTEGER PRIMARY KEY,
+        to_address TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try INTEGER NOT NULL,
+        sent_at INTEGER,
+        last_error TEXT
+    );
+    CREATE INDEX mails_due ON mails (sent_at, next_try);",
 ];
 
 /// Who set up the accounts made on the server itself (`init`, `pass-office admin add`).
@@ -163,6 +188,8 @@ pub struct Account {
     pub disabled: bool,
     /// Who knew its first password: the admin who made it or last reset it, or [`SERVER`].
     pub set_up_by: String,
+    /// Where its notices are also e-mailed, if anywhere.
+    pub email: Option<String>,
 }
 
 /// An application's state.
@@ -274,11 +301,11 @@ fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         locked_until: r.get::<_, i64>(8)?.max(0) as u64,
         disabled: r.get::<_, i64>(9)? != 0,
         set_up_by: r.get(10)?,
+        email: r.get(11)?,
     })
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "id, login, role, password_hash, must_change, org_name, org_code, failed_logins, locked_until, disabled, set_up_by";
+const ACCOUNT_COLUMNS: &str = "id, login, role, password_hash, must_change, org_name, org_code, failed_logins, locked_until, disabled, set_up_by, email";
 
 /// The account with this login.
 pub fn account_by_login(conn: &Connection, login: &str) -> rusqlite::Result<Option<Account>> {
@@ -1062,4 +1089,158 @@ pub fn set_failed_logins(conn: &Connection, account: i64, failed: i64, locked_un
         params![account, failed, locked_until as i64],
     )?;
     Ok(())
+}
+
+/// One notice in an account's inbox.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    /// Row id.
+    pub id: i64,
+    /// When.
+    pub at: u64,
+    /// The application it is about.
+    pub application: Option<i64>,
+    /// What happened, in plain words.
+    pub text: String,
+    /// Read already.
+    pub read: bool,
+}
+
+/// Tells `accounts` what happened (`text`, about `application`): a notice in each inbox and,
+/// for each account with an e-mail address, a mail queued, in the caller's transaction (so a
+/// decision and its notices are recorded together or not at all).
+pub fn notify(
+    tx: &Transaction<'_>,
+    accounts: &[i64],
+    application: Option<i64>,
+    text: &str,
+    now: u64,
+) -> rusqlite::Result<()> {
+    for account in accounts {
+        tx.execute(
+            "INSERT INTO notices (account, at, application, text) VALUES (?1, ?2, ?3, ?4)",
+            params![account, now as i64, application, text],
+        )?;
+        let email: Option<String> = tx
+            .query_row("SELECT email FROM accounts WHERE id = ?1 AND disabled = 0", [account], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if let Some(email) = email.filter(|e| !e.is_empty()) {
+            let subject: String = text.chars().take(60).collect();
+            let body = format!("{text}\r\n\r\n请登录通行证签发系统查看。 Log in to the pass office to see it.\r\n");
+            tx.execute(
+                "INSERT INTO mails (to_address, subject, body, created_at, next_try) VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![email, format!("【通行证】{subject}"), body, now as i64],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The accounts that review (not disabled): who hears of new work.
+pub fn reviewers(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
+    let mut statement = conn.prepare_cached("SELECT id FROM accounts WHERE role = 'reviewer' AND disabled = 0")?;
+    statement.query_map([], |r| r.get(0))?.collect()
+}
+
+/// How many notices `account` has not read.
+pub fn unread(conn: &Connection, account: i64) -> rusqlite::Result<usize> {
+    conn.query_row("SELECT count(*) FROM notices WHERE account = ?1 AND read = 0", [account], |r| r.get::<_, i64>(0))
+        .map(|n| n.max(0) as usize)
+}
+
+/// Most notices an inbox shows.
+pub const INBOX_SIZE: usize = 100;
+
+/// `account`'s newest notices.
+pub fn notices(conn: &Connection, account: i64) -> rusqlite::Result<Vec<Notice>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT id, at, application, text, read FROM notices WHERE account = ?1 ORDER BY id DESC LIMIT {INBOX_SIZE}"
+    ))?;
+    let rows = statement.query_map([account], |r| {
+        Ok(Notice {
+            id: r.get(0)?,
+            at: r.get::<_, i64>(1)?.max(0) as u64,
+            application: r.get(2)?,
+            text: r.get(3)?,
+            read: r.get::<_, i64>(4)? != 0,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Marks all of `account`'s notices read.
+pub fn mark_read(conn: &Connection, account: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE notices SET read = 1 WHERE account = ?1 AND read = 0", [account])?;
+    Ok(())
+}
+
+/// Sets (or clears) where `account`'s notices are e-mailed.
+pub fn set_email(tx: &Transaction<'_>, account: i64, email: Option<&str>) -> rusqlite::Result<()> {
+    tx.execute("UPDATE accounts SET email = ?2 WHERE id = ?1", params![account, email])?;
+    Ok(())
+}
+
+/// A queued e-mail.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    /// Row id.
+    pub id: i64,
+    /// To.
+    pub to: String,
+    /// Subject.
+    pub subject: String,
+    /// Body (plain text).
+    pub body: String,
+    /// Tries so far.
+    pub attempts: i64,
+}
+
+/// Mails due at `now`, oldest first, at most `limit`.
+pub fn due_mails(conn: &Connection, now: u64, limit: usize) -> rusqlite::Result<Vec<Mail>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT id, to_address, subject, body, attempts FROM mails WHERE sent_at IS NULL AND next_try <= ?1
+         ORDER BY id LIMIT {limit}"
+    ))?;
+    let rows = statement.query_map([now as i64], |r| {
+        Ok(Mail { id: r.get(0)?, to: r.get(1)?, subject: r.get(2)?, body: r.get(3)?, attempts: r.get(4)? })
+    })?;
+    rows.collect()
+}
+
+/// Records that the SMTP server took mail `id`.
+pub fn mail_sent(conn: &Connection, id: i64, now: u64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE mails SET sent_at = ?2, last_error = NULL, attempts = attempts + 1 WHERE id = ?1",
+        params![id, now as i64],
+    )?;
+    Ok(())
+}
+
+/// Records a failed try of mail `id`, to try again at `next_try`.
+pub fn mail_failed(conn: &Connection, id: i64, error: &str, next_try: u64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE mails SET attempts = attempts + 1, last_error = ?2, next_try = ?3 WHERE id = ?1",
+        params![id, error, next_try as i64],
+    )?;
+    Ok(())
+}
+
+/// Makes every mail waiting due now (the SMTP settings were changed: try again at once).
+pub fn mails_due_now(conn: &Connection, now: u64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE mails SET next_try = ?1 WHERE sent_at IS NULL", [now as i64])?;
+    Ok(())
+}
+
+/// Mails not yet taken by the SMTP server, and the newest error among them.
+pub fn mail_backlog(conn: &Connection) -> rusqlite::Result<(usize, Option<String>)> {
+    let pending: i64 = conn.query_row("SELECT count(*) FROM mails WHERE sent_at IS NULL", [], |r| r.get(0))?;
+    let error: Option<String> = conn
+        .query_row(
+            "SELECT last_error FROM mails WHERE sent_at IS NULL AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok((pending.max(0) as usize, error))
 }

@@ -20,6 +20,7 @@ pub mod anchor;
 pub mod auth;
 pub mod db;
 pub mod login;
+pub mod mail;
 pub mod pages;
 pub mod records;
 pub mod tls;
@@ -196,6 +197,8 @@ pub struct Office {
     head_sent: Mutex<Option<i64>>,
     /// Told when the signed head moved, so the sender sends it at once.
     head_moved: tokio::sync::Notify,
+    /// Told when mail may be waiting, so the mail sender looks at once.
+    mail_moved: tokio::sync::Notify,
     _lock: std::fs::File,
 }
 
@@ -238,6 +241,7 @@ impl Office {
             sealed: Mutex::new(anchor::read(data).map(|h| h.row)),
             head_sent: Mutex::new(None),
             head_moved: tokio::sync::Notify::new(),
+            mail_moved: tokio::sync::Notify::new(),
             _lock: lock,
         })
     }
@@ -245,6 +249,11 @@ impl Office {
     /// Now, by the office's clock.
     pub fn now(&self) -> u64 {
         (self.clock)()
+    }
+
+    /// Wakes the mail sender: mail may be waiting.
+    pub fn mail_waiting(&self) {
+        self.mail_moved.notify_one();
     }
 
     /// The office's name.
@@ -377,6 +386,21 @@ pub async fn serve<L: pass_http::Accept>(
             };
         }
     });
+    // E-mail notices: at once when a change may have queued one, else every 30 s (a mail that
+    // failed waits its own growing time: `mail::send_due`).
+    let mailer = office.clone();
+    let sending_mail = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = mailer.mail_moved.notified() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+            }
+            let office = mailer.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || mail::send_due(&office)).await {
+                log(format_args!("pass-office: sending mail: {e:#}"));
+            }
+        }
+    });
     // Behind a proxy every connection comes from the proxy: only the limit in all applies.
     let per_address =
         if matches!(office.transport, Transport::BehindProxy(_)) { usize::MAX } else { MAX_CONNECTIONS_PER_ADDRESS };
@@ -384,5 +408,6 @@ pub async fn serve<L: pass_http::Accept>(
     let served = pass_http::serve(listener, web::router(office), options, shutdown).await;
     sending.abort();
     sending_heads.abort();
+    sending_mail.abort();
     served
 }

@@ -16,6 +16,8 @@ pub struct Viewer<'a> {
     pub csrf: &'a str,
     /// The office's name.
     pub office: &'a str,
+    /// Notices not yet read.
+    pub unread: usize,
 }
 
 fn csrf_field(csrf: &str) -> Markup {
@@ -59,6 +61,7 @@ fn is_current(title: &str, href: &str) -> bool {
         "/applications/new" => first == "申请通行证",
         "/applications/upload" => first == "批量申请",
         "/settings" => first == "设置",
+        "/inbox" => first == "消息",
         _ => false,
     }
 }
@@ -83,6 +86,10 @@ pub fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup 
                         nav aria-label="主菜单 Main menu" {
                             @for (href, label) in nav_items(v.account.role) {
                                 a href=(href) aria-current=[is_current(title, href).then_some("page")] { (label) }
+                            }
+                            a href="/inbox" aria-current=[is_current(title, "/inbox").then_some("page")] {
+                                "消息 Inbox"
+                                @if v.unread > 0 { " " span.count aria-label=(format!("{} 条未读 unread", v.unread)) { (v.unread) } }
                             }
                         }
                         form.logout method="post" action="/logout" {
@@ -123,12 +130,52 @@ pub fn password(viewer: &Viewer<'_>, message: Option<&str>) -> Markup {
         Some(viewer),
         html! {
             @if viewer.account.must_change { p { "首次登录请设置自己的密码。 Set a password of your own before anything else." } }
-            @if let Some(m) = message { p.error { (m) } }
+            @if let Some(m) = message { p.error role="alert" { (m) } }
             form method="post" action="/password" {
                 (csrf_field(viewer.csrf))
-                label { "当前密码 Current password" input name="current" type="password" autocomplete="current-password" required; }
-                label { "新密码（至少10位） New password (10 characters or more)" input name="new" type="password" autocomplete="new-password" required; }
+                div.field { label for="current" { "当前密码 Current password" } input #current name="current" type="password" autocomplete="current-password" required; }
+                div.field { label for="new" { "新密码（至少10位） New password (10 characters or more)" } input #new name="new" type="password" autocomplete="new-password" required; }
                 button type="submit" { "保存 Save" }
+            }
+            @if !viewer.account.must_change {
+                h2 { "邮件通知 E-mail notices" }
+                form method="post" action="/account/email" novalidate {
+                    (csrf_field(viewer.csrf))
+                    div.field {
+                        label for="email" { "邮箱（可不填） E-mail (optional)" }
+                        span.hint id="email-hint" { "填写后，消息也发到这个邮箱；清空则不再发送。 Notices also go here; empty to stop." }
+                        input #email name="email" type="email" autocomplete="email" value=(viewer.account.email.as_deref().unwrap_or("")) aria-describedby="email-hint";
+                    }
+                    button type="submit" { "保存邮箱 Save the address" }
+                }
+            }
+        },
+    )
+}
+
+/// An account's inbox: what happened to its applications and passes, or what waits for it,
+/// newest first, the unread marked.
+pub fn inbox(viewer: &Viewer<'_>, notices: &[crate::db::Notice], now: u64) -> Markup {
+    let unread = notices.iter().filter(|n| !n.read).count();
+    layout(
+        "消息 Inbox",
+        Some(viewer),
+        html! {
+            @if notices.is_empty() { p { "还没有消息。 Nothing yet." } }
+            @if unread > 0 {
+                form method="post" action="/inbox/read" {
+                    (csrf_field(viewer.csrf))
+                    button.secondary type="submit" { "全部标为已读 Mark all read" }
+                }
+            }
+            ul.inbox {
+                @for n in notices {
+                    li.unread[!n.read] {
+                        @if !n.read { span.visually-hidden { "未读 unread: " } }
+                        span.when { (age(now.saturating_sub(n.at))) "前 " }
+                        @if let Some(a) = n.application { a href=(format!("/applications/{a}")) { (n.text) } } @else { (n.text) }
+                    }
+                }
             }
         },
     )
@@ -879,18 +926,102 @@ pub fn application(
     )
 }
 
-/// The admin's settings: the revocation server and the office's token for it (never shown).
-pub fn settings(viewer: &Viewer<'_>, server: Option<&str>, message: Option<&str>) -> Markup {
+/// What the settings page shows.
+pub struct SettingsView<'a> {
+    /// The revocation server.
+    pub server: Option<&'a str>,
+    /// The SMTP settings saved (the password never shown).
+    pub smtp: Option<&'a crate::mail::Smtp>,
+    /// Mails not yet taken by the SMTP server, and the newest error.
+    pub backlog: (usize, Option<&'a str>),
+    /// What the last action did (saved, sent, a warning).
+    pub notice: Option<&'a str>,
+    /// Errors by field.
+    pub errors: &'a BTreeMap<String, String>,
+    /// Values typed, kept after an error.
+    pub values: &'a BTreeMap<String, String>,
+}
+
+/// The admin's settings: the revocation server and the office's token there (never shown);
+/// e-mail notices over SMTP, a test mail, and the mails waiting to be sent.
+pub fn settings(viewer: &Viewer<'_>, view: &SettingsView<'_>) -> Markup {
+    let error = |name: &str| view.errors.get(name).map(String::as_str);
+    let typed = |name: &str| view.values.get(name).map(String::as_str);
+    let smtp = view.smtp;
+    let summary: Vec<(&str, &str, &str)> = [
+        ("server", "注销服务器 Revocation server"),
+        ("token", "令牌 Token"),
+        ("smtp_server", "邮件服务器 SMTP server"),
+        ("smtp_from", "发件地址 From"),
+        ("test_to", "测试收件地址 Test address"),
+    ]
+    .into_iter()
+    .filter_map(|(name, label)| error(name).map(|e| (name, label, e)))
+    .collect();
+    let text_field = |name: &'static str,
+                      label: &'static str,
+                      hint: &'static str,
+                      value: String,
+                      kind: &'static str| {
+        let described = described_by(name, hint, error(name));
+        field(
+            name,
+            label,
+            hint,
+            false,
+            error(name),
+            html! {
+                input #(format!("field-{name}")) name=(name) type=(kind) value=(value) autocomplete="off"
+                    aria-invalid=(error(name).is_some()) aria-describedby=[(!described.is_empty()).then_some(&described)];
+            },
+        )
+    };
     layout(
-        "设置 Settings",
+        if summary.is_empty() { "设置 Settings" } else { "错误：设置 Settings" },
         Some(viewer),
         html! {
-            @if let Some(m) = message { p.error { (m) } }
-            form method="post" action="/settings" {
+            (error_summary(&summary))
+            @if let Some(n) = view.notice { p.notice role="status" { (n) } }
+            h2 { "注销服务器 Revocation server" }
+            form method="post" action="/settings" novalidate {
                 (csrf_field(viewer.csrf))
-                label { "注销服务器 Revocation server" input name="server" value=(server.unwrap_or("")) placeholder="https://revocations.example.gov.cn"; }
-                label { "签发机关令牌 The office's token (the authority makes it: pass-server token add --data DIR --issuer KEY_ID)" input name="token" type="password" autocomplete="off"; }
+                (text_field("server", "注销服务器地址 Revocation server", "如 https://revocations.example.gov.cn",
+                    typed("server").or(view.server).unwrap_or("").to_owned(), "url"))
+                (text_field("token", "签发机关令牌 The office's token",
+                    "由发证机关用 pass-server token add --issuer KEY_ID 生成；保存后不再显示", String::new(), "password"))
+                button type="submit" { "保存并测试连接 Save and test" }
+            }
+            h2 { "邮件通知 E-mail notices" }
+            p { "账户填写了邮箱后，批准、未通过、注销和新申请的消息也发到邮箱。 Accounts that give an address also get their notices by e-mail." }
+            @let (waiting, last) = view.backlog;
+            p.status-line {
+                "待发送 Waiting: " strong { (waiting) } " 封"
+                @if let Some(e) = last { br; span.error { "最近一次发送失败（将自动重试）Last failure (retried): " (e) } }
+            }
+            form method="post" action="/settings/mail" novalidate {
+                (csrf_field(viewer.csrf))
+                (text_field("smtp_server", "邮件服务器 SMTP server", "主机:端口，如 smtp.example.gov.cn:587",
+                    typed("smtp_server").map(str::to_owned).or_else(|| smtp.map(|s| format!("{}:{}", s.host, s.port))).unwrap_or_default(), "text"))
+                div.field {
+                    label for="field-smtp_security" { "加密方式 Security" }
+                    select #field-smtp_security name="smtp_security" {
+                        @for sec in [crate::mail::Security::StartTls, crate::mail::Security::Tls, crate::mail::Security::None] {
+                            option value=(sec.name()) selected[typed("smtp_security").map_or(smtp.map(|s| s.security) == Some(sec), |t| t == sec.name())] { (sec.label()) }
+                        }
+                    }
+                }
+                (text_field("smtp_from", "发件地址 From", "如 pass-office@example.gov.cn",
+                    typed("smtp_from").or(smtp.map(|s| s.from.as_str())).unwrap_or("").to_owned(), "email"))
+                (text_field("smtp_user", "登录名（可不填） Login (optional)", "",
+                    typed("smtp_user").or(smtp.and_then(|s| s.credentials.as_ref().map(|c| c.0.as_str()))).unwrap_or("").to_owned(), "text"))
+                (text_field("smtp_password", "密码（不改请留空） Password (leave empty to keep)", "", String::new(), "password"))
                 button type="submit" { "保存 Save" }
+            }
+            form method="post" action="/settings/mail/test" novalidate {
+                (csrf_field(viewer.csrf))
+                (text_field("test_to", "测试收件地址 Send a test mail to", "",
+                    typed("test_to").or(viewer.account.email.as_deref()).unwrap_or("").to_owned(), "email"))
+                button.secondary type="submit" { "发送测试邮件 Send a test mail" }
             }
         },
     )

@@ -31,7 +31,7 @@ pub fn passes(office: &Office, enterprise: Option<i64>) -> anyhow::Result<Vec<[S
             Some((r.pass.serial, people_row(&r.pass, office.division(), revocation, application, now, &tz)))
         })
         .collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.0));
     Ok(rows.into_iter().map(|(_, row)| row).collect())
 }
 
@@ -117,8 +117,8 @@ mod tests {
 
     #[test]
     fn weeks_start_on_monday_in_beijing() {
-        // 2026-12-07 is a Monday; 00:00 in Beijing is 2026-12-06 16:00 UTC.
-        let monday = 1_796_572_800 - 8 * 3600;
+        // 2026-12-07 00:00 in Beijing (a Monday; 2026-12-06 16:00 UTC).
+        let monday = 1_796_572_800;
         assert_eq!(week_of(monday), monday);
         assert_eq!(week_of(monday + 6 * 86_400 + 86_399), monday, "Sunday 23:59");
         assert_eq!(week_of(monday - 1), monday - 7 * 86_400, "Sunday before");

@@ -182,6 +182,9 @@ pub fn submit(
     let tx = conn.transaction()?;
     let id = db::insert_application(&tx, enterprise.id, actor.id, vehicles, office.now())?;
     db::audit(&tx, office.now(), &actor.login, "submit", &format!("application {id}: {what}"))?;
+    let name = enterprise.org_name.as_deref().unwrap_or(&enterprise.login);
+    let text = format!("新申请 #{id} 待审核：{name}，{} 辆。 New application #{id} to review.", vehicles.len());
+    db::notify(&tx, &db::reviewers(&tx)?, Some(id), &text, office.now())?;
     tx.commit()?;
     Ok(id)
 }
@@ -291,8 +294,20 @@ pub fn edit(
     if !db::edit_vehicle(&tx, id, at, &fields, actor.id)? {
         anyhow::bail!("application {id} changed while it was edited");
     }
-    let detail = format!("application {id}, vehicle {}: {}", position + 1, fields["plate"]);
+    // What changed, old → new: the application's page shows it as its history.
+    let old = application.vehicles.get(position).cloned().unwrap_or_default();
+    let changes: Vec<String> = fields
+        .iter()
+        .filter(|(name, new)| old.get(*name).map_or("", String::as_str) != new.as_str())
+        .map(|(name, new)| format!("{name}: {} → {new}", old.get(name).map_or("", String::as_str)))
+        .collect();
+    let changes = if changes.is_empty() { "no change".to_owned() } else { changes.join("; ") };
+    let detail = format!("application {id}, vehicle {}: {changes}", position + 1);
     db::audit(&tx, office.now(), &actor.login, "edit", &detail)?;
+    if application.state == State::Rejected {
+        let text = format!("申请 #{id} 已修改，重新待审核。 Application #{id} was corrected and waits again.");
+        db::notify(&tx, &db::reviewers(&tx)?, Some(id), &text, office.now())?;
+    }
     tx.commit()?;
     Ok(Ok(()))
 }
@@ -375,6 +390,9 @@ pub fn approve(office: &Office, reviewer: &Account, id: i64) -> anyhow::Result<R
         }
         db::audit(&tx, now, &reviewer.login, "approve", &format!("application {id}"))?;
         db::audit(&tx, now, &reviewer.login, "issue", &format!("application {id}: serials {serials:?}"))?;
+        let n = serials.len();
+        let text = format!("申请 #{id} 已批准，签发 {n} 张通行证。 Application #{id} approved: {n} pass(es) issued.");
+        db::notify(&tx, &[application.enterprise], Some(id), &text, now)?;
         tx.commit()?;
     }
     print(office, &reviewer.login, id, &records, tools.map_err(|e| e.to_string()))?;
@@ -391,6 +409,8 @@ pub fn reject(office: &Office, reviewer: &Account, id: i64, reason: &str) -> any
         let tx = conn.transaction()?;
         db::decide(&tx, id, State::Rejected, reviewer.id, office.now(), Some(reason), &[])?;
         db::audit(&tx, office.now(), &reviewer.login, "reject", &format!("application {id}: {reason}"))?;
+        let text = format!("申请 #{id} 未通过：{reason} Application #{id} was not approved: {reason}");
+        db::notify(&tx, &[application.enterprise], Some(id), &text, office.now())?;
         tx.commit()?;
     }
     Ok(Ok(()))
@@ -462,8 +482,23 @@ pub fn revoke(
     }
     let mut ledger = office.ledger()?;
     ledger.record_revocations(office.key_id(), &[serial], reason, office.now())?;
-    db::cancellation_done(&*office.db()?, serial)?;
-    audit(office, &actor.login, "revoke", &format!("application {id}: serial {serial}: {reason}"))?;
+    {
+        let mut conn = office.db()?;
+        let tx = conn.transaction()?;
+        db::cancellation_done(&tx, serial)?;
+        db::audit(&tx, office.now(), &actor.login, "revoke", &format!("application {id}: serial {serial}: {reason}"))?;
+        let number = pass_core::model::pass_number(office.division(), serial);
+        let plate = application
+            .serials
+            .iter()
+            .position(|s| *s == serial)
+            .and_then(|i| application.vehicles.get(i))
+            .and_then(|v| v.get("plate"))
+            .map_or("", String::as_str);
+        let text = format!("通行证 {number}（{plate}）已注销：{reason} Pass {number} ({plate}) was revoked: {reason}");
+        db::notify(&tx, &[application.enterprise], Some(id), &text, office.now())?;
+        tx.commit()?;
+    }
     send_pending(office)?;
     Ok(Ok(()))
 }
@@ -486,6 +521,9 @@ pub fn request_cancellation(
         db::request_cancellation(&tx, serial, id, reason, actor.id, office.now())?;
         let detail = format!("application {id}: serial {serial}: {reason}");
         db::audit(&tx, office.now(), &actor.login, "cancellation_requested", &detail)?;
+        let number = pass_core::model::pass_number(office.division(), serial);
+        let text = format!("企业申请注销通行证 {number}：{reason} The enterprise asks to cancel pass {number}.");
+        db::notify(&tx, &db::reviewers(&tx)?, Some(id), &text, office.now())?;
         tx.commit()?;
     }
     Ok(Ok(()))

@@ -281,3 +281,50 @@ pub(super) async fn set_disabled(
     })
     .await
 }
+
+/// The inbox: the account's notices, newest first.
+pub(super) async fn inbox(State(office): State<Shared>, Visitor { session, .. }: Visitor<may::Anyone>) -> Reply {
+    run(office, move |office| {
+        let notices = db::notices(&*office.db()?, session.account.id)?;
+        Ok(Reply::Page(StatusCode::OK, pages::inbox(&session.viewer(office), &notices, office.now())))
+    })
+    .await
+}
+
+/// Marks every notice read.
+pub(super) async fn inbox_read(State(office): State<Shared>, Posted { session, .. }: Posted<may::Anyone>) -> Reply {
+    run(office, move |office| {
+        db::mark_read(&*office.db()?, session.account.id)?;
+        Ok(Reply::to("/inbox"))
+    })
+    .await
+}
+
+/// Sets (or clears) where the account's notices are e-mailed.
+pub(super) async fn set_email(
+    State(office): State<Shared>,
+    Posted { session, form, .. }: Posted<may::Anyone>,
+) -> Reply {
+    run(office, move |office| {
+        let email = form.get("email").map(|e| e.trim().to_owned()).unwrap_or_default();
+        let valid = email.is_empty()
+            || (email.len() <= 254
+                && email.parse::<lettre::Address>().is_ok()
+                && !email.chars().any(char::is_whitespace));
+        if !valid {
+            return Ok(Reply::Page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::password(&session.viewer(office), Some("邮箱地址无效。 Not a valid e-mail address.")),
+            ));
+        }
+        {
+            let mut conn = office.db()?;
+            let tx = conn.transaction()?;
+            db::set_email(&tx, session.account.id, Some(email.as_str()).filter(|e| !e.is_empty()))?;
+            db::audit(&tx, office.now(), &session.account.login, "email_changed", &email)?;
+            tx.commit()?;
+        }
+        Ok(Reply::to("/password"))
+    })
+    .await
+}

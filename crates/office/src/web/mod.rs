@@ -52,6 +52,9 @@ pub fn router(office: Shared) -> Router {
         )
         .route("/logout", post(accounts::logout))
         .route("/password", get(accounts::password_page).post(accounts::password))
+        .route("/account/email", post(accounts::set_email))
+        .route("/inbox", get(accounts::inbox))
+        .route("/inbox/read", post(accounts::inbox_read))
         .route("/accounts", get(accounts::accounts_page).post(accounts::create_account))
         .route("/accounts/{id}/disabled", post(accounts::set_disabled))
         .route("/accounts/{id}/password", post(accounts::reset_password))
@@ -70,6 +73,8 @@ pub fn router(office: Shared) -> Router {
         .route("/applications/{id}/revoke", post(review::revoke))
         .route("/applications/{id}/cancel", post(applications::request_cancellation))
         .route("/settings", get(settings::page).post(settings::save))
+        .route("/settings/mail", post(settings::save_mail))
+        .route("/settings/mail/test", post(settings::test_mail))
         .route("/passes.csv", get(records::passes_csv))
         .route("/passes.xlsx", get(records::passes_xlsx))
         .route("/audit", get(records::audit))
@@ -211,6 +216,8 @@ pub(crate) async fn run(office: Shared, work: impl FnOnce(&Office) -> anyhow::Re
         if let Err(e) = crate::anchor::seal(office) {
             crate::log(format_args!("pass-office: signing the audit trail's head: {e:#}"));
         }
+        // The work may have queued notices by e-mail.
+        office.mail_waiting();
         result
     };
     blocking(office, sealed).await.unwrap_or_else(|reply| reply)

@@ -30,11 +30,13 @@ pub(crate) struct Session {
     pub account: Account,
     pub csrf: String,
     pub id_hash: Vec<u8>,
+    /// Notices not yet read (the header shows the count).
+    pub unread: usize,
 }
 
 impl Session {
     pub fn viewer<'a>(&'a self, office: &'a Office) -> Viewer<'a> {
-        Viewer { account: &self.account, csrf: &self.csrf, office: office.name() }
+        Viewer { account: &self.account, csrf: &self.csrf, office: office.name(), unread: self.unread }
     }
 }
 
@@ -112,7 +114,8 @@ fn find(office: &Office, id: Option<&str>) -> anyhow::Result<Option<Session>> {
         db::end_session(&conn, &id_hash)?;
         return Ok(None);
     }
-    Ok(Some(Session { account, csrf: stored.csrf, id_hash }))
+    let unread = db::unread(&conn, account.id)?;
+    Ok(Some(Session { account, csrf: stored.csrf, id_hash, unread }))
 }
 
 /// A 403 page for a visitor.
