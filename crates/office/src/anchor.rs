@@ -124,8 +124,10 @@ pub struct Report {
 }
 
 /// Checks the trail in `data` against `audit.anchor` and the head the revocation server holds
-/// (`server`, or the one in the console's settings). A server that cannot be reached is a
-/// note, not a pass: the caller decides (the command exits 3).
+/// (`server`, or the one in the console's settings). The flag says whether a server's head
+/// vouched for it: no server set, none holding a head, or one not reached is a note, not a
+/// pass, and the command exits 3 (the settings live in the same database as the trail: give
+/// `--server` with the authority's address you know to be sure which server is asked).
 pub fn verify(data: &Path, server: Option<&str>) -> anyhow::Result<(Report, bool)> {
     let conn = pass_files::open_sqlite(&data.join(crate::DB_FILE), std::time::Duration::from_secs(5))
         .with_context(|| data.join(crate::DB_FILE).display().to_string())?;
@@ -134,23 +136,24 @@ pub fn verify(data: &Path, server: Option<&str>) -> anyhow::Result<(Report, bool
     let public = pass_issuer::office::public_of(Path::new(&key))?;
     let mut anchors = vec![local(data)];
     let mut notes = Vec::new();
-    let mut reached = true;
+    let mut reached = false;
     let server = match server {
         Some(server) => Some(server.to_owned()),
         None => db::setting(&conn, "revocation_server")?,
     };
     match server.as_deref().map(|server| (server, from_server(server, &public))) {
         None => notes.push("no revocation server set: checked against audit.anchor only".into()),
-        Some((server, Ok(None))) => {
-            notes.push(format!("{} holds no head for this office yet", pass_core::view::printable(server)))
-        }
+        Some((server, Ok(None))) => notes.push(format!(
+            "{} holds no head for this office: checked against audit.anchor only",
+            pass_core::view::printable(server)
+        )),
         Some((server, Ok(Some(anchor)))) => {
+            reached = true;
             let row = anchor.head.as_ref().map_or(0, |h| h.row);
             notes.push(format!("checked against the head {} holds (row {row})", pass_core::view::printable(server)));
             anchors.push(anchor);
         }
         Some((_, Err(e))) => {
-            reached = false;
             notes.push(format!("NOT checked against the revocation server: {e:#}"));
         }
     }

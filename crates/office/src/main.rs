@@ -81,7 +81,8 @@ enum AdminCommand {
 enum AuditCommand {
     /// Check the hash chain against the head the office key signed (audit.anchor) and the
     /// head the revocation server holds: finds an edited, inserted or deleted row, and an
-    /// older trail put back. Exit 0 whole, 1 broken, 3 whole here but the server not reached.
+    /// older trail put back. Exit 0 whole (a server's head included), 1 broken, 3 whole by
+    /// audit.anchor but no server's head checked (none set, none held, not reached).
     Verify {
         /// Data directory.
         #[arg(long)]
