@@ -201,7 +201,10 @@ fn an_approved_pass_is_accepted_then_revoked_from_the_console() {
     );
     let cancelled = driver.get(&link);
     assert!(cancelled.text().contains("已注销") && !cancelled.text().contains("<img"), "{}", cancelled.text());
-    assert_eq!(driver.get(&format!("{link}/png")).status, 404);
+    // The saved image's link now says the pass is cancelled.
+    let png = driver.get(&format!("{link}/png"));
+    assert_eq!(png.status, 410);
+    assert!(png.text().contains("已注销") && png.text().contains("CANCELLED"), "the PNG's link says cancelled");
 }
 
 /// A real browser clicks through the console, as the acceptance says: the admin makes
@@ -508,6 +511,39 @@ fn a_browser_clicks_through_the_console() {
         assert_eq!(verdict["pass"]["plate"], *plate, "{}", image.display());
         assert_eq!(verdict["pass"]["crew"], json!(["张三", "李四"]));
     }
+
+    // The driver opens the e-pass once (through a relay standing for the phone's network),
+    // then the network goes (the relay cut, and DevTools offline): a reload still shows the
+    // code, from the page's service worker, and a screenshot of it is ACCEPTED.
+    let console: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let relay = crate::util::Relay::start(console);
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 400, "height": 820, "deviceScaleFactor": 2, "mobile": true}),
+    );
+    browser.open_url(&format!("http://127.0.0.1:{}{epass_page}", relay.port));
+    wait_for("the e-pass kept for offline use", Duration::from_secs(30), || {
+        let ready = browser.eval("document.body.dataset.offline === 'ready' && !!navigator.serviceWorker.controller");
+        ready.as_bool().filter(|r| *r)
+    });
+    relay.cut();
+    browser.call(
+        "Network.emulateNetworkConditions",
+        json!({"offline": true, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+    );
+    browser.reload();
+    assert!(browser.text(".plate").contains("粤AD12345"), "offline: {}", browser.text("body"));
+    assert_eq!(browser.eval("document.querySelectorAll('img.qr').length"), json!(1), "the code, offline");
+    let offline = dir.path().join("epass-offline.png");
+    browser.screenshot(&offline);
+    std::fs::copy(&offline, shots.join("office-epass-offline.png")).unwrap();
+    let verdict = scan(&offline);
+    assert_eq!(verdict["verdict"], "accepted", "the offline e-pass, from a screenshot: {verdict}");
+    browser.call(
+        "Network.emulateNetworkConditions",
+        json!({"offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+    );
+    browser.call("Emulation.clearDeviceMetricsOverride", json!({}));
 
     // The reviewer revokes the first truck's pass; the console sends it to the real server.
     browser.login("reviewer", "reviewer-password-1");

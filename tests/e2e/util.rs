@@ -574,3 +574,65 @@ impl Drop for SmtpServer {
         let _ = self.child.wait();
     }
 }
+
+/// A TCP relay on a port of its own to `target`: the network between a browser and the
+/// console, which [`Relay::cut`] takes away (its listener closed, every connection shut), as a
+/// phone without signal sees it.
+pub struct Relay {
+    /// The relay's port on 127.0.0.1.
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    /// Relays 127.0.0.1:(a free port) to `target`.
+    pub fn start(target: std::net::SocketAddr) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stopped, kept) = (stop.clone(), open.clone());
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                };
+                let _ = client.set_nonblocking(false);
+                let Ok(server) = std::net::TcpStream::connect(target) else { continue };
+                let mut list = kept.lock().unwrap();
+                list.push(client.try_clone().unwrap());
+                list.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)]
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+            // The listener is dropped here: new connections are refused.
+        });
+        Relay { port, stop, open }
+    }
+
+    /// Takes the network away: no new connection, every open one shut.
+    pub fn cut(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+        wait_for("the relay to close", std::time::Duration::from_secs(5), || {
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err().then_some(())
+        });
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}

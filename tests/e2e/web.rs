@@ -79,6 +79,20 @@ impl Tab {
         self.loaded()
     }
 
+    /// Goes to `url` (another origin than the console's, say); the path loaded.
+    pub(crate) fn open_url(&mut self, url: &str) -> String {
+        self.eval("window.__submitted = true");
+        self.call("Page.navigate", json!({ "url": url }));
+        self.loaded()
+    }
+
+    /// Reloads the page; the path loaded.
+    pub(crate) fn reload(&mut self) -> String {
+        self.eval("window.__submitted = true");
+        self.call("Page.reload", json!({}));
+        self.loaded()
+    }
+
     /// Goes to `path`; the path loaded.
     pub(crate) fn go(&mut self, path: &str) -> String {
         // The page being left is marked, so `loaded` never reads it as the next one.

@@ -259,30 +259,60 @@ pub fn print_pdf(
     Ok(pages)
 }
 
+/// What the served e-pass page has beyond the picture: the link to save its image, and the
+/// script that keeps it for offline use (a service worker). The PNG's source has neither.
+#[derive(Clone, Copy, Debug)]
+pub struct PhoneLinks<'a> {
+    /// The PNG's path, for the save button.
+    pub png: &'a str,
+    /// The script that registers the service worker.
+    pub script: &'a str,
+}
+
 /// The phone e-pass of one pass, as HTML (a page the driver opens, and the source of its PNG):
-/// the QR code 80% of the screen's width on white, the plate very large, the pass number, the
-/// crew, the validity and the office; `cancelled` shows it cancelled (revoked) in place of
-/// the code, as the national platform's grey code did. Every field is escaped.
-pub fn phone_html(record: &Record, info: &PageInfo, cancelled: bool) -> Result<String, PrintError> {
+/// the QR code 80% of a phone's width on white (never larger than 400 px on a desktop), the
+/// plate very large, the pass number, the vehicle type, the crew, the route and zones, the
+/// validity and the office; `cancelled` shows it cancelled (revoked) in place of the code, as
+/// the national platform's grey code did. Every field is escaped.
+pub fn phone_html(
+    record: &Record,
+    info: &PageInfo,
+    cancelled: bool,
+    links: Option<PhoneLinks<'_>>,
+) -> Result<String, PrintError> {
     let pass = &record.pass;
     let qr = Qr::new(&record.envelope)?;
     let code = if cancelled {
         "<div class=\"cancelled\">已注销<br><small>CANCELLED</small></div>".to_owned()
     } else {
         format!(
-            "<img class=\"qr\" alt=\"QR\" src=\"data:image/png;base64,{}\">",
+            "<img class=\"qr\" alt=\"通行证二维码 QR code of the pass\" src=\"data:image/png;base64,{}\">",
             base64::engine::general_purpose::STANDARD.encode(qr.to_png(8)?)
         )
+    };
+    let zones: Vec<String> = pass.zones.iter().map(|z| crate::listing::place_name(*z)).collect();
+    let extra = match links {
+        Some(links) if !cancelled => format!(
+            "<a class=\"save\" href=\"{}\" download>保存图片 Save image</a><script src=\"{}\" defer></script>",
+            escape(links.png),
+            escape(links.script)
+        ),
+        Some(links) => format!("<script src=\"{}\" defer></script>", escape(links.script)),
+        None => String::new(),
     };
     Ok(format!(
         concat!(
             "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">",
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
-            "<title>{title} {plate}</title><style>{css}</style></head><body class=\"{state}\">",
+            "<title>{title} {plate}</title><style>{css}</style></head><body class=\"{state}\"><main>",
             "<div class=\"title\">{title}</div><div class=\"plate\">{plate}</div>{code}",
             "<div class=\"number\">编号 No. <b>{number}</b></div>",
-            "<div class=\"crew\">司乘人员 {crew}</div><div class=\"valid\">有效期 {valid}</div>",
-            "<div class=\"office\">{office}</div></body></html>"
+            "<div class=\"kind\">{vehicle}</div>",
+            "<div class=\"crew\">司乘人员 {crew}</div>",
+            "<div class=\"route\">路线 {origin} → {destination}</div>",
+            "<div class=\"zones\">通行区域 {zones}</div>",
+            "<div class=\"valid\">有效期 {valid}</div>",
+            "<div class=\"office\">{office}</div>{extra}</main></body></html>"
         ),
         title = escape(&info.title),
         css = PHONE_CSS,
@@ -290,20 +320,31 @@ pub fn phone_html(record: &Record, info: &PageInfo, cancelled: bool) -> Result<S
         plate = escape(&pass.plate),
         code = code,
         number = escape(&pass_core::model::pass_number(info.division, pass.serial)),
+        vehicle = escape(pass.vehicle_type.label()),
         crew = escape(&pass_core::view::crew_text(&pass.crew)),
+        origin = escape(&crate::listing::place_name(pass.origin)),
+        destination = escape(&crate::listing::place_name(pass.destination)),
+        zones = escape(&zones.join("、")),
         valid = escape(&pass_core::time::human_span(pass.valid_from, pass.valid_until, &info.tz)),
         office = escape(&info.office),
+        extra = extra,
     ))
 }
 
-/// The phone e-pass's style: a 9:16 screen, the green of the printed pass around a white code.
+/// The phone e-pass's style: a phone's screen (sizes in `vw`, capped for a desktop, where the
+/// pass keeps a phone's width in the middle), the green of the printed pass around a white code.
 pub const PHONE_CSS: &str = "html,body{margin:0}body{font-family:\"WenQuanYi Zen Hei\",\"Noto Sans CJK SC\",sans-serif;\
-    background:#8cc99b;color:#000;text-align:center;padding:4vw;min-height:100vh;box-sizing:border-box}\
-    .title{font-size:6vw;font-weight:bold}.plate{font-size:15vw;font-weight:bold;background:#fff;border:1vw solid #000;\
-    border-radius:2vw;margin:3vw 0;letter-spacing:.5vw}.qr{width:80vw;background:#fff;padding:3vw;image-rendering:pixelated}\
-    .number{font-size:6vw;margin-top:3vw}.crew,.valid,.office{font-size:4.2vw;margin-top:2vw}\
-    .cancelled{font-size:16vw;font-weight:bold;color:#fff;background:#a3141c;padding:10vw 0}\
-    .cancelled small{font-size:7vw}body.revoked{background:#bbb}";
+    background:#8cc99b;color:#000;text-align:center;min-height:100vh;box-sizing:border-box}\
+    main{max-width:500px;margin:0 auto;padding:min(4vw,20px)}\
+    .title{font-size:min(6vw,30px);font-weight:bold}.plate{font-size:min(15vw,75px);font-weight:bold;background:#fff;\
+    border:min(1vw,5px) solid #000;border-radius:min(2vw,10px);margin:min(3vw,15px) 0;letter-spacing:min(.5vw,2px)}\
+    .qr{width:min(80vw,400px);background:#fff;padding:min(3vw,15px);image-rendering:pixelated}\
+    .number{font-size:min(6vw,30px);margin-top:min(3vw,15px)}\
+    .kind,.crew,.route,.zones,.valid,.office{font-size:min(4.2vw,21px);margin-top:min(2vw,10px)}\
+    .save{display:inline-block;margin-top:min(4vw,20px);padding:.5em 1.2em;background:#0b5d2a;color:#fff;\
+    font-size:min(4.6vw,22px);border-radius:6px;text-decoration:none}\
+    .cancelled{font-size:min(16vw,80px);font-weight:bold;color:#fff;background:#a3141c;padding:min(10vw,50px) 0}\
+    .cancelled small{font-size:min(7vw,35px)}body.revoked{background:#bbb}";
 
 /// Renders the phone e-pass of `record` to a PNG at `out` (1080×1920: a phone's screen) with
 /// headless Chromium, and checks it like a printed page: its code must decode and verify with
@@ -317,8 +358,13 @@ pub fn phone_png(
 ) -> Result<(), PrintError> {
     let work = tempfile::tempdir().map_err(|e| PrintError::Io(std::env::temp_dir(), e))?;
     let html_path = work.path().join("epass.html");
-    pass_files::write(&html_path, phone_html(record, info, false)?.as_bytes(), 0o600, pass_files::Mode::CreateNew)
-        .map_err(|e| PrintError::Io(html_path.clone(), e))?;
+    pass_files::write(
+        &html_path,
+        phone_html(record, info, false, None)?.as_bytes(),
+        0o600,
+        pass_files::Mode::CreateNew,
+    )
+    .map_err(|e| PrintError::Io(html_path.clone(), e))?;
     let png_path = work.path().join("epass.png");
     let output = Command::new(&tools.chromium)
         .arg("--headless")

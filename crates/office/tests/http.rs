@@ -373,7 +373,10 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
     assert_eq!(revoked.status, 303);
     assert!(second_reviewer.get(&path).body.contains("已注销 Revoked: 车辆已售"), "recorded, waiting to be sent");
     assert!(driver.get(&link).body.contains("已注销"), "the e-pass says cancelled");
-    assert_eq!(driver.get(&format!("{link}/png")).status, 404);
+    // The saved image's link now says the pass is cancelled.
+    let png = driver.get(&format!("{link}/png"));
+    assert_eq!(png.status, 410);
+    assert!(png.body.contains("已注销") && png.body.contains("CANCELLED"), "the PNG's link says cancelled");
     assert!(second_reviewer.get("/queue").body.contains("没有待处理的注销申请"), "the request is done");
     // The trail is whole and names every step.
     let conn = rusqlite::Connection::open(console.data.join("office.sqlite")).unwrap();

@@ -33,18 +33,23 @@ fn none() -> Reply {
 pub(super) async fn page(State(office): State<Shared>, Path(token): Path<String>) -> Reply {
     run(office, move |office| {
         let Some((record, revoked)) = record(office, &token)? else { return Ok(none()) };
-        Ok(Reply::Epass(StatusCode::OK, pass_issuer::print::phone_html(&record, &office.page_info(), revoked)?))
+        let png = format!("/e/{token}/png");
+        let links = pass_issuer::print::PhoneLinks { png: &png, script: "/e/epass.js" };
+        let html = pass_issuer::print::phone_html(&record, &office.page_info(), revoked, Some(links))?;
+        Ok(Reply::Epass(StatusCode::OK, html))
     })
     .await
 }
 
-/// The e-pass as a PNG for the phone's photo album; gone once the pass is cancelled.
+/// The e-pass as a PNG for the phone's photo album; once the pass is cancelled, a page that
+/// says so (410 Gone) in its place.
 pub(super) async fn png(State(office): State<Shared>, Path(token): Path<String>) -> Reply {
     run(office, move |office| {
         let Some((record, revoked)) = record(office, &token)? else { return Ok(none()) };
         let path = office.epass_png_path(record.pass.serial);
         if revoked {
-            return Ok(none());
+            let html = pass_issuer::print::phone_html(&record, &office.page_info(), true, None)?;
+            return Ok(Reply::Epass(StatusCode::GONE, html));
         }
         // Made on first request (a 200-truck approval does not wait for 200 renderings) and
         // checked like a printed page before it is kept.

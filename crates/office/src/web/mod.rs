@@ -30,6 +30,8 @@ use crate::pages;
 
 const CSS: &str = include_str!("../../assets/office.css");
 const PLACES_JS: &str = include_str!("../../assets/places.js");
+const EPASS_JS: &str = include_str!("../../assets/epass.js");
+const EPASS_SW: &str = include_str!("../../assets/epass-sw.js");
 /// Only this host's stylesheet, images and one script file (place suggestions); no inline
 /// script or style, nothing from another host.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; \
@@ -79,6 +81,8 @@ pub fn router(office: Shared) -> Router {
         .route("/passes.xlsx", get(records::passes_xlsx))
         .route("/audit", get(records::audit))
         .route("/statistics", get(records::statistics))
+        .route("/e/epass.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], EPASS_JS) }))
+        .route("/e/sw.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], EPASS_SW) }))
         .route("/e/{token}", get(epass::page))
         .route("/e/{token}/png", get(epass::png))
         .route("/places", get(applications::places))
@@ -100,7 +104,9 @@ async fn security_headers(mut response: Response) -> Response {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
 }
 
@@ -152,13 +158,17 @@ impl IntoResponse for Reply {
                 let style = base64::engine::general_purpose::STANDARD
                     .encode(sha2::Sha256::digest(pass_issuer::print::PHONE_CSS.as_bytes()));
                 let csp = format!(
-                    "default-src 'none'; style-src 'sha256-{style}'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
+                    "default-src 'none'; style-src 'sha256-{style}'; img-src data:; script-src 'self'; connect-src 'self'; \
+                     worker-src 'self'; frame-ancestors 'none'; base-uri 'none'"
                 );
                 (
                     status,
                     [
                         (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
                         (header::CONTENT_SECURITY_POLICY, csp),
+                        // The driver's phone may keep it (its service worker does), but asks
+                        // the console first whenever it can: a cancellation shows at once.
+                        (header::CACHE_CONTROL, "private, no-cache".to_owned()),
                     ],
                     html,
                 )
