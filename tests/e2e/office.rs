@@ -184,8 +184,10 @@ fn an_approved_pass_is_accepted_then_revoked_from_the_console() {
     let reviewer_page = reviewer.get(&path);
     let serial = reviewer_page.after("name=\"serial\" value=\"", '"');
     let csrf = reviewer_page.csrf();
-    let revoked =
-        reviewer.post(&format!("{path}/revoke"), &[("csrf", &csrf), ("serial", &serial), ("reason", "vehicle sold")]);
+    let revoked = reviewer.post(
+        &format!("{path}/revoke"),
+        &[("csrf", &csrf), ("serial", &serial), ("reason", "vehicle sold"), ("confirm", "1")],
+    );
     assert_eq!(revoked.status, 303);
     assert!(reviewer.get(&path).text().contains("已发送至注销服务器"), "sent: {}", reviewer.get(&path).text());
     // The checkpoint syncs and rejects it; the driver's page says cancelled, and the PNG is gone.
@@ -346,7 +348,7 @@ fn a_browser_clicks_through_the_console() {
     browser.call("DOM.setFileInputFiles", json!({"files": [xlsx.to_str().unwrap()], "nodeId": input["nodeId"]}));
     let fifty = browser.submit("/applications/upload", &[]);
     assert!(fifty.starts_with("/applications/") && fifty != two, "{fifty}: {}", browser.text("main"));
-    assert_eq!(browser.eval("document.querySelectorAll('section.vehicle').length"), 50);
+    assert_eq!(browser.eval("document.querySelectorAll('tr.vehicle').length"), 50);
     browser.check("enterprise-application-50");
     browser.visit("/applications", "enterprise-applications");
     browser.visit("/applications/upload", "enterprise-upload");
@@ -398,6 +400,10 @@ fn a_browser_clicks_through_the_console() {
     // The third, from its own page.
     browser.go(&one);
     browser.check("reviewer-application-waiting");
+    // Approve asks first: the count, the plates, then the one button.
+    browser.go(&format!("{one}/approve"));
+    assert!(browser.text("main").contains("签发 1 张"), "{}", browser.text("main"));
+    browser.check("reviewer-confirm-approve");
     assert_eq!(browser.submit(&format!("{one}/approve"), &[]), one);
     let state = browser.text("strong.state");
     assert!(state.contains("已签发") || state.contains("已打印"), "{one}: {state}");
@@ -548,7 +554,14 @@ fn a_browser_clicks_through_the_console() {
     // The reviewer revokes the first truck's pass; the console sends it to the real server.
     browser.login("reviewer", "reviewer-password-1");
     browser.go(&one);
-    assert_eq!(browser.submit(&format!("{one}/revoke"), &[("reason", "车辆已售 vehicle sold")]), one);
+    // Revoke asks first (it cannot be undone), then revokes.
+    assert_eq!(
+        browser.submit(&format!("{one}/revoke"), &[("reason", "车辆已售 vehicle sold")]),
+        format!("{one}/revoke")
+    );
+    assert!(browser.text("main").contains("注销后不能恢复"), "{}", browser.text("main"));
+    browser.check("reviewer-confirm-revoke");
+    assert_eq!(browser.submit(&format!("{one}/revoke"), &[]), one);
     let revoked = browser.text("p.revoked");
     assert!(revoked.contains("已发送至注销服务器"), "sent: {revoked}");
     browser.logout();

@@ -1,7 +1,8 @@
 //! The office console's bench (`scripts/bench-office.sh`): a ledger of 100,000 passes and
-//! 10,000 applications, then the review queue, a search by plate and an application page,
-//! each asked 200 times over loopback HTTP (so the times include the HTTP round trip: an upper
-//! bound on the server's own), and one 200-truck application approved until its PDF is ready.
+//! 10,000 applications, then the review queue, searches by plate, pass number and enterprise,
+//! a page of the list and an application page, each asked 200 times over loopback HTTP (so
+//! the times include the HTTP round trip: an upper bound on the server's own), the export of
+//! every pass as CSV and .xlsx, and one 200-truck application approved until its PDF is ready.
 //! Prints a table. Needs Chromium and pdftoppm for the last row.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -110,8 +111,14 @@ fn main() {
         let id = pass_office::db::insert_application(&tx, enterprises[i % 100], enterprises[i % 100], &vehicles, at)
             .unwrap();
         if i % 10 != 0 {
+            // Its passes: one a vehicle, each with the driver's e-pass link (a pass number
+            // finds its application through them).
+            let serials: Vec<u64> = (0..vehicles.len()).map(|v| (i * 3 + v + 1) as u64).collect();
             let state = pass_office::db::State::Printed;
-            pass_office::db::decide(&tx, id, state, reviewer, at + 600, None, &[(i * 3 + 1) as u64]).unwrap();
+            pass_office::db::decide(&tx, id, state, reviewer, at + 600, None, &serials).unwrap();
+            for serial in serials {
+                pass_office::db::insert_epass(&tx, &format!("bench{serial}"), id, serial, now + 30 * 86_400).unwrap();
+            }
         }
     }
     tx.commit().unwrap();
@@ -155,9 +162,43 @@ fn main() {
         rows.push((name.to_owned(), pick(0.5), pick(0.95), times[times.len() - 1]));
     };
     let (_, queue) = get("/queue");
-    assert!(queue.matches("<tr>").count() > 100, "the queue lists the waiting applications");
-    measure("review queue (1,000 waiting, 200 shown)", Box::new(|| "/queue".to_owned()));
+    assert!(queue.matches("<tr>").count() > 40, "the queue lists a page of the waiting applications");
+    measure("review queue (1,000 waiting, 50 a page)", Box::new(|| "/queue".to_owned()));
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let pick = move |n: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % n as u64) as usize
+    };
     measure("search by plate", Box::new(move || format!("/applications?q=A{:04}", next(10_000))));
+    let division = pass_issuer::office::office_division(&key_path).map_or(String::new(), |d| d.to_string());
+    let mut pick_number = pick;
+    measure(
+        "search by pass number",
+        Box::new(move || {
+            // A decided application's first pass (application i has serial i * 3 + 1).
+            let i = 1 + pick_number(APPLICATIONS - 1);
+            let i = if i % 10 == 0 { i - 1 } else { i };
+            format!("/applications?q={division}{:06}", i * 3 + 1)
+        }),
+    );
+    let mut pick_enterprise = pick;
+    measure(
+        "search by enterprise",
+        Box::new(move || {
+            let name: String = format!("企业{}", pick_enterprise(100))
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+                .collect();
+            format!("/applications?q={name}")
+        }),
+    );
+    let mut pick_page = pick;
+    measure(
+        "all applications, a page of 50 (of 200)",
+        Box::new(move || format!("/applications?page={}", 1 + pick_page(APPLICATIONS / 50))),
+    );
     let mut next_id = {
         let mut rng = 7u64;
         move || {
@@ -166,6 +207,26 @@ fn main() {
         }
     };
     measure("an application page", Box::new(move || format!("/applications/{}", next_id())));
+    let (_, found) = get(&format!("/applications?q={}", "%E4%BC%81%E4%B8%9A7"));
+    assert!(found.contains("企业7"), "a search by enterprise finds it");
+
+    // The export of every issued pass, as CSV and as .xlsx, timed (3 each, the median).
+    let export = |path: &str| -> (f64, usize) {
+        let mut times = Vec::new();
+        let mut size = 0;
+        for _ in 0..3 {
+            let started = Instant::now();
+            let mut response = agent.get(&format!("{base}{path}")).header("Cookie", &cookie).call().unwrap();
+            let body = response.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
+            times.push(started.elapsed().as_secs_f64());
+            assert_eq!(response.status(), 200, "{path}");
+            size = body.len();
+        }
+        times.sort_by(f64::total_cmp);
+        (times[1], size)
+    };
+    let (csv_secs, csv_bytes) = export("/passes.csv");
+    let (xlsx_secs, xlsx_bytes) = export("/passes.xlsx");
 
     // A 200-truck application, approved until its PDF is ready (issue in one batch, print, QA).
     let mut conn = rusqlite::Connection::open(data.join(pass_office::DB_FILE)).unwrap();
@@ -197,6 +258,13 @@ fn main() {
         println!(
             "| {name} | {median:.1} | {p95:.1} | {max:.1} | p95 < 50 ms: {} |",
             if p95 < 50.0 { "met" } else { "NOT met" }
+        );
+    }
+    for (name, secs, bytes) in [("CSV", csv_secs, csv_bytes), (".xlsx", xlsx_secs, xlsx_bytes)] {
+        println!(
+            "| export of {PASSES} passes as {name} ({:.1} MB), median of 3 | {secs:.2} s | | | < 5 s: {} |",
+            bytes as f64 / 1e6,
+            if secs < 5.0 { "met" } else { "NOT met" }
         );
     }
     println!(

@@ -1244,3 +1244,24 @@ pub fn mail_backlog(conn: &Connection) -> rusqlite::Result<(usize, Option<String
         .optional()?;
     Ok((pending.max(0) as usize, error))
 }
+
+/// What happened to application `id`, oldest first: its rows of the audit trail (entered,
+/// edited with old → new, refused, approved, issued, rejected, printed, revoked).
+pub fn history(conn: &Connection, id: i64) -> rusqlite::Result<Vec<pass_core::audit::Row>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, at, actor, action, detail, prev_hash, hash FROM audit
+         WHERE detail = ?1 OR detail LIKE ?1 || ':%' OR detail LIKE ?1 || ',%' ORDER BY id",
+    )?;
+    let rows = statement.query_map([format!("application {id}")], |r| {
+        Ok(pass_core::audit::Row {
+            id: r.get(0)?,
+            at: r.get::<_, i64>(1)?.max(0) as u64,
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            detail: r.get(4)?,
+            prev_hash: r.get(5)?,
+            hash: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -251,6 +251,11 @@ impl Office {
         (self.clock)()
     }
 
+    /// Whether browsers reach the console over HTTPS (its own TLS, or a TLS proxy).
+    pub fn serves_https(&self) -> bool {
+        !matches!(self.transport, Transport::Plain)
+    }
+
     /// Wakes the mail sender: mail may be waiting.
     pub fn mail_waiting(&self) {
         self.mail_moved.notify_one();

@@ -823,93 +823,101 @@ pub fn statistics(
 /// Plates shown for one application in a list (a 200-truck list would fill the screen).
 const SHOWN_PLATES: usize = 6;
 
-/// One application: every field with place names, and what the viewer may do with it.
-pub fn application(
-    viewer: &Viewer<'_>,
-    a: &Application,
-    numbers: &[String],
-    epasses: &[(u64, String)],
-    revoked: &[Option<(String, bool)>],
-    requests: &[(u64, String)],
-    message: Option<&str>,
-) -> Markup {
-    let staff = matches!(viewer.account.role, Role::Reviewer | Role::Admin);
-    let place = |text: &str| {
-        text.split([' ', ';', '；', ',', '，'])
-            .filter(|p| !p.is_empty())
-            .map(|p| match pass_core::division::parse_place(p) {
-                Ok(d) => format!("{} ({d})", d.full_name().unwrap_or_default()),
-                Err(_) => p.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("、")
-    };
+/// What an application's page shows.
+pub struct ApplicationView<'a> {
+    /// The application.
+    pub a: &'a Application,
+    /// Its pass numbers, in vehicle order.
+    pub numbers: &'a [String],
+    /// Its e-pass links: serial and token.
+    pub epasses: &'a [(u64, String)],
+    /// Each pass's revocation (reason, sent), in vehicle order.
+    pub revoked: &'a [Option<(String, bool)>],
+    /// Cancellation requests: serial and reason.
+    pub requests: &'a [(u64, String)],
+    /// Its history from the audit trail, oldest first.
+    pub history: &'a [pass_core::audit::Row],
+    /// Why an action was refused.
+    pub message: Option<&'a str>,
+}
+
+/// A place field for people: each place's full name and code.
+fn place(text: &str) -> String {
+    text.split([' ', ';', '；', ',', '，'])
+        .filter(|p| !p.is_empty())
+        .map(|p| match pass_core::division::parse_place(p) {
+            Ok(d) => format!("{} ({d})", d.full_name().unwrap_or_default()),
+            Err(_) => p.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+/// A stored date or time as people read it: `2026-12-01` (the date part of RFC 3339).
+fn day(text: &str) -> &str {
+    text.get(..10).filter(|d| d.as_bytes().get(4) == Some(&b'-')).unwrap_or(text)
+}
+
+/// What a row of an application's history says, in plain words.
+fn history_words(action: &str) -> &'static str {
+    match action {
+        "submit" => "提交 submitted",
+        "edit" => "修改 edited",
+        "approve" => "批准 approved",
+        "issue" => "签发 issued",
+        "approve_refused" => "批准被拒（双人审核） approval refused (four eyes)",
+        "reject" => "未通过 rejected",
+        "print" => "打印 printed",
+        "print_failed" => "打印失败 printing failed",
+        "print_one" => "单张重印 one pass printed again",
+        "download" => "下载 downloaded",
+        "revoke" => "注销 revoked",
+        "cancellation_requested" => "申请注销 cancellation asked for",
+        _ => "其他 other",
+    }
+}
+
+/// One application: its state and counts and what the viewer may do at the top, a rejection's
+/// reason as a banner, the vehicles as a compact table (each with its pass number, e-pass, and
+/// what may be done with that pass), then its history (who entered, edited (old → new),
+/// decided, printed and revoked what).
+pub fn application(viewer: &Viewer<'_>, view: &ApplicationView<'_>) -> Markup {
+    let a = view.a;
+    let role = viewer.account.role;
+    let staff = matches!(role, Role::Reviewer | Role::Admin);
+    let n = a.vehicles.len();
+    let tz = pass_core::time::default_zone();
+    let live = (0..n).filter(|i| a.serials.get(*i).is_some() && !matches!(view.revoked.get(*i), Some(Some(_)))).count();
+    let editable = matches!(a.state, State::Submitted | State::Rejected) && role != Role::Admin;
     layout(
         &format!("申请 #{} Application", a.id),
         Some(viewer),
         html! {
-            @if let Some(m) = message { p.error { (m) } }
-            p { "企业 Enterprise: " strong { (a.enterprise_name) } " · 状态 State: " strong.state { (a.state.label()) } }
-            @if let Some(reason) = &a.reason { p.reason { "未通过原因 Reason: " (reason) } }
-            @for (i, v) in a.vehicles.iter().enumerate() {
-                section.vehicle {
-                    h2 { (v.get("plate").map(String::as_str).unwrap_or("")) @if let Some(n) = numbers.get(i) { " · 编号 No. " (n) } }
-                    @if matches!(a.state, State::Submitted | State::Rejected) && viewer.account.role != Role::Admin {
-                        p { a.edit href=(format!("/applications/{}/vehicles/{i}", a.id)) { "修改 Edit" } }
-                    }
-                    @if let Some(Some((reason, sent))) = revoked.get(i) {
-                        p.revoked {
-                            "已注销 Revoked: " (reason) " · "
-                            @if *sent { "已发送至注销服务器 sent to the revocation server" } @else { "待发送（每分钟重试） waiting to be sent (retried every minute)" }
-                        }
-                    } @else if let Some(serial) = a.serials.get(i) {
-                        @let request = requests.iter().find(|(s, _)| s == serial).map(|(_, r)| r.as_str());
-                        @if let Some(r) = request { p.request { "企业申请注销 Cancellation asked for: " (r) } }
-                        @if staff {
-                            form.revoke method="post" action=(format!("/applications/{}/revoke", a.id)) {
-                                (csrf_field(viewer.csrf))
-                                input type="hidden" name="serial" value=(serial);
-                                label { "注销原因 Reason to revoke" input name="reason" value=(request.unwrap_or("")) required; }
-                                button.reject type="submit" { @if request.is_some() { "确认注销 Confirm the cancellation" } @else { "注销此证 Revoke this pass" } }
-                            }
-                        } @else if viewer.account.role == Role::Enterprise && request.is_none() {
-                            form.cancel method="post" action=(format!("/applications/{}/cancel", a.id)) {
-                                (csrf_field(viewer.csrf))
-                                input type="hidden" name="serial" value=(serial);
-                                label { "申请注销（如车辆已售、更换司机） Ask to cancel (vehicle sold, driver changed)" input name="reason" required maxlength="200"; }
-                                button.reject type="submit" { "申请注销 Ask to cancel" }
-                            }
-                        }
-                    }
-                    @if let Some((_, token)) = a.serials.get(i).and_then(|s| epasses.iter().find(|(serial, _)| serial == s)) {
-                        p.epass {
-                            "电子通行证（发给司机，无需账号，至有效期止） Phone e-pass for the driver (no account needed, until it expires): "
-                            a href=(format!("/e/{token}")) { "页面 page" } " · "
-                            a href=(format!("/e/{token}/png")) { "图片 PNG" }
-                        }
-                    }
-                    dl {
-                        dt { "车辆类型 Vehicle" } dd { (v.get("vehicle_type").and_then(|t| t.parse::<pass_core::VehicleType>().ok()).map_or("", |t| t.label())) }
-                        dt { "司乘人员 Crew" } dd {
-                            @if let Some(d) = v.get("driver").filter(|d| !d.is_empty()) { (d) "（驾驶员）" } @else { "—" }
-                            @if let Some(c) = v.get("co_drivers").filter(|c| !c.is_empty()) { "、" (c) }
-                        }
-                        dt { "起点 → 终点 Route" } dd { (place(v.get("origin").map(String::as_str).unwrap_or(""))) " → " (place(v.get("destination").map(String::as_str).unwrap_or(""))) }
-                        dt { "通行区域 Zones" } dd { (place(v.get("zones").map(String::as_str).unwrap_or(""))) }
-                        dt { "运输物资 Cargo" } dd { (v.get("cargo").map(String::as_str).unwrap_or("")) }
-                        dt { "有效期 Valid" } dd { (v.get("valid_from").map(String::as_str).unwrap_or("")) " → " (v.get("valid_until").map(String::as_str).unwrap_or("")) }
-                    }
+            @if let Some(m) = view.message { p.error role="alert" { (m) } }
+            div.summary {
+                p { "状态 State: " strong.state { (a.state.label()) } }
+                p { "企业 Enterprise: " strong { (a.enterprise_name) } " · " (n) " 辆 vehicle(s)"
+                    @if !a.serials.is_empty() { " · 有效通行证 valid passes " (live) " / " (a.serials.len()) } }
+                p { "提交于 Submitted " (pass_core::time::human_minute(a.submitted_at, &tz))
+                    @if let Some((who, at)) = &a.decided { " · 决定 Decided by " (who) "，" (pass_core::time::human_minute(*at, &tz)) } }
+            }
+            @if let (State::Rejected, Some(reason)) = (a.state, &a.reason) {
+                div.banner.rejected role="status" {
+                    strong { "未通过原因 Why it was not approved: " } (reason)
+                    @if role != Role::Reviewer { br; "请修改后重新提交（修改即重新进入审核）。 Correct it and it goes back to the queue." }
                 }
             }
-            @if a.state == State::Submitted && viewer.account.role == Role::Reviewer {
-                form method="post" action=(format!("/applications/{}/approve", a.id)) {
-                    (csrf_field(viewer.csrf))
-                    button.approve type="submit" { "批准并签发 Approve and issue" }
-                }
-                form method="post" action=(format!("/applications/{}/reject", a.id)) {
-                    (csrf_field(viewer.csrf))
-                    label { "不通过原因（企业可见） Reason (the enterprise reads it)" input name="reason" required; }
-                    button.reject type="submit" { "不通过 Reject" }
+            @if a.state == State::Submitted && role == Role::Reviewer {
+                div.actions {
+                    a.button href=(format!("/applications/{}/approve", a.id)) { "批准并签发 " (n) " 张 Approve and issue " (n) }
+                    form.inline-reject method="post" action=(format!("/applications/{}/reject", a.id)) novalidate {
+                        (csrf_field(viewer.csrf))
+                        div.field {
+                            label for="reason" { "不通过原因（企业可见） Reason (the enterprise reads it)" }
+                            input #reason name="reason" required maxlength="200";
+                        }
+                        button.reject type="submit" { "不通过 Reject" }
+                    }
                 }
             }
             @if a.state == State::Issued && staff {
@@ -919,8 +927,173 @@ pub fn application(
                     button type="submit" { "重新打印 Print again" }
                 }
             }
-            @if a.state == State::Printed {
-                p { a.download href=(format!("/applications/{}/pdf", a.id)) { "下载通行证 PDF · Download the passes (PDF)" } }
+            @if a.state == State::Printed && live > 0 {
+                p { a.download href=(format!("/applications/{}/pdf", a.id)) { "下载通行证 PDF（" (live) " 张）· Download the passes (PDF)" } }
+            }
+            @if !view.epasses.is_empty() && live > 0 {
+                p.links { "发给司机的链接 Links for the drivers: "
+                    a href=(format!("/applications/{}/links", a.id)) { "二维码清单（可打印） printable sheet" } " · "
+                    a href=(format!("/applications/{}/links.csv", a.id)) download { "CSV" } }
+            }
+            @if editable && role == Role::Reviewer {
+                p.hint { "注意：审核人修改后，将不能再批准这份申请（双人审核）。 A reviewer who edits it may no longer approve it (four eyes)." }
+            }
+            h2 { "车辆 Vehicles (" (n) ")" }
+            div.scroll {
+                table.cards.vehicles {
+                    thead { tr { th { "车牌 Plate" } th { "车型 Type" } th { "司乘 Crew" } th { "路线与区域 Route, zones" } th { "有效期 Valid" } th { "通行证 Pass" } } }
+                    tbody {
+                        @for (i, v) in a.vehicles.iter().enumerate() {
+                            @let get = |name: &str| v.get(name).map(String::as_str).unwrap_or("");
+                            tr.vehicle id=[a.serials.get(i).map(|s| format!("pass-{s}"))] {
+                                td data-label="车牌" { strong { (get("plate")) } }
+                                td data-label="车型" { (get("vehicle_type").parse::<pass_core::VehicleType>().map_or("", |t| t.label())) }
+                                td data-label="司乘" {
+                                    @if !get("driver").is_empty() { (get("driver")) "（驾驶员）" } @else { "—" }
+                                    @if !get("co_drivers").is_empty() { "、" (get("co_drivers")) }
+                                }
+                                td.wrap data-label="路线" {
+                                    (place(get("origin"))) " → " (place(get("destination"))) br;
+                                    span.hint { "区域 " (place(get("zones"))) }
+                                    br; span.hint { "货物 " (get("cargo")) }
+                                }
+                                td data-label="有效期" { (day(get("valid_from"))) " → " (day(get("valid_until"))) }
+                                td.wrap data-label="通行证" {
+                                    @if let Some(number) = view.numbers.get(i) { "编号 " (number) br; }
+                                    @if editable {
+                                        a.edit href=(format!("/applications/{}/vehicles/{i}", a.id)) {
+                                            "修改 Edit" @if role == Role::Reviewer { "（修改后不能批准）" }
+                                        }
+                                    }
+                                    @if let Some(Some((reason, sent))) = view.revoked.get(i) {
+                                        p.revoked {
+                                            "已注销 Revoked: " (reason) " · "
+                                            @if *sent { "已发送至注销服务器 sent to the revocation server" } @else { "待发送（每分钟重试） waiting to be sent (retried every minute)" }
+                                        }
+                                    } @else if let Some(serial) = a.serials.get(i) {
+                                        @let request = view.requests.iter().find(|(s, _)| s == serial).map(|(_, r)| r.as_str());
+                                        @if let Some((_, token)) = view.epasses.iter().find(|(s, _)| s == serial) {
+                                            p.epass {
+                                                "电子通行证 E-pass: "
+                                                a href=(format!("/e/{token}")) { "页面 page" } " · "
+                                                a href=(format!("/e/{token}/png")) { "图片 PNG" } " · "
+                                                a href=(format!("/applications/{}/passes/{serial}.pdf", a.id)) { "单张打印 print this one" }
+                                            }
+                                        }
+                                        @if let Some(r) = request { p.request { "企业申请注销 Cancellation asked for: " (r) } }
+                                        @if staff {
+                                            form.revoke method="post" action=(format!("/applications/{}/revoke", a.id)) novalidate {
+                                                (csrf_field(viewer.csrf))
+                                                input type="hidden" name="serial" value=(serial);
+                                                div.field {
+                                                    label for=(format!("reason-{serial}")) { "注销原因 Reason to revoke" }
+                                                    input id=(format!("reason-{serial}")) name="reason" value=(request.unwrap_or("")) required maxlength="200";
+                                                }
+                                                button.reject type="submit" { @if request.is_some() { "确认注销… Confirm the cancellation…" } @else { "注销此证… Revoke this pass…" } }
+                                            }
+                                        } @else if role == Role::Enterprise && request.is_none() {
+                                            form.cancel method="post" action=(format!("/applications/{}/cancel", a.id)) novalidate {
+                                                (csrf_field(viewer.csrf))
+                                                input type="hidden" name="serial" value=(serial);
+                                                div.field {
+                                                    label for=(format!("cancel-{serial}")) { "申请注销（如车辆已售、更换司机） Ask to cancel (vehicle sold, driver changed)" }
+                                                    input id=(format!("cancel-{serial}")) name="reason" required maxlength="200";
+                                                }
+                                                button.reject type="submit" { "申请注销 Ask to cancel" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if role != Role::Enterprise || !view.history.is_empty() {
+                h2 { "记录 History" }
+                ol.history {
+                    @for row in view.history {
+                        li {
+                            span.when { (pass_core::time::human_minute(row.at, &tz)) } " "
+                            strong { (row.actor) } " " (history_words(&row.action))
+                            @if let Some((_, rest)) = row.detail.split_once(": ") { "：" span.detail { (rest) } }
+                            @else if let Some((_, rest)) = row.detail.split_once(", ") { "：" span.detail { (rest) } }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The confirmation before approving: what will be issued, and the one button that does it.
+pub fn confirm_approve(viewer: &Viewer<'_>, a: &Application) -> Markup {
+    let n = a.vehicles.len();
+    layout(
+        &format!("确认批准申请 #{} Confirm the approval", a.id),
+        Some(viewer),
+        html! {
+            p { "将为 " strong { (a.enterprise_name) } " 签发 " strong { (n) } " 张通行证，签发后只能逐张注销。 "
+                (n) " pass(es) will be signed for this enterprise; once issued they can only be revoked one by one." }
+            ul.plates { @for v in a.vehicles.iter().take(20) { li { (v.get("plate").map(String::as_str).unwrap_or("")) " · "
+                (day(v.get("valid_from").map(String::as_str).unwrap_or(""))) " → " (day(v.get("valid_until").map(String::as_str).unwrap_or(""))) } }
+                @if n > 20 { li { "… 共 " (n) " 辆" } } }
+            form method="post" action=(format!("/applications/{}/approve", a.id)) {
+                (csrf_field(viewer.csrf))
+                button.approve type="submit" { "确认批准并签发 " (n) " 张 Approve and issue " (n) }
+            }
+            p { a href=(format!("/applications/{}", a.id)) { "返回，不批准 Back, without approving" } }
+        },
+    )
+}
+
+/// The confirmation before revoking one pass: which, why, that it cannot be undone.
+pub fn confirm_revoke(
+    viewer: &Viewer<'_>,
+    a: &Application,
+    serial: u64,
+    number: &str,
+    plate: &str,
+    reason: &str,
+) -> Markup {
+    layout(
+        "确认注销 Confirm the revocation",
+        Some(viewer),
+        html! {
+            p.banner.rejected { "注销后不能恢复：各检查站同步后，此证即被拒绝。 A revocation cannot be undone: checkpoints refuse the pass once they sync." }
+            dl {
+                dt { "通行证编号 Pass" } dd { (number) }
+                dt { "车牌号 Plate" } dd { (plate) }
+                dt { "企业 Enterprise" } dd { (a.enterprise_name) }
+                dt { "原因 Reason" } dd { (reason) }
+            }
+            form method="post" action=(format!("/applications/{}/revoke", a.id)) {
+                (csrf_field(viewer.csrf))
+                input type="hidden" name="serial" value=(serial);
+                input type="hidden" name="reason" value=(reason);
+                input type="hidden" name="confirm" value="1";
+                button.reject type="submit" { "确认注销 Revoke it" }
+            }
+            p { a href=(format!("/applications/{}", a.id)) { "返回，不注销 Back, without revoking" } }
+        },
+    )
+}
+
+/// The drivers' links of an application on one printable sheet: each plate with its pass
+/// number and a QR code of its e-pass link, for the fleet manager to hand out.
+pub fn links_sheet(viewer: &Viewer<'_>, a: &Application, rows: &[(String, String, String, String)]) -> Markup {
+    layout(
+        &format!("司机链接 #{} Links for the drivers", a.id),
+        Some(viewer),
+        html! {
+            p.no-print { "每辆车一个二维码：司机用手机扫码即可打开电子通行证。打印或发给车队。 One code a truck: the driver scans it to open the e-pass." }
+            div.sheet {
+                @for (plate, number, url, qr) in rows {
+                    figure.link-card {
+                        img src=(qr) alt=(format!("{plate} 的电子通行证链接 e-pass link"));
+                        figcaption { strong { (plate) } br; "编号 " (number) br; span.url { (url) } }
+                    }
+                }
             }
         },
     )

@@ -444,6 +444,62 @@ pub fn print(
     }
 }
 
+/// The PDF of one pass of application `id` (to print it again, one page), made now and
+/// checked by print QA; `None` when `actor` may not see it or it is not one of its passes
+/// still valid (a revoked pass is never printed again).
+pub fn one_pass_pdf(office: &Office, actor: &Account, id: i64, serial: u64) -> anyhow::Result<Option<Vec<u8>>> {
+    let Some(application) = visible(office, actor, id)? else { return Ok(None) };
+    if !application.serials.contains(&serial) || office.ledger()?.revocation(office.key_id(), serial)?.is_some() {
+        return Ok(None);
+    }
+    let records = office.ledger()?.records(office.key_id(), &[serial])?;
+    let tools = pass_issuer::print::Tools::find()?;
+    let path = office.data.join("pdf").join(format!("one-{serial}.pdf"));
+    std::fs::create_dir_all(path.parent().unwrap_or(&office.data))?;
+    let info = office.page_info();
+    let printed = pass_issuer::print::print_pdf(
+        &tools,
+        &records,
+        &info,
+        pass_issuer::print::Layout::A4,
+        office.public_key(),
+        &path,
+    )
+    .map_err(anyhow::Error::from)
+    .and_then(|_| Ok(pass_files::read_capped(&path, pass_issuer::print::MAX_PRINTED_BYTES)?));
+    let _ = std::fs::remove_file(&path);
+    audit(office, &actor.login, "print_one", &format!("application {id}: serial {serial}"))?;
+    Ok(Some(printed?))
+}
+
+/// After a revocation, the application's PDF is made again without the revoked passes (a
+/// download never hands out a revoked pass's page); when every pass is revoked it is removed.
+fn reprint_without_revoked(office: &Office, actor: &str, application: &db::Application) -> anyhow::Result<()> {
+    if application.state != State::Printed {
+        return Ok(());
+    }
+    let ledger = office.ledger()?;
+    let key_id = office.key_id();
+    let mut valid = Vec::new();
+    for serial in &application.serials {
+        if ledger.revocation(key_id, *serial)?.is_none() {
+            valid.push(*serial);
+        }
+    }
+    let path = office.pdf_path(application.id);
+    if valid.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        return audit(
+            office,
+            actor,
+            "print",
+            &format!("application {}: every pass revoked, PDF removed", application.id),
+        );
+    }
+    let records = ledger.records(key_id, &valid)?;
+    print(office, actor, application.id, &records, pass_issuer::print::Tools::find().map_err(|e| e.to_string()))
+}
+
 /// Prints an issued application again (after a failed print).
 pub fn print_again(office: &Office, actor: &Account, id: i64) -> anyhow::Result<Result<(), Refused>> {
     let Some(application) = visible(office, actor, id)? else { return Ok(Err(Refused::NotFound)) };
@@ -499,6 +555,7 @@ pub fn revoke(
         db::notify(&tx, &[application.enterprise], Some(id), &text, office.now())?;
         tx.commit()?;
     }
+    reprint_without_revoked(office, &actor.login, &application)?;
     send_pending(office)?;
     Ok(Ok(()))
 }

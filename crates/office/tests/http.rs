@@ -368,8 +368,20 @@ fn an_application_is_approved_by_a_second_person_and_issued_through_the_ledger()
     let page = second_reviewer.get(&path);
     assert!(page.body.contains("Cancellation asked for: 车辆已售 vehicle sold"), "{}", page.body);
     let csrf = page.csrf();
-    let revoked = second_reviewer
+    // First a confirmation that changes nothing, then the revocation.
+    let asked = second_reviewer
         .post(&format!("{path}/revoke"), &[("csrf", &csrf), ("serial", serial), ("reason", "车辆已售 vehicle sold")]);
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    assert!(
+        asked.body.contains("注销后不能恢复") && asked.body.contains("name=\"confirm\" value=\"1\""),
+        "{}",
+        asked.body
+    );
+    assert!(!second_reviewer.get(&path).body.contains("已注销 Revoked"), "not revoked before it is confirmed");
+    #[rustfmt::skip]
+    let revoked = second_reviewer.post(&format!("{path}/revoke"), &[
+        ("csrf", &csrf), ("serial", serial), ("reason", "车辆已售 vehicle sold"), ("confirm", "1"),
+    ]);
     assert_eq!(revoked.status, 303);
     assert!(second_reviewer.get(&path).body.contains("已注销 Revoked: 车辆已售"), "recorded, waiting to be sent");
     assert!(driver.get(&link).body.contains("已注销"), "the e-pass says cancelled");
@@ -446,7 +458,14 @@ fn an_edited_application_waits_again_and_its_editor_cannot_approve_it() {
     good.push(("csrf", &csrf));
     assert_eq!(a.post(&vehicle, &good).status, 303);
     let page = a.get(&path).body;
-    assert!(page.contains("待审核") && page.contains("发动机总成") && !page.contains("name the cargo"), "{page}");
+    // Waiting again: the rejection's banner is gone, its reason kept in the history, and the
+    // edit shown old → new.
+    assert!(
+        page.contains("待审核") && page.contains("发动机总成") && !page.contains("banner rejected"),
+        "waiting again"
+    );
+    let history = page.split("<ol class=\"history\">").nth(1).expect("a history");
+    assert!(history.contains("name the cargo") && history.contains("cargo: 汽车零部件 → 发动机总成"), "{history}");
 
     // A reviewer who edits it cannot approve it; the other can, and the pass has the edit.
     let csrf = reviewer.get(&vehicle).csrf();
@@ -538,7 +557,7 @@ fn fifty_trucks_by_spreadsheet_are_one_application_issued_in_one_batch() {
     assert_eq!(page.status, 303, "{}", page.body);
     let path = page.location.unwrap();
     let body = a.get(&path).body;
-    assert_eq!(body.matches("<section class=\"vehicle\">").count(), 50, "{body}");
+    assert_eq!(body.matches("<tr class=\"vehicle\"").count(), 50, "fifty vehicles");
     let csrf = second_reviewer.get(&path).csrf();
     assert_eq!(second_reviewer.post(&format!("{path}/approve"), &[("csrf", &csrf)]).status, 303);
     let ledger = pass_issuer::ledger::Ledger::open(&console.data.join("ledger.sqlite")).unwrap();
@@ -1268,7 +1287,9 @@ fn the_worklist_searches_counts_pages_and_approves_in_bulk() {
     assert!(b.get(&other).body.contains("已签发"));
     // …and its pass number finds it.
     let page = b.get(&other).body;
-    let number = page.split("440114").nth(1).map(|rest| format!("440114{}", &rest[..6])).expect("a pass number");
+    let number: String =
+        page.split("编号 ").nth(1).expect("a pass number").chars().take_while(char::is_ascii_digit).collect();
+    assert_eq!(number.len(), 12, "{number}");
     let by_number = second_reviewer.get(&format!("/applications?q={number}")).body;
     assert!(by_number.contains("共 1 份申请") && by_number.contains("粤B77777"), "{number}: {by_number}");
     let csrf = second_reviewer.get("/queue").csrf();
@@ -1323,4 +1344,51 @@ fn issued_passes_export_and_the_audit_trail_and_statistics_are_there() {
         first_row.contains("<td data-label=\"提交\">2</td>") && first_row.contains("<td data-label=\"签发\">2</td>"),
         "{first_row}"
     );
+}
+
+/// Issue 33, the application page and the fleet manager: approval asks first (the count),
+/// revocation asks first; one pass printed again on its own; the drivers' links as CSV and
+/// as a printable sheet of QR codes; after a revocation the application's PDF is made again
+/// without the revoked pass, and its link list leaves it out.
+#[test]
+fn one_pass_prints_again_links_go_to_the_fleet_and_a_revoked_page_leaves_the_pdf() {
+    let Office { console, mut a, mut second_reviewer, .. } = office();
+    let form = [("plate", "粤A12345")];
+    let path = a.apply("粤A12345", &form).location.unwrap();
+    let csrf = a.get("/applications/new").csrf();
+    #[rustfmt::skip]
+    let two = a.post("/applications", &[
+        ("csrf", &csrf), ("plate", "粤A22222"), ("vehicle_type", "van"), ("driver", "王五"), ("origin", "440114"),
+        ("destination", "310115"), ("zones", "440114"), ("cargo", "零件"), ("valid_from", "2026-12-01"), ("valid_until", "2026-12-31"),
+    ]);
+    assert_eq!(two.status, 303);
+    // Approve asks first: the confirmation names the count; nothing is issued by asking.
+    let confirm = second_reviewer.get(&format!("{path}/approve"));
+    assert!(confirm.body.contains("确认批准并签发 1 张"), "{}", confirm.status);
+    assert!(second_reviewer.get(&path).body.contains("待审核"), "asking issued nothing");
+    assert_eq!(second_reviewer.post(&format!("{path}/approve"), &[("csrf", &confirm.csrf())]).status, 303);
+    let page = a.get(&path).body;
+    let serial: String =
+        page.split("/passes/").nth(1).expect("a print-one link").chars().take_while(char::is_ascii_digit).collect();
+    // One pass, printed again on its own.
+    let pdf = a.get(&format!("{path}/passes/{serial}.pdf"));
+    assert_eq!(pdf.status, 200);
+    assert!(pdf.body.starts_with("%PDF"), "a PDF");
+    // The drivers' links: CSV (plate, number, link on this console) and a sheet of codes.
+    let csv = a.get(&format!("{path}/links.csv")).body;
+    assert!(csv.contains("粤A12345") && csv.contains(&format!("{}/e/", console.base)), "{csv}");
+    let sheet = a.get(&format!("{path}/links")).body;
+    assert_eq!(sheet.matches("<figure class=\"link-card\">").count(), 1);
+    assert!(sheet.contains("data:image/png;base64,"), "a QR code of the link");
+    // Revoked (after the confirmation): the new PDF leaves it out (here, no pass is left).
+    let csrf = second_reviewer.get(&path).csrf();
+    #[rustfmt::skip]
+    let revoked = second_reviewer.post(&format!("{path}/revoke"), &[("csrf", &csrf), ("serial", &serial), ("reason", "车辆已售"), ("confirm", "1")]);
+    assert_eq!(revoked.status, 303);
+    let page = a.get(&path).body;
+    assert!(!page.contains("下载通行证 PDF"), "no PDF of revoked passes is offered");
+    assert!(page.contains("every pass revoked, PDF removed"), "the history says so");
+    assert_eq!(a.get(&format!("{path}/pdf")).status, 404);
+    assert_eq!(a.get(&format!("{path}/passes/{serial}.pdf")).status, 404, "a revoked pass is never printed again");
+    assert_eq!(a.get(&format!("{path}/links")).body.matches("<figure class=\"link-card\">").count(), 0);
 }

@@ -257,9 +257,127 @@ pub(super) fn page(
     let numbers = numbers(office, &application.serials);
     let links = db::epasses(&*office.db()?, id)?;
     let revoked = workflow::revocations(office, &application.serials)?;
-    let requests = db::cancellations(&*office.db()?, id)?;
+    let (requests, history) = {
+        let conn = office.db()?;
+        (db::cancellations(&conn, id)?, db::history(&conn, id)?)
+    };
     let viewer = session.viewer(office);
-    Ok(pages::application(&viewer, application, &numbers, &links, &revoked, &requests, message))
+    let view = pages::ApplicationView {
+        a: application,
+        numbers: &numbers,
+        epasses: &links,
+        revoked: &revoked,
+        requests: &requests,
+        history: &history,
+        message,
+    };
+    Ok(pages::application(&viewer, &view))
+}
+
+/// One pass of an application as a PDF of its own, to print it again.
+pub(super) async fn one_pass(
+    State(office): State<Shared>,
+    Path((id, file)): Path<(i64, String)>,
+    Visitor { session, .. }: Visitor<may::Anyone>,
+) -> Reply {
+    run(office, move |office| {
+        let Some(serial) = file.strip_suffix(".pdf").and_then(|s| s.parse::<u64>().ok()) else {
+            return Ok(not_found(office, &session));
+        };
+        match workflow::one_pass_pdf(office, &session.account, id, serial)? {
+            Some(bytes) => Ok(Reply::File(format!("pass-{serial}.pdf"), bytes)),
+            None => Ok(not_found(office, &session)),
+        }
+    })
+    .await
+}
+
+/// The address the console is reached at, for links people open elsewhere (the drivers'
+/// e-pass links): the scheme by how it is served, the host the browser asked for.
+fn public_base(office: &crate::Office, headers: &axum::http::HeaderMap) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    let scheme = if office.serves_https() { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}
+
+/// The drivers' links of an issued application: plate, pass number and link, for passes not
+/// revoked.
+fn driver_links(
+    office: &crate::Office,
+    application: &db::Application,
+    base: &str,
+) -> anyhow::Result<Vec<(String, String, String)>> {
+    let links = db::epasses(&*office.db()?, application.id)?;
+    let revoked = workflow::revocations(office, &application.serials)?;
+    let mut rows = Vec::new();
+    for (i, serial) in application.serials.iter().enumerate() {
+        if matches!(revoked.get(i), Some(Some(_))) {
+            continue;
+        }
+        let Some((_, token)) = links.iter().find(|(s, _)| s == serial) else { continue };
+        let plate = application.vehicles.get(i).and_then(|v| v.get("plate")).cloned().unwrap_or_default();
+        let number = pass_core::model::pass_number(office.division(), *serial);
+        rows.push((plate, number, format!("{base}/e/{token}")));
+    }
+    Ok(rows)
+}
+
+/// The drivers' links as a printable sheet of QR codes (an enterprise's own, or staff's).
+pub(super) async fn links_sheet(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Visitor { session, .. }: Visitor<may::Anyone>,
+    headers: axum::http::HeaderMap,
+) -> Reply {
+    run(office, move |office| {
+        let Some(application) = workflow::visible(office, &session.account, id)? else {
+            return Ok(not_found(office, &session));
+        };
+        let base = public_base(office, &headers);
+        let mut rows = Vec::new();
+        for (plate, number, url) in driver_links(office, &application, &base)? {
+            use base64::Engine as _;
+            let png = pass_issuer::render::Qr::new(url.as_bytes())?.to_png(6)?;
+            let qr = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png));
+            rows.push((plate, number, url, qr));
+        }
+        audit(office, &session.account.login, "links", &format!("application {id}: {} link(s)", rows.len()))?;
+        Ok(Reply::Page(StatusCode::OK, pages::links_sheet(&session.viewer(office), &application, &rows)))
+    })
+    .await
+}
+
+/// The drivers' links as CSV for the fleet manager: plate, pass number, link.
+pub(super) async fn links_csv(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Visitor { session, .. }: Visitor<may::Anyone>,
+    headers: axum::http::HeaderMap,
+) -> Reply {
+    run(office, move |office| {
+        let Some(application) = workflow::visible(office, &session.account, id)? else {
+            return Ok(not_found(office, &session));
+        };
+        let rows = driver_links(office, &application, &public_base(office, &headers))?;
+        let mut out = "\u{FEFF}".as_bytes().to_vec();
+        {
+            let mut writer = csv::Writer::from_writer(&mut out);
+            writer.write_record(["车牌号", "通行证编号", "电子通行证链接"])?;
+            for (plate, number, url) in &rows {
+                writer.write_record([pass_core::view::csv_cell(plate).as_ref(), number, url])?;
+            }
+            writer.flush()?;
+        }
+        audit(office, &session.account.login, "links", &format!("application {id}: {} link(s), CSV", rows.len()))?;
+        Ok(Reply::File(format!("links-{id}.csv"), out))
+    })
+    .await
 }
 
 pub(super) async fn download(
@@ -271,7 +389,8 @@ pub(super) async fn download(
         let Some(application) = workflow::visible(office, &session.account, id)? else {
             return Ok(not_found(office, &session));
         };
-        if application.state != Stage::Printed {
+        // Printed, and not every pass revoked since (then the PDF is gone).
+        if application.state != Stage::Printed || !office.pdf_path(id).exists() {
             return Ok(not_found(office, &session));
         }
         let bytes = pass_files::read_capped(&office.pdf_path(id), pass_issuer::print::MAX_PRINTED_BYTES)?;

@@ -91,6 +91,24 @@ pub(super) async fn approve_many(
     .await
 }
 
+/// The confirmation before approving: what will be issued.
+pub(super) async fn confirm_approve(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Visitor { session, .. }: Visitor<may::Review>,
+) -> Reply {
+    run(office, move |office| {
+        let Some(application) = workflow::visible(office, &session.account, id)? else {
+            return Ok(not_found(office, &session));
+        };
+        if application.state != db::State::Submitted {
+            return Ok(Reply::to(format!("/applications/{id}")));
+        }
+        Ok(Reply::Page(StatusCode::OK, pages::confirm_approve(&session.viewer(office), &application)))
+    })
+    .await
+}
+
 /// Approves and issues (see [`workflow::approve`]).
 pub(super) async fn approve(
     State(office): State<Shared>,
@@ -145,6 +163,29 @@ pub(super) async fn revoke(
 ) -> Reply {
     run(office, move |office| {
         let (serial, reason) = serial_and_reason(&form);
+        // First the confirmation (nothing changes), then, confirmed, the revocation.
+        if form.get("confirm").map(String::as_str) != Some("1") {
+            let Some(application) = workflow::visible(office, &session.account, id)? else {
+                return Ok(not_found(office, &session));
+            };
+            let Some(i) = application.serials.iter().position(|s| *s == serial) else {
+                return Ok(not_found(office, &session));
+            };
+            if reason.trim().is_empty() {
+                let page = super::applications::page(
+                    office,
+                    &session,
+                    &application,
+                    Some("请写明注销原因。 Give the reason to revoke."),
+                )?;
+                return Ok(Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, page));
+            }
+            let plate = application.vehicles.get(i).and_then(|v| v.get("plate")).cloned().unwrap_or_default();
+            let number = pass_core::model::pass_number(office.division(), serial);
+            let page =
+                pages::confirm_revoke(&session.viewer(office), &application, serial, &number, &plate, reason.trim());
+            return Ok(Reply::Page(StatusCode::OK, page));
+        }
         let done = workflow::revoke(office, &session.account, id, serial, reason)?;
         Ok(back(office, &session, id, done))
     })
