@@ -560,10 +560,22 @@ impl Ledger {
 
     /// How many passes of `key_id` are valid at `at` and not marked for revocation.
     pub fn count_valid_at(&self, key_id: KeyId, at: u64) -> Result<u64, LedgerError> {
+        self.count_where(key_id, at, "p.valid_from <= ?2 AND p.valid_until >= ?2")
+    }
+
+    /// How many passes of `key_id` are issued but not valid yet at `at` (they start later), and
+    /// not marked for revocation.
+    pub fn count_upcoming_at(&self, key_id: KeyId, at: u64) -> Result<u64, LedgerError> {
+        self.count_where(key_id, at, "p.valid_from > ?2")
+    }
+
+    fn count_where(&self, key_id: KeyId, at: u64, condition: &str) -> Result<u64, LedgerError> {
         self.conn
             .query_row(
-                "SELECT COUNT(*) FROM passes p WHERE p.key_id = ?1 AND p.valid_from <= ?2 AND p.valid_until >= ?2
-                 AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.key_id = p.key_id AND r.serial = p.serial)",
+                &format!(
+                    "SELECT COUNT(*) FROM passes p WHERE p.key_id = ?1 AND {condition}
+                     AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.key_id = p.key_id AND r.serial = p.serial)"
+                ),
                 params![key_id.to_string(), at as i64],
                 |r| r.get::<_, i64>(0),
             )

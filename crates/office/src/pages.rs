@@ -435,8 +435,18 @@ pub fn application_form(
     )
 }
 
+/// Passes by what they are now.
+pub struct PassCounts {
+    /// Valid now.
+    pub valid: u64,
+    /// Issued, valid from a later day.
+    pub upcoming: u64,
+    /// Revocations not yet taken by the server.
+    pub unsent: usize,
+}
+
 /// The dashboard: what waits, how fast passes go out, what is valid, what is not yet sent.
-pub fn dashboard(viewer: &Viewer<'_>, figures: &crate::db::Figures, valid_now: u64, unsent: usize, now: u64) -> Markup {
+pub fn dashboard(viewer: &Viewer<'_>, figures: &crate::db::Figures, passes: &PassCounts, now: u64) -> Markup {
     let duration = |t: Option<u64>| t.map_or_else(|| "—".to_owned(), age);
     layout(
         "概况 Dashboard",
@@ -446,8 +456,9 @@ pub fn dashboard(viewer: &Viewer<'_>, figures: &crate::db::Figures, valid_now: u
                 dt { "待审核申请 Applications waiting" } dd { (figures.waiting) " · 最早等待 oldest waiting " (duration(figures.oldest.map(|t| now.saturating_sub(t)))) }
                 dt { "提交到签发（中位数）今日 Submission to issue, median, today" } dd { (duration(figures.median_today)) }
                 dt { "本周 this week" } dd { (duration(figures.median_week)) }
-                dt { "当前有效通行证 Passes valid now" } dd { (valid_now) }
-                dt { "待发送的注销 Revocations not yet sent" } dd { (unsent) }
+                dt { "当前有效通行证 Passes valid now" } dd { (passes.valid) }
+                dt { "已签发、尚未生效 Issued, valid from a later day" } dd { (passes.upcoming) }
+                dt { "待发送的注销 Revocations not yet sent" } dd { (passes.unsent) }
             }
             ul.links {
                 li { a href="/queue" { "审核队列 Review queue" } }
@@ -938,6 +949,18 @@ pub fn application(viewer: &Viewer<'_>, view: &ApplicationView<'_>) -> Markup {
             @if editable && role == Role::Reviewer {
                 p.hint { "注意：审核人修改后，将不能再批准这份申请（双人审核）。 A reviewer who edits it may no longer approve it (four eyes)." }
             }
+            @if matches!(a.state, State::Submitted | State::Rejected) && (role == Role::Enterprise || a.entered_by == viewer.account.id) {
+                form.inline method="post" action=(format!("/applications/{}/withdraw", a.id)) {
+                    (csrf_field(viewer.csrf))
+                    button.secondary type="submit" { "撤回申请 Withdraw the application" }
+                }
+            }
+            @if matches!(a.state, State::Issued | State::Printed) && role != Role::Admin {
+                form.inline method="post" action=(format!("/applications/{}/copy", a.id)) {
+                    (csrf_field(viewer.csrf))
+                    button.secondary type="submit" { "复制为新申请（续期） Copy as a new application (renewal)" }
+                }
+            }
             h2 { "车辆 Vehicles (" (n) ")" }
             div.scroll {
                 table.cards.vehicles {
@@ -965,6 +988,16 @@ pub fn application(viewer: &Viewer<'_>, view: &ApplicationView<'_>) -> Markup {
                                             "修改 Edit" @if role == Role::Reviewer { "（修改后不能批准）" }
                                         }
                                     }
+                                    @if a.state == State::Submitted && role == Role::Reviewer && n > 1 {
+                                        form.reject-one method="post" action=(format!("/applications/{}/vehicles/{i}/reject", a.id)) novalidate {
+                                            (csrf_field(viewer.csrf))
+                                            div.field {
+                                                label for=(format!("reject-{i}")) { "只退回这辆车的原因 Reason to reject this vehicle only" }
+                                                input id=(format!("reject-{i}")) name="reason" required maxlength="200";
+                                            }
+                                            button.reject type="submit" { "退回此车 Reject this vehicle" }
+                                        }
+                                    }
                                     @if let Some(Some((reason, sent))) = view.revoked.get(i) {
                                         p.revoked {
                                             "已注销 Revoked: " (reason) " · "
@@ -980,7 +1013,16 @@ pub fn application(viewer: &Viewer<'_>, view: &ApplicationView<'_>) -> Markup {
                                                 a href=(format!("/applications/{}/passes/{serial}.pdf", a.id)) { "单张打印 print this one" }
                                             }
                                         }
-                                        @if let Some(r) = request { p.request { "企业申请注销 Cancellation asked for: " (r) } }
+                                        @if let Some(r) = request {
+                                            p.request { "企业申请注销 Cancellation asked for: " (r) }
+                                            @if role == Role::Enterprise {
+                                                form.inline method="post" action=(format!("/applications/{}/cancel/withdraw", a.id)) {
+                                                    (csrf_field(viewer.csrf))
+                                                    input type="hidden" name="serial" value=(serial);
+                                                    button.secondary type="submit" { "撤回注销申请 Withdraw the request" }
+                                                }
+                                            }
+                                        }
                                         @if staff {
                                             form.revoke method="post" action=(format!("/applications/{}/revoke", a.id)) novalidate {
                                                 (csrf_field(viewer.csrf))

@@ -444,6 +444,129 @@ pub fn print(
     }
 }
 
+/// The enterprise (or whoever entered it) withdraws an application nothing was issued for:
+/// it is gone from every list; the audit trail keeps what it held.
+pub fn withdraw(office: &Office, actor: &Account, id: i64) -> anyhow::Result<Result<(), Refused>> {
+    let _decisions = office.decisions()?;
+    let Some(application) = visible(office, actor, id)? else { return Ok(Err(Refused::NotFound)) };
+    let own = actor.role == Role::Enterprise || application.entered_by == actor.id;
+    if !own || !matches!(application.state, State::Submitted | State::Rejected) {
+        return Ok(Err(Refused::NotFound));
+    }
+    let plates: Vec<&str> = application.vehicles.iter().filter_map(|v| v.get("plate").map(String::as_str)).collect();
+    let mut conn = office.db()?;
+    let tx = conn.transaction()?;
+    if db::withdraw(&tx, id)? {
+        db::audit(&tx, office.now(), &actor.login, "withdraw", &format!("application {id}: {}", plates.join(", ")))?;
+    }
+    tx.commit()?;
+    Ok(Ok(()))
+}
+
+/// The enterprise takes back its request to cancel one of its passes.
+pub fn withdraw_cancellation(
+    office: &Office,
+    actor: &Account,
+    id: i64,
+    serial: u64,
+) -> anyhow::Result<Result<(), Refused>> {
+    let Some(_application) = visible(office, actor, id)? else { return Ok(Err(Refused::NotFound)) };
+    let mut conn = office.db()?;
+    let tx = conn.transaction()?;
+    if db::withdraw_cancellation(&tx, serial, id)? {
+        db::audit(
+            &tx,
+            office.now(),
+            &actor.login,
+            "cancellation_withdrawn",
+            &format!("application {id}: serial {serial}"),
+        )?;
+    }
+    tx.commit()?;
+    Ok(Ok(()))
+}
+
+/// Renewal: a copy of application `id` as a new one waiting for review, each vehicle valid
+/// from the day after the old pass ends (or today) for as long as before (at most the
+/// lifetime limit), checked by the same rules; the new application's id, or the errors.
+pub fn copy_as_new(office: &Office, actor: &Account, id: i64) -> anyhow::Result<Result<i64, Refused>> {
+    let Some(application) = visible(office, actor, id)? else { return Ok(Err(Refused::NotFound)) };
+    if actor.role == Role::Admin {
+        return Ok(Err(Refused::NotFound));
+    }
+    let enterprise =
+        db::account(&*office.db()?, application.enterprise)?.ok_or_else(|| anyhow::anyhow!("enterprise gone"))?;
+    let tz = pass_core::time::default_zone();
+    let now = office.now();
+    let today = pass_core::time::parse_instant(
+        &pass_core::time::human_minute(now, &tz)[..10],
+        &tz,
+        pass_core::time::Bound::StartOfDay,
+    )?;
+    let mut vehicles = Vec::new();
+    for v in &application.vehicles {
+        let at =
+            |name: &str, bound| pass_core::time::parse_instant(v.get(name).map_or("", String::as_str), &tz, bound).ok();
+        let (Some(from), Some(until)) =
+            (at("valid_from", pass_core::time::Bound::StartOfDay), at("valid_until", pass_core::time::Bound::EndOfDay))
+        else {
+            return Ok(Err(Refused::Invalid("日期无法读取 dates unreadable".into())));
+        };
+        let length = until.saturating_sub(from).min(pass_issuer::issue::MAX_LIFETIME - 86_400);
+        let start = (until + 1).max(today);
+        let day = |t: u64| pass_core::time::human_minute(t, &tz)[..10].to_owned();
+        let mut copy = v.clone();
+        copy.insert("valid_from".into(), day(start));
+        copy.insert("valid_until".into(), day(start + length));
+        let (fields, checked) = vehicle(&copy, &enterprise, now);
+        if let Err(errors) = checked {
+            let plate = fields.get("plate").cloned().unwrap_or_default();
+            let first = errors.values().next().cloned().unwrap_or_default();
+            return Ok(Err(Refused::Invalid(format!("{plate}: {first}"))));
+        }
+        vehicles.push(fields);
+    }
+    let new = submit(office, actor, &enterprise, &vehicles, &format!("renewal of application {id}"))?;
+    Ok(Ok(new))
+}
+
+/// A reviewer rejects one vehicle of a waiting application with several: it moves to an
+/// application of its own, rejected with the reason (the enterprise corrects it there), and
+/// the rest waits on for approval.
+pub fn reject_vehicle(
+    office: &Office,
+    reviewer: &Account,
+    id: i64,
+    position: usize,
+    reason: &str,
+) -> anyhow::Result<Result<i64, Refused>> {
+    let _decisions = office.decisions()?;
+    let Some(application) = visible(office, reviewer, id)? else { return Ok(Err(Refused::NotFound)) };
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Ok(Err(Refused::Invalid("请写明不通过的原因。 Give the reason.".into())));
+    }
+    let plate = application.vehicles.get(position).and_then(|v| v.get("plate")).cloned().unwrap_or_default();
+    let mut conn = office.db()?;
+    let tx = conn.transaction()?;
+    let Some(new) = db::split_off_rejected(&tx, id, i64::try_from(position)?, reviewer.id, reason, office.now())?
+    else {
+        return Ok(Err(Refused::Invalid(
+            "只有待审核、有多辆车的申请可以单独退回一辆。 Only one of several waiting vehicles can be rejected alone."
+                .into(),
+        )));
+    };
+    let detail = format!("application {id}: vehicle {plate} moved to application {new}, rejected: {reason}");
+    db::audit(&tx, office.now(), &reviewer.login, "reject_vehicle", &detail)?;
+    db::audit(&tx, office.now(), &reviewer.login, "reject", &format!("application {new}: {reason}"))?;
+    let text = format!(
+        "申请 #{id} 中的 {plate} 未通过，已移到申请 #{new}：{reason} {plate} of application #{id} was not approved: {reason}"
+    );
+    db::notify(&tx, &[application.enterprise], Some(new), &text, office.now())?;
+    tx.commit()?;
+    Ok(Ok(new))
+}
+
 /// The PDF of one pass of application `id` (to print it again, one page), made now and
 /// checked by print QA; `None` when `actor` may not see it or it is not one of its passes
 /// still valid (a revoked pass is never printed again).

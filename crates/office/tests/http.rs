@@ -1392,3 +1392,68 @@ fn one_pass_prints_again_links_go_to_the_fleet_and_a_revoked_page_leaves_the_pdf
     assert_eq!(a.get(&format!("{path}/passes/{serial}.pdf")).status, 404, "a revoked pass is never printed again");
     assert_eq!(a.get(&format!("{path}/links")).body.matches("<figure class=\"link-card\">").count(), 0);
 }
+
+/// Issue 33, day-to-day: a reject reason of spaces is refused at the page; one vehicle of
+/// several is rejected alone (moved to an application of its own, the rest approved); an
+/// application is withdrawn; a cancellation request is taken back; an issued application is
+/// copied as a renewal (dates moved after the old ones); the dashboard counts passes issued
+/// but not valid yet.
+#[test]
+fn withdraw_renew_reject_one_vehicle_and_take_back_a_request() {
+    let Office { console: _console, mut a, mut second_reviewer, .. } = office();
+    let upload = [
+        "车牌号,车辆类型,驾驶员,起点,终点,通行区域,货物,有效期起,有效期止",
+        "粤B00001,heavy-truck,张三,440114,310115,440114,汽车零部件,2026-12-02,2026-12-31",
+        "粤B00002,heavy-truck,李四,440114,310115,440114,汽车零部件,2026-12-02,2026-12-31",
+    ];
+    let path = a.upload("fleet.csv", (upload.join("\n") + "\n").as_bytes()).location.unwrap();
+    let csrf = second_reviewer.get(&path).csrf();
+    let spaces = second_reviewer.post(&format!("{path}/reject"), &[("csrf", &csrf), ("reason", "   ")]);
+    assert_eq!(spaces.status, 422);
+    assert!(spaces.body.contains("请写明不通过的原因"), "said at the page");
+    // One vehicle rejected alone: it moves to an application of its own, rejected.
+    let one =
+        second_reviewer.post(&format!("{path}/vehicles/1/reject"), &[("csrf", &csrf), ("reason", "驾驶员证件过期")]);
+    assert_eq!(one.status, 303, "{}", one.body);
+    let rest = a.get(&path).body;
+    assert!(rest.contains("粤B00001") && !rest.contains("<strong>粤B00002</strong>"), "the rest waits on");
+    let split = a.get("/applications?state=rejected").body;
+    assert!(split.contains("粤B00002") && split.contains("共 1 份申请"), "{split}");
+    assert!(a.get("/inbox").body.contains("驾驶员证件过期"), "the enterprise is told why");
+    // The rest approved: one pass, valid from tomorrow, counted as not valid yet.
+    let csrf = second_reviewer.get(&path).csrf();
+    assert_eq!(second_reviewer.post(&format!("{path}/approve"), &[("csrf", &csrf)]).status, 303);
+    let dashboard = second_reviewer.get("/dashboard").body;
+    assert!(dashboard.contains("已签发、尚未生效 Issued, valid from a later day</dt><dd>1</dd>"), "{dashboard}");
+    // The rejected one withdrawn: gone from the lists, kept in the audit trail.
+    let rejected = split
+        .split("<td data-label=\"编号\"><a href=\"/applications/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = a.get(&format!("/applications/{rejected}")).csrf();
+    assert_eq!(a.post(&format!("/applications/{rejected}/withdraw"), &[("csrf", &csrf)]).status, 303);
+    assert_eq!(a.get(&format!("/applications/{rejected}")).status, 404);
+    // A cancellation asked for, then taken back.
+    let page = a.get(&path);
+    let serial: String = page.body.split("/passes/").nth(1).unwrap().chars().take_while(char::is_ascii_digit).collect();
+    let csrf = page.csrf();
+    assert_eq!(
+        a.post(&format!("{path}/cancel"), &[("csrf", &csrf), ("serial", &serial), ("reason", "车辆已售")]).status,
+        303
+    );
+    assert!(second_reviewer.get("/queue").body.contains("车辆已售"));
+    assert_eq!(a.post(&format!("{path}/cancel/withdraw"), &[("csrf", &csrf), ("serial", &serial)]).status, 303);
+    assert!(second_reviewer.get("/queue").body.contains("没有待处理的注销申请"), "taken back");
+    // Renewal: a copy waiting for review, valid from the day after the old pass ends.
+    let copy = a.post(&format!("{path}/copy"), &[("csrf", &csrf)]);
+    assert_eq!(copy.status, 303, "{}", copy.body);
+    let renewal = a.get(&copy.location.unwrap()).body;
+    assert!(
+        renewal.contains("待审核") && renewal.contains("粤B00001") && renewal.contains("2027-01-01 → 2027-01-30"),
+        "{renewal}"
+    );
+}

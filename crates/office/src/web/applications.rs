@@ -19,17 +19,13 @@ pub(super) async fn list(
     run(office, move |office| {
         let own = (session.account.role == Role::Enterprise).then_some(session.account.id);
         let filter = filter_of(&query, own, None);
-        let (list, total, counts) = {
-            let conn = office.db()?;
-            let (list, total) = db::applications(&conn, &filter)?;
-            (list, total, db::tab_counts(&conn, &filter)?)
-        };
+        let found = db::applications(&*office.db()?, &filter)?;
         let view = pages::ListView {
             path: "/applications",
             filter: &filter,
-            list: &list,
-            total,
-            counts: &counts,
+            list: &found.list,
+            total: found.total,
+            counts: &found.counts,
             bulk: false,
             notice: None,
         };
@@ -410,6 +406,53 @@ pub(super) async fn request_cancellation(
         let (serial, reason) = serial_and_reason(&form);
         let done = workflow::request_cancellation(office, &session.account, id, serial, reason)?;
         Ok(back(office, &session, id, done))
+    })
+    .await
+}
+
+/// The enterprise (or whoever entered it) withdraws a waiting or rejected application.
+pub(super) async fn withdraw(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Posted { session, .. }: Posted<may::Enter>,
+) -> Reply {
+    run(office, move |office| match workflow::withdraw(office, &session.account, id)? {
+        Ok(()) => Ok(Reply::to("/applications")),
+        Err(_) => Ok(not_found(office, &session)),
+    })
+    .await
+}
+
+/// The enterprise takes back a cancellation request.
+pub(super) async fn withdraw_cancellation(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Posted { session, form, .. }: Posted<may::Enterprise>,
+) -> Reply {
+    run(office, move |office| {
+        let (serial, _) = serial_and_reason(&form);
+        let done = workflow::withdraw_cancellation(office, &session.account, id, serial)?;
+        Ok(back(office, &session, id, done))
+    })
+    .await
+}
+
+/// Renewal: a copy as a new application (see [`workflow::copy_as_new`]).
+pub(super) async fn copy(
+    State(office): State<Shared>,
+    Path(id): Path<i64>,
+    Posted { session, .. }: Posted<may::Enter>,
+) -> Reply {
+    run(office, move |office| match workflow::copy_as_new(office, &session.account, id)? {
+        Ok(new) => Ok(Reply::to(format!("/applications/{new}"))),
+        Err(Refused::Invalid(message)) => {
+            let Some(application) = workflow::visible(office, &session.account, id)? else {
+                return Ok(not_found(office, &session));
+            };
+            let message = format!("不能复制：{message}");
+            Ok(Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, page(office, &session, &application, Some(&message))?))
+        }
+        Err(_) => Ok(not_found(office, &session)),
     })
     .await
 }

@@ -17,16 +17,15 @@ pub(super) async fn dashboard(State(office): State<Shared>, Visitor { session, .
         let now = office.now();
         let tz = pass_core::time::default_zone();
         let today = pass_core::time::day_start(now, &tz);
-        // Monday: days since Monday, from the local weekday of today's start.
-        let weekday = jiff::Timestamp::from_second(today as i64)
-            .map(|t| tz.to_datetime(t).weekday().to_monday_zero_offset())
-            .unwrap_or(0);
-        let week = today.saturating_sub(u64::try_from(weekday).unwrap_or(0) * 86_400);
-        let figures = db::figures(&*office.db()?, today, week)?;
+        let figures = db::figures(&*office.db()?, today, crate::records::week_of(now))?;
         let key_id = office.key_id();
         let ledger = office.ledger()?;
-        let (valid, unsent) = (ledger.count_valid_at(key_id, now)?, ledger.pending_revocations(key_id)?.len());
-        Ok(Reply::Page(StatusCode::OK, pages::dashboard(&session.viewer(office), &figures, valid, unsent, now)))
+        let passes = pages::PassCounts {
+            valid: ledger.count_valid_at(key_id, now)?,
+            upcoming: ledger.count_upcoming_at(key_id, now)?,
+            unsent: ledger.pending_revocations(key_id)?.len(),
+        };
+        Ok(Reply::Page(StatusCode::OK, pages::dashboard(&session.viewer(office), &figures, &passes, now)))
     })
     .await
 }
@@ -38,10 +37,9 @@ pub(super) async fn queue(
 ) -> Reply {
     run(office, move |office| {
         let filter = super::applications::filter_of(&query, None, Some(db::Tab::Waiting));
-        let (list, total, cancellations) = {
+        let (found, cancellations) = {
             let conn = office.db()?;
-            let (list, total) = db::applications(&conn, &filter)?;
-            (list, total, db::cancellation_requests(&conn)?)
+            (db::applications(&conn, &filter)?, db::cancellation_requests(&conn)?)
         };
         let notice = match (query.get("approved"), query.get("left")) {
             (Some(approved), Some(left)) => Some(format!(
@@ -53,8 +51,8 @@ pub(super) async fn queue(
         let view = pages::ListView {
             path: "/queue",
             filter: &filter,
-            list: &list,
-            total,
+            list: &found.list,
+            total: found.total,
             counts: &[],
             bulk: session.account.role == Role::Reviewer,
             notice: notice.as_deref(),
@@ -149,6 +147,15 @@ pub(super) async fn reject(
 ) -> Reply {
     run(office, move |office| {
         let (_, reason) = serial_and_reason(&form);
+        // A reason of nothing but spaces tells the enterprise nothing: said at the page.
+        if reason.trim().is_empty() {
+            let Some(application) = workflow::visible(office, &session.account, id)? else {
+                return Ok(not_found(office, &session));
+            };
+            let message = "请写明不通过的原因（企业会看到）。 Give the reason: the enterprise reads it.";
+            let page = super::applications::page(office, &session, &application, Some(message))?;
+            return Ok(Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, page));
+        }
         let done = workflow::reject(office, &session.account, id, reason)?;
         Ok(back(office, &session, id, done))
     })
@@ -200,6 +207,30 @@ pub(super) async fn print_again(
     run(office, move |office| {
         let done = workflow::print_again(office, &session.account, id)?;
         Ok(back(office, &session, id, done))
+    })
+    .await
+}
+
+/// A reviewer rejects one vehicle of a waiting application (see
+/// [`workflow::reject_vehicle`]).
+pub(super) async fn reject_vehicle(
+    State(office): State<Shared>,
+    Path((id, position)): Path<(i64, usize)>,
+    Posted { session, form, .. }: Posted<may::Review>,
+) -> Reply {
+    run(office, move |office| {
+        let reason = form.get("reason").map(String::as_str).unwrap_or("");
+        match workflow::reject_vehicle(office, &session.account, id, position, reason)? {
+            Ok(_) => Ok(Reply::to(format!("/applications/{id}"))),
+            Err(Refused::Invalid(message)) => {
+                let Some(application) = workflow::visible(office, &session.account, id)? else {
+                    return Ok(not_found(office, &session));
+                };
+                let page = super::applications::page(office, &session, &application, Some(&message))?;
+                Ok(Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, page))
+            }
+            Err(_) => Ok(not_found(office, &session)),
+        }
     })
     .await
 }
