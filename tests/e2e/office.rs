@@ -462,6 +462,9 @@ fn a_browser_clicks_through_the_console() {
             .find(|m| m.contains("已批准"))
     });
     assert!(mail.contains("通行证"), "{mail}");
+    // The fleet manager's sheet of the drivers' links.
+    browser.visit(&format!("{one}/links"), "enterprise-links");
+    assert_eq!(browser.eval("document.querySelectorAll('figure.link-card img').length"), json!(1));
     let epass_page = link(&mut browser, &one, false);
     let png_one = dir.path().join("epass-1.png");
     let png_path = link(&mut browser, &one, true);
