@@ -3,12 +3,16 @@
 //! issuing code: there is no second way to sign or take a serial), and the enterprise
 //! downloads the printed passes. Every action goes into a hash-chained audit trail.
 //!
-//! - [`db`]: the console's SQLite database (accounts, sessions, applications, audit).
-//! - [`anchor`]: the audit trail's head, signed with the office key, kept outside the database.
+//! - [`db`]: the console's SQLite database (accounts, sessions, applications, notices, mail
+//!   queue, audit).
+//! - [`anchor`]: the audit trail's head, signed with the office key, kept outside the database
+//!   and sent to the revocation server.
 //! - [`auth`]: passwords (argon2id), session ids (stored hashed), CSRF tokens, lockout.
 //! - [`login`]: logging in under a race: failure slots reserved before argon2, checks capped.
-//! - [`workflow`]: what the console does (submit, edit, approve → issue → print → e-pass,
-//!   reject, revoke, send revocations), with no HTTP types.
+//! - [`workflow`]: what the console does (submit, edit, withdraw, renew, approve → issue →
+//!   print → e-pass, reject, revoke, send revocations, notices), with no HTTP types.
+//! - [`records`]: the export of issued passes (CSV, .xlsx) and statistics by enterprise and week.
+//! - [`mail`]: e-mail notices over SMTP and the queue's sender.
 //! - [`web`]: the routes by area, each handler given its checked session; [`pages`]: the
 //!   HTML, escaped at compile time (maud).
 //! - [`tls`]: the console's own TLS listener.
