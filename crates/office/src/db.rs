@@ -981,7 +981,6 @@ pub fn cancellations(conn: &Connection, application: i64) -> rusqlite::Result<Ve
     rows.collect()
 }
 
-
 /// Forgets the cancellation request of `serial` (it was revoked).
 pub fn cancellation_done(conn: &Connection, serial: u64) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM cancellations WHERE serial = ?1", [serial as i64])?;
