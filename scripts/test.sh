@@ -50,7 +50,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 # then no-ops, so they never drive a stale binary). The checkpoint's pass-verifier is built on
 # its own, in its own target directory, as its release build is: built together with the
 # issuer, Cargo would link pass-core's signing code into it.
-cargo build --locked --bins -p pass-issuer -p pass-server
+cargo build --locked --bins -p pass-issuer -p pass-server -p pass-office
 cargo build --locked --bins -p pass-verifier --target-dir target/checkpoint
 # A test that lacks a prerequisite of the machine fails in CI and is listed here elsewhere.
 rm -f target/test-skips.txt

@@ -779,7 +779,7 @@ fn an_older_trail_put_back_or_a_row_slipped_in_is_caught() {
     );
     // …and the server will not take its older head.
     let old_head = pass_office::anchor::read(&old).unwrap();
-    let refused = pass_issuer::revoke::send_audit_head(&server.url, &token, &public, &old_head).unwrap_err();
+    let refused = pass_issuer::revoke::send_audit_head(&server.url, &token, &public, &old_head, None).unwrap_err();
     assert!(refused.to_string().contains("409"), "{refused}");
     assert_eq!(server_row(), Some(newer), "the server's head did not go back");
 
@@ -923,4 +923,118 @@ fn notices_reach_the_inbox_and_the_mailbox_and_a_failed_mail_is_retried() {
     });
     assert!(revoked.contains("车辆已售"), "{revoked}");
     assert!(admin.get("/settings").text().contains("<strong>0</strong>"), "nothing waits");
+}
+
+/// Logs in with a password already set (no one-time password to replace).
+fn log_in(base: &str, login: &str, password: &str) -> Client {
+    let mut client = Client::new(base);
+    let token = client.get("/login").csrf();
+    assert_eq!(client.post("/login", &[("csrf", &token), ("login", login), ("password", password)]).status, 303);
+    client
+}
+
+/// Issue 34, restore drill (a): the office is backed up, 5 more passes are issued, the data
+/// directory is lost and the backup restored: the next pass's serial is none of the 5 (the
+/// revocation server kept the console's next serial, reported with its audit heads). Without
+/// the server and without `--next-serial`, the restore refuses and writes nothing.
+#[test]
+fn a_restored_office_never_hands_out_a_serial_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let token = server.token(&["--issuer", "f3c3dcf66c87927e"]);
+    let key = crate::util::example_key(dir.path());
+    let data = dir.path().join("office");
+    let (base, password, second) = start_office(&data, &key);
+    let mut admin = Client::login(&base, "admin", &password);
+    let csrf = admin.get("/settings").csrf();
+    assert_eq!(admin.post("/settings", &[("csrf", &csrf), ("server", &server.url), ("token", &token)]).status, 200);
+    let enterprise = admin.create("dongfeng", "enterprise", "东风日产乘用车公司花都工厂");
+    let reviewer = Client::login(&base, "admin2", &second).create("reviewer", "reviewer", "");
+    let mut enterprise = Client::login(&base, "dongfeng", &enterprise);
+    let mut reviewer = Client::login(&base, "reviewer", &reviewer);
+    let now = jiff::Timestamp::now().as_second();
+    let day = |secs: i64| jiff::Timestamp::from_second(secs).unwrap().strftime("%Y-%m-%d").to_string();
+    let (from, until) = (day(now), day(now + 20 * 86_400));
+    let apply_and_approve = |enterprise: &mut Client, reviewer: &mut Client, plates: &[&str]| {
+        let mut rows = vec!["车牌号,车辆类型,驾驶员,起点,终点,通行区域,货物,有效期起,有效期止".to_owned()];
+        rows.extend(
+            plates.iter().map(|p| format!("{p},heavy-truck,张三,440114,310115,440114,汽车零部件,{from},{until}")),
+        );
+        let csv = rows.join("\n") + "\n";
+        let csrf = enterprise.get("/applications/upload").csrf();
+        let boundary = "----checkpass-restore-drill";
+        let mut body =
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n").into_bytes();
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"fleet.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n").into_bytes());
+        let response = enterprise
+            .agent
+            .post(&format!("{}/applications/upload", enterprise.base))
+            .header("Cookie", enterprise.cookie.as_deref().unwrap())
+            .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
+            .send(&body[..])
+            .unwrap();
+        let uploaded = enterprise.answer(response);
+        assert_eq!(uploaded.status, 303, "{}", uploaded.text());
+        let path = uploaded.location;
+        let csrf = reviewer.get(&path).csrf();
+        assert_eq!(reviewer.post(&format!("{path}/approve"), &[("csrf", &csrf)]).status, 303);
+    };
+    let public = pass_issuer::office::public_of(&key).unwrap();
+    let reported = || {
+        pass_issuer::revoke::fetch_audit_head(&server.url, public.id()).unwrap().and_then(|answer| answer.next_serial)
+    };
+    apply_and_approve(&mut enterprise, &mut reviewer, &["粤A10001"]);
+    wait_for("the server to hear of serial 1", std::time::Duration::from_secs(30), || {
+        (reported() == Some(2)).then_some(())
+    });
+    let backup = dir.path().join("office-backup.tar");
+    let run = std::process::Command::new(crate::util::bin("pass-office"))
+        .args(["backup", "--data", data.to_str().unwrap(), "--out", backup.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    // Five more after the backup: serials 2 to 6.
+    apply_and_approve(&mut enterprise, &mut reviewer, &["粤A10002", "粤A10003", "粤A10004", "粤A10005", "粤A10006"]);
+    wait_for("the server to hear of serials 2-6", std::time::Duration::from_secs(30), || {
+        (reported() == Some(7)).then_some(())
+    });
+
+    // An office with no revocation server: restored without --next-serial, refused, nothing
+    // written; with it, the floor is the one given.
+    let lone = dir.path().join("lone");
+    let lone_key = crate::util::example_key(&dir.path().join("lone-key"));
+    pass_office::init(&lone, &lone_key, "无服务器的签发机关", now as u64).unwrap();
+    let lone_backup = dir.path().join("lone.tar");
+    pass_office::backup::backup(&lone, &lone_backup, now as u64).unwrap();
+    let blind = dir.path().join("lone-restored");
+    let refused = pass_office::backup::restore(&lone_backup, &blind, None, now as u64).unwrap_err();
+    assert!(refused.to_string().contains("--next-serial"), "{refused}");
+    assert!(!blind.exists() && !dir.path().join(".lone-restored.restoring").exists(), "nothing written");
+    let given = pass_office::backup::restore(&lone_backup, &blind, Some(40), now as u64).unwrap();
+    assert_eq!(given.next_serial, 40);
+    assert!(
+        pass_office::backup::restore(&lone_backup, &blind, Some(40), now as u64).is_err(),
+        "never into a used directory"
+    );
+    // The data directory is lost (the console that ran on it is left with deleted files), and
+    // the backup restored where it was: the next serial is above all six.
+    std::fs::remove_dir_all(&data).unwrap();
+    let restored = data.clone();
+    let said = pass_office::backup::restore(&backup, &restored, None, now as u64).unwrap();
+    assert_eq!(said.next_serial, 7, "{said:?}");
+    let office =
+        pass_office::Office::open(&restored, pass_office::Transport::Plain, pass_office::system_clock()).unwrap();
+    let base = format!("http://{}", pass_office::spawn_on_loopback(office));
+    let mut enterprise = log_in(&base, "dongfeng", "dongfeng-password-1");
+    let mut reviewer = log_in(&base, "reviewer", "reviewer-password-1");
+    apply_and_approve(&mut enterprise, &mut reviewer, &["粤A10007"]);
+    let ledger = pass_issuer::ledger::Ledger::open(&restored.join("ledger.sqlite")).unwrap();
+    let serials: Vec<u64> =
+        ledger.list(&pass_issuer::ledger::ListFilter::default()).unwrap().iter().map(|r| r.pass.serial).collect();
+    assert_eq!(serials, [1, 7], "the pass after the restore is none of the five issued after the backup");
+    let (report, _) = pass_office::anchor::verify(&restored, None).unwrap();
+    assert!(
+        report.verdict.problems.iter().all(|p| !matches!(p, pass_core::audit::Problem::Unsigned { .. })),
+        "{report:?}"
+    );
 }

@@ -628,7 +628,8 @@ fn audit_heads_are_kept_and_never_go_back() {
     let body = |key: &SecretKey, head: &Head| {
         let public_key =
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.public_key().verifying_key().to_bytes());
-        serde_json::to_string(&pass_core::api::AuditHeadRequest { public_key, head: head.clone() }).unwrap()
+        serde_json::to_string(&pass_core::api::AuditHeadRequest { public_key, head: head.clone(), next_serial: None })
+            .unwrap()
     };
     let post =
         |key: &SecretKey, head: &Head| http(&srv.url, "POST", "/v1/audit-heads", Some(&token), Some(&body(key, head)));

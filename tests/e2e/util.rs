@@ -77,7 +77,7 @@ fn build_binaries(profile_dir: &Path) -> Result<(), String> {
             .map_err(|e| format!("cannot run cargo: {e}"))?;
         if status.success() { Ok(()) } else { Err(format!("cargo build exited with {status}")) }
     };
-    build(&["pass-issuer", "pass-server"], target_dir)?;
+    build(&["pass-issuer", "pass-server", "pass-office"], target_dir)?;
     build(&["pass-verifier"], &target_dir.join("checkpoint"))
 }
 

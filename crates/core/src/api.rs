@@ -66,6 +66,10 @@ pub struct AuditHeadRequest {
     pub public_key: String,
     /// The head it signed.
     pub head: crate::audit::Head,
+    /// The serial the office's next pass will take: the server keeps the highest it was told,
+    /// so a ledger restored from a backup can start above every serial handed out since.
+    #[serde(default)]
+    pub next_serial: Option<u64>,
 }
 
 /// The newest head the server holds for an office key (`GET /v1/audit-heads/{key_id}`), and
@@ -78,6 +82,9 @@ pub struct AuditHeadAnswer {
     pub head: crate::audit::Head,
     /// When the server received it (Unix seconds).
     pub received_at: u64,
+    /// The highest next serial the office has reported.
+    #[serde(default)]
+    pub next_serial: Option<u64>,
 }
 
 #[cfg(test)]

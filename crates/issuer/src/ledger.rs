@@ -583,6 +583,30 @@ impl Ledger {
             .map_err(self.err())
     }
 
+    /// The serial the next pass of `key_id` will take.
+    pub fn next_serial(&self, key_id: KeyId) -> Result<u64, LedgerError> {
+        let next: Option<i64> = self
+            .conn
+            .query_row("SELECT next_serial FROM serial_counter WHERE key_id = ?1", [key_id.to_string()], |r| r.get(0))
+            .optional()
+            .map_err(self.err())?;
+        Ok(next.unwrap_or(1).max(1) as u64)
+    }
+
+    /// Makes the next pass of `key_id` take at least `serial` (never lowers it): after a ledger
+    /// is restored from a backup, the serials issued since the backup are never handed out again.
+    pub fn raise_next_serial(&mut self, key_id: KeyId, serial: u64) -> Result<u64, LedgerError> {
+        let serial = i64::try_from(serial).map_err(|_| self.corrupt(format!("serial {serial} out of range")))?;
+        self.conn
+            .execute(
+                "INSERT INTO serial_counter (key_id, next_serial) VALUES (?1, ?2)
+                 ON CONFLICT (key_id) DO UPDATE SET next_serial = max(next_serial, excluded.next_serial)",
+                params![key_id.to_string(), serial.max(1)],
+            )
+            .map_err(self.err())?;
+        self.next_serial(key_id)
+    }
+
     /// Every revocation of `key_id` recorded: serial → reason.
     pub fn revocations(&self, key_id: KeyId) -> Result<std::collections::BTreeMap<u64, String>, LedgerError> {
         let mut statement =

@@ -122,11 +122,13 @@ pub fn send_audit_head(
     token: &str,
     public: &pass_core::PublicKey,
     head: &pass_core::audit::Head,
+    next_serial: Option<u64>,
 ) -> Result<pass_core::api::AuditHeadAnswer, SendError> {
     use base64::Engine as _;
     let url = format!("{}/v1/audit-heads", server.trim_end_matches('/'));
     let public_key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public.verifying_key().to_bytes());
-    let (status, text) = post_json(&url, token, &pass_core::api::AuditHeadRequest { public_key, head: head.clone() })?;
+    let (status, text) =
+        post_json(&url, token, &pass_core::api::AuditHeadRequest { public_key, head: head.clone(), next_serial })?;
     let answer = head_answer(status, &text).map_err(|source| SendError::Answer { url: url.clone(), source })?;
     match answer {
         Some(answer) if answer.key_id == public.id() && answer.head == *head => Ok(answer),

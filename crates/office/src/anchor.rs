@@ -97,7 +97,9 @@ pub fn send(office: &Office) -> anyhow::Result<()> {
     if *sent == Some(head.row) {
         return Ok(());
     }
-    pass_issuer::revoke::send_audit_head(&server, &token, &office.public, &head)
+    // With the ledger's next serial: the server keeps the highest, for a restore (`restore`).
+    let next_serial = office.ledger()?.next_serial(office.public.id())?;
+    pass_issuer::revoke::send_audit_head(&server, &token, &office.public, &head, Some(next_serial))
         .with_context(|| format!("sending the audit trail's head (row {})", head.row))?;
     *sent = Some(head.row);
     Ok(())

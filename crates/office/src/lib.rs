@@ -11,6 +11,7 @@
 //! - [`login`]: logging in under a race: failure slots reserved before argon2, checks capped.
 //! - [`workflow`]: what the console does (submit, edit, withdraw, renew, approve → issue →
 //!   print → e-pass, reject, revoke, send revocations, notices), with no HTTP types.
+//! - [`backup`]: backups and restores that never hand out a serial twice.
 //! - [`records`]: the export of issued passes (CSV, .xlsx) and statistics by enterprise and week.
 //! - [`mail`]: e-mail notices over SMTP and the queue's sender.
 //! - [`web`]: the routes by area, each handler given its checked session; [`pages`]: the
@@ -22,6 +23,7 @@
 
 pub mod anchor;
 pub mod auth;
+pub mod backup;
 pub mod db;
 pub mod login;
 pub mod mail;

@@ -51,6 +51,30 @@ enum Command {
         #[arg(long, value_name = "PROXY_ADDRESS")]
         behind_proxy: Option<std::net::IpAddr>,
     },
+    /// Write a consistent copy of a data directory (both databases, the audit trail's signed
+    /// head, the printed PDFs; never the key) to a new file; the console may be running.
+    Backup {
+        /// Data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The archive to write (a tar file; never replaced).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new or empty data directory. The ledger's next serial is raised
+    /// above every serial issued since the backup: from the revocation server's record, or
+    /// --next-serial; without either, nothing is restored.
+    Restore {
+        /// The archive `backup` wrote.
+        archive: PathBuf,
+        /// The data directory to restore into (missing or empty).
+        #[arg(long)]
+        data: PathBuf,
+        /// One above the highest pass serial known to be issued (from the last printed PDF or
+        /// e-pass), when the revocation server cannot say.
+        #[arg(long)]
+        next_serial: Option<u64>,
+    },
     /// Admin accounts: made only here, on the server, never in the console (no admin makes
     /// another and holds both passwords). Stop the console first.
     Admin {
@@ -130,6 +154,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "pass-office: set up {}; the password above is shown once and must be changed at first login",
                 data.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { data, out } => {
+            let names = pass_office::backup::backup(&data, &out, (pass_office::system_clock())())?;
+            println!("backed up {} to {}: {}", data.display(), out.display(), names.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { archive, data, next_serial } => {
+            let restored = pass_office::backup::restore(&archive, &data, next_serial, (pass_office::system_clock())())?;
+            println!(
+                "restored {} into {}; the next pass takes serial {} (from {})",
+                archive.display(),
+                data.display(),
+                restored.next_serial,
+                restored.floor
             );
             Ok(ExitCode::SUCCESS)
         }

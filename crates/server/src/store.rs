@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "checkpass-server.sqlite";
 /// The schema, one step a version (`pass_files::migrate`).
-const SCHEMA: [&str; 3] = [
+const SCHEMA: [&str; 4] = [
     // 1: versions, revocations, revoked keys, tokens, the published snapshot, trust lists.
     "CREATE TABLE versions (
                      version      INTEGER PRIMARY KEY,
@@ -65,6 +65,8 @@ const SCHEMA: [&str; 3] = [
          received_at INTEGER NOT NULL,
          PRIMARY KEY (key_id, row)
      );",
+    // 4: the highest next serial each office reported (for restoring its ledger).
+    "CREATE TABLE office_serials (key_id TEXT PRIMARY KEY, next_serial INTEGER NOT NULL);",
 ];
 
 /// Why an office's audit head was not kept.
@@ -150,6 +152,7 @@ impl Store {
         &mut self,
         key_id: KeyId,
         head: &pass_core::audit::Head,
+        next_serial: Option<u64>,
         now: u64,
     ) -> Result<pass_core::api::AuditHeadAnswer, HeadError> {
         let path = self.path.clone();
@@ -176,6 +179,14 @@ impl Store {
                 .map_err(&err)?;
             }
         }
+        if let Some(next) = next_serial.and_then(|n| i64::try_from(n).ok()) {
+            tx.execute(
+                "INSERT INTO office_serials (key_id, next_serial) VALUES (?1, ?2)
+                 ON CONFLICT (key_id) DO UPDATE SET next_serial = max(next_serial, excluded.next_serial)",
+                params![key_id.to_string(), next],
+            )
+            .map_err(&err)?;
+        }
         tx.commit().map_err(&err)?;
         self.audit_head(key_id)?.ok_or_else(|| {
             HeadError::Store(StoreError::Corrupt(self.path.clone(), "an audit head kept is gone".into()))
@@ -186,13 +197,16 @@ impl Store {
     pub fn audit_head(&self, key_id: KeyId) -> Result<Option<pass_core::api::AuditHeadAnswer>, StoreError> {
         self.conn
             .query_row(
-                "SELECT row, hash, signature, received_at FROM audit_heads WHERE key_id = ?1 ORDER BY row DESC LIMIT 1",
+                "SELECT row, hash, signature, received_at,
+                        (SELECT next_serial FROM office_serials s WHERE s.key_id = h.key_id)
+                 FROM audit_heads h WHERE key_id = ?1 ORDER BY row DESC LIMIT 1",
                 [key_id.to_string()],
                 |r| {
                     Ok(pass_core::api::AuditHeadAnswer {
                         key_id,
                         head: pass_core::audit::Head { row: r.get(0)?, hash: r.get(1)?, signature: r.get(2)? },
                         received_at: r.get::<_, i64>(3)?.max(0) as u64,
+                        next_serial: r.get::<_, Option<i64>>(4)?.map(|n| n.max(0) as u64),
                     })
                 },
             )

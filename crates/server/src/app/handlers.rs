@@ -293,15 +293,18 @@ pub(super) async fn post_audit_heads(
     }
     let now = (state.clock)();
     let kept = tokio::task::spawn_blocking(move || {
-        state.store.lock().map_err(AppError::internal)?.add_audit_head(key_id, &request.head, now).map_err(
-            |e| match e {
+        state
+            .store
+            .lock()
+            .map_err(AppError::internal)?
+            .add_audit_head(key_id, &request.head, request.next_serial, now)
+            .map_err(|e| match e {
                 HeadError::Conflict { .. } => {
                     tracing::warn!(%key_id, "audit head refused: {e}");
                     AppError::new(StatusCode::CONFLICT, "audit_head_goes_back", e.to_string())
                 }
                 HeadError::Store(e) => AppError::internal(e),
-            },
-        )
+            })
     })
     .await
     .map_err(AppError::internal)??;
