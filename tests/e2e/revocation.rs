@@ -653,3 +653,76 @@ fn audit_heads_are_kept_and_never_go_back() {
     let (_, text) = get();
     assert!(text.contains("\"row\":6"), "{text}");
 }
+
+/// Issue 34, restore drill (b): the server is backed up, 3 more revocations are synced by a
+/// checkpoint, the data is lost and the backup restored with the snapshot its `--publish`
+/// directory kept: the checkpoint accepts the server's next update, and every revoked pass
+/// stays REJECTED. (Restored from the backup alone it would sign version 2 again, which the
+/// checkpoint, at 4, rightly refuses.)
+#[test]
+fn a_restored_server_loses_no_revocation_and_goes_on_from_the_newest_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let published = dir.path().join("www");
+    let key = root().join("keys-example/authority.key");
+    let trust = root().join("keys-example/trust.toml");
+    let start = || Server::start_as(&data, &key, Some(&trust), &["--publish", published.to_str().unwrap()]);
+    let server = start();
+    let admin = server.token(&["--admin"]);
+    let passes: Vec<(u64, PathBuf)> = (1..=5).map(|i| issue(dir.path(), &format!("pass{i}"), "2026-06-01")).collect();
+    let revoke = |url: &str, serial: u64| {
+        let body = format!(r#"{{"key_id":"{}","serials":[{serial}],"reason":"drill"}}"#, example_key_id());
+        let (status, text) = http(url, "POST", "/v1/revocations", Some(&admin), Some(&body));
+        assert_eq!(status, 200, "{text}");
+    };
+    let state = dir.path().join("checkpoint.bin");
+    revoke(&server.url, passes[0].0);
+    assert_eq!(sync(&server.url, &state).code, 0);
+    let backup = dir.path().join("server-backup.sqlite");
+    let run = crate::util::server(&["backup", "--data", data.to_str().unwrap(), "--out", backup.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for (serial, _) in &passes[1..4] {
+        revoke(&server.url, *serial);
+    }
+    let synced = sync(&server.url, &state);
+    assert_eq!(synced.code, 0, "{}", synced.stderr);
+    for (_, png) in &passes[..4] {
+        assert_eq!(scan_reason(png, &state), "revoked");
+    }
+
+    // The data is lost; the backup restored, with the snapshot the web server still serves.
+    drop(server);
+    std::fs::remove_dir_all(&data).unwrap();
+    let snapshot = published.join("v1/revocations");
+    #[rustfmt::skip]
+    let run = crate::util::server(&[
+        "restore", backup.to_str().unwrap(), "--data", data.to_str().unwrap(),
+        "--authority-key", key.to_str().unwrap(), "--recover-from", snapshot.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("version 1 in the backup, 4 now"), "{}", run.stdout);
+    // A forged snapshot (another key) is refused, and nothing is written.
+    let elsewhere = dir.path().join("elsewhere");
+    let forged = dir.path().join("forged");
+    std::fs::write(
+        &forged,
+        pass_core::revocation::sign_snapshot(&RevocationState::default().snapshot(), &SecretKey::from_seed(&[9; 32])),
+    )
+    .unwrap();
+    #[rustfmt::skip]
+    let run = crate::util::server(&[
+        "restore", backup.to_str().unwrap(), "--data", elsewhere.to_str().unwrap(),
+        "--authority-key", key.to_str().unwrap(), "--recover-from", forged.to_str().unwrap(),
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(!elsewhere.exists(), "nothing written");
+
+    // Served again: the next revocation is version 5, which the checkpoint takes.
+    let server = start();
+    revoke(&server.url, passes[4].0);
+    let synced = sync(&server.url, &state);
+    assert_eq!(synced.code, 0, "the checkpoint takes the restored server's next update: {}", synced.stderr);
+    for (_, png) in &passes {
+        assert_eq!(scan_reason(png, &state), "revoked", "{}", png.display());
+    }
+}

@@ -20,6 +20,34 @@ pub struct Cli {
 pub enum Command {
     /// Serve revocations and the trust list over HTTP until SIGTERM or Ctrl-C.
     Serve(ServeArgs),
+    /// Write a consistent copy of the database to a new file (0600); the server may be
+    /// running. Keys are never in it.
+    Backup {
+        /// The data directory.
+        #[arg(long, env = "CHECKPASS_SERVER_DATA")]
+        data: PathBuf,
+        /// The file to write (never replaced).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new or empty data directory, then take back every revocation
+    /// the signed snapshots given show (a mirror's or the `--publish` directory's
+    /// `v1/revocations`): the data goes on from the newest version any checkpoint holds.
+    Restore {
+        /// The file `backup` wrote.
+        backup: PathBuf,
+        /// The data directory to restore into (missing or empty).
+        #[arg(long)]
+        data: PathBuf,
+        /// The authority key (to check the snapshots and sign the recovered state).
+        #[arg(long, env = "CHECKPASS_AUTHORITY_KEY")]
+        authority_key: PathBuf,
+        /// A signed snapshot a checkpoint or mirror holds (repeat for several). Without one,
+        /// a restored older database signs versions every checkpoint refuses: the command
+        /// says so.
+        #[arg(long)]
+        recover_from: Vec<PathBuf>,
+    },
     /// Manage bearer tokens.
     Token {
         /// Token operation.

@@ -6,6 +6,8 @@
 //! - [`publish`]: the served snapshot, deltas and their caches.
 //! - [`app`]: routes, authentication, errors, metrics.
 //! - [`mirror`]: copying every listed authority's documents, checked, into a static layout.
+//! - [`backup`]: backups of the database, and restores that take back every revocation a
+//!   published snapshot shows.
 //!
 //! Connections are served by `pass-http` (limits, timeouts, drain), as the console and the
 //! station are.
@@ -14,6 +16,7 @@
 //! listener until a shutdown future completes.
 
 pub mod app;
+pub mod backup;
 pub mod mirror;
 pub mod publish;
 pub mod store;

@@ -49,6 +49,11 @@ fn main() -> ExitCode {
             };
             serve(server, true)
         }
+        Command::Backup { data, out } => pass_server::backup::backup(&data, &out)
+            .map(|()| println!("backed up {} to {}", data.display(), out.display())),
+        Command::Restore { backup, data, authority_key, recover_from } => {
+            restore(&backup, &data, &authority_key, &recover_from)
+        }
         Command::Token { command: TokenCommand::Add { data, issuer, admin } } => token_add(&data, issuer, admin),
         Command::Token { command: TokenCommand::List { data } } => token_list(&data),
         Command::Token { command: TokenCommand::Remove { data, id } } => token_remove(&data, &id),
@@ -69,6 +74,34 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `pass-server restore`: the backup, then what the signed snapshots show.
+fn restore(backup: &Path, data: &Path, key: &Path, recover_from: &[PathBuf]) -> Result<()> {
+    let key = load_secret(key)?;
+    let seen: Vec<Vec<u8>> = recover_from
+        .iter()
+        .map(|p| {
+            files::read_capped(p, pass_core::revocation::MAX_SNAPSHOT_LEN as u64)
+                .with_context(|| p.display().to_string())
+        })
+        .collect::<Result<_>>()?;
+    let restored = pass_server::backup::restore(backup, data, &key, &seen, pass_server::app::system_clock())?;
+    println!(
+        "restored {} into {}: version {} in the backup, {} now",
+        backup.display(),
+        data.display(),
+        restored.backup_version,
+        restored.version
+    );
+    if seen.is_empty() {
+        eprintln!(
+            "pass-server: warning: restored without --recover-from: revocations made after the backup are missing, and \
+             checkpoints that synced them refuse this server's next versions; give a signed snapshot a mirror or the \
+             --publish directory holds (v1/revocations)"
+        );
+    }
+    Ok(())
 }
 
 #[derive(Debug, Default, Deserialize)]

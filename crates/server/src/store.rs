@@ -370,6 +370,76 @@ impl Store {
         Ok(Some((snapshot, change)))
     }
 
+    /// Takes back what a restored (older) database lacks from `seen`, a state this authority
+    /// signed and a checkpoint or mirror holds (its published snapshot): every revocation in it
+    /// recorded under its version, and the data goes on from there. When the database held
+    /// something `seen` lacks (it was not older), the union is published as a version after it.
+    /// Returns the version the data is now at; nothing changes when `seen` is not newer.
+    pub fn recover(
+        &mut self,
+        state: &mut RevocationState,
+        seen: &RevocationState,
+        now: u64,
+        authority: &SecretKey,
+    ) -> Result<u64, StoreError> {
+        if seen.version <= state.version {
+            return Ok(state.version);
+        }
+        let mut next = state.clone();
+        let mut serials: Vec<(KeyId, u64)> = Vec::new();
+        for (key, set) in &seen.serials {
+            for serial in set {
+                if next.add_serials(*key, [*serial]) == 1 {
+                    serials.push((*key, *serial));
+                }
+            }
+        }
+        let mut keys: Vec<(KeyId, Option<u64>)> = Vec::new();
+        for (key, after) in &seen.keys {
+            if next.add_key(*key, *after) {
+                keys.push((*key, next.keys[key]));
+            }
+        }
+        let (version, issued_at) = if next.digest() == seen.digest() {
+            (seen.version, seen.issued_at)
+        } else {
+            (seen.version + 1, now.max(seen.issued_at))
+        };
+        next.version = version;
+        next.issued_at = issued_at;
+        let snapshot = revocation::sign_snapshot(&next.snapshot(), authority);
+        let reason = format!("recovered after a restore, from a signed snapshot of version {}", seen.version);
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let v = version as i64;
+        tx.execute("INSERT INTO versions (version, published_at) VALUES (?1, ?2)", params![v, issued_at as i64])
+            .map_err(err)?;
+        for (key, serial) in &serials {
+            tx.execute(
+                "INSERT INTO revocations (key_id, serial, reason, version) VALUES (?1, ?2, ?3, ?4)",
+                params![key.to_string(), *serial as i64, reason, v],
+            )
+            .map_err(err)?;
+        }
+        for (key, after) in &keys {
+            tx.execute(
+                "INSERT INTO revoked_keys (key_id, issued_after, reason, version) VALUES (?1, ?2, ?3, ?4)",
+                params![key.to_string(), after.map(|a| a as i64), reason, v],
+            )
+            .map_err(err)?;
+        }
+        tx.execute(
+            "INSERT INTO published (id, version, snapshot) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, snapshot = excluded.snapshot",
+            params![v, snapshot],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        *state = next;
+        Ok(version)
+    }
+
     /// The last signed snapshot stored, with its version.
     pub fn published(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         self.conn
