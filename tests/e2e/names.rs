@@ -101,7 +101,10 @@ fn spreadsheet_names_are_checked_by_line_and_printed_by_name() {
         invalid.iter().map(|e| (e["line"].as_u64().unwrap(), e["column"].as_str().unwrap())).collect();
     assert_eq!(found, [(3, "origin"), (4, "zones")]);
     let ambiguous = invalid[0]["reason"].as_str().unwrap();
-    assert!(ambiguous.contains("南京市鼓楼区（320106）") && ambiguous.contains("开封市鼓楼区（410204）"), "{ambiguous}");
+    assert!(
+        ambiguous.contains("南京市鼓楼区（320106）") && ambiguous.contains("开封市鼓楼区（410204）"),
+        "{ambiguous}"
+    );
     assert!(invalid[1]["reason"].as_str().unwrap().contains("火星市"), "{}", invalid[1]);
 
     // The good row, printed: the page names the places, each code small beside its name.
