@@ -205,6 +205,8 @@ pub struct Office {
     head_moved: tokio::sync::Notify,
     /// Told when mail may be waiting, so the mail sender looks at once.
     mail_moved: tokio::sync::Notify,
+    /// Counters for `/metrics`.
+    metrics: web::metrics::Metrics,
     _lock: std::fs::File,
 }
 
@@ -248,6 +250,7 @@ impl Office {
             head_sent: Mutex::new(None),
             head_moved: tokio::sync::Notify::new(),
             mail_moved: tokio::sync::Notify::new(),
+            metrics: web::metrics::Metrics::default(),
             _lock: lock,
         })
     }

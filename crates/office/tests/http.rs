@@ -1457,3 +1457,32 @@ fn withdraw_renew_reject_one_vehicle_and_take_back_a_request() {
         "{renewal}"
     );
 }
+
+/// Issue 34, monitoring: `/metrics` in Prometheus text for a scraper on this machine (the
+/// requests by route pattern and status, their latencies, the queue, unsent revocations, mails
+/// waiting, unsigned audit rows); a request a proxy forwarded gets nothing.
+#[test]
+fn metrics_are_for_a_local_scraper() {
+    let Office { console, mut a, .. } = office();
+    let path = a.apply("粤A12345", &[]).location.unwrap();
+    assert_eq!(a.get(&path).status, 200);
+    let mut scraper = Browser::new(&console);
+    let page = scraper.get("/metrics");
+    assert_eq!(page.status, 200);
+    for line in [
+        "checkpass_office_applications_waiting 1",
+        "checkpass_office_revocations_unsent 0",
+        "checkpass_office_mails_waiting 0",
+        "checkpass_office_audit_rows_unsigned 0",
+        "checkpass_office_http_request_duration_seconds_count",
+        "checkpass_office_http_requests_total{route=\"POST /applications\",status=\"303\"} 1",
+    ] {
+        assert!(page.body.contains(line), "{line}: {}", page.body);
+    }
+    // Labels carry route patterns, never paths (no ids, no e-pass tokens).
+    assert!(page.body.contains("route=\"GET /applications/{id}\",status=\"200\"} 1"), "{}", page.body);
+    assert!(!page.body.contains(&format!("GET {path}\"")), "{}", page.body);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let forwarded = agent.get(&format!("{}/metrics", console.base)).header("X-Real-IP", "203.0.113.9").call().unwrap();
+    assert_eq!(forwarded.status(), 404);
+}

@@ -12,6 +12,7 @@
 mod accounts;
 mod applications;
 mod epass;
+pub(crate) mod metrics;
 mod records;
 mod review;
 pub(crate) mod session;
@@ -45,6 +46,7 @@ pub(crate) use crate::workflow::Fields;
 
 /// The routes.
 pub fn router(office: Shared) -> Router {
+    let counted = office.clone();
     Router::new()
         .route("/", get(accounts::home))
         // A login form is a few hundred bytes: a larger body is refused before it is read.
@@ -98,6 +100,8 @@ pub fn router(office: Shared) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], PLACES_JS) }),
         )
         .route("/static/office.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }))
+        .route("/metrics", get(metrics::metrics))
+        .layer(axum::middleware::from_fn_with_state(counted, metrics::count))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(pass_issuer::csv_import::MAX_FILE_BYTES + 64 * 1024))
         .with_state(office)
