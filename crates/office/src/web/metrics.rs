@@ -93,7 +93,7 @@ pub(super) async fn metrics(
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
     let scraped = office.clone();
-    let gauges = match blocking(office, move |office| gauges(office)).await {
+    let gauges = match blocking(office, gauges).await {
         Ok(gauges) => gauges,
         Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response(),
     };
