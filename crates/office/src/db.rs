@@ -367,6 +367,12 @@ pub fn create_account(
     Ok(tx.last_insert_rowid())
 }
 
+/// Lifts an account's lockout (its failed logins forgotten).
+pub fn unlock(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<()> {
+    tx.execute("UPDATE accounts SET failed_logins = 0, locked_until = 0 WHERE id = ?1", [id])?;
+    Ok(())
+}
+
 /// Gives an account a new one-time password set by `set_up_by`: it must change it at the next
 /// login, its lockout is lifted and its sessions end.
 pub fn reset_password(tx: &Transaction<'_>, id: i64, password_hash: &str, set_up_by: &str) -> rusqlite::Result<()> {

@@ -189,6 +189,7 @@ pub fn accounts(
     created: Option<(&str, &str)>,
     values: &BTreeMap<String, String>,
     errors: &BTreeMap<String, String>,
+    now: u64,
 ) -> Markup {
     let value = |name: &str| values.get(name).map(String::as_str).unwrap_or("");
     let error = |name: &str| errors.get(name).map(String::as_str);
@@ -224,6 +225,13 @@ pub fn accounts(
                                 td data-label="代码" { (a.org_code.as_deref().unwrap_or("")) }
                                 td data-label="状态" {
                                     @if a.disabled { "已停用 disabled " }
+                                    @if a.locked_until > now {
+                                        form.inline method="post" action=(format!("/accounts/{}/unlock", a.id)) {
+                                            (csrf_field(viewer.csrf))
+                                            "已锁定 locked "
+                                            button.secondary type="submit" { "解锁 Unlock" }
+                                        }
+                                    }
                                     @if a.role != Role::Admin {
                                         form.inline method="post" action=(format!("/accounts/{}/password", a.id)) {
                                             (csrf_field(viewer.csrf))

@@ -615,6 +615,22 @@ fn five_failed_logins_lock_an_account_for_fifteen_minutes() {
     // An unknown login answers exactly as a wrong password does.
     let unknown = Browser::new(&console).log_in("nobody", "whatever123");
     assert_eq!(unknown.status, 401);
+    // An admin unlocks a locked account at once, its password unchanged.
+    let mut admin = Browser::login(&console, "admin", &console.admin_password);
+    let otp = admin.create("clerk", "clerk", None);
+    let mut guesser = Browser::new(&console);
+    for _ in 0..5 {
+        assert_eq!(guesser.log_in("clerk", "wrong password!").status, 401);
+    }
+    assert_eq!(guesser.log_in("clerk", &otp).status, 401, "locked");
+    let accounts = admin.get("/accounts").body;
+    let id = accounts
+        .split("action=\"/accounts/")
+        .find_map(|p| p.split_once("/unlock\"").map(|(id, _)| id.to_owned()))
+        .expect("an unlock button");
+    let csrf = admin.get("/accounts").csrf();
+    assert_eq!(admin.post(&format!("/accounts/{id}/unlock"), &[("csrf", &csrf)]).status, 303);
+    assert_eq!(Browser::new(&console).log_in("clerk", &otp).status, 303, "unlocked");
 }
 
 #[test]

@@ -129,7 +129,10 @@ pub(super) async fn accounts_page(State(office): State<Shared>, Visitor { sessio
     run(office, move |office| {
         let list = db::accounts(&*office.db()?)?;
         let none = Fields::new();
-        Ok(Reply::Page(StatusCode::OK, pages::accounts(&session.viewer(office), &list, None, &none, &none)))
+        Ok(Reply::Page(
+            StatusCode::OK,
+            pages::accounts(&session.viewer(office), &list, None, &none, &none, office.now()),
+        ))
     })
     .await
 }
@@ -181,7 +184,7 @@ pub(super) async fn create_account(
                 .collect();
             return Ok(Reply::Page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                pages::accounts(&session.viewer(office), &list, None, &values, &problems),
+                pages::accounts(&session.viewer(office), &list, None, &values, &problems, office.now()),
             ));
         }
         let role = role.unwrap_or(Role::Enterprise);
@@ -200,7 +203,14 @@ pub(super) async fn create_account(
         let list = db::accounts(&*office.db()?)?;
         Ok(Reply::Page(
             StatusCode::OK,
-            pages::accounts(&session.viewer(office), &list, Some((&login, &password)), &Fields::new(), &Fields::new()),
+            pages::accounts(
+                &session.viewer(office),
+                &list,
+                Some((&login, &password)),
+                &Fields::new(),
+                &Fields::new(),
+                office.now(),
+            ),
         ))
     })
     .await
@@ -244,8 +254,32 @@ pub(super) async fn reset_password(
                 Some((&account.login, &password)),
                 &Fields::new(),
                 &Fields::new(),
+                office.now(),
             ),
         ))
+    })
+    .await
+}
+
+/// An admin lifts an account's lockout (after checking who was locked out), its password
+/// unchanged.
+pub(super) async fn unlock(
+    State(office): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Posted { session, .. }: Posted<may::Admin>,
+) -> Reply {
+    run(office, move |office| {
+        let Some(account) = db::account(&*office.db()?, id)? else {
+            return Ok(session::not_found(office, &session));
+        };
+        {
+            let mut conn = office.db()?;
+            let tx = conn.transaction()?;
+            db::unlock(&tx, account.id)?;
+            db::audit(&tx, office.now(), &session.account.login, "account_unlocked", &account.login)?;
+            tx.commit()?;
+        }
+        Ok(Reply::to("/accounts"))
     })
     .await
 }

@@ -62,6 +62,7 @@ pub fn router(office: Shared) -> Router {
         .route("/accounts", get(accounts::accounts_page).post(accounts::create_account))
         .route("/accounts/{id}/disabled", post(accounts::set_disabled))
         .route("/accounts/{id}/password", post(accounts::reset_password))
+        .route("/accounts/{id}/unlock", post(accounts::unlock))
         .route("/queue", get(review::queue))
         .route("/dashboard", get(review::dashboard))
         .route("/applications", get(applications::list).post(applications::submit))
