@@ -16,5 +16,6 @@ mod revocation;
 mod station;
 mod tidy;
 mod trust_holes;
+mod upgrade;
 mod util;
 mod web;
