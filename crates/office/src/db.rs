@@ -448,6 +448,19 @@ pub fn audit_rows(conn: &Connection) -> rusqlite::Result<Vec<AuditRow>> {
     rows.collect()
 }
 
+/// A row of `SELECT id, at, actor, action, detail, prev_hash, hash FROM audit`.
+fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<pass_core::audit::Row> {
+    Ok(pass_core::audit::Row {
+        id: r.get(0)?,
+        at: r.get::<_, i64>(1)?.max(0) as u64,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        detail: r.get(4)?,
+        prev_hash: r.get(5)?,
+        hash: r.get(6)?,
+    })
+}
+
 /// Checks the trail against its recorded end and the signed heads in `anchors`
 /// ([`pass_core::audit::check`]), reading the rows once.
 pub fn verify_audit(
@@ -457,17 +470,7 @@ pub fn verify_audit(
 ) -> rusqlite::Result<pass_core::audit::Verdict> {
     let end = setting(conn, "audit_head")?;
     let mut statement = conn.prepare("SELECT id, at, actor, action, detail, prev_hash, hash FROM audit ORDER BY id")?;
-    let rows = statement.query_map([], |r| {
-        Ok(pass_core::audit::Row {
-            id: r.get(0)?,
-            at: r.get::<_, i64>(1)?.max(0) as u64,
-            actor: r.get(2)?,
-            action: r.get(3)?,
-            detail: r.get(4)?,
-            prev_hash: r.get(5)?,
-            hash: r.get(6)?,
-        })
-    })?;
+    let rows = statement.query_map([], audit_row)?;
     pass_core::audit::check(rows, end.as_deref(), anchors, key)
 }
 
@@ -775,17 +778,7 @@ pub fn audit_page(
         "SELECT id, at, actor, action, detail, prev_hash, hash FROM audit WHERE {condition}
          ORDER BY id DESC LIMIT {AUDIT_PAGE_SIZE} OFFSET {offset}"
     ))?;
-    let rows = statement.query_map([&like], |r| {
-        Ok(pass_core::audit::Row {
-            id: r.get(0)?,
-            at: r.get::<_, i64>(1)?.max(0) as u64,
-            actor: r.get(2)?,
-            action: r.get(3)?,
-            detail: r.get(4)?,
-            prev_hash: r.get(5)?,
-            hash: r.get(6)?,
-        })
-    })?;
+    let rows = statement.query_map([&like], audit_row)?;
     Ok((rows.collect::<Result<_, _>>()?, total.max(0) as usize))
 }
 
@@ -1280,17 +1273,7 @@ pub fn history(conn: &Connection, id: i64) -> rusqlite::Result<Vec<pass_core::au
         "SELECT id, at, actor, action, detail, prev_hash, hash FROM audit
          WHERE detail = ?1 OR detail LIKE ?1 || ':%' OR detail LIKE ?1 || ',%' ORDER BY id",
     )?;
-    let rows = statement.query_map([format!("application {id}")], |r| {
-        Ok(pass_core::audit::Row {
-            id: r.get(0)?,
-            at: r.get::<_, i64>(1)?.max(0) as u64,
-            actor: r.get(2)?,
-            action: r.get(3)?,
-            detail: r.get(4)?,
-            prev_hash: r.get(5)?,
-            hash: r.get(6)?,
-        })
-    })?;
+    let rows = statement.query_map([format!("application {id}")], audit_row)?;
     rows.collect()
 }
 
