@@ -20,6 +20,8 @@ command -v fusefat >/dev/null || need+=(fusefat)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
 # Test certificates for the console's own TLS and nginx's.
 command -v openssl >/dev/null || need+=(openssl)
+# The service units' check: systemd-analyze (verify, and security --offline).
+command -v systemd-analyze >/dev/null || need+=(systemd)
 # The console's accessibility check in the browser test: axe-core, from npm.
 command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then

@@ -16,6 +16,7 @@ mod revocation;
 mod station;
 mod tidy;
 mod trust_holes;
+mod units;
 mod upgrade;
 mod util;
 mod web;
