@@ -20,6 +20,9 @@ command -v fusefat >/dev/null || need+=(fusefat)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
 # Test certificates for the console's own TLS and nginx's.
 command -v openssl >/dev/null || need+=(openssl)
+# The checkpoint on Windows: mingw-w64 cross-builds pass-verifier.exe, wine runs it.
+command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
+command -v wine >/dev/null || need+=(wine wine64)
 # The service units' check: systemd-analyze (verify, and security --offline).
 command -v systemd-analyze >/dev/null || need+=(systemd)
 # The console's accessibility check in the browser test: axe-core, from npm.
@@ -54,6 +57,12 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 # issuer, Cargo would link pass-core's signing code into it.
 cargo build --locked --bins -p pass-issuer -p pass-server -p pass-office
 cargo build --locked --bins -p pass-verifier --target-dir target/checkpoint
+# The Windows checkpoint (release, as scripts/package.sh zips it), and the one-function DLL
+# that stands in, under wine only, for the bcryptprimitives.dll Debian's wine 8 lacks.
+rustup target list --installed | grep -q '^x86_64-pc-windows-gnu$' || rustup target add x86_64-pc-windows-gnu
+cargo build --locked --release -p pass-verifier --target x86_64-pc-windows-gnu --target-dir target/checkpoint
+mkdir -p target/windows
+x86_64-w64-mingw32-gcc -shared -O2 -o target/windows/bcryptprimitives.dll packaging/windows/process-prng-shim.c -Wl,--kill-at
 # A test that lacks a prerequisite of the machine fails in CI and is listed here elsewhere.
 rm -f target/test-skips.txt
 cargo test --workspace --locked

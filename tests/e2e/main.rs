@@ -20,3 +20,4 @@ mod units;
 mod upgrade;
 mod util;
 mod web;
+mod windows;

@@ -180,7 +180,12 @@ impl StationSocket {
 }
 
 pub(crate) fn start_station(args: &[&str]) -> StationProcess {
-    let mut child = crate::util::command("pass-verifier")
+    start_station_as(crate::util::command("pass-verifier"), args)
+}
+
+/// `station` run by `command` (the checkpoint binary, or its Windows build under wine).
+pub(crate) fn start_station_as(mut command: Command, args: &[&str]) -> StationProcess {
+    let mut child = command
         .arg("station")
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
@@ -196,7 +201,7 @@ pub(crate) fn start_station(args: &[&str]) -> StationProcess {
 
 /// Shows `code` to the station through the fake webcam; returns the page's state once the
 /// presentation is over (the pass has left the view), and the browser for more.
-fn present(station: &StationProcess, dir: &Path, name: &str, code: &[u8]) -> (Value, Browser) {
+pub(crate) fn present(station: &StationProcess, dir: &Path, name: &str, code: &[u8]) -> (Value, Browser) {
     let file = dir.join(format!("{name}.y4m"));
     video(&file, code);
     eprintln!("[station test] video {name} written; launching chromium");
