@@ -66,6 +66,9 @@ pub fn seal(office: &Office) -> anyhow::Result<()> {
     write(&office.data, row, hash, &pass_issuer::keyfile::load_secret(&office.key)?)?;
     *sealed = Some(row);
     office.head_moved.notify_one();
+    // Every change is an audit row, and only a change queues mail: the mail sender looks now,
+    // not after every request.
+    office.mail_waiting();
     Ok(())
 }
 

@@ -332,6 +332,20 @@ impl Store {
                 revocation::MAX_SNAPSHOT_LEN
             )));
         }
+        self.write_version(&next, &change, reason, &snapshot)?;
+        *state = next;
+        Ok(Some((snapshot, change)))
+    }
+
+    /// Records `change` as version `next.version` (signed at `next.issued_at`) and stores its
+    /// signed snapshot, in one transaction.
+    fn write_version(
+        &mut self,
+        next: &RevocationState,
+        change: &Change,
+        reason: &str,
+        snapshot: &[u8],
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
@@ -365,9 +379,7 @@ impl Store {
             params![version, snapshot],
         )
         .map_err(err)?;
-        tx.commit().map_err(err)?;
-        *state = next;
-        Ok(Some((snapshot, change)))
+        tx.commit().map_err(err)
     }
 
     /// Takes back what a restored (older) database lacks from `seen`, a state this authority
@@ -386,18 +398,17 @@ impl Store {
             return Ok(state.version);
         }
         let mut next = state.clone();
-        let mut serials: Vec<(KeyId, u64)> = Vec::new();
+        let mut change = Change::default();
         for (key, set) in &seen.serials {
             for serial in set {
                 if next.add_serials(*key, [*serial]) == 1 {
-                    serials.push((*key, *serial));
+                    change.serials.entry(*key).or_default().push(*serial);
                 }
             }
         }
-        let mut keys: Vec<(KeyId, Option<u64>)> = Vec::new();
         for (key, after) in &seen.keys {
             if next.add_key(*key, *after) {
-                keys.push((*key, next.keys[key]));
+                change.keys.insert(*key, next.keys[key]);
             }
         }
         let (version, issued_at) = if next.digest() == seen.digest() {
@@ -409,33 +420,7 @@ impl Store {
         next.issued_at = issued_at;
         let snapshot = revocation::sign_snapshot(&next.snapshot(), authority);
         let reason = format!("recovered after a restore, from a signed snapshot of version {}", seen.version);
-        let path = self.path.clone();
-        let err = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        let v = version as i64;
-        tx.execute("INSERT INTO versions (version, published_at) VALUES (?1, ?2)", params![v, issued_at as i64])
-            .map_err(err)?;
-        for (key, serial) in &serials {
-            tx.execute(
-                "INSERT INTO revocations (key_id, serial, reason, version) VALUES (?1, ?2, ?3, ?4)",
-                params![key.to_string(), *serial as i64, reason, v],
-            )
-            .map_err(err)?;
-        }
-        for (key, after) in &keys {
-            tx.execute(
-                "INSERT INTO revoked_keys (key_id, issued_after, reason, version) VALUES (?1, ?2, ?3, ?4)",
-                params![key.to_string(), after.map(|a| a as i64), reason, v],
-            )
-            .map_err(err)?;
-        }
-        tx.execute(
-            "INSERT INTO published (id, version, snapshot) VALUES (1, ?1, ?2)
-             ON CONFLICT (id) DO UPDATE SET version = excluded.version, snapshot = excluded.snapshot",
-            params![v, snapshot],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
+        self.write_version(&next, &change, &reason, &snapshot)?;
         *state = next;
         Ok(version)
     }

@@ -200,20 +200,22 @@ pub(super) async fn create_account(
             db::audit(&tx, office.now(), &session.account.login, "account_created", &detail)?;
             tx.commit()?;
         }
-        let list = db::accounts(&*office.db()?)?;
-        Ok(Reply::Page(
-            StatusCode::OK,
-            pages::accounts(
-                &session.viewer(office),
-                &list,
-                Some((&login, &password)),
-                &Fields::new(),
-                &Fields::new(),
-                office.now(),
-            ),
-        ))
+        with_password(office, &session, &login, &password)
     })
     .await
+}
+
+/// The accounts page showing `login`'s new one-time password, once.
+fn with_password(
+    office: &crate::Office,
+    session: &session::Session,
+    login: &str,
+    password: &str,
+) -> anyhow::Result<Reply> {
+    let list = db::accounts(&*office.db()?)?;
+    let none = Fields::new();
+    let page = pages::accounts(&session.viewer(office), &list, Some((login, password)), &none, &none, office.now());
+    Ok(Reply::Page(StatusCode::OK, page))
 }
 
 /// An admin gives an account a new one-time password (forgotten, or locked out): shown once to
@@ -245,18 +247,7 @@ pub(super) async fn reset_password(
             db::audit(&tx, office.now(), &session.account.login, "password_reset", &account.login)?;
             tx.commit()?;
         }
-        let list = db::accounts(&*office.db()?)?;
-        Ok(Reply::Page(
-            StatusCode::OK,
-            pages::accounts(
-                &session.viewer(office),
-                &list,
-                Some((&account.login, &password)),
-                &Fields::new(),
-                &Fields::new(),
-                office.now(),
-            ),
-        ))
+        with_password(office, &session, &account.login, &password)
     })
     .await
 }

@@ -270,6 +270,20 @@ pub(super) fn page(
     Ok(pages::application(&viewer, &view))
 }
 
+/// Application `id`'s page with `message` (why an action was refused) at its top, 422; 404
+/// when the visitor may not see it.
+pub(super) fn refused(
+    office: &crate::Office,
+    session: &session::Session,
+    id: i64,
+    message: &str,
+) -> anyhow::Result<Reply> {
+    let Some(application) = workflow::visible(office, &session.account, id)? else {
+        return Ok(not_found(office, session));
+    };
+    Ok(Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, page(office, session, &application, Some(message))?))
+}
+
 /// One pass of an application as a PDF of its own, to print it again.
 pub(super) async fn one_pass(
     State(office): State<Shared>,
@@ -445,13 +459,7 @@ pub(super) async fn copy(
 ) -> Reply {
     run(office, move |office| match workflow::copy_as_new(office, &session.account, id)? {
         Ok(new) => Ok(Reply::to(format!("/applications/{new}"))),
-        Err(Refused::Invalid(message)) => {
-            let Some(application) = workflow::visible(office, &session.account, id)? else {
-                return Ok(not_found(office, &session));
-            };
-            let message = format!("不能复制：{message}");
-            Ok(Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, page(office, &session, &application, Some(&message))?))
-        }
+        Err(Refused::Invalid(message)) => refused(office, &session, id, &format!("不能复制：{message}")),
         Err(_) => Ok(not_found(office, &session)),
     })
     .await

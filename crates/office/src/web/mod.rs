@@ -238,8 +238,6 @@ pub(crate) async fn run(office: Shared, work: impl FnOnce(&Office) -> anyhow::Re
         if let Err(e) = crate::anchor::seal(office) {
             crate::log(format_args!("pass-office: signing the audit trail's head: {e:#}"));
         }
-        // The work may have queued notices by e-mail.
-        office.mail_waiting();
         result
     };
     blocking(office, sealed).await.unwrap_or_else(|reply| reply)

@@ -129,12 +129,7 @@ pub(super) async fn approve(
                  a reviewer set up by another admin approves it."
             ),
         )),
-        Err(Refused::Invalid(message)) => {
-            let application = workflow::visible(office, &session.account, id)?;
-            let Some(application) = application else { return Ok(not_found(office, &session)) };
-            let page = super::applications::page(office, &session, &application, Some(&message))?;
-            Ok(Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, page))
-        }
+        Err(Refused::Invalid(message)) => super::applications::refused(office, &session, id, &message),
         Err(_) => Ok(not_found(office, &session)),
     })
     .await
@@ -149,12 +144,8 @@ pub(super) async fn reject(
         let (_, reason) = serial_and_reason(&form);
         // A reason of nothing but spaces tells the enterprise nothing: said at the page.
         if reason.trim().is_empty() {
-            let Some(application) = workflow::visible(office, &session.account, id)? else {
-                return Ok(not_found(office, &session));
-            };
             let message = "请写明不通过的原因（企业会看到）。 Give the reason: the enterprise reads it.";
-            let page = super::applications::page(office, &session, &application, Some(message))?;
-            return Ok(Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, page));
+            return super::applications::refused(office, &session, id, message);
         }
         let done = workflow::reject(office, &session.account, id, reason)?;
         Ok(back(office, &session, id, done))
@@ -222,13 +213,7 @@ pub(super) async fn reject_vehicle(
         let reason = form.get("reason").map(String::as_str).unwrap_or("");
         match workflow::reject_vehicle(office, &session.account, id, position, reason)? {
             Ok(_) => Ok(Reply::to(format!("/applications/{id}"))),
-            Err(Refused::Invalid(message)) => {
-                let Some(application) = workflow::visible(office, &session.account, id)? else {
-                    return Ok(not_found(office, &session));
-                };
-                let page = super::applications::page(office, &session, &application, Some(&message))?;
-                Ok(Reply::Page(StatusCode::UNPROCESSABLE_ENTITY, page))
-            }
+            Err(Refused::Invalid(message)) => super::applications::refused(office, &session, id, &message),
             Err(_) => Ok(not_found(office, &session)),
         }
     })
