@@ -25,6 +25,11 @@ command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
 command -v wine >/dev/null || need+=(wine wine64)
 # The service units' check: systemd-analyze (verify, and security --offline).
 command -v systemd-analyze >/dev/null || need+=(systemd)
+# The packages: built with dpkg-deb, installed into a Debian made by debootstrap, the desktop
+# launcher checked by desktop-file-validate.
+command -v dpkg-deb >/dev/null || need+=(dpkg)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v desktop-file-validate >/dev/null || need+=(desktop-file-utils)
 # The console's accessibility check in the browser test: axe-core, from npm.
 command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
@@ -57,10 +62,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 # issuer, Cargo would link pass-core's signing code into it.
 cargo build --locked --bins -p pass-issuer -p pass-server -p pass-office
 cargo build --locked --bins -p pass-verifier --target-dir target/checkpoint
-# The Windows checkpoint (release, as scripts/package.sh zips it), and the one-function DLL
-# that stands in, under wine only, for the bcryptprimitives.dll Debian's wine 8 lacks.
-rustup target list --installed | grep -q '^x86_64-pc-windows-gnu$' || rustup target add x86_64-pc-windows-gnu
-cargo build --locked --release -p pass-verifier --target x86_64-pc-windows-gnu --target-dir target/checkpoint
+# The packages (release builds): the four .debs, which the e2e suite installs into a Debian
+# chroot, and the Windows zip, whose pass-verifier.exe it runs under wine with the one-function
+# DLL that stands in, under wine only, for the bcryptprimitives.dll Debian's wine 8 lacks.
+./scripts/package.sh
 mkdir -p target/windows
 x86_64-w64-mingw32-gcc -shared -O2 -o target/windows/bcryptprimitives.dll packaging/windows/process-prng-shim.c -Wl,--kill-at
 # A test that lacks a prerequisite of the machine fails in CI and is listed here elsewhere.

@@ -12,6 +12,7 @@ mod keys;
 mod names;
 mod nationwide;
 mod office;
+mod packages;
 mod revocation;
 mod station;
 mod tidy;

@@ -1502,3 +1502,20 @@ fn metrics_are_for_a_local_scraper() {
     let forwarded = agent.get(&format!("{}/metrics", console.base)).header("X-Real-IP", "203.0.113.9").call().unwrap();
     assert_eq!(forwarded.status(), 404);
 }
+
+/// Issue 34, monitoring: `/healthz` says "ok" while both databases answer, to anyone (a
+/// load balancer), and 503 once one does not (here the ledger overwritten with garbage under
+/// the running console).
+#[test]
+fn healthz_answers_while_the_databases_do() {
+    let console = start(pass_office::Transport::Plain);
+    let mut anyone = Browser::new(&console);
+    let page = anyone.get("/healthz");
+    assert_eq!((page.status, page.body.as_str()), (200, "ok\n"));
+    for file in ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"] {
+        let _ = std::fs::remove_file(console.data.join(file));
+    }
+    std::fs::write(console.data.join("ledger.sqlite"), vec![0x5a; 64 * 1024]).unwrap();
+    let page = anyone.get("/healthz");
+    assert_eq!((page.status, page.body.as_str()), (503, "unavailable\n"));
+}

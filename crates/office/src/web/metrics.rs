@@ -128,3 +128,18 @@ pub(super) async fn metrics(
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
+
+/// `/healthz` for a service monitor or a load balancer: "ok" when both databases answer a
+/// query, 503 otherwise. Says nothing else, to anyone.
+pub(super) async fn health(State(office): State<Shared>) -> Response {
+    let answered = blocking(office, |office| {
+        office.db()?.query_row("SELECT 1", [], |_| Ok(()))?;
+        office.ledger()?.count_valid_at(office.key_id(), office.now())?;
+        Ok(())
+    })
+    .await;
+    match answered {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n").into_response(),
+    }
+}

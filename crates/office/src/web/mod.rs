@@ -102,6 +102,7 @@ pub fn router(office: Shared) -> Router {
         )
         .route("/static/office.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }))
         .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(metrics::health))
         .layer(axum::middleware::from_fn_with_state(counted, metrics::count))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(pass_issuer::csv_import::MAX_FILE_BYTES + 64 * 1024))
