@@ -777,6 +777,26 @@ fn an_older_trail_put_back_or_a_row_slipped_in_is_caught() {
         matches!(&report.verdict.problems[..], [pass_core::audit::Problem::HeadGone { row, .. }] if *row == newer),
         "{report:?}"
     );
+    // The same through the command line an operator runs: exit 0 whole (the server named in
+    // the console's settings vouched), 3 whole by the anchor but no server reached (--server
+    // gives another), 1 broken, naming the row the server holds.
+    let verify = |data: &Path, server: Option<&str>| {
+        let mut command = crate::util::command("pass-office");
+        command.args(["audit", "verify", "--data", data.to_str().unwrap()]);
+        if let Some(server) = server {
+            command.args(["--server", server]);
+        }
+        let out = command.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let (code, said) = verify(&data, None);
+    assert_eq!(code, Some(0), "{said}");
+    let (code, said) = verify(&old, Some("http://127.0.0.1:9"));
+    assert_eq!(code, Some(3), "{said}");
+    let (code, said) = verify(&old, Some(&server.url));
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains(&newer.to_string()), "{said}");
+
     // …and the server will not take its older head.
     let old_head = pass_office::anchor::read(&old).unwrap();
     let refused = pass_issuer::revoke::send_audit_head(&server.url, &token, &public, &old_head, None).unwrap_err();

@@ -693,6 +693,33 @@ fn a_restored_server_loses_no_revocation_and_goes_on_from_the_newest_version() {
     // The data is lost; the backup restored, with the snapshot the web server still serves.
     drop(server);
     std::fs::remove_dir_all(&data).unwrap();
+    // Without --recover-from (optional) the backup alone comes back, with a warning that says
+    // what is missing and what to give; served so, its next version is below the checkpoint's,
+    // which refuses it and stays on what it holds.
+    let bare = dir.path().join("bare");
+    let run = crate::util::server(&[
+        "restore",
+        backup.to_str().unwrap(),
+        "--data",
+        bare.to_str().unwrap(),
+        "--authority-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("version 1 in the backup, 1 now"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("warning: restored without --recover-from") && run.stderr.contains("v1/revocations"),
+        "{}",
+        run.stderr
+    );
+    {
+        let bare_server = Server::start_as(&bare, &key, Some(&trust), &[]);
+        revoke(&bare_server.url, passes[4].0);
+        let refused = sync(&bare_server.url, &state);
+        assert_ne!(refused.code, 0, "a checkpoint refuses a version below its own: {}", refused.stdout);
+        assert_eq!(scan_reason(&passes[3].1, &state), "revoked", "and keeps what it held");
+    }
+    std::fs::remove_dir_all(&bare).unwrap();
     let snapshot = published.join("v1/revocations");
     #[rustfmt::skip]
     let run = crate::util::server(&[
