@@ -2,23 +2,33 @@
 # Builds what a bureau's IT and a checkpoint install, into target/package/:
 # - four Debian packages (pass-server, pass-office, pass-issuer, pass-verifier), each program a
 #   release build; the checkpoint's pass-verifier on its own, in its own target directory, so
-#   that it carries no signing code;
+#   that it carries no signing code. Linked with zig (cargo-zigbuild) against glibc 2.28, so
+#   that they install on Debian 10 and later and the distributions built on them (UOS 20,
+#   Kylin V10), not only on this machine's glibc;
 # - the Windows build of pass-verifier (cross-built with Debian's mingw-w64) and a short Chinese
 #   README, as a zip.
-# Needs Debian's dpkg-deb (every Debian has it) and gcc-mingw-w64-x86-64.
+# Needs Debian's dpkg-deb (every Debian has it) and gcc-mingw-w64-x86-64; installs
+# cargo-zigbuild and zig (PyPI wheels, pinned) into target/ziglang.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v dpkg-deb >/dev/null || { echo "needs dpkg-deb (Debian's dpkg)" >&2; exit 1; }
 command -v x86_64-w64-mingw32-gcc >/dev/null || { echo "needs Debian's gcc-mingw-w64-x86-64" >&2; exit 1; }
+[ -x target/ziglang/bin/cargo-zigbuild ] ||
+  python3 -m pip install --quiet --disable-pip-version-check --target target/ziglang \
+    cargo-zigbuild==0.24.0 ziglang==0.17.0
+export PATH="$PWD/target/ziglang/bin:$PATH" PYTHONPATH="$PWD/target/ziglang${PYTHONPATH:+:$PYTHONPATH}"
+linux=x86_64-unknown-linux-gnu
+rustup target list --installed | grep -q "^$linux\$" || rustup target add "$linux"
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 arch=$(dpkg --print-architecture)
 out=target/package
 mkdir -p "$out"
 
-cargo build --locked --release -p pass-server -p pass-office -p pass-issuer \
+cargo zigbuild --locked --release --target "$linux.2.28" -p pass-server -p pass-office -p pass-issuer \
   --bin pass-server --bin pass-office --bin pass-issuer
-cargo build --locked --release -p pass-verifier --bin pass-verifier --target-dir target/checkpoint
+cargo zigbuild --locked --release --target "$linux.2.28" -p pass-verifier --bin pass-verifier \
+  --target-dir target/checkpoint
 ./scripts/check-no-signing.sh >/dev/null
 
 # The C library a binary needs: the newest GLIBC_ symbol version it links against.
@@ -86,7 +96,7 @@ stage_for() {
   install -m 0755 "$2" "$stage/usr/bin/$1"
 }
 
-stage_for pass-server target/release/pass-server
+stage_for pass-server "target/$linux/release/pass-server"
 install -d -m 0755 "$stage/lib/systemd/system" "$stage/etc/checkpass" "$stage/usr/share/doc/pass-server/examples"
 install -m 0644 packaging/systemd/checkpass-server.service packaging/systemd/checkpass-server-backup.service \
   packaging/systemd/checkpass-server-backup.timer packaging/systemd/checkpass-mirror.service \
@@ -98,7 +108,7 @@ deb pass-server net "$(glibc "$stage/usr/bin/pass-server")" "" \
   "checkpass revocation and trust-list server" \
   "The authority's server: takes revocations from issuing offices and serves signed revocation data and the trust list to checkpoints, which verify passes offline. Also the national root's list tools and a mirror. Runs as the services checkpass-server and checkpass-mirror (a timer), configured in /etc/checkpass."
 
-stage_for pass-office target/release/pass-office
+stage_for pass-office "target/$linux/release/pass-office"
 install -d -m 0755 "$stage/lib/systemd/system" "$stage/etc/checkpass" "$stage/usr/share/doc/pass-office/examples"
 install -m 0644 packaging/systemd/checkpass-office.service packaging/systemd/checkpass-office-backup.service \
   packaging/systemd/checkpass-office-backup.timer "$stage/lib/systemd/system/"
@@ -109,12 +119,12 @@ deb pass-office web "$(glibc "$stage/usr/bin/pass-office"), $printing" "" \
   "checkpass issuing office web console" \
   "Enterprises apply for vehicle passes, clerks enter them, two reviewers approve, and the office prints signed QR passes (A4 PDFs) and phone e-passes. Runs as the service checkpass-office, configured in /etc/checkpass/office.env."
 
-stage_for pass-issuer target/release/pass-issuer
+stage_for pass-issuer "target/$linux/release/pass-issuer"
 deb pass-issuer utils "$(glibc "$stage/usr/bin/pass-issuer"), $printing" "" \
   "checkpass issuing office command line" \
   "Makes office and authority keys, issues and prints signed QR passes (one, or a spreadsheet of trucks), lists the ledger and sends revocations to the authority's server."
 
-stage_for pass-verifier target/checkpoint/release/pass-verifier
+stage_for pass-verifier "target/checkpoint/$linux/release/pass-verifier"
 install -d -m 0755 "$stage/etc/checkpass" "$stage/usr/share/applications" "$stage/usr/share/icons/hicolor/scalable/apps"
 install -m 0755 packaging/desktop/checkpass-station "$stage/usr/bin/"
 install -m 0644 packaging/desktop/checkpass-station.desktop "$stage/usr/share/applications/"

@@ -62,8 +62,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 # issuer, Cargo would link pass-core's signing code into it.
 cargo build --locked --bins -p pass-issuer -p pass-server -p pass-office
 cargo build --locked --bins -p pass-verifier --target-dir target/checkpoint
-# The packages (release builds): the four .debs, which the e2e suite installs into a Debian
-# chroot, and the Windows zip, whose pass-verifier.exe it runs under wine with the one-function
+# The packages (release builds; zig and cargo-zigbuild from PyPI link them against glibc
+# 2.28): the four .debs, which the e2e suite installs into Debian 12 and 11 chroots, and the
+# Windows zip, whose pass-verifier.exe it runs under wine with the one-function
 # DLL that stands in, under wine only, for the bcryptprimitives.dll Debian's wine 8 lacks.
 ./scripts/package.sh
 mkdir -p target/windows
