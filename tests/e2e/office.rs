@@ -752,6 +752,15 @@ fn an_older_trail_put_back_or_a_row_slipped_in_is_caught() {
     let sent = crate::util::wait_for("the first head on the server", std::time::Duration::from_secs(30), || {
         server_row().filter(|row| Some(*row) == held(&data))
     });
+    // The console's /metrics says when the server last took something from it.
+    let metrics = admin.get("/metrics").text();
+    let taken: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("checkpass_office_server_last_taken_timestamp_seconds "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    assert!((now - 120.0..=now + 1.0).contains(&taken), "{taken} (now {now})");
 
     // A backup taken now: the database and its anchor, both genuine.
     let old = dir.path().join("old");

@@ -13,8 +13,10 @@
 //! - any transport: plain TCP, or the console's TLS, through [`Accept`].
 //!
 //! Handlers see the peer's address as axum's `ConnectInfo<SocketAddr>`. The limits and the
-//! write deadline are in [`limits`].
+//! write deadline are in [`limits`]; [`latency`] is the request-duration histogram both
+//! `/metrics` pages report.
 
+pub mod latency;
 pub mod limits;
 
 use std::future::Future;

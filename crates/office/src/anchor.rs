@@ -104,6 +104,7 @@ pub fn send(office: &Office) -> anyhow::Result<()> {
     let next_serial = office.ledger()?.next_serial(office.public.id())?;
     pass_issuer::revoke::send_audit_head(&server, &token, &office.public, &head, Some(next_serial))
         .with_context(|| format!("sending the audit trail's head (row {})", head.row))?;
+    office.server_took.store(office.now(), std::sync::atomic::Ordering::Relaxed);
     *sent = Some(head.row);
     Ok(())
 }

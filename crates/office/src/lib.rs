@@ -201,6 +201,9 @@ pub struct Office {
     sealed: Mutex<Option<i64>>,
     /// The audit row whose signed head the revocation server last took.
     head_sent: Mutex<Option<i64>>,
+    /// When the revocation server last took something from this console (a revocation or an
+    /// audit head), Unix seconds; 0 never since start. For `/metrics`.
+    pub(crate) server_took: std::sync::atomic::AtomicU64,
     /// Told when the signed head moved, so the sender sends it at once.
     head_moved: tokio::sync::Notify,
     /// Told when mail may be waiting, so the mail sender looks at once.
@@ -248,6 +251,7 @@ impl Office {
             decisions: Mutex::new(()),
             sealed: Mutex::new(anchor::read(data).map(|h| h.row)),
             head_sent: Mutex::new(None),
+            server_took: std::sync::atomic::AtomicU64::new(0),
             head_moved: tokio::sync::Notify::new(),
             mail_moved: tokio::sync::Notify::new(),
             metrics: web::metrics::Metrics::default(),

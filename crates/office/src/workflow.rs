@@ -729,6 +729,7 @@ pub fn send_pending(office: &Office) -> anyhow::Result<bool> {
     for (reason, serials) in by_reason {
         match pass_issuer::revoke::send(&server, &token, key_id, &serials, &reason) {
             Ok(answer) => {
+                office.server_took.store(office.now(), std::sync::atomic::Ordering::Relaxed);
                 ledger.mark_sent(key_id, &serials, office.now())?;
                 let detail = format!("serials {serials:?}, server version {}", answer.version);
                 audit(office, "revocation-sender", "revocation_sent", &detail)?;

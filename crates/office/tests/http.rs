@@ -1490,6 +1490,8 @@ fn metrics_are_for_a_local_scraper() {
         "checkpass_office_revocations_unsent 0",
         "checkpass_office_mails_waiting 0",
         "checkpass_office_audit_rows_unsigned 0",
+        // No revocation server set: it never took anything.
+        "checkpass_office_server_last_taken_timestamp_seconds 0",
         "checkpass_office_http_request_duration_seconds_count",
         "checkpass_office_http_requests_total{route=\"POST /applications\",status=\"303\"} 1",
     ] {

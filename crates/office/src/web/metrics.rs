@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -17,16 +16,11 @@ use axum::response::{IntoResponse, Response};
 use super::{Shared, blocking};
 use crate::{Office, db};
 
-/// Upper bounds of the latency histogram, in seconds.
-const BUCKETS: [f64; 8] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
-
 /// The console's counters.
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    micros: AtomicU64,
+    latency: pass_http::latency::Latency,
 }
 
 /// Counts every request by its route (the path pattern, never the path: no tokens or ids in
@@ -41,13 +35,7 @@ pub(super) async fn count(State(office): State<Shared>, request: Request, next: 
     if let Ok(mut requests) = m.requests.lock() {
         *requests.entry((format!("{method} {route}"), response.status().as_u16())).or_default() += 1;
     }
-    for (bound, bucket) in BUCKETS.iter().zip(&m.buckets) {
-        if seconds <= *bound {
-            bucket.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-    m.count.fetch_add(1, Ordering::Relaxed);
-    m.micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    m.latency.observe(seconds);
     response
 }
 
@@ -72,6 +60,11 @@ fn gauges(office: &Office) -> anyhow::Result<Vec<(&'static str, &'static str, f6
         ),
         ("checkpass_office_revocations_unsent", "Revocations not yet taken by the revocation server.", unsent as f64),
         ("checkpass_office_mails_waiting", "E-mails not yet taken by the SMTP server.", mails as f64),
+        (
+            "checkpass_office_server_last_taken_timestamp_seconds",
+            "When the revocation server last took a revocation or an audit head (0: not since start).",
+            office.server_took.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        ),
         ("checkpass_office_passes_valid", "Passes valid now, not revoked.", ledger.count_valid_at(key_id, now)? as f64),
         (
             "checkpass_office_audit_rows_unsigned",
@@ -108,21 +101,7 @@ pub(super) async fn metrics(
             ));
         }
     }
-    out.push_str("# HELP checkpass_office_http_request_duration_seconds Time to answer a request.\n");
-    out.push_str("# TYPE checkpass_office_http_request_duration_seconds histogram\n");
-    for (bound, bucket) in BUCKETS.iter().zip(&m.buckets) {
-        out.push_str(&format!(
-            "checkpass_office_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {}\n",
-            bucket.load(Ordering::Relaxed)
-        ));
-    }
-    let count = m.count.load(Ordering::Relaxed);
-    out.push_str(&format!("checkpass_office_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}\n"));
-    out.push_str(&format!(
-        "checkpass_office_http_request_duration_seconds_sum {}\n",
-        m.micros.load(Ordering::Relaxed) as f64 / 1e6
-    ));
-    out.push_str(&format!("checkpass_office_http_request_duration_seconds_count {count}\n"));
+    m.latency.render("checkpass_office_http_request_duration_seconds", "Time to answer a request.", &mut out);
     for (name, help, value) in gauges {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
     }

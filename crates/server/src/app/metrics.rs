@@ -21,6 +21,7 @@ pub struct Metrics {
     pub(crate) not_modified: AtomicU64,
     pub(crate) snapshots_served: AtomicU64,
     pub(crate) deltas_served: AtomicU64,
+    pub(crate) latency: pass_http::latency::Latency,
 }
 
 /// Route labels for metrics, as static strings so counting allocates nothing.
@@ -34,7 +35,9 @@ pub(super) async fn count_requests(State(state): State<Arc<AppState>>, request: 
         axum::http::Method::POST => "POST",
         _ => "OTHER",
     };
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
+    state.metrics.latency.observe(started.elapsed().as_secs_f64());
     let status = response.status().as_u16();
     if let Ok(mut requests) = state.metrics.requests.lock() {
         *requests.entry((method, route, status)).or_default() += 1;
@@ -55,6 +58,7 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             ));
         }
     }
+    m.latency.render("checkpass_http_request_duration_seconds", "Time to answer a request.", &mut out);
     let counters = [
         ("checkpass_revocations_added_total", "Serials newly revoked since start.", &m.revocations_added),
         ("checkpass_keys_revoked_total", "Issuer key revocations added or tightened since start.", &m.keys_revoked),
@@ -77,5 +81,13 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     for (name, help, value) in gauges {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
     }
+    // Checkpoints warn when the heartbeat they hold is old: an age above the re-signing
+    // interval means the server stopped re-signing (its clock, its key, a stuck writer).
+    let beat = state.beat.read().map(|b| b.issued_at).unwrap_or_else(|p| p.into_inner().issued_at);
+    let age = (state.clock)().saturating_sub(beat);
+    out.push_str(&format!(
+        "# HELP checkpass_heartbeat_age_seconds Age of the signed heartbeat served.\n\
+         # TYPE checkpass_heartbeat_age_seconds gauge\ncheckpass_heartbeat_age_seconds {age}\n"
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -104,6 +104,42 @@ mod tests {
         (status, String::from_utf8_lossy(&body).into_owned())
     }
 
+    async fn get(state: &Arc<AppState>, path: &str) -> String {
+        let request = Request::get(path).body(Body::empty()).expect("request");
+        let response = app(Arc::clone(state)).oneshot(request).await.expect("answer");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    fn metric(text: &str, name: &str) -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    }
+
+    /// `/metrics` has the requests' latency histogram and the age of the heartbeat served: a
+    /// server whose clock ran on 1,000 s past its newest heartbeat says 1000.
+    #[tokio::test]
+    async fn metrics_give_latency_and_the_heartbeat_age() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = app_state(dir.path());
+        assert_eq!(get(&state, "/healthz").await, "ok\n");
+        let text = get(&state, "/metrics").await;
+        assert_eq!(metric(&text, "checkpass_http_request_duration_seconds_count"), 1.0, "{text}");
+        assert_eq!(metric(&text, "checkpass_http_request_duration_seconds_bucket{le=\"+Inf\"}"), 1.0);
+        assert!(metric(&text, "checkpass_heartbeat_age_seconds") <= 1.0, "{text}");
+
+        fn later() -> u64 {
+            system_clock() + 1000
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut state = app_state(dir.path());
+        Arc::get_mut(&mut state).expect("only owner").clock = later;
+        let age = metric(&get(&state, "/metrics").await, "checkpass_heartbeat_age_seconds");
+        assert!((999.0..=1001.0).contains(&age), "{age}");
+    }
+
     #[tokio::test]
     async fn a_key_outside_the_trust_list_cannot_be_revoked() {
         let dir = tempfile::tempdir().expect("tempdir");

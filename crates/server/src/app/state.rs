@@ -18,6 +18,8 @@ pub struct Beat {
     pub version: u64,
     /// That version's state digest.
     pub digest: [u8; 32],
+    /// When it was signed, Unix seconds.
+    pub issued_at: u64,
     /// The signed document.
     pub doc: Arc<[u8]>,
 }
@@ -171,7 +173,7 @@ impl AppState {
 /// `now`.
 pub fn sign_beat(version: u64, digest: [u8; 32], trust: Option<TrustRef>, now: u64, key: &SecretKey) -> Beat {
     let doc = Heartbeat { version, digest, issued_at: now, trust }.sign(key);
-    Beat { version, digest, doc: doc.into() }
+    Beat { version, digest, issued_at: now, doc: doc.into() }
 }
 
 /// Why a change could not be committed.
