@@ -382,6 +382,9 @@ fn the_packages_install_serve_keep_their_data_and_purge_in_a_debian_chroot() {
     assert!(chroot.join("usr/share/icons/hicolor/scalable/apps/checkpass-station.svg").exists());
     configure(chroot, "/etc/checkpass/station.env", "ZONE=", "ZONE=花都区");
     configure(chroot, "/etc/checkpass/station.env", "SERVER=", &format!("SERVER={server}"));
+    // Not the default 8477, which a station the machine runs may hold.
+    let station_port = free_port();
+    configure(chroot, "/etc/checkpass/station.env", "LISTEN=", &format!("LISTEN=127.0.0.1:{station_port}"));
     std::fs::create_dir_all(chroot.join("tmp/checkpass/bin")).unwrap();
     let opener = chroot.join("tmp/checkpass/bin/xdg-open");
     std::fs::write(&opener, "#!/bin/sh\necho \"$1\" > /tmp/checkpass/opened\n").unwrap();
@@ -390,10 +393,12 @@ fn the_packages_install_serve_keep_their_data_and_purge_in_a_debian_chroot() {
     launcher.env("PATH", "/tmp/checkpass/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     let mut station = Running::start(launcher, logs.join("station.log"));
     let url = wait_for("the launcher to open the station's page", Duration::from_secs(30), || {
-        std::fs::read_to_string(chroot.join("tmp/checkpass/opened")).ok().filter(|u| u.ends_with('\n'))
+        let opened = std::fs::read_to_string(chroot.join("tmp/checkpass/opened")).ok().filter(|u| u.ends_with('\n'));
+        assert!(opened.is_some() || !station.log().contains("error"), "{}", station.log());
+        opened
     });
     let url = url.trim();
-    assert!(url.starts_with("http://127.0.0.1:8477/?token="), "{url}");
+    assert!(url.starts_with(&format!("http://127.0.0.1:{station_port}/?token=")), "{url}");
     let (status, page) = get(url).unwrap();
     assert!(status == 200 && page.contains("station.js"), "{status} {page}");
     let state = chroot.join("root/.local/share/checkpass/state.bin");
@@ -402,7 +407,7 @@ fn the_packages_install_serve_keep_their_data_and_purge_in_a_debian_chroot() {
     let stdout = station.child.stdout.take().unwrap();
     drop(station);
     let said: Vec<String> = std::io::BufReader::new(stdout).lines().map_while(Result::ok).collect();
-    assert!(said.iter().any(|l| l.starts_with("checkpoint station: open http://127.0.0.1:8477/")), "{said:?}");
+    assert!(said.iter().any(|l| l.starts_with(&format!("checkpoint station: open {url}"))), "{said:?}");
     // The state the station synced, and the place from station.env: the pass is ACCEPTED with
     // current revocation data (no warning that it is missing or stale).
     let scanned = run(inside(
