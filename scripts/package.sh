@@ -31,11 +31,12 @@ cargo zigbuild --locked --release --target "$linux.2.28" -p pass-verifier --bin 
   --target-dir target/checkpoint
 ./scripts/check-no-signing.sh >/dev/null
 
-# The C library a binary needs: the newest GLIBC_ symbol version it links against.
+# The C library a binary needs: the newest GLIBC_ symbol version it links against; and GCC's
+# runtime (libgcc-s1 since Debian 11, libgcc1 in Debian 10 and the systems built on it).
 glibc() {
   local v
   v=$(objdump -T "$1" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
-  echo "libc6 (>= $v), libgcc-s1"
+  echo "libc6 (>= $v), libgcc-s1 | libgcc1"
 }
 
 # Printing: headless Chromium lays out the PDFs and e-passes, poppler's pdftoppm checks every
