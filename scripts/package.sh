@@ -22,6 +22,8 @@ rustup target list --installed | grep -q "^$linux\$" || rustup target add "$linu
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 arch=$(dpkg --print-architecture)
+# The packages' date: the last commit's (the same every build of one commit), else now.
+released=$(date -R -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")
 out=target/package
 mkdir -p "$out"
 
@@ -56,10 +58,18 @@ Upstream-Name: checkpass
 Source: https://example.invalid/checkpass
 
 Files: *
-Copyright: the checkpass developers
+Copyright: 2022-2026 the checkpass developers
 License: Apache-2.0 or MIT
  The texts are LICENSE-APACHE and LICENSE-MIT in this directory.
 EOF
+  gzip -9n < CHANGELOG.md > "$stage/usr/share/doc/$name/CHANGELOG.md.gz"
+  {
+    echo "$name ($version) unstable; urgency=medium"
+    echo
+    echo "  * checkpass $version: what changed is in CHANGELOG.md.gz beside this file."
+    echo
+    echo " -- checkpass developers <checkpass@example.invalid>  $released"
+  } | gzip -9n > "$stage/usr/share/doc/$name/changelog.gz"
   local script
   for script in postinst prerm postrm; do
     if [ -f "packaging/debian/$name.$script" ]; then
