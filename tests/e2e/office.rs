@@ -94,6 +94,13 @@ impl Client {
         assert_eq!(page.status, 200, "{}", page.text());
         page.after("<code class=\"otp\">", '<')
     }
+
+    /// Saves the revocation server and the office's token in the settings (an admin).
+    fn save_server(&mut self, url: &str, token: &str) {
+        let csrf = self.get("/settings").csrf();
+        let saved = self.post("/settings", &[("csrf", &csrf), ("server", url), ("token", token)]);
+        assert_eq!(saved.status, 200, "{}", saved.text());
+    }
 }
 
 /// A console on `data` with the office key at `key`: its address, the first admin's one-time
@@ -117,9 +124,7 @@ fn an_approved_pass_is_accepted_then_revoked_from_the_console() {
     let (base, password, second) = start_office(&dir.path().join("office"), &key);
 
     let mut admin = Client::login(&base, "admin", &password);
-    let csrf = admin.get("/settings").csrf();
-    let saved = admin.post("/settings", &[("csrf", &csrf), ("server", &server.url), ("token", &token)]);
-    assert_eq!(saved.status, 200, "{}", saved.text());
+    admin.save_server(&server.url, &token);
     let enterprise = admin.create("dongfeng", "enterprise", "东风日产乘用车公司花都工厂");
     let reviewer = Client::login(&base, "admin2", &second).create("reviewer", "reviewer", "");
     let mut enterprise = Client::login(&base, "dongfeng", &enterprise);
@@ -747,8 +752,7 @@ fn an_older_trail_put_back_or_a_row_slipped_in_is_caught() {
         || pass_issuer::revoke::fetch_audit_head(&server.url, public.id()).unwrap().map(|answer| answer.head.row);
 
     let mut admin = Client::login(&base, "admin", &password);
-    let csrf = admin.get("/settings").csrf();
-    assert_eq!(admin.post("/settings", &[("csrf", &csrf), ("server", &server.url), ("token", &token)]).status, 200);
+    admin.save_server(&server.url, &token);
     let sent = crate::util::wait_for("the first head on the server", std::time::Duration::from_secs(30), || {
         server_row().filter(|row| Some(*row) == held(&data))
     });
@@ -975,8 +979,7 @@ fn a_restored_office_never_hands_out_a_serial_twice() {
     let data = dir.path().join("office");
     let (base, password, second) = start_office(&data, &key);
     let mut admin = Client::login(&base, "admin", &password);
-    let csrf = admin.get("/settings").csrf();
-    assert_eq!(admin.post("/settings", &[("csrf", &csrf), ("server", &server.url), ("token", &token)]).status, 200);
+    admin.save_server(&server.url, &token);
     let enterprise = admin.create("dongfeng", "enterprise", "东风日产乘用车公司花都工厂");
     let reviewer = Client::login(&base, "admin2", &second).create("reviewer", "reviewer", "");
     let mut enterprise = Client::login(&base, "dongfeng", &enterprise);
